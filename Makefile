@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` (set-up + demo data + dashboard) and `make test`
+# (set-up + the whole suite). Everything they need is installed from here.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BALISE := $(VENV)/bin/balise
+
+.PHONY: setup run test lint format schema bench demo
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+	@scripts/system-deps.sh
+
+run: setup
+	$(BALISE) demo
+	$(BALISE) serve
+
+demo: setup
+	$(BALISE) demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint:
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Regenerate the initial migration from balise/models.py (until the first release).
+schema:
+	$(PY) -m balise.migrations.make_initial
+	$(VENV)/bin/ruff format balise/migrations/versions
+
+bench: setup
+	$(PY) bench/ingest.py

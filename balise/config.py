@@ -1,0 +1,90 @@
+"""Settings, read from ``BALISE_*`` environment variables and an optional TOML file.
+
+Order of precedence: explicit arguments (CLI options) > environment > TOML file (``BALISE_CONFIG``)
+> defaults. Secrets never live here in clear: only the *name* of where to find them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from balise.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Default selection when a command names none: the ARA region.
+    region: str = "84"
+    departments: tuple[str, ...] = ()
+    # Boundary file for the map (path or https URL); empty = offline tile-grid cartogram.
+    geojson: str = ""
+    # CA bundle for https downloads (the ANS server chains to IGC-Santé, not in public stores).
+    ca_bundle: str = ""
+    annuaire_url: str = ""
+    finess_url: str = ""
+    # Fernet key (urlsafe base64, 32 bytes) that encrypts stored secrets.
+    secret_key: str = ""
+    allowed_domains: tuple[str, ...] = ()
+    provision_backend: str = "request"
+    sandbox_dir: Path = field(default=DEFAULT_DATA_DIR / "sandbox")
+    demo: bool = False
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'balise.db'}"
+
+
+_TUPLES = {"departments", "allowed_domains"}
+_PATHS = {"data_dir", "sandbox_dir"}
+
+
+def _coerce(name: str, value: object) -> object:
+    if name in _TUPLES:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return tuple(str(v) for v in value)  # type: ignore[union-attr]
+    if name in _PATHS:
+        return Path(str(value))
+    if name == "demo":
+        return str(value).lower() in {"1", "true", "yes", "oui"}
+    return str(value)
+
+
+def _from_toml(path: str) -> dict[str, object]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh).get("balise", {})
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"Le fichier de configuration {path} est introuvable.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"Le fichier de configuration {path} est illisible : {exc}."
+        ) from exc
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the TOML file, the environment, then ``overrides``."""
+    values: dict[str, object] = {}
+    if os.environ.get("BALISE_CONFIG"):
+        values.update(_from_toml(os.environ["BALISE_CONFIG"]))
+    for f in fields(Settings):
+        env = os.environ.get(f"BALISE_{f.name.upper()}")
+        if env is not None:
+            values[f.name] = env
+    values.update({k: v for k, v in overrides.items() if v not in (None, "", ())})
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ConfigurationError(f"Réglages inconnus : {', '.join(sorted(unknown))}.")
+    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})  # type: ignore[arg-type]
+    if "sandbox_dir" not in values:
+        settings = replace(settings, sandbox_dir=settings.data_dir / "sandbox")
+    return settings

@@ -1,0 +1,114 @@
+"""Engine, sessions, schema upgrades and the store-wide write lock.
+
+SQLite runs in WAL mode so that readers (the dashboard) keep seeing the previous snapshot while an
+ingest writes the next one; PostgreSQL gives the same through MVCC.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from balise.errors import IngestBusyError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when transactions begin (SQLAlchemy's documented
+    # recipe for SQLite), so that a writer can ask for BEGIN IMMEDIATE.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their parent folder and pragmas."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    """One engine per URL per process (engines hold the connection pool)."""
+    return make_engine(url)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine, lock_name: str, wait_s: float = 5.0) -> Iterator[Connection]:
+    """One transaction holding the store-wide write lock named ``lock_name``.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the database write lock (waiting up to ``wait_s``).
+    PostgreSQL: a transaction-scoped advisory lock, waited for at most ``wait_s``.
+    A second writer therefore waits, then refuses with :class:`IngestBusyError`; nothing is
+    half-written because everything happens inside the one transaction.
+    """
+    with engine.connect() as conn:
+        try:
+            if is_sqlite(conn):
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
+                conn.commit()
+                conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                conn.begin()
+            else:
+                conn.begin()
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait_s * 1000)}ms'")
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(lock_name)})
+        except OperationalError as exc:
+            raise IngestBusyError(
+                "Une autre importation est en cours sur cette base ; réessayez quand elle sera finie."
+            ) from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF

@@ -1,0 +1,271 @@
+"""The one models module: every table of the store (SQLAlchemy 2, same schema on SQLite and
+PostgreSQL). Migrations in ``balise/migrations`` are generated from it (``make schema``).
+
+Privacy: no table holds a message subject, body or attachment, an INS, a patient address, or a
+secret in clear. Mail activity is kept as daily counts by counterpart *category*.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Snapshot(Base):
+    """One ingest of one source file for one department selection."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # "annuaire" | "finess"
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # When the producer generated the file (ANS file name timestamp, FINESS metadata date).
+    generated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+    # Comma-separated INSEE department codes this snapshot covers; "*" = every department.
+    departments: Mapped[str] = mapped_column(Text)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_kept: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    # JSON: {"reasons": {reason: count}, "examples": [[line, reason], ...]} (bounded).
+    rejects: Mapped[str] = mapped_column(Text, default="{}")
+    encoding: Mapped[str | None] = mapped_column(String(16))
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_s: Mapped[float | None] = mapped_column()
+
+    __table_args__ = (Index("ix_snapshots_source_sha", "source", "sha256"),)
+
+
+class Mailbox(Base):
+    """One version of a directory mailbox (slowly changing dimension, type 2).
+
+    A version is valid from the snapshot that first showed it in this form (``valid_from``) until
+    the snapshot that removed or changed it (``valid_to``, exclusive; NULL = current). The address
+    is the only key the ANS file carries; ``first_seen`` is carried over from version to version.
+    """
+
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(255))
+    bal_type: Mapped[str] = mapped_column(String(3))  # PER | ORG | APP | CAB
+    department: Mapped[str] = mapped_column(String(3))
+    structure_id_type: Mapped[str | None] = mapped_column(String(2))
+    structure_id: Mapped[str | None] = mapped_column(String(20))
+    # Which FINESS number the structure id matched: "ET" (establishment), "EJ" (legal entity).
+    link_kind: Mapped[str | None] = mapped_column(String(2))
+    service: Mapped[str | None] = mapped_column(String(255))
+    profession_code: Mapped[str | None] = mapped_column(String(8))
+    structure_name: Mapped[str | None] = mapped_column(String(255))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    first_seen: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    valid_from: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    valid_to: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
+
+    __table_args__ = (
+        Index("ix_mailboxes_current", "valid_to", "department", "address"),
+        Index("ix_mailboxes_address", "address"),
+        Index("ix_mailboxes_structure", "structure_id", "valid_to"),
+        Index("ix_mailboxes_valid_from", "valid_from"),
+    )
+
+
+class Establishment(Base):
+    """A FINESS establishment (ET) as in the latest FINESS snapshot of its department."""
+
+    __tablename__ = "establishments"
+
+    finess_et: Mapped[str] = mapped_column(String(9), primary_key=True)
+    finess_ej: Mapped[str | None] = mapped_column(String(9), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    long_name: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(255))
+    postcode: Mapped[str | None] = mapped_column(String(10))
+    city: Mapped[str | None] = mapped_column(String(128))
+    commune_code: Mapped[str | None] = mapped_column(String(5))
+    department: Mapped[str] = mapped_column(String(3))
+    category_code: Mapped[str] = mapped_column(String(4))
+    category_label: Mapped[str | None] = mapped_column(String(255))
+    siret: Mapped[str | None] = mapped_column(String(14))
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    is_medico_social: Mapped[bool] = mapped_column(Boolean, default=False)
+    luhn_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+
+    __table_args__ = (
+        Index("ix_establishments_dept_cat", "department", "is_medico_social", "category_code"),
+    )
+
+
+class AdoptionStat(Base):
+    """Adoption figures frozen at each directory snapshot, per department and category, so that
+    trends are a read of a small table rather than a replay of history."""
+
+    __tablename__ = "adoption_stats"
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(3), primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    structures: Mapped[int] = mapped_column(Integer, default=0)
+    equipped: Mapped[int] = mapped_column(Integer, default=0)
+    mailboxes_per: Mapped[int] = mapped_column(Integer, default=0)
+    mailboxes_org: Mapped[int] = mapped_column(Integer, default=0)
+    mailboxes_app: Mapped[int] = mapped_column(Integer, default=0)
+    mailboxes_cab: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WatchedMailbox(Base):
+    """A mailbox whose activity ``balise poll`` counts. Secrets are referenced, never in clear:
+    ``secret_ref`` is ``enc:<fernet token>``, ``env:VAR`` or ``file:/path``."""
+
+    __tablename__ = "watched_mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(255), unique=True)
+    department: Mapped[str] = mapped_column(String(3), index=True)
+    imap_host: Mapped[str] = mapped_column(String(255))
+    imap_port: Mapped[int] = mapped_column(Integer)
+    tls_mode: Mapped[str] = mapped_column(String(10))  # "starttls" | "implicit"
+    ca_bundle: Mapped[str | None] = mapped_column(String(1024))
+    auth_mode: Mapped[str] = mapped_column(
+        String(16)
+    )  # password | xoauth2 | oauthbearer | external
+    username: Mapped[str | None] = mapped_column(String(255))
+    secret_ref: Mapped[str | None] = mapped_column(Text)
+    client_cert: Mapped[str | None] = mapped_column(String(1024))
+    client_key_ref: Mapped[str | None] = mapped_column(Text)
+    folders: Mapped[str] = mapped_column(Text, default="")  # comma list; empty = INBOX + \Sent
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_poll_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_poll_message: Mapped[str | None] = mapped_column(Text)
+    last_activity_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set while a poll runs (lease), so that two polls of one mailbox never overlap.
+    poll_lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FolderState(Base):
+    """Where the last good poll of one folder stopped (IMAP UIDVALIDITY + highest UID seen)."""
+
+    __tablename__ = "folder_states"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("watched_mailboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    folder: Mapped[str] = mapped_column(String(255), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    uidvalidity: Mapped[int] = mapped_column(Integer)
+    last_uid: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyActivity(Base):
+    """Messages per day, mailbox, direction and counterpart category: metadata only."""
+
+    __tablename__ = "daily_activity"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("watched_mailboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3), primary_key=True)
+    # FINESS category code of the counterpart, "" when the domain resolves to no structure.
+    counterpart_category: Mapped[str] = mapped_column(String(4), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProvisionedBal(Base):
+    """A BAL the project provisioned or requested. Lifecycle: requested -> provisioned ->
+    test_passed | test_failed -> active | disabled."""
+
+    __tablename__ = "provisioned_bals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(255), unique=True)
+    bal_type: Mapped[str] = mapped_column(String(3))
+    department: Mapped[str] = mapped_column(String(3), index=True)
+    finess: Mapped[str | None] = mapped_column(String(9), index=True)
+    service: Mapped[str | None] = mapped_column(String(255))
+    holder_name: Mapped[str | None] = mapped_column(String(255))
+    holder_id: Mapped[str | None] = mapped_column(String(20))  # RPPS or ADELI (public ids)
+    responsible: Mapped[str | None] = mapped_column(String(255))
+    structure_head: Mapped[str | None] = mapped_column(String(255))
+    software: Mapped[str | None] = mapped_column(String(255))
+    backend: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    secret_ref: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BalTest(Base):
+    """One round-trip test (SMTP submit -> IMAP arrival), with the time of each step."""
+
+    __tablename__ = "bal_tests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_id: Mapped[str] = mapped_column(String(64), unique=True)
+    sender: Mapped[str] = mapped_column(String(255), index=True)
+    recipient: Mapped[str] = mapped_column(String(255), index=True)
+    use_case: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # passed | junk | timeout | failed
+    failed_step: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    connect_s: Mapped[float | None] = mapped_column()
+    auth_s: Mapped[float | None] = mapped_column()
+    submit_s: Mapped[float | None] = mapped_column()
+    visible_s: Mapped[float | None] = mapped_column()
+    folder: Mapped[str | None] = mapped_column(String(255))
+
+
+class User(Base):
+    """A person who signs in. ``departments`` is a comma list (animators); empty = all."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(255), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(16))  # admin | manager | animator
+    departments: Mapped[str] = mapped_column(Text, default="")
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """Append-only trail of who did what on which object, and how it ended."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(3))
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | refused | failed
+    detail: Mapped[str | None] = mapped_column(Text)

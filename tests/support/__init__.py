@@ -1,0 +1,1 @@
+"""Real components started by the tests (and the benchmarks): PostgreSQL, Dovecot..."""
