@@ -1,0 +1,57 @@
+"""What the pure readers yield. Readers take bytes or binary file objects and yield these; they
+import neither SQLAlchemy nor Streamlit. The writer (``ingest/load.py``) consumes them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import NamedTuple
+
+
+class Rejected(NamedTuple):
+    """A row that could not be kept: its 1-based line number in the file and a French reason."""
+
+    line: int
+    reason: str
+
+
+class DirectoryRow(NamedTuple):
+    """One mailbox line of the MSSanté directory extract, normalised."""
+
+    line: int
+    address: str  # lower-cased, stripped: the only key the file carries
+    bal_type: str  # PER | ORG | APP | CAB
+    department: str  # INSEE code ("01", "2A", "974"...)
+    structure_id_type: str | None  # "0".."4" (column 6), None if empty
+    structure_id: str | None  # type prefix stripped when the length says so
+    service: str | None
+    profession_code: str | None
+    structure_name: str | None  # "Raison Sociale structure BAL"
+    postcode: str | None
+
+
+class EstablishmentRow(NamedTuple):
+    """One FINESS establishment (ET), from the legacy CSV or the FiNESS+ JSON."""
+
+    line: int  # line number (CSV) or position of the establishment (JSON)
+    finess_et: str
+    finess_ej: str | None
+    name: str
+    long_name: str | None
+    address: str | None  # "12 RUE DES LILAS" (street line only)
+    postcode: str | None
+    city: str | None
+    commune_code: str | None  # INSEE commune code, 5 characters
+    department: str  # INSEE code
+    category_code: str
+    category_label: str | None
+    siret: str | None
+    opened_on: date | None
+    luhn_ok: bool  # False: kept, but reported (the key of 2A/2B numbers is not verified)
+
+
+class ExtractInfo(NamedTuple):
+    """What a reader learns about the file itself, before or while reading rows."""
+
+    format: str  # "annuaire-txt" | "finess-etalab" | "finess-json"
+    generated_at: datetime | None  # ANS file name timestamp, FINESS metadata date
+    encoding: str  # "utf-8" | "cp1252"
