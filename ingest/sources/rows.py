@@ -3,6 +3,7 @@ import neither SQLAlchemy nor Streamlit. The writer (``ingest/load.py``) consume
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -49,9 +50,19 @@ class EstablishmentRow(NamedTuple):
     luhn_ok: bool  # False: kept, but reported (the key of 2A/2B numbers is not verified)
 
 
-class ExtractInfo(NamedTuple):
-    """What a reader learns about the file itself, before or while reading rows."""
+@dataclass
+class ReadStats:
+    """Filled in by a reader while it reads (pass one in; read it after the loop).
 
-    format: str  # "annuaire-txt" | "finess-etalab" | "finess-json"
-    generated_at: datetime | None  # ANS file name timestamp, FINESS metadata date
-    encoding: str  # "utf-8" | "cp1252"
+    ``lines`` counts data lines read (header and metadata lines excluded), ``out_of_scope`` the
+    valid rows skipped because their department is not selected. ``format``, ``generated_at``
+    and ``encoding`` describe the file: ``encoding`` is final only once the loop has ended
+    (a FINESS file switches to cp1252 at its first non-UTF-8 line).
+    """
+
+    format: str = ""  # "annuaire-txt" | "finess-etalab" | "finess-json"
+    generated_at: datetime | None = None
+    encoding: str = "utf-8"
+    lines: int = 0
+    out_of_scope: int = 0
+    notes: list[str] = field(default_factory=list)
