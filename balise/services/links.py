@@ -1,0 +1,39 @@
+"""How directory mailboxes attach to FINESS establishments: the one definition of "equipped".
+
+A mailbox version carries the structure id of its directory line and ``link_kind``: "ET" when that
+id is a FINESS establishment number, "EJ" when it is a legal entity number (then it equips every
+establishment of that entity), NULL when it matches no FINESS number. An establishment is
+*equipped at snapshot S* when a mailbox version valid at S links to it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from balise.models import Establishment, Mailbox
+
+
+def valid_at(snapshot_id: int | None) -> ColumnElement[bool]:
+    """Mailbox versions present in the directory at ``snapshot_id`` (None: the current ones).
+
+    Snapshot ids grow with time, and each version is valid on [valid_from, valid_to)."""
+    if snapshot_id is None:
+        return Mailbox.valid_to.is_(None)
+    return and_(
+        Mailbox.valid_from <= snapshot_id,
+        or_(Mailbox.valid_to.is_(None), Mailbox.valid_to > snapshot_id),
+    )
+
+
+def links_to_establishment() -> ColumnElement[bool]:
+    """A mailbox row that links to the ``Establishment`` row of the enclosing query."""
+    return or_(
+        and_(Mailbox.link_kind == "ET", Mailbox.structure_id == Establishment.finess_et),
+        and_(Mailbox.link_kind == "EJ", Mailbox.structure_id == Establishment.finess_ej),
+    )
+
+
+def is_equipped(snapshot_id: int | None = None) -> ColumnElement[bool]:
+    """EXISTS clause: the establishment of the enclosing query is equipped at ``snapshot_id``."""
+    return exists(select(Mailbox.id).where(links_to_establishment(), valid_at(snapshot_id)))
