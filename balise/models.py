@@ -211,6 +211,9 @@ class ProvisionedBal(Base):
     responsible: Mapped[str | None] = mapped_column(String(255))
     structure_head: Mapped[str | None] = mapped_column(String(255))
     software: Mapped[str | None] = mapped_column(String(255))
+    practice: Mapped[str | None] = mapped_column(String(255))  # CAB: the practice's name
+    # How the BAL signs in for a round trip: password | xoauth2 | external (client certificate).
+    auth_mode: Mapped[str] = mapped_column(String(16), default="password")
     backend: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), index=True)
     secret_ref: Mapped[str | None] = mapped_column(Text)
