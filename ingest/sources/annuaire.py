@@ -1,0 +1,235 @@
+"""Reader for the national MSSanté mailbox directory extract (ANS, ``Extraction_Correspondance_MSSante``).
+
+Pure: a binary file object in, :class:`DirectoryRow` / :class:`Rejected` out. The format and its
+quirks are described in ``/work/shared/domain/annuaire-mssante.md``: UTF-8, ``|`` separated, one
+header line, 31 columns, no quoting, no dates, the address is the only key.
+
+Speed matters (536k lines at national scale), so the per-line loop only splits, indexes by
+precomputed positions and looks values up in small dicts; anything costlier is cached.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Iterator
+from datetime import datetime
+from typing import BinaryIO
+
+from balise.errors import SourceError
+from balise.referentials.bal_types import normalise_bal_type
+from balise.referentials.departments import normalise_department
+from ingest.sources.rows import DirectoryRow, ReadStats, Rejected
+
+FORMAT = "annuaire-txt"
+
+# Columns the reader cannot work without (exact published header texts).
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "Type de BAL",
+    "Adresse BAL",
+    "Type identifiant structure",
+    "Identification Structure",
+    "Code postal",
+    "Département",
+)
+# Columns read when present; a file without them still loads (the fields are then None).
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "Service de rattachement",
+    "Code Profession",
+    "Raison Sociale structure BAL",
+)
+
+# The only reasons a row is rejected: the writer counts rows per reason, so keep them fixed.
+REASON_FIELDS = "nombre de colonnes incorrect"
+REASON_TYPE = "type de BAL inconnu"
+REASON_ADDRESS = "adresse BAL invalide"
+REASON_DEPARTMENT = "département introuvable"
+REASON_ENCODING = "ligne non UTF-8"
+REASONS = (REASON_FIELDS, REASON_TYPE, REASON_ADDRESS, REASON_DEPARTMENT, REASON_ENCODING)
+
+NOT_AN_EXTRACT = "Ce fichier n'est pas un extrait de l'annuaire MSSanté"
+MSG_EMPTY = "Le fichier est vide : ce n'est pas un extrait de l'annuaire MSSanté."
+MSG_BINARY = (
+    "Ce fichier est binaire ou n'est pas un texte UTF-8 : "
+    "ce n'est pas un extrait de l'annuaire MSSanté."
+)
+
+# Length of each national structure id without its type prefix ("1" + FINESS, "3" + SIRET...).
+_ID_LENGTHS = {"0": 9, "1": 9, "2": 9, "3": 14, "4": 11}
+
+_GENERATED_AT = re.compile(r"Extraction_Correspondance_MSSante_(\d{12})")
+
+
+def _header_key(text: str) -> str:
+    """How header cells are compared: NFC, no surrounding spaces, case-insensitive."""
+    return unicodedata.normalize("NFC", text).strip().casefold()
+
+
+def _decode_header(raw: bytes) -> str:
+    if not raw.strip():
+        raise SourceError(MSG_EMPTY)
+    if b"\x00" in raw:
+        raise SourceError(MSG_BINARY)
+    try:
+        return raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise SourceError(MSG_BINARY) from None
+
+
+def column_positions(header: str) -> dict[str, int | None]:
+    """Position of every required and optional column in ``header`` (None: optional, absent).
+
+    Raises SourceError naming the missing required columns."""
+    cells = [_header_key(cell) for cell in header.split("|")]
+    positions: dict[str, int | None] = {}
+    for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+        key = _header_key(name)
+        positions[name] = cells.index(key) if key in cells else None
+    missing = [name for name in REQUIRED_COLUMNS if positions[name] is None]
+    if len(missing) == len(REQUIRED_COLUMNS):
+        raise SourceError(
+            f"{NOT_AN_EXTRACT} : la première ligne n'est pas l'en-tête attendu "
+            f"(colonnes séparées par « | », dont {', '.join(REQUIRED_COLUMNS)})."
+        )
+    if missing:
+        raise SourceError(f"{NOT_AN_EXTRACT} : colonnes manquantes : {', '.join(missing)}.")
+    return positions
+
+
+def normalise_structure_id(value: str) -> str | None:
+    """Structure id without spaces, upper-cased, its leading type digit stripped when the length
+    says it is one ("1" + 9-char FINESS, "3" + 14-digit SIRET...). Ids without a prefix have
+    exactly the lengths in ``_ID_LENGTHS``, so a one-longer id can only be a prefixed one."""
+    sid = value.replace(" ", "").upper()
+    if not sid:
+        return None
+    if len(sid) == _ID_LENGTHS.get(sid[0], -2) + 1:
+        return sid[1:]
+    return sid
+
+
+def is_valid_address(address: str) -> bool:
+    """``local@domain`` with one ``@``, a dotted domain and no spaces (address already stripped)."""
+    local, at, domain = address.partition("@")
+    return bool(
+        local
+        and "." in domain
+        and "@" not in domain
+        and " " not in address
+        and domain[0] != "."
+        and domain[-1] != "."
+    )
+
+
+def read_extract(
+    fh: BinaryIO,
+    departments: Collection[str] | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[DirectoryRow | Rejected]:
+    """Stream the rows of a directory extract read from the binary file object ``fh``.
+
+    The header is read and checked at once (SourceError before any row: empty file, binary
+    data, not the directory's header, or missing required columns — ``REQUIRED_COLUMNS``:
+    Type de BAL, Adresse BAL, Type identifiant structure, Identification Structure, Code
+    postal, Département). Columns are matched by header name (NFC, spaces around and case
+    ignored); other columns, in any order, are ignored; ``OPTIONAL_COLUMNS`` give None when
+    absent. UTF-8, with or without BOM, LF or CRLF; lines are never all held in memory.
+
+    Each data line gives a DirectoryRow or a Rejected(line, reason) where reason is one of
+    ``REASONS`` and line the 1-based file line (header = 1). Blank lines are skipped. Rows
+    whose department is not in ``departments`` are counted in ``stats.out_of_scope`` and not
+    yielded, before their type and address are checked (so rejections concern the selected
+    departments, plus the rows whose department cannot be found at all).
+
+    Addresses are NOT de-duplicated here (about 170 repeat nationally): the writer does it
+    with its primary key on the lower-cased address.
+    """
+    stats = stats if stats is not None else ReadStats()
+    stats.format = FORMAT
+    stats.encoding = "utf-8"
+    header = _decode_header(fh.readline())
+    positions = column_positions(header)
+    width = header.count("|") + 1
+    scope = frozenset(departments) if departments is not None else None
+    return _rows(fh, positions, width, scope, stats)
+
+
+def _rows(
+    fh: BinaryIO,
+    positions: dict[str, int | None],
+    width: int,
+    scope: frozenset[str] | None,
+    stats: ReadStats,
+) -> Iterator[DirectoryRow | Rejected]:
+    # Absent optional columns point at one empty cell appended to each line (no branch per field).
+    padded = any(positions[name] is None for name in OPTIONAL_COLUMNS)
+    i_type, i_addr, i_sidt, i_sid, i_pc, i_dep, i_serv, i_prof, i_name = (
+        width if positions[name] is None else positions[name]
+        for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    )
+    dep_cache: dict[tuple[str, str], str] = {}  # "" = no department derivable
+    type_cache: dict[str, str] = {}  # "" = unknown type
+    lineno = 1
+    for raw in fh:
+        lineno += 1
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            stats.lines += 1
+            yield Rejected(lineno, REASON_ENCODING)
+            continue
+        if not line:
+            continue
+        stats.lines += 1
+        f = line.split("|")
+        if len(f) != width:
+            yield Rejected(lineno, REASON_FIELDS)
+            continue
+        if padded:
+            f.append("")
+        postcode = f[i_pc].strip()
+        key = (f[i_dep], postcode)
+        dep = dep_cache.get(key)
+        if dep is None:
+            dep = dep_cache[key] = normalise_department(key[0], postcode) or ""
+        if not dep:
+            yield Rejected(lineno, REASON_DEPARTMENT)
+            continue
+        if scope is not None and dep not in scope:
+            stats.out_of_scope += 1
+            continue
+        bal_type = type_cache.get(f[i_type])
+        if bal_type is None:
+            bal_type = type_cache[f[i_type]] = normalise_bal_type(f[i_type]) or ""
+        if not bal_type:
+            yield Rejected(lineno, REASON_TYPE)
+            continue
+        address = f[i_addr].strip().lower()
+        if not is_valid_address(address):
+            yield Rejected(lineno, REASON_ADDRESS)
+            continue
+        sid = f[i_sid]
+        yield DirectoryRow(
+            lineno,
+            address,
+            bal_type,
+            dep,
+            f[i_sidt].strip() or None,
+            normalise_structure_id(sid) if sid else None,
+            f[i_serv].strip() or None,
+            f[i_prof].strip() or None,
+            f[i_name].strip() or None,
+            postcode or None,
+        )
+
+
+def parse_generated_at(file_name: str) -> datetime | None:
+    """Generation time from an ANS file name (``..._MSSante_202611250312.txt``, possibly inside
+    a zip name or a path). Naive datetime: the name carries French local time, as published."""
+    match = _GENERATED_AT.search(file_name or "")
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d%H%M")
+    except ValueError:
+        return None
