@@ -1,0 +1,79 @@
+"""Mailboxes created and removed between two directory snapshots, by department and category.
+
+Between snapshots A < B an address is *created* when a version of it is valid at B and none at A,
+*removed* when valid at A and not at B. A mailbox whose type or structure changed is neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from balise.models import Establishment, Mailbox
+from balise.services.access import Actor, readable_departments
+from balise.services.adoption import frame, in_departments
+from balise.services.links import links_to_establishment, valid_at
+
+NO_CATEGORY = ""  # mailboxes that link to no FINESS establishment
+
+
+def _appearing(present_at: int, absent_at: int, deps: tuple[str, ...] | None):
+    """WHERE clauses: versions valid at ``present_at`` whose address is not valid at ``absent_at``."""
+    absent = select(Mailbox.address).where(valid_at(absent_at)).correlate(None)
+    return (
+        valid_at(present_at),
+        Mailbox.address.not_in(absent),
+        in_departments(Mailbox.department, deps),
+    )
+
+
+def _count(engine: Engine, where, by: str) -> pd.DataFrame:
+    if by == "department":
+        key = Mailbox.department
+        stmt = select(key, func.count(func.distinct(Mailbox.address))).where(*where)
+    else:
+        key = func.coalesce(Establishment.category_code, NO_CATEGORY)
+        stmt = (
+            select(key, func.count(func.distinct(Mailbox.address)))
+            .select_from(Mailbox)
+            .outerjoin(Establishment, links_to_establishment())
+            .where(*where)
+        )
+    return frame(engine, stmt.group_by(key), [by, "n"])
+
+
+def changes(
+    engine: Engine,
+    actor: Actor,
+    departments: Iterable[str] | None,
+    before: int,
+    after: int,
+    by: str = "department",
+) -> pd.DataFrame:
+    """Created and removed mailboxes between snapshots ``before`` and ``after``, grouped ``by``
+    "department" (the mailbox's) or "category_code" (of the establishments it links to; an EJ
+    mailbox counts once in each category it equips; "" = linked to no establishment)."""
+    deps = readable_departments(actor, departments)
+    created = _count(engine, _appearing(after, before, deps), by).rename(columns={"n": "created"})
+    removed = _count(engine, _appearing(before, after, deps), by).rename(columns={"n": "removed"})
+    df = created.merge(removed, on=by, how="outer").fillna(0)
+    df[["created", "removed"]] = df[["created", "removed"]].astype(int)
+    return df.sort_values(by).reset_index(drop=True)
+
+
+def totals(
+    engine: Engine, actor: Actor, departments: Iterable[str] | None, before: int, after: int
+) -> dict[str, int]:
+    """Distinct addresses created and removed between two snapshots over the whole selection."""
+    deps = readable_departments(actor, departments)
+    out = {}
+    for name, where in (
+        ("created", _appearing(after, before, deps)),
+        ("removed", _appearing(before, after, deps)),
+    ):
+        stmt = select(func.count(func.distinct(Mailbox.address))).where(*where)
+        with engine.connect() as conn:
+            out[name] = int(conn.execute(stmt).scalar_one())
+    return out

@@ -1,0 +1,157 @@
+"""Adoption queries on the small hand-checked dataset (tests/support/adoption_seed.py), on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from balise.errors import NotFoundError, PermissionDenied
+from balise.services import adoption, changes, snapshots, structures
+from balise.services.access import SYSTEM, Actor
+from balise.services.structures import StructureFilter
+from tests.support.adoption_seed import seed_small_adoption
+
+ARA = ("38", "69")
+
+
+@pytest.fixture
+def db_with_small_adoption(empty_db):
+    seed_small_adoption(empty_db)
+    return empty_db
+
+
+def test_coverage_by_department_counts_equipped_esms(db_with_small_adoption):
+    df = adoption.coverage(db_with_small_adoption, SYSTEM, ARA)
+    assert df[["department", "structures", "equipped"]].values.tolist() == [
+        ["38", 3, 2],
+        ["69", 2, 1],
+    ]
+    assert df["share"].round(1).tolist() == [66.7, 50.0]
+
+
+def test_coverage_by_category_ignores_partners(db_with_small_adoption):
+    df = adoption.coverage(db_with_small_adoption, SYSTEM, None, by="category_code")
+    assert df[["category_code", "structures", "equipped"]].values.tolist() == [
+        ["183", 1, 0],
+        ["354", 1, 1],
+        ["500", 4, 3],
+    ]
+
+
+def test_headline_figures_and_change_since_previous_snapshot(db_with_small_adoption):
+    h = adoption.headline(db_with_small_adoption, SYSTEM, ARA)
+    assert (h["structures"], h["equipped"]) == (5, 3)
+    assert h["share"] == pytest.approx(60.0)
+    assert h["mailboxes"] == {"PER": 1, "ORG": 1, "APP": 1, "CAB": 1}
+    assert h["share_delta"] == pytest.approx(-20.0)
+    assert h["equipped_delta"] == -1
+
+
+def test_mailbox_mix_counts_an_ej_mailbox_once_per_group(db_with_small_adoption):
+    by_dep = adoption.mailbox_mix(db_with_small_adoption, SYSTEM, ARA)
+    assert by_dep.set_index("department")["mailboxes"].to_dict() == {"38": 3, "69": 1}
+    by_cat = adoption.mailbox_mix(db_with_small_adoption, SYSTEM, ARA, by="category_code")
+    rows = by_cat.set_index("category_code")[adoption.TYPE_COLUMNS].to_dict("index")
+    assert rows["500"] == {
+        "mailboxes_per": 1,
+        "mailboxes_org": 1,
+        "mailboxes_app": 1,
+        "mailboxes_cab": 1,
+    }
+    assert rows["354"] == {
+        "mailboxes_per": 0,
+        "mailboxes_org": 0,
+        "mailboxes_app": 1,
+        "mailboxes_cab": 0,
+    }
+
+
+def test_trend_reads_frozen_stats_per_snapshot(db_with_small_adoption):
+    df = adoption.trend(db_with_small_adoption, SYSTEM, ARA)
+    assert df["snapshot_id"].tolist() == [2, 3]
+    assert df["equipped"].tolist() == [4, 3]
+    assert df["share"].tolist() == [80.0, 60.0]
+    assert df["date"].dt.strftime("%d/%m/%Y").tolist() == ["15/10/2026", "15/11/2026"]
+
+
+def test_animator_cannot_read_another_department(db_with_small_adoption):
+    animator = Actor("anim38", "animator", ("38",))
+    assert adoption.headline(db_with_small_adoption, animator, None)["structures"] == 3
+    with pytest.raises(PermissionDenied, match="département 69"):
+        adoption.coverage(db_with_small_adoption, animator, ["69"])
+
+
+def test_changes_between_snapshots(db_with_small_adoption):
+    by_dep = changes.changes(db_with_small_adoption, SYSTEM, ARA, 2, 3)
+    assert by_dep.values.tolist() == [["38", 1, 0], ["69", 1, 1]]
+    by_cat = changes.changes(db_with_small_adoption, SYSTEM, ARA, 2, 3, by="category_code")
+    assert by_cat.values.tolist() == [["", 1, 0], ["183", 0, 1], ["500", 1, 0]]
+    assert changes.totals(db_with_small_adoption, SYSTEM, None, 2, 3) == {
+        "created": 2,
+        "removed": 1,
+    }
+
+
+def test_structures_list_and_filters(db_with_small_adoption):
+    engine = db_with_small_adoption
+    df = structures.structures(engine, SYSTEM, ARA)
+    assert df["finess_et"].tolist() == [
+        "380000003",
+        "380000001",
+        "380000002",
+        "690000002",
+        "690000001",
+    ]
+    tilleuls = df.set_index("finess_et").loc["380000001"]
+    assert bool(tilleuls["equipped"]) and tilleuls["mailboxes"] == 3
+    only_not = structures.structures(engine, SYSTEM, ARA, StructureFilter(status="not_equipped"))
+    assert only_not["finess_et"].tolist() == ["380000003", "690000001"]
+    lyon = structures.structures(
+        engine, SYSTEM, ARA, StructureFilter(cities=("LYON",), categories=("500",))
+    )
+    assert lyon["name"].tolist() == ["EHPAD Bellecour"]
+    found = structures.structures(engine, SYSTEM, ARA, StructureFilter(search="gRésiv"))
+    assert found["finess_et"].tolist() == ["380000002"]
+    assert structures.structures(engine, SYSTEM, ARA, StructureFilter(search="100%")).empty
+    assert structures.cities(engine, SYSTEM, ["38"]) == ["CROLLES", "GRENOBLE", "VOIRON"]
+
+
+def test_structure_sheet_mailboxes_and_history(db_with_small_adoption):
+    engine = db_with_small_adoption
+    ident = structures.establishment(engine, SYSTEM, "380000001")
+    assert (ident["name"], ident["category_code"], ident["city"]) == (
+        "EHPAD Les Tilleuls",
+        "500",
+        "GRENOBLE",
+    )
+    boxes = structures.establishment_mailboxes(engine, SYSTEM, "380000001")
+    assert boxes["address"].tolist() == [
+        "dpi@asso-grenoble.mssante.fr",
+        "accueil@tilleuls.mssante.fr",
+        "jean.martin@medecin.mssante.fr",
+    ]
+    assert boxes["first_seen"].dt.strftime("%d/%m/%Y").tolist() == [
+        "15/10/2026",
+        "15/10/2026",
+        "15/11/2026",
+    ]
+    history = structures.establishment_history(engine, SYSTEM, "380000001")
+    assert history["mailboxes"].tolist() == [2, 3]
+    lost = structures.establishment_history(engine, SYSTEM, "690000001")
+    assert lost["mailboxes"].tolist() == [1, 0]
+    with pytest.raises(NotFoundError, match="999999999"):
+        structures.establishment(engine, SYSTEM, "999999999")
+
+
+def test_latest_snapshot_of_each_source(db_with_small_adoption):
+    df = snapshots.latest_by_source(db_with_small_adoption)
+    assert df["source"].tolist() == ["annuaire", "finess"]
+    assert df["snapshot_id"].tolist() == [3, 1]
+    assert snapshots.data_version(db_with_small_adoption) == 3
+
+
+def test_empty_store_gives_empty_frames(empty_db):
+    assert adoption.headline(empty_db, SYSTEM, ARA)["structures"] == 0
+    assert adoption.trend(empty_db, SYSTEM, ARA).empty
+    assert snapshots.latest_by_source(empty_db).empty
+    assert snapshots.data_version(empty_db) == 0
