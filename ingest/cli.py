@@ -1,0 +1,147 @@
+"""Commands the ``ingest`` package plugs into ``balise``: ``ingest annuaire|finess`` and ``demo``."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from balise.cli import Context, pass_context
+from balise.db import engine_for, upgrade
+from balise.formatting import fr_decimal, fr_int
+from balise.referentials.departments import resolve_selection
+from ingest import jobs
+
+_selection = [
+    click.option("--departments", "departments", help="Départements, ex. 01,38."),
+    click.option("--region", help="Code région INSEE, ex. 84."),
+    click.option("--all", "all_departments", is_flag=True, help="Tous les départements."),
+]
+
+
+def selection_options(f):
+    for option in reversed(_selection):
+        f = option(f)
+    return f
+
+
+@click.group()
+def ingest() -> None:
+    """Importer l'annuaire MSSanté ou le fichier FINESS."""
+
+
+def _run_ingest(ctx: Context, kind, source, departments, region, all_departments, ca_bundle):
+    settings = ctx.settings
+    selection = resolve_selection(
+        departments, region, all_departments, settings.region, settings.departments
+    )
+    engine = engine_for(settings.resolved_database_url())
+    upgrade(engine)
+    with ExitStack() as stack:
+        progress = on_size = None
+        if sys.stderr.isatty() and not ctx.as_json:
+            bar = {}
+
+            def on_size(size: int) -> None:
+                bar["b"] = stack.enter_context(
+                    click.progressbar(length=size, label="Import", file=sys.stderr)
+                )
+
+            def progress(n: int) -> None:
+                if "b" in bar:
+                    bar["b"].update(n)
+
+        report = jobs.ingest(
+            engine,
+            kind,
+            source,
+            selection,
+            ca_bundle=ca_bundle or settings.ca_bundle or None,
+            progress=progress,
+            on_size=on_size,
+        )
+    ctx.echo(summary(report), report.as_dict())
+
+
+def summary(r: jobs.IngestReport) -> str:
+    """The one-line French summary of an ingest."""
+    head = f"{jobs.SOURCES[r.source]} « {r.file_name} »"
+    if r.already_ingested:
+        return f"{head} : déjà importé (instantané n° {r.snapshot_id}), rien à faire."
+    parts = [f"{fr_int(r.lines)} lignes lues", f"{fr_int(r.kept)} retenues"]
+    rejected = r.rejects.total if r.rejects else 0
+    if rejected:
+        parts.append(f"{fr_int(rejected)} rejetées ({_reject_detail(r.rejects)})")
+    else:
+        parts.append("0 rejetée")
+    if r.duplicates:
+        parts.append(f"{fr_int(r.duplicates)} doublons")
+    if r.out_of_scope:
+        parts.append(f"{fr_int(r.out_of_scope)} hors sélection")
+    diff = (
+        f"depuis le dernier instantané : {fr_int(r.created)} créées, "
+        f"{fr_int(r.removed)} supprimées, {fr_int(r.changed)} modifiées"
+    )
+    return (
+        f"{head} : {', '.join(parts)} ; {diff} ; instantané n° {r.snapshot_id} "
+        f"en {fr_decimal(r.duration_s)} s."
+    )
+
+
+def _reject_detail(rejects) -> str:
+    chunks = []
+    for reason, count in rejects.reasons.most_common():
+        lines = [str(line) for line, why in rejects.examples if why == reason][:3]
+        more = "…" if count > len(lines) else ""
+        chunks.append(f"{reason} : {fr_int(count)}, ligne(s) {', '.join(lines)}{more}")
+    return " ; ".join(chunks)
+
+
+def _ingest_command(kind: str, help_text: str):
+    @ingest.command(name=kind, help=help_text)
+    @click.argument("source")
+    @selection_options
+    @click.option(
+        "--ca-bundle", type=click.Path(dir_okay=False), help="Autorité(s) de confiance PEM."
+    )
+    @pass_context
+    def command(ctx, source, departments, region, all_departments, ca_bundle):
+        _run_ingest(ctx, kind, source, departments, region, all_departments, ca_bundle)
+
+    return command
+
+
+_ingest_command("annuaire", "Importer un extrait de l'annuaire MSSanté (.txt, .zip ou URL https).")
+_ingest_command("finess", "Importer le fichier FINESS (CSV etalab ou JSON FiNESS+, ou URL https).")
+
+
+@click.command()
+@click.option("--national", is_flag=True, help="Fichiers à l'échelle nationale (bancs d'essai).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Dossier des fichiers."
+)
+@click.option("--no-ingest", is_flag=True, help="Écrire les fichiers sans les importer.")
+@pass_context
+def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> None:
+    """Générer des données de démonstration (fictives) et les importer."""
+    from ingest.demo import write_demo
+
+    out = out or ctx.settings.data_dir / ("demo-national" if national else "demo")
+    files = write_demo(out, national=national)
+    if no_ingest:
+        ctx.echo(f"Données de démonstration écrites dans {out}.", {"out": str(out)})
+        return
+    engine = engine_for(ctx.settings.resolved_database_url())
+    upgrade(engine)
+    selection = None if national else resolve_selection(region=ctx.settings.region)
+    reports = [jobs.ingest(engine, "finess", str(files.finess), selection, is_demo=True)]
+    for path in files.annuaire:
+        reports.append(jobs.ingest(engine, "annuaire", str(path), selection, is_demo=True))
+    fresh = sum(not r.already_ingested for r in reports)
+    ctx.echo(
+        f"Données de démonstration : {fresh} fichier(s) importé(s) sur {len(reports)} "
+        f"(FINESS + {len(files.annuaire)} instantanés de l'annuaire), depuis {out}.",
+        {"reports": [r.as_dict() for r in reports]},
+    )

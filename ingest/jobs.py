@@ -1,0 +1,140 @@
+"""Ingest jobs: fetch a source, read it with the pure reader, write it with the one writer, inside
+one transaction holding the store's ingest lock. A failure anywhere rolls everything back, so the
+previous snapshot stays exactly as it was."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from balise.db import write_transaction
+from balise.errors import SourceError
+from ingest import load
+from ingest.sources import annuaire, finess
+from ingest.sources.files import fetch_source, open_rows
+from ingest.sources.rows import ReadStats
+
+log = logging.getLogger(__name__)
+
+SOURCES = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
+
+
+@dataclass
+class IngestReport:
+    source: str
+    file_name: str
+    snapshot_id: int
+    already_ingested: bool
+    lines: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    out_of_scope: int = 0
+    rejects: load.RejectLog | None = None
+    created: int = 0
+    removed: int = 0
+    changed: int = 0
+    encoding: str = "utf-8"
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        data = {k: v for k, v in self.__dict__.items() if k != "rejects"}
+        data["rejected"] = self.rejects.total if self.rejects else 0
+        data["rejected_by_reason"] = dict(self.rejects.reasons) if self.rejects else {}
+        data["rejected_examples"] = self.rejects.examples[:10] if self.rejects else []
+        return data
+
+
+class _CountingReader:
+    """A binary stream wrapper that reports how many bytes were read (for the progress bar)."""
+
+    def __init__(self, raw, progress: Callable[[int], None]):
+        self._raw = raw
+        self._progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._progress(len(data))
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self._raw.readline(size)
+        self._progress(len(data))
+        return data
+
+    def __iter__(self):
+        for line in self._raw:
+            self._progress(len(line))
+            yield line
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
+def ingest(
+    engine: Engine,
+    kind: str,
+    source: str,
+    departments: tuple[str, ...] | None,
+    *,
+    ca_bundle: str | None = None,
+    is_demo: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_size: Callable[[int], None] | None = None,
+    lock_wait_s: float = 30.0,
+) -> IngestReport:
+    """Ingest one directory or FINESS ``source`` for ``departments`` (None = all)."""
+    if kind not in SOURCES:
+        raise SourceError(f"Source inconnue : {kind} (attendu : annuaire ou finess).")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
+        local = fetch_source(source, Path(workdir), ca_bundle=ca_bundle)
+        meta = load.SnapshotMeta(kind, local.file_name, local.sha256, departments, is_demo)
+        with write_transaction(engine, "ingest", wait_s=lock_wait_s) as conn:
+            same = load.find_same_snapshot(conn, meta)
+            if same is not None:
+                return IngestReport(kind, local.file_name, same, already_ingested=True)
+            if on_size:
+                on_size(local.path.stat().st_size)
+            stats = ReadStats()
+            with open_rows(local) as raw:
+                stream = _CountingReader(raw, progress) if progress else raw
+                result = _write(conn, kind, meta, stream, departments, stats)
+            if kind == "annuaire" and stats.generated_at is None:
+                stats.generated_at = annuaire.parse_generated_at(local.file_name)
+            if result.kept == 0:
+                raise SourceError(_nothing_kept(kind, stats, result))
+            duration = time.perf_counter() - started
+            load.close_snapshot(conn, result, stats, duration)
+    log.info("ingested %s %s as snapshot %s", kind, local.file_name, result.snapshot_id)
+    return IngestReport(
+        kind, local.file_name, result.snapshot_id, False, stats.lines, result.kept,
+        result.duplicates, stats.out_of_scope, result.rejects, result.created, result.removed,
+        result.changed, stats.encoding, duration,
+    )  # fmt: skip
+
+
+def _write(conn, kind, meta, stream, departments, stats):
+    if kind == "annuaire":
+        return load.load_directory(conn, meta, annuaire.read_extract(stream, departments, stats))
+    return load.load_finess(conn, meta, finess.read_finess(stream, departments, stats))
+
+
+def _nothing_kept(kind: str, stats: ReadStats, result: load.LoadResult) -> str:
+    """Why an ingest that kept no row is refused (the store is left unchanged)."""
+    if stats.lines == 0:
+        return f"Le fichier {SOURCES[kind]} ne contient aucune ligne de données."
+    if stats.out_of_scope and not result.rejects.total:
+        return (
+            f"Aucune ligne du fichier {SOURCES[kind]} ne concerne les départements choisis "
+            f"({stats.out_of_scope} lignes hors sélection)."
+        )
+    return (
+        f"Aucune ligne valide dans le fichier {SOURCES[kind]} "
+        f"({result.rejects.total} lignes rejetées)."
+    )

@@ -1,0 +1,346 @@
+"""The only writer of ingested data: one snapshot per ingest, in the caller's one transaction.
+
+Directory ingest: stage the rows (deduplicated on the address), then diff set-wise against the
+current mailbox versions: close removed and changed versions, open created and changed ones, link
+new versions to FINESS, freeze the adoption figures of the snapshot. FINESS ingest: replace the
+establishments of the selected departments, relink current mailboxes, refresh the latest figures.
+Every statement is plain SQL that runs the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, bindparam, insert, select, text, update
+
+from balise.models import Snapshot
+from balise.referentials.categories import medico_social_codes
+from ingest.sources.rows import DirectoryRow, EstablishmentRow, ReadStats, Rejected
+from ingest.staging import create_stage, load_stage
+
+MAX_EXAMPLES = 50
+
+MAILBOX_COLUMNS = [
+    ("address", "VARCHAR(255)"),
+    ("bal_type", "VARCHAR(3)"),
+    ("department", "VARCHAR(3)"),
+    ("structure_id_type", "VARCHAR(2)"),
+    ("structure_id", "VARCHAR(20)"),
+    ("service", "VARCHAR(255)"),
+    ("profession_code", "VARCHAR(8)"),
+    ("structure_name", "VARCHAR(255)"),
+    ("postcode", "VARCHAR(10)"),
+]
+# Attributes whose change makes a new version (everything the file says about a mailbox).
+VERSIONED = [c for c, _ in MAILBOX_COLUMNS if c != "address"]
+
+ESTABLISHMENT_COLUMNS = [
+    ("finess_et", "VARCHAR(9)"),
+    ("finess_ej", "VARCHAR(9)"),
+    ("name", "VARCHAR(255)"),
+    ("long_name", "VARCHAR(255)"),
+    ("address", "VARCHAR(255)"),
+    ("postcode", "VARCHAR(10)"),
+    ("city", "VARCHAR(128)"),
+    ("commune_code", "VARCHAR(5)"),
+    ("department", "VARCHAR(3)"),
+    ("category_code", "VARCHAR(4)"),
+    ("category_label", "VARCHAR(255)"),
+    ("siret", "VARCHAR(14)"),
+    ("opened_on", "DATE"),
+    ("luhn_ok", "BOOLEAN"),
+]
+
+
+@dataclass
+class RejectLog:
+    """Bad rows: counted by reason, the first ones kept with their line numbers."""
+
+    reasons: Counter = field(default_factory=Counter)
+    examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, rejected: Rejected) -> None:
+        self.reasons[rejected.reason] += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append((rejected.line, rejected.reason))
+
+    @property
+    def total(self) -> int:
+        return sum(self.reasons.values())
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"reasons": dict(self.reasons), "examples": self.examples}, ensure_ascii=False
+        )
+
+
+@dataclass
+class SnapshotMeta:
+    source: str  # "annuaire" | "finess"
+    file_name: str
+    sha256: str
+    departments: tuple[str, ...] | None  # None = every department
+    is_demo: bool = False
+
+
+@dataclass
+class LoadResult:
+    snapshot_id: int
+    offered: int = 0
+    kept: int = 0
+    created: int = 0
+    removed: int = 0
+    changed: int = 0
+    rejects: RejectLog = field(default_factory=RejectLog)
+
+    @property
+    def duplicates(self) -> int:
+        return self.offered - self.kept
+
+
+def scope_label(departments: tuple[str, ...] | None) -> str:
+    return "*" if departments is None else ",".join(departments)
+
+
+def find_same_snapshot(conn: Connection, meta: SnapshotMeta) -> int | None:
+    """The snapshot that already ingested this exact file for this selection, if any."""
+    return conn.execute(
+        select(Snapshot.id).where(
+            Snapshot.source == meta.source,
+            Snapshot.sha256 == meta.sha256,
+            Snapshot.departments == scope_label(meta.departments),
+        )
+    ).scalar()
+
+
+def open_snapshot(conn: Connection, meta: SnapshotMeta) -> int:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return conn.execute(
+        insert(Snapshot)
+        .values(
+            source=meta.source,
+            file_name=meta.file_name,
+            sha256=meta.sha256,
+            ingested_at=now,
+            departments=scope_label(meta.departments),
+            is_demo=meta.is_demo,
+        )
+        .returning(Snapshot.id)
+    ).scalar_one()
+
+
+def close_snapshot(conn: Connection, result: LoadResult, stats: ReadStats, duration: float) -> None:
+    conn.execute(
+        update(Snapshot)
+        .where(Snapshot.id == result.snapshot_id)
+        .values(
+            generated_at=stats.generated_at,
+            encoding=stats.encoding,
+            rows_read=stats.lines,
+            rows_kept=result.kept,
+            rows_rejected=result.rejects.total,
+            duplicates=result.duplicates,
+            created=result.created,
+            removed=result.removed,
+            changed=result.changed,
+            rejects=result.rejects.to_json(),
+            duration_s=round(duration, 3),
+        )
+    )
+
+
+def _scope_sql(departments: tuple[str, ...] | None, column: str) -> tuple[str, dict]:
+    if departments is None:
+        return "1=1", {}
+    names = [f"d{i}" for i in range(len(departments))]
+    return (
+        f"{column} IN ({', '.join(':' + n for n in names)})",
+        dict(zip(names, departments, strict=True)),
+    )
+
+
+def load_directory(
+    conn: Connection, meta: SnapshotMeta, rows: Iterable[DirectoryRow | Rejected]
+) -> LoadResult:
+    """Stage, diff and version the directory rows as snapshot ``meta`` (one transaction)."""
+    result = LoadResult(snapshot_id=open_snapshot(conn, meta))
+    names = [c for c, _ in MAILBOX_COLUMNS]
+    create_stage(conn, "stage_mailboxes", MAILBOX_COLUMNS, "address")
+    result.offered = load_stage(
+        conn, "stage_mailboxes", names, "address", rows, result.rejects.add, DirectoryRow
+    )
+    result.kept = conn.exec_driver_sql("SELECT count(*) FROM stage_mailboxes").scalar_one()
+    _diff_mailboxes(conn, result, meta.departments)
+    freeze_adoption(conn, result.snapshot_id, meta.departments)
+    return result
+
+
+def _diff_mailboxes(
+    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None
+) -> None:
+    s = result.snapshot_id
+    scope, params = _scope_sql(departments, "m.department")
+    # Removed: current versions of the selected departments that the new file no longer has.
+    result.removed = conn.execute(
+        text(
+            "UPDATE mailboxes SET valid_to = :s WHERE id IN (SELECT m.id FROM mailboxes m "
+            f"WHERE m.valid_to IS NULL AND {scope} AND NOT EXISTS "
+            "(SELECT 1 FROM stage_mailboxes st WHERE st.address = m.address))"
+        ),
+        {"s": s, **params},
+    ).rowcount
+    differs = " OR ".join(f"m.{c} IS DISTINCT FROM st.{c}" for c in VERSIONED)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_changed")
+    on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE stage_changed{on_commit} AS "
+        "SELECT m.id AS old_id, m.first_seen AS first_seen, st.address AS address "
+        "FROM mailboxes m JOIN stage_mailboxes st ON st.address = m.address "
+        f"WHERE m.valid_to IS NULL AND ({differs})"
+    )
+    result.changed = conn.execute(
+        text("UPDATE mailboxes SET valid_to = :s WHERE id IN (SELECT old_id FROM stage_changed)"),
+        {"s": s},
+    ).rowcount
+    _insert_versions(conn, s, "JOIN stage_changed c ON c.address = st.address", "c.first_seen")
+    result.created = _insert_versions(
+        conn,
+        s,
+        "WHERE NOT EXISTS (SELECT 1 FROM mailboxes m "
+        "WHERE m.address = st.address AND m.valid_to IS NULL)",
+        ":s",
+    )
+
+
+def _insert_versions(conn: Connection, s: int, where: str, first_seen: str) -> int:
+    cols = [c for c, _ in MAILBOX_COLUMNS]
+    return conn.execute(
+        text(
+            f"INSERT INTO mailboxes ({', '.join(cols)}, link_kind, first_seen, valid_from) "
+            f"SELECT {', '.join('st.' + c for c in cols)}, {_LINK_KIND.format(t='st')}, "
+            f"{first_seen}, :s FROM stage_mailboxes st {where}"
+        ),
+        {"s": s},
+    ).rowcount
+
+
+# "ET first, else EJ": which FINESS number a structure id matches.
+_LINK_KIND = (
+    "CASE WHEN {t}.structure_id IS NULL THEN NULL "
+    "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_et = {t}.structure_id) THEN 'ET' "
+    "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_ej = {t}.structure_id) THEN 'EJ' "
+    "END"
+)
+
+
+def relink_mailboxes(conn: Connection) -> int:
+    """Recompute ``link_kind`` of current versions after the establishments changed."""
+    kind = _LINK_KIND.format(t="mailboxes")
+    return conn.exec_driver_sql(
+        f"UPDATE mailboxes SET link_kind = {kind} WHERE valid_to IS NULL "
+        f"AND link_kind IS DISTINCT FROM ({kind})"
+    ).rowcount
+
+
+def load_finess(
+    conn: Connection, meta: SnapshotMeta, rows: Iterable[EstablishmentRow | Rejected]
+) -> LoadResult:
+    """Replace the establishments of the selected departments with the staged rows."""
+    result = LoadResult(snapshot_id=open_snapshot(conn, meta))
+    names = [c for c, _ in ESTABLISHMENT_COLUMNS]
+    create_stage(conn, "stage_establishments", ESTABLISHMENT_COLUMNS, "finess_et")
+    result.offered = load_stage(
+        conn, "stage_establishments", names, "finess_et", rows, result.rejects.add, EstablishmentRow
+    )
+    result.kept = conn.exec_driver_sql("SELECT count(*) FROM stage_establishments").scalar_one()
+    scope, params = _scope_sql(meta.departments, "e.department")
+    result.removed = conn.execute(
+        text(
+            f"SELECT count(*) FROM establishments e WHERE {scope} AND NOT EXISTS "
+            "(SELECT 1 FROM stage_establishments st WHERE st.finess_et = e.finess_et)"
+        ),
+        params,
+    ).scalar_one()
+    result.created = conn.exec_driver_sql(
+        "SELECT count(*) FROM stage_establishments st WHERE NOT EXISTS "
+        "(SELECT 1 FROM establishments e WHERE e.finess_et = st.finess_et)"
+    ).scalar_one()
+    conn.execute(
+        text(
+            f"DELETE FROM establishments WHERE finess_et IN (SELECT e.finess_et FROM "
+            f"establishments e WHERE {scope}) OR finess_et IN "
+            "(SELECT finess_et FROM stage_establishments)"
+        ),
+        params,
+    )
+    _insert_establishments(conn, result.snapshot_id, names)
+    relink_mailboxes(conn)
+    latest = latest_directory_snapshot(conn)
+    if latest is not None:
+        freeze_adoption(conn, latest, None, replace=True)
+    return result
+
+
+def _insert_establishments(conn: Connection, snapshot_id: int, names: list[str]) -> None:
+    codes = sorted(medico_social_codes())
+    conn.execute(
+        text(
+            f"INSERT INTO establishments ({', '.join(names)}, is_medico_social, snapshot_id) "
+            f"SELECT {', '.join(names)}, category_code IN :codes, :s FROM stage_establishments"
+        ).bindparams(bindparam("codes", expanding=True)),
+        {"codes": codes, "s": snapshot_id},
+    )
+
+
+def latest_directory_snapshot(conn: Connection) -> int | None:
+    return conn.execute(
+        select(Snapshot.id)
+        .where(Snapshot.source == "annuaire")
+        .order_by(Snapshot.id.desc())
+        .limit(1)
+    ).scalar()
+
+
+def freeze_adoption(
+    conn: Connection, snapshot_id: int, departments: tuple[str, ...] | None, replace: bool = False
+) -> None:
+    """Write the adoption figures of the médico-social establishments at ``snapshot_id``.
+
+    A mailbox linked through a legal entity (EJ) counts for each establishment of that entity.
+    With ``replace``, the figures of that snapshot are recomputed for every department (after a
+    FINESS ingest changed the establishments).
+    """
+    scope, params = _scope_sql(departments, "e.department")
+    if replace:
+        conn.execute(text("DELETE FROM adoption_stats WHERE snapshot_id = :s"), {"s": snapshot_id})
+    conn.execute(text(_FREEZE_SQL.format(scope=scope)), {"s": snapshot_id, **params})
+
+
+_FREEZE_SQL = """
+INSERT INTO adoption_stats (snapshot_id, department, category_code, structures, equipped,
+    mailboxes_per, mailboxes_org, mailboxes_app, mailboxes_cab)
+SELECT :s, e.department, e.category_code, count(*),
+    sum(CASE WHEN b.n > 0 THEN 1 ELSE 0 END),
+    coalesce(sum(b.per), 0), coalesce(sum(b.org), 0), coalesce(sum(b.app), 0),
+    coalesce(sum(b.cab), 0)
+FROM establishments e
+LEFT JOIN (
+    SELECT e2.finess_et AS finess_et, count(*) AS n,
+        sum(CASE WHEN m.bal_type = 'PER' THEN 1 ELSE 0 END) AS per,
+        sum(CASE WHEN m.bal_type = 'ORG' THEN 1 ELSE 0 END) AS org,
+        sum(CASE WHEN m.bal_type = 'APP' THEN 1 ELSE 0 END) AS app,
+        sum(CASE WHEN m.bal_type = 'CAB' THEN 1 ELSE 0 END) AS cab
+    FROM establishments e2 JOIN mailboxes m
+      ON (m.link_kind = 'ET' AND m.structure_id = e2.finess_et)
+      OR (m.link_kind = 'EJ' AND m.structure_id = e2.finess_ej)
+    WHERE e2.is_medico_social
+      AND m.valid_from <= :s AND (m.valid_to IS NULL OR m.valid_to > :s)
+    GROUP BY e2.finess_et
+) b ON b.finess_et = e.finess_et
+WHERE e.is_medico_social AND {scope}
+GROUP BY e.department, e.category_code
+"""

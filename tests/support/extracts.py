@@ -1,0 +1,104 @@
+"""Tiny extracts in the real formats, written by the tests that need exact, known contents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DIRECTORY_HEADER = [
+    "Type de BAL", "Adresse BAL", "Type Identifiant PP", "Identifiant PP",
+    "Identification nationale PP", "Type identifiant structure", "Identification Structure",
+    "Service de rattachement", "Civilité d'exercice", "Nom d'exercice", "Prénom d'exercice",
+    "Catégorie profession", "Libellé de catégorie profession", "Code Profession",
+    "Libellé Profession", "Code savoir-faire", "Libellé savoir-faire", "Dématérialisation",
+    "Raison Sociale structure BAL", "Enseigne commerciale structure BAL",
+    "L2COMPLEMENTLOCALISATION", "L3COMPLEMENTDISTRIBUTION", "L4NUMEROVOIE",
+    "L4COMPLEMENTNUMEROVOIE", "NL4TYPEVOIE", "L4LIBELLEVOIE", "L5LIEUDITMENTION",
+    "L6LIGNEACHEMINEMENT", "Code postal", "Département", "Pays",
+]  # fmt: skip
+
+
+def directory_line(
+    bal_type: str,
+    address: str,
+    structure: str = "",
+    postcode: str = "38000",
+    department: str = "",
+    service: str = "",
+    structure_type: str = "1",
+) -> str:
+    cells = [""] * 31
+    cells[0], cells[1] = bal_type, address
+    if bal_type == "PER":
+        cells[2], cells[3], cells[4] = "8", "10003456789", "810003456789"
+    cells[5], cells[6], cells[7] = (structure_type if structure else ""), structure, service
+    cells[18] = "STRUCTURE FICTIVE"
+    cells[27], cells[28], cells[29], cells[30] = f"{postcode} VILLE", postcode, department, "FR"
+    return "|".join(cells)
+
+
+def write_directory(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(["|".join(DIRECTORY_HEADER), *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def finess_line(
+    et: str,
+    ej: str,
+    category: str,
+    department: str = "38",
+    postcode: str = "38000",
+    name: str = "STRUCTURE FICTIVE",
+) -> str:
+    fields = [
+        "structureet",
+        et,
+        ej,
+        name,
+        name,
+        "",
+        "",
+        "1",
+        "R",
+        "DES LILAS",
+        "",
+        "",
+        "185",
+        department,
+        "ISERE",
+        f"{postcode} GRENOBLE",
+        "",
+        "",
+        category,
+        "LIBELLE",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "2001-01-01",
+        "2001-01-01",
+        "2024-01-01",
+        "",
+    ]
+    return ";".join(fields)  # fmt: skip
+
+
+def write_finess(path: Path, lines: list[str], date: str = "2026-11-01") -> Path:
+    body = [f"finess;etalab;{len(lines)};{date}", *lines]
+    path.write_bytes(("\n".join(body) + "\n").encode("cp1252"))
+    return path
+
+
+def luhn_complete(stem8: str) -> str:
+    """A FINESS number: 8 digits + their Luhn key."""
+    total = 0
+    for i, ch in enumerate(reversed(stem8)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            d = d - 9 if d > 9 else d
+        total += d
+    return stem8 + str((10 - total % 10) % 10)
