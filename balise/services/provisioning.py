@@ -1,0 +1,372 @@
+"""Provisioning actions and the queries of the Provisionner / Tester pages.
+
+Every action checks the actor's permission (``access.check_can_act``) and writes one audit line
+per BAL. Lifecycle of a BAL (``provisioned_bals.status``)::
+
+    requested -> provisioned -> test_passed | test_failed -> active | disabled
+
+A batch is all-or-nothing: rows are written in one transaction, and when the backend fails the
+transaction is rolled back and what the backend already created is undone. Provisioning the
+same BAL twice creates nothing twice (the second run reports ``created=False``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from balise.config import Settings
+from balise.errors import NotFoundError, PermissionDenied, ValidationError
+from balise.mail.provision import Backend, backend_for
+from balise.models import Mailbox, ProvisionedBal
+from balise.referentials.bal_rules import (
+    BalRequest,
+    address_taken_problem,
+    normalised,
+    validate,
+)
+from balise.secrets import seal
+from balise.services import audit
+from balise.services.access import Actor, check_can_act, readable_departments
+
+log = logging.getLogger(__name__)
+
+STATUSES: dict[str, str] = {
+    "requested": "Demandée",
+    "provisioned": "Créée",
+    "test_passed": "Test réussi",
+    "test_failed": "Test échoué",
+    "active": "Active",
+    "disabled": "Désactivée",
+}
+# Which BAL types sign in with a client certificate by default (ANS: applicative mailboxes).
+DEFAULT_AUTH = {"APP": "external"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class ProvisionReport:
+    """The outcome for one BAL. ``secret`` is the password handed once (dovecot backend)."""
+
+    address: str
+    status: str
+    created: bool
+    secret: str | None = field(default=None, repr=False)
+    files: list[Path] = field(default_factory=list)
+
+
+# ----- checks -------------------------------------------------------------------------------
+
+
+def _known(conn: Connection, addresses: list[str]) -> tuple[set[str], dict[str, tuple]]:
+    """Addresses in the current directory, and provisioned ones with (type, department)."""
+    in_directory = set(
+        conn.scalars(
+            select(Mailbox.address).where(
+                Mailbox.valid_to.is_(None), Mailbox.address.in_(addresses)
+            )
+        )
+    )
+    rows = conn.execute(
+        select(ProvisionedBal.address, ProvisionedBal.bal_type, ProvisionedBal.department).where(
+            ProvisionedBal.address.in_(addresses)
+        )
+    )
+    return in_directory, {r.address: (r.bal_type, r.department) for r in rows}
+
+
+def plan(
+    engine: Engine, settings: Settings, requests: list[BalRequest]
+) -> list[tuple[BalRequest, list[tuple[str, str]], bool]]:
+    """For each request: the normalised request, its problems, and whether it already exists
+    identically (then provisioning it again is a no-op, not a problem)."""
+    clean = [normalised(r) for r in requests]
+    with engine.connect() as conn:
+        in_directory, provisioned = _known(conn, [r.address for r in clean if r.address])
+    seen: set[str] = set()
+    out = []
+    for request in clean:
+        problems = validate(request, settings.allowed_domains)
+        same = provisioned.get(request.address) == (request.bal_type, request.department)
+        if request.address in in_directory:
+            problems.append(address_taken_problem(request.address, "dans l'annuaire MSSanté"))
+        elif request.address in provisioned and not same:
+            problems.append(address_taken_problem(request.address, "parmi les BAL provisionnées"))
+        elif request.address and request.address in seen:
+            problems.append(address_taken_problem(request.address, "plus haut dans ce fichier"))
+        seen.add(request.address)
+        out.append((request, problems, same and not problems))
+    return out
+
+
+def check_request(engine: Engine, settings: Settings, request: BalRequest) -> list[tuple[str, str]]:
+    """Every problem of one request, including "already provisioned" (for live validation)."""
+    request, problems, same = plan(engine, settings, [request])[0]
+    if same:
+        return [address_taken_problem(request.address, "parmi les BAL provisionnées")]
+    return problems
+
+
+# ----- provisioning -------------------------------------------------------------------------
+
+
+def _refuse(engine: Engine, actor: Actor, action: str, address: str, dept: str, why: str) -> None:
+    with engine.begin() as conn:
+        audit.record(conn, actor, action, address, "refused", dept, {"motif": why})
+
+
+def _check_all(engine: Engine, actor: Actor, requests: list[BalRequest], action: str) -> None:
+    for request in requests:
+        try:
+            check_can_act(actor, request.department, action)
+        except PermissionDenied as exc:
+            _refuse(engine, actor, action, request.address, request.department, str(exc))
+            raise
+
+
+def _row(request: BalRequest, backend: str, now: datetime) -> dict:
+    holder = f"{request.first_name} {request.last_name}".strip()
+    return {
+        "address": request.address,
+        "bal_type": request.bal_type,
+        "department": request.department,
+        "finess": request.finess or None,
+        "service": request.service or None,
+        "holder_name": holder or None,
+        "holder_id": request.holder_id or None,
+        "responsible": request.responsible or None,
+        "structure_head": request.structure_head or None,
+        "software": request.software or None,
+        "practice": request.practice or None,
+        "auth_mode": DEFAULT_AUTH.get(request.bal_type, "password"),
+        "backend": backend,
+        "status": "requested",
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def provision_many(
+    engine: Engine,
+    actor: Actor,
+    settings: Settings,
+    requests: list[BalRequest],
+    backend: Backend | None = None,
+) -> list[ProvisionReport]:
+    """Provision every request or none. Raises ValidationError listing every problem."""
+    planned = plan(engine, settings, requests)
+    problems = [(i, p) for i, (_, ps, _) in enumerate(planned) for p in ps]
+    if problems:
+        raise ValidationError(problems[0][1][1], [p for _, p in problems])
+    _check_all(engine, actor, [r for r, _, _ in planned], "bal.provision")
+    backend = backend or backend_for(settings)
+    fresh = [r for r, _, same in planned if not same]
+    if backend.name == "dovecot" and fresh:
+        seal("vérification", settings.secret_key)  # fail before creating anything without a key
+    reports = {r.address: ProvisionReport(r.address, "", False) for r, _, _ in planned}
+    if fresh:
+        _apply(engine, actor, settings, backend, fresh, reports)
+    with engine.connect() as conn:
+        statuses = dict(
+            conn.execute(
+                select(ProvisionedBal.address, ProvisionedBal.status).where(
+                    ProvisionedBal.address.in_(list(reports))
+                )
+            ).all()
+        )
+    for report in reports.values():
+        report.status = statuses[report.address]
+    return list(reports.values())
+
+
+def _apply(engine, actor, settings, backend, fresh, reports) -> None:
+    now = _now()
+    done, files = [], []
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(ProvisionedBal), [_row(r, backend.name, now) for r in fresh])
+            done, files = backend.provision(fresh)
+            for outcome in done:
+                values: dict = {"status": outcome.status, "updated_at": now}
+                if outcome.secret:
+                    values["secret_ref"] = seal(outcome.secret, settings.secret_key)
+                conn.execute(
+                    update(ProvisionedBal)
+                    .where(ProvisionedBal.address == outcome.address)
+                    .values(**values)
+                )
+            for request in fresh:
+                detail = {"type": request.bal_type, "moteur": backend.name}
+                audit.record(conn, actor, "bal.provision", request.address, "ok",
+                             request.department, detail)  # fmt: skip
+    except BaseException as exc:
+        for outcome in done:
+            if outcome.created:
+                backend.undo(outcome.address)
+        for path in files:
+            path.unlink(missing_ok=True)
+        with engine.begin() as conn:
+            for request in fresh:
+                audit.record(conn, actor, "bal.provision", request.address, "failed",
+                             request.department, {"erreur": type(exc).__name__})  # fmt: skip
+        raise
+    for outcome in done:
+        report = reports[outcome.address]
+        report.created, report.secret, report.files = True, outcome.secret, files
+
+
+def provision(
+    engine: Engine,
+    actor: Actor,
+    settings: Settings,
+    request: BalRequest,
+    backend: Backend | None = None,
+) -> ProvisionReport:
+    """Provision one BAL (see :func:`provision_many`)."""
+    return provision_many(engine, actor, settings, [request], backend)[0]
+
+
+# ----- lifecycle ----------------------------------------------------------------------------
+
+
+def get_bal(engine: Engine, address: str) -> ProvisionedBal:
+    """The provisioned BAL at ``address`` (a detached object, every column loaded)."""
+    with Session(engine) as session:
+        bal = session.scalar(
+            select(ProvisionedBal).where(ProvisionedBal.address == address.strip().lower())
+        )
+    if bal is None:
+        raise NotFoundError(f"Aucune BAL provisionnée n'a l'adresse {address}.")
+    return bal
+
+
+_TRANSITIONS = {
+    "bal.confirm": ({"requested"}, "provisioned"),
+    "bal.disable": (set(STATUSES) - {"disabled"}, "disabled"),
+    "bal.activate": ({"test_passed", "provisioned"}, "active"),
+}
+
+
+def _transition(engine: Engine, actor: Actor, address: str, action: str) -> str:
+    bal = get_bal(engine, address)
+    try:
+        check_can_act(actor, bal.department, action)
+    except PermissionDenied as exc:
+        _refuse(engine, actor, action, bal.address, bal.department, str(exc))
+        raise
+    allowed, target = _TRANSITIONS[action]
+    if bal.status == target:
+        return target  # idempotent: confirming twice is not an error
+    if bal.status not in allowed:
+        current = STATUSES[bal.status].lower()
+        raise ValidationError(f"Le champ « statut » ne le permet pas : la BAL est {current}.")
+    with engine.begin() as conn:
+        conn.execute(
+            update(ProvisionedBal)
+            .where(ProvisionedBal.id == bal.id)
+            .values(status=target, updated_at=_now())
+        )
+        audit.record(conn, actor, action, bal.address, "ok", bal.department,
+                     {"avant": bal.status, "après": target})  # fmt: skip
+    return target
+
+
+def confirm(engine: Engine, actor: Actor, address: str) -> str:
+    """The operator created a requested BAL: requested -> provisioned."""
+    return _transition(engine, actor, address, "bal.confirm")
+
+
+def disable(engine: Engine, actor: Actor, address: str) -> str:
+    return _transition(engine, actor, address, "bal.disable")
+
+
+def activate(engine: Engine, actor: Actor, address: str) -> str:
+    """First real traffic seen: test_passed -> active."""
+    return _transition(engine, actor, address, "bal.activate")
+
+
+def retry_provision(
+    engine: Engine, actor: Actor, settings: Settings, address: str, backend: Backend | None = None
+) -> ProvisionReport:
+    """Run a failed provisioning again. A BAL still *requested* by the ``request`` backend
+    is re-sent to the operator as a new request file."""
+    bal = get_bal(engine, address)
+    if bal.status != "requested":
+        raise ValidationError("Le champ « statut » ne le permet pas : la BAL est déjà créée.")
+    backend = backend or backend_for(settings, bal.backend)
+    request = _request_of(bal)
+    check_can_act(actor, bal.department, "bal.retry")
+    outcomes, files = backend.provision([request])
+    values: dict = {"status": outcomes[0].status, "updated_at": _now()}
+    if outcomes[0].secret:
+        values["secret_ref"] = seal(outcomes[0].secret, settings.secret_key)
+    with engine.begin() as conn:
+        conn.execute(update(ProvisionedBal).where(ProvisionedBal.id == bal.id).values(**values))
+        audit.record(conn, actor, "bal.retry", bal.address, "ok", bal.department,
+                     {"moteur": backend.name})  # fmt: skip
+    return ProvisionReport(bal.address, values["status"], True, outcomes[0].secret, files)
+
+
+def _request_of(bal: ProvisionedBal) -> BalRequest:
+    first, _, last = (bal.holder_name or "").partition(" ")
+    return BalRequest(
+        bal.bal_type, bal.department, bal.address, first, last, bal.holder_id or "",
+        bal.finess or "", bal.service or "", bal.responsible or "", bal.structure_head or "",
+        bal.software or "", bal.practice or "",
+    )  # fmt: skip
+
+
+# ----- queries ------------------------------------------------------------------------------
+
+
+def bals_frame(
+    engine: Engine, actor: Actor, departments: list[str] | None = None, status: str | None = None
+) -> pd.DataFrame:
+    """Provisioned BALs the actor may read (no secret column)."""
+    allowed = readable_departments(actor, departments)
+    query = select(
+        ProvisionedBal.address.label("adresse"),
+        ProvisionedBal.bal_type.label("type"),
+        ProvisionedBal.department.label("departement"),
+        ProvisionedBal.finess,
+        ProvisionedBal.status.label("statut"),
+        ProvisionedBal.backend.label("moteur"),
+        ProvisionedBal.auth_mode.label("authentification"),
+        ProvisionedBal.updated_at.label("mis_a_jour"),
+    ).order_by(ProvisionedBal.department, ProvisionedBal.address)
+    if allowed is not None:
+        query = query.where(ProvisionedBal.department.in_(allowed))
+    if status:
+        query = query.where(ProvisionedBal.status == status)
+    with engine.connect() as conn:
+        return pd.DataFrame(
+            conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys())
+        )
+
+
+def status_counts(
+    engine: Engine, actor: Actor, departments: list[str] | None = None
+) -> pd.DataFrame:
+    """BALs per department and status (SQL GROUP BY)."""
+    allowed = readable_departments(actor, departments)
+    query = select(
+        ProvisionedBal.department.label("departement"),
+        ProvisionedBal.status.label("statut"),
+        func.count().label("bal"),
+    ).group_by(ProvisionedBal.department, ProvisionedBal.status)
+    if allowed is not None:
+        query = query.where(ProvisionedBal.department.in_(allowed))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(
+            conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys())
+        )
+    return frame.sort_values(["departement", "statut"]).reset_index(drop=True)

@@ -1,0 +1,221 @@
+"""Provisioning service: request backend, lifecycle, idempotence, permissions, audit (SQLite and
+PostgreSQL); the dovecot backend against the real sandbox server, checked by plain imaplib and
+smtplib."""
+
+from __future__ import annotations
+
+import csv
+import imaplib
+import smtplib
+import ssl
+from datetime import datetime
+from email.message import EmailMessage
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, insert, select
+
+from balise.config import Settings
+from balise.errors import PermissionDenied, ValidationError
+from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot
+from balise.referentials.bal_rules import BalRequest
+from balise.secrets import new_key, reveal
+from balise.services import provisioning as prov
+from balise.services.access import SYSTEM, Actor
+
+DOMAIN = "ehpad-lilas.mssante.fr"
+RPPS = "10003456786"
+FINESS = "010001246"
+ANIMATOR_01 = Actor("anne", "animator", ("01",))
+
+
+def _settings(tmp_path, **kw) -> Settings:
+    base = {"data_dir": tmp_path, "allowed_domains": (DOMAIN,), "secret_key": new_key()}
+    return Settings(**(base | kw))
+
+
+def _per(address=f"jeanne.durand@{DOMAIN}", department="01") -> BalRequest:
+    return BalRequest("PER", department, address, "Jeanne", "Durand", RPPS)
+
+
+def _org(address=f"soins@{DOMAIN}") -> BalRequest:
+    return BalRequest(
+        "ORG", "01", address, finess=FINESS, service="Soins", responsible="Dr Durand",
+        structure_head="Paul Martin",
+    )  # fmt: skip
+
+
+def _count(engine, model, *where) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_request_backend_writes_the_operator_batch_and_keeps_requested(empty_db, tmp_path):
+    settings = _settings(tmp_path)
+    reports = prov.provision_many(empty_db, ANIMATOR_01, settings, [_per(), _org()])
+    assert [(r.address, r.status, r.created) for r in reports] == [
+        (f"jeanne.durand@{DOMAIN}", "requested", True),
+        (f"soins@{DOMAIN}", "requested", True),
+    ]
+    xlsx, text = reports[0].files
+    rows = list(load_workbook(xlsx).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("Adresse BAL", "Type de BAL", "Département")
+    assert [r[0] for r in rows[1:]] == [f"jeanne.durand@{DOMAIN}", f"soins@{DOMAIN}"]
+    with open(text, encoding="utf-8-sig", newline="") as fh:
+        lines = list(csv.reader(fh, delimiter=";"))
+    assert lines[2][:4] == [f"soins@{DOMAIN}", "ORG", "01", FINESS]
+    assert _count(empty_db, AuditEntry, AuditEntry.action == "bal.provision") == 2
+    # Nothing secret is kept for a request.
+    assert _count(empty_db, ProvisionedBal, ProvisionedBal.secret_ref.is_not(None)) == 0
+
+
+def test_provisioning_twice_creates_nothing_twice(empty_db, tmp_path):
+    settings = _settings(tmp_path)
+    first = prov.provision(empty_db, SYSTEM, settings, _per())
+    again = prov.provision(empty_db, SYSTEM, settings, _per())
+    assert (first.created, again.created, again.status) == (True, False, "requested")
+    assert again.files == []
+    assert _count(empty_db, ProvisionedBal) == 1
+    assert len(list((tmp_path / "demandes").glob("*.xlsx"))) == 1
+
+
+def test_lifecycle_confirm_then_disable(empty_db, tmp_path):
+    settings = _settings(tmp_path)
+    prov.provision(empty_db, ANIMATOR_01, settings, _per())
+    address = f"jeanne.durand@{DOMAIN}"
+    with pytest.raises(ValidationError) as exc:
+        prov.activate(empty_db, ANIMATOR_01, address)
+    assert str(exc.value) == "Le champ « statut » ne le permet pas : la BAL est demandée."
+    assert prov.confirm(empty_db, ANIMATOR_01, address) == "provisioned"
+    assert prov.confirm(empty_db, ANIMATOR_01, address) == "provisioned"  # idempotent
+    assert prov.disable(empty_db, ANIMATOR_01, address) == "disabled"
+    frame = prov.bals_frame(empty_db, ANIMATOR_01)
+    assert frame[["adresse", "statut"]].values.tolist() == [[address, "disabled"]]
+    with empty_db.connect() as conn:
+        actions = conn.execute(
+            select(AuditEntry.action, AuditEntry.outcome).order_by(AuditEntry.id)
+        ).all()
+    assert [tuple(a) for a in actions] == [
+        ("bal.provision", "ok"), ("bal.confirm", "ok"), ("bal.disable", "ok"),
+    ]  # fmt: skip
+
+
+def test_refusals_name_the_field(empty_db, tmp_path):
+    settings = _settings(tmp_path)
+    with empty_db.begin() as conn:
+        snap = conn.execute(
+            insert(Snapshot).values(
+                source="annuaire", file_name="x", sha256="0" * 64, ingested_at=datetime(2026, 1, 1),
+                departments="01",
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            insert(Mailbox).values(
+                address=f"soins@{DOMAIN}", bal_type="ORG", department="01", first_seen=snap,
+                valid_from=snap,
+            )
+        )  # fmt: skip
+    problems = prov.check_request(empty_db, settings, _org())
+    assert problems == [
+        ("address", f"Le champ « adresse » : soins@{DOMAIN} existe déjà dans l'annuaire MSSanté.")
+    ]
+    prov.provision(empty_db, SYSTEM, settings, _per())
+    # Same address, another type: refused, not silently merged.
+    other = BalRequest(
+        "APP", "01", f"jeanne.durand@{DOMAIN}", finess=FINESS, responsible="R", software="S"
+    )
+    with pytest.raises(ValidationError) as exc:
+        prov.provision(empty_db, SYSTEM, settings, other)
+    assert str(exc.value) == (
+        f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées."
+    )
+    assert prov.check_request(empty_db, settings, _per()) == [
+        (
+            "address",
+            f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées.",
+        )
+    ]
+    with pytest.raises(ValidationError) as exc:
+        prov.provision(empty_db, SYSTEM, settings, _per(address="x@autre.mssante.fr"))
+    assert exc.value.problems[0][0] == "address"
+
+
+def test_animator_outside_their_department_is_refused_and_audited(empty_db, tmp_path):
+    settings = _settings(tmp_path)
+    with pytest.raises(PermissionDenied) as exc:
+        prov.provision(empty_db, ANIMATOR_01, settings, _per(department="38"))
+    assert str(exc.value) == "Vous n'avez pas accès au département 38."
+    assert _count(empty_db, ProvisionedBal) == 0
+    assert _count(empty_db, AuditEntry, AuditEntry.outcome == "refused") == 1
+    manager = Actor("marc", "manager")
+    with pytest.raises(PermissionDenied):
+        prov.provision(empty_db, manager, settings, _per())
+
+
+def test_status_counts_group_by_department(empty_db, tmp_path):
+    settings = _settings(tmp_path)
+    prov.provision_many(empty_db, SYSTEM, settings, [_per(), _org()])
+    prov.provision(empty_db, SYSTEM, settings, _per(f"paul.martin@{DOMAIN}", department="38"))
+    prov.confirm(empty_db, SYSTEM, f"soins@{DOMAIN}")
+    counts = prov.status_counts(empty_db, SYSTEM)
+    assert counts.values.tolist() == [
+        ["01", "provisioned", 1], ["01", "requested", 1], ["38", "requested", 1],
+    ]  # fmt: skip
+    assert prov.bals_frame(empty_db, ANIMATOR_01)["departement"].unique().tolist() == ["01"]
+
+
+# ----- dovecot backend on the real sandbox ----------------------------------------------------
+
+
+def _sandbox_settings(tmp_path, dovecot) -> Settings:
+    return _settings(
+        tmp_path,
+        provision_backend="dovecot",
+        sandbox_dir=dovecot.directory,
+        allowed_domains=(DOMAIN, "sandbox.test"),
+    )
+
+
+@pytest.mark.mail
+def test_dovecot_backend_account_works_for_an_independent_client(empty_db, tmp_path, dovecot):
+    settings = _sandbox_settings(tmp_path, dovecot)
+    report = prov.provision(empty_db, SYSTEM, settings, _per())
+    assert (report.status, report.created) == ("provisioned", True)
+    password = report.secret
+    bal = prov.get_bal(empty_db, report.address)
+    assert bal.secret_ref.startswith("enc:") and password not in bal.secret_ref
+    assert reveal(bal.secret_ref, settings.secret_key) == password
+
+    context = ssl.create_default_context(cafile=str(dovecot.ca_path))
+    with imaplib.IMAP4(dovecot.host, dovecot.imap_port) as imap:
+        imap.starttls(context)
+        assert imap.login(report.address, password)[0] == "OK"
+        assert imap.select("INBOX")[0] == "OK"
+    message = EmailMessage()
+    message["From"], message["To"] = report.address, report.address
+    message["Subject"] = "Vérification indépendante"
+    message.set_content("Bonjour")
+    with smtplib.SMTP(dovecot.host, dovecot.submission_port) as smtp:
+        smtp.starttls(context=context)
+        smtp.login(report.address, password)
+        assert smtp.send_message(message) == {}
+
+    # Idempotent: the second run neither creates the account again nor changes its password.
+    again = prov.provision(empty_db, SYSTEM, settings, _per())
+    assert (again.created, again.secret) == (False, None)
+    assert prov.get_bal(empty_db, report.address).secret_ref == bal.secret_ref
+
+
+@pytest.mark.mail
+def test_failed_batch_is_undone_on_the_server(empty_db, tmp_path, dovecot):
+    settings = _sandbox_settings(tmp_path, dovecot)
+    broken = _sandbox_settings(tmp_path, dovecot)
+    object.__setattr__(broken, "secret_key", "pas-une-cle")
+    with pytest.raises(Exception, match="BALISE_SECRET_KEY"):
+        prov.provision_many(empty_db, SYSTEM, broken, [_per(), _org()])
+    assert f"jeanne.durand@{DOMAIN}" not in dovecot.users()
+    assert _count(empty_db, ProvisionedBal) == 0
+    # The same batch with a good key goes through.
+    reports = prov.provision_many(empty_db, SYSTEM, settings, [_per(), _org()])
+    assert {r.status for r in reports} == {"provisioned"}
+    assert {f"jeanne.durand@{DOMAIN}", f"soins@{DOMAIN}"} <= dovecot.users()
