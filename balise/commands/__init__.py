@@ -1,0 +1,1 @@
+"""Commands the core plugs into the ``balise`` host (entry points in pyproject.toml)."""

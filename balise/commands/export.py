@@ -1,0 +1,102 @@
+"""``balise export xlsx|csv``: the webinar pack or one of its tables, written to a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from balise.cli import Context, pass_context
+from balise.db import engine_for
+from balise.errors import BaliseError, NotFoundError
+from balise.referentials.departments import resolve_selection
+from balise.services import pack, snapshots
+from balise.services.access import SYSTEM
+
+NO_DATA = (
+    "La base ne contient aucune donnée d'adoption : lancez d'abord « balise demo » "
+    "ou « balise ingest annuaire SOURCE » et « balise ingest finess SOURCE »."
+)
+
+
+def _store(ctx: Context) -> Engine:
+    """The configured store, refusing an empty or unmigrated one with a French sentence."""
+    engine = engine_for(ctx.settings.resolved_database_url())
+    try:
+        version = snapshots.data_version(engine)
+    except SQLAlchemyError as exc:
+        raise NotFoundError(NO_DATA) from exc
+    if version == 0:
+        raise NotFoundError(NO_DATA)
+    return engine
+
+
+def _selection(ctx: Context, codes: tuple[str, ...]) -> tuple[str, ...] | None:
+    return resolve_selection(
+        departments=",".join(codes) or None,
+        default_region=ctx.settings.region,
+        default_departments=ctx.settings.departments,
+    )
+
+
+def _write(out: Path, data: bytes) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        raise BaliseError(f"Impossible d'écrire le fichier {out} : {exc.strerror}.") from exc
+
+
+def _summary(deps: tuple[str, ...] | None) -> str:
+    if deps is None:
+        return "tous les départements"
+    return f"{len(deps)} département{'s' if len(deps) > 1 else ''}"
+
+
+department_option = click.option(
+    "--department", "departments", multiple=True, metavar="CODE",
+    help="Département à inclure (répétable) ; par défaut la région configurée.",
+)  # fmt: skip
+
+
+@click.group()
+def export() -> None:
+    """Exporter le pack webinaire (xlsx) ou un tableau (csv)."""
+
+
+@export.command("xlsx")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@department_option
+@pass_context
+def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
+    """Écrire le pack webinaire OUT.xlsx."""
+    deps = _selection(ctx, departments)
+    data = pack.build_pack(_store(ctx), SYSTEM, deps)
+    _write(out, data)
+    sheets = len(pack.TABLES) + 1
+    ctx.echo(
+        f"Pack webinaire écrit dans {out} : {sheets} feuilles, {_summary(deps)}.",
+        {"file": str(out), "sheets": sheets, "departments": list(deps) if deps else "*"},
+    )
+
+
+@export.command("csv")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--table", type=click.Choice(pack.TABLES), default="departements", show_default=True,
+    help="Tableau à exporter.",
+)  # fmt: skip
+@department_option
+@pass_context
+def csv(ctx: Context, out: Path, table: str, departments: tuple[str, ...]) -> None:
+    """Écrire un tableau du pack en CSV (séparateur ;)."""
+    deps = _selection(ctx, departments)
+    data = pack.table_csv(_store(ctx), SYSTEM, deps, table)
+    _write(out, data)
+    rows = max(data.count(b"\n") - 1, 0)
+    ctx.echo(
+        f"Tableau « {table} » écrit dans {out} : {rows} lignes, {_summary(deps)}.",
+        {"file": str(out), "table": table, "rows": rows},
+    )

@@ -1,0 +1,163 @@
+"""Spreadsheet files: the webinar xlsx pack and single-table CSV.
+
+Pure formatting: tables in, bytes out (no database). Every text cell is neutralised against
+formula injection: a cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab / carriage return)
+is prefixed with an apostrophe, so a structure named ``=HYPERLINK(...)`` stays text.
+
+Number formats are stored in OOXML's own syntax (which is locale-neutral): integers use a literal
+space as thousands separator (``# ##0`` shows « 1 234 » everywhere); percentages use ``0.0 %``,
+which a French Excel or LibreOffice shows as « 45,2 % ».
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+INT_FORMAT = "# ##0"
+PCT_FORMAT = "0.0 %"
+DATE_FORMAT = "dd/mm/yyyy"
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A native chart drawn beside a sheet's table."""
+
+    kind: str  # "bar" | "line"
+    title: str
+    category: str  # column holding the categories (x axis)
+    values: tuple[str, ...]  # columns plotted
+    y_title: str = ""
+    x_title: str = ""
+
+
+@dataclass
+class Sheet:
+    """One table: ``formats`` maps a column to "int", "pct" (fraction 0-1) or "date"."""
+
+    name: str
+    frame: pd.DataFrame
+    formats: dict[str, str] = field(default_factory=dict)
+    chart: Chart | None = None
+    note: str = ""
+
+
+def neutralise(value: object) -> object:
+    """Text that a spreadsheet would run as a formula becomes inert text."""
+    if isinstance(value, str) and value.startswith(DANGEROUS_START):
+        return "'" + value
+    return value
+
+
+def _cell_value(value: object) -> object:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime().date()
+    if hasattr(value, "item") and not isinstance(value, str):
+        return value.item()  # numpy scalar -> Python
+    return neutralise(value)
+
+
+def _write_table(ws: Worksheet, sheet: Sheet, first_row: int) -> None:
+    df = sheet.frame
+    for col, name in enumerate(df.columns, start=1):
+        cell = ws.cell(row=first_row, column=col, value=neutralise(str(name)))
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    number_formats = {"int": INT_FORMAT, "pct": PCT_FORMAT, "date": DATE_FORMAT}
+    for r, row in enumerate(df.itertuples(index=False), start=first_row + 1):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c, value=_cell_value(value))
+            fmt = number_formats.get(sheet.formats.get(df.columns[c - 1], ""))
+            if fmt:
+                cell.number_format = fmt
+    last = get_column_letter(max(len(df.columns), 1))
+    ws.freeze_panes = ws.cell(row=first_row + 1, column=1)
+    ws.auto_filter.ref = f"A{first_row}:{last}{first_row + max(len(df), 1)}"
+    _fit_widths(ws, df)
+
+
+def _fit_widths(ws: Worksheet, df: pd.DataFrame) -> None:
+    for c, name in enumerate(df.columns, start=1):
+        longest = max([len(str(name))] + [len(str(v)) for v in df.iloc[:500, c - 1]])
+        ws.column_dimensions[get_column_letter(c)].width = min(max(10, longest + 2), 60)
+
+
+def _add_chart(ws: Worksheet, sheet: Sheet, first_row: int) -> None:
+    spec, df = sheet.chart, sheet.frame
+    if spec is None or df.empty:
+        return
+    chart = BarChart() if spec.kind == "bar" else LineChart()
+    chart.title, chart.y_axis.title, chart.x_axis.title = spec.title, spec.y_title, spec.x_title
+    chart.height, chart.width = 9, 18
+    last_row = first_row + len(df)
+    for name in spec.values:
+        col = list(df.columns).index(name) + 1
+        chart.add_data(
+            Reference(ws, min_col=col, min_row=first_row, max_row=last_row), titles_from_data=True
+        )
+    cat_col = list(df.columns).index(spec.category) + 1
+    chart.set_categories(Reference(ws, min_col=cat_col, min_row=first_row + 1, max_row=last_row))
+    if sheet.formats.get(spec.values[0]) == "pct":
+        chart.y_axis.numFmt = "0 %"
+    chart.y_axis.delete = False
+    chart.x_axis.delete = False
+    ws.add_chart(chart, f"{get_column_letter(len(df.columns) + 2)}{first_row}")
+
+
+def build_workbook(title: str, cover: Sequence[tuple[str, str]], sheets: Sequence[Sheet]) -> bytes:
+    """The pack: a cover sheet (title, then label/value lines) and one sheet per table."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Couverture"
+    ws["A1"] = neutralise(title)
+    ws["A1"].font = Font(bold=True, size=16)
+    for r, (label, value) in enumerate(cover, start=3):
+        ws.cell(row=r, column=1, value=neutralise(label)).font = Font(bold=True)
+        ws.cell(row=r, column=2, value=neutralise(value))
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["B"].width = 90
+    for sheet in sheets:
+        ws = wb.create_sheet(sheet.name[:31])
+        first_row = 1
+        if sheet.note:
+            ws["A1"] = neutralise(sheet.note)
+            ws["A1"].font = Font(italic=True)
+            first_row = 3
+        _write_table(ws, sheet, first_row)
+        _add_chart(ws, sheet, first_row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def to_csv(df: pd.DataFrame) -> bytes:
+    """A CSV a French spreadsheet opens directly: ``;`` separator, decimal comma, UTF-8 BOM,
+    dates as dd/mm/yyyy, text cells neutralised."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%d/%m/%Y")
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    text = out.to_csv(index=False, sep=";", decimal=",", date_format="%d/%m/%Y")
+    return text.encode("utf-8-sig")
+
+
+def french_date(value: date | datetime | None) -> str:
+    """« 25/11/2026 », or « — » when unknown."""
+    return value.strftime("%d/%m/%Y") if value is not None and not pd.isna(value) else "—"

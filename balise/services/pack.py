@@ -1,0 +1,164 @@
+"""The webinar pack: the adoption views of a selection as one workbook (or one table as CSV).
+
+An export is an action: the actor must be allowed to export every selected department, and one
+audit line records it (selection and format; no figures, no file content)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from balise.errors import NotFoundError
+from balise.exports import Chart, Sheet, build_workbook, french_date, to_csv
+from balise.referentials.bal_types import BAL_TYPES
+from balise.referentials.departments import department_name
+from balise.services import adoption, audit, changes, snapshots, structures
+from balise.services.access import Actor, check_can_act, readable_departments
+from balise.services.labels import COLUMNS, bal_type_label, readable
+
+TITLE = "Adoption de MSSanté dans le médico-social"
+SOURCE_LABELS = {"annuaire": "Annuaire MSSanté (ANS)", "finess": "FINESS (établissements)"}
+_PCT = COLUMNS["share"]
+_TYPES = [COLUMNS[c] for c in adoption.TYPE_COLUMNS]
+
+
+def _as_fraction(df: pd.DataFrame) -> pd.DataFrame:
+    """Shares go to spreadsheets as fractions (0.452) under a percent format."""
+    df[_PCT] = df[_PCT] / 100.0
+    return df
+
+
+def _coverage_sheet(engine, actor, deps, by: str, name: str, chart_title: str) -> Sheet:
+    cov = adoption.coverage(engine, actor, deps, by=by)
+    mix = adoption.mailbox_mix(engine, actor, deps, by=by)
+    df = cov.merge(mix, on=by, how="left").fillna(0)
+    cols = [by, "structures", "equipped", "share", *adoption.TYPE_COLUMNS]
+    table = _as_fraction(readable(df, cols))
+    formats = dict.fromkeys(table.columns[1:], "int") | {_PCT: "pct"}
+    key = table.columns[0]
+    return Sheet(name, table, formats, Chart("bar", chart_title, key, (_PCT,), "Part équipée", key))
+
+
+def _types_sheet(engine, actor, deps) -> Sheet:
+    totals = adoption.mailbox_totals(engine, actor, deps)
+    df = pd.DataFrame(
+        {"Type de BAL": [bal_type_label(c) for c in BAL_TYPES], "BAL": list(totals.values())}
+    )
+    chart = Chart("bar", "BAL des ESMS par type", "Type de BAL", ("BAL",), "Nombre de BAL")
+    return Sheet("Types de BAL", df, {"BAL": "int"}, chart)
+
+
+def _trend_sheet(engine, actor, deps) -> Sheet:
+    df = _as_fraction(
+        readable(adoption.trend(engine, actor, deps), ["date", "structures", "equipped", "share"])
+    )
+    formats = {
+        COLUMNS["date"]: "date",
+        COLUMNS["structures"]: "int",
+        COLUMNS["equipped"]: "int",
+        _PCT: "pct",
+    }
+    chart = Chart("line", "Part des ESMS équipés", COLUMNS["date"], (_PCT,), "Part équipée", "Date")
+    return Sheet("Évolution", df, formats, chart)
+
+
+def _changes_sheet(engine, actor, deps) -> Sheet:
+    snaps = snapshots.directory_snapshots(engine)
+    if len(snaps) < 2:
+        empty = pd.DataFrame(columns=[COLUMNS[c] for c in ("department", "created", "removed")])
+        return Sheet("Créations-suppressions", empty, note="Une seule extraction de l'annuaire.")
+    before, after = snaps.iloc[-2], snaps.iloc[-1]
+    df = readable(
+        changes.changes(engine, actor, deps, int(before.snapshot_id), int(after.snapshot_id))
+    )
+    note = f"BAL créées et supprimées entre le {french_date(before.date)} et le {french_date(after.date)}"
+    return Sheet("Créations-suppressions", df, dict.fromkeys(df.columns[1:], "int"), note=note)
+
+
+def _structures_sheet(engine, actor, deps) -> Sheet:
+    df = structures.structures(engine, actor, deps)
+    cols = [
+        "finess_et",
+        "name",
+        "category_code",
+        "city",
+        "department",
+        "equipped",
+        *adoption.TYPE_COLUMNS,
+    ]
+    table = readable(df, cols)
+    return Sheet("Structures", table, dict.fromkeys(_TYPES, "int"))
+
+
+_BUILDERS = {
+    "departements": lambda e, a, d: _coverage_sheet(e, a, d, "department", "Départements", "Part des ESMS équipés par département"),
+    "categories": lambda e, a, d: _coverage_sheet(e, a, d, "category_code", "Catégories", "Part des ESMS équipés par catégorie"),
+    "types": _types_sheet,
+    "evolution": _trend_sheet,
+    "changements": _changes_sheet,
+    "structures": _structures_sheet,
+}  # fmt: skip
+TABLES = tuple(_BUILDERS)
+
+
+def sheets(
+    engine: Engine, actor: Actor, departments: Iterable[str] | None, only: Iterable[str] = TABLES
+) -> dict[str, Sheet]:
+    """The pack's views by table name (see ``TABLES``), in pack order."""
+    deps = readable_departments(actor, departments)
+    return {name: _BUILDERS[name](engine, actor, deps) for name in only}
+
+
+def cover_lines(
+    engine: Engine, deps: tuple[str, ...] | None, now: datetime
+) -> list[tuple[str, str]]:
+    """The cover sheet: date, selection, each source with its snapshot date."""
+    selection = (
+        "Tous les départements"
+        if deps is None
+        else ", ".join(f"{d} {department_name(d)}" for d in deps)
+    )
+    lines = [("Date du document", french_date(now)), ("Sélection", selection)]
+    latest = snapshots.latest_by_source(engine)
+    for source, label in SOURCE_LABELS.items():
+        row = latest[latest["source"] == source]
+        value = "aucune donnée importée"
+        if not row.empty:
+            value = f"extraction du {french_date(row.iloc[0]['date'])} ({row.iloc[0]['file_name']})"
+        lines.append((label, value))
+    if latest["is_demo"].any():
+        lines.append(("Attention", "Données de démonstration : ces chiffres sont fictifs."))
+    return lines
+
+
+def _check_export(engine: Engine, actor: Actor, departments, what: str) -> tuple[str, ...] | None:
+    deps = readable_departments(actor, departments)
+    for dep in deps or ("*",):
+        check_can_act(actor, dep, "export")
+    with engine.begin() as conn:
+        audit.record(
+            conn, actor, "export", what, detail={"departments": list(deps) if deps else "*"}
+        )
+    return deps
+
+
+def build_pack(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> bytes:
+    """The webinar workbook for the selection (built on demand; takes about a second)."""
+    deps = _check_export(engine, actor, departments, "pack xlsx")
+    views = sheets(engine, actor, deps)
+    return build_workbook(TITLE, cover_lines(engine, deps, datetime.now()), list(views.values()))
+
+
+def table_csv(engine: Engine, actor: Actor, departments: Iterable[str] | None, table: str) -> bytes:
+    """One view of the pack as CSV."""
+    if table not in TABLES:
+        raise NotFoundError(f"Tableau inconnu : {table} (choix : {', '.join(TABLES)}).")
+    deps = _check_export(engine, actor, departments, f"csv {table}")
+    sheet = sheets(engine, actor, deps, only=[table])[table]
+    df = sheet.frame.copy()
+    if _PCT in df:
+        df[_PCT] = (df[_PCT] * 100).round(1)
+    return to_csv(df)

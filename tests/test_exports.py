@@ -1,0 +1,171 @@
+"""The webinar pack and CSV exports: the command, the workbook's layout, formula neutralisation,
+and the file opened by a real LibreOffice whose values match the database."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from balise.cli import cli
+from balise.exports import neutralise, to_csv
+from balise.models import AuditEntry
+from balise.services import adoption
+from balise.services.access import SYSTEM
+from tests.support.adoption_seed import seed_small_adoption
+
+ARA = ["38", "69"]
+SHEETS = [
+    "Couverture",
+    "Départements",
+    "Catégories",
+    "Types de BAL",
+    "Évolution",
+    "Créations-suppressions",
+    "Structures",
+]
+
+
+@pytest.fixture
+def db_with_small_adoption(empty_db):
+    seed_small_adoption(empty_db)
+    return empty_db
+
+
+def _url(engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def _export(engine, *args: str):
+    return CliRunner().invoke(cli, ["--database-url", _url(engine), "export", *args])
+
+
+def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
+    out = tmp_path / "pack.xlsx"
+    result = _export(
+        db_with_small_adoption, "xlsx", str(out), "--department", "38", "--department", "69"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Pack webinaire écrit dans {out} : 7 feuilles, 2 départements.\n"
+    wb = load_workbook(out)
+    assert wb.sheetnames == SHEETS
+    cover = {r[0]: r[1] for r in wb["Couverture"].iter_rows(min_row=3, values_only=True)}
+    assert cover["Sélection"] == "38 Isère, 69 Rhône"
+    assert cover["Annuaire MSSanté (ANS)"] == "extraction du 15/11/2026 (annuaire-3.txt)"
+    assert cover["FINESS (établissements)"] == "extraction du 01/10/2026 (finess-1.txt)"
+    deps = wb["Départements"]
+    assert [c.value for c in deps[1]][:5] == [
+        "Département",
+        "ESMS",
+        "ESMS équipés",
+        "Part équipée (%)",
+        "BAL personnelles",
+    ]
+    assert deps["A1"].font.bold and deps.freeze_panes == "A2" and deps.auto_filter.ref == "A1:H3"
+    assert [deps["A2"].value, deps["B2"].value, deps["C2"].value] == ["38 – Isère", 3, 2]
+    assert deps["D2"].value == pytest.approx(2 / 3) and deps["D2"].number_format == "0.0 %"
+    assert deps["B2"].number_format == "# ##0"
+    assert deps.column_dimensions["A"].width >= 12
+    assert len(deps._charts) == 1 and len(wb["Évolution"]._charts) == 1
+    assert wb["Évolution"]["A2"].number_format == "dd/mm/yyyy"
+    with db_with_small_adoption.connect() as conn:
+        audit = conn.execute(select(AuditEntry.action, AuditEntry.object, AuditEntry.actor)).all()
+    assert audit == [("export", "pack xlsx", SYSTEM.login)]
+
+
+def test_structure_names_cannot_inject_formulas(db_with_small_adoption, tmp_path):
+    out = tmp_path / "pack.xlsx"
+    assert _export(db_with_small_adoption, "xlsx", str(out)).exit_code == 0
+    names = [r[1] for r in load_workbook(out)["Structures"].iter_rows(min_row=2, values_only=True)]
+    assert '\'=HYPERLINK("http://x") EHPAD Le Chêne' in names
+    assert not any(isinstance(n, str) and n.startswith(("=", "+", "-", "@")) for n in names)
+    csv_out = tmp_path / "structures.csv"
+    result = _export(db_with_small_adoption, "csv", str(csv_out), "--table", "structures")
+    assert (
+        result.output
+        == f"Tableau « structures » écrit dans {csv_out} : 5 lignes, 12 départements.\n"
+    )
+    assert "'=HYPERLINK" in csv_out.read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.parametrize("raw", ["=1+1", "+33 6", "-2", "@SUM(A1)", "\tx"])
+def test_neutralise_prefixes_dangerous_text(raw):
+    assert neutralise(raw) == "'" + raw
+    assert neutralise(-2) == -2 and neutralise("EHPAD") == "EHPAD"
+
+
+def test_csv_uses_french_conventions():
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "Nom": ["=cmd", "A"],
+            "Part équipée (%)": [45.25, 3.0],
+            "Date": pd.to_datetime(["2026-11-25", "2026-01-02"]),
+        }
+    )
+    text = to_csv(df).decode("utf-8-sig")
+    assert text.splitlines() == [
+        "Nom;Part équipée (%);Date",
+        "'=cmd;45,25;25/11/2026",
+        "A;3,0;02/01/2026",
+    ]
+
+
+def test_export_errors_are_french(empty_db, tmp_path):
+    result = _export(empty_db, "xlsx", str(tmp_path / "p.xlsx"))
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Erreur : La base ne contient aucune donnée d'adoption : lancez d'abord « balise demo »"
+    )
+    seed_small_adoption(empty_db)
+    result = _export(empty_db, "xlsx", str(tmp_path / "p.xlsx"), "--department", "99")
+    assert (result.exit_code, result.output) == (1, "Erreur : Département inconnu : 99.\n")
+    assert not (tmp_path / "p.xlsx").exists()
+
+
+FRENCH_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" oor:op="fuse"><value>fr-FR</value></prop></item>
+</oor:items>
+"""
+
+
+def _libreoffice_csv(xlsx: Path, outdir: Path) -> dict[str, list[list[str]]]:
+    """Every sheet of ``xlsx`` as LibreOffice renders it (one CSV per sheet)."""
+    profile = outdir / "lo-profile"
+    # A French LibreOffice, as animators have: the profile's locale decides how formats render.
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(FRENCH_PROFILE, encoding="utf-8")
+    filt = "csv:Text - txt - csv (StarCalc):59,34,76,1,,1036,false,true,true,false,false,-1"
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", filt, "--outdir", str(outdir), str(xlsx)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    sheets = {}
+    for path in outdir.glob(f"{xlsx.stem}-*.csv"):
+        with open(path, encoding="utf-8") as fh:
+            sheets[path.stem.removeprefix(f"{xlsx.stem}-")] = list(csv.reader(fh, delimiter=";"))
+    return sheets
+
+
+def test_pack_opens_in_libreoffice_with_database_values(db_with_small_adoption, tmp_path):
+    engine = db_with_small_adoption
+    out = tmp_path / "pack.xlsx"
+    assert _export(engine, "xlsx", str(out)).exit_code == 0
+    sheets = _libreoffice_csv(out, tmp_path)
+    assert set(sheets) == set(SHEETS)
+    shown = {row[0]: row for row in sheets["Départements"][1:]}
+    for _, dep in adoption.coverage(engine, SYSTEM, ARA).iterrows():
+        row = shown[f"{dep['department']} – " + {"38": "Isère", "69": "Rhône"}[dep["department"]]]
+        assert int(row[1].replace("\u00a0", "").replace(" ", "")) == dep["structures"]
+        assert int(row[2]) == dep["equipped"]
+        assert row[3] == f"{dep['share']:.1f}".replace(".", ",") + " %"
+    trend = sheets["Évolution"][1:]
+    assert [r[0] for r in trend] == ["15/10/2026", "15/11/2026"]
+    assert [r[3] for r in trend] == ["80,0 %", "60,0 %"]
