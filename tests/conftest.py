@@ -46,3 +46,24 @@ def empty_db(database_url) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+# --- Mail: a real Dovecot sandbox for the session (issue 4; glue in tests/support/dovecot.py) ---
+@pytest.fixture(scope="session")
+def dovecot():
+    """A running Dovecot sandbox (IMAP/IMAPS/LMTP/submission, every MSSanté auth mode).
+
+    Shared by the session: make fresh accounts with ``tests.support.dovecot.unique_address``."""
+    from tests.support.dovecot import running_sandbox
+
+    with running_sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
+def rogue_dovecot():
+    """A Dovecot sandbox presenting an untrusted self-signed server certificate."""
+    from tests.support.dovecot import running_sandbox
+
+    with running_sandbox(rogue=True) as sandbox:
+        yield sandbox

@@ -1,0 +1,1 @@
+"""Mail: connections (IMAP/SMTP), the sandbox operator, round-trip tests, provisioning."""

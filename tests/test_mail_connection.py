@@ -1,0 +1,163 @@
+"""balise.mail.connection against the real Dovecot sandbox: every TLS and auth mode, and the
+failures each translated into a French MailError naming its step."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+import threading
+
+import pytest
+
+from balise.errors import MailError
+from balise.mail.connection import ANS_CIPHERS, open_imap, open_smtp
+from tests.support.dovecot import account_for, unique_address
+
+pytestmark = pytest.mark.mail
+
+MODES = [
+    ("password", "starttls"),
+    ("password", "implicit"),
+    ("xoauth2", "starttls"),
+    ("oauthbearer", "implicit"),
+    ("external", "implicit"),
+    ("external", "starttls"),
+]
+
+RAW = b"From: a@pharmacie.test\r\nTo: {to}\r\nSubject: essai\r\n\r\ncorps\r\n"
+
+
+@pytest.mark.parametrize(("auth_mode", "tls_mode"), MODES)
+def test_imap_logs_in_with_every_mode_and_sees_delivered_mail(dovecot, auth_mode, tls_mode):
+    address = unique_address("imap")
+    password = dovecot.add_user(address)
+    dovecot.deliver(address, RAW.replace(b"{to}", address.encode()))
+    timings: dict[str, float] = {}
+    account = account_for(dovecot, address, auth_mode, tls_mode, password=password)
+    client = open_imap(account, timings)
+    try:
+        assert client.select_folder("INBOX", readonly=True)[b"EXISTS"] == 1
+    finally:
+        client.logout()
+    expected = {"connect", "auth"} | ({"tls"} if tls_mode == "starttls" else set())
+    assert set(timings) == expected
+    assert all(0 <= t < 5 for t in timings.values())
+
+
+@pytest.mark.parametrize(("auth_mode", "tls_mode"), MODES)
+def test_smtp_submits_with_every_mode(dovecot, auth_mode, tls_mode):
+    sender, target = unique_address("smtp"), unique_address("dest")
+    password = dovecot.add_user(sender)
+    target_password = dovecot.add_user(target)
+    account = account_for(dovecot, sender, auth_mode, tls_mode, protocol="smtp", password=password)
+    smtp = open_smtp(account)
+    try:
+        smtp.sendmail(sender, [target], RAW.replace(b"{to}", target.encode()))
+    finally:
+        smtp.quit()
+    reader = open_imap(account_for(dovecot, target, password=target_password))
+    try:
+        assert reader.select_folder("INBOX", readonly=True)[b"EXISTS"] == 1
+    finally:
+        reader.logout()
+
+
+def test_untrusted_server_certificate_is_refused(rogue_dovecot):
+    address = unique_address("rogue")
+    password = rogue_dovecot.add_user(address)
+    for tls_mode in ("starttls", "implicit"):
+        account = account_for(rogue_dovecot, address, "password", tls_mode, password=password)
+        with pytest.raises(
+            MailError, match=r"^Certificat du serveur refusé par 127\.0\.0\.1:"
+        ) as e:
+            open_imap(account)
+        assert e.value.step == "tls"
+
+
+def test_wrong_password_is_an_auth_refusal(dovecot):
+    address = unique_address("wrong")
+    dovecot.add_user(address)
+    account = account_for(dovecot, address, "password", password="pas-le-bon")
+    with pytest.raises(MailError) as e:
+        open_imap(account)
+    assert str(e.value) == (
+        f"Authentification refusée pour {address} sur {account.where} (mode password)."
+    )
+    assert e.value.step == "auth"
+
+
+def test_unknown_token_and_foreign_certificate_are_refused(dovecot):
+    address = unique_address("token")
+    dovecot.add_user(address)
+    account = account_for(dovecot, address, "xoauth2")
+    other = account_for(dovecot, unique_address("other"), "xoauth2")
+    # The other account's token names someone else: Dovecot must refuse it for this login.
+    with pytest.raises(MailError, match="^Authentification refusée"):
+        open_imap(dataclasses.replace(account, secret_ref=other.secret_ref))
+    # A certificate for an address with no mailbox: TLS succeeds, EXTERNAL cannot log in.
+    ghost = account_for(dovecot, unique_address("ghost"), "external", "implicit")
+    with pytest.raises(MailError, match="^Authentification refusée"):
+        open_imap(ghost)
+
+
+def test_closed_port_is_a_connection_failure(dovecot):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    account = dataclasses.replace(account_for(dovecot, "x@sandbox.test", password="x"), port=port)
+    with pytest.raises(MailError, match=rf"^Connexion impossible à 127\.0\.0\.1:{port} \("):
+        open_imap(account)
+
+
+def test_silent_server_is_a_timeout(dovecot):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    port = listener.getsockname()[1]
+    account = dataclasses.replace(
+        account_for(dovecot, "x@sandbox.test", password="x"), port=port, timeout=0.3
+    )
+    try:
+        with pytest.raises(MailError) as e:
+            open_imap(account)
+        assert (
+            str(e.value) == f"Délai dépassé (0.3 s) à l'étape « connexion » avec 127.0.0.1:{port}."
+        )
+    finally:
+        listener.close()
+
+
+def test_ans_ciphers_and_crl_checking(dovecot):
+    address = unique_address("ans")
+    password = dovecot.add_user(address)
+    account = dataclasses.replace(
+        account_for(dovecot, address, "password", "implicit", password=password),
+        ans_ciphers=True,
+        crl=str(dovecot.pki.crl_path),
+    )
+    client = open_imap(account)
+    try:
+        name, version, _bits = client.socket().cipher()
+    finally:
+        client.logout()
+    assert version == "TLSv1.2"
+    assert name in ANS_CIPHERS.split(":")
+
+
+def test_secret_never_reaches_the_logs(dovecot, caplog):
+    address = unique_address("logs")
+    password = dovecot.add_user(address, "Tr3s-Secret-Mot")
+    caplog.set_level(logging.DEBUG)
+    token_account = account_for(dovecot, address, "xoauth2")
+    open_imap(account_for(dovecot, address, password=password)).logout()
+    open_imap(token_account).logout()
+    with pytest.raises(MailError):
+        open_imap(account_for(dovecot, address, password="Faux-Mot-De-Passe"))
+    text = caplog.text + repr(token_account)
+    assert "Tr3s-Secret-Mot" not in text
+    assert "Faux-Mot-De-Passe" not in text
+    assert token_account.secret() not in text
+    assert address in caplog.text  # the logs do say who connected
