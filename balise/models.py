@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -174,8 +175,11 @@ class FolderState(Base):
     )
     folder: Mapped[str] = mapped_column(String(255), primary_key=True)
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
-    uidvalidity: Mapped[int] = mapped_column(Integer)
-    last_uid: Mapped[int] = mapped_column(Integer, default=0)
+    # IMAP UIDVALIDITY and UIDs are unsigned 32-bit: too big for a signed INTEGER.
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Latest INTERNALDATE counted: after a UIDVALIDITY reset only later messages are counted.
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class DailyActivity(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:55:04.645422
+Create Date: 2026-11-25 19:58:18.862457
 """
 
 from alembic import op
@@ -222,8 +222,9 @@ def upgrade() -> None:
         sa.Column("mailbox_id", sa.Integer(), nullable=False),
         sa.Column("folder", sa.String(length=255), nullable=False),
         sa.Column("direction", sa.String(length=3), nullable=False),
-        sa.Column("uidvalidity", sa.Integer(), nullable=False),
-        sa.Column("last_uid", sa.Integer(), nullable=False),
+        sa.Column("uidvalidity", sa.BigInteger(), nullable=False),
+        sa.Column("last_uid", sa.BigInteger(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["mailbox_id"], ["watched_mailboxes.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("mailbox_id", "folder"),
     )
