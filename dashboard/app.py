@@ -1,0 +1,21 @@
+"""Balise dashboard entry point: ``streamlit run dashboard/app.py`` (or ``balise serve``).
+
+Builds the menu from dashboard/navigation.py, draws the shared sidebar, then runs the page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.navigation import PAGES
+from dashboard.shell import sidebar
+
+st.set_page_config(page_title="Balise – MSSanté médico-social", page_icon="📬", layout="wide")
+
+menu: dict[str, list] = {}
+for spec in PAGES:
+    menu.setdefault(spec.section, []).append(
+        st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+    )
+page = st.navigation(menu)
+sidebar()
+page.run()

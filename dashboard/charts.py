@@ -1,0 +1,202 @@
+"""Pure functions: DataFrame in, plotly Figure out. French titles and axes, a colour-blind-safe
+palette (Okabe-Ito for categories, Cividis for the share), French number separators."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from balise.services.labels import bal_type_label, category_label, department_label
+from dashboard.format import fr_date, fr_int, fr_pct
+
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+SHARE_SCALE = "Cividis"
+TYPE_COLUMNS = ["mailboxes_per", "mailboxes_org", "mailboxes_app", "mailboxes_cab"]
+
+
+def _layout(fig: go.Figure, title: str, x: str = "", y: str = "", height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0},
+        xaxis_title=x,
+        yaxis_title=y,
+        separators=", ",  # decimal comma, space between thousands
+        colorway=OKABE_ITO,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend_title_text="",
+        hoverlabel={"namelength": -1},
+    )
+    return fig
+
+
+def _share_hover(df: pd.DataFrame) -> list[str]:
+    return [
+        f"<b>{department_label(r.department)}</b><br>{fr_pct(r.share)} équipés"
+        f"<br>{fr_int(r.equipped)} ESMS sur {fr_int(r.structures)}"
+        for r in df.itertuples()
+    ]
+
+
+def choropleth(geojson: dict, df: pd.DataFrame) -> go.Figure:
+    """Equipped share by department on real boundaries (only the selected departments)."""
+    codes = set(df["department"])
+    features = {
+        "type": "FeatureCollection",
+        "features": [f for f in geojson["features"] if f["properties"]["code"] in codes],
+    }
+    fig = go.Figure(
+        go.Choropleth(
+            geojson=features, featureidkey="properties.code", locations=df["department"],
+            z=df["share"], zmin=0, zmax=100, colorscale=SHARE_SCALE,
+            colorbar={"title": {"text": "Part équipée (%)"}, "ticksuffix": " %"},
+            text=_share_hover(df), hovertemplate="%{text}<extra></extra>",
+            marker_line_color="white",
+        )
+    )  # fmt: skip
+    fig.update_geos(fitbounds="locations", visible=False)
+    return _layout(fig, "Part des ESMS équipés d'une BAL MSSanté, par département", height=520)
+
+
+def tile_map(tiles: pd.DataFrame, df: pd.DataFrame) -> go.Figure:
+    """The same figure as a tile-grid cartogram (one square per department) when no boundary
+    file is available: unselected departments stay grey so the region keeps its place."""
+    merged = tiles.merge(df, left_on="code", right_on="department", how="left")
+    grey = merged[merged["share"].isna()]
+    shown = merged[merged["share"].notna()]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=grey["col"], y=-grey["row"], mode="markers+text", text=grey["code"],
+            marker={"symbol": "square", "size": 30, "color": "#E5E5E5"},
+            textfont={"color": "#888888", "size": 10}, hovertext=grey["name"],
+            hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=shown["col"], y=-shown["row"], mode="markers+text", text=shown["code"],
+            marker={"symbol": "square", "size": 30, "color": shown["share"], "cmin": 0, "cmax": 100,
+                    "colorscale": SHARE_SCALE, "showscale": True,
+                    "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": " %"}},
+            textfont={"color": "white", "size": 10},
+            hovertext=_share_hover(shown.assign(department=shown["code"])),
+            hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
+        )
+    )  # fmt: skip
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    fig.update_layout(plot_bgcolor="white")
+    return _layout(fig, "Part des ESMS équipés par département (carte schématique)", height=560)
+
+
+def trend_line(df: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(
+        go.Scatter(
+            x=df["date"], y=df["share"], mode="lines+markers", line={"color": OKABE_ITO[0], "width": 3},
+            text=[f"{fr_date(d)} : {fr_pct(s)} ({fr_int(e)} / {fr_int(n)})"
+                  for d, s, e, n in zip(df["date"], df["share"], df["equipped"], df["structures"], strict=True)],
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_xaxes(tickformat="%d/%m/%Y")
+    fig.update_yaxes(ticksuffix=" %", rangemode="tozero")
+    return _layout(
+        fig,
+        "Évolution de la part des ESMS équipés",
+        "Date de l'extraction de l'annuaire",
+        "Part équipée (%)",
+    )
+
+
+def category_bars(df: pd.DataFrame) -> go.Figure:
+    """Equipped share per ESMS category, longest bar on top."""
+    df = df.sort_values("share")
+    labels = df["category_code"].map(category_label)
+    fig = go.Figure(
+        go.Bar(
+            x=df["share"], y=labels, orientation="h", marker_color=OKABE_ITO[2],
+            text=[fr_pct(s) for s in df["share"]], textposition="auto",
+            customdata=[f"{fr_int(e)} sur {fr_int(n)}" for e, n in zip(df["equipped"], df["structures"], strict=True)],
+            hovertemplate="%{y} : %{text} (%{customdata})<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_xaxes(ticksuffix=" %", range=[0, 100])
+    return _layout(
+        fig,
+        "Part des ESMS équipés par catégorie",
+        "Part équipée (%)",
+        "Catégorie",
+        height=max(300, 40 * len(df) + 120),
+    )
+
+
+def mix_bars(df: pd.DataFrame, by: str, shares: bool = False) -> go.Figure:
+    """PER / ORG / APP / CAB stacked per department or category, in counts or shares (%)."""
+    labels = df[by].map(department_label if by == "department" else category_label)
+    total = df[TYPE_COLUMNS].sum(axis=1).where(lambda s: s > 0)
+    fig = go.Figure()
+    for col in TYPE_COLUMNS:
+        values = (100 * df[col] / total).fillna(0) if shares else df[col]
+        text = [fr_pct(v) if shares else fr_int(v) for v in values]
+        fig.add_trace(go.Bar(x=labels, y=values, name=bal_type_label(col[-3:].upper()), text=text,
+                             hovertemplate="%{x} · %{fullData.name} : %{text}<extra></extra>"))  # fmt: skip
+    fig.update_layout(barmode="stack")
+    if shares:
+        fig.update_yaxes(ticksuffix=" %", range=[0, 100])
+    axis = "Département" if by == "department" else "Catégorie"
+    what = "Répartition (%)" if shares else "Nombre de BAL"
+    title = f"BAL des ESMS par type et par {axis.lower()}" + (" (en %)" if shares else "")
+    return _layout(fig, title, axis, what)
+
+
+def changes_bars(df: pd.DataFrame, by: str) -> go.Figure:
+    labels = df[by].map(department_label if by == "department" else category_label)
+    fig = go.Figure(
+        [
+            go.Bar(x=labels, y=df["created"], name="BAL créées", marker_color=OKABE_ITO[0]),
+            go.Bar(x=labels, y=df["removed"], name="BAL supprimées", marker_color=OKABE_ITO[5]),
+        ]
+    )
+    fig.update_layout(barmode="group")
+    axis = "Département" if by == "department" else "Catégorie"
+    return _layout(fig, f"BAL créées et supprimées par {axis.lower()}", axis, "Nombre de BAL")
+
+
+def history_bars(df: pd.DataFrame) -> go.Figure:
+    """One structure's mailboxes at each directory snapshot, stacked by type."""
+    fig = go.Figure()
+    for col in TYPE_COLUMNS:
+        fig.add_trace(
+            go.Bar(
+                x=[fr_date(d) for d in df["date"]], y=df[col], name=bal_type_label(col[-3:].upper())
+            )
+        )
+    fig.update_layout(barmode="stack")
+    return _layout(
+        fig,
+        "BAL de la structure à chaque extraction de l'annuaire",
+        "Date de l'extraction",
+        "Nombre de BAL",
+        height=360,
+    )
+
+
+def status_bars(df: pd.DataFrame) -> go.Figure:
+    """Equipped / not equipped structures per category in a list of structures."""
+    counts = df.groupby(["category_code", "equipped"]).size().unstack(fill_value=0)
+    labels = counts.index.map(category_label)
+    fig = go.Figure(
+        [
+            go.Bar(x=labels, y=counts.get(True, 0), name="Équipés", marker_color=OKABE_ITO[2]),
+            go.Bar(x=labels, y=counts.get(False, 0), name="Non équipés", marker_color=OKABE_ITO[1]),
+        ]
+    )
+    fig.update_layout(barmode="stack")
+    return _layout(
+        fig,
+        "Structures équipées et non équipées par catégorie",
+        "Catégorie",
+        "Nombre d'ESMS",
+        height=360,
+    )

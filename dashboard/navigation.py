@@ -1,0 +1,33 @@
+"""The dashboard's pages, in menu order: adding a page is adding one line to ``PAGES``.
+
+``path`` is relative to dashboard/app.py; ``section`` groups pages in the sidebar menu."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str
+    icon: str
+    section: str
+    url_path: str
+
+
+PAGES: list[PageSpec] = [
+    PageSpec("pages/regional.py", "Vue régionale", ":material/map:", "Adoption", "regionale"),
+    PageSpec(
+        "pages/department.py", "Département", ":material/apartment:", "Adoption", "departement"
+    ),
+    PageSpec("pages/bal_types.py", "Types de BAL", ":material/mail:", "Adoption", "types-de-bal"),
+    PageSpec("pages/structure.py", "Structure", ":material/home_work:", "Adoption", "structure"),
+    PageSpec("pages/changes.py", "Évolutions", ":material/timeline:", "Adoption", "evolutions"),
+    PageSpec("pages/exports.py", "Exports", ":material/download:", "Partager", "exports"),
+]
+
+
+def page_path(url_path: str) -> str:
+    """The script path of a page, for ``st.switch_page`` (e.g. ``page_path("structure")``)."""
+    return next(p.path for p in PAGES if p.url_path == url_path)

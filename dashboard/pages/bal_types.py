@@ -1,0 +1,39 @@
+"""Types de BAL: PER / ORG / APP / CAB by department and by category, in counts and shares."""
+
+import streamlit as st
+
+from dashboard import charts, data, tables
+from dashboard.format import fr_int, fr_pct
+from dashboard.shell import page_context
+
+ctx = page_context("Types de BAL")
+totals = data.headline(ctx.version, ctx.actor, ctx.deps)["mailboxes"]
+total = sum(totals.values())
+if total == 0:
+    st.info(
+        "Aucune BAL rattachée aux ESMS de cette sélection : importez l'annuaire (`balise ingest annuaire SOURCE`)."
+    )
+    st.stop()
+cols = st.columns(4)
+names = {
+    "PER": "Personnelles",
+    "ORG": "Organisationnelles",
+    "APP": "Applicatives",
+    "CAB": "Cabinet",
+}
+for col, (code, n) in zip(cols, totals.items(), strict=True):
+    col.metric(f"BAL {names[code]}", fr_int(n), fr_pct(100 * n / total), delta_color="off")
+
+as_share = (
+    st.radio("Afficher", ["Nombre", "Part (%)"], horizontal=True, key="types_unit") == "Part (%)"
+)
+by_dep = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps, by="department")
+by_cat = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps, by="category_code")
+tab1, tab2 = st.tabs(["Par département", "Par catégorie"])
+columns = ["mailboxes_per", "mailboxes_org", "mailboxes_app", "mailboxes_cab", "mailboxes"]
+with tab1:
+    st.plotly_chart(charts.mix_bars(by_dep, "department", as_share), key="mix_dep")
+    tables.show(by_dep, ["department", *columns])
+with tab2:
+    st.plotly_chart(charts.mix_bars(by_cat, "category_code", as_share), key="mix_cat")
+    tables.show(by_cat, ["category_code", *columns])

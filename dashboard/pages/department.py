@@ -1,0 +1,54 @@
+"""Département: the selection's ESMS, equipped or not, with filters; a click opens the structure."""
+
+import streamlit as st
+
+from balise.services.labels import category_label
+from balise.services.structures import StructureFilter
+from dashboard import charts, data, tables
+from dashboard.format import fr_int, fr_pct
+from dashboard.navigation import page_path
+from dashboard.shell import page_context
+
+STATUSES = {"": "Tous", "equipped": "Équipés", "not_equipped": "Non équipés"}
+
+ctx = page_context("Département")
+cats = data.coverage(ctx.version, ctx.actor, ctx.deps, by="category_code")["category_code"].tolist()
+f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
+chosen_cats = f1.multiselect("Catégorie", cats, format_func=category_label, key="dep_categories")
+chosen_cities = f2.multiselect(
+    "Commune", data.cities(ctx.version, ctx.actor, ctx.deps), key="dep_cities"
+)
+status = f3.selectbox("Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status")
+search = f4.text_input("Recherche (nom ou FINESS)", key="dep_search")
+flt = StructureFilter(tuple(chosen_cats), tuple(chosen_cities), status, search)
+df = data.structure_list(ctx.version, ctx.actor, ctx.deps, flt)
+
+if df.empty:
+    st.info("Aucune structure ne correspond à ces filtres.")
+    st.stop()
+equipped = int(df["equipped"].sum())
+m1, m2, m3 = st.columns(3)
+m1.metric("Structures affichées", fr_int(len(df)))
+m2.metric("Équipées", fr_int(equipped))
+m3.metric("Part équipée", fr_pct(100 * equipped / len(df)))
+st.plotly_chart(charts.status_bars(df), key="status")
+
+event = tables.show(
+    df, ["finess_et", "name", "category_code", "city", "department", "equipped", "mailboxes_per", "mailboxes_org", "mailboxes_app", "mailboxes_cab"],
+    on_select="rerun", selection_mode="single-row", key="structures_table",
+)  # fmt: skip
+
+
+def _open(finess: str) -> None:
+    st.session_state["structure"] = finess
+    st.switch_page(page_path("structure"))
+
+
+if event and event.selection.rows:
+    _open(df.iloc[event.selection.rows[0]]["finess_et"])
+labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in df.itertuples()}
+pick = st.selectbox(
+    "Ouvrir la fiche d'une structure", list(labels), format_func=labels.get, key="dep_pick"
+)
+if st.button("Ouvrir la fiche", key="dep_open"):
+    _open(pick)

@@ -1,0 +1,70 @@
+"""Vue régionale: headline figures, map of the equipped share, trend, categories."""
+
+import streamlit as st
+
+from dashboard import charts, data, tables
+from dashboard.format import fr_int, fr_pct, fr_points, fr_signed
+from dashboard.shell import page_context
+
+ctx = page_context("Vue régionale")
+h = data.headline(ctx.version, ctx.actor, ctx.deps)
+if h["structures"] == 0:
+    st.info(
+        "Aucun ESMS dans cette sélection : importez le fichier FINESS (`balise ingest finess SOURCE`)."
+    )
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("ESMS suivis", fr_int(h["structures"]))
+c2.metric("ESMS équipés", fr_int(h["equipped"]), fr_signed(h["equipped_delta"]),
+          help="Évolution depuis l'extraction précédente de l'annuaire.")  # fmt: skip
+c3.metric("Part équipée", fr_pct(h["share"]), fr_points(h["share_delta"]))
+c4.metric("BAL des ESMS", fr_int(sum(h["mailboxes"].values())))
+t1, t2, t3, t4 = st.columns(4)
+for col, code, label in zip(
+    (t1, t2, t3, t4), ("PER", "ORG", "APP", "CAB"),
+    ("BAL personnelles", "BAL organisationnelles", "BAL applicatives", "BAL de cabinet"), strict=True,
+):  # fmt: skip
+    col.metric(label, fr_int(h["mailboxes"][code]))
+
+cov = data.coverage(ctx.version, ctx.actor, ctx.deps)
+geojson = data.boundaries(data.settings().geojson)
+if geojson is not None:
+    st.plotly_chart(charts.choropleth(geojson, cov), key="map")
+else:
+    st.plotly_chart(charts.tile_map(data.tile_grid(), cov), key="map")
+    st.caption(
+        "Carte schématique : aucun fichier de contours (réglage BALISE_GEOJSON) n'est disponible."
+    )
+
+left, right = st.columns(2)
+points = data.trend(ctx.version, ctx.actor, ctx.deps)
+with left:
+    if points.empty:
+        st.info(
+            "L'évolution apparaîtra après la première importation de l'annuaire (`balise ingest annuaire SOURCE`)."
+        )
+    else:
+        st.plotly_chart(charts.trend_line(points), key="trend")
+with right:
+    st.plotly_chart(
+        charts.category_bars(data.coverage(ctx.version, ctx.actor, ctx.deps, by="category_code")),
+        key="categories",
+    )
+
+st.subheader("Par département")
+mix = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps)
+table = cov.merge(mix, on="department", how="left").fillna(0)
+tables.show(
+    table,
+    [
+        "department",
+        "structures",
+        "equipped",
+        "share",
+        "mailboxes_per",
+        "mailboxes_org",
+        "mailboxes_app",
+        "mailboxes_cab",
+    ],
+)

@@ -1,0 +1,53 @@
+"""Structure: one establishment's identity, mailboxes and history across directory snapshots."""
+
+import streamlit as st
+
+from balise.errors import BaliseError
+from balise.services.labels import category_label, department_label
+from balise.services.structures import StructureFilter
+from dashboard import charts, data, tables
+from dashboard.format import fr_int
+from dashboard.shell import page_context
+
+ctx = page_context("Structure")
+if "finess" in st.query_params:
+    st.session_state["structure"] = st.query_params["finess"]
+listing = data.structure_list(ctx.version, ctx.actor, ctx.deps, StructureFilter())
+labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in listing.itertuples()}
+current = st.session_state.get("structure")
+if current and current not in labels:
+    labels = {current: current, **labels}
+if not labels:
+    st.info(
+        "Aucun ESMS dans cette sélection : importez le fichier FINESS (`balise ingest finess SOURCE`)."
+    )
+    st.stop()
+options = list(labels)
+finess = st.selectbox(
+    "Structure", options, index=options.index(current) if current in options else 0,
+    format_func=labels.get, key="structure_pick",
+)  # fmt: skip
+st.session_state["structure"] = finess
+
+try:
+    ident = data.establishment(ctx.version, ctx.actor, finess)
+except BaliseError as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.header(ident["name"])
+address = " ".join(p for p in (ident["address"], ident["postcode"], ident["city"]) if p)
+st.markdown(
+    f"**FINESS** {ident['finess_et']} · **Entité juridique** {ident['finess_ej'] or '—'}  \n"
+    f"**Catégorie** {category_label(ident['category_code'])} ({ident['category_label'] or ident['category_code']})  \n"
+    f"**Adresse** {address or '—'} · **Département** {department_label(ident['department'])}"
+)
+boxes = data.establishment_mailboxes(ctx.version, ctx.actor, finess)
+st.metric("BAL MSSanté rattachées", fr_int(len(boxes)))
+if boxes.empty:
+    st.info("Cette structure n'a aucune BAL dans l'annuaire : proposez-lui d'en ouvrir une.")
+else:
+    tables.show(boxes, ["address", "bal_type", "service", "link_kind", "first_seen"])
+history = data.establishment_history(ctx.version, ctx.actor, finess)
+if not history.empty:
+    st.plotly_chart(charts.history_bars(history), key="history")

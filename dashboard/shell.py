@@ -1,0 +1,89 @@
+"""What every page shares: the acting user, the department selection kept across pages, the
+data date and the demo banner. Pages call :func:`page_context` first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from balise.referentials.departments import load_departments, resolve_selection
+from balise.services.access import SYSTEM, Actor, readable_departments
+from dashboard import data
+from dashboard.format import fr_date
+
+SELECTION_KEY = "departments"
+NO_DATA = (
+    "Aucune donnée n'a encore été importée. Lancez `balise demo` pour des données de "
+    "démonstration, ou `balise ingest annuaire SOURCE` puis `balise ingest finess SOURCE`."
+)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    actor: Actor
+    deps: tuple[str, ...]
+    version: int
+
+
+def current_actor() -> Actor:
+    """Until accounts exist (a later issue) the dashboard acts as the local operator."""
+    return st.session_state.get("actor", SYSTEM)
+
+
+def _default_selection() -> list[str]:
+    s = data.settings()
+    wanted = resolve_selection(default_region=s.region, default_departments=s.departments)
+    return list(readable_departments(current_actor(), wanted) or ())
+
+
+def selection() -> tuple[str, ...]:
+    if SELECTION_KEY not in st.session_state:
+        st.session_state[SELECTION_KEY] = _default_selection()
+    return tuple(st.session_state[SELECTION_KEY])
+
+
+def sidebar() -> None:
+    """The department multiselect, its value kept under ``departments`` across pages."""
+    actor = current_actor()
+    options = list(actor.departments) if not actor.sees_all else list(load_departments())
+    # The widget's own key is dropped when a page does not draw it: re-seed it each run.
+    st.session_state["_departments_widget"] = list(selection())
+    chosen = st.sidebar.multiselect(
+        "Départements",
+        options,
+        key="_departments_widget",
+        format_func=lambda c: f"{c} – {load_departments()[c].name}",
+        help="La sélection s'applique à toutes les pages.",
+    )
+    st.session_state[SELECTION_KEY] = chosen
+    _data_dates()
+
+
+def _data_dates() -> None:
+    latest = data.latest_snapshots(data.data_version())
+    names = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
+    lines = [f"{names.get(r.source, r.source)} : {fr_date(r.date)}" for r in latest.itertuples()]
+    st.sidebar.caption("Dates des données : " + " · ".join(lines) if lines else "Aucune donnée importée")
+
+
+def page_context(title: str) -> PageContext:
+    """Title, data date, demo banner and empty states; stops the page when there is nothing."""
+    st.title(title)
+    version = data.data_version()
+    latest = data.latest_snapshots(version) if version else None
+    if latest is None or latest.empty:
+        st.info(NO_DATA)
+        st.stop()
+    dates = " · ".join(
+        f"{'Annuaire' if r.source == 'annuaire' else 'FINESS'} du {fr_date(r.date)}"
+        for r in latest.itertuples()
+    )
+    st.caption(f"Données : {dates}")
+    if latest["is_demo"].any():
+        st.warning("**Données de démonstration** : ces chiffres sont fictifs.", icon="⚠️")
+    deps = selection()
+    if not deps:
+        st.info("Choisissez au moins un département dans la barre latérale.")
+        st.stop()
+    return PageContext(current_actor(), deps, version)

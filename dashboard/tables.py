@@ -1,0 +1,33 @@
+"""Tables as users read them: French headers, labels instead of codes, sortable numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from balise.services.labels import COLUMNS, readable
+
+NUMBER_COLUMNS = {
+    "structures", "equipped", "mailboxes", "mailboxes_per", "mailboxes_org", "mailboxes_app",
+    "mailboxes_cab", "created", "removed",
+}  # fmt: skip
+
+
+def show(df: pd.DataFrame, columns: list[str], **kwargs):
+    """``st.dataframe`` of ``columns`` with French headers. Numbers stay numbers (sortable)
+    and follow the browser's locale; the share keeps one decimal; dates read dd/mm/yyyy."""
+    config = {}
+    for col in columns:
+        label = COLUMNS.get(col, col)
+        if col in NUMBER_COLUMNS and df[col].dtype != bool:
+            config[label] = st.column_config.NumberColumn(label, format="localized")
+        elif col == "share":
+            config[label] = st.column_config.ProgressColumn(
+                label, format="%.1f %%", min_value=0, max_value=100
+            )
+        elif col in ("date", "first_seen"):
+            config[label] = st.column_config.DateColumn(label, format="DD/MM/YYYY")
+    table = readable(df, columns)
+    if "share" in columns:
+        table[COLUMNS["share"]] = table[COLUMNS["share"]].round(1)
+    return st.dataframe(table, column_config=config, hide_index=True, width="stretch", **kwargs)
