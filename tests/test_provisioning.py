@@ -16,12 +16,14 @@ from openpyxl import load_workbook
 from sqlalchemy import func, insert, select
 
 from balise.config import Settings
-from balise.errors import PermissionDenied, ValidationError
+from balise.errors import MailError, PermissionDenied, SecretError, ValidationError
+from balise.mail.provision import DovecotBackend
 from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot
 from balise.referentials.bal_rules import BalRequest
 from balise.secrets import new_key, reveal
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
+from tests.support.dovecot import unique_address
 
 DOMAIN = "ehpad-lilas.mssante.fr"
 RPPS = "10003456786"
@@ -179,7 +181,8 @@ def _sandbox_settings(tmp_path, dovecot) -> Settings:
 @pytest.mark.mail
 def test_dovecot_backend_account_works_for_an_independent_client(empty_db, tmp_path, dovecot):
     settings = _sandbox_settings(tmp_path, dovecot)
-    report = prov.provision(empty_db, SYSTEM, settings, _per())
+    request = _per(unique_address("jeanne", DOMAIN))
+    report = prov.provision(empty_db, SYSTEM, settings, request)
     assert (report.status, report.created) == ("provisioned", True)
     password = report.secret
     bal = prov.get_bal(empty_db, report.address)
@@ -201,21 +204,42 @@ def test_dovecot_backend_account_works_for_an_independent_client(empty_db, tmp_p
         assert smtp.send_message(message) == {}
 
     # Idempotent: the second run neither creates the account again nor changes its password.
-    again = prov.provision(empty_db, SYSTEM, settings, _per())
+    again = prov.provision(empty_db, SYSTEM, settings, request)
     assert (again.created, again.secret) == (False, None)
     assert prov.get_bal(empty_db, report.address).secret_ref == bal.secret_ref
+
+
+class _CrashAfterCreating(DovecotBackend):
+    """The real backend, then a crash (as if the store went away mid-batch)."""
+
+    def provision(self, requests):
+        outcomes, files = super().provision(requests)
+        self.created = [o.address for o in outcomes]
+        raise MailError("panne simulée après la création des comptes.")
 
 
 @pytest.mark.mail
 def test_failed_batch_is_undone_on_the_server(empty_db, tmp_path, dovecot):
     settings = _sandbox_settings(tmp_path, dovecot)
-    broken = _sandbox_settings(tmp_path, dovecot)
-    object.__setattr__(broken, "secret_key", "pas-une-cle")
-    with pytest.raises(Exception, match="BALISE_SECRET_KEY"):
-        prov.provision_many(empty_db, SYSTEM, broken, [_per(), _org()])
-    assert f"jeanne.durand@{DOMAIN}" not in dovecot.users()
+    batch = [_per(unique_address("jeanne", DOMAIN)), _org(unique_address("soins", DOMAIN))]
+    crashing = _CrashAfterCreating(dovecot.directory)
+    with pytest.raises(MailError):
+        prov.provision_many(empty_db, SYSTEM, settings, batch, backend=crashing)
+    assert len(crashing.created) == 2
+    assert not set(crashing.created) & dovecot.users()
     assert _count(empty_db, ProvisionedBal) == 0
-    # The same batch with a good key goes through.
-    reports = prov.provision_many(empty_db, SYSTEM, settings, [_per(), _org()])
-    assert {r.status for r in reports} == {"provisioned"}
-    assert {f"jeanne.durand@{DOMAIN}", f"soins@{DOMAIN}"} <= dovecot.users()
+    assert _count(empty_db, AuditEntry, AuditEntry.outcome == "failed") == 2
+    # The same batch goes through afterwards (a retry creates it, once).
+    reports = prov.provision_many(empty_db, SYSTEM, settings, batch)
+    assert {(r.status, r.created) for r in reports} == {("provisioned", True)}
+    assert {r.address for r in batch} <= dovecot.users()
+
+
+@pytest.mark.mail
+def test_dovecot_backend_needs_a_secret_key_before_creating_anything(empty_db, tmp_path, dovecot):
+    settings = _sandbox_settings(tmp_path, dovecot)
+    object.__setattr__(settings, "secret_key", "")
+    request = _per(unique_address("jeanne", DOMAIN))
+    with pytest.raises(SecretError):
+        prov.provision(empty_db, SYSTEM, settings, request)
+    assert request.address not in dovecot.users()

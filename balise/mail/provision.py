@@ -45,8 +45,9 @@ class Backend(Protocol):
         """Provision ``requests``; return one outcome per request and the files written."""
         ...
 
-    def undo(self, address: str) -> None:
-        """Remove what ``provision`` created (used when a batch must not be half-applied)."""
+    def rollback(self) -> None:
+        """Undo what the last ``provision`` call created, even if it then failed (a batch is
+        never left half-applied). Accounts that existed before are left alone."""
         ...
 
 
@@ -74,6 +75,7 @@ class RequestBackend:
 
     def __init__(self, out_dir: Path):
         self.out_dir = out_dir
+        self._written: list[Path] = []
 
     def provision(self, requests: list[BalRequest]) -> tuple[list[Provisioned], list[Path]]:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +83,8 @@ class RequestBackend:
         rows = [[getattr(r, key) for key, _ in REQUEST_COLUMNS] for r in requests]
         header = [label for _, label in REQUEST_COLUMNS]
         xlsx = self.out_dir / f"demande-BAL-{stamp}.xlsx"
+        text = self.out_dir / f"demande-BAL-{stamp}.csv"
+        self._written = [xlsx, text]
         book = Workbook()
         sheet = book.active
         sheet.title = "Demande"
@@ -89,7 +93,6 @@ class RequestBackend:
             sheet.append(row)
         book.save(xlsx)
         # Semicolons and a BOM: what a French spreadsheet opens without an import wizard.
-        text = self.out_dir / f"demande-BAL-{stamp}.csv"
         with open(text, "w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh, delimiter=";")
             writer.writerow(header)
@@ -97,9 +100,10 @@ class RequestBackend:
         outcomes = [Provisioned(r.address, "requested") for r in requests]
         return outcomes, [xlsx, text]
 
-    def undo(self, address: str) -> None:
-        """Nothing to undo on a server: the request files of a refused batch are removed by
-        the caller, which knows them."""
+    def rollback(self) -> None:
+        for path in self._written:
+            path.unlink(missing_ok=True)
+        self._written = []
 
 
 class DovecotBackend:
@@ -110,6 +114,7 @@ class DovecotBackend:
     def __init__(self, directory: Path):
         from balise.mail.sandbox import MailSandbox
 
+        self._created: list[str] = []
         try:
             self.server = MailSandbox.attach(directory)
         except FileNotFoundError as exc:
@@ -121,6 +126,7 @@ class DovecotBackend:
     def provision(self, requests: list[BalRequest]) -> tuple[list[Provisioned], list[Path]]:
         existing = self.server.users()
         fresh = [r.address for r in requests if r.address not in existing]
+        self._created = list(fresh)
         try:
             passwords = {a: self._new_password() for a in fresh}
             if passwords:
@@ -140,9 +146,12 @@ class DovecotBackend:
         ]
         return outcomes, []
 
-    def undo(self, address: str) -> None:
-        if address in self.server.users():
-            self.server.remove_user(address)
+    def rollback(self) -> None:
+        present = self.server.users()
+        for address in self._created:
+            if address in present:
+                self.server.remove_user(address)
+        self._created = []
 
     @staticmethod
     def _new_password() -> str:

@@ -188,9 +188,16 @@ def provision_many(
     return list(reports.values())
 
 
-def _apply(engine, actor, settings, backend, fresh, reports) -> None:
+def _apply(
+    engine: Engine,
+    actor: Actor,
+    settings: Settings,
+    backend: Backend,
+    fresh: list[BalRequest],
+    reports: dict[str, ProvisionReport],
+) -> None:
+    """Rows, backend and audit in one transaction; on any failure the backend rolls back."""
     now = _now()
-    done, files = [], []
     try:
         with engine.begin() as conn:
             conn.execute(insert(ProvisionedBal), [_row(r, backend.name, now) for r in fresh])
@@ -209,11 +216,7 @@ def _apply(engine, actor, settings, backend, fresh, reports) -> None:
                 audit.record(conn, actor, "bal.provision", request.address, "ok",
                              request.department, detail)  # fmt: skip
     except BaseException as exc:
-        for outcome in done:
-            if outcome.created:
-                backend.undo(outcome.address)
-        for path in files:
-            path.unlink(missing_ok=True)
+        backend.rollback()
         with engine.begin() as conn:
             for request in fresh:
                 audit.record(conn, actor, "bal.provision", request.address, "failed",
