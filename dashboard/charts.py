@@ -184,12 +184,15 @@ def history_bars(df: pd.DataFrame) -> go.Figure:
 
 def status_bars(df: pd.DataFrame) -> go.Figure:
     """Equipped / not equipped structures per category in a list of structures."""
-    counts = df.groupby(["category_code", "equipped"]).size().unstack(fill_value=0)
+    counts = (
+        df.groupby(["category_code", "equipped"]).size().unstack(fill_value=0)
+        .reindex(columns=[True, False], fill_value=0)
+    )  # fmt: skip
     labels = counts.index.map(category_label)
     fig = go.Figure(
         [
-            go.Bar(x=labels, y=counts.get(True, 0), name="Équipés", marker_color=OKABE_ITO[2]),
-            go.Bar(x=labels, y=counts.get(False, 0), name="Non équipés", marker_color=OKABE_ITO[1]),
+            go.Bar(x=labels, y=counts[True], name="Équipés", marker_color=OKABE_ITO[2]),
+            go.Bar(x=labels, y=counts[False], name="Non équipés", marker_color=OKABE_ITO[1]),
         ]
     )
     fig.update_layout(barmode="stack")

@@ -13,6 +13,7 @@ from dashboard import data
 from dashboard.format import fr_date
 
 SELECTION_KEY = "departments"
+WIDGET_KEY = "_departments_widget"
 NO_DATA = (
     "Aucune donnée n'a encore été importée. Lancez `balise demo` pour des données de "
     "démonstration, ou `balise ingest annuaire SOURCE` puis `balise ingest finess SOURCE`."
@@ -43,20 +44,26 @@ def selection() -> tuple[str, ...]:
     return tuple(st.session_state[SELECTION_KEY])
 
 
+def _keep_selection() -> None:
+    st.session_state[SELECTION_KEY] = list(st.session_state[WIDGET_KEY])
+
+
 def sidebar() -> None:
     """The department multiselect, its value kept under ``departments`` across pages."""
     actor = current_actor()
     options = list(actor.departments) if not actor.sees_all else list(load_departments())
-    # The widget's own key is dropped when a page does not draw it: re-seed it each run.
-    st.session_state["_departments_widget"] = list(selection())
-    chosen = st.sidebar.multiselect(
+    # The permanent value lives under ``departments``; the widget's own key is dropped by
+    # Streamlit whenever a run does not draw it, so it is re-seeded from the permanent one.
+    if WIDGET_KEY not in st.session_state:
+        st.session_state[WIDGET_KEY] = list(selection())
+    st.sidebar.multiselect(
         "Départements",
         options,
-        key="_departments_widget",
+        key=WIDGET_KEY,
+        on_change=_keep_selection,
         format_func=lambda c: f"{c} – {load_departments()[c].name}",
         help="La sélection s'applique à toutes les pages.",
     )
-    st.session_state[SELECTION_KEY] = chosen
     _data_dates()
 
 
@@ -64,7 +71,9 @@ def _data_dates() -> None:
     latest = data.latest_snapshots(data.data_version())
     names = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
     lines = [f"{names.get(r.source, r.source)} : {fr_date(r.date)}" for r in latest.itertuples()]
-    st.sidebar.caption("Dates des données : " + " · ".join(lines) if lines else "Aucune donnée importée")
+    st.sidebar.caption(
+        "Dates des données : " + " · ".join(lines) if lines else "Aucune donnée importée"
+    )
 
 
 def page_context(title: str) -> PageContext:

@@ -16,10 +16,10 @@ if total == 0:
     st.stop()
 cols = st.columns(4)
 names = {
-    "PER": "Personnelles",
-    "ORG": "Organisationnelles",
-    "APP": "Applicatives",
-    "CAB": "Cabinet",
+    "PER": "personnelles",
+    "ORG": "organisationnelles",
+    "APP": "applicatives",
+    "CAB": "de cabinet",
 }
 for col, (code, n) in zip(cols, totals.items(), strict=True):
     col.metric(f"BAL {names[code]}", fr_int(n), fr_pct(100 * n / total), delta_color="off")

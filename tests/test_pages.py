@@ -1,0 +1,184 @@
+"""One AppTest per dashboard page on the small seeded store (SQLite and PostgreSQL), asserting
+the figures shown. The app runs through its real entry point (st.navigation) and switch_page."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from openpyxl import load_workbook
+from streamlit.testing.v1 import AppTest
+
+from tests.support.adoption_seed import seed_small_adoption
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
+NBSP = "\u00a0"
+
+
+@pytest.fixture
+def db_with_small_adoption(empty_db):
+    seed_small_adoption(empty_db, demo=True)
+    return empty_db
+
+
+def _app(engine, monkeypatch, geojson: str = "") -> AppTest:
+    monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BALISE_REGION", "84")
+    monkeypatch.setenv("BALISE_GEOJSON", geojson)
+    # Caches live in the process: each test starts from a cold app on its own store.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _open(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _figure(at: AppTest, index: int = 0) -> dict:
+    """The figure as plain lists (plotly encodes numeric arrays as base64 typed arrays)."""
+    return _plain(json.loads(at.get("plotly_chart")[index].proto.spec))
+
+
+def _plain(value):
+    if isinstance(value, dict) and set(value) >= {"dtype", "bdata"}:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatch):
+    at = _app(db_with_small_adoption, monkeypatch, geojson=str(GEOJSON))
+    assert at.title[0].value == "Vue régionale"
+    assert at.caption[0].value == "Données : Annuaire du 15/11/2026 · FINESS du 01/10/2026"
+    assert "Données de démonstration" in at.warning[0].value
+    assert _metrics(at) == {
+        "ESMS suivis": "5", "ESMS équipés": "3", "Part équipée": f"60,0{NBSP}%", "BAL des ESMS": "4",
+        "BAL personnelles": "1", "BAL organisationnelles": "1", "BAL applicatives": "1", "BAL de cabinet": "1",
+    }  # fmt: skip
+    assert [m.delta for m in at.metric][1:3] == ["−1", f"−20,0{NBSP}pts"]
+    figure = _figure(at)
+    assert figure["data"][0]["type"] == "choropleth"
+    assert figure["data"][0]["locations"] == ["38", "69"]
+    assert figure["layout"]["title"]["text"].startswith("Part des ESMS équipés")
+    assert _figure(at, 1)["data"][0]["y"] == [80.0, 60.0]
+    table = at.dataframe[0].value
+    assert table["Département"].tolist() == ["38 – Isère", "69 – Rhône"]
+    assert table["ESMS équipés"].tolist() == [2, 1] and table["Part équipée (%)"].tolist() == [
+        66.7,
+        50.0,
+    ]
+
+
+def test_regional_view_without_boundaries_draws_the_tile_grid(db_with_small_adoption, monkeypatch):
+    at = _app(db_with_small_adoption, monkeypatch, geojson="/nonexistent/departements.geojson")
+    figure = _figure(at)
+    assert figure["layout"]["title"]["text"].endswith("(carte schématique)")
+    coloured = figure["data"][1]
+    assert sorted(coloured["text"]) == ["38", "69"] and len(figure["data"][0]["text"]) == 105
+
+
+def test_selection_is_kept_across_pages(db_with_small_adoption, monkeypatch):
+    at = _app(db_with_small_adoption, monkeypatch)
+    at.sidebar.multiselect[0].set_value(["38"]).run()
+    assert _metrics(at)["ESMS suivis"] == "3"
+    at = _open(at, "department")
+    assert _metrics(at)["Structures affichées"] == "3"
+    assert at.sidebar.multiselect[0].value == ["38"]
+
+
+def test_department_page_filters_and_opens_a_structure(db_with_small_adoption, monkeypatch):
+    at = _open(_app(db_with_small_adoption, monkeypatch), "department")
+    assert _metrics(at) == {
+        "Structures affichées": "5",
+        "Équipées": "3",
+        "Part équipée": f"60,0{NBSP}%",
+    }
+    assert at.dataframe[0].value["Statut"].tolist().count("Non équipé") == 2
+    at.selectbox(key="dep_status").set_value("not_equipped").run()
+    assert at.dataframe[0].value["FINESS"].tolist() == ["380000003", "690000001"]
+    at.selectbox(key="dep_status").set_value("").run()
+    at.text_input(key="dep_search").input("tilleuls").run()
+    assert at.dataframe[0].value["Nom"].tolist() == ["EHPAD Les Tilleuls"]
+    at.selectbox(key="dep_pick").set_value("380000001")
+    at.button(key="dep_open").click().run()
+    assert at.title[0].value == "Structure" and at.header[0].value == "EHPAD Les Tilleuls"
+
+
+def test_bal_types_page_counts_and_shares(db_with_small_adoption, monkeypatch):
+    at = _open(_app(db_with_small_adoption, monkeypatch), "bal_types")
+    assert _metrics(at)["BAL applicatives"] == "1"
+    assert [m.delta for m in at.metric] == [f"25,0{NBSP}%"] * 4
+    by_dep = at.dataframe[0].value.set_index("Département")
+    assert (
+        by_dep.loc["38 – Isère", "BAL (total)"] == 3
+        and by_dep.loc["69 – Rhône", "BAL de cabinet"] == 1
+    )
+    by_cat = at.dataframe[1].value.set_index("Catégorie")
+    assert by_cat.loc["SSIAD", "BAL applicatives"] == 1
+    at.radio(key="types_unit").set_value("Part (%)").run()
+    assert _figure(at)["data"][0]["y"] == [pytest.approx(100 / 3), 0.0]
+
+
+def test_structure_page_identity_mailboxes_history(db_with_small_adoption, monkeypatch):
+    at = _app(db_with_small_adoption, monkeypatch)
+    at.session_state["structure"] = "380000001"
+    at = _open(at, "structure")
+    assert at.header[0].value == "EHPAD Les Tilleuls"
+    assert "**FINESS** 380000001" in at.markdown[0].value and "GRENOBLE" in at.markdown[0].value
+    assert _metrics(at) == {"BAL MSSanté rattachées": "3"}
+    boxes = at.dataframe[0].value
+    assert boxes["Type de BAL"].tolist() == ["Applicative", "Organisationnelle", "Personnelle"]
+    assert boxes["Rattachement"].tolist()[0] == "Entité juridique (FINESS EJ)"
+    history = _figure(at)
+    assert [sum(t["y"][i] for t in history["data"]) for i in range(2)] == [2, 3]
+    assert history["data"][0]["x"] == ["15/10/2026", "15/11/2026"]
+
+
+def test_changes_page_between_two_snapshots(db_with_small_adoption, monkeypatch):
+    at = _open(_app(db_with_small_adoption, monkeypatch), "changes")
+    assert _metrics(at) == {"BAL créées": "2", "BAL supprimées": "1", "Solde": "+1"}
+    by_cat = at.dataframe[1].value
+    assert by_cat.values.tolist() == [
+        ["Non rattachée à un établissement", 1, 0],
+        ["IME", 0, 1],
+        ["EHPAD", 1, 0],
+    ]
+    assert at.selectbox(key="changes_before").value == 2
+
+
+def test_exports_page_builds_the_pack_on_demand(db_with_small_adoption, monkeypatch, tmp_path):
+    at = _open(_app(db_with_small_adoption, monkeypatch), "exports")
+    assert not at.get("download_button")
+    at.button(key="build_pack").click().run()
+    assert not at.exception
+    assert at.get("download_button")[0].proto.label == "Télécharger le pack (xlsx)"
+    deps, content = at.session_state["pack"]
+    assert deps == ("01", "03", "07", "15", "26", "38", "42", "43", "63", "69", "73", "74")
+    out = tmp_path / "pack.xlsx"
+    out.write_bytes(content)
+    assert load_workbook(out)["Départements"]["B2"].value == 3
+
+
+def test_empty_store_says_which_command_to_run(empty_db, monkeypatch):
+    at = _app(empty_db, monkeypatch)
+    assert "balise demo" in at.info[0].value
+    at = _open(at, "changes")
+    assert "balise demo" in at.info[0].value
