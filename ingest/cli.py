@@ -10,7 +10,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.db import engine_for, upgrade
-from balise.formatting import fr_decimal, fr_int
+from balise.formatting import fr_count, fr_decimal, fr_int
 from balise.referentials.departments import resolve_selection
 from ingest import jobs
 
@@ -70,19 +70,21 @@ def summary(r: jobs.IngestReport) -> str:
     head = f"{jobs.SOURCES[r.source]} « {r.file_name} »"
     if r.already_ingested:
         return f"{head} : déjà importé (instantané n° {r.snapshot_id}), rien à faire."
-    parts = [f"{fr_int(r.lines)} lignes lues", f"{fr_int(r.kept)} retenues"]
     rejected = r.rejects.total if r.rejects else 0
-    if rejected:
-        parts.append(f"{fr_int(rejected)} rejetées ({_reject_detail(r.rejects)})")
-    else:
-        parts.append("0 rejetée")
+    parts = [
+        fr_count(r.lines, "ligne lue", "lignes lues"),
+        fr_count(r.kept, "retenue", "retenues"),
+        fr_count(rejected, "rejetée", "rejetées")
+        + (f" ({_reject_detail(r.rejects)})" if rejected else ""),
+    ]
     if r.duplicates:
-        parts.append(f"{fr_int(r.duplicates)} doublons")
+        parts.append(fr_count(r.duplicates, "doublon", "doublons"))
     if r.out_of_scope:
-        parts.append(f"{fr_int(r.out_of_scope)} hors sélection")
+        parts.append(fr_count(r.out_of_scope, "hors sélection", "hors sélection"))
     diff = (
-        f"depuis le dernier instantané : {fr_int(r.created)} créées, "
-        f"{fr_int(r.removed)} supprimées, {fr_int(r.changed)} modifiées"
+        f"depuis le dernier instantané : {fr_count(r.created, 'créée', 'créées')}, "
+        f"{fr_count(r.removed, 'supprimée', 'supprimées')}, "
+        f"{fr_count(r.changed, 'modifiée', 'modifiées')}"
     )
     return (
         f"{head} : {', '.join(parts)} ; {diff} ; instantané n° {r.snapshot_id} "

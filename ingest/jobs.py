@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from balise.db import write_transaction
 from balise.errors import SourceError
+from balise.formatting import fr_count
 from ingest import load
 from ingest.sources import annuaire, finess
 from ingest.sources.files import fetch_source, open_rows
@@ -132,9 +133,9 @@ def _nothing_kept(kind: str, stats: ReadStats, result: load.LoadResult) -> str:
     if stats.out_of_scope and not result.rejects.total:
         return (
             f"Aucune ligne du fichier {SOURCES[kind]} ne concerne les départements choisis "
-            f"({stats.out_of_scope} lignes hors sélection)."
+            f"({fr_count(stats.out_of_scope, 'ligne', 'lignes')} hors sélection)."
         )
     return (
         f"Aucune ligne valide dans le fichier {SOURCES[kind]} "
-        f"({result.rejects.total} lignes rejetées)."
+        f"({fr_count(result.rejects.total, 'ligne rejetée', 'lignes rejetées')})."
     )

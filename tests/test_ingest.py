@@ -207,26 +207,29 @@ def _truncated_zip(tmp_path):
     return tmp_path / "truncated.zip"
 
 
+def _bytes(name: str, data: bytes):
+    def make(folder):
+        (folder / name).write_bytes(data)
+        return folder / name
+
+    return make
+
+
 @pytest.mark.parametrize(
     "make_source, message",
     [
-        (lambda p: (p / "vide.txt").write_bytes(b"") or p / "vide.txt", "vide"),
+        (_bytes("vide.txt", b""), "Le fichier est vide"),
+        (_bytes("img.txt", b"\x89PNG\x00\x01" * 50), "binaire"),
         (
-            lambda p: (p / "img.txt").write_bytes(b"\x89PNG\x00\x01" * 50) or p / "img.txt",
-            "binaire",
-        ),
-        (
-            lambda p: (
-                write_directory(p / "cols.txt", []).write_text(
-                    "Type de BAL|Adresse BAL|Code postal\nORG|a@b.mssante.fr|38000\n"
-                )
-                or p / "cols.txt"
+            _bytes(
+                "cols.txt",
+                "Type de BAL|Adresse BAL|Code postal\nORG|a@b.mssante.fr|38000\n".encode(),
             ),
             "colonnes manquantes : Type identifiant structure, Identification Structure, Département",
         ),
-        (_truncated_zip, "ZIP"),
-        (lambda p: write_directory(p / "no-rows.txt", []), "aucune ligne"),
-        (lambda p: p / "absent.txt", "introuvable"),
+        (_truncated_zip, "L'archive ZIP est tronquée ou illisible"),
+        (lambda p: write_directory(p / "no-rows.txt", []), "ne contient aucune ligne de données"),
+        (lambda p: p / "absent.txt", "Fichier introuvable"),
     ],
     ids=["empty", "binary", "wrong-columns", "truncated-zip", "header-only", "missing"],
 )
