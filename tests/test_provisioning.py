@@ -21,6 +21,7 @@ from balise.mail.provision import DovecotBackend
 from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot
 from balise.referentials.bal_rules import BalRequest
 from balise.secrets import new_key, reveal
+from balise.services import bal_tests
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from tests.support.dovecot import unique_address
@@ -243,3 +244,78 @@ def test_dovecot_backend_needs_a_secret_key_before_creating_anything(empty_db, t
     with pytest.raises(SecretError):
         prov.provision(empty_db, SYSTEM, settings, request)
     assert request.address not in dovecot.users()
+
+
+# ----- round-trip tests of provisioned BALs ---------------------------------------------------
+
+
+def _app(address) -> BalRequest:
+    return BalRequest(
+        "APP", "01", address, finess=FINESS, responsible="Dr Durand", software="DPI Titan"
+    )
+
+
+@pytest.mark.mail
+def test_provisioned_bals_pass_their_round_trip_in_their_own_auth_mode(empty_db, tmp_path, dovecot):
+    settings = _sandbox_settings(tmp_path, dovecot)
+    per, app = _per(unique_address("jeanne", DOMAIN)), _app(unique_address("dpi", DOMAIN))
+    prov.provision_many(empty_db, ANIMATOR_01, settings, [per, app])
+    assert prov.get_bal(empty_db, app.address).auth_mode == "external"
+    steps = []
+    first = bal_tests.run_bal_test(
+        empty_db, ANIMATOR_01, settings, per.address, with_xdm=True,
+        on_step=lambda step, state, _s: steps.append((step, state)),
+    )  # fmt: skip
+    second = bal_tests.run_bal_test(empty_db, ANIMATOR_01, settings, app.address)
+    assert (first.outcome, second.outcome) == ("passed", "passed")
+    assert steps[-1] == ("visible", "ok")
+    frame = prov.bals_frame(empty_db, ANIMATOR_01)
+    assert set(frame["statut"]) == {"test_passed"}
+    history = bal_tests.history(empty_db, ANIMATOR_01)
+    assert history["adresse"].tolist() == [app.address, per.address]
+    assert history["resultat"].tolist() == ["passed", "passed"]
+    assert (
+        (history[["connexion_s", "authentification_s", "envoi_s", "reception_s"]] > 0).all().all()
+    )
+    counts = bal_tests.outcome_counts(empty_db, ANIMATOR_01)
+    assert counts[["resultat", "tests"]].values.tolist() == [["passed", 2]]
+    assert _count(empty_db, AuditEntry, AuditEntry.action == "bal.test") == 2
+
+
+@pytest.mark.mail
+def test_xoauth2_bal_and_a_failed_test_moves_the_status(empty_db, tmp_path, dovecot):
+    settings = _sandbox_settings(tmp_path, dovecot)
+    per = _per(unique_address("jeanne", DOMAIN))
+    prov.provision(empty_db, SYSTEM, settings, per)
+    with empty_db.begin() as conn:  # this holder signs in with Pro Santé Connect
+        conn.execute(
+            ProvisionedBal.__table__.update()
+            .where(ProvisionedBal.address == per.address)
+            .values(auth_mode="xoauth2")
+        )
+    assert bal_tests.run_bal_test(empty_db, SYSTEM, settings, per.address).outcome == "passed"
+    # A recipient that exists but is not watched: nothing shows up, the test times out.
+    other = unique_address("autre", "sandbox.test")
+    dovecot.add_user(other)
+    result = bal_tests.run_bal_test(
+        empty_db, SYSTEM, settings, per.address, recipient=other, timeout=1
+    )
+    assert (result.outcome, result.failed_step) == ("timeout", "visible")
+    assert prov.get_bal(empty_db, per.address).status == "test_failed"
+    assert bal_tests.history(empty_db, SYSTEM)["resultat"].tolist() == ["timeout", "passed"]
+
+
+@pytest.mark.mail
+def test_department_batch_runs_with_bounded_concurrency(empty_db, tmp_path, dovecot):
+    settings = _sandbox_settings(tmp_path, dovecot)
+    batch = [_per(unique_address("p", DOMAIN)) for _ in range(4)]
+    prov.provision_many(empty_db, SYSTEM, settings, batch)
+    prov.provision(empty_db, SYSTEM, _settings(tmp_path), _per(f"req@{DOMAIN}"))  # requested
+    results = bal_tests.run_department_tests(empty_db, ANIMATOR_01, settings, "01", concurrency=2)
+    assert sorted(r.sender for r in results) == sorted(r.address for r in batch)
+    assert {r.outcome for r in results} == {"passed"}
+    with pytest.raises(PermissionDenied):
+        bal_tests.run_department_tests(empty_db, ANIMATOR_01, settings, "38")
+    with pytest.raises(ValidationError) as exc:
+        bal_tests.run_bal_test(empty_db, SYSTEM, settings, f"req@{DOMAIN}")
+    assert str(exc.value) == "Le champ « statut » ne permet pas de tester : la BAL est demandée."

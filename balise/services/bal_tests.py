@@ -1,0 +1,242 @@
+"""Round-trip test actions on provisioned BALs (one, or a whole department with bounded
+concurrency), their recorded history, and the queries of the Tester page.
+
+A test result moves the BAL's status: passed (INBOX) or junk (arrived, with a warning) ->
+``test_passed``; timeout or a refused step -> ``test_failed``. An ``active`` BAL that passes
+stays active. Every test is kept in ``bal_tests`` (timings, outcome, folder; never the message)
+and audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pandas as pd
+from sqlalchemy import Engine, func, insert, select, update
+
+from balise.config import Settings
+from balise.errors import ConfigurationError, PermissionDenied, ValidationError
+from balise.mail.connection import MailAccount
+from balise.mail.probe_message import use_case
+from balise.mail.roundtrip import RoundTripResult, StepCallback, run_round_trip
+from balise.models import BalTest, ProvisionedBal, WatchedMailbox
+from balise.secrets import new_key, seal
+from balise.services import audit
+from balise.services.access import Actor, check_can_act, readable_departments
+from balise.services.provisioning import STATUSES, _now, _refuse, get_bal
+
+log = logging.getLogger(__name__)
+
+TESTABLE = ("provisioned", "test_passed", "test_failed", "active")
+OUTCOMES = {
+    "passed": "Réussi",
+    "junk": "Réussi (indésirables)",
+    "timeout": "Délai dépassé",
+    "failed": "Échec",
+}
+
+
+def _sandbox_accounts(bal: ProvisionedBal, settings: Settings, token: str | None):
+    from balise.mail.sandbox import MailSandbox
+
+    try:
+        server = MailSandbox.attach(settings.sandbox_dir)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            "L'opérateur bac à sable n'est pas démarré : lancez « make run » pour tester cette BAL."
+        ) from exc
+    base = MailAccount(server.host, server.imap_port, bal.address, "starttls", bal.auth_mode,
+                       bal.secret_ref, str(server.ca_path), secret_key=settings.secret_key)  # fmt: skip
+    if bal.auth_mode == "external":
+        cert, key = server.client_cert_for(bal.address)
+        base = replace(base, secret_ref=None, client_cert=str(cert), client_key=str(key))
+    elif bal.auth_mode in ("xoauth2", "oauthbearer"):
+        # The sandbox stands in for Pro Santé Connect: it issues the token for this test only.
+        base = _with_token(base, token or server.issue_token(bal.address))
+    return replace(base, port=server.submission_port), base
+
+
+def _with_token(account: MailAccount, token: str) -> MailAccount:
+    """The access token travels sealed under a throw-away key: never stored, never logged."""
+    key = new_key()
+    return replace(account, secret_ref=seal(token, key), secret_key=key)
+
+
+def _watched_accounts(bal: ProvisionedBal, settings: Settings, token: str | None, engine: Engine):
+    """A BAL at a real operator: the IMAP settings registered for activity polling
+    (``balise mailbox add``); submission on the same host, 587 STARTTLS or 465 implicit."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(WatchedMailbox).where(WatchedMailbox.address == bal.address)
+        ).first()
+    if row is None:
+        raise ConfigurationError(
+            f"Aucun serveur connu pour {bal.address} : enregistrez la boîte avec "
+            "« balise mailbox add » (serveur, TLS, authentification) pour la tester."
+        )
+    key_path = (row.client_key_ref or "").removeprefix("file:") or None
+    imap = MailAccount(row.imap_host, row.imap_port, row.username or bal.address, row.tls_mode,
+                       row.auth_mode, row.secret_ref, row.ca_bundle, client_cert=row.client_cert,
+                       client_key=key_path, secret_key=settings.secret_key)  # fmt: skip
+    if token:
+        imap = _with_token(imap, token)
+    return replace(imap, port=587 if row.tls_mode == "starttls" else 465), imap
+
+
+def accounts_for(
+    engine: Engine, settings: Settings, bal: ProvisionedBal, token: str | None = None
+) -> tuple[MailAccount, MailAccount]:
+    """(SMTP submission account, IMAP account) of ``bal`` in its own TLS and auth mode."""
+    if bal.backend == "dovecot":
+        return _sandbox_accounts(bal, settings, token)
+    return _watched_accounts(bal, settings, token, engine)
+
+
+def _new_status(current: str, outcome: str) -> str:
+    if outcome in ("passed", "junk"):
+        return "active" if current == "active" else "test_passed"
+    return "test_failed"
+
+
+def _record(engine: Engine, actor: Actor, bal: ProvisionedBal, result: RoundTripResult) -> None:
+    status = _new_status(bal.status, result.outcome)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(BalTest).values(
+                test_id=result.test_id, sender=result.sender, recipient=result.recipient,
+                use_case=result.use_case, started_at=result.started_at, outcome=result.outcome,
+                failed_step=result.failed_step, message=result.message,
+                connect_s=result.steps.get("connect"), auth_s=result.steps.get("auth"),
+                submit_s=result.steps.get("submit"), visible_s=result.steps.get("visible"),
+                folder=result.folder,
+            )
+        )  # fmt: skip
+        conn.execute(
+            update(ProvisionedBal)
+            .where(ProvisionedBal.id == bal.id)
+            .values(status=status, updated_at=_now())
+        )
+        detail = {"résultat": result.outcome, "étape": result.failed_step, "test": result.test_id}
+        outcome = "ok" if result.outcome in ("passed", "junk") else "failed"
+        audit.record(conn, actor, "bal.test", bal.address, outcome, bal.department, detail)
+
+
+def run_bal_test(
+    engine: Engine,
+    actor: Actor,
+    settings: Settings,
+    address: str,
+    recipient: str | None = None,
+    case_id: str | None = None,
+    with_xdm: bool = False,
+    token: str | None = None,
+    timeout: float = 30.0,
+    on_step: StepCallback | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> RoundTripResult:
+    """Run one round trip from the BAL at ``address`` (to itself unless ``recipient``),
+    record it and move the BAL's status. A timeout is a recorded outcome, not an error."""
+    bal = get_bal(engine, address)
+    try:
+        check_can_act(actor, bal.department, "bal.test")
+    except PermissionDenied as exc:
+        _refuse(engine, actor, "bal.test", bal.address, bal.department, str(exc))
+        raise
+    if bal.status not in TESTABLE:
+        state = STATUSES[bal.status].lower()
+        raise ValidationError(f"Le champ « statut » ne permet pas de tester : la BAL est {state}.")
+    case = use_case(case_id)
+    smtp, imap = accounts_for(engine, settings, bal, token)
+    result = run_round_trip(smtp, imap, recipient, case, timeout, with_xdm, extra_headers,
+                            on_step)  # fmt: skip
+    _record(engine, actor, bal, result)
+    return result
+
+
+def run_department_tests(
+    engine: Engine,
+    actor: Actor,
+    settings: Settings,
+    department: str,
+    concurrency: int = 4,
+    timeout: float = 30.0,
+) -> list[RoundTripResult]:
+    """Test every testable BAL of ``department``, at most ``concurrency`` at a time."""
+    check_can_act(actor, department, "bal.test")
+    with engine.connect() as conn:
+        addresses = list(
+            conn.scalars(
+                select(ProvisionedBal.address)
+                .where(ProvisionedBal.department == department)
+                .where(ProvisionedBal.status.in_(TESTABLE))
+                .order_by(ProvisionedBal.address)
+            )
+        )
+    if not addresses:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(addresses)))) as pool:
+        runs = pool.map(
+            lambda a: run_bal_test(engine, actor, settings, a, timeout=timeout), addresses
+        )
+        return list(runs)
+
+
+# ----- queries ------------------------------------------------------------------------------
+
+
+def _scoped(query, actor: Actor, departments: list[str] | None):
+    allowed = readable_departments(actor, departments)
+    query = query.join(ProvisionedBal, ProvisionedBal.address == BalTest.sender)
+    return query if allowed is None else query.where(ProvisionedBal.department.in_(allowed))
+
+
+def history(
+    engine: Engine,
+    actor: Actor,
+    departments: list[str] | None = None,
+    addresses: list[str] | None = None,
+    limit: int = 200,
+) -> pd.DataFrame:
+    """The latest tests (newest first): timings per step, outcome, folder."""
+    query = _scoped(
+        select(
+            BalTest.started_at.label("debut"),
+            BalTest.sender.label("adresse"),
+            ProvisionedBal.department.label("departement"),
+            BalTest.outcome.label("resultat"),
+            BalTest.failed_step.label("etape_en_echec"),
+            BalTest.connect_s.label("connexion_s"),
+            BalTest.auth_s.label("authentification_s"),
+            BalTest.submit_s.label("envoi_s"),
+            BalTest.visible_s.label("reception_s"),
+            BalTest.folder.label("dossier"),
+            BalTest.message,
+        ),
+        actor,
+        departments,
+    )
+    if addresses:
+        query = query.where(BalTest.sender.in_(addresses))
+    query = query.order_by(BalTest.started_at.desc(), BalTest.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+
+
+def outcome_counts(
+    engine: Engine, actor: Actor, departments: list[str] | None = None
+) -> pd.DataFrame:
+    """Tests per day and outcome (SQL GROUP BY), for the history chart."""
+    day = func.date(BalTest.started_at)
+    query = _scoped(
+        select(day.label("jour"), BalTest.outcome.label("resultat"), func.count().label("tests")),
+        actor,
+        departments,
+    ).group_by(day, BalTest.outcome)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame(rows, columns=["jour", "resultat", "tests"])
+    frame["jour"] = pd.to_datetime(frame["jour"])
+    return frame.sort_values(["jour", "resultat"]).reset_index(drop=True)
