@@ -136,8 +136,10 @@ def _context_for(account: MailAccount) -> ssl.SSLContext:
 
 
 @contextmanager
-def _step(account: MailAccount, step: str, timings: dict[str, float]) -> Iterator[None]:
-    """Time one step and translate its failures into a French MailStepError."""
+def timed_step(account: MailAccount, step: str, timings: dict[str, float]) -> Iterator[None]:
+    """Time one step and translate its failures into a French MailStepError.
+
+    Callers use it for their own steps too ("select", "fetch", "submit"...)."""
     started = time.perf_counter()
     try:
         yield
@@ -145,7 +147,7 @@ def _step(account: MailAccount, step: str, timings: dict[str, float]) -> Iterato
         raise
     except TimeoutError as exc:
         raise MailStepError(
-            f"Délai dépassé ({account.timeout:g} s) à l'étape « {_LABELS[step]} » avec "
+            f"Délai dépassé ({account.timeout:g} s) à l'étape « {_LABELS.get(step, step)} » avec "
             f"{account.where}.",
             step,
         ) from exc
@@ -163,7 +165,14 @@ def _step(account: MailAccount, step: str, timings: dict[str, float]) -> Iterato
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
 
 
-_LABELS = {"connect": "connexion", "tls": "TLS", "auth": "authentification"}
+_LABELS = {
+    "connect": "connexion",
+    "tls": "TLS",
+    "auth": "authentification",
+    "select": "ouverture du dossier",
+    "fetch": "lecture des messages",
+    "submit": "envoi",
+}
 
 
 def _failure_message(account: MailAccount, step: str, exc: Exception) -> str:
@@ -172,6 +181,9 @@ def _failure_message(account: MailAccount, step: str, exc: Exception) -> str:
         return f"Connexion impossible à {account.where} ({reason})."
     if step == "tls":
         return f"STARTTLS refusé ou impossible avec {account.where}."
+    if step != "auth":
+        label = _LABELS.get(step, step)
+        return f"Échec à l'étape « {label} » avec {account.where} : {exc}."
     return (
         f"Authentification refusée pour {account.username} sur {account.where} "
         f"(mode {account.auth_mode})."
@@ -197,15 +209,15 @@ def open_imap(account: MailAccount, timings: dict[str, float] | None = None) -> 
     secret = None if account.auth_mode == "external" else account.secret()
     implicit = account.tls_mode == "implicit"
     # With implicit TLS the handshake happens inside the connection step.
-    with _step(account, "connect", timings):
+    with timed_step(account, "connect", timings):
         client = IMAPClient(
             account.host, account.port, ssl=implicit, ssl_context=ctx, timeout=account.timeout
         )
     try:
         if not implicit:
-            with _step(account, "tls", timings):
+            with timed_step(account, "tls", timings):
                 client.starttls(ctx)
-        with _step(account, "auth", timings):
+        with timed_step(account, "auth", timings):
             _imap_login(client, account, secret)
     except BaseException:
         _quietly(client.shutdown)
@@ -234,7 +246,7 @@ def open_smtp(account: MailAccount, timings: dict[str, float] | None = None) -> 
     _check_modes(account)
     ctx = _context_for(account)
     secret = None if account.auth_mode == "external" else account.secret()
-    with _step(account, "connect", timings):
+    with timed_step(account, "connect", timings):
         if account.tls_mode == "implicit":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 account.host, account.port, context=ctx, timeout=account.timeout
@@ -243,9 +255,9 @@ def open_smtp(account: MailAccount, timings: dict[str, float] | None = None) -> 
             smtp = smtplib.SMTP(account.host, account.port, timeout=account.timeout)
     try:
         if account.tls_mode == "starttls":
-            with _step(account, "tls", timings):
+            with timed_step(account, "tls", timings):
                 smtp.starttls(context=ctx)
-        with _step(account, "auth", timings):
+        with timed_step(account, "auth", timings):
             smtp.ehlo()
             _smtp_login(smtp, account, secret)
     except BaseException:

@@ -1,0 +1,346 @@
+"""Mailbox activity: the watched mailboxes (actions) and what the *Activité* page reads (queries).
+
+Actions check the actor's rights and write one audit line in the same transaction. Secrets are
+stored as ``balise.secrets`` references: a secret typed by the user is sealed with the Fernet key
+(``enc:``), or the user names where it lives (``env:VAR``, ``file:/path``). The client key of an
+applicative mailbox is a file path (TLS libraries load keys from files), kept as ``file:/path``.
+
+Counterpart categories (the heuristic, used by the poll): a counterpart domain is resolved through
+the directory: among the *current* directory mailboxes of that domain that link to a FINESS
+establishment, the category linking a strict majority of them wins; a shared operator domain with
+no majority category (e.g. a national domain used by every kind of structure) resolves to ""
+(unknown) rather than to a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    Integer,
+    String,
+    cast,
+    delete,
+    distinct,
+    func,
+    insert,
+    literal,
+    select,
+)
+
+from balise.errors import NotFoundError, ValidationError
+from balise.mail.connection import AUTH_MODES, TLS_MODES
+from balise.models import DailyActivity, Establishment, Mailbox, WatchedMailbox
+from balise.referentials.departments import load_departments
+from balise.secrets import describe, seal
+from balise.services import audit
+from balise.services.access import Actor, check_can_act, readable_departments
+from balise.services.adoption import frame, in_departments
+from balise.services.labels import category_label
+from balise.services.links import links_to_establishment
+
+ADDRESS_RE = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$")
+ACTIVE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    """What a user fills in to watch a mailbox. ``secret`` is the clear password/token to seal,
+    or None when ``secret_ref`` already names where it lives (env:/file:)."""
+
+    address: str
+    department: str
+    imap_host: str
+    imap_port: int
+    tls_mode: str = "starttls"
+    auth_mode: str = "password"
+    username: str | None = None
+    secret: str | None = None
+    secret_ref: str | None = None
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    folders: tuple[str, ...] = ()
+
+
+def _problems(req: WatchRequest) -> list[tuple[str, str]]:
+    found = []
+    if not ADDRESS_RE.match(req.address.strip().lower()):
+        found.append(("address", f"L'adresse « {req.address} » n'est pas une adresse valide."))
+    if req.department not in load_departments():
+        found.append(("department", f"Le département « {req.department} » n'existe pas."))
+    if req.tls_mode not in TLS_MODES:
+        found.append(("tls_mode", "Le mode TLS doit être starttls ou implicit."))
+    if req.auth_mode not in AUTH_MODES:
+        found.append(
+            ("auth_mode", f"Le mode d'authentification doit être {', '.join(AUTH_MODES)}.")
+        )
+    if not 0 < req.imap_port < 65536:
+        found.append(("imap_port", "Le port IMAP doit être compris entre 1 et 65535."))
+    if req.auth_mode == "external" and not (req.client_cert and req.client_key):
+        found.append(("client_cert", "Le mode EXTERNAL demande un certificat et une clé client."))
+    if req.auth_mode in ("password", "xoauth2", "oauthbearer") and not (
+        req.secret or req.secret_ref
+    ):
+        found.append(
+            ("secret", "Un mot de passe ou un jeton (ou sa référence env:/file:) est requis.")
+        )
+    if req.secret_ref and req.secret_ref.split(":", 1)[0] not in ("env", "file"):
+        found.append(("secret", "La référence du secret doit commencer par env: ou file:."))
+    return found
+
+
+def _secret_ref(req: WatchRequest, key: str) -> str | None:
+    if req.auth_mode == "external":
+        return None
+    return seal(req.secret, key) if req.secret else req.secret_ref
+
+
+def add_watched(engine: Engine, actor: Actor, req: WatchRequest, secret_key: str) -> int:
+    """Start watching a mailbox; return its id. Refusals are French sentences naming the field."""
+    check_can_act(actor, req.department, "mailbox")
+    problems = _problems(req)
+    if problems:
+        raise ValidationError(problems[0][1], problems)
+    address = req.address.strip().lower()
+    values = {
+        "address": address,
+        "department": req.department,
+        "imap_host": req.imap_host,
+        "imap_port": req.imap_port,
+        "tls_mode": req.tls_mode,
+        "auth_mode": req.auth_mode,
+        "username": req.username or address,
+        "secret_ref": _secret_ref(req, secret_key),
+        "ca_bundle": req.ca_bundle,
+        "client_cert": req.client_cert,
+        "client_key_ref": f"file:{req.client_key}" if req.client_key else None,
+        "folders": ",".join(req.folders),
+        "enabled": True,
+    }
+    with engine.begin() as conn:
+        if conn.scalar(select(WatchedMailbox.id).where(WatchedMailbox.address == address)):
+            raise ValidationError(f"La boîte {address} est déjà suivie.", [("address", "")])
+        new_id = conn.execute(insert(WatchedMailbox).values(**values)).inserted_primary_key[0]
+        audit.record(
+            conn, actor, "mailbox.add", address, department=req.department,
+            detail={"auth_mode": req.auth_mode, "host": req.imap_host},
+        )  # fmt: skip
+    return int(new_id)
+
+
+def remove_watched(engine: Engine, actor: Actor, address: str) -> None:
+    """Stop watching a mailbox; its counts go with it."""
+    address = address.strip().lower()
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(WatchedMailbox.id, WatchedMailbox.department).where(
+                WatchedMailbox.address == address
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"La boîte {address} n'est pas suivie.")
+        check_can_act(actor, row.department, "mailbox")
+        conn.execute(delete(DailyActivity).where(DailyActivity.mailbox_id == row.id))
+        conn.execute(delete(WatchedMailbox).where(WatchedMailbox.id == row.id))
+        audit.record(conn, actor, "mailbox.remove", address, department=row.department)
+
+
+def watched(engine: Engine, actor: Actor, departments: Iterable[str] | None = None) -> pd.DataFrame:
+    """The watched mailboxes and their last poll, secrets described, never shown."""
+    deps = readable_departments(actor, departments)
+    w = WatchedMailbox
+    stmt = (
+        select(
+            w.address, w.department, w.imap_host, w.imap_port, w.tls_mode, w.auth_mode,
+            w.secret_ref, w.last_poll_at, w.last_poll_ok, w.last_poll_message, w.last_activity_at,
+        )
+        .where(in_departments(w.department, deps))
+        .order_by(w.department, w.address)
+    )  # fmt: skip
+    df = frame(engine, stmt, [c.key for c in stmt.selected_columns])
+    df["secret"] = df.pop("secret_ref").map(describe)
+    return df
+
+
+# ----- counterpart categories --------------------------------------------------------------------
+def _domain_of(conn: Connection, column):
+    if conn.dialect.name == "postgresql":
+        return func.split_part(column, "@", 2)
+    return func.substr(column, func.instr(column, "@") + 1)
+
+
+def domain_categories(conn: Connection, domains: Iterable[str] | None = None) -> dict[str, str]:
+    """Counterpart domain -> FINESS category code by strict majority (module docstring)."""
+    dom = _domain_of(conn, Mailbox.address).label("domain")
+    stmt = (
+        select(dom, Establishment.category_code, func.count(distinct(Mailbox.id)))
+        .join(Establishment, links_to_establishment())
+        .where(Mailbox.valid_to.is_(None))
+        .group_by(dom, Establishment.category_code)
+    )
+    if domains is not None:
+        stmt = stmt.where(dom.in_(sorted(set(domains))))
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for domain, category, n in conn.execute(stmt):
+        counts[domain][category] = n
+    resolved = {}
+    for domain, by_cat in counts.items():
+        category, best = max(by_cat.items(), key=lambda kv: kv[1])
+        if 2 * best > sum(by_cat.values()):
+            resolved[domain] = category
+    return resolved
+
+
+def own_categories(conn: Connection, mailbox_ids: Iterable[int]) -> dict[int, str]:
+    """Watched mailbox id -> its own category: its directory line first, else its domain."""
+    w = WatchedMailbox
+    rows = conn.execute(
+        select(w.id, w.address, Establishment.category_code)
+        .select_from(w)
+        .outerjoin(Mailbox, (Mailbox.address == w.address) & Mailbox.valid_to.is_(None))
+        .outerjoin(Establishment, links_to_establishment())
+        .where(w.id.in_(list(mailbox_ids)))
+    ).all()
+    exact = {r.id: r.category_code for r in rows if r.category_code}
+    by_domain = domain_categories(conn, {r.address.rpartition("@")[2] for r in rows})
+    return {r.id: exact.get(r.id) or by_domain.get(r.address.rpartition("@")[2], "") for r in rows}
+
+
+# ----- queries for the Activité page ---------------------------------------------------------------
+def _since(today: date | None, days: int) -> date:
+    return (today or date.today()) - timedelta(days=days - 1)
+
+
+def headline(
+    engine: Engine, actor: Actor, departments: Iterable[str] | None, today: date | None = None
+) -> dict:
+    """Watched mailboxes, active mailboxes and active structures over the last 30 days."""
+    deps = readable_departments(actor, departments)
+    w, d = WatchedMailbox, DailyActivity
+    since = _since(today, ACTIVE_DAYS)
+    active = (
+        select(d.mailbox_id).where(d.day >= since, d.messages > 0).group_by(d.mailbox_id)
+    ).subquery()
+    with engine.connect() as conn:
+        total = conn.scalar(select(func.count(w.id)).where(in_departments(w.department, deps)))
+        ids = conn.scalars(
+            select(w.id)
+            .join(active, active.c.mailbox_id == w.id)
+            .where(in_departments(w.department, deps))
+        ).all()
+        structures = conn.scalar(
+            select(func.count(distinct(Establishment.finess_et)))
+            .select_from(w)
+            .join(Mailbox, (Mailbox.address == w.address) & Mailbox.valid_to.is_(None))
+            .join(Establishment, links_to_establishment())
+            .where(w.id.in_(ids))
+        )
+    return {"watched": total or 0, "active_mailboxes": len(ids), "active_structures": structures}
+
+
+def _week_start(dialect: str, column):
+    if dialect == "postgresql":
+        return cast(func.date_trunc("week", column), Date)
+    # SQLite: back to Monday (%w: 0 = Sunday).
+    back = cast((cast(func.strftime("%w", column), Integer) + 6) % 7, String)
+    return func.date(column, literal("-") + back + literal(" days"))
+
+
+def weekly_messages(
+    engine: Engine,
+    actor: Actor,
+    departments: Iterable[str] | None,
+    weeks: int = 12,
+    today: date | None = None,
+) -> pd.DataFrame:
+    """Messages per week (Monday), department and direction."""
+    deps = readable_departments(actor, departments)
+    w, d = WatchedMailbox, DailyActivity
+    week = _week_start(engine.dialect.name, d.day).label("week")
+    stmt = (
+        select(week, w.department, d.direction, func.sum(d.messages).label("messages"))
+        .join(w, w.id == d.mailbox_id)
+        .where(in_departments(w.department, deps), d.day >= _since(today, 7 * weeks))
+        .group_by(week, w.department, d.direction)
+        .order_by(week, w.department, d.direction)
+    )
+    df = frame(engine, stmt, ["week", "department", "direction", "messages"])
+    df["week"] = pd.to_datetime(df["week"]).dt.date
+    df["messages"] = df["messages"].astype(int)
+    return df
+
+
+def category_flows(
+    engine: Engine,
+    actor: Actor,
+    departments: Iterable[str] | None,
+    days: int = 90,
+    today: date | None = None,
+) -> pd.DataFrame:
+    """Messages from category to category (source, target, messages): the Sankey's links.
+
+    Received messages flow counterpart -> watched mailbox, sent ones the other way."""
+    deps = readable_departments(actor, departments)
+    w, d = WatchedMailbox, DailyActivity
+    stmt = (
+        select(d.mailbox_id, d.direction, d.counterpart_category, func.sum(d.messages))
+        .join(w, w.id == d.mailbox_id)
+        .where(in_departments(w.department, deps), d.day >= _since(today, days))
+        .group_by(d.mailbox_id, d.direction, d.counterpart_category)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        own = own_categories(conn, {r[0] for r in rows})
+    flows: dict[tuple[str, str], int] = defaultdict(int)
+    for mailbox_id, direction, other, n in rows:
+        mine, theirs = category_label(own[mailbox_id]), category_label(other)
+        key = (theirs, mine) if direction == "in" else (mine, theirs)
+        flows[key] += int(n)
+    data = [(s, t, n) for (s, t), n in sorted(flows.items(), key=lambda kv: -kv[1])]
+    return pd.DataFrame(data, columns=["source", "target", "messages"])
+
+
+def silent_mailboxes(
+    engine: Engine, actor: Actor, departments: Iterable[str] | None, today: date | None = None
+) -> pd.DataFrame:
+    """Watched mailboxes with no message in the last 30 days, with their structure: whom to call."""
+    deps = readable_departments(actor, departments)
+    w = WatchedMailbox
+    cutoff = datetime.combine(_since(today, ACTIVE_DAYS), datetime.min.time())
+    stmt = (
+        select(
+            w.address, w.department,
+            func.coalesce(Establishment.name, Mailbox.structure_name, literal("")).label("structure"),
+            func.coalesce(Establishment.category_code, literal("")).label("category_code"),
+            w.last_activity_at,
+        )
+        .select_from(w)
+        .outerjoin(Mailbox, (Mailbox.address == w.address) & Mailbox.valid_to.is_(None))
+        .outerjoin(Establishment, links_to_establishment())
+        .where(
+            in_departments(w.department, deps),
+            (w.last_activity_at.is_(None)) | (w.last_activity_at < cutoff),
+        )
+        .order_by(w.department, w.address)
+    )  # fmt: skip
+    df = frame(
+        engine, stmt, ["address", "department", "structure", "category_code", "last_activity_at"]
+    )
+    return df.drop_duplicates("address").reset_index(drop=True)
+
+
+def poll_status(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
+    """Last poll of each watched mailbox: when, whether it worked, and the French message."""
+    df = watched(engine, actor, departments)
+    cols = ["address", "department", "last_poll_at", "last_poll_ok", "last_poll_message",
+            "last_activity_at"]  # fmt: skip
+    return df[cols]

@@ -1,0 +1,120 @@
+"""``balise poll``: count the activity of the watched mailboxes, metadata only.
+
+Mailboxes are read in parallel (a bounded pool of IMAP connections, each with a timeout); each
+result is written as soon as it arrives, one transaction per mailbox (``ingest.activity_store``).
+A mailbox that fails (unreachable, TLS refused, auth refused, timeout, folder gone) is marked with
+a French message while the others go on. A mailbox leased by another poll is left to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from balise.errors import BaliseError
+from balise.services.activity import domain_categories
+from ingest.activity_store import Target, load_targets, save_failure, save_success, take_leases
+from ingest.imap_reader import MailboxRead, read_mailbox
+
+log = logging.getLogger(__name__)
+
+BUSY = "Relève déjà en cours par un autre processus."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    address: str
+    ok: bool
+    messages: int = 0  # messages counted by this poll
+    message: str | None = None  # French, when it failed or was skipped
+    seconds: float = 0.0
+
+
+@dataclass
+class PollReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def summary(self) -> str:
+        counted = sum(o.messages for o in self.outcomes)
+        return (
+            f"{len(self.outcomes)} boîte(s) relevée(s), {len(self.failed)} en échec, "
+            f"{counted} nouveau(x) message(s) compté(s) en {self.seconds:.1f} s."
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _read(
+    target: Target, timeout: float, on_start: Callable[[Target], None] | None
+) -> tuple[MailboxRead, float]:
+    if on_start:
+        on_start(target)
+    started = time.perf_counter()
+    read = read_mailbox(target.account, list(target.cursors), target.folders, deadline_s=timeout)
+    return read, time.perf_counter() - started
+
+
+def run_poll(
+    engine: Engine,
+    departments: Iterable[str] | None = None,
+    addresses: Iterable[str] | None = None,
+    workers: int = 8,
+    timeout: float = 30.0,
+    secret_key: str = "",
+    on_result: Callable[[Outcome], None] | None = None,
+    on_start: Callable[[Target], None] | None = None,
+) -> PollReport:
+    """Poll the selected watched mailboxes. ``on_start`` is called (in a worker thread) before
+    each mailbox is read, ``on_result`` after each one is saved: progress for the CLI."""
+    started = time.perf_counter()
+    targets = load_targets(engine, departments, addresses, timeout, secret_key)
+    # The lease outlives the poll's own deadline: a crashed poll frees its mailboxes later.
+    leased = take_leases(engine, [t.id for t in targets], _now(), 2 * timeout + 60)
+    report = PollReport()
+    with engine.connect() as conn:
+        categories = domain_categories(conn)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
+        futures = {
+            t.id: pool.submit(_read, t, timeout, on_start) for t in targets if t.id in leased
+        }
+        for target in targets:
+            if target.id not in leased:
+                outcome = Outcome(target.address, False, message=BUSY)
+            else:
+                outcome = _save(engine, target, futures[target.id], categories)
+            report.outcomes.append(outcome)
+            if on_result:
+                on_result(outcome)
+    report.seconds = time.perf_counter() - started
+    log.info("poll: %s", report.summary())
+    return report
+
+
+def _save(engine: Engine, target: Target, future: Future, categories: dict[str, str]) -> Outcome:
+    """Wait for one mailbox's read and write its result or its failure."""
+    try:
+        read, seconds = future.result()
+    except BaliseError as exc:
+        save_failure(engine, target, str(exc), _now())
+        log.info("poll %s failed: %s", target.address, exc)
+        return Outcome(target.address, False, message=str(exc))
+    except Exception as exc:  # a bug or an unexpected server answer: keep the others going
+        log.exception("poll %s: unexpected error", target.address)
+        message = f"Erreur inattendue pendant la relève ({type(exc).__name__})."
+        save_failure(engine, target, message, _now())
+        return Outcome(target.address, False, message=message)
+    counted = save_success(engine, target, read, categories, _now())
+    return Outcome(target.address, True, messages=counted, seconds=seconds)

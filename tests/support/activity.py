@@ -1,0 +1,132 @@
+"""Helpers for the activity tests and benchmark: a small directory to resolve counterpart domains,
+watched mailboxes on the Dovecot sandbox in every auth mode, and mail put through the server."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from email.utils import format_datetime, make_msgid
+
+from sqlalchemy import Engine, insert
+
+from balise.mail.connection import open_imap
+from balise.mail.sandbox import MailSandbox
+from balise.models import Establishment, Mailbox, Snapshot
+from balise.services.access import SYSTEM
+from balise.services.activity import WatchRequest, add_watched
+from tests.support.dovecot import TEST_SECRET_KEY, account_for
+
+# Counterpart domains and the category the directory gives them.
+EHPAD, PHARMACIE, DAC = "500", "620", "606"
+DOMAINS = {"ehpad-rose.test": EHPAD, "pharma.test": PHARMACIE, "dac.test": DAC}
+MIXED = "mixed.test"  # one EHPAD and one pharmacy mailbox: no majority, unresolved
+
+
+def seed_directory(engine: Engine, extra: dict[str, str] | None = None) -> None:
+    """Establishments and current directory mailboxes: 2 per category domain, and MIXED.
+
+    ``extra`` maps more addresses (e.g. a watched mailbox) to the category they link to."""
+    now = datetime(2026, 1, 5)
+    cats = {EHPAD: "380000001", PHARMACIE: "380000002", DAC: "380000003"}
+    boxes = [(f"{p}@{d}", cat) for d, cat in DOMAINS.items() for p in ("a", "b")]
+    boxes += [(f"x@{MIXED}", EHPAD), (f"y@{MIXED}", PHARMACIE)]
+    boxes += list((extra or {}).items())
+    with engine.begin() as conn:
+        snap = conn.execute(
+            insert(Snapshot).values(
+                source="annuaire", file_name="seed", sha256="0" * 64, ingested_at=now,
+                departments="38",
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        for cat, et in cats.items():
+            conn.execute(
+                insert(Establishment).values(
+                    finess_et=et, name=f"Structure {cat}", department="38", category_code=cat,
+                    is_medico_social=cat != PHARMACIE, snapshot_id=snap,
+                )
+            )  # fmt: skip
+        for address, cat in boxes:
+            conn.execute(
+                insert(Mailbox).values(
+                    address=address, bal_type="ORG", department="38", structure_id_type="1",
+                    structure_id=cats[cat], link_kind="ET", structure_name=f"Structure {cat}",
+                    first_seen=snap, valid_from=snap,
+                )
+            )  # fmt: skip
+
+
+def watch(
+    engine: Engine,
+    sandbox: MailSandbox,
+    address: str,
+    auth_mode: str = "password",
+    tls_mode: str = "starttls",
+    department: str = "38",
+    password: str | None = None,
+    folders: tuple[str, ...] = (),
+) -> str:
+    """Create the account on the sandbox and watch it; return its password."""
+    password = password or sandbox.add_user(address)
+    account = account_for(sandbox, address, auth_mode, tls_mode, password=password)
+    secret = None
+    if auth_mode == "password":
+        secret = password
+    elif auth_mode in ("xoauth2", "oauthbearer"):
+        secret = account.secret()
+    request = WatchRequest(
+        address=address,
+        department=department,
+        imap_host=account.host,
+        imap_port=account.port,
+        tls_mode=tls_mode,
+        auth_mode=auth_mode,
+        secret=secret,
+        ca_bundle=account.ca_bundle,
+        client_cert=account.client_cert,
+        client_key=account.client_key,
+        folders=folders,
+    )
+    add_watched(engine, SYSTEM, request, TEST_SECRET_KEY)
+    return password
+
+
+def raw_message(
+    sender: str, to: list[str], cc: list[str] = (), subject: str = "Essai", body: str = "Bonjour"
+) -> bytes:
+    lines = [
+        f"From: Expéditeur <{sender}>",
+        f"To: {', '.join(to)}",
+        *([f"Cc: {', '.join(cc)}"] if cc else []),
+        f"Subject: {subject}",
+        f"Message-ID: {make_msgid(domain='sandbox.test')}",
+        f"Date: {format_datetime(datetime.now().astimezone())}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        body,
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+def append(
+    sandbox: MailSandbox,
+    address: str,
+    password: str,
+    folder: str,
+    messages: list[tuple[bytes, datetime]],
+    flags: tuple[bytes, ...] = (),
+) -> None:
+    """IMAP APPEND through the server, with the INTERNALDATE each message should carry."""
+    client = open_imap(account_for(sandbox, address, password=password))
+    try:
+        for raw, when in messages:
+            client.append(folder, raw, flags=flags, msg_time=when)
+    finally:
+        client.logout()
+
+
+def at_noon(day: date) -> datetime:
+    """Noon, Paris time, on ``day`` (aware): unambiguous whatever the test machine's zone."""
+    from ingest.sources.mail_headers import ACTIVITY_TZ
+
+    return datetime(day.year, day.month, day.day, 12, tzinfo=ACTIVITY_TZ)
