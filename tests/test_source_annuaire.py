@@ -136,6 +136,12 @@ def test_header_with_surrounding_spaces_and_other_case_is_matched():
     assert [r.bal_type for r in rows] == ["ORG"]
 
 
+def test_header_without_accents_is_matched():
+    header = [h.replace("é", "e") for h in HEADER]
+    (row,) = read_all(extract([record(Département="", Code_postal="38000")], header))
+    assert row.department == "38"
+
+
 def test_columns_in_another_order_and_extra_columns_are_matched_by_name():
     header = ["Colonne en plus", *reversed(HEADER), "Autre"]
     rows = read_all(extract([record(Adresse_BAL="dr.martin@medecin.mssante.fr")], header))

@@ -235,7 +235,8 @@ def test_geolocalisation_and_other_sections_are_ignored():
     rows = read_all(
         etalab(
             et(),
-            "geolocalisation;010780930;870000.1;6570000.2;1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93;2026-05-04",
+            "geolocalisation;010780930;870000.1;6570000.2;"
+            "1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93;2026-05-04",
             "geolocalisation;010780955;870000.1;6570000.2;x;2026-05-04",
         ),
         stats=stats,

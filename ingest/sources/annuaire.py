@@ -1,4 +1,5 @@
-"""Reader for the national MSSanté mailbox directory extract (ANS, ``Extraction_Correspondance_MSSante``).
+"""Reader for the national MSSanté mailbox directory extract
+(ANS, ``Extraction_Correspondance_MSSante``).
 
 Pure: a binary file object in, :class:`DirectoryRow` / :class:`Rejected` out. The format and its
 quirks are described in ``/work/shared/domain/annuaire-mssante.md``: UTF-8, ``|`` separated, one
@@ -61,8 +62,10 @@ _GENERATED_AT = re.compile(r"Extraction_Correspondance_MSSante_(\d{12})")
 
 
 def _header_key(text: str) -> str:
-    """How header cells are compared: NFC, no surrounding spaces, case-insensitive."""
-    return unicodedata.normalize("NFC", text).strip().casefold()
+    """How header cells are compared: no surrounding spaces, case- and accent-insensitive
+    (a file re-saved by a tool that lost "é" in "Département" still matches)."""
+    decomposed = unicodedata.normalize("NFD", text.strip())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def _decode_header(raw: bytes) -> str:
@@ -131,9 +134,9 @@ def read_extract(
     The header is read and checked at once (SourceError before any row: empty file, binary
     data, not the directory's header, or missing required columns — ``REQUIRED_COLUMNS``:
     Type de BAL, Adresse BAL, Type identifiant structure, Identification Structure, Code
-    postal, Département). Columns are matched by header name (NFC, spaces around and case
-    ignored); other columns, in any order, are ignored; ``OPTIONAL_COLUMNS`` give None when
-    absent. UTF-8, with or without BOM, LF or CRLF; lines are never all held in memory.
+    postal, Département). Columns are matched by header name (spaces around, case and
+    accents ignored); other columns, in any order, are ignored; ``OPTIONAL_COLUMNS`` give
+    None when absent. UTF-8, with or without BOM, LF or CRLF; lines are never all held in memory.
 
     Each data line gives a DirectoryRow or a Rejected(line, reason) where reason is one of
     ``REASONS`` and line the 1-based file line (header = 1). Blank lines are skipped. Rows

@@ -226,7 +226,8 @@ def _request(request: urllib.request.Request, ca_bundle: str | None):
 
 
 def _download(url: str, workdir: Path, ca_bundle: str | None) -> tuple[Path, str]:
-    """Stream ``url`` into ``workdir`` (temporary name, renamed when complete); sha256 on the way."""
+    """Stream ``url`` into ``workdir`` (temporary name, renamed when complete), hashing on
+    the way."""
     workdir.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers=_HEADERS)
     digest = hashlib.sha256()
