@@ -1,0 +1,195 @@
+"""``balise bal provision|import|template|test|list|confirm|disable|retry``: thin commands over
+``balise.services.provisioning``, ``bal_import`` and ``bal_tests``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from balise.cli import Context, pass_context
+from balise.db import engine_for, upgrade
+from balise.errors import BaliseError, ValidationError
+from balise.referentials.bal_rules import BalRequest, suggest_address
+from balise.referentials.bal_sheet import template_bytes
+from balise.services import bal_import, bal_tests
+from balise.services import provisioning as prov
+from balise.services.access import SYSTEM
+
+OUTCOME_LINES = {
+    "passed": "réussi",
+    "junk": "réussi avec avertissement",
+    "timeout": "délai dépassé",
+    "failed": "échec",
+}
+
+
+def _store(ctx: Context) -> Engine:
+    engine = engine_for(ctx.settings.resolved_database_url())
+    upgrade(engine)
+    return engine
+
+
+def _settings(ctx: Context, backend: str | None):
+    from dataclasses import replace
+
+    return replace(ctx.settings, provision_backend=backend) if backend else ctx.settings
+
+
+@click.group()
+def bal() -> None:
+    """Provisionner et tester des BAL MSSanté."""
+
+
+backend_option = click.option(
+    "--backend", type=click.Choice(["dovecot", "request"]), help="Moteur de provisionnement."
+)
+
+
+@bal.command()
+@click.option("--type", "bal_type", required=True, help="PER, ORG, APP ou CAB.")
+@click.option("--department", required=True, help="Code du département (01, 2A, 974...).")
+@click.option("--address", default="", help="Adresse ; sinon proposée à partir de --domain.")
+@click.option("--domain", default="", help="Domaine pour l'adresse proposée.")
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--holder-id", default="", help="RPPS ou ADELI du titulaire (PER).")
+@click.option("--finess", default="")
+@click.option("--service", default="")
+@click.option("--responsible", default="", help="Professionnel responsable (ORG, APP).")
+@click.option("--structure-head", default="", help="Responsable de la structure (ORG).")
+@click.option("--software", default="", help="Logiciel émetteur (APP).")
+@click.option("--practice", default="", help="Nom du cabinet (CAB).")
+@backend_option
+@pass_context
+def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> None:
+    """Provisionner une BAL."""
+    request = BalRequest(**fields)
+    if not request.address and domain:
+        request.address = suggest_address(request, domain)
+    settings = _settings(ctx, backend)
+    report = prov.provision(_store(ctx), SYSTEM, settings, request)
+    verb = "créée" if report.status == "provisioned" else "demandée à l'opérateur"
+    if not report.created:
+        verb = "déjà provisionnée, rien n'a été refait"
+    summary = f"BAL {report.address} {verb}."
+    if report.files:
+        summary += f" Demande : {report.files[0]}"
+    if report.secret and not ctx.as_json:
+        # Handed once: it is stored encrypted and never shown again.
+        summary += f"\nMot de passe (affiché une seule fois) : {report.secret}"
+    payload = {"adresse": report.address, "statut": report.status, "créée": report.created,
+               "fichiers": [str(f) for f in report.files]}  # fmt: skip
+    ctx.echo(summary, payload)
+
+
+@bal.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Vérifier seulement, ne rien créer.")
+@backend_option
+@pass_context
+def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> None:
+    """Importer un classeur de BAL (modèle : « balise bal template »)."""
+    engine, settings, data = _store(ctx), _settings(ctx, backend), file.read_bytes()
+    if dry_run:
+        report = bal_import.dry_run(engine, settings, data)
+    else:
+        try:
+            report = bal_import.apply(engine, SYSTEM, settings, data)
+        except ValidationError as exc:
+            lines = [m for _, m in exc.problems]
+            raise BaliseError("\n".join([str(exc), *lines])) from exc
+    payload = {"lignes": [r.__dict__ | {"etat": r.state} for r in report.rows],
+               "appliqué": report.applied}  # fmt: skip
+    ctx.echo("\n".join([report.summary(), *report.problem_lines()]), payload)
+    if report.errors:
+        ctx_exit = click.get_current_context()
+        ctx_exit.exit(1)
+
+
+@bal.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def template(ctx: Context, out: Path) -> None:
+    """Écrire le modèle de classeur d'import."""
+    out.write_bytes(template_bytes())
+    ctx.echo(f"Modèle d'import écrit : {out}")
+
+
+@bal.command()
+@click.argument("address", required=False)
+@click.option("--department", help="Tester toutes les BAL de ce département.")
+@click.option("--to", "recipient", help="Destinataire (par défaut la BAL elle-même).")
+@click.option("--use-case", "case_id", help="Cas d'usage du message (data/use_cases.csv).")
+@click.option("--xdm", is_flag=True, help="Joindre une archive IHE_XDM.ZIP factice.")
+@click.option("--timeout", default=30.0, show_default=True, help="Attente maximale (s).")
+@click.option("--concurrency", default=4, show_default=True, help="Tests simultanés (lot).")
+@click.option("--token-env", help="Variable d'environnement contenant le jeton PSC (XOAUTH2).")
+@pass_context
+def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, concurrency,
+         token_env) -> None:  # fmt: skip
+    """Test aller-retour d'une BAL (envoi SMTP puis réception IMAP)."""
+    engine = _store(ctx)
+    if department:
+        results = bal_tests.run_department_tests(
+            engine, SYSTEM, ctx.settings, department, concurrency, timeout
+        )
+    elif address:
+        token = os.environ.get(token_env) if token_env else None
+        results = [bal_tests.run_bal_test(engine, SYSTEM, ctx.settings, address, recipient,
+                                          case_id, xdm, token, timeout)]  # fmt: skip
+    else:
+        raise BaliseError("Indiquez une adresse ou --department.")
+    lines = [_result_line(r) for r in results] or ["Aucune BAL à tester dans ce département."]
+    ctx.echo("\n".join(lines), {"tests": [r.__dict__ for r in results]})
+    if any(r.outcome in ("timeout", "failed") for r in results):
+        click.get_current_context().exit(1)
+
+
+def _result_line(result) -> str:
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items())
+    return f"{result.sender} : {OUTCOME_LINES[result.outcome]} — {result.message} ({steps})"
+
+
+@bal.command(name="list")
+@click.option("--department", "departments", multiple=True)
+@click.option("--status", type=click.Choice(list(prov.STATUSES)))
+@pass_context
+def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> None:
+    """Lister les BAL provisionnées."""
+    frame = prov.bals_frame(_store(ctx), SYSTEM, list(departments) or None, status)
+    lines = [
+        f"{r.adresse}  {r.type}  {r.departement}  {prov.STATUSES[r.statut]}"
+        for r in frame.itertuples()
+    ]
+    ctx.echo("\n".join(lines) or "Aucune BAL provisionnée.", {"bal": frame.to_dict("records")})
+
+
+def _lifecycle(action, verb: str):
+    @click.argument("address")
+    @pass_context
+    def command(ctx: Context, address: str) -> None:
+        status = action(_store(ctx), SYSTEM, address)
+        ctx.echo(f"BAL {address} {verb} (statut : {prov.STATUSES[status].lower()}).")
+
+    return command
+
+
+bal.command(name="confirm", help="Confirmer qu'une BAL demandée a été créée par l'opérateur.")(
+    _lifecycle(prov.confirm, "confirmée")
+)
+bal.command(name="disable", help="Désactiver une BAL.")(_lifecycle(prov.disable, "désactivée"))
+
+
+@bal.command()
+@click.argument("address")
+@pass_context
+def retry(ctx: Context, address: str) -> None:
+    """Relancer le provisionnement d'une BAL restée demandée."""
+    report = prov.retry_provision(_store(ctx), SYSTEM, ctx.settings, address)
+    summary = f"BAL {report.address} : provisionnement relancé (statut : {report.status})."
+    if report.secret and not ctx.as_json:
+        summary += f"\nMot de passe (affiché une seule fois) : {report.secret}"
+    ctx.echo(summary, {"adresse": report.address, "statut": report.status})
