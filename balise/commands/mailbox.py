@@ -1,0 +1,117 @@
+"""``balise mailbox add|list|remove``: the mailboxes ``balise poll`` watches.
+
+Secrets are never taken on the command line in clear (it would land in shell history and the
+process list): ``--ask-secret`` reads it without echo (or from standard input) and seals it with
+BALISE_SECRET_KEY; ``--secret-env VAR`` / ``--secret-file PATH`` store only where it lives.
+"""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import Engine
+
+from balise.cli import Context, pass_context
+from balise.db import engine_for, upgrade
+from balise.mail.connection import AUTH_MODES, TLS_MODES
+from balise.services import activity
+from balise.services.access import SYSTEM
+
+AUTH_LABELS = {
+    "password": "mot de passe",
+    "xoauth2": "jeton XOAUTH2",
+    "oauthbearer": "jeton OAUTHBEARER",
+    "external": "certificat client (EXTERNAL)",
+}
+TLS_LABELS = {"starttls": "STARTTLS", "implicit": "TLS implicite"}
+
+
+def _store(ctx: Context) -> Engine:
+    engine = engine_for(ctx.settings.resolved_database_url())
+    upgrade(engine)
+    return engine
+
+
+@click.group()
+def mailbox() -> None:
+    """Boîtes aux lettres suivies par la relève d'activité."""
+
+
+@mailbox.command()
+@click.argument("address")
+@click.option("--department", required=True, help="Code du département (01, 2A, 974...).")
+@click.option("--host", required=True, help="Serveur IMAP de l'opérateur.")
+@click.option("--port", type=int, help="Port IMAP (143 en STARTTLS, 993 en TLS implicite).")
+@click.option("--tls", "tls_mode", type=click.Choice(TLS_MODES), default="starttls")
+@click.option("--auth", "auth_mode", type=click.Choice(AUTH_MODES), default="password")
+@click.option("--username", help="Identifiant, si différent de l'adresse.")
+@click.option("--ask-secret", is_flag=True, help="Saisir le mot de passe ou jeton (chiffré).")
+@click.option("--secret-env", help="Variable d'environnement qui contient le secret.")
+@click.option("--secret-file", help="Fichier qui contient le secret.")
+@click.option("--ca-bundle", help="Autorités de confiance (PEM), ex. IGC-Santé.")
+@click.option("--client-cert", help="Certificat client (PEM), mode EXTERNAL.")
+@click.option("--client-key", help="Clé du certificat client (PEM), mode EXTERNAL.")
+@click.option(
+    "--folder", "folders", multiple=True, help="Dossier à relever (défaut : INBOX + Envoyés)."
+)
+@pass_context
+def add(
+    ctx: Context,
+    address: str,
+    port: int | None,
+    ask_secret: bool,
+    secret_env: str | None,
+    secret_file: str | None,
+    **opts,
+) -> None:
+    """Suivre une boîte."""
+    secret = click.prompt("Secret", hide_input=True, err=True) if ask_secret else None
+    ref = f"env:{secret_env}" if secret_env else f"file:{secret_file}" if secret_file else None
+    request = activity.WatchRequest(
+        address=address,
+        imap_port=port or (993 if opts["tls_mode"] == "implicit" else 143),
+        secret=secret,
+        secret_ref=ref,
+        folders=tuple(opts.pop("folders")),
+        imap_host=opts.pop("host"),
+        **opts,
+    )
+    activity.add_watched(_store(ctx), SYSTEM, request, ctx.settings.secret_key)
+    clean = request.address.strip().lower()
+    ctx.echo(
+        f"Boîte {clean} suivie ({AUTH_LABELS[request.auth_mode]}, "
+        f"{TLS_LABELS[request.tls_mode]}, {request.imap_host}:{request.imap_port}).",
+        {"address": clean, "status": "watched"},
+    )
+
+
+@mailbox.command(name="list")
+@click.option("--department", "departments", multiple=True, help="Code du département.")
+@pass_context
+def list_(ctx: Context, departments: tuple[str, ...]) -> None:
+    """Lister les boîtes suivies et leur dernière relève."""
+    df = activity.watched(_store(ctx), SYSTEM, departments or None)
+    if ctx.as_json:
+        ctx.echo("", {"mailboxes": df.astype(object).where(df.notna(), None).to_dict("records")})
+        return
+    for r in df.itertuples():
+        if r.last_poll_at is None or r.last_poll_at != r.last_poll_at:
+            last = "jamais relevée"
+        elif r.last_poll_ok:
+            last = f"relevée le {r.last_poll_at:%d/%m/%Y %H:%M} UTC"
+        else:
+            last = f"échec le {r.last_poll_at:%d/%m/%Y %H:%M} UTC : {r.last_poll_message}"
+        click.echo(
+            f"{r.address}  {r.department}  {r.imap_host}:{r.imap_port}  "
+            f"{TLS_LABELS.get(r.tls_mode, r.tls_mode)}  {AUTH_LABELS.get(r.auth_mode, r.auth_mode)}"
+            f"  secret : {r.secret}  {last}"
+        )
+    click.echo(f"{len(df)} boîte(s) suivie(s).")
+
+
+@mailbox.command()
+@click.argument("address")
+@pass_context
+def remove(ctx: Context, address: str) -> None:
+    """Ne plus suivre une boîte (ses comptages sont effacés)."""
+    activity.remove_watched(_store(ctx), SYSTEM, address)
+    ctx.echo(f"Boîte {address.strip().lower()} retirée du suivi.")
