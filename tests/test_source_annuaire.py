@@ -256,6 +256,7 @@ def test_bad_rows_are_rejected_with_their_file_line_and_a_fixed_reason():
             record(Adresse_BAL="a@b@c.fr"),
             record(Adresse_BAL="nom prenom@x.mssante.fr"),
             record(Adresse_BAL="a@localhost"),
+            record(Adresse_BAL="a\x00b@x.mssante.fr"),
             record(Département="", Code_postal=""),
             record(Département="ZZ", Code_postal="00000"),
         ]
@@ -271,14 +272,15 @@ def test_bad_rows_are_rejected_with_their_file_line_and_a_fixed_reason():
         Rejected(5, REASON_ADDRESS),
         Rejected(6, REASON_ADDRESS),
         Rejected(7, REASON_ADDRESS),
-        Rejected(8, REASON_DEPARTMENT),
+        Rejected(8, REASON_ADDRESS),
         Rejected(9, REASON_DEPARTMENT),
-        Rejected(10, REASON_FIELDS),
-        Rejected(12, REASON_FIELDS),  # line 11 is blank: skipped, still counted as a file line
-        Rejected(13, REASON_ENCODING),
+        Rejected(10, REASON_DEPARTMENT),
+        Rejected(11, REASON_FIELDS),
+        Rejected(13, REASON_FIELDS),  # line 12 is blank: skipped, still counted as a file line
+        Rejected(14, REASON_ENCODING),
     ]
     assert REASON_FIELDS == "nombre de colonnes incorrect"
-    assert stats.lines == 11
+    assert stats.lines == 12
 
 
 def test_departments_outside_the_selection_are_counted_not_yielded():

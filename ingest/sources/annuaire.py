@@ -112,8 +112,9 @@ def normalise_structure_id(value: str) -> str | None:
 
 
 def is_valid_address(address: str) -> bool:
-    """``local@domain`` with one ``@``, a dotted domain and no spaces (address already stripped)."""
-    local, at, domain = address.partition("@")
+    """``local@domain`` with one ``@``, a dotted domain, no spaces nor control characters
+    (address already stripped)."""
+    local, _, domain = address.partition("@")
     return bool(
         local
         and "." in domain
@@ -121,6 +122,7 @@ def is_valid_address(address: str) -> bool:
         and " " not in address
         and domain[0] != "."
         and domain[-1] != "."
+        and address.isprintable()
     )
 
 
