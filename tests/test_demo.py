@@ -15,8 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from balise.referentials.departments import department_from_postcode, region_departments
+from ingest import jobs
 from ingest.demo import BAD_LINES_PER_EXTRACT, WRONG_KEY_FINESS, changed_copy, luhn_ok, write_demo
 from ingest.sources.annuaire import (
     REASON_ADDRESS,
@@ -375,3 +377,43 @@ def test_finess_reader_accepts_both_variants(regional_demo):
     for r in json_rows:
         assert by_number[r.finess_et].category_code == r.category_code
         assert r.department == "15" and r.finess_ej == by_number[r.finess_et].finess_ej
+
+
+# --------------------------------------------------------------------------- into the store
+
+EQUIPPED_BY_CATEGORY = text(
+    "SELECT e.category_code, COUNT(*) AS n, SUM(CASE WHEN EXISTS (SELECT 1 FROM mailboxes m "
+    "WHERE m.valid_to IS NULL AND ((m.link_kind = 'ET' AND m.structure_id = e.finess_et) "
+    "OR (m.link_kind = 'EJ' AND m.structure_id = e.finess_ej))) THEN 1 ELSE 0 END) AS equipped "
+    "FROM establishments e GROUP BY e.category_code"
+)
+
+
+def test_demo_files_ingest_and_link_like_the_plain_python_count(empty_db, tmp_path):
+    """Ingested with the project's own job (SQLite and PostgreSQL), the demo files link to
+    FINESS through ET and EJ numbers, and the equipped counts equal those computed from the
+    files with plain Python."""
+    files = write_demo(tmp_path, scale=0.15)
+    jobs.ingest(empty_db, "finess", str(files.finess), tuple(sorted(ARA)), is_demo=True)
+    reports = [
+        jobs.ingest(empty_db, "annuaire", str(p), tuple(sorted(ARA)), is_demo=True)
+        for p in files.annuaire
+    ]
+    assert [r.rejects.total for r in reports] == [BAD_LINES_PER_EXTRACT] * 4
+    assert all(r.duplicates >= 1 for r in reports)
+    assert all(r.created > 0 and r.removed > 0 and r.changed > 0 for r in reports[1:])
+    with empty_db.connect() as conn:
+        kinds = dict(conn.execute(text(
+            "SELECT link_kind, COUNT(*) FROM mailboxes WHERE valid_to IS NULL "
+            "AND link_kind IS NOT NULL GROUP BY link_kind"
+        )).all())  # fmt: skip
+        stored = {c: (n, eq) for c, n, eq in conn.execute(EQUIPPED_BY_CATEGORY).all()}
+    assert kinds["ET"] > 10 * kinds["EJ"] > 0
+    by_file = Counter()
+    ids = linked_ids(files.annuaire[-1])
+    for et, f in establishments(files.finess).items():
+        by_file[f[18]] += et in ids or f[2] in ids
+    assert {c: eq for c, (n, eq) in stored.items()} == dict(by_file) | {
+        c: 0 for c in stored if c not in by_file
+    }
+    assert stored["500"][1] / stored["500"][0] > stored["460"][1] / stored["460"][0] + 0.2
