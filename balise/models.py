@@ -84,8 +84,10 @@ class Mailbox(Base):
     valid_to: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
 
     __table_args__ = (
-        Index("ix_mailboxes_current", "valid_to", "department", "address"),
-        Index("ix_mailboxes_address", "address"),
+        # Address first: the diff looks every staged address up (an index led by valid_to
+        # tempts SQLite into scanning every current row for each lookup).
+        Index("ix_mailboxes_address", "address", "valid_to"),
+        Index("ix_mailboxes_department", "department", "valid_to", "bal_type"),
         Index("ix_mailboxes_structure", "structure_id", "valid_to"),
         Index("ix_mailboxes_valid_from", "valid_from"),
     )

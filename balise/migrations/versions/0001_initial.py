@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:58:18.862457
+Create Date: 2026-11-25 20:05:33.079280
 """
 
 from alembic import op
@@ -259,9 +259,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("mailboxes", schema=None) as batch_op:
-        batch_op.create_index("ix_mailboxes_address", ["address"], unique=False)
+        batch_op.create_index("ix_mailboxes_address", ["address", "valid_to"], unique=False)
         batch_op.create_index(
-            "ix_mailboxes_current", ["valid_to", "department", "address"], unique=False
+            "ix_mailboxes_department", ["department", "valid_to", "bal_type"], unique=False
         )
         batch_op.create_index("ix_mailboxes_structure", ["structure_id", "valid_to"], unique=False)
         batch_op.create_index("ix_mailboxes_valid_from", ["valid_from"], unique=False)
@@ -274,7 +274,7 @@ def downgrade() -> None:
     with op.batch_alter_table("mailboxes", schema=None) as batch_op:
         batch_op.drop_index("ix_mailboxes_valid_from")
         batch_op.drop_index("ix_mailboxes_structure")
-        batch_op.drop_index("ix_mailboxes_current")
+        batch_op.drop_index("ix_mailboxes_department")
         batch_op.drop_index("ix_mailboxes_address")
 
     op.drop_table("mailboxes")
