@@ -135,3 +135,104 @@ def build_pack(actor: Actor, deps: Deps) -> bytes:
 
 def table_csv(actor: Actor, deps: Deps, table: str) -> bytes:
     return pack.table_csv(_engine(), actor, deps, table)
+
+
+# --- BAL provisioning and round-trip tests (issue 5) ---------------------------------------
+# Lists are cached under a "BAL version" (count + last change of provisioned BALs and tests,
+# one tiny query) so that an action shows at the next rerun; actions are never cached.
+
+
+BAL_TEST_TIMEOUT_S = 30.0
+
+
+def _bal_services():
+    from balise.services import bal_import, bal_tests, provisioning
+
+    return provisioning, bal_tests, bal_import
+
+
+def bal_version() -> str:
+    provisioning, _, _ = _bal_services()
+    return provisioning.change_marker(_engine())
+
+
+@st.cache_data(show_spinner=False)
+def bal_list(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    provisioning, _, _ = _bal_services()
+    return provisioning.bals_frame(_engine(), actor, list(deps))
+
+
+@st.cache_data(show_spinner=False)
+def bal_status_counts(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    provisioning, _, _ = _bal_services()
+    return provisioning.status_counts(_engine(), actor, list(deps))
+
+
+@st.cache_data(show_spinner=False)
+def bal_test_history(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    _, bal_tests, _ = _bal_services()
+    return bal_tests.history(_engine(), actor, list(deps))
+
+
+@st.cache_data(show_spinner=False)
+def bal_outcome_counts(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    _, bal_tests, _ = _bal_services()
+    return bal_tests.outcome_counts(_engine(), actor, list(deps))
+
+
+def bal_check(request) -> list[tuple[str, str]]:
+    provisioning, _, _ = _bal_services()
+    return provisioning.check_request(_engine(), settings(), request)
+
+
+def bal_provision(actor: Actor, request):
+    provisioning, _, _ = _bal_services()
+    return provisioning.provision(_engine(), actor, settings(), request)
+
+
+def bal_confirm(actor: Actor, address: str) -> str:
+    provisioning, _, _ = _bal_services()
+    return provisioning.confirm(_engine(), actor, address)
+
+
+def bal_import_check(data: bytes):
+    _, _, bal_import = _bal_services()
+    return bal_import.dry_run(_engine(), settings(), data)
+
+
+def bal_import_apply(actor: Actor, data: bytes):
+    _, _, bal_import = _bal_services()
+    return bal_import.apply(_engine(), actor, settings(), data)
+
+
+def bal_run_test(actor: Actor, address: str, case_id: str, with_xdm: bool, on_step=None):
+    _, bal_tests, _ = _bal_services()
+    return bal_tests.run_bal_test(
+        _engine(), actor, settings(), address, case_id=case_id, with_xdm=with_xdm,
+        timeout=BAL_TEST_TIMEOUT_S, on_step=on_step,
+    )  # fmt: skip
+
+
+def bal_run_department(actor: Actor, department: str):
+    _, bal_tests, _ = _bal_services()
+    return bal_tests.run_department_tests(
+        _engine(), actor, settings(), department, timeout=BAL_TEST_TIMEOUT_S
+    )
+
+
+def bal_use_cases() -> dict[str, str]:
+    from balise.mail.probe_message import load_use_cases
+
+    return {case.id: case.title for case in load_use_cases().values()}
+
+
+def bal_template() -> bytes:
+    from balise.referentials.bal_sheet import template_bytes
+
+    return template_bytes()
+
+
+def bal_operator_status() -> str | None:
+    """What is missing for provisioning and tests to work, in French; None when ready."""
+    provisioning, _, _ = _bal_services()
+    return provisioning.operator_problem(settings())

@@ -25,6 +25,10 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/structure.py", "Structure", ":material/home_work:", "Adoption", "structure"),
     PageSpec("pages/changes.py", "Évolutions", ":material/timeline:", "Adoption", "evolutions"),
     PageSpec("pages/exports.py", "Exports", ":material/download:", "Partager", "exports"),
+    PageSpec(
+        "pages/provisionner.py", "Provisionner", ":material/person_add:", "BAL", "provisionner"
+    ),
+    PageSpec("pages/tester.py", "Tester", ":material/fact_check:", "BAL", "tester"),
 ]
 
 

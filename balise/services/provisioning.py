@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from balise.config import Settings
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
 from balise.mail.provision import Backend, backend_for
-from balise.models import Mailbox, ProvisionedBal
+from balise.models import BalTest, Mailbox, ProvisionedBal
 from balise.referentials.bal_rules import (
     BalRequest,
     address_taken_problem,
@@ -373,3 +373,30 @@ def status_counts(
             conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys())
         )
     return frame.sort_values(["departement", "statut"]).reset_index(drop=True)
+
+
+def change_marker(engine: Engine) -> str:
+    """Changes whenever a BAL or a test is added or moves (cache key for the pages)."""
+    with engine.connect() as conn:
+        bals = conn.execute(select(func.count(), func.max(ProvisionedBal.updated_at))).one()
+        tests = conn.scalar(select(func.count()).select_from(BalTest))
+    return f"{bals[0]}:{bals[1]}:{tests}"
+
+
+def operator_problem(settings: Settings) -> str | None:
+    """What the configured backend lacks, as a French sentence; None when it can work."""
+    if settings.provision_backend == "request":
+        return None
+    if settings.provision_backend != "dovecot":
+        return f"Moteur de provisionnement inconnu : {settings.provision_backend}."
+    if not settings.secret_key:
+        return (
+            "BALISE_SECRET_KEY n'est pas définie : les mots de passe des BAL créées ne "
+            "pourraient pas être gardés chiffrés."
+        )
+    if not (settings.sandbox_dir / "sandbox.json").exists():
+        return (
+            f"L'opérateur bac à sable (Dovecot) ne tourne pas dans {settings.sandbox_dir} : "
+            "lancez « make run »."
+        )
+    return None

@@ -1,0 +1,99 @@
+"""Tester: pick BALs, run their round trip and watch each step turn green or red as it happens;
+test a whole department; history of latency and outcomes."""
+
+import streamlit as st
+
+from balise.errors import BaliseError
+from balise.mail.roundtrip import STEPS
+from balise.services.bal_tests import TESTABLE
+from dashboard import bal_charts, data
+from dashboard.shell import current_actor, selection
+
+STEP_LABELS = {"connect": "Connexion", "auth": "Authentification", "submit": "Envoi",
+               "visible": "Réception"}  # fmt: skip
+ICONS = {"waiting": "⚪", "running": "⏳", "ok": "🟢", "failed": "🔴"}
+
+st.title("Tester des BAL")
+actor = current_actor()
+if problem := data.bal_operator_status():
+    st.warning(problem, icon="⚠️")
+deps = tuple(selection()) or tuple(actor.departments)
+if not deps:
+    st.info("Choisissez au moins un département dans la barre latérale.")
+    st.stop()
+marker = data.bal_version()
+bals = data.bal_list(marker, actor, deps)
+testable = bals.loc[bals["statut"].isin(TESTABLE), "adresse"].tolist() if not bals.empty else []
+
+
+def _step_line(step: str, state: str, seconds: float | None) -> str:
+    timing = f" {seconds:.2f} s".replace(".", ",") if seconds is not None else ""
+    return f"{ICONS[state]} {STEP_LABELS[step]}{timing}"
+
+
+def _run_one(address: str, case_id: str, with_xdm: bool) -> None:
+    st.markdown(f"**{address}**")
+    cells = dict(zip(STEPS, st.columns(len(STEPS)), strict=True))
+    slots = {step: cells[step].empty() for step in STEPS}
+    for step in STEPS:
+        slots[step].markdown(_step_line(step, "waiting", None))
+
+    def on_step(step: str, state: str, seconds: float | None) -> None:
+        slots[step].markdown(_step_line(step, state, seconds))
+
+    try:
+        result = data.bal_run_test(actor, address, case_id, with_xdm, on_step)
+    except BaliseError as exc:
+        st.error(str(exc))
+        return
+    show = {"passed": st.success, "junk": st.warning}.get(result.outcome, st.error)
+    show(result.message)
+
+
+tab_run, tab_history = st.tabs(["Lancer des tests", "Historique"])
+with tab_run:
+    if not testable:
+        st.info(
+            "Aucune BAL à tester dans cette sélection : provisionnez-en une (page Provisionner) "
+            "ou confirmez une BAL demandée."
+        )
+    else:
+        picked = st.multiselect("BAL à tester", testable, default=testable[:1], key="test_pick")
+        cases = data.bal_use_cases()
+        case_id = st.selectbox(
+            "Cas d'usage du message", list(cases), format_func=cases.get, key="test_case"
+        )
+        with_xdm = st.checkbox("Joindre une archive IHE_XDM.ZIP factice", key="test_xdm")
+        if st.button("Lancer les tests", type="primary", disabled=not picked, key="test_run"):
+            for address in picked:
+                _run_one(address, case_id, with_xdm)
+        st.divider()
+        department = st.selectbox("Département", deps, key="test_department")
+        if st.button("Tester toutes les BAL du département", key="test_department_run"):
+            with st.spinner("Tests en cours…"):
+                try:
+                    results = data.bal_run_department(actor, department)
+                except BaliseError as exc:
+                    st.error(str(exc))
+                    results = []
+            passed = sum(r.outcome in ("passed", "junk") for r in results)
+            st.info(f"{passed} BAL sur {len(results)} ont réussi leur test.")
+            st.dataframe(
+                [{"Adresse": r.sender, "Résultat": bal_charts.OUTCOME_LABELS[r.outcome],
+                  "Message": r.message} for r in results],
+                hide_index=True,
+            )  # fmt: skip
+
+with tab_history:
+    marker = data.bal_version()
+    history = data.bal_test_history(marker, actor, deps)
+    if history.empty:
+        st.info("Aucun test enregistré pour cette sélection.")
+    else:
+        counts = data.bal_outcome_counts(marker, actor, deps)
+        st.plotly_chart(bal_charts.roundtrip_latency(history), key="test_latency")
+        st.plotly_chart(bal_charts.roundtrip_outcomes(counts), key="test_outcomes")
+        st.dataframe(
+            history.assign(resultat=history["resultat"].map(bal_charts.OUTCOME_LABELS)),
+            hide_index=True,
+        )

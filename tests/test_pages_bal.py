@@ -1,0 +1,155 @@
+"""The Provisionner and Tester pages in AppTest, against the real store (SQLite and PostgreSQL)
+and the real Dovecot sandbox."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from openpyxl import load_workbook
+from streamlit.testing.v1 import AppTest
+
+from balise.config import load_settings
+from balise.referentials.bal_rules import BalRequest
+from balise.referentials.bal_sheet import HEADER, template_bytes
+from balise.secrets import new_key
+from balise.services import provisioning as prov
+from balise.services.access import SYSTEM
+from tests.support.dovecot import unique_address
+
+pytestmark = pytest.mark.mail
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+DOMAIN = "ehpad-lilas.mssante.fr"
+RPPS = "10003456786"
+
+
+@pytest.fixture
+def bal_env(empty_db, tmp_path, dovecot, monkeypatch):
+    """The dashboard's settings: this store, the sandbox operator, one allowed domain."""
+    monkeypatch.setenv("BALISE_DATABASE_URL", empty_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BALISE_REGION", "84")
+    monkeypatch.setenv("BALISE_ALLOWED_DOMAINS", DOMAIN)
+    monkeypatch.setenv("BALISE_SECRET_KEY", new_key())
+    monkeypatch.setenv("BALISE_PROVISION_BACKEND", "dovecot")
+    monkeypatch.setenv("BALISE_SANDBOX_DIR", str(dovecot.directory))
+    return empty_db
+
+
+def _open(page: str) -> AppTest:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_provisionner_validates_live_then_creates_the_bal(bal_env):
+    at = _open("provisionner")
+    assert at.title[0].value == "Provisionner des BAL"
+    assert "opérateur bac à sable" in at.caption[0].value
+    # Nothing typed yet: every missing field of a PER is named, the button is disabled.
+    assert _errors(at) == [
+        "Le champ « prénom du titulaire » est obligatoire pour une BAL PER.",
+        "Le champ « nom du titulaire » est obligatoire pour une BAL PER.",
+        "Le champ « RPPS ou ADELI du titulaire » est obligatoire pour une BAL PER.",
+        "Le champ « adresse » est obligatoire.",
+    ]
+    assert at.button(key="prov_submit").disabled
+    at.text_input(key="prov_first_name").input("Hélène")
+    at.text_input(key="prov_last_name").input("Le Bœuf")
+    at.text_input(key="prov_holder_id").input("10003456787").run()
+    assert _errors(at) == [
+        "Le champ « RPPS ou ADELI du titulaire » a une clé de contrôle RPPS fausse."
+    ]
+    assert f"Adresse proposée : helene.le-boeuf@{DOMAIN}" in [c.value for c in at.caption]
+    address = unique_address("helene", DOMAIN)
+    at.text_input(key="prov_holder_id").input(RPPS)
+    at.text_input(key="prov_address").input(address).run()
+    assert _errors(at) == []
+    assert at.success[0].value == "La demande respecte les règles : elle peut être provisionnée."
+    at.button(key="prov_submit").click().run()
+    assert not at.exception, at.exception
+    assert at.success[1].value == f"BAL {address} créée."
+    assert len(at.code[0].value) >= 16  # the password, shown once
+    assert prov.get_bal(bal_env, address).status == "provisioned"
+    # Provisioned now: the same form is refused by name.
+    at.run()
+    assert _errors(at) == [
+        f"Le champ « adresse » : {address} existe déjà parmi les BAL provisionnées."
+    ]
+
+
+def _workbook(rows: list[dict]) -> bytes:
+    book = load_workbook(io.BytesIO(template_bytes()))
+    for row in rows:
+        book["BAL"].append([row.get(name) for name in HEADER])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_provisionner_import_dry_run_then_apply(bal_env):
+    good = {"bal_type": "CAB", "department": "01", "practice": "Cabinet des Lilas",
+            "address": unique_address("cabinet", DOMAIN)}  # fmt: skip
+    bad = {"bal_type": "APP", "department": "01", "address": unique_address("dpi", DOMAIN)}
+    at = _open("provisionner")
+    at.file_uploader(key="prov_upload").set_value(
+        ("lot.xlsx", _workbook([good, bad]), "application/octet-stream")
+    ).run()
+    assert not at.exception, at.exception
+    assert "1 ligne(s) en erreur sur 2 : corrigez le fichier, rien n'a été importé." in _errors(at)
+    assert at.button(key="prov_apply").disabled
+    table = at.dataframe[0].value
+    assert table["Ligne"].tolist() == [2, 3]
+    assert table["État"].tolist() == ["à créer", "erreur"]
+    at.file_uploader(key="prov_upload").set_value(
+        ("lot.xlsx", _workbook([good]), "application/octet-stream")
+    ).run()
+    at.button(key="prov_apply").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success][-1] == (
+        "Import appliqué : 1 BAL créées ou demandées, 0 déjà présentes."
+    )
+    assert prov.get_bal(bal_env, good["address"]).status == "provisioned"
+
+
+def test_tester_shows_each_step_then_the_history(bal_env):
+    address = unique_address("jeanne", DOMAIN)
+    request = BalRequest("PER", "01", address, "Jeanne", "Durand", RPPS)
+    prov.provision(bal_env, SYSTEM, load_settings(), request)
+    at = _open("tester")
+    assert at.multiselect(key="test_pick").value == [address]
+    assert at.info[0].value == "Aucun test enregistré pour cette sélection."
+    at.button(key="test_run").click().run()
+    assert not at.exception, at.exception
+    steps = [m.value for m in at.markdown if m.value[:1] in ("🟢", "🔴", "⚪", "⏳")]
+    assert [s.split(" ")[1] for s in steps] == ["Connexion", "Authentification", "Envoi",
+                                                 "Réception"]  # fmt: skip
+    assert all(s.startswith("🟢") and s.endswith(" s") for s in steps)
+    assert at.success[0].value == "Message reçu dans la boîte de réception."
+    at.run()
+    assert len(at.get("plotly_chart")) == 2
+    history = at.dataframe[0].value
+    assert history["adresse"].tolist() == [address]
+    assert history["resultat"].tolist() == ["Réussi"]
+    assert prov.get_bal(bal_env, address).status == "test_passed"
+
+
+def test_pages_say_what_is_missing_without_the_sandbox(bal_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("BALISE_SANDBOX_DIR", str(tmp_path / "nulle-part"))
+    for page in ("provisionner", "tester"):
+        at = _open(page)
+        assert at.warning[0].value == (
+            f"L'opérateur bac à sable (Dovecot) ne tourne pas dans {tmp_path / 'nulle-part'} : "
+            "lancez « make run »."
+        )
