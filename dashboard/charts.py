@@ -3,8 +3,11 @@ palette (Okabe-Ito for categories, Cividis for the share), French number separat
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from balise.services.labels import bal_type_label, category_label, department_label
 from dashboard.format import fr_date, fr_int, fr_pct
@@ -30,6 +33,15 @@ def _layout(fig: go.Figure, title: str, x: str = "", y: str = "", height: int = 
     return fig
 
 
+def _count_axis(fig: go.Figure) -> None:
+    """Counts are whole numbers: no « 2,5 » tick between 2 and 3 ESMS."""
+    top = sum(
+        max((v for v in (t.y if t.y is not None else []) if v is not None), default=0)
+        for t in fig.data
+    )
+    fig.update_yaxes(tickformat=",d", rangemode="tozero", dtick=1 if top <= 8 else None)
+
+
 def _share_hover(df: pd.DataFrame) -> list[str]:
     return [
         f"<b>{department_label(r.department)}</b><br>{fr_pct(r.share)} équipés"
@@ -38,24 +50,56 @@ def _share_hover(df: pd.DataFrame) -> list[str]:
     ]
 
 
-def choropleth(geojson: dict, df: pd.DataFrame) -> go.Figure:
-    """Equipped share by department on real boundaries (only the selected departments)."""
-    codes = set(df["department"])
-    features = {
-        "type": "FeatureCollection",
-        "features": [f for f in geojson["features"] if f["properties"]["code"] in codes],
-    }
-    fig = go.Figure(
-        go.Choropleth(
-            geojson=features, featureidkey="properties.code", locations=df["department"],
-            z=df["share"], zmin=0, zmax=100, colorscale=SHARE_SCALE,
-            colorbar={"title": {"text": "Part équipée (%)"}, "ticksuffix": " %"},
-            text=_share_hover(df), hovertemplate="%{text}<extra></extra>",
-            marker_line_color="white",
-        )
+def _rings(geometry: dict) -> list[list]:
+    polygons = (
+        geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    )
+    return [polygon[0] for polygon in polygons]  # outer rings; holes are rare in departments
+
+
+def _colourbar_trace() -> go.Scatter:
+    """An invisible trace that only carries the colour scale legend."""
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker={"colorscale": SHARE_SCALE, "cmin": 0, "cmax": 100, "color": [0], "showscale": True,
+                "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": " %"}},
     )  # fmt: skip
-    fig.update_geos(fitbounds="locations", visible=False)
-    return _layout(fig, "Part des ESMS équipés d'une BAL MSSanté, par département", height=520)
+
+
+def choropleth(geojson: dict, df: pd.DataFrame) -> go.Figure:
+    """Equipped share by department on real boundaries (the selected departments only).
+
+    Drawn as filled lon/lat polygons on plain axes rather than a plotly ``geo`` subplot: that
+    one downloads a world map from a CDN in the browser, which offline users do not reach."""
+    rows = {r.department: r for r in df.itertuples()}
+    hover = dict(zip(df["department"], _share_hover(df), strict=True))
+    fig = go.Figure()
+    lats: list[float] = []
+    for feature in geojson["features"]:
+        code = feature["properties"]["code"]
+        if code not in rows:
+            continue
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for ring in _rings(feature["geometry"]):
+            xs += [p[0] for p in ring] + [None]
+            ys += [p[1] for p in ring] + [None]
+        lats += [y for y in ys if y is not None]
+        colour = sample_colorscale(SHARE_SCALE, [min(max(rows[code].share, 0), 100) / 100])[0]
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=ys, fill="toself", fillcolor=colour, mode="lines", name=code,
+                line={"color": "white", "width": 1}, hoveron="fills", text=hover[code],
+                hoverinfo="text", showlegend=False,
+            )
+        )  # fmt: skip
+    fig.add_trace(_colourbar_trace())
+    fig.update_xaxes(visible=False)
+    # Equirectangular with the right aspect at this latitude.
+    ratio = 1 / math.cos(math.radians(sum(lats) / len(lats))) if lats else 1
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=ratio)
+    fig.update_layout(plot_bgcolor="white")
+    return _layout(fig, "Part des ESMS équipés d'une BAL MSSanté, par département", height=560)
 
 
 def tile_map(tiles: pd.DataFrame, df: pd.DataFrame) -> go.Figure:
@@ -99,7 +143,7 @@ def trend_line(df: pd.DataFrame) -> go.Figure:
             hovertemplate="%{text}<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_xaxes(tickformat="%d/%m/%Y")
+    fig.update_xaxes(tickformat="%d/%m/%Y", tickvals=df["date"] if len(df) <= 12 else None)
     fig.update_yaxes(ticksuffix=" %", rangemode="tozero")
     return _layout(
         fig,
@@ -144,6 +188,8 @@ def mix_bars(df: pd.DataFrame, by: str, shares: bool = False) -> go.Figure:
     fig.update_layout(barmode="stack")
     if shares:
         fig.update_yaxes(ticksuffix=" %", range=[0, 100])
+    else:
+        _count_axis(fig)
     axis = "Département" if by == "department" else "Catégorie"
     what = "Répartition (%)" if shares else "Nombre de BAL"
     title = f"BAL des ESMS par type et par {axis.lower()}" + (" (en %)" if shares else "")
@@ -159,6 +205,7 @@ def changes_bars(df: pd.DataFrame, by: str) -> go.Figure:
         ]
     )
     fig.update_layout(barmode="group")
+    _count_axis(fig)
     axis = "Département" if by == "department" else "Catégorie"
     return _layout(fig, f"BAL créées et supprimées par {axis.lower()}", axis, "Nombre de BAL")
 
@@ -173,6 +220,7 @@ def history_bars(df: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(barmode="stack")
+    _count_axis(fig)
     return _layout(
         fig,
         "BAL de la structure à chaque extraction de l'annuaire",
@@ -196,6 +244,7 @@ def status_bars(df: pd.DataFrame) -> go.Figure:
         ]
     )
     fig.update_layout(barmode="stack")
+    _count_axis(fig)
     return _layout(
         fig,
         "Structures équipées et non équipées par catégorie",

@@ -23,7 +23,7 @@ def serve(ctx: Context, port: int, address: str) -> None:
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
         "--server.address", address, "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     click.echo(f"Tableau de bord : http://{address}:{port}")
     # The page processes read the settings from the environment: pass on --database-url.

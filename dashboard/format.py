@@ -31,14 +31,15 @@ def fr_points(value: float | None) -> str | None:
     """A change of share in percentage points, signed (« +2,5 pts », « −20,0 pts »)."""
     if value is None or pd.isna(value):
         return None
-    sign = "+" if value >= 0 else "−"
+    # ASCII "-": st.metric reads it to draw a downward arrow.
+    sign = "+" if value >= 0 else "-"
     return f"{sign}{fr_decimal(abs(value))}{NBSP}pts"
 
 
 def fr_signed(value: int | None) -> str | None:
     if value is None:
         return None
-    return f"{'+' if value >= 0 else '−'}{fr_int(abs(value))}"
+    return f"{'+' if value >= 0 else '-'}{fr_int(abs(value))}"
 
 
 def fr_date(value: date | datetime | None) -> str:

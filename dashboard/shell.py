@@ -63,6 +63,7 @@ def sidebar() -> None:
         on_change=_keep_selection,
         format_func=lambda c: f"{c} – {load_departments()[c].name}",
         help="La sélection s'applique à toutes les pages.",
+        placeholder="Choisir des départements",
     )
     _data_dates()
 

@@ -22,9 +22,8 @@ def show(df: pd.DataFrame, columns: list[str], **kwargs):
         if col in NUMBER_COLUMNS and df[col].dtype != bool:
             config[label] = st.column_config.NumberColumn(label, format="localized")
         elif col == "share":
-            config[label] = st.column_config.ProgressColumn(
-                label, format="%.1f %%", min_value=0, max_value=100
-            )
+            # Rounded to one decimal in the data; "localized" then shows « 45,2 » in French.
+            config[label] = st.column_config.NumberColumn(label, format="localized")
         elif col in ("date", "first_seen"):
             config[label] = st.column_config.DateColumn(label, format="DD/MM/YYYY")
     table = readable(df, columns)

@@ -73,10 +73,11 @@ def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatc
         "ESMS suivis": "5", "ESMS équipés": "3", "Part équipée": f"60,0{NBSP}%", "BAL des ESMS": "4",
         "BAL personnelles": "1", "BAL organisationnelles": "1", "BAL applicatives": "1", "BAL de cabinet": "1",
     }  # fmt: skip
-    assert [m.delta for m in at.metric][1:3] == ["−1", f"−20,0{NBSP}pts"]
+    assert [m.delta for m in at.metric][1:3] == ["-1", f"-20,0{NBSP}pts"]
     figure = _figure(at)
-    assert figure["data"][0]["type"] == "choropleth"
-    assert figure["data"][0]["locations"] == ["38", "69"]
+    shapes = [t for t in figure["data"] if t.get("fill") == "toself"]
+    assert [t["name"] for t in shapes] == ["38", "69"]
+    assert "66,7" in shapes[0]["text"] and "Isère" in shapes[0]["text"]
     assert figure["layout"]["title"]["text"].startswith("Part des ESMS équipés")
     assert _figure(at, 1)["data"][0]["y"] == [80.0, 60.0]
     table = at.dataframe[0].value
@@ -125,7 +126,7 @@ def test_department_page_filters_and_opens_a_structure(db_with_small_adoption, m
 def test_bal_types_page_counts_and_shares(db_with_small_adoption, monkeypatch):
     at = _open(_app(db_with_small_adoption, monkeypatch), "bal_types")
     assert _metrics(at)["BAL applicatives"] == "1"
-    assert [m.delta for m in at.metric] == [f"25,0{NBSP}%"] * 4
+    assert [m.delta for m in at.metric] == [f"25,0{NBSP}% des BAL"] * 4
     by_dep = at.dataframe[0].value.set_index("Département")
     assert (
         by_dep.loc["38 – Isère", "BAL (total)"] == 3

@@ -68,6 +68,8 @@ def readable(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame
         out["category_code"] = out["category_code"].map(category_label)
     if "bal_type" in out:
         out["bal_type"] = out["bal_type"].map(bal_type_label)
+    if "service" in out:
+        out["service"] = out["service"].fillna("—")
     if "link_kind" in out:
         out["link_kind"] = out["link_kind"].map(lambda k: LINK_KINDS.get(k, "—"))
     if "equipped" in out and out["equipped"].dtype == bool:

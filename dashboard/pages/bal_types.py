@@ -22,7 +22,13 @@ names = {
     "CAB": "de cabinet",
 }
 for col, (code, n) in zip(cols, totals.items(), strict=True):
-    col.metric(f"BAL {names[code]}", fr_int(n), fr_pct(100 * n / total), delta_color="off")
+    col.metric(
+        f"BAL {names[code]}",
+        fr_int(n),
+        f"{fr_pct(100 * n / total)} des BAL",
+        delta_color="off",
+        delta_arrow="off",
+    )
 
 as_share = (
     st.radio("Afficher", ["Nombre", "Part (%)"], horizontal=True, key="types_unit") == "Part (%)"

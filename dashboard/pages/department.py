@@ -14,7 +14,9 @@ STATUSES = {"": "Tous", "equipped": "Équipés", "not_equipped": "Non équipés"
 ctx = page_context("Département")
 cats = data.coverage(ctx.version, ctx.actor, ctx.deps, by="category_code")["category_code"].tolist()
 f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
-chosen_cats = f1.multiselect("Catégorie", cats, format_func=category_label, key="dep_categories")
+chosen_cats = f1.multiselect(
+    "Catégorie", cats, format_func=category_label, key="dep_categories", placeholder="Toutes"
+)
 chosen_cities = f2.multiselect(
     "Commune", data.cities(ctx.version, ctx.actor, ctx.deps), key="dep_cities"
 )

@@ -1,0 +1,145 @@
+"""Real-browser journeys: Debian's Chromium driven by Playwright against `streamlit run`.
+
+Open the regional view, pick a department, open a structure, download the pack; every page
+shows its chart. Screenshots go to tests/artifacts/ (kept out of git) for a human to look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from balise.db import make_engine, upgrade
+from tests.support.adoption_seed import seed_small_adoption
+from tests.support.streamlit import start_streamlit
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """The app on a seeded demo SQLite store; the default selection is the Rhône only."""
+    tmp = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{tmp / 'balise.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_small_adoption(engine, demo=True)
+    engine.dispose()
+    env = {"BALISE_DATABASE_URL": url, "BALISE_DEPARTMENTS": "69", "BALISE_GEOJSON": str(GEOJSON)}
+    server = start_streamlit(env, tmp)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 2000}, locale="fr-FR", accept_downloads=True
+    )
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def settle(page, heading: str, chart: bool = True) -> None:
+    """Wait for the page's title, its chart, and the end of the script run."""
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+    if chart:
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+    page.wait_for_timeout(300)  # plotly's transition
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().replace("\u00a0", " ")
+
+
+def go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    settle(page, title)
+
+
+def test_regional_then_department_then_structure_then_pack(dashboard, page):
+    page.goto(dashboard.url)
+    settle(page, "Vue régionale")
+    assert page.get_by_text("Données de démonstration").is_visible()
+    assert metric(page, "ESMS suivis") == "2" and metric(page, "Part équipée") == "50,0 %"
+    shoot(page, "01-vue-regionale")
+    # The Rhône's boundary, filled: its path is long (hundreds of points), not a placeholder.
+    fills = page.locator(".js-plotly-plot").first.locator(".scatterlayer path.js-fill")
+    assert fills.count() == 1 and len(fills.first.get_attribute("d")) > 1000
+
+    go(page, "Département")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stMultiSelect"] input').fill("Isère")
+    page.get_by_role("option", name="38 – Isère").click()
+    page.keyboard.press("Escape")  # an open list hides the rest of the page from the a11y tree
+    page.get_by_role("heading", name="Département").first.wait_for()
+    values = '[data-testid="stMetricValue"]'
+    page.wait_for_function(
+        f"[...document.querySelectorAll('{values}')].some(e => e.innerText === '5')"
+    )
+    settle(page, "Département")
+    assert metric(page, "Structures affichées") == "5"
+    shoot(page, "02-departement")
+
+    picker = page.locator('[data-testid="stSelectbox"]').filter(
+        has_text="Ouvrir la fiche d'une structure"
+    )
+    picker.locator("input").fill("Tilleuls")
+    page.get_by_role("option", name="EHPAD Les Tilleuls (380000001)").click()
+    page.get_by_role("button", name="Ouvrir la fiche").click()
+    settle(page, "EHPAD Les Tilleuls")
+    assert metric(page, "BAL MSSanté rattachées") == "3"
+    shoot(page, "03-structure")
+
+    go(page, "Exports")
+    page.get_by_role("button", name="Préparer le pack webinaire").click()
+    download_button = page.get_by_role("button", name="Télécharger le pack (xlsx)")
+    download_button.wait_for(timeout=30_000)
+    with page.expect_download() as info:
+        download_button.click()
+    target = ARTIFACTS / "pack-webinaire.xlsx"
+    info.value.save_as(target)
+    wb = load_workbook(target)
+    assert wb.sheetnames[:2] == ["Couverture", "Départements"]
+    assert [r[0] for r in wb["Départements"].iter_rows(min_row=2, values_only=True)] == [
+        "38 – Isère",
+        "69 – Rhône",
+    ]
+    shoot(page, "06-exports")
+
+
+@pytest.mark.parametrize(
+    ("title", "name"), [("Types de BAL", "04-types-de-bal"), ("Évolutions", "05-evolutions")]
+)
+def test_every_other_page_shows_its_chart(dashboard, page, title, name):
+    page.goto(dashboard.url)
+    settle(page, "Vue régionale")
+    go(page, title)
+    assert page.locator(".js-plotly-plot").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shoot(page, name)
