@@ -3,13 +3,22 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
+import http.server
+import json
+import threading
+from pathlib import Path
+
 import pytest
 
+from balise.config import load_settings
 from balise.errors import NotFoundError, PermissionDenied
-from balise.services import adoption, changes, snapshots, structures
+from balise.referentials.departments import load_departments
+from balise.services import adoption, changes, geo, snapshots, structures
 from balise.services.access import SYSTEM, Actor
 from balise.services.structures import StructureFilter
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.ports import free_port
 
 ARA = ("38", "69")
 
@@ -155,3 +164,63 @@ def test_empty_store_gives_empty_frames(empty_db):
     assert adoption.trend(empty_db, SYSTEM, ARA).empty
     assert snapshots.latest_by_source(empty_db).empty
     assert snapshots.data_version(empty_db) == 0
+
+
+# --- map boundaries -----------------------------------------------------------------------
+
+GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
+
+
+@pytest.fixture
+def geojson_server():
+    """A local HTTP server publishing the shared boundary file; counts its downloads."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            body = GEOJSON.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/departements.geojson", hits, server
+    server.shutdown()
+
+
+def test_boundary_url_is_downloaded_once_with_its_sha256(geojson_server, tmp_path):
+    url, hits, server = geojson_server
+    settings = load_settings(geojson=url, data_dir=tmp_path)
+    first = geo.boundaries(settings)
+    assert len(first["features"]) == 96 and hits == ["/departements.geojson"]
+    cached = list((tmp_path / "cache").glob("geojson-*.geojson"))
+    meta = json.loads(cached[0].with_suffix(".json").read_text())
+    assert meta["url"] == url and meta["sha256"] == hashlib.sha256(GEOJSON.read_bytes()).hexdigest()
+    server.shutdown()
+    assert geo.boundaries(settings)["features"][0]["properties"]["code"] == "01"
+    assert hits == ["/departements.geojson"]
+
+
+def test_unreachable_or_missing_boundaries_fall_back_to_the_tile_grid(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/departements.geojson"
+    assert geo.boundaries(load_settings(geojson=dead, data_dir=tmp_path)) is None
+    assert geo.boundaries(load_settings(geojson=str(tmp_path / "none.geojson"))) is None
+    assert geo.boundaries(load_settings(data_dir=tmp_path)) is None
+    broken = tmp_path / "broken.geojson"
+    broken.write_text("{not json", encoding="utf-8")
+    assert geo.boundaries(load_settings(geojson=str(broken))) is None
+
+
+def test_tile_grid_places_every_department_once():
+    tiles = geo.tile_grid()
+    assert set(tiles["code"]) == set(load_departments())
+    assert not tiles.duplicated(["row", "col"]).any()
+    paris, marseille = tiles.set_index("code").loc["75"], tiles.set_index("code").loc["13"]
+    assert paris["row"] < marseille["row"]  # north above south
