@@ -93,7 +93,7 @@ WRONG_KEY_FINESS = 2  # establishments whose FINESS number fails the Luhn check
 
 NATIONAL_FINESS = 103_000
 NATIONAL_PER, NATIONAL_ORG, NATIONAL_CAB = 455_000, 80_000, 100
-REGIONAL_PER, REGIONAL_ORG, REGIONAL_CAB = 29_500, 5_200, 40
+REGIONAL_PER, REGIONAL_ORG, REGIONAL_CAB = 31_000, 5_200, 40
 
 # --------------------------------------------------------------------------- reference tables
 

@@ -321,6 +321,17 @@ def test_national_mode_scaled_down(tmp_path):
     ids = linked_ids(files.annuaire[0])
     esms = [f for f in rows.values() if f[18] in MEDICO_SOCIAL]
     assert sum(f[1] in ids or f[2] in ids for f in esms) > 0.25 * len(esms)
+    # The readers take every department, overseas and Corsica included.
+    with open(files.annuaire[0], "rb") as fh:
+        rows = list(read_extract(fh, None))
+    assert sum(isinstance(r, Rejected) for r in rows) == BAD_LINES_PER_EXTRACT
+    with open(files.finess, "rb") as fh:
+        establishments_read = list(read_finess(fh, None))
+    assert not [r for r in establishments_read if isinstance(r, Rejected)]
+    assert sum(not r.luhn_ok for r in establishments_read) == WRONG_KEY_FINESS
+    assert {"971", "977", "978", "986"} <= {
+        r.department for r in rows if not isinstance(r, Rejected)
+    }
 
 
 # --------------------------------------------------------------------------- changed copy
