@@ -451,28 +451,31 @@ class _DepContext:
     pmi: str = ""
 
 
+_FIXED_NAMES = {
+    "355": ("CH de {city}", "Centre hospitalier de {city}"),
+    "101": ("CHU de {city}", "Centre hospitalier universitaire de {city}"),
+    "106": ("CH de proximité de {city}", "Centre hospitalier de proximité de {city}"),
+    "124": ("Centre de santé de {city}", "Centre de santé municipal de {city}"),
+    "603": ("MSP de {city}", "Maison de santé pluriprofessionnelle de {city}"),
+    "223": ("PMI de {city}", "Centre de PMI de {city}"),
+    "606": ("DAC {dep}", "Dispositif d'appui à la coordination {dep}"),
+    "146": ("Unité d'autodialyse de {city}", "Unité d'autodialyse de {city}"),
+}
+_OTHER_SIGLES = {"340": "Mandataire", "462": "Lieu de vie"}
+
+
 def _names(world: _World, code: str, place: _Place) -> tuple[str, str, str]:
     """(short name, long name, domain) of a new establishment."""
     rng, city = world.rng, place.city
-    fixed = {
-        "355": (f"CH de {city}", f"Centre hospitalier de {city}"),
-        "101": (f"CHU de {city}", f"Centre hospitalier universitaire de {city}"),
-        "106": (f"CH de proximité de {city}", f"Centre hospitalier de proximité de {city}"),
-        "124": (f"Centre de santé de {city}", f"Centre de santé municipal de {city}"),
-        "603": (f"MSP de {city}", f"Maison de santé pluriprofessionnelle de {city}"),
-        "223": (f"PMI de {city}", f"Centre de PMI de {city}"),
-        "606": (f"DAC {place.dep.name}", f"Dispositif d'appui à la coordination {place.dep.name}"),
-        "146": (f"Unité d'autodialyse de {city}", f"Unité d'autodialyse de {city}"),
-    }
-    if code in fixed:
-        short, long = fixed[code]
+    if code in _FIXED_NAMES:
+        short, long = (t.format(city=city, dep=place.dep.name) for t in _FIXED_NAMES[code])
     elif code == "620":
         short = "Pharmacie " + _pick(rng, ("du Centre", "du Marché", "de la Gare", "des Écoles",
                                             _surname(rng)))  # fmt: skip
         long = f"{short} - {city}"
     else:
         cat = load_categories().get(code)
-        sigle = cat.short if cat else {"340": "Mandataire", "462": "Lieu de vie"}.get(code, code)
+        sigle = cat.short if cat else _OTHER_SIGLES.get(code, code)
         nom = _pick(rng, _ESMS_NAMES)
         short = f"{sigle} {nom}"
         long = f"{_SIGLES_LONG.get(code, sigle)} {nom} - {city}"
@@ -534,18 +537,26 @@ def _build_structures(world: _World, counts: dict[str, int]) -> None:
     _inject_finess_quirks(world)
 
 
+def _quote_name(s: _Structure) -> None:
+    """'LIEU DE VIE "LES TILLEULS" (FICTIF)': a name with quotes, as in the real file."""
+    for nom in _ESMS_NAMES:
+        if s.name.endswith(f" {nom.upper()} (FICTIF)"):
+            s.name = s.name.replace(f" {nom.upper()} ", f' "{nom.upper()}" ')
+            s.long_name = s.long_name.replace(f" {nom} ", f' "{nom}" ')
+            return
+
+
 def _inject_finess_quirks(world: _World) -> None:
-    """Names that need CSV quoting, and a couple of numbers whose Luhn key is wrong."""
+    """Names that need CSV quoting (quotes, semicolons) and a couple of numbers whose Luhn key
+    is wrong."""
     rng = world.rng
-    esms = [s for s in world.structures if s.cat not in _PARTNERS]
+    esms = [s for s in world.structures if s.cat not in _PARTNERS and s.cat != "606"]
     living = [s for s in world.structures if s.cat == "462"] or esms  # real case: lieux de vie
     quoted = rng.sample(living, min(len(living), 2))
     others = [s for s in esms if s not in quoted]
     picked = rng.sample(others, min(len(others), 2 + WRONG_KEY_FINESS))
-    for s in quoted:  # 'LIEU DE VIE "LES TILLEULS" (FICTIF)', as in the real file
-        head, _, tail = s.name.removesuffix(" (FICTIF)").partition(" ")
-        s.name = f'{head} "{tail}" (FICTIF)' if tail else f'"{head}" (FICTIF)'
-        s.long_name = s.long_name.replace(" - ", ' "', 1).replace(" (fictif)", '" (fictif)')
+    for s in quoted:
+        _quote_name(s)
     for s in picked[:2]:
         s.name = s.name.replace(" (FICTIF)", " ; ANTENNE NORD (FICTIF)")
     for s in picked[2:]:
