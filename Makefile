@@ -15,8 +15,13 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 	@scripts/system-deps.sh
 
+# The sandbox operator (a local, fictitious Dovecot) makes provisioning and tests work out of
+# the box; its BAL passwords are sealed with its own key unless BALISE_SECRET_KEY is set.
 run: setup
 	$(BALISE) demo
+	$(BALISE) bal sandbox --background
+	BALISE_PROVISION_BACKEND=$${BALISE_PROVISION_BACKEND:-dovecot} \
+	BALISE_SECRET_KEY=$${BALISE_SECRET_KEY:-$$(cat $${BALISE_DATA_DIR:-data}/sandbox/secret.key)} \
 	$(BALISE) serve
 
 demo: setup

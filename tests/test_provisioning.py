@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import csv
 import imaplib
+import shutil
 import smtplib
 import ssl
+import tempfile
 from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import func, insert, select
 
+from balise.cli import cli
 from balise.config import Settings
 from balise.errors import MailError, PermissionDenied, SecretError, ValidationError
+from balise.mail import operator
 from balise.mail.provision import DovecotBackend
 from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot
 from balise.referentials.bal_rules import BalRequest
@@ -319,3 +325,60 @@ def test_department_batch_runs_with_bounded_concurrency(empty_db, tmp_path, dove
     with pytest.raises(ValidationError) as exc:
         bal_tests.run_bal_test(empty_db, SYSTEM, settings, f"req@{DOMAIN}")
     assert str(exc.value) == "Le champ « statut » ne permet pas de tester : la BAL est demandée."
+
+
+# ----- the command line, end to end on a sandbox operator started by the command itself ------
+
+
+@pytest.fixture
+def sandbox_dir():
+    # Not tmp_path: Dovecot's auth process (user dovecot) must traverse every parent folder.
+    directory = Path(tempfile.mkdtemp(prefix="balise-operator-"))
+    yield directory
+    operator.stop(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_cli_sandbox_provision_test_and_stop(database_url, tmp_path, sandbox_dir):
+    env = {
+        "BALISE_DATABASE_URL": database_url,
+        "BALISE_DATA_DIR": str(tmp_path),
+        "BALISE_SANDBOX_DIR": str(sandbox_dir),
+        "BALISE_PROVISION_BACKEND": "dovecot",
+        "BALISE_ALLOWED_DOMAINS": "",
+    }
+    runner = CliRunner()
+    result = runner.invoke(cli, ["bal", "sandbox", "--background"], env=env)
+    assert result.exit_code == 0, result.output
+    pid = operator.running_pid(sandbox_dir)
+    assert result.output == (
+        f"Opérateur bac à sable (fictif) démarré : {sandbox_dir} (processus {pid}).\n"
+    )
+    env["BALISE_SECRET_KEY"] = operator.secret_key(sandbox_dir)
+    args = ["bal", "provision", "--type", "ORG", "--department", "01", "--domain", DOMAIN,
+            "--finess", FINESS, "--service", "Équipe de nuit", "--responsible", "Dr Durand",
+            "--structure-head", "Paul Martin"]  # fmt: skip
+    result = runner.invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    first, second = result.output.splitlines()
+    assert first == f"BAL equipe-de-nuit@{DOMAIN} créée."
+    assert second.startswith("Mot de passe (affiché une seule fois) : ")
+    result = runner.invoke(cli, args, env=env)
+    assert result.output == (
+        f"BAL equipe-de-nuit@{DOMAIN} déjà provisionnée, rien n'a été refait.\n"
+    )
+    result = runner.invoke(cli, ["bal", "test", f"equipe-de-nuit@{DOMAIN}", "--xdm"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"equipe-de-nuit@{DOMAIN} : réussi — Message reçu dans la boîte de réception. (connect "
+    )
+    result = runner.invoke(cli, ["bal", "list"], env=env)
+    assert result.output == f"equipe-de-nuit@{DOMAIN}  ORG  01  Test réussi\n"
+    result = runner.invoke(cli, ["bal", "sandbox", "--stop"], env=env)
+    assert result.output == "Opérateur bac à sable arrêté.\n"
+    assert operator.running_pid(sandbox_dir) is None
+    result = runner.invoke(cli, ["bal", "test", f"equipe-de-nuit@{DOMAIN}"], env=env)
+    assert (result.exit_code, result.stderr) == (
+        1, "Erreur : L'opérateur bac à sable n'est pas démarré : lancez « make run » pour "
+        "tester cette BAL.\n",
+    )  # fmt: skip
