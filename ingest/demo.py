@@ -115,7 +115,7 @@ class _Profile:
 
     regional: int  # establishments in ARA (scale 1)
     national: int  # relative weight nationally (scaled to NATIONAL_FINESS)
-    equip: float  # regional mode: multiplies the department rate (ESMS) / national: same
+    equip: float  # ESMS: multiplies the department base rate; partners: the rate itself
     org: tuple[int, int] = (1, 3)
     per: tuple[int, int] = (0, 2)
     app: float = 0.12
@@ -123,7 +123,6 @@ class _Profile:
     profession: str = "60"  # profession of the PER mailboxes attached to the structure
 
 
-_ESMS = "esms"
 # Category code -> profile. Codes not listed (added later to data/categories_finess.csv) get
 # _DEFAULT_PROFILE. Counts: plausible orders of magnitude, EHPAD the most numerous ESMS.
 _PROFILES: dict[str, _Profile] = {
@@ -1049,9 +1048,9 @@ def write_demo(
     """Write the demo files into ``out_dir`` and say which.
 
     Regional mode (default): the 12 departments of Auvergne-Rhône-Alpes, four monthly directory
-    extracts (~35k lines each), the FINESS CSV (~3,300 establishments) and a FiNESS+ JSON for the
-    smallest department. National mode: every department, ONE extract (~536k lines, ~110 MB) and
-    ~103k establishments. ``scale`` shrinks (or grows) the volumes, for tests.
+    extracts (30-36k lines, growing), the FINESS CSV (~3,300 establishments) and a FiNESS+ JSON
+    for the smallest department. National mode: every department, ONE extract (~536k lines,
+    ~115 MB) and ~103k establishments. ``scale`` shrinks (or grows) the volumes, for tests.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
