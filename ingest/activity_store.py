@@ -203,3 +203,29 @@ def save_failure(engine: Engine, target: Target, message: str, now: datetime) ->
     """Mark the mailbox's poll as failed with a French message; cursors stay as they were."""
     with engine.begin() as conn:
         _mark(conn, target.id, now, ok=False, message=message)
+
+
+def unchanged(target: Target, read: MailboxRead) -> bool:
+    """True when the poll found nothing new and every folder cursor stays where it was."""
+    before = {c.folder: (c.uidvalidity, c.last_uid) for c in target.cursors}
+    return (
+        all(
+            not f.messages and before.get(f.folder) == (f.uidvalidity, f.last_uid)
+            for f in read.folders
+        )
+        and len(read.folders) > 0
+    )
+
+
+def save_unchanged(engine: Engine, ids: list[int], now: datetime) -> None:
+    """Mark mailboxes polled with nothing new, in one statement."""
+    if not ids:
+        return
+    w = WatchedMailbox
+    with engine.begin() as conn:
+        conn.execute(
+            update(w)
+            .where(w.id.in_(ids))
+            .values(last_poll_at=now, last_poll_ok=True, last_poll_message=None,
+                    poll_lease_until=None)
+        )  # fmt: skip

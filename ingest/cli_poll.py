@@ -49,3 +49,63 @@ def poll(
             "seconds": round(report.seconds, 3),
         },
     )
+
+
+@click.command()
+@click.option("--poll-every", type=click.IntRange(1, 59), default=15, show_default=True,
+              help="Minutes entre deux relèves d'un département.")  # fmt: skip
+@click.option("--concurrency", type=click.IntRange(1, 32), default=2, show_default=True,
+              help="Tâches en parallèle dans ce worker (PostgreSQL).")  # fmt: skip
+@click.option("--once", is_flag=True, help="Relever chaque département une fois, puis s'arrêter.")
+@pass_context
+def worker(ctx: Context, poll_every: int, concurrency: int, once: bool) -> None:
+    """Lancer les relèves et les mises à jour à leur rythme (PostgreSQL : plusieurs workers)."""
+    from ingest.worker import Runtime
+
+    engine = engine_for(ctx.settings.resolved_database_url())
+    upgrade(engine)
+    rt = Runtime(engine, ctx.settings)
+    if engine.dialect.name == "postgresql":
+        _procrastinate_worker(ctx, rt, poll_every, concurrency, once)
+    else:
+        _sqlite_worker(ctx, rt, poll_every, once)
+
+
+def _sqlite_worker(ctx: Context, rt, poll_every: int, once: bool) -> None:
+    import signal
+    import threading
+
+    from ingest.worker import departments_to_poll, poll_department, run_loop, single_worker_lock
+
+    if once:
+        with single_worker_lock(rt.engine):
+            deps = departments_to_poll(rt.engine)
+            for dep in deps:
+                poll_department(rt, dep)
+        rt.sessions.close()
+        ctx.echo(f"Worker : {len(deps)} département(s) relevé(s).", {"departments": deps})
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"Worker SQLite démarré : relève toutes les {poll_every} min (Ctrl+C pour arrêter).")
+    run_loop(rt, poll_every * 60.0, 24 * 3600.0, stop)
+    ctx.echo("Worker arrêté.")
+
+
+def _procrastinate_worker(ctx: Context, rt, poll_every: int, concurrency: int, once: bool) -> None:
+    from ingest.worker import ensure_queue_schema, make_app
+
+    app = make_app(rt, poll_cron=f"*/{poll_every} * * * *")
+    ensure_queue_schema(app, rt.engine)
+    if once:
+        with app.open():
+            deferred = app.defer_polls()
+    else:
+        click.echo(f"Worker PostgreSQL démarré : relève toutes les {poll_every} min.")
+    app.run_worker(concurrency=concurrency, wait=not once, listen_notify=not once)
+    rt.sessions.close()
+    if once:
+        ctx.echo(f"Worker : {deferred} relève(s) de département lancée(s) et traitée(s).")
+    else:
+        ctx.echo("Worker arrêté.")

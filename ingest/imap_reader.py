@@ -13,12 +13,14 @@ read again and only messages that arrived after the last one counted (``last_see
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from balise.mail.connection import MailAccount, MailStepError, open_imap, timed_step
 from ingest.sources.mail_headers import MessageMeta, to_meta
@@ -62,35 +64,109 @@ class MailboxRead:
     timings: dict[str, float]
 
 
+class SessionPool:
+    """Authenticated IMAP sessions kept between polls by a long-running process (the worker).
+
+    An incremental poll then costs one EXAMINE per folder instead of a TCP + TLS + SASL login.
+    Each session is used by one thread at a time: it is taken out, used, and given back."""
+
+    def __init__(self) -> None:
+        self._clients: dict[Hashable, IMAPClient] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: Hashable) -> IMAPClient | None:
+        with self._lock:
+            return self._clients.pop(key, None)
+
+    def give(self, key: Hashable, client: IMAPClient) -> None:
+        with self._lock:
+            old = self._clients.pop(key, None)
+            self._clients[key] = client
+        if old is not None:
+            _close(old, polite=True)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            _close(client, polite=True)
+
+
+def _close(client: IMAPClient, polite: bool) -> None:
+    if polite:
+        with contextlib.suppress(IMAPClientError, OSError):
+            client.logout()
+            return
+    # The session may be stuck (timeout, server gone): close the socket, no LOGOUT.
+    with contextlib.suppress(OSError):
+        client.shutdown()
+
+
+def _connect(account: MailAccount, timings: dict[str, float]) -> IMAPClient:
+    client = open_imap(account, timings)
+    client.normalise_times = False  # keep INTERNALDATE's own offset; we convert to UTC
+    return client
+
+
+def _transport_failure(exc: MailStepError) -> bool:
+    """A kept session that died (server restart, idle logout) rather than a real refusal."""
+    return isinstance(exc.__cause__, OSError | IMAPClientAbortError)
+
+
 def read_mailbox(
     account: MailAccount,
     cursors: list[Cursor],
     folders: tuple[str, ...] = (),
     deadline_s: float = 60.0,
+    pool: SessionPool | None = None,
+    key: Hashable = None,
 ) -> MailboxRead:
-    """Poll one mailbox. ``folders`` empty = INBOX (in) + the special-use \\Sent folder (out)."""
-    started = time.monotonic()
+    """Poll one mailbox. ``folders`` empty = INBOX (in) + the special-use \\Sent folder (out).
+
+    With a ``pool``, the session under ``key`` is reused if there is one (and reopened once if it
+    died), and kept there afterwards; without one, the session is closed at the end."""
+    deadline = time.monotonic() + deadline_s
     timings: dict[str, float] = {}
-    client = open_imap(account, timings)
-    client.normalise_times = False  # keep INTERNALDATE's own offset; we convert to UTC
+    client = pool.take(key) if pool is not None else None
+    reused = client is not None
+    if client is None:
+        client = _connect(account, timings)
     try:
-        targets = _targets(client, account, cursors, folders, timings)
-        known = {c.folder: c for c in cursors}
-        reads = []
-        for folder, direction in targets:
-            reads.append(
-                _read_folder(
-                    client, account, folder, direction, known.get(folder), started + deadline_s
-                )
-            )
+        try:
+            reads = _read_all(client, account, cursors, folders, deadline, timings)
+        except MailStepError as exc:
+            if not (reused and _transport_failure(exc)):
+                raise
+            _close(client, polite=False)
+            client = _connect(account, timings)
+            reads = _read_all(client, account, cursors, folders, deadline, timings)
     except BaseException:
-        # The session may be stuck (timeout, server gone): close the socket, no LOGOUT.
-        with contextlib.suppress(OSError):
-            client.shutdown()
+        _close(client, polite=False)
         raise
-    with contextlib.suppress(IMAPClientError, OSError):
-        client.logout()
+    if pool is not None:
+        pool.give(key, client)
+    else:
+        _close(client, polite=True)
     return MailboxRead(reads, timings)
+
+
+def _read_all(
+    client: IMAPClient,
+    account: MailAccount,
+    cursors: list[Cursor],
+    folders: tuple[str, ...],
+    deadline: float,
+    timings: dict[str, float],
+) -> list[FolderRead]:
+    targets = _targets(client, account, cursors, folders, timings)
+    known = {c.folder: c for c in cursors}
+    return [
+        _read_folder(client, account, folder, direction, known.get(folder), deadline)
+        for folder, direction in targets
+    ]
 
 
 def _targets(
@@ -116,7 +192,8 @@ def _examine(client: IMAPClient, account: MailAccount, folder: str) -> dict:
         with timed_step(account, "select", {}):
             return client.select_folder(folder, readonly=True)
     except MailStepError as exc:
-        if isinstance(exc.__cause__, IMAPClientError):
+        cause = exc.__cause__
+        if isinstance(cause, IMAPClientError) and not isinstance(cause, IMAPClientAbortError):
             raise MailStepError(
                 f"Dossier « {folder} » introuvable sur {account.where} pour {account.username}.",
                 "select",

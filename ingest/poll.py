@@ -19,8 +19,16 @@ from sqlalchemy import Engine
 
 from balise.errors import BaliseError
 from balise.services.activity import domain_categories
-from ingest.activity_store import Target, load_targets, save_failure, save_success, take_leases
-from ingest.imap_reader import MailboxRead, read_mailbox
+from ingest.activity_store import (
+    Target,
+    load_targets,
+    save_failure,
+    save_success,
+    save_unchanged,
+    take_leases,
+    unchanged,
+)
+from ingest.imap_reader import MailboxRead, SessionPool, read_mailbox
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +66,22 @@ def _now() -> datetime:
 
 
 def _read(
-    target: Target, timeout: float, on_start: Callable[[Target], None] | None
+    target: Target,
+    timeout: float,
+    on_start: Callable[[Target], None] | None,
+    sessions: SessionPool | None,
 ) -> tuple[MailboxRead, float]:
     if on_start:
         on_start(target)
     started = time.perf_counter()
-    read = read_mailbox(target.account, list(target.cursors), target.folders, deadline_s=timeout)
+    read = read_mailbox(
+        target.account,
+        list(target.cursors),
+        target.folders,
+        deadline_s=timeout,
+        pool=sessions,
+        key=(target.id, target.account),
+    )
     return read, time.perf_counter() - started
 
 
@@ -76,9 +94,11 @@ def run_poll(
     secret_key: str = "",
     on_result: Callable[[Outcome], None] | None = None,
     on_start: Callable[[Target], None] | None = None,
+    sessions: SessionPool | None = None,
 ) -> PollReport:
     """Poll the selected watched mailboxes. ``on_start`` is called (in a worker thread) before
-    each mailbox is read, ``on_result`` after each one is saved: progress for the CLI."""
+    each mailbox is read, ``on_result`` after each one is saved: progress for the CLI.
+    ``sessions`` keeps IMAP sessions open between runs (the worker); None closes them."""
     started = time.perf_counter()
     targets = load_targets(engine, departments, addresses, timeout, secret_key)
     # The lease outlives the poll's own deadline: a crashed poll frees its mailboxes later.
@@ -86,35 +106,52 @@ def run_poll(
     report = PollReport()
     with engine.connect() as conn:
         categories = domain_categories(conn)
+    quiet: list[tuple[Target, Outcome]] = []
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
         futures = {
-            t.id: pool.submit(_read, t, timeout, on_start) for t in targets if t.id in leased
+            t.id: pool.submit(_read, t, timeout, on_start, sessions)
+            for t in targets
+            if t.id in leased
         }
         for target in targets:
             if target.id not in leased:
                 outcome = Outcome(target.address, False, message=BUSY)
             else:
-                outcome = _save(engine, target, futures[target.id], categories)
+                outcome, nothing_new = _save(engine, target, futures[target.id], categories)
+                if nothing_new:
+                    quiet.append((target, outcome))
+                    continue
             report.outcomes.append(outcome)
             if on_result:
                 on_result(outcome)
+    # Mailboxes with nothing new: one statement for all of them rather than a transaction each.
+    save_unchanged(engine, [t.id for t, _ in quiet], _now())
+    for _target, outcome in quiet:
+        report.outcomes.append(outcome)
+        if on_result:
+            on_result(outcome)
     report.seconds = time.perf_counter() - started
     log.info("poll: %s", report.summary())
     return report
 
 
-def _save(engine: Engine, target: Target, future: Future, categories: dict[str, str]) -> Outcome:
-    """Wait for one mailbox's read and write its result or its failure."""
+def _save(
+    engine: Engine, target: Target, future: Future, categories: dict[str, str]
+) -> tuple[Outcome, bool]:
+    """Wait for one mailbox's read and write its result or its failure. The flag says that
+    nothing changed, and that the caller marks it polled with the other quiet ones."""
     try:
         read, seconds = future.result()
     except BaliseError as exc:
         save_failure(engine, target, str(exc), _now())
         log.info("poll %s failed: %s", target.address, exc)
-        return Outcome(target.address, False, message=str(exc))
+        return Outcome(target.address, False, message=str(exc)), False
     except Exception as exc:  # a bug or an unexpected server answer: keep the others going
         log.exception("poll %s: unexpected error", target.address)
         message = f"Erreur inattendue pendant la relève ({type(exc).__name__})."
         save_failure(engine, target, message, _now())
-        return Outcome(target.address, False, message=message)
+        return Outcome(target.address, False, message=message), False
+    if unchanged(target, read):
+        return Outcome(target.address, True, seconds=seconds), True
     counted = save_success(engine, target, read, categories, _now())
-    return Outcome(target.address, True, messages=counted, seconds=seconds)
+    return Outcome(target.address, True, messages=counted, seconds=seconds), False

@@ -66,6 +66,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def lmtp_send(
+    host: str, port: int, sender: str, rcpts: list[str], raw: bytes
+) -> dict[str, tuple[int, bytes]]:
+    """Deliver over LMTP; return the refused recipients. LMTP answers DATA once per accepted
+    recipient, which ``smtplib.LMTP.sendmail`` does not read: the replies are read here."""
+    refused: dict[str, tuple[int, bytes]] = {}
+    with smtplib.LMTP(host, port, timeout=30) as lmtp:
+        lmtp.ehlo()
+        lmtp.mail(sender)
+        accepted = []
+        for rcpt in rcpts:
+            code, msg = lmtp.rcpt(rcpt)
+            if code in (250, 251):
+                accepted.append(rcpt)
+            else:
+                refused[rcpt] = (code, msg)
+        if accepted:
+            replies = [lmtp.data(raw)] + [lmtp.getreply() for _ in accepted[1:]]
+            for rcpt, (code, msg) in zip(accepted, replies, strict=True):
+                if code != 250:
+                    refused[rcpt] = (code, msg)
+        else:
+            lmtp.rset()
+    return refused
+
+
 def _render_config(d: Path, ports: dict[str, int], rogue: bool) -> str:
     cert, key = ("rogue", "rogue") if rogue else ("server", "server")
     return _CONFIG.format(
@@ -240,10 +266,11 @@ class _Relay:
         junk = (headers.get("X-Spam-Flag") or "").strip().upper() == "YES"
         rcpts = [self.sandbox.with_folder(r, "Junk") if junk else r for r in envelope.rcpt_tos]
         try:
-            with smtplib.LMTP("127.0.0.1", self.sandbox.lmtp_port, timeout=30) as lmtp:
-                lmtp.sendmail(envelope.mail_from, rcpts, envelope.content)
-        except smtplib.SMTPRecipientsRefused:
-            return "550 5.1.1 Destinataire refusé"
+            refused = lmtp_send(
+                "127.0.0.1", self.sandbox.lmtp_port, envelope.mail_from, rcpts, envelope.content
+            )
+            if refused:
+                return "550 5.1.1 Destinataire refusé"
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("relay to LMTP failed: %s", type(exc).__name__)
             return "451 4.3.0 Livraison impossible pour le moment"
@@ -481,8 +508,9 @@ class MailSandbox:
         if folder:
             rcpts = [self.with_folder(r, folder) for r in rcpts]
         if via == "lmtp":
-            with smtplib.LMTP(self.host, self.lmtp_port, timeout=30) as lmtp:
-                lmtp.sendmail(sender, rcpts, raw)
+            refused = lmtp_send(self.host, self.lmtp_port, sender, rcpts, raw)
+            if refused:
+                raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
         else:
             with smtplib.SMTP(self.host, self.relay_port, timeout=30) as smtp:
                 smtp.sendmail(sender, rcpts, raw)

@@ -1,0 +1,234 @@
+"""``balise worker``: run the per-department jobs on their own rhythm.
+
+Jobs: the poll of each department that has watched mailboxes (every ``poll_every`` minutes), and
+the directory / FINESS refresh (daily) when a source URL is configured. The refresh sends a HEAD
+request first: the ANS announces the file name, which carries its generation time, so a file
+already ingested is not downloaded again.
+
+- PostgreSQL: jobs go through procrastinate (a Postgres-backed task queue). A periodic task
+  defers one poll job per department with ``lock="poll:<dept>"`` (procrastinate never runs two
+  jobs with the same lock at once, whichever worker takes them) and ``queueing_lock`` (a slow
+  department does not pile up jobs). Any number of workers share the jobs.
+- SQLite: one worker (a file lock refuses a second), a plain loop keeping each department's
+  next due time.
+
+A worker keeps its IMAP sessions between polls (``SessionPool``): a quiet mailbox then costs one
+EXAMINE per folder. cron or a systemd timer running ``balise poll`` is the alternative (README).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import make_url
+
+from balise.config import Settings
+from balise.errors import BaliseError, ConfigurationError
+from balise.models import Snapshot, WatchedMailbox
+from balise.referentials.departments import resolve_selection
+from ingest.imap_reader import SessionPool
+from ingest.poll import PollReport, run_poll
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the jobs of one worker process use: the store, the settings, kept IMAP sessions."""
+
+    engine: Engine
+    settings: Settings
+    timeout: float = 30.0
+    workers: int = 8
+    sessions: SessionPool = field(default_factory=SessionPool)
+
+
+def departments_to_poll(engine: Engine) -> list[str]:
+    w = WatchedMailbox
+    with engine.connect() as conn:
+        stmt = select(w.department).distinct().where(w.enabled.is_(True)).order_by(w.department)
+        return list(conn.scalars(stmt))
+
+
+def poll_department(rt: Runtime, department: str) -> PollReport:
+    report = run_poll(
+        rt.engine,
+        departments=[department],
+        workers=rt.workers,
+        timeout=rt.timeout,
+        secret_key=rt.settings.secret_key,
+        sessions=rt.sessions,
+    )
+    log.info("worker: poll %s: %s", department, report.summary())
+    return report
+
+
+def refresh_source(rt: Runtime, kind: str) -> str:
+    """Refresh the directory ("annuaire") or FINESS from its URL unless already ingested."""
+    from ingest import jobs
+    from ingest.sources.files import head_generated_at
+
+    s = rt.settings
+    url = s.annuaire_url if kind == "annuaire" else s.finess_url
+    if not url:
+        return "aucune URL configurée"
+    announced = head_generated_at(url, s.ca_bundle or None)
+    with rt.engine.connect() as conn:
+        latest = conn.scalar(
+            select(Snapshot.file_name)
+            .where(Snapshot.source == kind)
+            .order_by(Snapshot.id.desc())
+            .limit(1)
+        )
+    if announced and announced == latest:
+        return f"déjà à jour ({announced})"
+    selection = resolve_selection(None, None, False, s.region, s.departments)
+    report = jobs.ingest(rt.engine, kind, url, selection, ca_bundle=s.ca_bundle or None)
+    return f"importé : {report.file_name}"
+
+
+# ----- SQLite: one worker, a plain loop ----------------------------------------------------------
+@contextmanager
+def single_worker_lock(engine: Engine) -> Iterator[None]:
+    """Refuse a second worker on the same SQLite file (SQLite has one writer anyway)."""
+    database = make_url(str(engine.url)).database or ":memory:"
+    path = Path(f"{database}.worker.lock")
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ConfigurationError(
+                "Un autre worker tourne déjà sur cette base SQLite ; un seul est possible "
+                "(plusieurs workers demandent PostgreSQL)."
+            ) from exc
+        yield
+
+
+def run_loop(
+    rt: Runtime,
+    poll_every_s: float,
+    refresh_every_s: float,
+    stop: threading.Event,
+    tick_s: float = 1.0,
+) -> None:
+    """Run due jobs until ``stop`` is set; each department keeps its own next due time."""
+    due: dict[str, float] = {}
+    with single_worker_lock(rt.engine):
+        while not stop.is_set():
+            now = time.monotonic()
+            for kind in ("finess", "annuaire"):
+                if due.get(kind, 0.0) <= now:
+                    due[kind] = now + refresh_every_s
+                    _guarded(lambda kind=kind: refresh_source(rt, kind))
+            for dep in departments_to_poll(rt.engine):
+                if due.get(f"poll:{dep}", 0.0) <= time.monotonic():
+                    due[f"poll:{dep}"] = time.monotonic() + poll_every_s
+                    _guarded(lambda dep=dep: poll_department(rt, dep))
+            stop.wait(tick_s)
+    rt.sessions.close()
+
+
+def _guarded(job) -> None:
+    """A failing job is logged and the loop goes on (the poll records failures itself)."""
+    try:
+        job()
+    except BaliseError as exc:
+        log.warning("worker job failed: %s", exc)
+    except Exception:
+        log.exception("worker job crashed")
+
+
+# ----- PostgreSQL: procrastinate --------------------------------------------------------------
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL as a plain libpq connection string for procrastinate."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def make_app(
+    rt: Runtime,
+    poll_cron: str = "*/15 * * * *",
+    refresh_cron: str = "0 6 * * *",
+    periodic: bool = True,
+):
+    """A procrastinate App whose tasks poll departments and refresh sources with ``rt``.
+    ``periodic=False`` leaves out the schedulers (only jobs deferred by hand run)."""
+    import procrastinate
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    database_url = rt.engine.url.render_as_string(hide_password=False)
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url))
+    )
+
+    @app.task(name="balise.poll_department")
+    def poll_task(department: str) -> None:
+        report = poll_department(rt, department)
+        if report.failed:
+            log.info("worker: %d mailbox(es) failed in %s", len(report.failed), department)
+
+    @app.task(name="balise.refresh_source", lock="refresh")
+    def refresh_task(kind: str) -> None:
+        log.info("refresh %s: %s", kind, refresh_source(rt, kind))
+
+    def defer_polls() -> int:
+        deferred = 0
+        for dep in departments_to_poll(rt.engine):
+            try:
+                poll_task.configure(lock=f"poll:{dep}", queueing_lock=f"poll:{dep}").defer(
+                    department=dep
+                )
+                deferred += 1
+            except AlreadyEnqueued:
+                pass  # the previous one has not started yet: no pile-up
+        return deferred
+
+    app.defer_polls = defer_polls  # type: ignore[attr-defined]
+    if not periodic:
+        return app
+
+    @app.periodic(cron=poll_cron)
+    @app.task(name="balise.schedule_polls", queueing_lock="schedule_polls")
+    def schedule_polls(timestamp: int) -> None:
+        log.info("worker: %d department poll(s) deferred", defer_polls())
+
+    @app.periodic(cron=refresh_cron)
+    @app.task(name="balise.schedule_refresh", queueing_lock="schedule_refresh")
+    def schedule_refresh(timestamp: int) -> None:
+        for kind in ("finess", "annuaire"):
+            with suppress(AlreadyEnqueued):
+                refresh_task.configure(queueing_lock=f"refresh:{kind}").defer(kind=kind)
+
+    return app
+
+
+def ensure_queue_schema(app, engine: Engine) -> None:
+    """Create procrastinate's tables once (an advisory lock keeps two workers from racing)."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('balise-procrastinate-schema'))"))
+        if conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")):
+            return
+        # Applied on procrastinate's own connection while this transaction holds the lock.
+        app.open()
+        try:
+            app.schema_manager.apply_schema()
+        finally:
+            app.close()
+
+
+def count_jobs(engine: Engine, status: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(
+                text("SELECT count(*) FROM procrastinate_jobs WHERE status = :s"), {"s": status}
+            )
+            or 0
+        )
