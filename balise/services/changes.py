@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from balise.models import Establishment, Mailbox
 from balise.services.access import Actor, readable_departments
@@ -19,12 +21,28 @@ from balise.services.links import links_to_establishment, valid_at
 NO_CATEGORY = ""  # mailboxes that link to no FINESS establishment
 
 
+def _valid_at(version, snapshot_id: int) -> ColumnElement[bool]:
+    """:func:`links.valid_at` for an aliased mailbox table (same rule: [valid_from, valid_to))."""
+    return and_(
+        version.valid_from <= snapshot_id,
+        or_(version.valid_to.is_(None), version.valid_to > snapshot_id),
+    )
+
+
 def _appearing(present_at: int, absent_at: int, deps: tuple[str, ...] | None):
-    """WHERE clauses: versions valid at ``present_at`` whose address is not valid at ``absent_at``."""
-    absent = select(Mailbox.address).where(valid_at(absent_at)).correlate(None)
+    """WHERE clauses: versions valid at ``present_at`` whose address has no version valid at
+    ``absent_at``. Only versions that began or ended between the two snapshots can qualify,
+    which the indexes on valid_from / valid_to find without scanning the directory."""
+    other = aliased(Mailbox)
+    if present_at > absent_at:  # created: began after absent_at
+        moved = Mailbox.valid_from > absent_at
+    else:  # removed: ended by absent_at
+        moved = and_(Mailbox.valid_to.is_not(None), Mailbox.valid_to <= absent_at)
+    still = select(other.id).where(other.address == Mailbox.address, _valid_at(other, absent_at))
     return (
         valid_at(present_at),
-        Mailbox.address.not_in(absent),
+        moved,
+        ~exists(still),
         in_departments(Mailbox.department, deps),
     )
 
