@@ -252,3 +252,42 @@ def status_bars(df: pd.DataFrame) -> go.Figure:
         "Nombre d'ESMS",
         height=360,
     )
+
+
+# --- mailbox activity (issue 4) ------------------------------------------------------------
+DIRECTIONS = {"in": "reçus", "out": "envoyés"}
+
+
+def weekly_messages_bars(df: pd.DataFrame) -> go.Figure:
+    """Messages per week (Monday), one bar series per department and direction."""
+    fig = go.Figure()
+    for (dep, direction), part in df.groupby(["department", "direction"], sort=True):
+        name = f"{department_label(dep)} · {DIRECTIONS.get(direction, direction)}"
+        fig.add_trace(go.Bar(
+            x=[fr_date(w) for w in part["week"]], y=part["messages"], name=name,
+            hovertemplate="Semaine du %{x} · %{fullData.name} : %{y} message(s)<extra></extra>",
+        ))  # fmt: skip
+    fig.update_layout(barmode="group")
+    _count_axis(fig)
+    return _layout(fig, "Messages par semaine", "Semaine du (lundi)", "Messages")
+
+
+def category_sankey(flows: pd.DataFrame) -> go.Figure:
+    """Who writes to whom: category -> category, senders on the left, recipients on the right
+    (the same category appears on both sides, so that EHPAD -> EHPAD is not a loop)."""
+    left = list(dict.fromkeys(flows["source"]))
+    right = list(dict.fromkeys(flows["target"]))
+    labels = left + right
+    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(left))]
+    colours += [OKABE_ITO[(left.index(r) if r in left else len(left) + i) % len(OKABE_ITO)]
+                for i, r in enumerate(right)]  # fmt: skip
+    fig = go.Figure(go.Sankey(
+        node={"label": labels, "color": colours, "pad": 18, "thickness": 16},
+        link={
+            "source": [left.index(s) for s in flows["source"]],
+            "target": [len(left) + right.index(t) for t in flows["target"]],
+            "value": flows["messages"].tolist(),
+            "hovertemplate": "%{source.label} → %{target.label} : %{value} message(s)<extra></extra>",
+        },
+    ))  # fmt: skip
+    return _layout(fig, "Échanges entre catégories de structures (90 derniers jours)", height=460)

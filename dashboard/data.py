@@ -236,3 +236,49 @@ def bal_operator_status() -> str | None:
     """What is missing for provisioning and tests to work, in French; None when ready."""
     provisioning, _, _ = _bal_services()
     return provisioning.operator_problem(settings())
+
+
+# --- mailbox activity (issue 4) ------------------------------------------------------------
+# Cached under an "activity marker" (watched mailboxes count + last poll time, one tiny query)
+# so that a new poll shows at the next rerun.
+
+
+def activity_marker() -> str:
+    from balise.services import activity
+
+    return activity.change_marker(_engine())
+
+
+@st.cache_data(show_spinner=False)
+def activity_headline(marker: str, actor: Actor, deps: Deps) -> dict:
+    from balise.services import activity
+
+    return activity.headline(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def activity_weekly(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import activity
+
+    return activity.weekly_messages(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def activity_flows(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import activity
+
+    return activity.category_flows(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def activity_silent(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import activity
+
+    return activity.silent_mailboxes(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def activity_poll_status(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import activity
+
+    return activity.poll_status(_engine(), actor, deps)

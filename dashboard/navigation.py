@@ -24,6 +24,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/bal_types.py", "Types de BAL", ":material/mail:", "Adoption", "types-de-bal"),
     PageSpec("pages/structure.py", "Structure", ":material/home_work:", "Adoption", "structure"),
     PageSpec("pages/changes.py", "Évolutions", ":material/timeline:", "Adoption", "evolutions"),
+    PageSpec("pages/activite.py", "Activité", ":material/monitoring:", "Adoption", "activite"),
     PageSpec("pages/exports.py", "Exports", ":material/download:", "Partager", "exports"),
     PageSpec(
         "pages/provisionner.py", "Provisionner", ":material/person_add:", "BAL", "provisionner"

@@ -344,3 +344,11 @@ def poll_status(engine: Engine, actor: Actor, departments: Iterable[str] | None)
     cols = ["address", "department", "last_poll_at", "last_poll_ok", "last_poll_message",
             "last_activity_at"]  # fmt: skip
     return df[cols]
+
+
+def change_marker(engine: Engine) -> str:
+    """Changes when a mailbox is added, removed or polled: the cache key of the Activité page."""
+    w = WatchedMailbox
+    with engine.connect() as conn:
+        n, last = conn.execute(select(func.count(w.id), func.max(w.last_poll_at))).one()
+    return f"{n}:{last}"

@@ -1,0 +1,85 @@
+"""Activité: use of the watched mailboxes (metadata only): who is active, messages per week,
+the exchanges between categories of structures, who to call, and the last poll of each box."""
+
+import streamlit as st
+
+from balise.services.labels import category_label, department_label
+from dashboard import charts, data
+from dashboard.format import fr_int
+from dashboard.shell import page_context
+
+ctx = page_context("Activité")
+st.caption(
+    "Relevé des boîtes suivies par `balise poll` : dates, tailles et domaines des "
+    "correspondants seulement, jamais l'objet ni le contenu des messages."
+)
+marker = data.activity_marker()
+head = data.activity_headline(marker, ctx.actor, ctx.deps)
+if not head["watched"]:
+    st.info(
+        "Aucune boîte suivie dans ces départements : ajoutez-en avec `balise mailbox add`, "
+        "puis lancez `balise poll` (ou `balise worker`)."
+    )
+    st.stop()
+
+m1, m2, m3 = st.columns(3)
+m1.metric("BAL suivies", fr_int(head["watched"]))
+m2.metric("BAL actives (30 jours)", fr_int(head["active_mailboxes"]))
+m3.metric("Structures actives (30 jours)", fr_int(head["active_structures"]))
+
+weekly = data.activity_weekly(marker, ctx.actor, ctx.deps)
+if weekly.empty:
+    st.info("Aucun message relevé sur les 12 dernières semaines.")
+else:
+    st.plotly_chart(charts.weekly_messages_bars(weekly), key="activity_weekly")
+
+flows = data.activity_flows(marker, ctx.actor, ctx.deps)
+if not flows.empty:
+    st.plotly_chart(charts.category_sankey(flows), key="activity_sankey")
+
+st.subheader("BAL équipées mais silencieuses (30 jours) : à appeler")
+silent = data.activity_silent(marker, ctx.actor, ctx.deps)
+if silent.empty:
+    st.success("Toutes les boîtes suivies ont échangé au moins un message ce mois-ci.")
+else:
+    st.dataframe(
+        silent.assign(
+            department=silent["department"].map(department_label),
+            category_code=silent["category_code"].map(category_label),
+        ).rename(
+            columns={
+                "address": "Adresse",
+                "department": "Département",
+                "structure": "Structure",
+                "category_code": "Catégorie",
+                "last_activity_at": "Dernier message",
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY")},
+    )
+
+st.subheader("Dernière relève de chaque boîte")
+status = data.activity_poll_status(marker, ctx.actor, ctx.deps)
+st.dataframe(
+    status.assign(
+        department=status["department"].map(department_label),
+        last_poll_ok=status["last_poll_ok"].map({True: "OK", False: "Échec"}).fillna("Jamais"),
+    ).rename(
+        columns={
+            "address": "Adresse",
+            "department": "Département",
+            "last_poll_at": "Relevée le (UTC)",
+            "last_poll_ok": "État",
+            "last_poll_message": "Message",
+            "last_activity_at": "Dernier message",
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Relevée le (UTC)": st.column_config.DatetimeColumn(format="DD/MM/YYYY HH:mm"),
+        "Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY"),
+    },
+)

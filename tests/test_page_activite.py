@@ -1,0 +1,102 @@
+"""The Activité page in an AppTest, on figures produced by a real poll of the Dovecot sandbox
+(SQLite and PostgreSQL): metrics, weekly bars, the category Sankey, who to call, poll status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ingest.poll import run_poll
+from ingest.sources.mail_headers import ACTIVITY_TZ
+from tests.support.activity import DAC, EHPAD, append, at_noon, raw_message, seed_directory, watch
+from tests.support.dovecot import TEST_SECRET_KEY, unique_address
+from tests.test_pages import _figure
+
+pytestmark = pytest.mark.mail
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+def _open_activite(engine, monkeypatch) -> AppTest:
+    monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BALISE_REGION", "84")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/activite.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def db_with_polled_activity(empty_db, dovecot):
+    ehpad, dac = unique_address("ehpad"), unique_address("dac")
+    quiet, wrong = unique_address("calme"), unique_address("refusee")
+    seed_directory(empty_db, extra={ehpad: EHPAD, dac: DAC})
+    p_ehpad = watch(empty_db, dovecot, ehpad)
+    p_dac = watch(empty_db, dovecot, dac)
+    watch(empty_db, dovecot, quiet)
+    dovecot.add_user(wrong)
+    watch(empty_db, dovecot, wrong, password="pas-le-bon")
+    today = datetime.now(ACTIVITY_TZ).date()
+    recent, older = at_noon(today - timedelta(days=2)), at_noon(today - timedelta(days=10))
+    append(dovecot, ehpad, p_ehpad, "INBOX", [
+        (raw_message("a@pharma.test", [ehpad]), recent),
+        (raw_message("b@pharma.test", [ehpad]), recent),
+        (raw_message("a@dac.test", [ehpad]), older),
+    ])  # fmt: skip
+    append(dovecot, ehpad, p_ehpad, "Sent", [(raw_message(ehpad, ["a@pharma.test"]), recent)])
+    append(dovecot, dac, p_dac, "INBOX", [(raw_message("a@ehpad-rose.test", [dac]), recent)])
+    report = run_poll(empty_db, secret_key=TEST_SECRET_KEY, timeout=10.0)
+    assert len(report.failed) == 1
+    return empty_db, {"ehpad": ehpad, "dac": dac, "quiet": quiet, "wrong": wrong}
+
+
+def test_activite_page_shows_the_polled_figures(db_with_polled_activity, monkeypatch, dovecot):
+    engine, boxes = db_with_polled_activity
+    at = _open_activite(engine, monkeypatch)
+    assert at.title[0].value == "Activité"
+    assert {m.label: m.value for m in at.metric} == {
+        "BAL suivies": "4",
+        "BAL actives (30 jours)": "2",
+        "Structures actives (30 jours)": "2",
+    }
+    weekly = _figure(at, 0)
+    assert {t["name"] for t in weekly["data"]} == {"38 – Isère · reçus", "38 – Isère · envoyés"}
+    assert sum(sum(t["y"]) for t in weekly["data"]) == 5
+
+    sankey = _figure(at, 1)["data"][0]
+    labels = sankey["node"]["label"]
+    links = {
+        (labels[s], labels[t]): v
+        for s, t, v in zip(
+            sankey["link"]["source"], sankey["link"]["target"], sankey["link"]["value"], strict=True
+        )
+    }
+    assert links == {
+        ("Pharmacie", "EHPAD"): 2,
+        ("DAC", "EHPAD"): 1,
+        ("EHPAD", "Pharmacie"): 1,
+        ("EHPAD", "DAC"): 1,
+    }
+
+    silent = at.dataframe[0].value
+    assert sorted(silent["Adresse"]) == sorted([boxes["quiet"], boxes["wrong"]])
+    status = at.dataframe[1].value.set_index("Adresse")
+    assert status.loc[boxes["ehpad"], "État"] == "OK"
+    assert status.loc[boxes["wrong"], "État"] == "Échec"
+    assert status.loc[boxes["wrong"], "Message"] == (
+        f"Authentification refusée pour {boxes['wrong']} sur 127.0.0.1:{dovecot.imap_port} "
+        "(mode password)."
+    )
+
+
+def test_activite_page_without_watched_mailboxes(empty_db, monkeypatch):
+    seed_directory(empty_db)
+    at = _open_activite(empty_db, monkeypatch)
+    assert at.info[0].value.startswith("Aucune boîte suivie dans ces départements")
+    assert not at.metric
