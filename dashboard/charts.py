@@ -283,7 +283,10 @@ def category_sankey(flows: pd.DataFrame) -> go.Figure:
                 for i, r in enumerate(right)]  # fmt: skip
     fig = go.Figure(go.Sankey(
         node={"label": labels, "color": colours, "pad": 18, "thickness": 16},
+        textfont={"color": "#1f1f1f", "size": 13},
         link={
+            # Each flow takes its sender's colour, lightened, so that flows stay readable.
+            "color": [colours[left.index(s)] + "66" for s in flows["source"]],
             "source": [left.index(s) for s in flows["source"]],
             "target": [len(left) + right.index(t) for t in flows["target"]],
             "value": flows["messages"].tolist(),

@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ingest.poll import run_poll
-from ingest.sources.mail_headers import ACTIVITY_TZ
-from tests.support.activity import DAC, EHPAD, append, at_noon, raw_message, seed_directory, watch
-from tests.support.dovecot import TEST_SECRET_KEY, unique_address
+from tests.support.activity import seed_directory, seed_polled_activity
 from tests.test_pages import _figure
 
 pytestmark = pytest.mark.mail
@@ -34,26 +30,7 @@ def _open_activite(engine, monkeypatch) -> AppTest:
 
 @pytest.fixture
 def db_with_polled_activity(empty_db, dovecot):
-    ehpad, dac = unique_address("ehpad"), unique_address("dac")
-    quiet, wrong = unique_address("calme"), unique_address("refusee")
-    seed_directory(empty_db, extra={ehpad: EHPAD, dac: DAC})
-    p_ehpad = watch(empty_db, dovecot, ehpad)
-    p_dac = watch(empty_db, dovecot, dac)
-    watch(empty_db, dovecot, quiet)
-    dovecot.add_user(wrong)
-    watch(empty_db, dovecot, wrong, password="pas-le-bon")
-    today = datetime.now(ACTIVITY_TZ).date()
-    recent, older = at_noon(today - timedelta(days=2)), at_noon(today - timedelta(days=10))
-    append(dovecot, ehpad, p_ehpad, "INBOX", [
-        (raw_message("a@pharma.test", [ehpad]), recent),
-        (raw_message("b@pharma.test", [ehpad]), recent),
-        (raw_message("a@dac.test", [ehpad]), older),
-    ])  # fmt: skip
-    append(dovecot, ehpad, p_ehpad, "Sent", [(raw_message(ehpad, ["a@pharma.test"]), recent)])
-    append(dovecot, dac, p_dac, "INBOX", [(raw_message("a@ehpad-rose.test", [dac]), recent)])
-    report = run_poll(empty_db, secret_key=TEST_SECRET_KEY, timeout=10.0)
-    assert len(report.failed) == 1
-    return empty_db, {"ehpad": ehpad, "dac": dac, "quiet": quiet, "wrong": wrong}
+    return empty_db, seed_polled_activity(empty_db, dovecot)
 
 
 def test_activite_page_shows_the_polled_figures(db_with_polled_activity, monkeypatch, dovecot):

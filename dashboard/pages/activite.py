@@ -66,6 +66,7 @@ st.dataframe(
     status.assign(
         department=status["department"].map(department_label),
         last_poll_ok=status["last_poll_ok"].map({True: "OK", False: "Échec"}).fillna("Jamais"),
+        last_poll_message=status["last_poll_message"].fillna(""),
     ).rename(
         columns={
             "address": "Adresse",

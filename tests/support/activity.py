@@ -130,3 +130,34 @@ def at_noon(day: date) -> datetime:
     from ingest.sources.mail_headers import ACTIVITY_TZ
 
     return datetime(day.year, day.month, day.day, 12, tzinfo=ACTIVITY_TZ)
+
+
+def seed_polled_activity(engine: Engine, sandbox: MailSandbox) -> dict[str, str]:
+    """Four watched mailboxes in the Isère, mail through the server, then a real poll:
+    an EHPAD box (3 received, 1 sent), a DAC box (1 received), a quiet one, a refused one."""
+    from datetime import timedelta
+
+    from ingest.poll import run_poll
+    from ingest.sources.mail_headers import ACTIVITY_TZ
+    from tests.support.dovecot import unique_address
+
+    boxes = {k: unique_address(k) for k in ("ehpad", "dac", "quiet", "wrong")}
+    seed_directory(engine, extra={boxes["ehpad"]: EHPAD, boxes["dac"]: DAC})
+    p_ehpad = watch(engine, sandbox, boxes["ehpad"])
+    p_dac = watch(engine, sandbox, boxes["dac"])
+    watch(engine, sandbox, boxes["quiet"])
+    sandbox.add_user(boxes["wrong"])
+    watch(engine, sandbox, boxes["wrong"], password="pas-le-bon")
+    today = datetime.now(ACTIVITY_TZ).date()
+    recent, older = at_noon(today - timedelta(days=2)), at_noon(today - timedelta(days=10))
+    ehpad, dac = boxes["ehpad"], boxes["dac"]
+    append(sandbox, ehpad, p_ehpad, "INBOX", [
+        (raw_message("a@pharma.test", [ehpad]), recent),
+        (raw_message("b@pharma.test", [ehpad]), recent),
+        (raw_message("a@dac.test", [ehpad]), older),
+    ])  # fmt: skip
+    append(sandbox, ehpad, p_ehpad, "Sent", [(raw_message(ehpad, ["a@pharma.test"]), recent)])
+    append(sandbox, dac, p_dac, "INBOX", [(raw_message("a@ehpad-rose.test", [dac]), recent)])
+    report = run_poll(engine, secret_key=TEST_SECRET_KEY, timeout=10.0)
+    assert [o.address for o in report.failed] == [boxes["wrong"]]
+    return boxes
