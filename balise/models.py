@@ -89,7 +89,6 @@ class Mailbox(Base):
         Index("ix_mailboxes_address", "address", "valid_to"),
         Index("ix_mailboxes_department", "department", "valid_to", "bal_type"),
         Index("ix_mailboxes_structure", "structure_id", "valid_to"),
-        Index("ix_mailboxes_valid_from", "valid_from"),
     )
 
 

@@ -31,6 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS. Not getrusage: Linux carries ru_maxrss across fork + exec,
+    so a child would report the parent's peak; VmHWM belongs to the new image alone."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -54,11 +60,15 @@ def step_naive(db_path: str, finess: str, annuaire: str) -> None:
 
     t0 = time.perf_counter()
     con = sqlite3.connect(db_path)
-    directory = pd.read_csv(annuaire, sep="|", dtype=str, engine="c")
+    directory = pd.read_csv(
+        annuaire, sep="|", dtype=str, engine="c", quoting=csv.QUOTE_NONE, on_bad_lines="skip"
+    )
     directory.to_sql("annuaire", con, index=False)
     with open(finess, encoding="cp1252") as fh:
         lines = [line for line in fh if line.startswith("structureet;")]
-    establishments = pd.read_csv(io.StringIO("".join(lines)), sep=";", header=None, dtype=str)
+    establishments = pd.read_csv(
+        io.StringIO("".join(lines)), sep=";", header=None, dtype=str, on_bad_lines="skip"
+    )
     establishments.to_sql("finess", con, index=False)
     con.commit()
     print(json.dumps({"wall": time.perf_counter() - t0, "rss": _peak_mb()}))

@@ -46,27 +46,47 @@ def load_stage(
     de-duplication); ``SELECT count(*)`` on the stage gives how many distinct keys were kept.
     """
     kept = _filtering(rows, accept, on_reject)
-    dbapi = conn.connection.driver_connection
-    all_cols = ", ".join(["line", *columns])
-    offered = 0
+    all_cols = ["line", *columns]
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * (len(columns) + 1))
-        sql = f"INSERT OR IGNORE INTO {name} ({all_cols}) VALUES ({marks})"
-        cur = dbapi.cursor()
-        while batch := list(islice(kept, BATCH)):
-            cur.executemany(sql, batch)
-            offered += len(batch)
-        cur.close()
-        return offered
-    with dbapi.cursor() as cur, cur.copy(f"COPY {name}_raw ({all_cols}) FROM STDIN") as copy:
-        for row in kept:
-            copy.write_row(row)
-            offered += 1
+        return insert_rows(conn, name, all_cols, kept, or_ignore=True)
+    offered = insert_rows(conn, f"{name}_raw", all_cols, kept)
+    cols = ", ".join(all_cols)
     conn.exec_driver_sql(
-        f"INSERT INTO {name} ({all_cols}) SELECT DISTINCT ON ({key}) {all_cols} "
+        f"INSERT INTO {name} ({cols}) SELECT DISTINCT ON ({key}) {cols} "
         f"FROM {name}_raw ORDER BY {key}, line"
     )
     return offered
+
+
+def insert_rows(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[tuple],
+    or_ignore: bool = False,
+) -> int:
+    """Bulk-insert ``rows`` (tuples in ``columns`` order) into ``table``; returns the count.
+
+    SQLite: ``executemany`` by batches (``or_ignore``: duplicates of a key are dropped);
+    PostgreSQL: ``COPY`` (no ``or_ignore``: callers deduplicate another way)."""
+    dbapi = conn.connection.driver_connection
+    cols = ", ".join(columns)
+    count = 0
+    if conn.dialect.name == "sqlite":
+        verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+        sql = f"{verb} INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
+        cur = dbapi.cursor()
+        it = iter(rows)
+        while batch := list(islice(it, BATCH)):
+            cur.executemany(sql, batch)
+            count += len(batch)
+        cur.close()
+        return count
+    with dbapi.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
 
 
 def _filtering(rows: Iterable[tuple], accept: type, on_reject: Callable[[tuple], None]):
