@@ -15,6 +15,7 @@ from ingest.sources.annuaire import (
     REASON_ENCODING,
     REASON_FIELDS,
     REASON_TYPE,
+    column_positions,
     parse_generated_at,
     read_extract,
 )
@@ -379,3 +380,13 @@ def test_the_file_is_streamed_not_read_whole():
 )
 def test_generation_time_comes_from_the_file_name(name, expected):
     assert parse_generated_at(name) == expected
+
+
+def test_columns_with_the_structure_bal_suffix_are_accepted():
+    header_line = "|".join(HEADER)
+    header = header_line.replace("|Code postal|", "|Code postal structure BAL|").replace(
+        "|Département|", "|Département structure BAL|"
+    )
+    assert header != header_line
+    positions = column_positions(header)
+    assert positions["Code postal"] == 28 and positions["Département"] == 29

@@ -40,6 +40,13 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "Raison Sociale structure BAL",
 )
 
+# Other spellings met in public descriptions of the file: some write columns 19-31 with a
+# " structure BAL" suffix. The domain note gives none; accept both rather than refuse a real file.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "Code postal": ("Code postal structure BAL",),
+    "Département": ("Département structure BAL",),
+}
+
 # The only reasons a row is rejected: the writer counts rows per reason, so keep them fixed.
 REASON_FIELDS = "nombre de colonnes incorrect"
 REASON_TYPE = "type de BAL inconnu"
@@ -86,8 +93,8 @@ def column_positions(header: str) -> dict[str, int | None]:
     cells = [_header_key(cell) for cell in header.split("|")]
     positions: dict[str, int | None] = {}
     for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
-        key = _header_key(name)
-        positions[name] = cells.index(key) if key in cells else None
+        keys = [_header_key(n) for n in (name, *ALIASES.get(name, ()))]
+        positions[name] = next((cells.index(k) for k in keys if k in cells), None)
     missing = [name for name in REQUIRED_COLUMNS if positions[name] is None]
     if len(missing) == len(REQUIRED_COLUMNS):
         raise SourceError(
