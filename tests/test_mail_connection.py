@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import smtplib
 import socket
 import threading
 
@@ -161,3 +162,23 @@ def test_secret_never_reaches_the_logs(dovecot, caplog):
     assert "Faux-Mot-De-Passe" not in text
     assert token_account.secret() not in text
     assert address in caplog.text  # the logs do say who connected
+
+
+def test_sandbox_relay_refuses_unknown_recipients_and_files_spam_in_junk(dovecot):
+    address = unique_address("relais")
+    password = dovecot.add_user(address)
+    spam = RAW.replace(b"{to}", address.encode()).replace(
+        b"Subject:", b"X-Spam-Flag: YES\r\nSubject:"
+    )
+    dovecot.deliver(address, spam, via="smtp")
+    dovecot.deliver(address, RAW.replace(b"{to}", address.encode()), via="smtp")
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        dovecot.deliver(unique_address("inconnu"), b"Subject: x\r\n\r\nx\r\n", via="smtp")
+    assert next(iter(refused.value.recipients.values()))[0] == 550
+    client = open_imap(account_for(dovecot, address, password=password))
+    try:
+        junk = client.select_folder("Junk", readonly=True)[b"EXISTS"]
+        inbox = client.select_folder("INBOX", readonly=True)[b"EXISTS"]
+    finally:
+        client.logout()
+    assert (inbox, junk) == (1, 1)

@@ -310,3 +310,27 @@ def test_two_polls_of_one_mailbox_never_overlap(empty_db, dovecot):
     assert sum(o.messages for r in reports for o in r.outcomes) == 5
     for a in addresses:
         assert sum(counts(empty_db, a).values()) == 2
+
+
+def test_kept_sessions_survive_a_server_restart(empty_db):
+    """The worker keeps IMAP sessions between polls; a restarted server is reconnected to."""
+    from ingest.imap_reader import SessionPool
+
+    seed_directory(empty_db)
+    with running_sandbox() as server:
+        address = unique_address("garde")
+        watch(empty_db, server, address)
+        server.deliver(address, raw_message("a@dac.test", [address]))
+        sessions = SessionPool()
+        try:
+            assert poll(empty_db, sessions=sessions).outcomes[0].messages == 1
+            assert len(sessions) == 1
+            server.restart()  # every kept session is now dead
+            server.deliver(address, raw_message("b@dac.test", [address]))
+            report = poll(empty_db, sessions=sessions)
+            assert (report.outcomes[0].ok, report.outcomes[0].messages) == (True, 1)
+            assert poll(empty_db, sessions=sessions).outcomes[0].messages == 0
+        finally:
+            sessions.close()
+        assert len(sessions) == 0
+        assert sum(counts(empty_db, address).values()) == 2
