@@ -43,3 +43,4 @@ schema:
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/poll.py
