@@ -44,3 +44,4 @@ schema:
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/poll.py
+	$(PY) bench/dashboard.py
