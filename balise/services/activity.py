@@ -305,7 +305,7 @@ def category_flows(
         mine, theirs = category_label(own[mailbox_id]), category_label(other)
         key = (theirs, mine) if direction == "in" else (mine, theirs)
         flows[key] += int(n)
-    data = [(s, t, n) for (s, t), n in sorted(flows.items(), key=lambda kv: -kv[1])]
+    data = sorted(((s, t, n) for (s, t), n in flows.items()), key=lambda r: (-r[2], r[0], r[1]))
     return pd.DataFrame(data, columns=["source", "target", "messages"])
 
 
