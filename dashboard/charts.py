@@ -66,6 +66,22 @@ def _colourbar_trace() -> go.Scatter:
     )  # fmt: skip
 
 
+def _codes_trace(geojson: dict, rows: dict) -> go.Scatter:
+    """Department codes written at the middle of each department's largest ring."""
+    xs, ys, codes = [], [], []
+    for feature in geojson["features"]:
+        code = feature["properties"]["code"]
+        if code in rows:
+            ring = max(_rings(feature["geometry"]), key=len)
+            xs.append(sum(p[0] for p in ring) / len(ring))
+            ys.append(sum(p[1] for p in ring) / len(ring))
+            codes.append(code)
+    return go.Scatter(
+        x=xs, y=ys, text=codes, mode="text", hoverinfo="skip", showlegend=False,
+        textfont={"color": "white", "size": 12},
+    )  # fmt: skip
+
+
 def choropleth(geojson: dict, df: pd.DataFrame) -> go.Figure:
     """Equipped share by department on real boundaries (the selected departments only).
 
@@ -93,6 +109,7 @@ def choropleth(geojson: dict, df: pd.DataFrame) -> go.Figure:
                 hoverinfo="text", showlegend=False,
             )
         )  # fmt: skip
+    fig.add_trace(_codes_trace(geojson, rows))
     fig.add_trace(_colourbar_trace())
     fig.update_xaxes(visible=False)
     # Equirectangular with the right aspect at this latitude.
@@ -185,7 +202,9 @@ def mix_bars(df: pd.DataFrame, by: str, shares: bool = False) -> go.Figure:
         text = [fr_pct(v) if shares else fr_int(v) for v in values]
         fig.add_trace(go.Bar(x=labels, y=values, name=bal_type_label(col[-3:].upper()), text=text,
                              hovertemplate="%{x} · %{fullData.name} : %{text}<extra></extra>"))  # fmt: skip
-    fig.update_layout(barmode="stack")
+    # Labels only where they fit: small segments stay readable through the hover.
+    fig.update_traces(textposition="inside", insidetextanchor="middle", textangle=0)
+    fig.update_layout(barmode="stack", uniformtext={"minsize": 10, "mode": "hide"})
     if shares:
         fig.update_yaxes(ticksuffix=" %", range=[0, 100])
     else:

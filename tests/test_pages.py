@@ -159,8 +159,8 @@ def test_changes_page_between_two_snapshots(db_with_small_adoption, monkeypatch)
     by_cat = at.dataframe[1].value
     assert by_cat.values.tolist() == [
         ["Non rattachée à un établissement", 1, 0],
-        ["IME", 0, 1],
         ["EHPAD", 1, 0],
+        ["IME", 0, 1],
     ]
     assert at.selectbox(key="changes_before").value == 2
 

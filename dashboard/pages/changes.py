@@ -46,4 +46,5 @@ with left:
     tables.show(by_dep, ["department", "created", "removed"])
 with right:
     st.subheader("Par catégorie de structure")
+    by_cat = by_cat.sort_values(["created", "removed"], ascending=False, kind="stable")
     tables.show(by_cat, ["category_code", "created", "removed"])

@@ -18,7 +18,7 @@ chosen_cats = f1.multiselect(
     "Catégorie", cats, format_func=category_label, key="dep_categories", placeholder="Toutes"
 )
 chosen_cities = f2.multiselect(
-    "Commune", data.cities(ctx.version, ctx.actor, ctx.deps), key="dep_cities"
+    "Commune", data.cities(ctx.version, ctx.actor, ctx.deps), key="dep_cities", placeholder="Toutes"
 )
 status = f3.selectbox("Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status")
 search = f4.text_input("Recherche (nom ou FINESS)", key="dep_search")
