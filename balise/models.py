@@ -277,3 +277,77 @@ class AuditEntry(Base):
     department: Mapped[str | None] = mapped_column(String(3))
     outcome: Mapped[str] = mapped_column(String(16))  # ok | refused | failed
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# --- territorial animation: onboarding pipeline, animators, events (issue 7) ------------------
+class Onboarding(Base):
+    """Where one structure stands on the way from first contact to regular use. A structure
+    without a row is « à contacter »."""
+
+    __tablename__ = "onboarding"
+
+    finess_et: Mapped[str] = mapped_column(String(9), primary_key=True)
+    department: Mapped[str] = mapped_column(String(3), index=True)
+    # a_contacter | contacte | sensibilise | bal_demandee | bal_creee | bal_testee | usage_regulier
+    stage: Mapped[str] = mapped_column(String(16))
+    stage_since: Mapped[datetime] = mapped_column(DateTime)
+    next_action: Mapped[str | None] = mapped_column(String(255))
+    next_action_on: Mapped[date | None] = mapped_column(Date, index=True)
+    notes: Mapped[str | None] = mapped_column(Text)  # follow-up notes: never patient data
+    assigned_to: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OnboardingHistory(Base):
+    """Append-only trail of stage changes; ``source`` is "auto" (from facts) or "manuel"."""
+
+    __tablename__ = "onboarding_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finess_et: Mapped[str] = mapped_column(String(9), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Animator(Base):
+    """A referent territorial animator; ``departments`` is a comma list."""
+
+    __tablename__ = "animators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    departments: Mapped[str] = mapped_column(Text)
+
+
+class Event(Base):
+    """A webinar or meeting (« Midis du collectif »...); ``departments`` is a comma list."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    date: Mapped[date] = mapped_column(Date, index=True)
+    theme: Mapped[str | None] = mapped_column(String(255))
+    departments: Mapped[str] = mapped_column(Text, default="")
+    replay_url: Mapped[str | None] = mapped_column(String(1024))
+
+
+class Attendance(Base):
+    """One line of an event's attendance sheet and the structure it was matched to."""
+
+    __tablename__ = "attendance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    finess_et: Mapped[str | None] = mapped_column(String(9), index=True)
+    raw_name: Mapped[str] = mapped_column(String(255))
+    commune: Mapped[str | None] = mapped_column(String(128))
+    match_kind: Mapped[str] = mapped_column(String(8))  # exact | fuzzy | none
+    score: Mapped[float | None] = mapped_column()
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
