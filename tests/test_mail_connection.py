@@ -182,3 +182,21 @@ def test_sandbox_relay_refuses_unknown_recipients_and_files_spam_in_junk(dovecot
     finally:
         client.logout()
     assert (inbox, junk) == (1, 1)
+
+
+def test_revoked_client_certificate_cannot_log_in():
+    from tests.support.dovecot import running_sandbox
+
+    with running_sandbox() as server:
+        address = unique_address("revoquee")
+        server.add_user(address)
+        account = account_for(server, address, "external", "implicit")
+        open_imap(account).logout()
+        server.revoke_client_cert(address)
+        with pytest.raises(MailError) as e:
+            open_imap(account)
+        # Dovecot checks the CRL: the certificate no longer names anyone, EXTERNAL is refused.
+        assert str(e.value).startswith(f"Authentification refusée pour {address} ")
+        other = unique_address("valide")
+        server.add_user(other)
+        open_imap(account_for(server, other, "external", "implicit")).logout()

@@ -17,6 +17,7 @@ Public API::
     sandbox.remove_user(address)
     sandbox.issue_token(address) -> str       # an OAuth2 access token (XOAUTH2 / OAUTHBEARER)
     sandbox.client_cert_for(address) -> (crt, key)   # CN = address, for TLS + SASL EXTERNAL
+    sandbox.revoke_client_cert(address)       # on the CRL (Dovecot restarted to re-read it)
     sandbox.deliver(to, raw_bytes, sender=..., via="lmtp"|"smtp", folder=None)
     sandbox.doveadm("mailbox", "list", "-u", address) -> stdout
     sandbox.stop_dovecot() / sandbox.start_dovecot() / sandbox.restart() / sandbox.stop()
@@ -481,6 +482,17 @@ class MailSandbox:
     def client_cert_for(self, address: str) -> tuple[Path, Path]:
         """(certificate, key) of a client certificate from the test CA whose CN is ``address``."""
         return self.pki.client_cert_for(address.lower())
+
+    def revoke_client_cert(self, address: str) -> None:
+        """Put ``address``'s client certificate on the CRL and make Dovecot re-read it."""
+        crt, _key = self.client_cert_for(address)
+        revoked = self.directory / "tls" / "revoked.txt"
+        names = set(revoked.read_text().split()) if revoked.exists() else set()
+        names.add(crt.name)
+        revoked.write_text("\n".join(sorted(names)))
+        self.pki.write_crl([self.directory / "tls" / n for n in sorted(names)])
+        if self.running:
+            self.restart()  # the CA + CRL bundle is read when the configuration loads
 
     # ----- mail ------------------------------------------------------------------------------
     @staticmethod
