@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.charts import OKABE_ITO, _layout
+from dashboard.format import fr_date
 
 OUTCOME_LABELS = {
     "passed": "Réussi",
@@ -37,18 +38,23 @@ def roundtrip_latency(history: pd.DataFrame) -> go.Figure:
                     hovertemplate="%{text}<br>%{y:.2f} s<extra></extra>",
                 )
             )  # fmt: skip
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_xaxes(tickformat="%d/%m %H:%M")
     return _layout(fig, "Durée des tests aller-retour", "Date du test", "Secondes", height=360)
 
 
 def roundtrip_outcomes(counts: pd.DataFrame) -> go.Figure:
     """Tests per day, stacked by outcome."""
     fig = go.Figure()
+    days = sorted(counts["jour"].unique())
     for outcome, label in OUTCOME_LABELS.items():
-        rows = counts[counts["resultat"] == outcome]
+        rows = counts[counts["resultat"] == outcome].set_index("jour")["tests"]
         if not rows.empty:
+            # Days as labels: one bar per day, whatever the span (no time-of-day axis).
             fig.add_trace(
-                go.Bar(x=rows["jour"], y=rows["tests"], name=label,
-                       marker_color=OUTCOME_COLOURS[outcome])
+                go.Bar(x=[fr_date(d) for d in days], y=rows.reindex(days, fill_value=0),
+                       name=label, marker_color=OUTCOME_COLOURS[outcome])
             )  # fmt: skip
     fig.update_layout(barmode="stack")
+    fig.update_xaxes(type="category")
     return _layout(fig, "Résultats des tests par jour", "Jour", "Nombre de tests", height=360)

@@ -132,16 +132,17 @@ def test_tester_shows_each_step_then_the_history(bal_env):
     assert at.info[0].value == "Aucun test enregistré pour cette sélection."
     at.button(key="test_run").click().run()
     assert not at.exception, at.exception
-    steps = [m.value for m in at.markdown if m.value[:1] in ("🟢", "🔴", "⚪", "⏳")]
+    steps = [m.value for m in at.markdown if m.value.startswith((":green[", ":red[", ":gray["))]
     assert [s.split(" ")[1] for s in steps] == ["Connexion", "Authentification", "Envoi",
                                                  "Réception"]  # fmt: skip
-    assert all(s.startswith("🟢") and s.endswith(" s") for s in steps)
+    assert all(s.startswith(":green[:material/check_circle:]") and s.endswith(" s") for s in steps)
     assert at.success[0].value == "Message reçu dans la boîte de réception."
     at.run()
     assert len(at.get("plotly_chart")) == 2
     history = at.dataframe[0].value
-    assert history["adresse"].tolist() == [address]
-    assert history["resultat"].tolist() == ["Réussi"]
+    assert history["Adresse"].tolist() == [address]
+    assert history["Résultat"].tolist() == ["Réussi"]
+    assert history["Réception (s)"].iloc[0] > 0
     assert prov.get_bal(bal_env, address).status == "test_passed"
 
 

@@ -10,6 +10,12 @@ from balise.services.provisioning import STATUSES
 from dashboard import data
 from dashboard.shell import current_actor, selection
 
+LIST_COLUMNS = {
+    "adresse": "Adresse", "type": "Type", "departement": "Département", "finess": "FINESS",
+    "statut": "Statut", "moteur": "Moteur", "authentification": "Authentification",
+    "mis_a_jour": "Mise à jour",
+}  # fmt: skip
+
 st.title("Provisionner des BAL")
 actor = current_actor()
 settings = data.settings()
@@ -24,7 +30,7 @@ else:
         "jusqu'à ce que vous confirmiez sa création."
     )
 if problem := data.bal_operator_status():
-    st.warning(problem, icon="⚠️")
+    st.warning(problem, icon=":material/warning:")
 departments = list(selection()) or list(actor.departments)
 if not departments:
     st.info("Choisissez au moins un département dans la barre latérale.")
@@ -69,7 +75,10 @@ with tab_one:
         for _, message in problems:
             st.error(message)
     else:
-        st.success("La demande respecte les règles : elle peut être provisionnée.", icon="✅")
+        st.success(
+            "La demande respecte les règles : elle peut être provisionnée.",
+            icon=":material/check_circle:",
+        )
     if st.button("Provisionner", type="primary", disabled=bool(problems), key="prov_submit"):
         try:
             report = data.bal_provision(actor, request)
@@ -79,7 +88,7 @@ with tab_one:
             done = "créée" if report.status == "provisioned" else "demandée à l'opérateur"
             st.success(f"BAL {report.address} {done}.")
             if report.secret:
-                st.code(report.secret, language=None)
+                st.code(report.secret, language="text")
                 st.caption("Mot de passe affiché une seule fois : transmettez-le au titulaire.")
             for path in report.files:
                 st.download_button(
@@ -118,7 +127,7 @@ with tab_list:
     if bals.empty:
         st.info("Aucune BAL provisionnée dans cette sélection.")
     else:
-        shown = bals.assign(statut=bals["statut"].map(STATUSES))
+        shown = bals.assign(statut=bals["statut"].map(STATUSES)).rename(columns=LIST_COLUMNS)
         st.dataframe(shown, hide_index=True)
         waiting = bals.loc[bals["statut"] == "requested", "adresse"].tolist()
         if waiting:

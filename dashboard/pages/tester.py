@@ -11,12 +11,24 @@ from dashboard.shell import current_actor, selection
 
 STEP_LABELS = {"connect": "Connexion", "auth": "Authentification", "submit": "Envoi",
                "visible": "Réception"}  # fmt: skip
-ICONS = {"waiting": "⚪", "running": "⏳", "ok": "🟢", "failed": "🔴"}
+HISTORY_COLUMNS = {
+    "debut": "Début", "adresse": "Adresse", "departement": "Département",
+    "resultat": "Résultat", "etape_en_echec": "Étape en échec", "connexion_s": "Connexion (s)",
+    "authentification_s": "Authentification (s)", "envoi_s": "Envoi (s)",
+    "reception_s": "Réception (s)", "dossier": "Dossier", "message": "Message",
+}  # fmt: skip
+# Material icons ship with Streamlit (emoji fonts are often missing on work stations).
+ICONS = {
+    "waiting": ":gray[:material/radio_button_unchecked:]",
+    "running": ":blue[:material/pending:]",
+    "ok": ":green[:material/check_circle:]",
+    "failed": ":red[:material/cancel:]",
+}
 
 st.title("Tester des BAL")
 actor = current_actor()
 if problem := data.bal_operator_status():
-    st.warning(problem, icon="⚠️")
+    st.warning(problem, icon=":material/warning:")
 deps = tuple(selection()) or tuple(actor.departments)
 if not deps:
     st.info("Choisissez au moins un département dans la barre latérale.")
@@ -93,7 +105,9 @@ with tab_history:
         counts = data.bal_outcome_counts(marker, actor, deps)
         st.plotly_chart(bal_charts.roundtrip_latency(history), key="test_latency")
         st.plotly_chart(bal_charts.roundtrip_outcomes(counts), key="test_outcomes")
-        st.dataframe(
-            history.assign(resultat=history["resultat"].map(bal_charts.OUTCOME_LABELS)),
-            hide_index=True,
+        shown = history.assign(
+            resultat=history["resultat"].map(bal_charts.OUTCOME_LABELS),
+            etape_en_echec=history["etape_en_echec"].fillna("—"),
+            dossier=history["dossier"].fillna("—"),
         )
+        st.dataframe(shown.rename(columns=HISTORY_COLUMNS), hide_index=True)

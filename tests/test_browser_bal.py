@@ -1,0 +1,104 @@
+"""Browser journey (real Chromium, real Dovecot sandbox): provision a BAL from the Provisionner
+page, test it from the Tester page, see each step green and the result in the history chart.
+Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from balise.db import make_engine, upgrade
+from balise.secrets import new_key
+from tests.support.dovecot import unique_address
+from tests.support.streamlit import start_streamlit
+
+pytestmark = [pytest.mark.browser, pytest.mark.mail]
+playwright = pytest.importorskip("playwright.sync_api")
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOMAIN = "ehpad-lilas.mssante.fr"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+def dashboard(tmp_path, dovecot):
+    url = f"sqlite:///{tmp_path / 'balise.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    env = {
+        "BALISE_DATABASE_URL": url,
+        "BALISE_DATA_DIR": str(tmp_path),
+        "BALISE_DEPARTMENTS": "01",
+        "BALISE_ALLOWED_DOMAINS": DOMAIN,
+        "BALISE_SECRET_KEY": new_key(),
+        "BALISE_PROVISION_BACKEND": "dovecot",
+        "BALISE_SANDBOX_DIR": str(dovecot.directory),
+    }
+    server = start_streamlit(env, tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(dashboard):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 2000}, locale="fr-FR")
+        yield context.new_page()
+        browser.close()
+
+
+def _settled(page, heading: str) -> None:
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+
+
+def _type(page, label: str, value: str) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(value)
+    field.press("Enter")
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+
+
+def test_provision_then_test_then_see_the_result(dashboard, page):
+    page.goto(dashboard.url)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Provisionner").click()
+    _settled(page, "Provisionner des BAL")
+    assert page.get_by_text("opérateur bac à sable").first.is_visible()
+    address = unique_address("jeanne", DOMAIN)
+    _type(page, "Prénom du titulaire", "Jeanne")
+    _type(page, "Nom du titulaire", "Durand")
+    _type(page, "RPPS ou ADELI du titulaire", "10003456787")
+    page.get_by_text("a une clé de contrôle RPPS fausse").wait_for(timeout=15_000)
+    _type(page, "RPPS ou ADELI du titulaire", "10003456786")
+    _type(page, "Adresse", address)
+    page.get_by_text("La demande respecte les règles").wait_for(timeout=15_000)
+    page.get_by_role("button", name="Provisionner").click()
+    page.get_by_text(f"BAL {address} créée.").wait_for(timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "bal-01-provisionner.png"), full_page=True)
+
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Tester").click()
+    _settled(page, "Tester des BAL")
+    page.get_by_role("button", name="Lancer les tests").click()
+    page.get_by_text("Message reçu dans la boîte de réception.").wait_for(timeout=60_000)
+    # Each step's line ends green: a check icon, the step, its time.
+    for step in ("Connexion", "Authentification", "Envoi", "Réception"):
+        line = (
+            page.locator('[data-testid="stMarkdownContainer"]')
+            .filter(has_text=re.compile(rf"{step} \d"))
+            .last
+        )
+        assert "check_circle" in line.inner_text() and line.inner_text().endswith(" s")
+    page.screenshot(path=str(ARTIFACTS / "bal-02-tester.png"), full_page=True)
+
+    page.get_by_role("tab", name="Historique").click()
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Durée des tests aller-retour").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "bal-03-historique.png"), full_page=True)
