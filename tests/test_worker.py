@@ -168,3 +168,54 @@ def test_worker_once_from_the_command_line(empty_db, database_url, dovecot):
         assert result.stdout == "Worker : 1 relève(s) de département lancée(s) et traitée(s).\n"
     with empty_db.connect() as conn:
         assert conn.scalars(select(WatchedMailbox.last_poll_ok)).all() == [True]
+
+
+def test_source_refresh_asks_head_first_and_downloads_once(empty_db, dovecot, tmp_path):
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ingest.worker import refresh_source
+    from tests.support.extracts import directory_line, write_directory
+
+    name = "Extraction_Correspondance_MSSante_202611250312.txt"
+    body = write_directory(tmp_path / name, [
+        directory_line("ORG", "accueil@ehpad-rose.test", "380000001", department="38"),
+        directory_line("ORG", "secretariat@dac.test", "380000003", department="38"),
+    ]).read_bytes()  # fmt: skip
+    methods: list[str] = []
+
+    class Ans(BaseHTTPRequestHandler):
+        def _headers(self) -> None:
+            methods.append(self.command)
+            self.send_response(200)
+            self.send_header("Content-Disposition", f'attachment; filename="{name}"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+
+        def do_HEAD(self):  # http.server calls it by this name
+            self._headers()
+
+        def do_GET(self):  # http.server calls it by this name
+            self._headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ans)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(dovecot.pki.server_cert, dovecot.pki.server_key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://localhost:{server.server_address[1]}/annuaire"
+        settings = load_settings(annuaire_url=url, ca_bundle=str(dovecot.ca_path), departments="38")
+        rt = Runtime(empty_db, settings)
+        assert refresh_source(rt, "annuaire") == f"importé : {name}"
+        assert methods == ["HEAD", "GET"]
+        assert refresh_source(rt, "annuaire") == f"déjà à jour ({name})"
+        assert methods == ["HEAD", "GET", "HEAD"]  # nothing downloaded twice
+        assert refresh_source(rt, "finess") == "aucune URL configurée"
+    finally:
+        server.shutdown()
+        server.server_close()
