@@ -223,7 +223,7 @@ def _bytes(name: str, data: bytes):
         (
             _bytes(
                 "cols.txt",
-                "Type de BAL|Adresse BAL|Code postal\nORG|a@b.mssante.fr|38000\n".encode(),
+                b"Type de BAL|Adresse BAL|Code postal\nORG|a@b.mssante.fr|38000\n",
             ),
             "colonnes manquantes : Type identifiant structure, Identification Structure, Département",
         ),
