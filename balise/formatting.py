@@ -41,5 +41,5 @@ def fr_datetime(d: datetime | None) -> str:
 
 
 def fr_count(n: int, singular: str, plural: str) -> str:
-    """"1 ligne lue", "0 rejetée", "12 lignes lues": French takes the singular below 2."""
+    """ "1 ligne lue", "0 rejetée", "12 lignes lues": French takes the singular below 2."""
     return f"{fr_int(n)} {singular if abs(n) < 2 else plural}"
