@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from balise.cli import cli
 from balise.config import Settings
 from balise.errors import MailError, PermissionDenied, SecretError, ValidationError
 from balise.mail import operator
 from balise.mail.provision import DovecotBackend
-from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot
+from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot, WatchedMailbox
 from balise.referentials.bal_rules import BalRequest
 from balise.secrets import new_key, reveal
 from balise.services import bal_tests
@@ -159,6 +159,35 @@ def test_animator_outside_their_department_is_refused_and_audited(empty_db, tmp_
     manager = Actor("marc", "manager")
     with pytest.raises(PermissionDenied):
         prov.provision(empty_db, manager, settings, _per())
+
+
+def test_retry_resends_a_request_and_traffic_makes_a_tested_bal_active(empty_db, tmp_path):
+    settings = _settings(tmp_path)
+    first = prov.provision(empty_db, ANIMATOR_01, settings, _per())
+    again = prov.retry_provision(empty_db, ANIMATOR_01, settings, first.address)
+    assert again.status == "requested" and again.files[0] != first.files[0]
+    assert len(list((tmp_path / "demandes").glob("*.csv"))) == 2
+    prov.confirm(empty_db, ANIMATOR_01, first.address)
+    with pytest.raises(ValidationError):
+        prov.retry_provision(empty_db, ANIMATOR_01, settings, first.address)
+    with empty_db.begin() as conn:
+        conn.execute(
+            update(ProvisionedBal)
+            .where(ProvisionedBal.address == first.address)
+            .values(status="test_passed")
+        )
+        conn.execute(
+            insert(WatchedMailbox).values(
+                address=first.address, department="01", imap_host="imap.example.test",
+                imap_port=143, tls_mode="starttls", auth_mode="password", folders="",
+            )
+        )  # fmt: skip
+    assert prov.activate_from_traffic(empty_db, ANIMATOR_01) == []  # no traffic yet
+    with empty_db.begin() as conn:
+        conn.execute(update(WatchedMailbox).values(last_activity_at=datetime(2026, 11, 20)))
+    assert prov.activate_from_traffic(empty_db, ANIMATOR_01) == [first.address]
+    assert prov.get_bal(empty_db, first.address).status == "active"
+    assert prov.activate_from_traffic(empty_db, ANIMATOR_01) == []
 
 
 def test_status_counts_group_by_department(empty_db, tmp_path):

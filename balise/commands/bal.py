@@ -158,8 +158,10 @@ def _result_line(result) -> str:
 @click.option("--status", type=click.Choice(list(prov.STATUSES)))
 @pass_context
 def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> None:
-    """Lister les BAL provisionnées."""
-    frame = prov.bals_frame(_store(ctx), SYSTEM, list(departments) or None, status)
+    """Lister les BAL provisionnées (celles qui ont du trafic réel passent « actives »)."""
+    engine = _store(ctx)
+    prov.activate_from_traffic(engine, SYSTEM)
+    frame = prov.bals_frame(engine, SYSTEM, list(departments) or None, status)
     lines = [
         f"{r.adresse}  {r.type}  {r.departement}  {prov.STATUSES[r.statut]}"
         for r in frame.itertuples()

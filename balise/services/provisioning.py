@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from balise.config import Settings
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
 from balise.mail.provision import Backend, backend_for
-from balise.models import BalTest, Mailbox, ProvisionedBal
+from balise.models import BalTest, Mailbox, ProvisionedBal, WatchedMailbox
 from balise.referentials.bal_rules import (
     BalRequest,
     address_taken_problem,
@@ -297,6 +297,23 @@ def activate(engine: Engine, actor: Actor, address: str) -> str:
     return _transition(engine, actor, address, "bal.activate")
 
 
+def activate_from_traffic(engine: Engine, actor: Actor) -> list[str]:
+    """BALs whose test passed and whose polled activity shows real traffic become *active*
+    (``watched_mailboxes.last_activity_at``, filled by ``balise poll``). Returns them."""
+    query = (
+        select(ProvisionedBal.address)
+        .join(WatchedMailbox, WatchedMailbox.address == ProvisionedBal.address)
+        .where(ProvisionedBal.status == "test_passed")
+        .where(WatchedMailbox.last_activity_at.is_not(None))
+    )
+    allowed = readable_departments(actor, None)
+    if allowed is not None:
+        query = query.where(ProvisionedBal.department.in_(allowed))
+    with engine.connect() as conn:
+        addresses = list(conn.scalars(query))
+    return [a for a in addresses if activate(engine, actor, a) == "active"]
+
+
 def retry_provision(
     engine: Engine, actor: Actor, settings: Settings, address: str, backend: Backend | None = None
 ) -> ProvisionReport:
@@ -307,7 +324,11 @@ def retry_provision(
         raise ValidationError("Le champ « statut » ne le permet pas : la BAL est déjà créée.")
     backend = backend or backend_for(settings, bal.backend)
     request = _request_of(bal)
-    check_can_act(actor, bal.department, "bal.retry")
+    try:
+        check_can_act(actor, bal.department, "bal.retry")
+    except PermissionDenied as exc:
+        _refuse(engine, actor, "bal.retry", bal.address, bal.department, str(exc))
+        raise
     outcomes, files = backend.provision([request])
     values: dict = {"status": outcomes[0].status, "updated_at": _now()}
     if outcomes[0].secret:
