@@ -36,6 +36,10 @@ class Settings:
     provision_backend: str = "request"
     sandbox_dir: Path = field(default=DEFAULT_DATA_DIR / "sandbox")
     demo: bool = False
+    # Issue 6: how long audit lines are kept (``balise audit purge``), and where OIDC roles live.
+    audit_retention_days: int = 400
+    oidc_role_claim: str = "balise_role"
+    oidc_departments_claim: str = "balise_departments"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -56,6 +60,13 @@ def _coerce(name: str, value: object) -> object:
         return Path(str(value))
     if name == "demo":
         return str(value).lower() in {"1", "true", "yes", "oui"}
+    if name == "audit_retention_days":
+        try:
+            return int(str(value))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"BALISE_AUDIT_RETENTION_DAYS doit être un nombre de jours, pas « {value} »."
+            ) from exc
     return str(value)
 
 

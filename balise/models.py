@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     Date,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -277,6 +279,41 @@ class AuditEntry(Base):
     department: Mapped[str | None] = mapped_column(String(3))
     outcome: Mapped[str] = mapped_column(String(16))  # ok | refused | failed
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# --- audit_log is append-only, enforced by the database itself (issue 6) ---------------------
+# Triggers refuse every UPDATE and DELETE (and TRUNCATE on PostgreSQL). The retention purge
+# (balise.services.audit_log.purge) is the one deletion path: in a single transaction it drops
+# the no-delete trigger, deletes the expired lines and creates the trigger again, so no other
+# connection ever sees the table unguarded. Alembic revision 0002 creates the same triggers.
+_REFUSED = "audit_log est en ajout seul : modification ou suppression refusée"
+AUDIT_NO_DELETE: dict[str, str] = {
+    "sqlite": "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
+    "postgresql": "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+}
+AUDIT_APPEND_ONLY: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
+        AUDIT_NO_DELETE["sqlite"],
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql "
+        f"AS $$ BEGIN RAISE EXCEPTION '{_REFUSED}'; END $$",
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+        AUDIT_NO_DELETE["postgresql"],
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+    ],
+}
+for _dialect, _statements in AUDIT_APPEND_ONLY.items():
+    for _statement in _statements:
+        event.listen(
+            AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
+        )
 
 
 # --- territorial animation: onboarding pipeline, animators, events (issue 7) ------------------

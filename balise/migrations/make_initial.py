@@ -14,15 +14,29 @@ from balise.db import MIGRATIONS_DIR, make_engine
 
 
 def main() -> None:
-    for old in (MIGRATIONS_DIR / "versions").glob("0001_*.py"):
+    versions = MIGRATIONS_DIR / "versions"
+    for old in versions.glob("0001_*.py"):
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'empty.db'}")
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.revision(cfg, message="initial", autogenerate=True, rev_id="0001")
+        # Hand-written later revisions (0002_...) revise 0001: set them aside while 0001 is
+        # regenerated, or Alembic refuses a history whose base is missing.
+        later = [p for p in versions.glob("0*.py") if not p.name.startswith("0001_")]
+        for path in later:
+            path.rename(Path(tmp) / path.name)
+        try:
+            _generate(tmp)
+        finally:
+            for path in later:
+                (Path(tmp) / path.name).rename(path)
+
+
+def _generate(tmp: str) -> None:
+    engine = make_engine(f"sqlite:///{Path(tmp) / 'empty.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.revision(cfg, message="initial", autogenerate=True, rev_id="0001")
 
 
 if __name__ == "__main__":

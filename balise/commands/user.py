@@ -1,0 +1,164 @@
+"""``balise user add|list|disable|passwd|role``, ``balise audit export|purge`` and
+``balise secret-key``: thin commands over ``balise.services.users`` and ``audit_log``.
+
+Passwords are typed at a hidden prompt (or piped on standard input), never passed as an
+option: options end up in the shell history and in ``ps``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from balise.cli import Context, pass_context
+from balise.db import engine_for, upgrade
+from balise.errors import BaliseError
+from balise.secrets import new_key
+from balise.services import audit_log, users
+from balise.services.access import ROLES, Actor
+
+
+def _store(ctx: Context) -> Engine:
+    engine = engine_for(ctx.settings.resolved_database_url())
+    upgrade(engine)
+    return engine
+
+
+def _actor(ctx: Context, engine: Engine) -> Actor:
+    return users.cli_actor(lambda: engine)
+
+
+def _password() -> str:
+    return click.prompt(
+        "Mot de passe", hide_input=True, confirmation_prompt="Confirmez le mot de passe"
+    )
+
+
+@click.group()
+def user() -> None:
+    """Gérer les comptes (administrateurs seulement)."""
+
+
+@user.command()
+@click.argument("login")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True, help="Rôle du compte.")
+@click.option("--department", "departments", multiple=True, help="Département (animateur).")
+@click.option("--name", "display_name", default="", help="Nom affiché.")
+@click.option("--oidc", is_flag=True, help="Compte sans mot de passe local (connexion OIDC).")
+@pass_context
+def add(ctx: Context, login: str, role: str, departments, display_name: str, oidc: bool) -> None:
+    """Créer un compte ; le premier administrateur se crée ainsi."""
+    engine = _store(ctx)
+    actor = _actor(ctx, engine)
+    password = None if oidc else _password()
+    new = users.NewUser(login, role, tuple(departments), password, display_name)
+    created = users.add_user(engine, actor, new)
+    where = f" ({', '.join(created.departments)})" if created.departments else ""
+    ctx.echo(
+        f"Compte {created.login} créé : {ROLES[created.role].lower()}{where}.",
+        {"login": created.login, "role": created.role, "departments": list(created.departments)},
+    )
+
+
+@user.command(name="list")
+@pass_context
+def list_(ctx: Context) -> None:
+    """Lister les comptes."""
+    engine = _store(ctx)
+    df = users.list_users(engine, _actor(ctx, engine))
+    if ctx.as_json:
+        records = df.astype(object).where(df.notna(), None).to_dict("records")
+        ctx.echo("", {"users": records})
+        return
+    for r in df.itertuples():
+        state = "désactivé" if r.disabled else "actif"
+        kind = "local" if r.local else "OIDC"
+        deps = r.departments or "tous départements"
+        click.echo(f"{r.login}  {ROLES.get(r.role, r.role)}  {deps}  {kind}  {state}")
+    click.echo(f"{len(df)} compte(s).")
+
+
+@user.command()
+@click.argument("login")
+@pass_context
+def disable(ctx: Context, login: str) -> None:
+    """Désactiver un compte (il reste dans le journal d'audit)."""
+    engine = _store(ctx)
+    users.disable_user(engine, _actor(ctx, engine), login)
+    ctx.echo(f"Compte {login.strip().lower()} désactivé.")
+
+
+@user.command()
+@click.argument("login")
+@pass_context
+def passwd(ctx: Context, login: str) -> None:
+    """Changer le mot de passe d'un compte (lève aussi un verrouillage)."""
+    engine = _store(ctx)
+    actor = _actor(ctx, engine)
+    users.set_password(engine, actor, login, _password())
+    ctx.echo(f"Mot de passe de {login.strip().lower()} changé.")
+
+
+@user.command()
+@click.argument("login")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
+@click.option("--department", "departments", multiple=True)
+@pass_context
+def role(ctx: Context, login: str, role: str, departments) -> None:
+    """Changer le rôle et les départements d'un compte."""
+    engine = _store(ctx)
+    users.set_role(engine, _actor(ctx, engine), login, role, departments)
+    ctx.echo(f"Compte {login.strip().lower()} : {ROLES[role].lower()}.")
+
+
+@click.command("secret-key")
+def secret_key() -> None:
+    """Afficher une nouvelle clé pour BALISE_SECRET_KEY."""
+    click.echo(new_key())
+
+
+@click.group()
+def audit() -> None:
+    """Consulter, exporter et purger le journal d'audit."""
+
+
+def _filter(since: str | None, action: tuple[str, ...]) -> audit_log.AuditFilter:
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError as exc:
+        raise BaliseError(f"Date invalide : {since} (attendu AAAA-MM-JJ).") from exc
+    return audit_log.AuditFilter(start=start, actions=action)
+
+
+@audit.command(name="export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--since", help="Depuis cette date (AAAA-MM-JJ).")
+@click.option("--action", multiple=True, help="Action (répétable), par ex. bal.provision.")
+@pass_context
+def export_(ctx: Context, out: Path, since: str | None, action: tuple[str, ...]) -> None:
+    """Écrire le journal d'audit filtré en CSV."""
+    engine = _store(ctx)
+    data = audit_log.export_csv(engine, _actor(ctx, engine), _filter(since, action))
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise BaliseError(f"Impossible d'écrire le fichier {out} : {exc.strerror}.") from exc
+    rows = max(data.count(b"\n") - 1, 0)
+    ctx.echo(f"Journal d'audit écrit dans {out} : {rows} lignes.", {"file": str(out), "rows": rows})
+
+
+@audit.command()
+@click.option("--days", type=int, help="Durée de conservation (sinon le réglage).")
+@pass_context
+def purge(ctx: Context, days: int | None) -> None:
+    """Supprimer les lignes plus anciennes que la durée de conservation."""
+    engine = _store(ctx)
+    keep = days if days is not None else ctx.settings.audit_retention_days
+    deleted = audit_log.purge(engine, _actor(ctx, engine), keep)
+    ctx.echo(
+        f"Journal d'audit purgé : {deleted} ligne(s) de plus de {keep} jours supprimée(s).",
+        {"deleted": deleted, "retention_days": keep},
+    )
