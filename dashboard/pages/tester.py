@@ -6,7 +6,7 @@ import streamlit as st
 from balise.errors import BaliseError
 from balise.mail.roundtrip import STEPS
 from balise.services.bal_tests import TESTABLE
-from dashboard import bal_charts, data
+from dashboard import charts, data
 from dashboard.shell import current_actor, selection
 
 STEP_LABELS = {"connect": "Connexion", "auth": "Authentification", "submit": "Envoi",
@@ -91,7 +91,7 @@ with tab_run:
             passed = sum(r.outcome in ("passed", "junk") for r in results)
             st.info(f"{passed} BAL sur {len(results)} ont réussi leur test.")
             st.dataframe(
-                [{"Adresse": r.sender, "Résultat": bal_charts.OUTCOME_LABELS[r.outcome],
+                [{"Adresse": r.sender, "Résultat": charts.OUTCOME_LABELS[r.outcome],
                   "Message": r.message} for r in results],
                 hide_index=True,
             )  # fmt: skip
@@ -103,10 +103,10 @@ with tab_history:
         st.info("Aucun test enregistré pour cette sélection.")
     else:
         counts = data.bal_outcome_counts(marker, actor, deps)
-        st.plotly_chart(bal_charts.roundtrip_latency(history), key="test_latency")
-        st.plotly_chart(bal_charts.roundtrip_outcomes(counts), key="test_outcomes")
+        st.plotly_chart(charts.roundtrip_latency(history), key="test_latency")
+        st.plotly_chart(charts.roundtrip_outcomes(counts), key="test_outcomes")
         shown = history.assign(
-            resultat=history["resultat"].map(bal_charts.OUTCOME_LABELS),
+            resultat=history["resultat"].map(charts.OUTCOME_LABELS),
             etape_en_echec=history["etape_en_echec"].fillna("—"),
             dossier=history["dossier"].fillna("—"),
         )
