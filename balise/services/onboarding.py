@@ -1,0 +1,342 @@
+"""The onboarding pipeline: each structure's way from first contact to regular use.
+
+Stages advance by themselves from facts the store already holds (:func:`advance_from_facts`,
+which never moves a stage backwards) and by hand (:func:`move`, permission-checked and audited).
+A structure without an ``onboarding`` row is « à contacter ». Facts, weakest to strongest:
+
+- a BAL was requested from the operator (``provisioned_bals`` status requested) -> BAL demandée
+- a mailbox linked to the structure is in the current directory, or a BAL was provisioned for it
+  -> BAL créée
+- a round trip passed on one of its addresses (``bal_tests`` outcome passed) -> BAL testée
+- a watched mailbox of the structure shows messages in the last ``ACTIVE_DAYS`` -> usage régulier
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, and_, func, insert, literal, or_, select, union, update
+from sqlalchemy.sql import Select
+
+from balise.db import write_transaction
+from balise.errors import NotFoundError, PermissionDenied, ValidationError
+from balise.models import (
+    BalTest,
+    DailyActivity,
+    Establishment,
+    Mailbox,
+    Onboarding,
+    OnboardingHistory,
+    ProvisionedBal,
+    WatchedMailbox,
+)
+from balise.services import audit
+from balise.services.access import SYSTEM, Actor, check_can_act, readable_departments
+from balise.services.adoption import frame, in_departments
+from balise.services.links import is_equipped, links_to_establishment, valid_at
+
+STAGES: dict[str, str] = {
+    "a_contacter": "À contacter",
+    "contacte": "Contacté",
+    "sensibilise": "Sensibilisé",
+    "bal_demandee": "BAL demandée",
+    "bal_creee": "BAL créée",
+    "bal_testee": "BAL testée",
+    "usage_regulier": "Usage régulier",
+}
+RANK = {code: i for i, code in enumerate(STAGES)}
+ACTIVE_DAYS = 30  # messages within this window count as regular use
+SILENT_DAYS = 30  # equipped this long without regular use: « à relancer »
+EQUIPPED_STAGES = ("bal_creee", "bal_testee")
+CREATED_STATUSES = ("provisioned", "test_passed", "test_failed", "active")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# ----- facts ----------------------------------------------------------------------------------
+
+
+def _structure_addresses() -> Select:
+    """(address, finess_et) of every mailbox known to belong to an ESMS: current directory
+    mailboxes linked to it (ET or EJ) and BALs the project provisioned for it."""
+    directory = select(Mailbox.address, Establishment.finess_et).where(
+        valid_at(None), links_to_establishment()
+    )
+    provisioned = select(ProvisionedBal.address, ProvisionedBal.finess).where(
+        ProvisionedBal.finess.is_not(None)
+    )
+    return union(directory, provisioned)
+
+
+def _facts(today: date) -> list[tuple[str, str, Select]]:
+    """(stage, reason, SELECT finess_et) for each kind of fact."""
+    owned = _structure_addresses().subquery()
+    esms = Establishment.is_medico_social.is_(True)
+    bal = select(ProvisionedBal.finess).join(
+        Establishment, Establishment.finess_et == ProvisionedBal.finess
+    )
+    tested = (
+        select(owned.c.finess_et)
+        .join(BalTest, or_(BalTest.recipient == owned.c.address, BalTest.sender == owned.c.address))
+        .where(BalTest.outcome == "passed")
+    )
+    active = (
+        select(owned.c.finess_et)
+        .join(WatchedMailbox, WatchedMailbox.address == owned.c.address)
+        .join(DailyActivity, DailyActivity.mailbox_id == WatchedMailbox.id)
+        .where(DailyActivity.day >= today - timedelta(days=ACTIVE_DAYS))
+        .group_by(owned.c.finess_et)
+        .having(func.sum(DailyActivity.messages) > 0)
+    )
+    return [
+        ("bal_demandee", "BAL demandée à l'opérateur", bal.where(ProvisionedBal.status == "requested", esms)),
+        ("bal_creee", "BAL provisionnée", bal.where(ProvisionedBal.status.in_(CREATED_STATUSES), esms)),
+        ("bal_creee", "BAL dans l'annuaire MSSanté", select(Establishment.finess_et).where(esms, is_equipped())),
+        ("bal_testee", "Test d'envoi et de réception réussi", tested),
+        ("usage_regulier", f"Messages échangés dans les {ACTIVE_DAYS} derniers jours", active),
+    ]  # fmt: skip
+
+
+def _strongest_facts(conn: Connection, today: date) -> dict[str, tuple[str, str]]:
+    """finess_et -> (stage, reason) of the strongest fact about it."""
+    best: dict[str, tuple[str, str]] = {}
+    for stage, reason, stmt in _facts(today):
+        for finess in conn.scalars(stmt):
+            if finess and (finess not in best or RANK[stage] > RANK[best[finess][0]]):
+                best[finess] = (stage, reason)
+    return best
+
+
+def advance_from_facts(
+    engine: Engine, departments: Iterable[str] | None = None, today: date | None = None
+) -> int:
+    """Move every ESMS (of ``departments``, None = all) up to the stage its facts prove, never
+    down; one history line per move. Returns how many structures moved."""
+    deps = tuple(departments) if departments is not None else None
+    # The store-wide lock: two concurrent runs would both insert the same new row.
+    with write_transaction(engine, "onboarding") as conn:
+        facts = _strongest_facts(conn, today or date.today())
+        rows = conn.execute(
+            _esms_with_stage(deps).with_only_columns(
+                Establishment.finess_et, Establishment.department, Onboarding.stage
+            )
+        ).all()
+        moved = 0
+        for finess, department, current in rows:
+            if finess not in facts:
+                continue
+            stage, reason = facts[finess]
+            if RANK[stage] > RANK.get(current or "a_contacter", 0):
+                _set_stage(conn, finess, department, current, stage, "auto", reason, SYSTEM)
+                moved += 1
+        if moved:
+            audit.record(conn, SYSTEM, "onboarding_auto", None, detail={"structures": moved})
+    return moved
+
+
+def _set_stage(
+    conn: Connection, finess: str, department: str, current: str | None, stage: str,
+    source: str, reason: str | None, actor: Actor,
+) -> None:  # fmt: skip
+    now = _now()
+    if current is None:
+        conn.execute(
+            insert(Onboarding).values(
+                finess_et=finess, department=department, stage=stage, stage_since=now,
+                updated_at=now,
+            )
+        )  # fmt: skip
+    else:
+        conn.execute(
+            update(Onboarding)
+            .where(Onboarding.finess_et == finess)
+            .values(stage=stage, stage_since=now, updated_at=now)
+        )
+    conn.execute(
+        insert(OnboardingHistory).values(
+            finess_et=finess, from_stage=current or "a_contacter", to_stage=stage, source=source,
+            reason=reason, actor=actor.login, at=now,
+        )
+    )  # fmt: skip
+
+
+# ----- manual actions -------------------------------------------------------------------------
+
+
+def _authorised(conn: Connection, actor: Actor, finess: str, action: str) -> tuple[str, str | None]:
+    """(department, current stage) of an ESMS the actor may act on; refusals are audited."""
+    row = conn.execute(
+        select(Establishment.department, Onboarding.stage)
+        .outerjoin(Onboarding, Onboarding.finess_et == Establishment.finess_et)
+        .where(Establishment.finess_et == finess)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"La structure FINESS {finess} n'existe pas dans le FINESS importé.")
+    try:
+        check_can_act(actor, row.department, "onboarding")
+    except PermissionDenied as exc:
+        conn.commit()  # nothing written yet: the refusal line goes in its own transaction
+        audit.record(conn, actor, action, finess, "refused", row.department, {"motif": str(exc)})
+        conn.commit()
+        raise
+    return row.department, row.stage
+
+
+def move(engine: Engine, actor: Actor, finess: str, stage: str, reason: str | None = None) -> None:
+    """Put a structure at ``stage`` by hand (backwards too: the animator corrects)."""
+    if stage not in STAGES:
+        raise ValidationError(f"Étape inconnue : {stage} (étapes : {', '.join(STAGES.values())}).")
+    with engine.connect() as conn:
+        department, current = _authorised(conn, actor, finess, "onboarding_move")
+        if (current or "a_contacter") != stage:
+            _set_stage(conn, finess, department, current, stage, "manuel", reason, actor)
+        detail = {"de": STAGES[current or "a_contacter"], "vers": STAGES[stage]}
+        audit.record(conn, actor, "onboarding_move", finess, "ok", department, detail)
+        conn.commit()
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What an animator plans for a structure. Notes are follow-up notes, never patient data."""
+
+    next_action: str | None = None
+    next_action_on: date | None = None
+    notes: str | None = None
+    assigned_to: str | None = None
+
+
+def plan_follow_up(engine: Engine, actor: Actor, finess: str, follow_up: FollowUp) -> None:
+    """Record the next action, its date, notes and the assigned animator."""
+    values = {k: (v.strip() or None) if isinstance(v, str) else v
+              for k, v in follow_up.__dict__.items()}  # fmt: skip
+    with engine.connect() as conn:
+        department, current = _authorised(conn, actor, finess, "onboarding_plan")
+        now = _now()
+        if current is None:
+            conn.execute(
+                insert(Onboarding).values(
+                    finess_et=finess, department=department, stage="a_contacter",
+                    stage_since=now, updated_at=now, **values,
+                )
+            )  # fmt: skip
+        else:
+            conn.execute(
+                update(Onboarding)
+                .where(Onboarding.finess_et == finess)
+                .values(updated_at=now, **values)
+            )
+        detail = {"action": values["next_action"], "le": values["next_action_on"]}
+        audit.record(conn, actor, "onboarding_plan", finess, "ok", department, detail)
+        conn.commit()
+
+
+# ----- reads ----------------------------------------------------------------------------------
+
+_stage = func.coalesce(Onboarding.stage, literal("a_contacter"))
+
+
+def _esms_with_stage(deps: tuple[str, ...] | None) -> Select:
+    return (
+        select(Establishment)
+        .outerjoin(Onboarding, Onboarding.finess_et == Establishment.finess_et)
+        .where(Establishment.is_medico_social.is_(True))
+        .where(in_departments(Establishment.department, deps))
+    )
+
+
+def board(engine: Engine, actor: Actor, department: str) -> pd.DataFrame:
+    """Every ESMS of one department with its stage and follow-up, for the board."""
+    readable_departments(actor, [department])
+    columns = ["finess_et", "name", "city", "category_code", "stage", "stage_since",
+               "next_action", "next_action_on", "notes", "assigned_to"]  # fmt: skip
+    stmt = (
+        _esms_with_stage((department,))
+        .with_only_columns(
+            Establishment.finess_et, Establishment.name, Establishment.city,
+            Establishment.category_code, _stage, Onboarding.stage_since, Onboarding.next_action,
+            Onboarding.next_action_on, Onboarding.notes, Onboarding.assigned_to,
+        )
+        .order_by(Establishment.name)
+    )  # fmt: skip
+    return frame(engine, stmt, columns)
+
+
+def funnel(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
+    """(department, stage, label, structures) for every stage, zeros included."""
+    deps = readable_departments(actor, departments)
+    stmt = (
+        _esms_with_stage(deps)
+        .with_only_columns(Establishment.department, _stage, func.count())
+        .group_by(Establishment.department, _stage)
+    )
+    counts = frame(engine, stmt, ["department", "stage", "structures"])
+    found = sorted(set(counts["department"]))
+    grid = pd.MultiIndex.from_product([found, list(STAGES)], names=["department", "stage"])
+    out = counts.set_index(["department", "stage"]).reindex(grid, fill_value=0).reset_index()
+    out["label"] = out["stage"].map(STAGES)
+    return out[["department", "stage", "label", "structures"]]
+
+
+def history(engine: Engine, actor: Actor, finess: str) -> pd.DataFrame:
+    """The stage changes of one structure, latest first."""
+    with engine.connect() as conn:
+        department = conn.scalar(
+            select(Establishment.department).where(Establishment.finess_et == finess)
+        )
+    if department is None:
+        raise NotFoundError(f"La structure FINESS {finess} n'existe pas dans le FINESS importé.")
+    readable_departments(actor, [department])
+    h = OnboardingHistory
+    stmt = (
+        select(h.at, h.from_stage, h.to_stage, h.source, h.reason, h.actor)
+        .where(h.finess_et == finess)
+        .order_by(h.at.desc(), h.id.desc())
+    )
+    return frame(engine, stmt, ["at", "from_stage", "to_stage", "source", "reason", "actor"])
+
+
+def overdue(
+    engine: Engine, actor: Actor, departments: Iterable[str] | None, today: date | None = None
+) -> pd.DataFrame:
+    """« À relancer »: next actions past their date, and structures equipped for more than
+    ``SILENT_DAYS`` without reaching regular use. Oldest first."""
+    deps = readable_departments(actor, departments)
+    today = today or date.today()
+    silent_since = datetime.combine(today - timedelta(days=SILENT_DAYS), datetime.min.time())
+    late = Onboarding.next_action_on < today
+    silent = and_(Onboarding.stage.in_(EQUIPPED_STAGES), Onboarding.stage_since < silent_since)
+    stmt = (
+        select(
+            Establishment.finess_et, Establishment.name, Establishment.department,
+            Onboarding.stage, Onboarding.stage_since, Onboarding.next_action,
+            Onboarding.next_action_on, Onboarding.assigned_to,
+        )
+        .join(Onboarding, Onboarding.finess_et == Establishment.finess_et)
+        .where(in_departments(Establishment.department, deps))
+        .where(or_(and_(late, Onboarding.stage != "usage_regulier"), silent))
+    )  # fmt: skip
+    columns = ["finess_et", "name", "department", "stage", "stage_since", "next_action",
+               "next_action_on", "assigned_to"]  # fmt: skip
+    df = frame(engine, stmt, columns)
+    df["reason"] = [_why(r, today) for r in df.itertuples()]
+    df["due"] = [
+        r.next_action_on if _is_late(r, today) else (r.stage_since.date() + timedelta(SILENT_DAYS))
+        for r in df.itertuples()
+    ]
+    return df.sort_values(["due", "name"], ignore_index=True)
+
+
+def _is_late(row, today: date) -> bool:
+    return row.next_action_on is not None and row.next_action_on < today
+
+
+def _why(row, today: date) -> str:
+    if _is_late(row, today) and row.stage != "usage_regulier":
+        what = f" : {row.next_action}" if row.next_action else ""
+        return f"Action prévue le {row.next_action_on:%d/%m/%Y}{what}"
+    return f"Équipée depuis le {row.stage_since:%d/%m/%Y}, sans usage régulier"
