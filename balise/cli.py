@@ -16,6 +16,7 @@ import click
 
 from balise.config import Settings, load_settings
 from balise.errors import BaliseError
+from balise.services.access import Actor
 
 
 class Context:
@@ -24,6 +25,15 @@ class Context:
     def __init__(self, settings: Settings, as_json: bool):
         self.settings = settings
         self.as_json = as_json
+
+    @property
+    def actor(self) -> Actor:
+        """Who the command acts as: the account named by ``BALISE_USER`` (the same department
+        rules as in the dashboard), else the local operator."""
+        from balise.db import engine_for
+        from balise.services.users import cli_actor
+
+        return cli_actor(lambda: engine_for(self.settings.resolved_database_url()))
 
     def echo(self, summary: str, payload: dict | None = None) -> None:
         """Print the one-line summary, or ``payload`` as JSON with ``--json``."""

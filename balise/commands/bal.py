@@ -70,7 +70,7 @@ def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> 
     if not request.address and domain:
         request.address = suggest_address(request, domain)
     settings = _settings(ctx, backend)
-    report = prov.provision(_store(ctx), SYSTEM, settings, request)
+    report = prov.provision(_store(ctx), ctx.actor, settings, request)
     verb = "créée" if report.status == "provisioned" else "demandée à l'opérateur"
     if not report.created:
         verb = "déjà provisionnée, rien n'a été refait"
@@ -134,11 +134,11 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
     engine = _store(ctx)
     if department:
         results = bal_tests.run_department_tests(
-            engine, SYSTEM, ctx.settings, department, concurrency, timeout
+            engine, ctx.actor, ctx.settings, department, concurrency, timeout
         )
     elif address:
         token = os.environ.get(token_env) if token_env else None
-        results = [bal_tests.run_bal_test(engine, SYSTEM, ctx.settings, address, recipient,
+        results = [bal_tests.run_bal_test(engine, ctx.actor, ctx.settings, address, recipient,
                                           case_id, xdm, token, timeout)]  # fmt: skip
     else:
         raise BaliseError("Indiquez une adresse ou --department.")
@@ -161,7 +161,7 @@ def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> Non
     """Lister les BAL provisionnées (celles qui ont du trafic réel passent « actives »)."""
     engine = _store(ctx)
     prov.activate_from_traffic(engine, SYSTEM)
-    frame = prov.bals_frame(engine, SYSTEM, list(departments) or None, status)
+    frame = prov.bals_frame(engine, ctx.actor, list(departments) or None, status)
     lines = [
         f"{r.adresse}  {r.type}  {r.departement}  {prov.STATUSES[r.statut]}"
         for r in frame.itertuples()
@@ -173,7 +173,7 @@ def _lifecycle(action, verb: str):
     @click.argument("address")
     @pass_context
     def command(ctx: Context, address: str) -> None:
-        status = action(_store(ctx), SYSTEM, address)
+        status = action(_store(ctx), ctx.actor, address)
         ctx.echo(f"BAL {address} {verb} (statut : {prov.STATUSES[status].lower()}).")
 
     return command
@@ -190,7 +190,7 @@ bal.command(name="disable", help="Désactiver une BAL.")(_lifecycle(prov.disable
 @pass_context
 def retry(ctx: Context, address: str) -> None:
     """Relancer le provisionnement d'une BAL restée demandée."""
-    report = prov.retry_provision(_store(ctx), SYSTEM, ctx.settings, address)
+    report = prov.retry_provision(_store(ctx), ctx.actor, ctx.settings, address)
     summary = f"BAL {report.address} : provisionnement relancé (statut : {report.status})."
     if report.secret and not ctx.as_json:
         summary += f"\nMot de passe (affiché une seule fois) : {report.secret}"

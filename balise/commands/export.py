@@ -13,7 +13,6 @@ from balise.db import engine_for
 from balise.errors import BaliseError, NotFoundError
 from balise.referentials.departments import resolve_selection
 from balise.services import pack, snapshots
-from balise.services.access import SYSTEM
 
 NO_DATA = (
     "La base ne contient aucune donnée d'adoption : lancez d'abord « balise demo » "
@@ -73,7 +72,7 @@ def export() -> None:
 def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
     """Écrire le pack webinaire OUT.xlsx."""
     deps = _selection(ctx, departments)
-    data = pack.build_pack(_store(ctx), SYSTEM, deps)
+    data = pack.build_pack(_store(ctx), ctx.actor, deps)
     _write(out, data)
     sheets = len(pack.TABLES) + 1
     ctx.echo(
@@ -93,7 +92,7 @@ def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
 def csv(ctx: Context, out: Path, table: str, departments: tuple[str, ...]) -> None:
     """Écrire un tableau du pack en CSV (séparateur ;)."""
     deps = _selection(ctx, departments)
-    data = pack.table_csv(_store(ctx), SYSTEM, deps, table)
+    data = pack.table_csv(_store(ctx), ctx.actor, deps, table)
     _write(out, data)
     rows = max(data.count(b"\n") - 1, 0)
     ctx.echo(

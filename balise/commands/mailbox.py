@@ -14,7 +14,6 @@ from balise.cli import Context, pass_context
 from balise.db import engine_for, upgrade
 from balise.mail.connection import AUTH_MODES, TLS_MODES
 from balise.services import activity
-from balise.services.access import SYSTEM
 
 AUTH_LABELS = {
     "password": "mot de passe",
@@ -75,7 +74,7 @@ def add(
         imap_host=opts.pop("host"),
         **opts,
     )
-    activity.add_watched(_store(ctx), SYSTEM, request, ctx.settings.secret_key)
+    activity.add_watched(_store(ctx), ctx.actor, request, ctx.settings.secret_key)
     clean = request.address.strip().lower()
     ctx.echo(
         f"Boîte {clean} suivie ({AUTH_LABELS[request.auth_mode]}, "
@@ -89,7 +88,7 @@ def add(
 @pass_context
 def list_(ctx: Context, departments: tuple[str, ...]) -> None:
     """Lister les boîtes suivies et leur dernière relève."""
-    df = activity.watched(_store(ctx), SYSTEM, departments or None)
+    df = activity.watched(_store(ctx), ctx.actor, departments or None)
     if ctx.as_json:
         ctx.echo("", {"mailboxes": df.astype(object).where(df.notna(), None).to_dict("records")})
         return
@@ -113,5 +112,5 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
 @pass_context
 def remove(ctx: Context, address: str) -> None:
     """Ne plus suivre une boîte (ses comptages sont effacés)."""
-    activity.remove_watched(_store(ctx), SYSTEM, address)
+    activity.remove_watched(_store(ctx), ctx.actor, address)
     ctx.echo(f"Boîte {address.strip().lower()} retirée du suivi.")

@@ -28,7 +28,7 @@ def _store(ctx: Context) -> Engine:
 
 
 def _actor(ctx: Context, engine: Engine) -> Actor:
-    return users.cli_actor(lambda: engine)
+    return ctx.actor
 
 
 def _password() -> str:
