@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -154,6 +154,13 @@ def save_success(
 
 def _save_cursors(conn: Connection, mailbox_id: int, read: MailboxRead) -> None:
     ins = _insert(conn)
+    # A folder the server no longer has (renamed, special-use moved) leaves no stale cursor.
+    conn.execute(
+        delete(FolderState).where(
+            FolderState.mailbox_id == mailbox_id,
+            FolderState.folder.not_in([f.folder for f in read.folders]),
+        )
+    )
     for f in read.folders:
         values = {
             "direction": f.direction,

@@ -163,8 +163,20 @@ def _read_all(
 ) -> list[FolderRead]:
     targets = _targets(client, account, cursors, folders, timings)
     known = {c.folder: c for c in cursors}
+    try:
+        return [
+            _read_folder(client, account, folder, direction, known.get(folder), deadline)
+            for folder, direction in targets
+        ]
+    except MailStepError as exc:
+        if folders or exc.step != "select" or _transport_failure(exc):
+            raise
+    # A folder found earlier is gone (renamed, recreated): ask the server again and carry each
+    # direction's cursor over; a different UIDVALIDITY then resynchronises without double counts.
+    by_direction = {c.direction: c for c in cursors}
+    targets = _targets(client, account, [], (), timings)
     return [
-        _read_folder(client, account, folder, direction, known.get(folder), deadline)
+        _read_folder(client, account, folder, direction, by_direction.get(direction), deadline)
         for folder, direction in targets
     ]
 

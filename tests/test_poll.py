@@ -334,3 +334,32 @@ def test_kept_sessions_survive_a_server_restart(empty_db):
             sessions.close()
         assert len(sessions) == 0
         assert sum(counts(empty_db, address).values()) == 2
+
+
+def test_a_vanished_sent_folder_is_found_again_without_double_counting(empty_db, dovecot):
+    seed_directory(empty_db)
+    address = unique_address("renomme")
+    password = watch(empty_db, dovecot, address)
+    append(
+        dovecot, address, password, "Sent", [(raw_message(address, ["a@dac.test"]), at_noon(D1))]
+    )
+    poll(empty_db)
+    # As if the server had renamed its special-use Sent folder since the last poll.
+    mailbox_id = status(empty_db, address).id
+    with empty_db.begin() as conn:
+        conn.execute(
+            FolderState.__table__.update()
+            .where(FolderState.mailbox_id == mailbox_id, FolderState.folder == "Sent")
+            .values(folder="Anciens envoyés")
+        )
+    append(
+        dovecot, address, password, "Sent", [(raw_message(address, ["b@dac.test"]), at_noon(D2))]
+    )
+    report = poll(empty_db)
+    assert (report.outcomes[0].ok, report.outcomes[0].messages) == (True, 1)
+    assert counts(empty_db, address) == {(D1, "out", DAC): 1, (D2, "out", DAC): 1}
+    with empty_db.connect() as conn:
+        folders = conn.scalars(
+            select(FolderState.folder).where(FolderState.mailbox_id == mailbox_id)
+        ).all()
+    assert sorted(folders) == ["INBOX", "Sent"]
