@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 from balise.db import write_transaction
 from balise.errors import SourceError
 from balise.formatting import fr_count
-from ingest import load
+from ingest import load, pipeline
 from ingest.sources import annuaire, finess
-from ingest.sources.files import fetch_source, open_rows
+from ingest.sources.files import fetch_source
 from ingest.sources.rows import ReadStats
 
 log = logging.getLogger(__name__)
@@ -51,32 +51,6 @@ class IngestReport:
         return data
 
 
-class _CountingReader:
-    """A binary stream wrapper that reports how many bytes were read (for the progress bar)."""
-
-    def __init__(self, raw, progress: Callable[[int], None]):
-        self._raw = raw
-        self._progress = progress
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._progress(len(data))
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        data = self._raw.readline(size)
-        self._progress(len(data))
-        return data
-
-    def __iter__(self):
-        for line in self._raw:
-            self._progress(len(line))
-            yield line
-
-    def __getattr__(self, name):
-        return getattr(self._raw, name)
-
-
 def ingest(
     engine: Engine,
     kind: str,
@@ -103,9 +77,13 @@ def ingest(
             if on_size:
                 on_size(local.path.stat().st_size)
             stats = ReadStats()
-            with open_rows(local) as raw:
-                stream = _CountingReader(raw, progress) if progress else raw
-                result = _write(conn, kind, meta, stream, departments, stats)
+            rows_of = (
+                pipeline.rows_from_child
+                if pipeline.worth_a_child(local)
+                else pipeline.rows_in_process
+            )
+            rows = rows_of(_reader(kind, departments), local, stats, progress)
+            result = _WRITERS[kind](conn, meta, rows)
             if kind == "annuaire" and stats.generated_at is None:
                 stats.generated_at = annuaire.parse_generated_at(local.file_name)
             if result.kept == 0:
@@ -120,10 +98,12 @@ def ingest(
     )  # fmt: skip
 
 
-def _write(conn, kind, meta, stream, departments, stats):
-    if kind == "annuaire":
-        return load.load_directory(conn, meta, annuaire.read_extract(stream, departments, stats))
-    return load.load_finess(conn, meta, finess.read_finess(stream, departments, stats))
+def _reader(kind: str, departments: tuple[str, ...] | None) -> pipeline.Reader:
+    read = annuaire.read_extract if kind == "annuaire" else finess.read_finess
+    return lambda fh, stats: read(fh, departments, stats)
+
+
+_WRITERS = {"annuaire": load.load_directory, "finess": load.load_finess}
 
 
 def _nothing_kept(kind: str, stats: ReadStats, result: load.LoadResult) -> str:
