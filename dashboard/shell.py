@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from balise.referentials.departments import load_departments, resolve_selection
-from balise.services.access import SYSTEM, Actor, readable_departments
+from balise.services.access import SYSTEM, Actor
 from dashboard import data
 from dashboard.format import fr_date
 
@@ -33,9 +33,14 @@ def current_actor() -> Actor:
 
 
 def _default_selection() -> list[str]:
+    """The configured region, narrowed to what the actor may read (an animator's own
+    departments when the region holds none of them)."""
     s = data.settings()
     wanted = resolve_selection(default_region=s.region, default_departments=s.departments)
-    return list(readable_departments(current_actor(), wanted) or ())
+    actor = current_actor()
+    if actor.sees_all:
+        return list(wanted or ())
+    return [d for d in wanted or () if d in actor.departments] or list(actor.departments)
 
 
 def selection() -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import streamlit as st
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
+from balise.services.access import Actor
 from tests.support.adoption_seed import seed_small_adoption
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -176,6 +177,27 @@ def test_exports_page_builds_the_pack_on_demand(db_with_small_adoption, monkeypa
     out = tmp_path / "pack.xlsx"
     out.write_bytes(content)
     assert load_workbook(out)["Départements"]["B2"].value == 3
+    at.selectbox(key="csv_table").set_value("changements")
+    at.button(key="build_csv").click().run()
+    assert [b.proto.label for b in at.get("download_button")] == [
+        "Télécharger le pack (xlsx)",
+        "Télécharger le CSV",
+    ]
+    lines = at.session_state["csv"][2].decode("utf-8-sig").splitlines()
+    assert lines == ["Département;BAL créées;BAL supprimées", "38 – Isère;1;0", "69 – Rhône;1;1"]
+
+
+def test_an_animator_sees_only_their_departments(db_with_small_adoption, monkeypatch):
+    monkeypatch.setenv(
+        "BALISE_DATABASE_URL", db_with_small_adoption.url.render_as_string(hide_password=False)
+    )
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = Actor("anim38", "animator", ("38",))
+    at.run()
+    assert at.sidebar.multiselect[0].options == ["38 – Isère"]
+    assert _metrics(at)["ESMS suivis"] == "3"
 
 
 def test_empty_store_says_which_command_to_run(empty_db, monkeypatch):
