@@ -21,7 +21,13 @@ from sqlalchemy import func, insert, select, update
 
 from balise.cli import cli
 from balise.config import Settings
-from balise.errors import MailError, PermissionDenied, SecretError, ValidationError
+from balise.errors import (
+    MailError,
+    NotFoundError,
+    PermissionDenied,
+    SecretError,
+    ValidationError,
+)
 from balise.mail import operator
 from balise.mail.provision import DovecotBackend
 from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot, WatchedMailbox
@@ -329,15 +335,21 @@ def test_xoauth2_bal_and_a_failed_test_moves_the_status(empty_db, tmp_path, dove
             .values(auth_mode="xoauth2")
         )
     assert bal_tests.run_bal_test(empty_db, SYSTEM, settings, per.address).outcome == "passed"
-    # A recipient that exists but is not watched: nothing shows up, the test times out.
-    other = unique_address("autre", "sandbox.test")
-    dovecot.add_user(other)
-    result = bal_tests.run_bal_test(
-        empty_db, SYSTEM, settings, per.address, recipient=other, timeout=1
-    )
-    assert (result.outcome, result.failed_step) == ("timeout", "visible")
-    assert prov.get_bal(empty_db, per.address).status == "test_failed"
-    assert bal_tests.history(empty_db, SYSTEM)["resultat"].tolist() == ["timeout", "passed"]
+    # To another BAL: the arrival is checked in that BAL's own mailbox.
+    org = _org(unique_address("soins", DOMAIN))
+    prov.provision(empty_db, SYSTEM, settings, org)
+    result = bal_tests.run_bal_test(empty_db, SYSTEM, settings, per.address, recipient=org.address)
+    assert (result.outcome, result.recipient) == ("passed", org.address)
+    with pytest.raises(NotFoundError):
+        bal_tests.run_bal_test(empty_db, SYSTEM, settings, per.address, recipient="x@y.mssante.fr")
+    # The account vanished from the server: the refused login is a recorded failure.
+    dovecot.remove_user(org.address)
+    result = bal_tests.run_bal_test(empty_db, SYSTEM, settings, org.address, timeout=2)
+    assert (result.outcome, result.failed_step) == ("failed", "imap")
+    assert prov.get_bal(empty_db, org.address).status == "test_failed"
+    history = bal_tests.history(empty_db, SYSTEM)
+    assert history["resultat"].tolist() == ["failed", "passed", "passed"]
+    assert history["etape_en_echec"].tolist()[0] == "imap"
 
 
 @pytest.mark.mail

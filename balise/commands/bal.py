@@ -121,7 +121,11 @@ def template(ctx: Context, out: Path) -> None:
 @bal.command()
 @click.argument("address", required=False)
 @click.option("--department", help="Tester toutes les BAL de ce département.")
-@click.option("--to", "recipient", help="Destinataire (par défaut la BAL elle-même).")
+@click.option(
+    "--to",
+    "recipient",
+    help="Destinataire : une autre BAL provisionnée (par défaut la BAL elle-même).",
+)
 @click.option("--use-case", "case_id", help="Cas d'usage du message (data/use_cases.csv).")
 @click.option("--xdm", is_flag=True, help="Joindre une archive IHE_XDM.ZIP factice.")
 @click.option("--timeout", default=30.0, show_default=True, help="Attente maximale (s).")

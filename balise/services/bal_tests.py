@@ -136,8 +136,9 @@ def run_bal_test(
     on_step: StepCallback | None = None,
     extra_headers: dict[str, str] | None = None,
 ) -> RoundTripResult:
-    """Run one round trip from the BAL at ``address`` (to itself unless ``recipient``),
-    record it and move the BAL's status. A timeout is a recorded outcome, not an error."""
+    """Run one round trip from the BAL at ``address`` to itself, or to ``recipient`` (another
+    provisioned BAL, whose mailbox is then watched); record it and move the sender's status.
+    A timeout or a refused step is a recorded outcome, not an error."""
     bal = get_bal(engine, address)
     try:
         check_can_act(actor, bal.department, "bal.test")
@@ -149,7 +150,11 @@ def run_bal_test(
         raise ValidationError(f"Le champ « statut » ne permet pas de tester : la BAL est {state}.")
     case = use_case(case_id)
     smtp, imap = accounts_for(engine, settings, bal, token)
-    result = run_round_trip(smtp, imap, recipient, case, timeout, with_xdm, extra_headers,
+    if recipient and recipient.strip().lower() != bal.address:
+        # Arrival is checked in the recipient's own mailbox: it must be one we can open.
+        target = get_bal(engine, recipient)
+        imap = accounts_for(engine, settings, target)[1]
+    result = run_round_trip(smtp, imap, imap.username, case, timeout, with_xdm, extra_headers,
                             on_step)  # fmt: skip
     _record(engine, actor, bal, result)
     return result
