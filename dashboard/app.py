@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.auth import require_actor
 from dashboard.navigation import PAGES
 from dashboard.shell import sidebar
 
 st.set_page_config(page_title="Balise – MSSanté médico-social", page_icon="📬", layout="wide")
+require_actor()  # login gate: stops here until someone is signed in; pages read the actor
 
 menu: dict[str, list] = {}
 for spec in PAGES:

@@ -30,6 +30,7 @@ PAGES: list[PageSpec] = [
         "pages/provisionner.py", "Provisionner", ":material/person_add:", "BAL", "provisionner"
     ),
     PageSpec("pages/tester.py", "Tester", ":material/fact_check:", "BAL", "tester"),
+    PageSpec("pages/audit.py", "Journal d'audit", ":material/policy:", "Contrôle", "audit"),
     PageSpec("pages/patient.py", "Écrire au patient", ":material/person:", "BAL", "patient"),
 ]
 

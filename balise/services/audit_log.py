@@ -152,3 +152,9 @@ def purge(engine: Engine, actor: Actor, retention_days: int, now: datetime | Non
         audit.record(conn, actor, "audit.purge", "journal d'audit", detail=detail)
     log.info("audit purge: %d lines older than %s deleted", deleted, cutoff)
     return deleted
+
+
+def marker(engine: Engine) -> int:
+    """The newest line's id: changes whenever a line is added (cache key for the page)."""
+    with engine.connect() as conn:
+        return conn.scalar(select(func.max(AuditEntry.id))) or 0

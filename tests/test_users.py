@@ -1,0 +1,201 @@
+"""Local accounts: scrypt hashes, sign-in right / wrong / locked / disabled, account management
+rights, and the ``balise user`` commands (exact messages), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from balise.cli import cli
+from balise.errors import PermissionDenied, ValidationError
+from balise.models import AuditEntry, User
+from balise.services import users
+from balise.services.access import SYSTEM, Actor
+
+PASSWORD = "cheval-batterie-agrafe-correct"
+
+
+def _audit(engine, action: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(AuditEntry.actor, AuditEntry.object, AuditEntry.outcome)
+            .where(AuditEntry.action == action)
+            .order_by(AuditEntry.id)
+        ).all()
+
+
+def _add_animator(engine, login="anim38", departments=("38",)):
+    return users.add_user(engine, SYSTEM, users.NewUser(login, "animator", departments, PASSWORD))
+
+
+def test_hash_is_salted_scrypt_and_verifies_only_the_right_password():
+    first, second = users.hash_password(PASSWORD), users.hash_password(PASSWORD)
+    assert first.startswith("scrypt$32768$8$1$") and first != second
+    assert users.verify_password(PASSWORD, first)
+    assert not users.verify_password(PASSWORD + "x", first)
+    assert not users.verify_password(PASSWORD, None)
+    assert PASSWORD not in first
+
+
+def test_right_password_signs_in_and_is_audited(empty_db):
+    _add_animator(empty_db)
+    actor = users.authenticate(empty_db, " Anim38 ", PASSWORD)
+    assert actor == Actor("anim38", "animator", ("38",))
+    assert _audit(empty_db, "login") == [("anim38", "anim38", "ok")]
+    with empty_db.connect() as conn:
+        stored = conn.scalar(select(User.password_hash))
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+
+
+def test_wrong_password_and_unknown_login_get_the_same_answer(empty_db):
+    _add_animator(empty_db)
+    for login in ("anim38", "personne"):
+        with pytest.raises(PermissionDenied, match=r"^Identifiant ou mot de passe incorrect\.$"):
+            users.authenticate(empty_db, login, "mauvais mot de passe")
+    assert _audit(empty_db, "login") == [
+        ("anim38", "anim38", "failed"),
+        ("personne", "personne", "failed"),
+    ]
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(empty_db):
+    _add_animator(empty_db)
+    t0 = datetime(2026, 11, 25, 10, 0)
+    for i in range(users.MAX_FAILURES):
+        with pytest.raises(PermissionDenied, match="incorrect"):
+            users.authenticate(empty_db, "anim38", f"faux-{i}", now=t0 + timedelta(seconds=i))
+    # locked: even the right password is refused, with the time it opens again
+    with pytest.raises(
+        PermissionDenied,
+        match=r"^Compte verrouillé après trop d'échecs : réessayez après 10:15 \(UTC\)\.$",
+    ):
+        users.authenticate(empty_db, "anim38", PASSWORD, now=t0 + timedelta(minutes=5))
+    actor = users.authenticate(empty_db, "anim38", PASSWORD, now=t0 + timedelta(minutes=16))
+    assert actor.login == "anim38"
+    outcomes = [o for _, _, o in _audit(empty_db, "login")]
+    assert outcomes == ["failed"] * 5 + ["refused", "ok"]
+    with empty_db.connect() as conn:
+        assert conn.execute(select(User.failed_logins, User.locked_until)).one() == (0, None)
+
+
+def test_a_success_resets_the_failure_count(empty_db):
+    _add_animator(empty_db)
+    for _ in range(users.MAX_FAILURES - 1):
+        with pytest.raises(PermissionDenied):
+            users.authenticate(empty_db, "anim38", "faux")
+    users.authenticate(empty_db, "anim38", PASSWORD)
+    with pytest.raises(PermissionDenied, match="incorrect"):
+        users.authenticate(empty_db, "anim38", "faux")  # 1 failure, not 5: no lock
+    assert users.authenticate(empty_db, "anim38", PASSWORD).login == "anim38"
+
+
+def test_a_disabled_account_cannot_sign_in(empty_db):
+    _add_animator(empty_db)
+    users.disable_user(empty_db, SYSTEM, "anim38")
+    with pytest.raises(PermissionDenied, match=r"^Le compte anim38 est désactivé\.$"):
+        users.authenticate(empty_db, "anim38", PASSWORD)
+    assert _audit(empty_db, "user.disable") == [("système", "anim38", "ok")]
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        (users.NewUser("a", "admin", (), PASSWORD), "« identifiant » doit faire 2 à 255"),
+        (users.NewUser("anim", "animator", (), PASSWORD), "« départements » est obligatoire"),
+        (users.NewUser("anim", "animator", ("99",), PASSWORD), "code inconnu : 99"),
+        (users.NewUser("anim", "chef", (), PASSWORD), "« rôle » doit valoir admin, manager"),
+        (users.NewUser("anim", "manager", (), "court"), "au moins 12 caractères"),
+    ],
+)
+def test_account_fields_are_validated(empty_db, new, message):
+    with pytest.raises(ValidationError, match=message):
+        users.add_user(empty_db, SYSTEM, new)
+    assert users.count_users(empty_db) == 0
+
+
+def test_only_an_administrator_manages_accounts(empty_db):
+    anim = _add_animator(empty_db)
+    manager = Actor("chargee", "manager")
+    for who in (anim, manager):
+        with pytest.raises(PermissionDenied, match="Seul un administrateur gère les comptes"):
+            users.add_user(empty_db, who, users.NewUser("intrus", "admin", (), PASSWORD))
+    with pytest.raises(PermissionDenied):
+        users.set_role(empty_db, anim, "anim38", "admin")
+    with pytest.raises(PermissionDenied):
+        users.set_password(empty_db, anim, "autre", PASSWORD)
+    assert [o for _, _, o in _audit(empty_db, "user.add")] == ["ok", "refused", "refused"]
+    assert _audit(empty_db, "user.role") == [("anim38", "anim38", "refused")]
+    # but anyone may change their own password
+    users.set_password(empty_db, anim, "anim38", PASSWORD + "-2")
+    assert users.authenticate(empty_db, "anim38", PASSWORD + "-2").role == "animator"
+
+
+def test_role_change_moves_departments(empty_db):
+    _add_animator(empty_db)
+    users.set_role(empty_db, SYSTEM, "anim38", "animator", ["69", "38"])
+    assert users.actor_for(empty_db, "anim38").departments == ("38", "69")
+    users.set_role(empty_db, SYSTEM, "anim38", "manager", ["69"])
+    assert users.actor_for(empty_db, "anim38") == Actor("anim38", "manager", ())
+
+
+# ----- the command line -----------------------------------------------------------------
+
+
+def _run(url, *args, input=None, env=None):
+    return CliRunner().invoke(
+        cli, ["--database-url", url, *args], input=input, env={"BALISE_USER": "", **(env or {})}
+    )
+
+
+def test_cli_first_administrator_then_accounts(database_url):
+    typed = f"{PASSWORD}\n{PASSWORD}\n"
+    res = _run(database_url, "user", "add", "Admin.Region", "--role", "admin", input=typed)
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-1] == "Compte admin.region créé : administrateur."
+    assert PASSWORD not in res.output  # hidden prompt
+    res = _run(
+        database_url, "user", "add", "anim38", "--role", "animator", "--department", "38",
+        "--department", "69", input=typed,
+    )  # fmt: skip
+    assert res.output.splitlines()[-1] == "Compte anim38 créé : animateur (38, 69)."
+    res = _run(database_url, "user", "add", "sso.user", "--role", "manager", "--oidc")
+    assert res.output == "Compte sso.user créé : chargé de programme.\n"
+    res = _run(database_url, "user", "list")
+    assert res.output.splitlines() == [
+        "admin.region  Administrateur  tous départements  local  actif",
+        "anim38  Animateur  38,69  local  actif",
+        "sso.user  Chargé de programme  tous départements  OIDC  actif",
+        "3 compte(s).",
+    ]
+    assert _run(database_url, "user", "disable", "anim38").output == "Compte anim38 désactivé.\n"
+    res = _run(database_url, "user", "passwd", "anim38", input="x" * 12 + "\n" + "x" * 12 + "\n")
+    assert res.output.splitlines()[-1] == "Mot de passe de anim38 changé."
+
+
+def test_cli_errors_are_french_and_exit_1(database_url):
+    typed = f"{PASSWORD}\n{PASSWORD}\n"
+    _run(database_url, "user", "add", "anim38", "--role", "animator", "--department", "38",
+         input=typed)  # fmt: skip
+    res = _run(database_url, "user", "add", "anim38", "--role", "admin", input=typed)
+    assert res.exit_code == 1
+    assert (
+        res.stderr.splitlines()[-1] == "Erreur : Le champ « identifiant » est déjà pris : anim38."
+    )
+    res = _run(database_url, "user", "add", "x1", "--role", "admin", input=typed,
+               env={"BALISE_USER": "anim38"})  # fmt: skip
+    assert (res.exit_code, res.stderr) == (1, "Erreur : Seul un administrateur gère les comptes.\n")
+    res = _run(database_url, "user", "list", env={"BALISE_USER": "inconnu"})
+    assert res.stderr == "Erreur : Aucun compte n'a l'identifiant inconnu.\n"
+    res = _run(database_url, "user", "disable", "personne")
+    assert res.stderr == "Erreur : Aucun compte n'a l'identifiant personne.\n"
+
+
+def test_secret_key_prints_a_new_fernet_key():
+    first = CliRunner().invoke(cli, ["secret-key"]).output.strip()
+    second = CliRunner().invoke(cli, ["secret-key"]).output.strip()
+    assert first != second
+    assert Fernet(first.encode()).decrypt(Fernet(first.encode()).encrypt(b"ok")) == b"ok"
