@@ -282,3 +282,54 @@ def activity_poll_status(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
     from balise.services import activity
 
     return activity.poll_status(_engine(), actor, deps)
+
+
+# --- accounts, sign-in and audit trail (issue 6) --------------------------------------------
+# Sign-ins and exports are actions: never cached. Audit reads are cached under the newest
+# audit line's id, so a new line shows at the next rerun.
+
+
+def user_count() -> int:
+    from balise.services import users
+
+    return users.count_users(_engine())
+
+
+def local_login(login: str, password: str) -> Actor:
+    from balise.services import users
+
+    return users.authenticate(_engine(), login, password)
+
+
+def oidc_login(claims: dict) -> Actor:
+    from balise.services import users
+
+    s = settings()
+    names = users.ClaimNames(s.oidc_role_claim, s.oidc_departments_claim)
+    return users.oidc_actor(_engine(), claims, names)
+
+
+def audit_marker() -> int:
+    from balise.services import audit_log
+
+    return audit_log.marker(_engine())
+
+
+@st.cache_data(show_spinner=False)
+def audit_entries(marker: int, actor: Actor, flt) -> pd.DataFrame:
+    from balise.services import audit_log
+
+    return audit_log.entries(_engine(), actor, flt)
+
+
+@st.cache_data(show_spinner=False)
+def audit_choices(marker: int, actor: Actor) -> dict[str, list[str]]:
+    from balise.services import audit_log
+
+    return audit_log.choices(_engine(), actor)
+
+
+def audit_csv(actor: Actor, flt) -> bytes:
+    from balise.services import audit_log
+
+    return audit_log.export_csv(_engine(), actor, flt)
