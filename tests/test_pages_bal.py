@@ -19,8 +19,6 @@ from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
 from tests.support.dovecot import unique_address
 
-pytestmark = pytest.mark.mail
-
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 DOMAIN = "ehpad-lilas.mssante.fr"
 RPPS = "10003456786"
@@ -53,6 +51,7 @@ def _errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+@pytest.mark.mail
 def test_provisionner_validates_live_then_creates_the_bal(bal_env):
     at = _open("provisionner")
     assert at.title[0].value == "Provisionner des BAL"
@@ -98,6 +97,7 @@ def _workbook(rows: list[dict]) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.mail
 def test_provisionner_import_dry_run_then_apply(bal_env):
     good = {"bal_type": "CAB", "department": "01", "practice": "Cabinet des Lilas",
             "address": unique_address("cabinet", DOMAIN)}  # fmt: skip
@@ -123,6 +123,7 @@ def test_provisionner_import_dry_run_then_apply(bal_env):
     assert prov.get_bal(bal_env, good["address"]).status == "provisioned"
 
 
+@pytest.mark.mail
 def test_tester_shows_each_step_then_the_history(bal_env):
     address = unique_address("jeanne", DOMAIN)
     request = BalRequest("PER", "01", address, "Jeanne", "Durand", RPPS)
@@ -146,6 +147,7 @@ def test_tester_shows_each_step_then_the_history(bal_env):
     assert prov.get_bal(bal_env, address).status == "test_passed"
 
 
+@pytest.mark.mail
 def test_pages_say_what_is_missing_without_the_sandbox(bal_env, tmp_path, monkeypatch):
     monkeypatch.setenv("BALISE_SANDBOX_DIR", str(tmp_path / "nulle-part"))
     for page in ("provisionner", "tester"):
@@ -154,3 +156,41 @@ def test_pages_say_what_is_missing_without_the_sandbox(bal_env, tmp_path, monkey
             f"L'opérateur bac à sable (Dovecot) ne tourne pas dans {tmp_path / 'nulle-part'} : "
             "lancez « make run »."
         )
+
+
+@pytest.fixture
+def request_env(empty_db, tmp_path, monkeypatch):
+    """The ``request`` backend: no mail server, the operator gets a file."""
+    monkeypatch.setenv("BALISE_DATABASE_URL", empty_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BALISE_REGION", "84")
+    monkeypatch.setenv("BALISE_ALLOWED_DOMAINS", DOMAIN)
+    monkeypatch.setenv("BALISE_PROVISION_BACKEND", "request")
+    return empty_db
+
+
+def test_request_backend_hands_the_file_then_confirms(request_env):
+    at = _open("provisionner")
+    assert "demande à l'opérateur" in at.caption[0].value
+    assert not at.warning  # nothing is missing for this backend
+    at.radio(key="prov_type").set_value("ORG").run()
+    for key, value in {
+        "finess": "010001246",
+        "service": "Équipe de soins",
+        "responsible": "Dr Durand",
+        "structure_head": "Paul Martin",
+    }.items():
+        at.text_input(key=f"prov_{key}").input(value)  # fmt: skip
+    at.run()
+    assert _errors(at) == []
+    assert f"Adresse proposée : equipe-de-soins@{DOMAIN}" in [c.value for c in at.caption]
+    at.button(key="prov_submit").click().run()
+    assert at.success[1].value == f"BAL equipe-de-soins@{DOMAIN} demandée à l'opérateur."
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any(label.startswith("Télécharger demande-BAL-") and label.endswith(".xlsx")
+               for label in labels)  # fmt: skip
+    at.run()
+    assert at.selectbox(key="prov_confirm_pick").value == f"equipe-de-soins@{DOMAIN}"
+    at.button(key="prov_confirm").click().run()
+    assert f"BAL equipe-de-soins@{DOMAIN} confirmée." in [x.value for x in at.success]
+    assert prov.get_bal(request_env, f"equipe-de-soins@{DOMAIN}").status == "provisioned"
