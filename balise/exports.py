@@ -118,6 +118,15 @@ def _add_chart(ws: Worksheet, sheet: Sheet, first_row: int) -> None:
     ws.add_chart(chart, f"{get_column_letter(len(df.columns) + 2)}{first_row}")
 
 
+def _printable(ws: Worksheet) -> None:
+    """Landscape, one page wide: the pack is also printed or turned into slides via PDF."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+
+
 def build_workbook(title: str, cover: Sequence[tuple[str, str]], sheets: Sequence[Sheet]) -> bytes:
     """The pack: a cover sheet (title, then label/value lines) and one sheet per table."""
     wb = Workbook()
@@ -126,10 +135,16 @@ def build_workbook(title: str, cover: Sequence[tuple[str, str]], sheets: Sequenc
     ws["A1"] = neutralise(title)
     ws["A1"].font = Font(bold=True, size=16)
     for r, (label, value) in enumerate(cover, start=3):
-        ws.cell(row=r, column=1, value=neutralise(label)).font = Font(bold=True)
-        ws.cell(row=r, column=2, value=neutralise(value))
+        head = ws.cell(row=r, column=1, value=neutralise(label))
+        head.font, head.alignment = Font(bold=True), Alignment(vertical="top")
+        ws.cell(row=r, column=2, value=neutralise(value)).alignment = Alignment(
+            wrap_text=True, vertical="top"
+        )
+        # Spreadsheets do not grow a row for wrapped text written by a library: size it here.
+        ws.row_dimensions[r].height = 15 * max(1, -(-len(str(value)) // 75))
     ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 90
+    ws.column_dimensions["B"].width = 80
+    _printable(ws)
     for sheet in sheets:
         ws = wb.create_sheet(sheet.name[:31])
         first_row = 1
@@ -139,6 +154,7 @@ def build_workbook(title: str, cover: Sequence[tuple[str, str]], sheets: Sequenc
             first_row = 3
         _write_table(ws, sheet, first_row)
         _add_chart(ws, sheet, first_row)
+        _printable(ws)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
