@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine
 
-from balise.errors import NotFoundError
+from balise.errors import NotFoundError, PermissionDenied
 from balise.exports import Chart, Sheet, build_workbook, french_date, to_csv
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.departments import department_name
@@ -135,9 +135,14 @@ def cover_lines(
 
 
 def _check_export(engine: Engine, actor: Actor, departments, what: str) -> tuple[str, ...] | None:
-    deps = readable_departments(actor, departments)
-    for dep in deps or ("*",):
-        check_can_act(actor, dep, "export")
+    try:
+        deps = readable_departments(actor, departments)
+        for dep in deps or ("*",):
+            check_can_act(actor, dep, "export")
+    except PermissionDenied as exc:  # a refused export is an action too: one audit line
+        with engine.begin() as conn:
+            audit.record(conn, actor, "export", what, "refused", detail={"motif": str(exc)})
+        raise
     with engine.begin() as conn:
         audit.record(
             conn, actor, "export", what, detail={"departments": list(deps) if deps else "*"}
