@@ -15,7 +15,7 @@ from balise.errors import NotFoundError, PermissionDenied
 from balise.exports import Chart, Sheet, build_workbook, french_date, to_csv
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.departments import department_name
-from balise.services import adoption, audit, changes, snapshots, structures
+from balise.services import adoption, audit, changes, events, snapshots, structures
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.labels import COLUMNS, bal_type_label, readable
 
@@ -153,8 +153,10 @@ def _check_export(engine: Engine, actor: Actor, departments, what: str) -> tuple
 def build_pack(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> bytes:
     """The webinar workbook for the selection (built on demand; takes about a second)."""
     deps = _check_export(engine, actor, departments, "pack xlsx")
-    views = sheets(engine, actor, deps)
-    return build_workbook(TITLE, cover_lines(engine, deps, datetime.now()), list(views.values()))
+    views = list(sheets(engine, actor, deps).values())
+    # Issue 7: the « Événements » sheet, only when the selection has events.
+    views += [s for s in (events.pack_sheet(engine, actor, deps),) if s is not None]
+    return build_workbook(TITLE, cover_lines(engine, deps, datetime.now()), views)
 
 
 def table_csv(engine: Engine, actor: Actor, departments: Iterable[str] | None, table: str) -> bytes:
