@@ -1,0 +1,296 @@
+"""The audit trail: every action writes exactly one line; the database refuses UPDATE and DELETE
+on audit_log (SQLite triggers, PostgreSQL trigger function); the retention purge is the one
+deletion path and is itself audited; the « Journal d'audit » page and its CSV export."""
+
+from __future__ import annotations
+
+import io
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import DBAPIError
+from streamlit.testing.v1 import AppTest
+
+from balise.cli import cli
+from balise.config import Settings
+from balise.errors import PermissionDenied, ValidationError
+from balise.models import AuditEntry
+from balise.referentials.bal_rules import BalRequest
+from balise.referentials.bal_sheet import HEADER, template_bytes
+from balise.secrets import new_key
+from balise.services import audit, audit_log, bal_import, bal_tests, pack, users
+from balise.services import provisioning as prov
+from balise.services.access import SYSTEM, Actor
+from balise.services.activity import WatchRequest, add_watched
+from tests.support.adoption_seed import seed_small_adoption
+from tests.support.dovecot import unique_address
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PASSWORD = "cheval-batterie-agrafe-correct"
+REFUSED = "audit_log est en ajout seul"
+
+
+def _lines(engine, after_id: int = 0) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(AuditEntry.action, AuditEntry.object, AuditEntry.outcome)
+            .where(AuditEntry.id > after_id)
+            .order_by(AuditEntry.id)
+        ).all()
+
+
+@contextmanager
+def exactly_one_line(engine, action: str, obj: str | None, outcome: str = "ok"):
+    """Assert that the block appends exactly one audit line, the expected one."""
+    before = audit_log.marker(engine)
+    yield
+    assert _lines(engine, before) == [(action, obj, outcome)]
+
+
+# ----- append-only at the database level --------------------------------------------------
+
+
+def _seed_line(engine) -> None:
+    with engine.begin() as conn:
+        audit.record(conn, SYSTEM, "bal.provision", "a@x.test", department="38")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET outcome = 'ok', actor = 'quelqu''un'",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE action = 'bal.provision'",
+    ],
+)
+def test_the_database_refuses_update_and_delete(empty_db, sql):
+    _seed_line(empty_db)
+    with pytest.raises(DBAPIError, match=REFUSED), empty_db.begin() as conn:
+        conn.execute(text(sql))
+    with empty_db.connect() as conn:  # also through the ORM table, not only raw SQL
+        assert conn.execute(select(AuditEntry.actor, AuditEntry.object)).all() == [
+            ("système", "a@x.test")
+        ]
+
+
+def test_truncate_is_refused_on_postgresql(empty_db):
+    if empty_db.dialect.name != "postgresql":
+        assert empty_db.dialect.name == "sqlite"  # SQLite has no TRUNCATE statement
+        return
+    _seed_line(empty_db)
+    with pytest.raises(DBAPIError, match=REFUSED), empty_db.begin() as conn:
+        conn.execute(text("TRUNCATE audit_log"))
+    assert len(_lines(empty_db)) == 1
+
+
+def test_purge_deletes_only_expired_lines_and_is_audited(empty_db):
+    now = datetime(2026, 11, 25, 12, 0)
+    with empty_db.begin() as conn:
+        for days in (500, 401, 399, 1):
+            conn.execute(
+                insert(AuditEntry).values(
+                    at=now - timedelta(days=days), actor="x", action=f"old.{days}", outcome="ok"
+                )
+            )
+    assert audit_log.purge(empty_db, SYSTEM, 400, now=now) == 2
+    assert [a for a, _, _ in _lines(empty_db)] == ["old.399", "old.1", "audit.purge"]
+    with empty_db.connect() as conn:
+        detail = conn.scalar(select(AuditEntry.detail).where(AuditEntry.action == "audit.purge"))
+    assert detail == '{"supprimées": 2, "avant": "2025-10-21T12:00:00"}'
+    # the guard is back after the purge
+    with pytest.raises(DBAPIError, match=REFUSED), empty_db.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+
+
+def test_only_an_administrator_purges_and_never_below_30_days(empty_db):
+    with pytest.raises(PermissionDenied, match="Seul un administrateur purge"):
+        audit_log.purge(empty_db, Actor("chef", "manager"), 400)
+    with pytest.raises(ValidationError, match="au moins 30 jours"):
+        audit_log.purge(empty_db, SYSTEM, 7)
+    assert _lines(empty_db) == [("audit.purge", "journal d'audit", "refused")]
+
+
+# ----- every action: exactly one line ------------------------------------------------------
+
+
+DOMAIN = "ehpad-lilas.mssante.fr"
+
+
+def _per(address: str) -> BalRequest:
+    return BalRequest("PER", "01", address, "Jeanne", "Durand", "10003456786")
+
+
+def _sheet(address: str) -> bytes:
+    book = load_workbook(io.BytesIO(template_bytes()))
+    row = {"bal_type": "CAB", "department": "01", "address": address, "practice": "Cabinet"}
+    book["BAL"].append([row.get(name) for name in HEADER])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_account_login_export_and_purge_actions_write_one_line_each(empty_db):
+    seed_small_adoption(empty_db)
+    new = users.NewUser("anim38", "animator", ("38",), PASSWORD)
+    with exactly_one_line(empty_db, "user.add", "anim38"):
+        users.add_user(empty_db, SYSTEM, new)
+    with exactly_one_line(empty_db, "user.role", "anim38"):
+        users.set_role(empty_db, SYSTEM, "anim38", "animator", ["38", "69"])
+    with exactly_one_line(empty_db, "user.passwd", "anim38"):
+        users.set_password(empty_db, SYSTEM, "anim38", PASSWORD + "!")
+    with exactly_one_line(empty_db, "login", "anim38"):
+        anim = users.authenticate(empty_db, "anim38", PASSWORD + "!")
+    with exactly_one_line(empty_db, "login", "anim38", "failed"), pytest.raises(PermissionDenied):
+        users.authenticate(empty_db, "anim38", "faux")
+    with exactly_one_line(empty_db, "export", "pack xlsx"):
+        pack.build_pack(empty_db, anim, ["38"])
+    with exactly_one_line(empty_db, "export", "csv structures"):
+        pack.table_csv(empty_db, anim, ["38"], "structures")
+    with (
+        exactly_one_line(empty_db, "export", "csv departements", "refused"),
+        pytest.raises(PermissionDenied),
+    ):
+        pack.table_csv(empty_db, anim, ["75"], "departements")
+    with exactly_one_line(empty_db, "audit.export", "journal d'audit"):
+        audit_log.export_csv(empty_db, SYSTEM)
+    with exactly_one_line(empty_db, "user.disable", "anim38"):
+        users.disable_user(empty_db, SYSTEM, "anim38")
+    with exactly_one_line(empty_db, "audit.purge", "journal d'audit"):
+        audit_log.purge(empty_db, SYSTEM, 400)
+
+
+def test_credential_change_on_a_watched_mailbox_writes_one_line(empty_db):
+    request = WatchRequest(
+        address="suivi@ehpad.test", department="38", imap_host="127.0.0.1", imap_port=143,
+        tls_mode="starttls", auth_mode="password", secret="mot-de-passe-imap",
+    )  # fmt: skip
+    with exactly_one_line(empty_db, "mailbox.add", "suivi@ehpad.test"):
+        add_watched(empty_db, SYSTEM, request, new_key())
+
+
+@pytest.mark.mail
+def test_provision_test_and_import_write_one_line_each(empty_db, tmp_path, dovecot):
+    settings = Settings(
+        data_dir=tmp_path, allowed_domains=(DOMAIN,), secret_key=new_key(),
+        provision_backend="dovecot", sandbox_dir=dovecot.directory,
+    )  # fmt: skip
+    anim = Actor("anne", "animator", ("01",))
+    address = unique_address("jeanne", DOMAIN)
+    with exactly_one_line(empty_db, "bal.provision", address):
+        prov.provision(empty_db, anim, settings, _per(address))
+    with exactly_one_line(empty_db, "bal.test", address):
+        assert bal_tests.run_bal_test(empty_db, anim, settings, address).outcome == "passed"
+    cab = unique_address("cabinet", DOMAIN)
+    before = audit_log.marker(empty_db)
+    bal_import.apply(empty_db, anim, settings, _sheet(cab))
+    # one line for the import itself, and the one line of the BAL it provisioned
+    assert _lines(empty_db, before) == [("bal.provision", cab, "ok"), ("bal.import", None, "ok")]
+    other = Actor("paul", "animator", ("69",))
+    with (
+        exactly_one_line(empty_db, "bal.test", address, "refused"),
+        pytest.raises(PermissionDenied),
+    ):
+        bal_tests.run_bal_test(empty_db, other, settings, address)
+
+
+# ----- reading: scope, filters, export, page, CLI ------------------------------------------
+
+
+def _mixed_trail(engine) -> None:
+    with engine.begin() as conn:
+        audit.record(conn, Actor("anne", "animator", ("38",)), "bal.provision", "a@x.test",
+                     department="38")  # fmt: skip
+        audit.record(conn, Actor("paul", "animator", ("69",)), "bal.provision", "b@x.test",
+                     department="69")  # fmt: skip
+        audit.record(conn, Actor("paul", "animator", ("69",)), "login", "paul")
+        audit.record(conn, SYSTEM, "user.add", "anne", "ok")
+        audit.record(conn, Actor("anne", "animator", ("38",)), "bal.test", "a@x.test",
+                     "failed", "38")  # fmt: skip
+
+
+def test_animators_read_their_departments_and_own_lines_only(empty_db):
+    _mixed_trail(empty_db)
+    anne = Actor("anne", "animator", ("38",))
+    assert audit_log.entries(empty_db, anne)["object"].tolist() == ["a@x.test", "a@x.test"]
+    assert len(audit_log.entries(empty_db, Actor("chef", "manager"))) == 5
+    assert audit_log.choices(empty_db, anne) == {
+        "actors": ["anne"],
+        "actions": ["bal.provision", "bal.test"],
+    }
+
+
+def test_filters_combine(empty_db):
+    _mixed_trail(empty_db)
+    flt = audit_log.AuditFilter(actions=("bal.provision", "bal.test"), outcomes=("ok",))
+    assert audit_log.entries(empty_db, SYSTEM, flt)["object"].tolist() == ["b@x.test", "a@x.test"]
+    flt = audit_log.AuditFilter(search="B@X", departments=("69",))
+    assert audit_log.entries(empty_db, SYSTEM, flt)["actor"].tolist() == ["paul"]
+    assert audit_log.entries(empty_db, SYSTEM, audit_log.AuditFilter(search="%")).empty
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert audit_log.entries(empty_db, SYSTEM, audit_log.AuditFilter(start=tomorrow)).empty
+
+
+def test_csv_export_is_french_and_neutralises_formulas(empty_db):
+    with empty_db.begin() as conn:
+        audit.record(conn, SYSTEM, "bal.provision", "=HYPERLINK(1)", "refused", "38")
+    data = audit_log.export_csv(empty_db, SYSTEM).decode("utf-8-sig").splitlines()
+    assert data[0] == "Date (UTC);Qui;Action;Objet;Département;Résultat;Détail"
+    assert data[1].split(";")[1:6] == ["système", "bal.provision", "'=HYPERLINK(1)", "38", "Refusé"]
+
+
+def test_cli_audit_export_and_purge(database_url, tmp_path):
+    out = tmp_path / "journal.csv"
+    run = CliRunner().invoke
+    res = run(cli, ["--database-url", database_url, "audit", "export", str(out)],
+              env={"BALISE_USER": ""})  # fmt: skip
+    assert res.output == f"Journal d'audit écrit dans {out} : 0 lignes.\n"
+    res = run(cli, ["--database-url", database_url, "audit", "purge"],
+              env={"BALISE_USER": "", "BALISE_AUDIT_RETENTION_DAYS": "90"})  # fmt: skip
+    assert res.output == "Journal d'audit purgé : 0 ligne(s) de plus de 90 jours supprimée(s).\n"
+    res = run(cli, ["--database-url", database_url, "audit", "purge", "--days", "3"],
+              env={"BALISE_USER": ""})  # fmt: skip
+    assert (res.exit_code, res.stderr) == (
+        1, "Erreur : Le champ « conservation » doit valoir au moins 30 jours pour le journal d'audit.\n"
+    )  # fmt: skip
+
+
+def _page(engine, monkeypatch, actor: Actor) -> AppTest:
+    monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = actor
+    at.run()
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_audit_page_filters_and_exports(empty_db, monkeypatch):
+    _mixed_trail(empty_db)
+    at = _page(empty_db, monkeypatch, SYSTEM)
+    assert at.title[0].value == "Journal d'audit"
+    assert {m.label: m.value for m in at.metric} == {"Lignes": "5", "Refus et échecs": "1"}
+    table = at.dataframe[0].value
+    assert table["Qui"].tolist() == ["anne", "système", "paul", "paul", "anne"]
+    at.multiselect(key="audit_actions").set_value(["login"]).run()
+    assert at.dataframe[0].value["Objet"].tolist() == ["paul"]
+    at.button(key="audit_build_csv").click().run()
+    csv_lines = at.session_state["audit_csv"][1].decode("utf-8-sig").splitlines()
+    assert len(csv_lines) == 2 and ";paul;login;paul;;Réussi;" in csv_lines[1]
+    assert at.get("download_button")
+    with empty_db.connect() as conn:
+        assert conn.scalar(select(func.count()).where(AuditEntry.action == "audit.export")) == 1
+
+
+def test_audit_page_shows_an_animator_only_their_lines(empty_db, monkeypatch):
+    _mixed_trail(empty_db)
+    at = _page(empty_db, monkeypatch, Actor("paul", "animator", ("69",)))
+    assert at.dataframe[0].value["Objet"].tolist() == ["paul", "b@x.test"]
+    assert at.multiselect(key="audit_actors").options == ["paul"]
