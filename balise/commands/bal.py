@@ -97,7 +97,7 @@ def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> Non
         report = bal_import.dry_run(engine, settings, data)
     else:
         try:
-            report = bal_import.apply(engine, SYSTEM, settings, data)
+            report = bal_import.apply(engine, ctx.actor, settings, data)
         except ValidationError as exc:
             lines = [m for _, m in exc.problems]
             raise BaliseError("\n".join([str(exc), *lines])) from exc
