@@ -363,6 +363,7 @@ def test_department_batch_runs_with_bounded_concurrency(empty_db, tmp_path, dove
     assert {r.outcome for r in results} == {"passed"}
     with pytest.raises(PermissionDenied):
         bal_tests.run_department_tests(empty_db, ANIMATOR_01, settings, "38")
+    assert _count(empty_db, AuditEntry, AuditEntry.outcome == "refused") == 1
     with pytest.raises(ValidationError) as exc:
         bal_tests.run_bal_test(empty_db, SYSTEM, settings, f"req@{DOMAIN}")
     assert str(exc.value) == "Le champ « statut » ne permet pas de tester : la BAL est demandée."

@@ -169,7 +169,11 @@ def run_department_tests(
     timeout: float = 30.0,
 ) -> list[RoundTripResult]:
     """Test every testable BAL of ``department``, at most ``concurrency`` at a time."""
-    check_can_act(actor, department, "bal.test")
+    try:
+        check_can_act(actor, department, "bal.test")
+    except PermissionDenied as exc:
+        _refuse(engine, actor, "bal.test", None, department, str(exc))
+        raise
     with engine.connect() as conn:
         addresses = list(
             conn.scalars(

@@ -119,7 +119,9 @@ def check_request(engine: Engine, settings: Settings, request: BalRequest) -> li
 # ----- provisioning -------------------------------------------------------------------------
 
 
-def _refuse(engine: Engine, actor: Actor, action: str, address: str, dept: str, why: str) -> None:
+def _refuse(
+    engine: Engine, actor: Actor, action: str, address: str | None, dept: str, why: str
+) -> None:
     with engine.begin() as conn:
         audit.record(conn, actor, action, address, "refused", dept, {"motif": why})
 
