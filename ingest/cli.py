@@ -10,8 +10,11 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.db import engine_for, upgrade
+from balise.errors import PermissionDenied
 from balise.formatting import fr_count, fr_decimal, fr_int
 from balise.referentials.departments import resolve_selection
+from balise.services import audit
+from balise.services.access import Actor, check_can_act
 from ingest import jobs
 
 _selection = [
@@ -39,6 +42,7 @@ def _run_ingest(ctx: Context, kind, source, departments, region, all_departments
     )
     engine = engine_for(settings.resolved_database_url())
     upgrade(engine)
+    actor = _check_import(ctx, engine, kind, selection)
     with ExitStack() as stack:
         progress = on_size = None
         if sys.stderr.isatty() and not ctx.as_json:
@@ -62,7 +66,24 @@ def _run_ingest(ctx: Context, kind, source, departments, region, all_departments
             progress=progress,
             on_size=on_size,
         )
+    with engine.begin() as conn:
+        audit.record(conn, actor, f"ingest.{kind}", report.file_name,
+                     detail={"snapshot": report.snapshot_id, "départements": selection or "*"})  # fmt: skip
     ctx.echo(summary(report), report.as_dict())
+
+
+def _check_import(ctx: Context, engine, kind: str, selection) -> Actor:
+    """The CLI's actor (``BALISE_USER``) must be allowed to import every selected department;
+    a refusal is audited like any refused action."""
+    actor = ctx.actor
+    try:
+        for department in selection or ("*",):
+            check_can_act(actor, department, "import")
+    except PermissionDenied as exc:
+        with engine.begin() as conn:
+            audit.record(conn, actor, f"ingest.{kind}", None, "refused", detail={"motif": str(exc)})
+        raise
+    return actor
 
 
 def summary(r: jobs.IngestReport) -> str:
