@@ -169,38 +169,41 @@ def load_directory(
 ) -> LoadResult:
     """Version the directory rows as snapshot ``meta`` (inside the caller's transaction)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
+    versions = _new_versions(result, rows, finess_links(conn))
     has_current = conn.exec_driver_sql(
         "SELECT 1 FROM mailboxes WHERE valid_to IS NULL LIMIT 1"
     ).first()
     if has_current:
-        _load_by_diff(conn, result, meta, rows)
+        _stage(conn, versions)
+        _diff_mailboxes(conn, result, meta.departments)
     else:
-        _load_first(conn, result, rows)
+        # Nothing to diff against: every row is a new version, written straight into
+        # ``mailboxes`` whose indexes are built once at the end (maintaining them row by row
+        # costs about three times as much).
+        with indexes_dropped(conn, Mailbox.__table__):
+            result.created = insert_rows(conn, "mailboxes", VERSION_COLUMNS, versions)
     freeze_adoption(conn, result.snapshot_id, meta.departments)
     return result
 
 
-def _load_first(conn: Connection, result: LoadResult, rows: Iterable) -> None:
-    """First directory ingest of a store: nothing to diff against, so every row is a new
-    version, written straight into ``mailboxes`` whose secondary indexes are built once at the
-    end (maintaining them row by row costs about three times as much)."""
-    links = finess_links(conn)
+# A new version as staged or inserted: the file's columns, then what the writer derives.
+VERSION_COLUMNS = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", "valid_from"]
+
+
+def _new_versions(result: LoadResult, rows: Iterable, links: dict[str, str]) -> Iterator[tuple]:
+    """Version tuples for the accepted rows, the first line of each address only; rejected
+    rows go to the reject log. ``result.kept`` ends as the number of distinct addresses."""
     seen: set[str] = set()
     s = result.snapshot_id
-
-    def versions():
-        for row in rows:
-            if type(row) is not DirectoryRow:
-                result.rejects.add(row)
-                continue
-            result.offered += 1
-            if row.address not in seen:
-                seen.add(row.address)
-                yield (*row[1:], links.get(row.structure_id), s, s)
-
-    cols = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", "valid_from"]
-    with indexes_dropped(conn, Mailbox.__table__):
-        result.kept = result.created = insert_rows(conn, "mailboxes", cols, versions())
+    for row in rows:
+        if type(row) is not DirectoryRow:
+            result.rejects.add(row)
+            continue
+        result.offered += 1
+        if row.address not in seen:
+            seen.add(row.address)
+            yield (*row[1:], links.get(row.structure_id), s, s)
+    result.kept = len(seen)
 
 
 @contextmanager
@@ -226,20 +229,24 @@ def finess_links(conn: Connection) -> dict[str, str]:
     return links  # fmt: skip
 
 
-def _load_by_diff(conn: Connection, result: LoadResult, meta: SnapshotMeta, rows) -> None:
-    """Stage the rows (deduplicated on the address), then diff set-wise with current versions."""
-    names = [c for c, _ in MAILBOX_COLUMNS]
-    create_stage(conn, "stage_mailboxes", MAILBOX_COLUMNS, "address")
-    result.offered = load_stage(
-        conn, "stage_mailboxes", names, "address", rows, result.rejects.add, DirectoryRow
-    )
-    result.kept = conn.exec_driver_sql("SELECT count(*) FROM stage_mailboxes").scalar_one()
-    _diff_mailboxes(conn, result, meta.departments)
+def _stage(conn: Connection, versions: Iterator[tuple]) -> None:
+    """The new file's versions in a temporary table, indexed on the address after loading."""
+    types = dict(MAILBOX_COLUMNS) | {
+        "link_kind": "VARCHAR(2)", "first_seen": "INTEGER", "valid_from": "INTEGER"
+    }  # fmt: skip
+    cols = ", ".join(f"{c} {types[c]}" for c in VERSION_COLUMNS)
+    on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
+    for table in ("stage_diff", "stage_mailboxes"):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE stage_mailboxes ({cols}){on_commit}")
+    insert_rows(conn, "stage_mailboxes", VERSION_COLUMNS, versions)
+    conn.exec_driver_sql("CREATE INDEX ix_stage_mailboxes_address ON stage_mailboxes (address)")
 
 
 def _diff_mailboxes(
     conn: Connection, result: LoadResult, departments: tuple[str, ...] | None
 ) -> None:
+    """Close removed and changed versions, open created and changed ones, set-wise."""
     s = result.snapshot_id
     scope, params = _scope_sql(departments, "m.department")
     # Removed: current versions of the selected departments that the new file no longer has.
@@ -251,39 +258,27 @@ def _diff_mailboxes(
         ),
         {"s": s, **params},
     ).rowcount
+    # One pass over the staged rows keeps the new and the changed ones, with their old version.
     differs = " OR ".join(f"m.{c} IS DISTINCT FROM st.{c}" for c in VERSIONED)
-    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_changed")
     on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
     conn.exec_driver_sql(
-        f"CREATE TEMP TABLE stage_changed{on_commit} AS "
-        "SELECT m.id AS old_id, m.first_seen AS first_seen, st.address AS address "
-        "FROM mailboxes m JOIN stage_mailboxes st ON st.address = m.address "
-        f"WHERE m.valid_to IS NULL AND ({differs})"
+        f"CREATE TEMP TABLE stage_diff{on_commit} AS SELECT st.*, m.id AS old_id, "
+        "m.first_seen AS old_first_seen FROM stage_mailboxes st LEFT JOIN mailboxes m "
+        f"ON m.address = st.address AND m.valid_to IS NULL WHERE m.id IS NULL OR {differs}"
     )
     result.changed = conn.execute(
-        text("UPDATE mailboxes SET valid_to = :s WHERE id IN (SELECT old_id FROM stage_changed)"),
-        {"s": s},
-    ).rowcount
-    _insert_versions(conn, s, "JOIN stage_changed c ON c.address = st.address", "c.first_seen")
-    result.created = _insert_versions(
-        conn,
-        s,
-        "WHERE NOT EXISTS (SELECT 1 FROM mailboxes m "
-        "WHERE m.address = st.address AND m.valid_to IS NULL)",
-        ":s",
-    )
-
-
-def _insert_versions(conn: Connection, s: int, where: str, first_seen: str) -> int:
-    cols = [c for c, _ in MAILBOX_COLUMNS]
-    return conn.execute(
         text(
-            f"INSERT INTO mailboxes ({', '.join(cols)}, link_kind, first_seen, valid_from) "
-            f"SELECT {', '.join('st.' + c for c in cols)}, {_LINK_KIND.format(t='st')}, "
-            f"{first_seen}, :s FROM stage_mailboxes st {where}"
+            "UPDATE mailboxes SET valid_to = :s WHERE id IN "
+            "(SELECT old_id FROM stage_diff WHERE old_id IS NOT NULL)"
         ),
         {"s": s},
     ).rowcount
+    cols = ", ".join(VERSION_COLUMNS[:-2])
+    inserted = conn.exec_driver_sql(
+        f"INSERT INTO mailboxes ({cols}, first_seen, valid_from) "
+        f"SELECT {cols}, coalesce(old_first_seen, first_seen), valid_from FROM stage_diff"
+    ).rowcount
+    result.created = inserted - result.changed
 
 
 # "ET first, else EJ": which FINESS number a structure id matches (``finess_links`` is the same
