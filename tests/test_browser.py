@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from playwright import sync_api as playwright
 
 from balise.db import make_engine, upgrade
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.streamlit import start_streamlit
 
 pytestmark = pytest.mark.browser
-playwright = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
