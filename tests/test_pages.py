@@ -205,3 +205,12 @@ def test_empty_store_says_which_command_to_run(empty_db, monkeypatch):
     assert "balise demo" in at.info[0].value
     at = _open(at, "changes")
     assert "balise demo" in at.info[0].value
+
+
+def test_structure_page_opens_from_a_link(db_with_small_adoption, monkeypatch):
+    at = _app(db_with_small_adoption, monkeypatch)
+    at.query_params["finess"] = "690000001"
+    at = _open(at, "structure")
+    assert at.header[0].value == "IME Les Cèdres"
+    assert "Cette structure n'a aucune BAL" in at.info[0].value
+    assert [sum(t["y"][i] for t in _figure(at)["data"]) for i in range(2)] == [1, 0]
