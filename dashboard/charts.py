@@ -366,3 +366,44 @@ def roundtrip_outcomes(counts: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="stack")
     fig.update_xaxes(type="category")
     return _layout(fig, "Résultats des tests par jour", "Jour", "Nombre de tests", height=360)
+
+
+# --- territorial animation: onboarding funnel, events (issue 7) -----------------------------
+
+
+def onboarding_funnel(df: pd.DataFrame) -> go.Figure:
+    """Structures at each stage of the pipeline, the selected departments summed (stage order
+    kept as given by the service)."""
+    totals = df.groupby(["stage", "label"], sort=False)["structures"].sum().reset_index()
+    fig = go.Figure(go.Funnel(
+        y=totals["label"], x=totals["structures"], textinfo="value",
+        marker={"color": OKABE_ITO[0]},
+        hovertemplate="%{y} : %{x} structure(s)<extra></extra>",
+    ))  # fmt: skip
+    return _layout(fig, "Accompagnement : structures par étape", height=400)
+
+
+EVENT_GROUP_COLOURS = {"Participants": OKABE_ITO[2], "Non participants": OKABE_ITO[1]}
+
+
+def attendance_comparison(df: pd.DataFrame, event_date) -> go.Figure:
+    """Share of equipped structures over time, attending vs not, with the event marked."""
+    fig = go.Figure()
+    for group in EVENT_GROUP_COLOURS:  # participants first, whatever the SQL order
+        part = df[df["group"] == group]
+        fig.add_trace(go.Scatter(
+            x=part["date"], y=part["share"], name=str(group), mode="lines+markers",
+            line={"color": EVENT_GROUP_COLOURS.get(str(group))},
+            customdata=list(zip(part["equipped"], part["structures"], strict=True)),
+            hovertemplate="%{fullData.name} · %{x|%d/%m/%Y} : %{y:.1f} % équipées "
+                          "(%{customdata[0]} sur %{customdata[1]})<extra></extra>",
+        ))  # fmt: skip
+    marker = pd.Timestamp(event_date)
+    fig.add_shape(type="line", x0=marker, x1=marker, y0=0, y1=1, yref="paper",
+                  line={"dash": "dot", "color": "#555"})  # fmt: skip
+    fig.add_annotation(x=marker, y=1, yref="paper", text="Événement", showarrow=False,
+                       yanchor="bottom")  # fmt: skip
+    fig.update_yaxes(range=[0, 100], ticksuffix=" %")
+    fig.update_xaxes(tickformat="%d/%m/%Y")
+    return _layout(fig, "Part des structures équipées : participantes ou non", "Date",
+                   "Part équipée")  # fmt: skip

@@ -333,3 +333,119 @@ def audit_csv(actor: Actor, flt) -> bytes:
     from balise.services import audit_log
 
     return audit_log.export_csv(_engine(), actor, flt)
+
+
+# --- territorial animation: onboarding pipeline, events (issue 7) ---------------------------
+# Cached under an "animation marker": the facts (snapshots, BALs and tests, activity) and the
+# newest audit line, which every animation action and automatic advance writes.
+
+
+def animation_marker() -> str:
+    from balise.services import onboarding
+
+    return f"{data_version()}|{bal_version()}|{activity_marker()}|{onboarding.change_marker(_engine())}"
+
+
+@st.cache_data(show_spinner=False)
+def onboarding_advance(facts: str) -> int:
+    """Advance stages from facts once per change of facts (idempotent, so caching it only
+    spares repeated work)."""
+    from balise.services import onboarding
+
+    return onboarding.advance_from_facts(_engine())
+
+
+def facts_marker() -> str:
+    return f"{data_version()}|{bal_version()}|{activity_marker()}"
+
+
+@st.cache_data(show_spinner=False)
+def onboarding_board(marker: str, actor: Actor, department: str) -> pd.DataFrame:
+    from balise.services import onboarding
+
+    return onboarding.board(_engine(), actor, department)
+
+
+@st.cache_data(show_spinner=False)
+def onboarding_funnel(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import onboarding
+
+    return onboarding.funnel(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def onboarding_overdue(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import onboarding
+
+    return onboarding.overdue(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def onboarding_history(marker: str, actor: Actor, finess: str) -> pd.DataFrame:
+    from balise.services import onboarding
+
+    return onboarding.history(_engine(), actor, finess)
+
+
+@st.cache_data(show_spinner=False)
+def referents(deps: Deps) -> pd.DataFrame:
+    from balise.services import animators
+
+    return animators.referents(_engine(), deps)
+
+
+def onboarding_move(actor: Actor, finess: str, stage: str, reason: str | None) -> None:
+    from balise.services import onboarding
+
+    onboarding.move(_engine(), actor, finess, stage, reason)
+
+
+def onboarding_plan(actor: Actor, finess: str, follow_up) -> None:
+    from balise.services import onboarding
+
+    onboarding.plan_follow_up(_engine(), actor, finess, follow_up)
+
+
+@st.cache_data(show_spinner=False)
+def events_list(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import events
+
+    return events.list_events(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def event_attendance(marker: str, actor: Actor, event_id: int) -> pd.DataFrame:
+    from balise.services import events
+
+    return events.attendance(_engine(), actor, event_id)
+
+
+@st.cache_data(show_spinner=False)
+def event_comparison(marker: str, actor: Actor, event_id: int) -> pd.DataFrame:
+    from balise.services import events
+
+    return events.adoption_comparison(_engine(), actor, event_id)
+
+
+def event_create(actor: Actor, event) -> int:
+    from balise.services import events
+
+    return events.create_event(_engine(), actor, event)
+
+
+def event_delete(actor: Actor, event_id: int) -> None:
+    from balise.services import events
+
+    events.delete_event(_engine(), actor, event_id)
+
+
+def attendance_import(actor: Actor, event_id: int, data: bytes, filename: str):
+    from balise.services import events
+
+    return events.import_attendance(_engine(), actor, event_id, data, filename)
+
+
+def attendance_review(actor: Actor, line_id: int, accept: bool, finess: str = "") -> None:
+    from balise.services import events
+
+    events.review(_engine(), actor, line_id, accept, finess)

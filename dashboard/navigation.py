@@ -32,6 +32,14 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/tester.py", "Tester", ":material/fact_check:", "BAL", "tester"),
     PageSpec("pages/audit.py", "Journal d'audit", ":material/policy:", "Contrôle", "audit"),
     PageSpec("pages/patient.py", "Écrire au patient", ":material/person:", "BAL", "patient"),
+    PageSpec(
+        "pages/accompagnement.py",
+        "Accompagnement",
+        ":material/route:",
+        "Animation",
+        "accompagnement",
+    ),
+    PageSpec("pages/evenements.py", "Événements", ":material/event:", "Animation", "evenements"),
 ]
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.sql import Select
 from balise.db import write_transaction
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
 from balise.models import (
+    AuditEntry,
     BalTest,
     DailyActivity,
     Establishment,
@@ -340,3 +341,10 @@ def _why(row, today: date) -> str:
         what = f" : {row.next_action}" if row.next_action else ""
         return f"Action prévue le {row.next_action_on:%d/%m/%Y}{what}"
     return f"Équipée depuis le {row.stage_since:%d/%m/%Y}, sans usage régulier"
+
+
+def change_marker(engine: Engine) -> str:
+    """Changes whenever an animation action or automatic advance happened: each of them
+    writes one audit line (one tiny query; dashboard caches key on it)."""
+    with engine.connect() as conn:
+        return str(conn.scalar(select(func.max(AuditEntry.id))) or 0)

@@ -1,0 +1,145 @@
+"""Accompagnement: each structure's way from first contact to regular use. A board per
+department (one column per stage), the funnel, « À relancer », and the follow-up of one
+structure (stage by hand, next action, notes, referent animator)."""
+
+import streamlit as st
+
+from balise.errors import BaliseError
+from balise.services.labels import category_label, department_label
+from balise.services.onboarding import STAGES, FollowUp
+from dashboard import charts, data
+from dashboard.format import fr_int
+from dashboard.shell import page_context
+
+ctx = page_context("Accompagnement des structures")
+st.caption(
+    "Les étapes avancent seules d'après les faits (BAL dans l'annuaire ou provisionnée, test "
+    "réussi, messages échangés) et à la main ; une étape n'est jamais reculée automatiquement."
+)
+moved = data.onboarding_advance(data.facts_marker())
+marker = data.animation_marker()
+
+
+def _referents_line(deps: tuple[str, ...]) -> None:
+    refs = data.referents(deps)
+    if refs.empty:
+        st.caption("Aucun animateur référent enregistré pour ces départements.")
+        return
+    people = [f"{r.department} : {r.name} ({r.email}, {r.phone})" for r in refs.itertuples()]
+    st.caption("Animateurs référents — " + " · ".join(people))
+
+
+_referents_line(ctx.deps)
+funnel = data.onboarding_funnel(marker, ctx.actor, ctx.deps)
+if not funnel.empty:
+    st.plotly_chart(charts.onboarding_funnel(funnel), key="onboarding_funnel")
+
+board_tab, late_tab, follow_tab = st.tabs(
+    ["Tableau par étape", "À relancer", "Suivi d'une structure"]
+)
+
+with board_tab:
+    department = st.selectbox("Département", ctx.deps, format_func=department_label, key="ob_dep")
+    board = data.onboarding_board(marker, ctx.actor, department)
+    columns = st.columns(len(STAGES))
+    for column, (stage, label) in zip(columns, STAGES.items(), strict=True):
+        part = board[board["stage"] == stage]
+        column.markdown(f"**{label}** ({fr_int(len(part))})")
+        column.dataframe(
+            part[["name"]].rename(columns={"name": "Structure"}),
+            hide_index=True,
+            height=320,
+            key=f"ob_col_{stage}",
+        )
+
+with late_tab:
+    late = data.onboarding_overdue(marker, ctx.actor, ctx.deps)
+    if late.empty:
+        st.success("Rien à relancer : aucune action en retard, aucune structure équipée muette.")
+    else:
+        st.dataframe(
+            late.assign(
+                department=late["department"].map(department_label),
+                stage=late["stage"].map(STAGES),
+            )[["due", "name", "department", "stage", "reason", "assigned_to"]].rename(
+                columns={
+                    "due": "Échéance",
+                    "name": "Structure",
+                    "department": "Département",
+                    "stage": "Étape",
+                    "reason": "Motif",
+                    "assigned_to": "Suivie par",
+                }
+            ),  # fmt: skip
+            hide_index=True,
+            width="stretch",
+            column_config={"Échéance": st.column_config.DateColumn(format="DD/MM/YYYY")},
+        )
+
+
+def _follow_up(row) -> None:
+    """Forms for one structure: move it, plan the next action."""
+    names = ["", *data.referents((department,))["name"].tolist()]
+    with st.form("ob_move"):
+        stage = st.selectbox("Nouvelle étape", list(STAGES), index=list(STAGES).index(row.stage),
+                             format_func=STAGES.get)  # fmt: skip
+        reason = st.text_input("Motif (facultatif)", max_chars=255)
+        if st.form_submit_button("Changer d'étape"):
+            _act(lambda: data.onboarding_move(ctx.actor, row.finess_et, stage, reason or None),
+                 f"Étape enregistrée : {STAGES[stage]}.")  # fmt: skip
+    with st.form("ob_plan"):
+        action = st.text_input("Prochaine action", value=row.next_action or "", max_chars=255)
+        when = st.date_input("Pour le", value=row.next_action_on, format="DD/MM/YYYY")
+        assigned = row.assigned_to if row.assigned_to in names else ""
+        who = st.selectbox("Suivie par", names, index=names.index(assigned))
+        notes = st.text_area("Notes (jamais de données de patient)", value=row.notes or "")
+        if st.form_submit_button("Enregistrer le suivi"):
+            plan = FollowUp(action, when, notes, who)
+            _act(lambda: data.onboarding_plan(ctx.actor, row.finess_et, plan), "Suivi enregistré.")
+
+
+def _act(action, done: str) -> None:
+    try:
+        action()
+    except BaliseError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["ob_done"] = done
+        st.rerun()
+
+
+with follow_tab:
+    if done := st.session_state.pop("ob_done", None):
+        st.success(done)
+    options = board["finess_et"].tolist()
+    labels = dict(zip(board["finess_et"], board["name"], strict=True))
+    chosen = st.selectbox("Structure", options, format_func=lambda f: f"{labels[f]} ({f})",
+                          key="ob_structure", index=None, placeholder="Choisir une structure")  # fmt: skip
+    if chosen:
+        row = next(board[board["finess_et"] == chosen].itertuples())
+        st.markdown(
+            f"Étape actuelle : **{STAGES[row.stage]}** · {category_label(row.category_code)}"
+        )
+        _follow_up(row)
+        history = data.onboarding_history(marker, ctx.actor, chosen)
+        if not history.empty:
+            st.dataframe(
+                history.assign(
+                    from_stage=history["from_stage"].map(STAGES),
+                    to_stage=history["to_stage"].map(STAGES),
+                    source=history["source"].map({"auto": "Automatique", "manuel": "Manuel"}),
+                ).rename(
+                    columns={
+                        "at": "Date (UTC)",
+                        "from_stage": "De",
+                        "to_stage": "Vers",
+                        "source": "Origine",
+                        "reason": "Motif",
+                        "actor": "Par",
+                    }
+                ),  # fmt: skip
+                hide_index=True,
+                width="stretch",
+            )
+if moved:
+    st.toast(f"{moved} structure(s) avancée(s) d'après les faits.")

@@ -1,0 +1,133 @@
+"""Événements: webinars and meetings, their attendance (imported from the tool's export or a
+sign-in sheet, with a review of doubtful matches) and the adoption of attending structures
+compared with the others."""
+
+from datetime import date
+
+import streamlit as st
+
+from balise.errors import BaliseError
+from balise.services.events import KINDS, EventInput
+from balise.services.labels import department_label
+from dashboard import charts, data
+from dashboard.format import fr_date
+from dashboard.shell import page_context
+
+ctx = page_context("Événements et webinaires")
+marker = data.animation_marker()
+if done := st.session_state.pop("ev_done", None):
+    st.success(done)
+
+
+def _act(action, done: str) -> None:
+    try:
+        action()
+    except BaliseError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["ev_done"] = done
+        st.rerun()
+
+
+with st.expander("Nouvel événement"), st.form("ev_new"):
+    title = st.text_input("Titre", placeholder="Midis du collectif #8", max_chars=255)
+    when = st.date_input("Date", value=date.today(), format="DD/MM/YYYY")
+    theme = st.text_input("Thème", max_chars=255)
+    deps = st.multiselect("Départements", ctx.deps, default=list(ctx.deps),
+                          format_func=department_label)  # fmt: skip
+    replay = st.text_input("Lien du replay", placeholder="https://…")
+    if st.form_submit_button("Créer l'événement"):
+        ev = EventInput(title, when, theme, tuple(deps), replay)
+        _act(lambda: data.event_create(ctx.actor, ev), f"Événement « {title.strip()} » créé.")
+
+listed = data.events_list(marker, ctx.actor, ctx.deps)
+if listed.empty:
+    st.info("Aucun événement dans ces départements : créez-en un ci-dessus.")
+    st.stop()
+
+st.dataframe(
+    listed.assign(date=listed["date"].map(fr_date))[
+        ["date", "title", "theme", "departments", "lines", "structures", "to_review", "replay_url"]
+    ].rename(
+        columns={
+            "date": "Date",
+            "title": "Événement",
+            "theme": "Thème",
+            "departments": "Départements",
+            "lines": "Lignes",
+            "structures": "Structures",
+            "to_review": "À vérifier",
+            "replay_url": "Replay",
+        }
+    ),  # fmt: skip
+    hide_index=True,
+    width="stretch",
+    column_config={"Replay": st.column_config.LinkColumn(display_text="Revoir")},
+)
+
+titles = dict(
+    zip(listed["id"], listed["title"] + " (" + listed["date"].map(fr_date) + ")", strict=True)
+)
+event_id = st.selectbox("Événement", list(titles), format_func=titles.get, key="ev_pick")
+event = listed[listed["id"] == event_id].iloc[0]
+
+st.subheader("Présences")
+upload = st.file_uploader("Feuille de présence (xlsx ou csv : colonnes FINESS, Structure, Commune)",
+                          type=["xlsx", "csv"], key="ev_upload")  # fmt: skip
+st.caption("Seules les colonnes de la structure sont lues ; les noms et adresses des participants "
+           "ne sont pas conservés. L'import remplace la liste précédente.")  # fmt: skip
+if upload is not None and st.button("Importer les présences", type="primary"):
+    payload, name = upload.getvalue(), upload.name
+
+    def _import() -> None:
+        st.session_state["ev_report"] = data.attendance_import(
+            ctx.actor, int(event_id), payload, name
+        ).summary()
+
+    _act(_import, "Présences importées.")
+if report := st.session_state.pop("ev_report", None):
+    st.info(report)
+
+lines = data.event_attendance(marker, ctx.actor, int(event_id))
+doubtful = lines[(lines["match_kind"] == "fuzzy") & ~lines["reviewed"].astype(bool)]
+if not doubtful.empty:
+    st.markdown(f"**{len(doubtful)} rapprochement(s) à vérifier**")
+    for line in doubtful.itertuples():
+        left, ok, no = st.columns([6, 1, 1])
+        left.write(f"« {line.raw_name} » ({line.commune or 'commune non précisée'}) → "
+                   f"{line.matched_name}, {line.matched_city} ({line.finess_et})")  # fmt: skip
+        if ok.button("Confirmer", key=f"ev_ok_{line.id}"):
+            _act(
+                lambda i=line.id: data.attendance_review(ctx.actor, int(i), True),
+                "Rapprochement confirmé.",
+            )
+        if no.button("Rejeter", key=f"ev_no_{line.id}"):
+            _act(
+                lambda i=line.id: data.attendance_review(ctx.actor, int(i), False),
+                "Rapprochement rejeté.",
+            )
+if not lines.empty:
+    st.dataframe(
+        lines.assign(match_kind=lines["match_kind"].map(KINDS))[
+            ["raw_name", "commune", "match_kind", "matched_name", "finess_et"]
+        ].rename(
+            columns={
+                "raw_name": "Ligne importée",
+                "commune": "Commune",
+                "match_kind": "Rapprochement",
+                "matched_name": "Structure",
+                "finess_et": "FINESS",
+            }
+        ),  # fmt: skip
+        hide_index=True,
+        width="stretch",
+    )
+
+comparison = data.event_comparison(marker, ctx.actor, int(event_id))
+if comparison.empty or (comparison["group"] == "Participants").sum() == 0:
+    st.info("La comparaison apparaît quand au moins une structure participante est reconnue.")
+else:
+    st.plotly_chart(charts.attendance_comparison(comparison, event["date"]), key="ev_compare")
+
+if st.button("Supprimer cet événement", key="ev_delete"):
+    _act(lambda: data.event_delete(ctx.actor, int(event_id)), "Événement supprimé.")

@@ -1,0 +1,113 @@
+"""The animation pages (Accompagnement, Événements) in AppTest on the small adoption dataset,
+SQLite and PostgreSQL: what they show, and the actions they drive."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from balise.models import Onboarding
+from balise.services import events
+from balise.services.access import SYSTEM
+from tests.support.adoption_seed import seed_small_adoption
+from tests.test_events import MIDI, SHEET_CSV
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+E3 = "380000003"
+
+
+@pytest.fixture
+def animation_db(empty_db, monkeypatch, tmp_path):
+    seed_small_adoption(empty_db)
+    monkeypatch.setenv("BALISE_DATABASE_URL", empty_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BALISE_REGION", "84")
+    return empty_db
+
+
+def _open(page: str) -> AppTest:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["departments"] = ["38", "69"]
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _by_label(widgets, label: str):
+    return next(w for w in widgets if w.label == label)
+
+
+def test_accompagnement_board_funnel_and_manual_move(animation_db):
+    at = _open("accompagnement")
+    assert at.title[0].value == "Accompagnement des structures"
+    assert any("Sacha Témoin" in c.value and "Noa Gabarit" in c.value for c in at.caption)
+    funnel = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert funnel["type"] == "funnel"
+    assert funnel["y"][0] == "À contacter" and funnel["y"][-1] == "Usage régulier"
+    # The board of Isère: facts put E1 and E2 at « BAL créée », E3 is still to contact.
+    headers = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert headers[:7] == ["**À contacter** (1)", "**Contacté** (0)", "**Sensibilisé** (0)",
+                           "**BAL demandée** (0)", "**BAL créée** (2)", "**BAL testée** (0)",
+                           "**Usage régulier** (0)"]  # fmt: skip
+    assert at.success[0].value.startswith("Rien à relancer")
+    # Follow one structure and move it by hand.
+    at.selectbox(key="ob_structure").set_value(E3).run()
+    assert any(m.value.startswith("Étape actuelle : **À contacter**") for m in at.markdown)
+    _by_label(at.selectbox, "Nouvelle étape").set_value("contacte")
+    _by_label(at.text_input, "Motif (facultatif)").input("Appel à la direction")
+    _by_label(at.button, "Changer d'étape").click().run()
+    assert not at.exception, at.exception
+    assert "Étape enregistrée : Contacté." in [s.value for s in at.success]
+    with animation_db.connect() as conn:
+        assert conn.scalar(select(Onboarding.stage).where(Onboarding.finess_et == E3)) == "contacte"
+    history = at.dataframe[-1].value
+    assert history["Vers"].tolist()[0] == "Contacté" and history["Origine"].tolist()[0] == "Manuel"
+
+
+def test_accompagnement_lists_overdue_actions(animation_db):
+    from balise.services import onboarding
+
+    onboarding.plan_follow_up(animation_db, SYSTEM, E3, onboarding.FollowUp(
+        "Rappeler la direction", date(2026, 1, 5), assigned_to="Sacha Témoin"))  # fmt: skip
+    at = _open("accompagnement")
+    late = next(d.value for d in at.dataframe if "Motif" in d.value.columns)
+    assert late["Motif"].tolist() == ["Action prévue le 05/01/2026 : Rappeler la direction"]
+    assert late["Suivie par"].tolist() == ["Sacha Témoin"]
+
+
+def test_evenements_create_review_and_compare(animation_db):
+    at = _open("evenements")
+    assert at.title[0].value == "Événements et webinaires"
+    assert any("Aucun événement" in i.value for i in at.info)
+    _by_label(at.text_input, "Titre").input("Atelier BAL organisationnelle")
+    _by_label(at.button, "Créer l'événement").click().run()
+    assert not at.exception, at.exception
+    assert "Événement « Atelier BAL organisationnelle » créé." in [s.value for s in at.success]
+    # The attendance file goes through the service (AppTest cannot drive a file uploader).
+    midi = events.create_event(animation_db, SYSTEM, MIDI)
+    events.import_attendance(animation_db, SYSTEM, midi, SHEET_CSV, "midi.csv")
+    at = _open("evenements")
+    at.selectbox(key="ev_pick").set_value(midi).run()
+    assert any(m.value == "**2 rapprochement(s) à vérifier**" for m in at.markdown)
+    at.button(
+        key=next(b.key for b in at.button if b.key and b.key.startswith("ev_ok_"))
+    ).click().run()
+    assert not at.exception, at.exception
+    assert "Rapprochement confirmé." in [s.value for s in at.success]
+    assert any(m.value == "**1 rapprochement(s) à vérifier**" for m in at.markdown)
+    table = next(d.value for d in at.dataframe if "Rapprochement" in d.value.columns)
+    assert table["Rapprochement"].tolist().count("Exacte") == 2
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in figure["data"]] == ["Participants", "Non participants"]
+    assert (
+        figure["layout"]["title"]["text"] == "Part des structures équipées : participantes ou non"
+    )
