@@ -13,7 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -122,56 +131,97 @@ def _counts(read: MailboxRead, categories: dict[str, str]) -> dict[tuple, list[i
     return counts
 
 
-def save_success(
+def save_successes(
     engine: Engine,
-    target: Target,
-    read: MailboxRead,
+    results: list[tuple[Target, MailboxRead]],
     categories: dict[str, str],
     now: datetime,
-) -> int:
-    """Write one mailbox's counts, cursors and status; return the number of messages counted."""
-    counts = _counts(read, categories)
+) -> list[int]:
+    """Write several mailboxes' counts, cursors and status in one transaction (executemany);
+    return the messages counted for each. All or nothing: if the write fails, no cursor moved
+    and the next poll reads those mailboxes again, so nothing is ever counted twice."""
+    counted, daily, cursors, marks = [], [], [], []
+    for target, read in results:
+        counts = _counts(read, categories)
+        counted.append(sum(c[0] for c in counts.values()))
+        daily += [
+            {"m": target.id, "d": day, "dir": direction, "c": cat, "n": n, "b": size}
+            for (day, direction, cat), (n, size) in counts.items()
+        ]
+        cursors += [
+            {"m": target.id, "f": f.folder, "dir": f.direction, "uv": f.uidvalidity,
+             "u": f.last_uid, "s": f.last_seen_at}
+            for f in read.folders
+        ]  # fmt: skip
+        marks.append({"m": target.id, "now": now, "last": _latest(read)})
     with engine.begin() as conn:
-        ins = _insert(conn)
-        for (day, direction, category), (messages, size) in counts.items():
-            stmt = ins(DailyActivity).values(
-                mailbox_id=target.id, day=day, direction=direction,
-                counterpart_category=category, messages=messages, bytes=size,
-            )  # fmt: skip
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["mailbox_id", "day", "direction", "counterpart_category"],
-                    set_={
-                        "messages": DailyActivity.messages + stmt.excluded.messages,
-                        "bytes": DailyActivity.bytes + stmt.excluded.bytes,
-                    },
-                )
-            )
-        _save_cursors(conn, target.id, read)
-        _mark(conn, target.id, now, ok=True, message=None, last_activity=_latest(read))
-    return sum(c[0] for c in counts.values())
+        if daily:
+            conn.execute(_daily_upsert(conn), daily)
+        for target, read in results:
+            _drop_stale_cursors(conn, target, read)
+        if cursors:
+            conn.execute(_cursor_upsert(conn), cursors)
+        conn.execute(_mark_ok(), marks)
+    return counted
 
 
-def _save_cursors(conn: Connection, mailbox_id: int, read: MailboxRead) -> None:
-    ins = _insert(conn)
-    # A folder the server no longer has (renamed, special-use moved) leaves no stale cursor.
+def _daily_upsert(conn: Connection):
+    t = DailyActivity.__table__
+    stmt = _insert(conn)(t).values(
+        mailbox_id=bindparam("m"), day=bindparam("d"), direction=bindparam("dir"),
+        counterpart_category=bindparam("c"), messages=bindparam("n"), bytes=bindparam("b"),
+    )  # fmt: skip
+    return stmt.on_conflict_do_update(
+        index_elements=["mailbox_id", "day", "direction", "counterpart_category"],
+        set_={
+            "messages": t.c.messages + stmt.excluded.messages,
+            "bytes": t.c.bytes + stmt.excluded.bytes,
+        },
+    )
+
+
+def _cursor_upsert(conn: Connection):
+    stmt = _insert(conn)(FolderState.__table__).values(
+        mailbox_id=bindparam("m"), folder=bindparam("f"), direction=bindparam("dir"),
+        uidvalidity=bindparam("uv"), last_uid=bindparam("u"), last_seen_at=bindparam("s"),
+    )  # fmt: skip
+    changed = ("direction", "uidvalidity", "last_uid", "last_seen_at")
+    return stmt.on_conflict_do_update(
+        index_elements=["mailbox_id", "folder"],
+        set_={c: getattr(stmt.excluded, c) for c in changed},
+    )
+
+
+def _drop_stale_cursors(conn: Connection, target: Target, read: MailboxRead) -> None:
+    """A folder the server no longer has (renamed, special-use moved) leaves no stale cursor."""
+    now_read = {f.folder for f in read.folders}
+    if {c.folder for c in target.cursors} <= now_read:
+        return
     conn.execute(
         delete(FolderState).where(
-            FolderState.mailbox_id == mailbox_id,
-            FolderState.folder.not_in([f.folder for f in read.folders]),
+            FolderState.mailbox_id == target.id, FolderState.folder.not_in(sorted(now_read))
         )
     )
-    for f in read.folders:
-        values = {
-            "direction": f.direction,
-            "uidvalidity": f.uidvalidity,
-            "last_uid": f.last_uid,
-            "last_seen_at": f.last_seen_at,
-        }
-        stmt = ins(FolderState).values(mailbox_id=mailbox_id, folder=f.folder, **values)
-        conn.execute(
-            stmt.on_conflict_do_update(index_elements=["mailbox_id", "folder"], set_=values)
+
+
+def _mark_ok():
+    w = WatchedMailbox.__table__
+    last = bindparam("last", type_=DateTime())
+    return (
+        update(w)
+        .where(w.c.id == bindparam("m"))
+        .values(
+            last_poll_at=bindparam("now", type_=DateTime()), last_poll_ok=True, last_poll_message=None,
+            poll_lease_until=None,
+            # The latest message ever seen: only moves forward.
+            last_activity_at=case(
+                (last.is_(None), w.c.last_activity_at),
+                (w.c.last_activity_at.is_(None), last),
+                (w.c.last_activity_at < last, last),
+                else_=w.c.last_activity_at,
+            ),
         )
+    )  # fmt: skip
 
 
 def _latest(read: MailboxRead) -> datetime | None:
@@ -179,37 +229,16 @@ def _latest(read: MailboxRead) -> datetime | None:
     return max(stamps) if stamps else None
 
 
-def _mark(
-    conn: Connection,
-    mailbox_id: int,
-    now: datetime,
-    ok: bool,
-    message: str | None,
-    last_activity: datetime | None = None,
-) -> None:
-    w = WatchedMailbox
-    values: dict = {
-        "last_poll_at": now,
-        "last_poll_ok": ok,
-        "last_poll_message": message,
-        "poll_lease_until": None,
-    }
-    conn.execute(update(w).where(w.id == mailbox_id).values(**values))
-    if last_activity is not None:
-        conn.execute(
-            update(w)
-            .where(
-                w.id == mailbox_id,
-                (w.last_activity_at.is_(None)) | (w.last_activity_at < last_activity),
-            )
-            .values(last_activity_at=last_activity)
-        )
-
-
 def save_failure(engine: Engine, target: Target, message: str, now: datetime) -> None:
     """Mark the mailbox's poll as failed with a French message; cursors stay as they were."""
+    w = WatchedMailbox
     with engine.begin() as conn:
-        _mark(conn, target.id, now, ok=False, message=message)
+        conn.execute(
+            update(w)
+            .where(w.id == target.id)
+            .values(last_poll_at=now, last_poll_ok=False, last_poll_message=message,
+                    poll_lease_until=None)
+        )  # fmt: skip
 
 
 def unchanged(target: Target, read: MailboxRead) -> bool:

@@ -23,7 +23,7 @@ from ingest.activity_store import (
     Target,
     load_targets,
     save_failure,
-    save_success,
+    save_successes,
     save_unchanged,
     take_leases,
     unchanged,
@@ -33,6 +33,9 @@ from ingest.imap_reader import MailboxRead, SessionPool, read_mailbox
 log = logging.getLogger(__name__)
 
 BUSY = "Relève déjà en cours par un autre processus."
+# Results are written a few mailboxes per transaction: at most this many, or this often.
+FLUSH_EVERY = 50
+FLUSH_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -103,55 +106,85 @@ def run_poll(
     targets = load_targets(engine, departments, addresses, timeout, secret_key)
     # The lease outlives the poll's own deadline: a crashed poll frees its mailboxes later.
     leased = take_leases(engine, [t.id for t in targets], _now(), 2 * timeout + 60)
-    report = PollReport()
     with engine.connect() as conn:
         categories = domain_categories(conn)
-    quiet: list[tuple[Target, Outcome]] = []
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
         futures = {
             t.id: pool.submit(_read, t, timeout, on_start, sessions)
             for t in targets
             if t.id in leased
         }
-        for target in targets:
-            if target.id not in leased:
-                outcome = Outcome(target.address, False, message=BUSY)
-            else:
-                outcome, nothing_new = _save(engine, target, futures[target.id], categories)
-                if nothing_new:
-                    quiet.append((target, outcome))
-                    continue
-            report.outcomes.append(outcome)
-            if on_result:
-                on_result(outcome)
+        outcomes, quiet = _collect(engine, targets, futures, categories, on_result)
     # Mailboxes with nothing new: one statement for all of them rather than a transaction each.
     save_unchanged(engine, [t.id for t, _ in quiet], _now())
     for _target, outcome in quiet:
-        report.outcomes.append(outcome)
+        outcomes.append(outcome)
         if on_result:
             on_result(outcome)
-    report.seconds = time.perf_counter() - started
+    report = PollReport(outcomes, time.perf_counter() - started)
     log.info("poll: %s", report.summary())
     return report
 
 
-def _save(
-    engine: Engine, target: Target, future: Future, categories: dict[str, str]
-) -> tuple[Outcome, bool]:
-    """Wait for one mailbox's read and write its result or its failure. The flag says that
-    nothing changed, and that the caller marks it polled with the other quiet ones."""
+def _collect(
+    engine: Engine,
+    targets: list[Target],
+    futures: dict[int, Future],
+    categories: dict[str, str],
+    on_result: Callable[[Outcome], None] | None,
+) -> tuple[list[Outcome], list[tuple[Target, Outcome]]]:
+    """Save results as they arrive, a few mailboxes per transaction; quiet mailboxes are
+    returned to be marked together at the end."""
+    outcomes: list[Outcome] = []
+    quiet: list[tuple[Target, Outcome]] = []
+    pending: list[tuple[Target, MailboxRead, float]] = []
+    flushed_at = time.monotonic()
+
+    def emit(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if on_result:
+            on_result(outcome)
+
+    for target in targets:
+        if target.id not in futures:
+            emit(Outcome(target.address, False, message=BUSY))
+            continue
+        failure, read, seconds = _wait(engine, target, futures[target.id])
+        if failure is not None:
+            emit(failure)
+        elif unchanged(target, read):
+            quiet.append((target, Outcome(target.address, True, seconds=seconds)))
+        else:
+            pending.append((target, read, seconds))
+        if len(pending) >= FLUSH_EVERY or (pending and time.monotonic() - flushed_at > FLUSH_S):
+            _flush(engine, pending, categories, emit)
+            flushed_at = time.monotonic()
+    _flush(engine, pending, categories, emit)
+    return outcomes, quiet
+
+
+def _flush(engine: Engine, pending: list, categories: dict[str, str], emit) -> None:
+    if not pending:
+        return
+    counted = save_successes(engine, [(t, r) for t, r, _s in pending], categories, _now())
+    for (target, _read, seconds), n in zip(pending, counted, strict=True):
+        emit(Outcome(target.address, True, messages=n, seconds=seconds))
+    pending.clear()
+
+
+def _wait(
+    engine: Engine, target: Target, future: Future
+) -> tuple[Outcome | None, MailboxRead | None, float]:
+    """Wait for one mailbox's read; a failure is recorded on the mailbox at once."""
     try:
         read, seconds = future.result()
     except BaliseError as exc:
         save_failure(engine, target, str(exc), _now())
         log.info("poll %s failed: %s", target.address, exc)
-        return Outcome(target.address, False, message=str(exc)), False
+        return Outcome(target.address, False, message=str(exc)), None, 0.0
     except Exception as exc:  # a bug or an unexpected server answer: keep the others going
         log.exception("poll %s: unexpected error", target.address)
         message = f"Erreur inattendue pendant la relève ({type(exc).__name__})."
         save_failure(engine, target, message, _now())
-        return Outcome(target.address, False, message=message), False
-    if unchanged(target, read):
-        return Outcome(target.address, True, seconds=seconds), True
-    counted = save_success(engine, target, read, categories, _now())
-    return Outcome(target.address, True, messages=counted, seconds=seconds), False
+        return Outcome(target.address, False, message=message), None, 0.0
+    return None, read, seconds

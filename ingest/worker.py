@@ -182,18 +182,23 @@ def make_app(
     def defer_polls() -> int:
         deferred = 0
         for dep in departments_to_poll(rt.engine):
-            try:
+            # queueing_lock: while the previous one has not started, no pile-up.
+            with suppress(AlreadyEnqueued):
                 poll_task.configure(lock=f"poll:{dep}", queueing_lock=f"poll:{dep}").defer(
                     department=dep
                 )
                 deferred += 1
-            except AlreadyEnqueued:
-                pass  # the previous one has not started yet: no pile-up
         return deferred
 
     app.defer_polls = defer_polls  # type: ignore[attr-defined]
-    if not periodic:
-        return app
+    if periodic:
+        _add_schedulers(app, poll_cron, refresh_cron, defer_polls, refresh_task)
+    return app
+
+
+def _add_schedulers(app, poll_cron: str, refresh_cron: str, defer_polls, refresh_task) -> None:
+    """Periodic tasks: procrastinate defers them on time from whichever worker is up."""
+    from procrastinate.exceptions import AlreadyEnqueued
 
     @app.periodic(cron=poll_cron)
     @app.task(name="balise.schedule_polls", queueing_lock="schedule_polls")
@@ -206,8 +211,6 @@ def make_app(
         for kind in ("finess", "annuaire"):
             with suppress(AlreadyEnqueued):
                 refresh_task.configure(queueing_lock=f"refresh:{kind}").defer(kind=kind)
-
-    return app
 
 
 def ensure_queue_schema(app, engine: Engine) -> None:
