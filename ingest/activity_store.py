@@ -1,8 +1,8 @@
 """The poll's database side: which mailboxes to poll, leases, and the writes after each mailbox.
 
-Each mailbox's result is written in one transaction (daily counts, folder cursors, poll status,
-lease release), so a failure half-way through a mailbox leaves its cursors where the last good
-poll put them and the next poll resumes from there. Only counts by day, direction and counterpart
+A mailbox's counts, folder cursors, poll status and lease release are written together, in one
+transaction (shared by a few mailboxes, with executemany), so a failure half-way through a mailbox
+leaves its cursors where the last good poll put them and the next poll resumes from there. Only counts by day, direction and counterpart
 *category* are stored: no address, no subject.
 """
 

@@ -1,7 +1,8 @@
 """``balise poll``: count the activity of the watched mailboxes, metadata only.
 
-Mailboxes are read in parallel (a bounded pool of IMAP connections, each with a timeout); each
-result is written as soon as it arrives, one transaction per mailbox (``ingest.activity_store``).
+Mailboxes are read in parallel (a bounded pool of IMAP connections, each with a timeout); results
+are written as they arrive, a few mailboxes per transaction (``ingest.activity_store``), and the
+mailboxes with nothing new are marked together at the end.
 A mailbox that fails (unreachable, TLS refused, auth refused, timeout, folder gone) is marked with
 a French message while the others go on. A mailbox leased by another poll is left to it.
 """
