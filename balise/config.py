@@ -34,6 +34,10 @@ class Settings:
     secret_key: str = ""
     allowed_domains: tuple[str, ...] = ()
     provision_backend: str = "request"
+    # Self-hosted Dovecot for the "dovecot" backend: its passwd-file and configuration (when
+    # empty, the backend uses the sandbox operator in ``sandbox_dir``).
+    dovecot_passwd_file: str = ""
+    dovecot_config: str = ""
     sandbox_dir: Path = field(default=DEFAULT_DATA_DIR / "sandbox")
     demo: bool = False
     # Issue 6: how long audit lines are kept (``balise audit purge``), and where OIDC roles live.

@@ -8,8 +8,11 @@ import csv
 import imaplib
 import shutil
 import smtplib
+import socket
 import ssl
+import subprocess
 import tempfile
+import time
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,7 +32,7 @@ from balise.errors import (
     ValidationError,
 )
 from balise.mail import operator
-from balise.mail.provision import DovecotBackend
+from balise.mail.provision import DovecotBackend, PasswdFileDovecot
 from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot, WatchedMailbox
 from balise.referentials.bal_rules import BalRequest
 from balise.secrets import new_key, reveal
@@ -37,6 +40,7 @@ from balise.services import bal_tests
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from tests.support.dovecot import unique_address
+from tests.support.ports import free_port
 
 DOMAIN = "ehpad-lilas.mssante.fr"
 RPPS = "10003456786"
@@ -424,3 +428,100 @@ def test_cli_sandbox_provision_test_and_stop(database_url, tmp_path, sandbox_dir
         1, "Erreur : L'opérateur bac à sable n'est pas démarré : lancez « make run » pour "
         "tester cette BAL.\n",
     )  # fmt: skip
+
+
+# ----- a self-hosted Dovecot with one passwd-file (not the sandbox) --------------------------
+
+_SELF_HOSTED = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = selfhosted-{port}
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+first_valid_uid = 8
+last_valid_uid = 8
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = {d}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {d}/users
+  default_fields = uid=mail gid=mail home={d}/mail/%d/%n
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def self_hosted_dovecot():
+    """A plain Dovecot as an ESMS might run it: passwd-file with hashed passwords, IMAP."""
+    directory = Path(tempfile.mkdtemp(prefix="balise-selfhosted-"))
+    directory.chmod(0o755)
+    (directory / "mail").mkdir()
+    shutil.chown(directory / "mail", "mail", "mail")
+    (directory / "users").write_text("# comptes\n")
+    shutil.chown(directory / "users", "root", "dovecot")
+    port = free_port()
+    config = directory / "dovecot.conf"
+    config.write_text(_SELF_HOSTED.format(d=directory, port=port))
+    server = subprocess.Popen(["dovecot", "-F", "-c", str(config)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield directory, port
+    server.terminate()
+    server.wait(10)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class _SelfHostedCrash(PasswdFileDovecot):
+    def provision(self, requests):
+        super().provision(requests)
+        raise MailError("panne simulée après la création des comptes.")
+
+
+@pytest.mark.mail
+def test_self_hosted_passwd_file_dovecot(empty_db, tmp_path, self_hosted_dovecot):
+    directory, port = self_hosted_dovecot
+    settings = _settings(
+        tmp_path,
+        provision_backend="dovecot",
+        dovecot_passwd_file=str(directory / "users"),
+        dovecot_config=str(directory / "dovecot.conf"),
+    )
+    batch = [_per(f"jeanne.durand@{DOMAIN}"), _org(f"soins@{DOMAIN}")]
+    crashing = _SelfHostedCrash(directory / "users", directory / "dovecot.conf")
+    with pytest.raises(MailError):
+        prov.provision_many(empty_db, SYSTEM, settings, batch, backend=crashing)
+    assert (directory / "users").read_text() == "# comptes\n"  # rolled back
+    reports = prov.provision_many(empty_db, SYSTEM, settings, batch)
+    assert {(r.status, r.created) for r in reports} == {("provisioned", True)}
+    stored = (directory / "users").read_text()
+    assert "{SHA512-CRYPT}$6$" in stored and reports[0].secret not in stored
+    with imaplib.IMAP4("127.0.0.1", port) as imap:
+        assert imap.login(reports[0].address, reports[0].secret)[0] == "OK"
+        assert imap.select("INBOX")[0] == "OK"
+    again = prov.provision_many(empty_db, SYSTEM, settings, batch)
+    assert {r.created for r in again} == {False}
+    assert stored == (directory / "users").read_text()

@@ -13,7 +13,10 @@ Backends know nothing about the store: the service records statuses and audit li
 from __future__ import annotations
 
 import csv
+import fcntl
 import logging
+import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -160,11 +163,101 @@ class DovecotBackend:
         return secrets.token_urlsafe(16)
 
 
+class PasswdFileDovecot:
+    """Accounts on a self-hosted Dovecot whose passdb/userdb is one passwd-file: a line per
+    account with a SHA512-CRYPT hash made by ``doveadm pw`` (never the password in clear), then
+    ``doveadm`` creates the mailbox. Dovecot re-reads the file at most once a second, so each
+    batch waits until ``doveadm user`` sees every new account."""
+
+    name = "dovecot"
+
+    def __init__(self, passwd_file: Path, config: Path | None = None, wait_s: float = 5.0):
+        self.passwd_file, self.config, self.wait_s = passwd_file, config, wait_s
+        self._created: list[str] = []
+        if not passwd_file.exists():
+            raise ConfigurationError(
+                f"Le fichier d'utilisateurs Dovecot {passwd_file} n'existe pas."
+            )
+
+    def _doveadm(self, *args: str) -> subprocess.CompletedProcess:
+        config = ["-c", str(self.config)] if self.config else []
+        return subprocess.run(["doveadm", *config, *args], capture_output=True, text=True)
+
+    def users(self) -> set[str]:
+        lines = self.passwd_file.read_text(encoding="utf-8").splitlines()
+        return {line.split(":", 1)[0] for line in lines if line and not line.startswith("#")}
+
+    def provision(self, requests: list[BalRequest]) -> tuple[list[Provisioned], list[Path]]:
+        existing = self.users()
+        fresh = [r.address for r in requests if r.address not in existing]
+        self._created = list(fresh)
+        passwords = {a: DovecotBackend._new_password() for a in fresh}
+        try:
+            lines = "".join(f"{a}:{self._hash(p)}::::::\n" for a, p in passwords.items())
+            with open(self.passwd_file, "a", encoding="utf-8") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                fh.write(lines)
+            for address in fresh:
+                self._wait_until_known(address)
+                self._check(self._doveadm("mailbox", "status", "-u", address, "messages", "INBOX"))
+        except (OSError, RuntimeError) as exc:
+            message = f"Le serveur Dovecot n'a pas créé la boîte : {exc}".rstrip(".") + "."
+            raise MailError(message) from exc
+        outcomes = [
+            Provisioned(r.address, "provisioned", passwords.get(r.address), r.address in passwords)
+            for r in requests
+        ]
+        return outcomes, []
+
+    def _hash(self, password: str) -> str:
+        # On standard input (asked twice), never on the command line where ps would show it.
+        config = ["-c", str(self.config)] if self.config else []
+        done = subprocess.run(
+            ["doveadm", *config, "pw", "-s", "SHA512-CRYPT"],
+            input=f"{password}\n{password}\n", capture_output=True, text=True,
+        )  # fmt: skip
+        self._check(done)
+        return done.stdout.strip()
+
+    @staticmethod
+    def _check(done: subprocess.CompletedProcess) -> None:
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip() or f"doveadm a échoué ({done.returncode})")
+
+    def _wait_until_known(self, address: str, present: bool = True) -> None:
+        deadline = time.monotonic() + self.wait_s
+        while time.monotonic() < deadline:
+            if (self._doveadm("user", address).returncode == 0) == present:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"Dovecot ne voit pas le changement pour {address}")
+
+    def rollback(self) -> None:
+        if not self._created:
+            return
+        gone = set(self._created)
+        with open(self.passwd_file, "r+", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            kept = [x for x in fh.read().splitlines(True) if x.split(":", 1)[0] not in gone]
+            fh.seek(0)
+            fh.truncate()
+            fh.write("".join(kept))
+        # Wait until Dovecot has re-read the file: it reloads on a new mtime or size, at most
+        # once a second, so a batch retried within the same second and of the same size would
+        # otherwise keep serving the hashes of the rolled-back accounts.
+        for address in self._created:
+            self._wait_until_known(address, present=False)
+        self._created = []
+
+
 def backend_for(settings: Settings, name: str | None = None) -> Backend:
     """The backend named by ``name`` or by the ``provision_backend`` setting."""
     chosen = name or settings.provision_backend
     if chosen == "request":
         return RequestBackend(settings.data_dir / "demandes")
+    if chosen == "dovecot" and settings.dovecot_passwd_file:
+        config = Path(settings.dovecot_config) if settings.dovecot_config else None
+        return PasswdFileDovecot(Path(settings.dovecot_passwd_file), config)
     if chosen == "dovecot":
         return DovecotBackend(settings.sandbox_dir)
     raise ConfigurationError(
