@@ -354,6 +354,16 @@ def test_xoauth2_bal_and_a_failed_test_moves_the_status(empty_db, tmp_path, dove
     history = bal_tests.history(empty_db, SYSTEM)
     assert history["resultat"].tolist() == ["failed", "passed", "passed"]
     assert history["etape_en_echec"].tolist()[0] == "imap"
+    # Retry the failed step once the account is back: the test runs again and passes.
+    dovecot.add_user(org.address, reveal(prov.get_bal(empty_db, org.address).secret_ref,
+                                         settings.secret_key))  # fmt: skip
+    assert bal_tests.retry(empty_db, SYSTEM, settings, org.address).outcome == "passed"
+    assert prov.get_bal(empty_db, org.address).status == "test_passed"
+    with pytest.raises(ValidationError) as exc:
+        bal_tests.retry(empty_db, SYSTEM, settings, org.address)
+    assert str(exc.value) == (
+        "Le champ « statut » ne demande pas de relance : la BAL est au statut « Test réussi »."
+    )
 
 
 @pytest.mark.mail

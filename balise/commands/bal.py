@@ -193,12 +193,17 @@ bal.command(name="disable", help="Désactiver une BAL.")(_lifecycle(prov.disable
 @click.argument("address")
 @pass_context
 def retry(ctx: Context, address: str) -> None:
-    """Relancer le provisionnement d'une BAL restée demandée."""
-    report = prov.retry_provision(_store(ctx), ctx.actor, ctx.settings, address)
-    summary = f"BAL {report.address} : provisionnement relancé (statut : {report.status})."
-    if report.secret and not ctx.as_json:
-        summary += f"\nMot de passe (affiché une seule fois) : {report.secret}"
-    ctx.echo(summary, {"adresse": report.address, "statut": report.status})
+    """Relancer l'étape en échec : une demande restée en attente ou un test échoué."""
+    done = bal_tests.retry(_store(ctx), SYSTEM, ctx.settings, address)
+    if isinstance(done, prov.ProvisionReport):
+        summary = f"BAL {done.address} : provisionnement relancé (statut : {done.status})."
+        if done.secret and not ctx.as_json:
+            summary += f"\nMot de passe (affiché une seule fois) : {done.secret}"
+        ctx.echo(summary, {"adresse": done.address, "statut": done.status})
+        return
+    ctx.echo(_result_line(done), {"tests": [done.__dict__]})
+    if done.outcome in ("timeout", "failed"):
+        click.get_current_context().exit(1)
 
 
 @bal.command()

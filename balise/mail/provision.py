@@ -1,9 +1,10 @@
 """Provisioning backends: one interface, chosen by the ``provision_backend`` setting.
 
-- ``dovecot``: creates the account and its mailbox on a Dovecot server that authenticates from a
-  passwd-file (the sandbox operator of ``balise/mail/sandbox.py``, or a self-hosted Dovecot laid
-  out the same way: ``users`` file + ``dovecot.conf`` in one directory). The password is returned
-  once; the caller stores it only as an ``enc:`` reference.
+- ``dovecot``: creates the account and its mailbox on a Dovecot server that authenticates from
+  passwd-files: the sandbox operator of ``balise/mail/sandbox.py`` (:class:`DovecotBackend`), or
+  a self-hosted Dovecot with one passwd-file of hashed passwords (:class:`PasswdFileDovecot`,
+  settings ``dovecot_passwd_file`` and ``dovecot_config``). The password is returned once; the
+  caller stores it only as an ``enc:`` reference.
 - ``request``: writes the operator's request batch (xlsx + csv for the operator console); the BAL
   stays *requested* until someone confirms the operator created it.
 

@@ -25,7 +25,14 @@ from balise.models import BalTest, ProvisionedBal, WatchedMailbox
 from balise.secrets import new_key, seal
 from balise.services import audit
 from balise.services.access import Actor, check_can_act, readable_departments
-from balise.services.provisioning import STATUSES, _now, _refuse, get_bal
+from balise.services.provisioning import (
+    STATUSES,
+    ProvisionReport,
+    _now,
+    _refuse,
+    get_bal,
+    retry_provision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +197,21 @@ def run_department_tests(
             lambda a: run_bal_test(engine, actor, settings, a, timeout=timeout), addresses
         )
         return list(runs)
+
+
+def retry(
+    engine: Engine, actor: Actor, settings: Settings, address: str
+) -> ProvisionReport | RoundTripResult:
+    """Retry the step that failed: a provisioning still *requested*, or a failed test."""
+    bal = get_bal(engine, address)
+    if bal.status == "requested":
+        return retry_provision(engine, actor, settings, address)
+    if bal.status == "test_failed":
+        return run_bal_test(engine, actor, settings, address)
+    state = STATUSES[bal.status]
+    raise ValidationError(
+        f"Le champ « statut » ne demande pas de relance : la BAL est au statut « {state} »."
+    )
 
 
 # ----- queries ------------------------------------------------------------------------------
