@@ -198,7 +198,7 @@ class DailyActivity(Base):
     # FINESS category code of the counterpart, "" when the domain resolves to no structure.
     counterpart_category: Mapped[str] = mapped_column(String(4), primary_key=True)
     messages: Mapped[int] = mapped_column(Integer, default=0)
-    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # a day of documents can pass 2 GB
 
 
 class ProvisionedBal(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:14:57.262508
+Create Date: 2026-11-25 20:23:42.910505
 """
 
 from alembic import op
@@ -255,7 +255,7 @@ def upgrade() -> None:
         sa.Column("direction", sa.String(length=3), nullable=False),
         sa.Column("counterpart_category", sa.String(length=4), nullable=False),
         sa.Column("messages", sa.Integer(), nullable=False),
-        sa.Column("bytes", sa.Integer(), nullable=False),
+        sa.Column("bytes", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["mailbox_id"], ["watched_mailboxes.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("mailbox_id", "day", "direction", "counterpart_category"),
     )
