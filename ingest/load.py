@@ -16,10 +16,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 
-from balise.models import Mailbox, Snapshot
+from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
+from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
+from balise.services.links import is_equipped, links_to_establishment, valid_at
 from ingest.sources.rows import DirectoryRow, EstablishmentRow, ReadStats, Rejected
 from ingest.staging import create_stage, insert_rows, load_stage
 
@@ -364,37 +379,55 @@ def freeze_adoption(
 ) -> None:
     """Write the adoption figures of the médico-social establishments at ``snapshot_id``.
 
-    A mailbox linked through a legal entity (EJ) counts for each establishment of that entity.
-    With ``replace``, the figures of that snapshot are recomputed for every department (after a
-    FINESS ingest changed the establishments).
+    "Equipped" is the one definition of ``balise.services.links``. A mailbox counts once per
+    department and category, even when it equips several establishments there through their
+    legal entity (EJ). With ``replace``, the figures of that snapshot are recomputed for every
+    department (after a FINESS ingest changed the establishments).
     """
-    scope, params = _scope_sql(departments, "e.department")
     if replace:
-        conn.execute(text("DELETE FROM adoption_stats WHERE snapshot_id = :s"), {"s": snapshot_id})
-    conn.execute(text(_FREEZE_SQL.format(scope=scope)), {"s": snapshot_id, **params})
-
-
-_FREEZE_SQL = """
-INSERT INTO adoption_stats (snapshot_id, department, category_code, structures, equipped,
-    mailboxes_per, mailboxes_org, mailboxes_app, mailboxes_cab)
-SELECT :s, e.department, e.category_code, count(*),
-    sum(CASE WHEN b.n > 0 THEN 1 ELSE 0 END),
-    coalesce(sum(b.per), 0), coalesce(sum(b.org), 0), coalesce(sum(b.app), 0),
-    coalesce(sum(b.cab), 0)
-FROM establishments e
-LEFT JOIN (
-    SELECT e2.finess_et AS finess_et, count(*) AS n,
-        sum(CASE WHEN m.bal_type = 'PER' THEN 1 ELSE 0 END) AS per,
-        sum(CASE WHEN m.bal_type = 'ORG' THEN 1 ELSE 0 END) AS org,
-        sum(CASE WHEN m.bal_type = 'APP' THEN 1 ELSE 0 END) AS app,
-        sum(CASE WHEN m.bal_type = 'CAB' THEN 1 ELSE 0 END) AS cab
-    FROM establishments e2 JOIN mailboxes m
-      ON (m.link_kind = 'ET' AND m.structure_id = e2.finess_et)
-      OR (m.link_kind = 'EJ' AND m.structure_id = e2.finess_ej)
-    WHERE e2.is_medico_social
-      AND m.valid_from <= :s AND (m.valid_to IS NULL OR m.valid_to > :s)
-    GROUP BY e2.finess_et
-) b ON b.finess_et = e.finess_et
-WHERE e.is_medico_social AND {scope}
-GROUP BY e.department, e.category_code
-"""
+        conn.execute(delete(AdoptionStat).where(AdoptionStat.snapshot_id == snapshot_id))
+    e = Establishment
+    in_scope = [e.is_medico_social] + ([e.department.in_(departments)] if departments else [])
+    structures = (
+        select(
+            e.department,
+            e.category_code,
+            func.count().label("structures"),
+            func.sum(case((is_equipped(snapshot_id), 1), else_=0)).label("equipped"),
+        )
+        .where(*in_scope)
+        .group_by(e.department, e.category_code)
+        .subquery()
+    )
+    linked = (
+        select(e.department, e.category_code, Mailbox.id, Mailbox.bal_type)
+        .distinct()
+        .join(Mailbox, and_(links_to_establishment(), valid_at(snapshot_id)))
+        .where(*in_scope)
+        .subquery()
+    )
+    by_type = [
+        func.sum(case((linked.c.bal_type == t, 1), else_=0)).label(t.lower()) for t in BAL_TYPES
+    ]
+    boxes = (
+        select(linked.c.department, linked.c.category_code, *by_type)
+        .group_by(linked.c.department, linked.c.category_code)
+        .subquery()
+    )
+    rows = select(
+        literal(snapshot_id),
+        structures.c.department,
+        structures.c.category_code,
+        structures.c.structures,
+        structures.c.equipped,
+        *(func.coalesce(boxes.c[t.lower()], 0) for t in BAL_TYPES),
+    ).outerjoin(
+        boxes,
+        and_(
+            boxes.c.department == structures.c.department,
+            boxes.c.category_code == structures.c.category_code,
+        ),
+    )
+    columns = ["snapshot_id", "department", "category_code", "structures", "equipped"]
+    columns += [f"mailboxes_{t.lower()}" for t in BAL_TYPES]
+    conn.execute(insert(AdoptionStat).from_select(columns, rows))
