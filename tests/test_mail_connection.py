@@ -200,3 +200,27 @@ def test_revoked_client_certificate_cannot_log_in():
         other = unique_address("valide")
         server.add_user(other)
         open_imap(account_for(server, other, "external", "implicit")).logout()
+
+
+def test_a_restarted_sandbox_keeps_its_ports_and_accounts():
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from balise.mail.sandbox import MailSandbox
+
+    # Not pytest's tmp_path: its parents are 0700 and Dovecot's auth runs as 'dovecot'.
+    directory = Path(tempfile.mkdtemp(prefix="balise-operateur-"))
+    first = MailSandbox(directory).start()
+    address = unique_address("persistante")
+    password = first.add_user(address)
+    ports = dict(first.ports)
+    first.stop()
+    again = MailSandbox(directory).start()
+    try:
+        assert again.ports == ports
+        assert MailSandbox.attach(directory).ports == ports
+        open_imap(account_for(again, address, password=password)).logout()
+    finally:
+        again.stop()
+        shutil.rmtree(directory, ignore_errors=True)

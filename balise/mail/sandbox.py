@@ -22,6 +22,10 @@ Public API::
     sandbox.doveadm("mailbox", "list", "-u", address) -> stdout
     sandbox.stop_dovecot() / sandbox.start_dovecot() / sandbox.restart() / sandbox.stop()
     MailSandbox.attach(directory)             # an already running sandbox (another process)
+    python -m balise.mail.sandbox [DIR]       # run it in the foreground until Ctrl+C (make run)
+
+A restarted sandbox keeps its directory's ports (``ports.json``) when they are still free, so
+accounts and watched mailboxes configured against it keep working.
 
 Submission (Dovecot ``submission``) relays to a small aiosmtpd relay that hands messages to LMTP;
 unknown recipients are refused with 550 at RCPT. Messages carrying ``X-Spam-Flag: YES`` are filed
@@ -91,6 +95,27 @@ def lmtp_send(
         else:
             lmtp.rset()
     return refused
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _reuse_ports(path: Path) -> dict[str, int]:
+    """The ports of this directory's previous run when still free (mailboxes configured
+    against the sandbox keep working after a restart), otherwise fresh ones; remembered."""
+    old = _read_json(path)
+    if set(old) == set(PORT_NAMES) and all(_port_is_free(p) for p in old.values()):
+        ports = {k: int(v) for k, v in old.items()}
+    else:
+        ports = {name: free_port() for name in PORT_NAMES}
+    path.write_text(json.dumps(ports))
+    return ports
 
 
 def _render_config(d: Path, ports: dict[str, int], rogue: bool) -> str:
@@ -337,7 +362,7 @@ class MailSandbox:
             for key in (d / "tls").glob("*.key"):
                 shutil.chown(key, "root", "dovecot")
         if not self.ports:
-            self.ports = {name: free_port() for name in PORT_NAMES}
+            self.ports = _reuse_ports(d / "ports.json")
         self.users_dir.mkdir(exist_ok=True)
         self.users_dir.chmod(0o755)
         if not self.tokens_path.exists():
@@ -526,3 +551,37 @@ class MailSandbox:
         else:
             with smtplib.SMTP(self.host, self.relay_port, timeout=30) as smtp:
                 smtp.sendmail(sender, rcpts, raw)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m balise.mail.sandbox [DIR]``: run the sandbox operator until Ctrl+C."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="Opérateur MSSanté bac à sable (Dovecot local).")
+    parser.add_argument("directory", nargs="?", default="data/sandbox")
+    args = parser.parse_args(argv)
+    if shutil.which("dovecot") is None:
+        raise SystemExit(
+            "Dovecot n'est pas installé : apt-get install -y --no-install-recommends "
+            "dovecot-imapd dovecot-lmtpd dovecot-submissiond"
+        )
+    sandbox = MailSandbox(args.directory).start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(
+        f"Opérateur bac à sable prêt dans {sandbox.directory} (BAC À SABLE, pas un opérateur "
+        f"MSSanté) : IMAP {sandbox.imap_port} (STARTTLS), IMAPS {sandbox.imaps_port}, "
+        f"soumission {sandbox.submission_port} (STARTTLS), {sandbox.submissions_port} (TLS), "
+        f"autorité de test {sandbox.ca_path}.",
+        flush=True,
+    )
+    try:
+        stop.wait()
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()
