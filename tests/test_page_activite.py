@@ -3,17 +3,34 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.support.activity import seed_directory, seed_polled_activity
-from tests.test_pages import _figure
 
 pytestmark = pytest.mark.mail
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+def _figure(at: AppTest, index: int) -> dict:
+    """The figure as plain lists (plotly encodes numeric arrays as base64 typed arrays)."""
+    return _plain(json.loads(at.get("plotly_chart")[index].proto.spec))
+
+
+def _plain(value):
+    if isinstance(value, dict) and set(value) >= {"dtype", "bdata"}:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _open_activite(engine, monkeypatch) -> AppTest:
