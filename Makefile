@@ -30,6 +30,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/audit_dependencies.py
 	$(VENV)/bin/pytest
 
 lint:
