@@ -3,12 +3,20 @@ poll of the Dovecot sandbox: the metrics, the weekly chart and the Sankey are dr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from playwright.sync_api import sync_playwright
 
 from balise.db import make_engine, upgrade
 from tests.support.activity import seed_polled_activity
 from tests.support.streamlit import start_streamlit
-from tests.test_browser import browser, go, metric, page, settle, shoot  # noqa: F401 (fixtures)
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.mail]
 
@@ -26,11 +34,33 @@ def activity_dashboard(tmp_path_factory, dovecot):
     server.stop()
 
 
-def test_activite_journey(activity_dashboard, page):  # noqa: F811 (pytest fixture)
+@pytest.fixture(scope="module")
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 2000}, locale="fr-FR")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def settle(page, heading: str) -> None:
+    """Wait for the page's title and the end of the script run."""
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_activite_journey(activity_dashboard, page):
     server, boxes = activity_dashboard
     page.goto(server.url)
-    settle(page, "Vue régionale", chart=False)
-    go(page, "Activité")
+    settle(page, "Vue régionale")
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Activité").click()
+    settle(page, "Activité")
     assert metric(page, "BAL suivies") == "4"
     assert metric(page, "BAL actives (30 jours)") == "2"
     charts = page.locator(".js-plotly-plot")
@@ -39,4 +69,6 @@ def test_activite_journey(activity_dashboard, page):  # noqa: F811 (pytest fixtu
     # Four flows drawn between the categories (Pharmacie→EHPAD, DAC→EHPAD, EHPAD→Pharmacie...).
     assert charts.nth(1).locator(".sankey-link").count() == 4
     assert page.get_by_text("Dernière relève de chaque boîte").is_visible()
-    shoot(page, "activite")
+    page.wait_for_timeout(300)  # plotly's transition
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "activite.png"), full_page=True)
