@@ -1,14 +1,18 @@
 """Local accounts: scrypt hashes, sign-in right / wrong / locked / disabled, account management
-rights, and the ``balise user`` commands (exact messages), on SQLite and PostgreSQL."""
+rights, the ``balise user`` commands (exact messages) and the dashboard login form, on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+import streamlit as st
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
 
 from balise.cli import cli
 from balise.errors import PermissionDenied, ValidationError
@@ -17,6 +21,7 @@ from balise.services import users
 from balise.services.access import SYSTEM, Actor
 
 PASSWORD = "cheval-batterie-agrafe-correct"
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
 def _audit(engine, action: str) -> list[tuple]:
@@ -199,3 +204,58 @@ def test_secret_key_prints_a_new_fernet_key():
     second = CliRunner().invoke(cli, ["secret-key"]).output.strip()
     assert first != second
     assert Fernet(first.encode()).decrypt(Fernet(first.encode()).encrypt(b"ok")) == b"ok"
+
+
+# ----- the dashboard's login form (dashboard/auth.py through dashboard/app.py) ---------------
+
+
+def _dashboard(engine, monkeypatch):
+    monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BALISE_REGION", "84")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _submit(at, login: str, password: str):
+    at.text_input(key="login_name").input(login)
+    at.text_input(key="login_password").input(password)
+    return at.button[0].click().run()
+
+
+def test_dashboard_is_open_only_while_no_account_exists(empty_db, monkeypatch):
+    at = _dashboard(empty_db, monkeypatch)
+    assert "Aucun compte n'existe encore" in at.sidebar.warning[0].value
+    _add_animator(empty_db)
+    at.run()  # the first account closes the open mode at the next rerun
+    assert at.title[0].value == "Balise – connexion"
+    assert not at.sidebar.warning
+
+
+def test_login_form_wrong_then_right_then_logout(empty_db, monkeypatch):
+    _add_animator(empty_db)
+    at = _dashboard(empty_db, monkeypatch)
+    assert at.title[0].value == "Balise – connexion"
+    assert not at.metric  # nothing of the app before signing in
+    _submit(at, "anim38", "mauvais mot de passe")
+    assert [e.value for e in at.error] == ["Identifiant ou mot de passe incorrect."]
+    _submit(at, "anim38", PASSWORD)
+    assert at.session_state["actor"] == Actor("anim38", "animator", ("38",))
+    assert "Connecté : anim38 · Animateur · 38" in [c.value for c in at.sidebar.caption]
+    assert at.sidebar.multiselect[0].options == ["38 – Isère"]
+    at.sidebar.button(key="logout").click().run()
+    assert at.title[0].value == "Balise – connexion"
+    assert [o for _, _, o in _audit(empty_db, "login")] == ["failed", "ok"]
+
+
+def test_login_form_locks_after_five_failures(empty_db, monkeypatch):
+    _add_animator(empty_db)
+    at = _dashboard(empty_db, monkeypatch)
+    for i in range(users.MAX_FAILURES):
+        _submit(at, "anim38", f"faux-{i}")
+    _submit(at, "anim38", PASSWORD)
+    assert at.error[0].value.startswith("Compte verrouillé après trop d'échecs : réessayez après")
+    assert "actor" not in at.session_state
