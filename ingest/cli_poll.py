@@ -6,6 +6,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.db import engine_for, upgrade
+from balise.formatting import fr_count
 from ingest.poll import run_poll
 
 
@@ -83,7 +84,8 @@ def _sqlite_worker(ctx: Context, rt, poll_every: int, once: bool) -> None:
             for dep in deps:
                 poll_department(rt, dep)
         rt.sessions.close()
-        ctx.echo(f"Worker : {len(deps)} département(s) relevé(s).", {"departments": deps})
+        done = fr_count(len(deps), "département relevé", "départements relevés")
+        ctx.echo(f"Worker : {done}.", {"departments": deps})
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -106,6 +108,9 @@ def _procrastinate_worker(ctx: Context, rt, poll_every: int, concurrency: int, o
     app.run_worker(concurrency=concurrency, wait=not once, listen_notify=not once)
     rt.sessions.close()
     if once:
-        ctx.echo(f"Worker : {deferred} relève(s) de département lancée(s) et traitée(s).")
+        done = fr_count(
+            deferred, "relève de département traitée", "relèves de département traitées"
+        )
+        ctx.echo(f"Worker : {done}.")
     else:
         ctx.echo("Worker arrêté.")

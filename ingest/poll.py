@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from balise.errors import BaliseError
+from balise.formatting import fr_count, fr_decimal, fr_int
 from balise.services.activity import domain_categories
 from ingest.activity_store import (
     Target,
@@ -60,8 +61,10 @@ class PollReport:
     def summary(self) -> str:
         counted = sum(o.messages for o in self.outcomes)
         return (
-            f"{len(self.outcomes)} boîte(s) relevée(s), {len(self.failed)} en échec, "
-            f"{counted} nouveau(x) message(s) compté(s) en {self.seconds:.1f} s."
+            f"{fr_count(len(self.outcomes), 'boîte relevée', 'boîtes relevées')}, "
+            f"{fr_int(len(self.failed))} en échec, "
+            f"{fr_count(counted, 'nouveau message compté', 'nouveaux messages comptés')} "
+            f"en {fr_decimal(self.seconds)} s."
         )
 
 

@@ -45,9 +45,7 @@ def test_add_list_poll_remove(empty_db, database_url, dovecot):
 
     polled = run(database_url, "poll", "--department", "38")
     assert polled.exit_code == 0, polled.output
-    assert polled.stdout.startswith(
-        "1 boîte(s) relevée(s), 0 en échec, 1 nouveau(x) message(s) compté(s) en "
-    )
+    assert polled.stdout.startswith("1 boîte relevée, 0 en échec, 1 nouveau message compté en ")
 
     listed = run(database_url, "mailbox", "list")
     assert listed.exit_code == 0
@@ -56,7 +54,7 @@ def test_add_list_poll_remove(empty_db, database_url, dovecot):
         f"{address}  38  127.0.0.1:{dovecot.imap_port}  STARTTLS  mot de passe  secret : chiffré"
         "  relevée le "
     )
-    assert lines[-1] == "1 boîte(s) suivie(s)."
+    assert lines[-1] == "1 boîte suivie."
     as_json = json.loads(run(database_url, "--json", "mailbox", "list").stdout)
     assert as_json["mailboxes"][0]["secret"] == "chiffré"
     for output in (added.output, polled.output, listed.output, json.dumps(as_json)):
@@ -110,4 +108,4 @@ def test_poll_reports_failures_on_stderr(empty_db, database_url, dovecot):
         f"Échec {address} : Secret de {address} indisponible : "
         "La variable d'environnement BALISE_TEST_ABSENT n'est pas définie.\n"
     )
-    assert polled.stdout.startswith("1 boîte(s) relevée(s), 1 en échec, 0 nouveau(x) message(s)")
+    assert polled.stdout.startswith("1 boîte relevée, 1 en échec, 0 nouveau message compté en ")

@@ -163,9 +163,9 @@ def test_worker_once_from_the_command_line(empty_db, database_url, dovecot):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     if empty_db.dialect.name == "sqlite":
-        assert result.stdout == "Worker : 1 département(s) relevé(s).\n"
+        assert result.stdout == "Worker : 1 département relevé.\n"
     else:
-        assert result.stdout == "Worker : 1 relève(s) de département lancée(s) et traitée(s).\n"
+        assert result.stdout == "Worker : 1 relève de département traitée.\n"
     with empty_db.connect() as conn:
         assert conn.scalars(select(WatchedMailbox.last_poll_ok)).all() == [True]
 

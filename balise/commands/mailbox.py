@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from balise.cli import Context, pass_context
 from balise.db import engine_for, upgrade
+from balise.formatting import fr_count
 from balise.mail.connection import AUTH_MODES, TLS_MODES
 from balise.services import activity
 
@@ -104,7 +105,7 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
             f"{TLS_LABELS.get(r.tls_mode, r.tls_mode)}  {AUTH_LABELS.get(r.auth_mode, r.auth_mode)}"
             f"  secret : {r.secret}  {last}"
         )
-    click.echo(f"{len(df)} boîte(s) suivie(s).")
+    click.echo(f"{fr_count(len(df), 'boîte suivie', 'boîtes suivies')}.")
 
 
 @mailbox.command()
