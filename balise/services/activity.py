@@ -228,23 +228,26 @@ def headline(
     w, d = WatchedMailbox, DailyActivity
     since = _since(today, ACTIVE_DAYS)
     active = (
-        select(d.mailbox_id).where(d.day >= since, d.messages > 0).group_by(d.mailbox_id)
+        select(w.id)
+        .join(d, d.mailbox_id == w.id)
+        .where(in_departments(w.department, deps), d.day >= since, d.messages > 0)
+        .distinct()
     ).subquery()
     with engine.connect() as conn:
         total = conn.scalar(select(func.count(w.id)).where(in_departments(w.department, deps)))
-        ids = conn.scalars(
-            select(w.id)
-            .join(active, active.c.mailbox_id == w.id)
-            .where(in_departments(w.department, deps))
-        ).all()
+        mailboxes = conn.scalar(select(func.count()).select_from(active))
         structures = conn.scalar(
             select(func.count(distinct(Establishment.finess_et)))
             .select_from(w)
             .join(Mailbox, (Mailbox.address == w.address) & Mailbox.valid_to.is_(None))
             .join(Establishment, links_to_establishment())
-            .where(w.id.in_(ids))
+            .where(w.id.in_(select(active.c.id)))
         )
-    return {"watched": total or 0, "active_mailboxes": len(ids), "active_structures": structures}
+    return {
+        "watched": total or 0,
+        "active_mailboxes": mailboxes or 0,
+        "active_structures": structures or 0,
+    }
 
 
 def _week_start(dialect: str, column):
