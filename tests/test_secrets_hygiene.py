@@ -1,7 +1,8 @@
 """No secret in clear, anywhere we write: after signing in, provisioning a BAL on the real Dovecot
 sandbox, running its round trip, watching mailboxes by password and by OAuth2 token and polling
 them, neither the logs (every logger at DEBUG, libraries included) nor any column of any table
-holds a password, a token or the encryption key."""
+holds a password, a token or the encryption key. And the hardening rules checked in code:
+TLS verification always on (TLS 1.2 minimum) for mail and downloads, no raw HTML."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import base64
 import binascii
 import logging
 import re
+import ssl
+from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, select
 
 from balise.config import Settings
 from balise.errors import PermissionDenied
+from balise.mail.connection import ssl_context
 from balise.models import ProvisionedBal, WatchedMailbox
 from balise.referentials.bal_rules import BalRequest
 from balise.services import bal_tests, users
@@ -22,10 +26,9 @@ from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
 from balise.services.activity import WatchRequest, add_watched
 from ingest.poll import run_poll
+from ingest.sources.files import _tls_context
 from tests.support.activity import raw_message
 from tests.support.dovecot import TEST_SECRET_KEY, unique_address
-
-pytestmark = pytest.mark.mail
 
 DOMAIN = "ehpad-lilas.mssante.fr"
 ACCOUNT_PASSWORD = "Balise-compte-local-2026!"
@@ -98,6 +101,7 @@ def _watch_and_poll(engine, dovecot) -> tuple[str, str]:
     return password, token
 
 
+@pytest.mark.mail
 def test_no_secret_in_logs_or_database_after_provisioning_and_polling(
     empty_db, tmp_path, dovecot, caplog
 ):
@@ -128,3 +132,34 @@ def test_no_secret_in_logs_or_database_after_provisioning_and_polling(
         refs = conn.scalars(select(ProvisionedBal.secret_ref)).all()
         refs += conn.scalars(select(WatchedMailbox.secret_ref)).all()
     assert len(refs) == 3 and all(r.startswith("enc:") for r in refs)
+
+
+# ----- hardening: TLS checks always on, no HTML built from data --------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN = (
+    "CERT_NONE", "check_hostname = False", "verify=False", "_create_unverified_context",
+    "unsafe_allow_html", "st.html(", "components.html",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make_context",
+    [lambda: ssl_context(), lambda: ssl_context(ans_ciphers=True), lambda: _tls_context(None)],
+    ids=["mail", "mail-ans-ciphers", "downloads"],
+)
+def test_tls_contexts_verify_certificates_and_refuse_below_tls_1_2(make_context):
+    context = make_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_no_code_turns_tls_checks_off_or_renders_raw_html():
+    offenders = [
+        f"{path.relative_to(ROOT)}: {needle}"
+        for package in ("balise", "ingest", "dashboard")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for needle in FORBIDDEN
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
