@@ -205,3 +205,24 @@ def test_referent_animators_from_the_example_file(small_db):
     assert refs["department"].tolist() == ["38", "69", "69"]
     assert refs["name"].tolist() == ["Sacha Témoin", "Charlie Maquette", "Noa Gabarit"]
     assert all(e.endswith("@example.org") for e in refs["email"])
+
+
+def test_pack_events_sheet_opens_in_libreoffice(tmp_path):
+    from balise.db import make_engine, upgrade
+    from tests.test_exports import _libreoffice_csv
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'balise.db'}")
+    upgrade(engine)
+    seed_small_adoption(engine)
+    imported(engine)
+    out = tmp_path / "pack.xlsx"
+    out.write_bytes(pack.build_pack(engine, SYSTEM, ["38", "69"]))
+    sheets = _libreoffice_csv(out, tmp_path)
+    shown = [r for r in sheets["Événements"] if any(r)]
+    header = next(i for i, r in enumerate(shown) if r[0] == "Événement")
+    # As a French LibreOffice shows it: date, counts, percent with a comma.
+    # (« # ##0 » pads small integers with the thousands space: strip it.)
+    assert [c.strip() for c in shown[header + 1][:8]] == [
+        "Midis du collectif #7", "20/10/2026", "La MSS", "38,69", "6", "2", "2", "100,0 %",
+    ]  # fmt: skip
+    engine.dispose()

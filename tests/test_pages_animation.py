@@ -77,11 +77,27 @@ def test_accompagnement_lists_overdue_actions(animation_db):
     from balise.services import onboarding
 
     onboarding.plan_follow_up(animation_db, SYSTEM, E3, onboarding.FollowUp(
-        "Rappeler la direction", date(2026, 1, 5), assigned_to="Sacha Témoin"))  # fmt: skip
+        "Rappeler la direction", date(2026, 1, 5), notes="Rappel", assigned_to="Sacha Témoin"))  # fmt: skip
     at = _open("accompagnement")
     late = next(d.value for d in at.dataframe if "Motif" in d.value.columns)
     assert late["Motif"].tolist() == ["Action prévue le 05/01/2026 : Rappeler la direction"]
     assert late["Suivie par"].tolist() == ["Sacha Témoin"]
+    # A structure without follow-up beside one with: the form opens empty, then records.
+    at.selectbox(key="ob_structure").set_value("380000001").run()
+    assert not at.exception, at.exception
+    assert _by_label(at.text_input, "Prochaine action").value == ""
+    _by_label(at.text_input, "Prochaine action").input("Former l'équipe de nuit")
+    _by_label(at.selectbox, "Suivie par").set_value("Sacha Témoin")
+    _by_label(at.button, "Enregistrer le suivi").click().run()
+    assert not at.exception, at.exception
+    assert "Suivi enregistré." in [s.value for s in at.success]
+    with animation_db.connect() as conn:
+        row = conn.execute(
+            select(Onboarding.next_action, Onboarding.assigned_to, Onboarding.stage).where(
+                Onboarding.finess_et == "380000001"
+            )
+        ).one()
+    assert tuple(row) == ("Former l'équipe de nuit", "Sacha Témoin", "bal_creee")
 
 
 def test_evenements_create_review_and_compare(animation_db):

@@ -2,6 +2,8 @@
 department (one column per stage), the funnel, « À relancer », and the follow-up of one
 structure (stage by hand, next action, notes, referent animator)."""
 
+from datetime import date
+
 import streamlit as st
 
 from balise.errors import BaliseError
@@ -77,6 +79,11 @@ with late_tab:
         )
 
 
+def _text(value) -> str:
+    """pandas turns the missing values of a text column into NaN."""
+    return value if isinstance(value, str) else ""
+
+
 def _follow_up(row) -> None:
     """Forms for one structure: move it, plan the next action."""
     names = ["", *data.referents((department,))["name"].tolist()]
@@ -88,11 +95,15 @@ def _follow_up(row) -> None:
             _act(lambda: data.onboarding_move(ctx.actor, row.finess_et, stage, reason or None),
                  f"Étape enregistrée : {STAGES[stage]}.")  # fmt: skip
     with st.form("ob_plan"):
-        action = st.text_input("Prochaine action", value=row.next_action or "", max_chars=255)
-        when = st.date_input("Pour le", value=row.next_action_on, format="DD/MM/YYYY")
+        action = st.text_input("Prochaine action", value=_text(row.next_action), max_chars=255)
+        when = st.date_input(
+            "Pour le",
+            value=row.next_action_on if isinstance(row.next_action_on, date) else None,
+            format="DD/MM/YYYY",
+        )
         assigned = row.assigned_to if row.assigned_to in names else ""
         who = st.selectbox("Suivie par", names, index=names.index(assigned))
-        notes = st.text_area("Notes (jamais de données de patient)", value=row.notes or "")
+        notes = st.text_area("Notes (jamais de données de patient)", value=_text(row.notes))
         if st.form_submit_button("Enregistrer le suivi"):
             plan = FollowUp(action, when, notes, who)
             _act(lambda: data.onboarding_plan(ctx.actor, row.finess_et, plan), "Suivi enregistré.")

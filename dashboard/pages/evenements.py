@@ -94,7 +94,8 @@ if not doubtful.empty:
     st.markdown(f"**{len(doubtful)} rapprochement(s) à vérifier**")
     for line in doubtful.itertuples():
         left, ok, no = st.columns([6, 1, 1])
-        left.write(f"« {line.raw_name} » ({line.commune or 'commune non précisée'}) → "
+        commune = line.commune if isinstance(line.commune, str) else "commune non précisée"
+        left.write(f"« {line.raw_name} » ({commune}) → "
                    f"{line.matched_name}, {line.matched_city} ({line.finess_et})")  # fmt: skip
         if ok.button("Confirmer", key=f"ev_ok_{line.id}"):
             _act(
@@ -108,9 +109,11 @@ if not doubtful.empty:
             )
 if not lines.empty:
     st.dataframe(
-        lines.assign(match_kind=lines["match_kind"].map(KINDS))[
+        lines.fillna("")
+        .assign(match_kind=lines["match_kind"].map(KINDS))[
             ["raw_name", "commune", "match_kind", "matched_name", "finess_et"]
-        ].rename(
+        ]
+        .rename(
             columns={
                 "raw_name": "Ligne importée",
                 "commune": "Commune",
