@@ -15,6 +15,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from balise.cli import cli
+from balise.db import engine_for
 from balise.errors import PermissionDenied, ValidationError
 from balise.models import AuditEntry, User
 from balise.services import users
@@ -179,6 +180,11 @@ def test_cli_first_administrator_then_accounts(database_url):
     assert _run(database_url, "user", "disable", "anim38").output == "Compte anim38 désactivé.\n"
     res = _run(database_url, "user", "passwd", "anim38", input="x" * 12 + "\n" + "x" * 12 + "\n")
     assert res.output.splitlines()[-1] == "Mot de passe de anim38 changé."
+    res = _run(database_url, "user", "passwd", "admin.region", "--password-stdin",
+               input="nouveau-mot-de-passe-2026\n")  # fmt: skip
+    assert res.output == "Mot de passe de admin.region changé.\n"
+    engine = engine_for(database_url)
+    assert users.authenticate(engine, "admin.region", "nouveau-mot-de-passe-2026").role == "admin"
 
 
 def test_cli_errors_are_french_and_exit_1(database_url):

@@ -7,6 +7,7 @@ option: options end up in the shell history and in ``ps``.
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -28,13 +29,20 @@ def _store(ctx: Context) -> Engine:
 
 
 def _actor(ctx: Context, engine: Engine) -> Actor:
-    return ctx.actor
+    return ctx.actor  # after _store(): the accounts table exists
 
 
-def _password() -> str:
+def _password(from_stdin: bool = False) -> str:
+    if from_stdin:  # scripts: one line on standard input, never an option value
+        return sys.stdin.readline().rstrip("\r\n")
     return click.prompt(
         "Mot de passe", hide_input=True, confirmation_prompt="Confirmez le mot de passe"
     )
+
+
+password_stdin = click.option(
+    "--password-stdin", is_flag=True, help="Lire le mot de passe sur l'entrée standard."
+)
 
 
 @click.group()
@@ -48,12 +56,14 @@ def user() -> None:
 @click.option("--department", "departments", multiple=True, help="Département (animateur).")
 @click.option("--name", "display_name", default="", help="Nom affiché.")
 @click.option("--oidc", is_flag=True, help="Compte sans mot de passe local (connexion OIDC).")
+@password_stdin
 @pass_context
-def add(ctx: Context, login: str, role: str, departments, display_name: str, oidc: bool) -> None:
+def add(ctx: Context, login: str, role: str, departments, display_name: str, oidc: bool,
+        password_stdin: bool) -> None:  # fmt: skip
     """Créer un compte ; le premier administrateur se crée ainsi."""
     engine = _store(ctx)
     actor = _actor(ctx, engine)
-    password = None if oidc else _password()
+    password = None if oidc else _password(password_stdin)
     new = users.NewUser(login, role, tuple(departments), password, display_name)
     created = users.add_user(engine, actor, new)
     where = f" ({', '.join(created.departments)})" if created.departments else ""
@@ -93,12 +103,13 @@ def disable(ctx: Context, login: str) -> None:
 
 @user.command()
 @click.argument("login")
+@password_stdin
 @pass_context
-def passwd(ctx: Context, login: str) -> None:
+def passwd(ctx: Context, login: str, password_stdin: bool) -> None:
     """Changer le mot de passe d'un compte (lève aussi un verrouillage)."""
     engine = _store(ctx)
     actor = _actor(ctx, engine)
-    users.set_password(engine, actor, login, _password())
+    users.set_password(engine, actor, login, _password(password_stdin))
     ctx.echo(f"Mot de passe de {login.strip().lower()} changé.")
 
 
