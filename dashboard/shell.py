@@ -28,7 +28,8 @@ class PageContext:
 
 
 def current_actor() -> Actor:
-    """Until accounts exist (a later issue) the dashboard acts as the local operator."""
+    """The signed-in actor (set by dashboard/auth.py); the local operator while no account
+    exists (open mode) and in page tests that do not sign in."""
     return st.session_state.get("actor", SYSTEM)
 
 
