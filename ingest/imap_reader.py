@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import unicodedata
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,10 +194,28 @@ def _targets(
         return [(c.folder, c.direction) for c in sorted(cursors, key=lambda c: c.direction)]
     with timed_step(account, "select", timings):
         listed = client.list_folders()
-    sent = [name for flags, _sep, name in listed if b"\\Sent" in flags]
+    sent = _sent_folder(listed)
     if not folders:
-        return [("INBOX", "in")] + ([(sent[0], "out")] if sent else [])
-    return [(f, "out" if f in sent else "in") for f in folders]
+        return [("INBOX", "in")] + ([(sent, "out")] if sent else [])
+    return [(f, "out" if f == sent else "in") for f in folders]
+
+
+# Names of the sent folder on servers without SPECIAL-USE (compared without case or accents).
+SENT_NAMES = {"sent", "sent items", "sent messages", "sent mail", "envoyes", "elements envoyes",
+              "messages envoyes"}  # fmt: skip
+
+
+def _sent_folder(listed: list) -> str | None:
+    """The folder the server flags \\Sent; failing that, one with a usual sent-folder name."""
+    for flags, _sep, name in listed:
+        if b"\\Sent" in flags:
+            return name
+    for _flags, sep, name in listed:
+        leaf = name.rsplit(sep.decode(), 1)[-1] if sep else name
+        plain = unicodedata.normalize("NFKD", leaf).encode("ascii", "ignore").decode().lower()
+        if plain.strip() in SENT_NAMES:
+            return name
+    return None
 
 
 def _examine(client: IMAPClient, account: MailAccount, folder: str) -> dict:

@@ -363,3 +363,16 @@ def test_a_vanished_sent_folder_is_found_again_without_double_counting(empty_db,
             select(FolderState.folder).where(FolderState.mailbox_id == mailbox_id)
         ).all()
     assert sorted(folders) == ["INBOX", "Sent"]
+
+
+def test_sent_folder_found_by_name_on_a_server_without_special_use(empty_db):
+    seed_directory(empty_db)
+    with running_sandbox(special_use=False) as server:
+        address = unique_address("sansflag")
+        password = watch(empty_db, server, address)
+        append(
+            server, address, password, "Sent", [(raw_message(address, ["a@dac.test"]), at_noon(D1))]
+        )
+        report = poll(empty_db)
+        assert (report.outcomes[0].ok, report.outcomes[0].messages) == (True, 1)
+        assert counts(empty_db, address) == {(D1, "out", DAC): 1}

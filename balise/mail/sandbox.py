@@ -8,7 +8,8 @@ client certificates, because all three are files (users file, tokens file, PKI).
 
 Public API::
 
-    sandbox = MailSandbox(directory)          # nothing started yet; rogue=True: untrusted cert
+    sandbox = MailSandbox(directory)          # nothing started yet; rogue=True: untrusted cert;
+                                              # special_use=False: no \\Sent/\\Junk flags
     sandbox.start()                           # PKI, config, token service, relay, dovecot -F
     sandbox.imap_port, .imaps_port, .lmtp_port, .submission_port, .submissions_port,
     sandbox.relay_port, .introspection_port, .host ("127.0.0.1"), .ca_path
@@ -308,9 +309,11 @@ class MailSandbox:
 
     host = "127.0.0.1"
 
-    def __init__(self, directory: Path | str, rogue: bool = False):
+    def __init__(self, directory: Path | str, rogue: bool = False, special_use: bool = True):
         self.directory = Path(directory)
         self.rogue = rogue
+        # False: folders carry no special-use flag (older servers): clients must go by name.
+        self.special_use = special_use
         self.pki = TestPKI(self.directory / "tls")
         self.ports: dict[str, int] = {}
         self._dovecot: subprocess.Popen | None = None
@@ -368,7 +371,10 @@ class MailSandbox:
         if not self.tokens_path.exists():
             self.tokens_path.write_text("{}")
         (d / "oauth2.conf.ext").write_text(_OAUTH2.format(port=self.introspection_port))
-        self.config_path.write_text(_render_config(d, self.ports, self.rogue))
+        config = _render_config(d, self.ports, self.rogue)
+        if not self.special_use:
+            config = "".join(x for x in config.splitlines(True) if "special_use" not in x)
+        self.config_path.write_text(config)
         state = {"ports": self.ports, "rogue": self.rogue, "pid": os.getpid()}
         (d / "sandbox.json").write_text(json.dumps(state))
 

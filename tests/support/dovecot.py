@@ -28,10 +28,10 @@ def unique_address(prefix: str = "bal", domain: str = "sandbox.test") -> str:
 
 
 @contextmanager
-def running_sandbox(rogue: bool = False) -> Iterator[MailSandbox]:
+def running_sandbox(rogue: bool = False, special_use: bool = True) -> Iterator[MailSandbox]:
     """A started sandbox in a fresh temporary directory, stopped and removed afterwards."""
     directory = Path(tempfile.mkdtemp(prefix="balise-dovecot-"))
-    sandbox = MailSandbox(directory, rogue=rogue).start()
+    sandbox = MailSandbox(directory, rogue=rogue, special_use=special_use).start()
     try:
         yield sandbox
     finally:
