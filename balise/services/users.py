@@ -256,21 +256,31 @@ def authenticate(engine: Engine, login: str, password: str, now: datetime | None
             why = f"Compte verrouillé après trop d'échecs : réessayez après {until} (UTC)."
             _refuse(conn, login, "refused", why)
         if not verify_password(password, user.password_hash):
-            failures = user.failed_logins + 1
-            locked = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES else None
-            conn.execute(
-                update(User)
-                .where(User.id == user.id)
-                .values(failed_logins=0 if locked else failures, locked_until=locked)
-            )
-            detail = {"échecs": failures, "verrouillé": bool(locked)}
-            _refuse(conn, login, "failed", WRONG_CREDENTIALS, detail)
+            _refuse(conn, login, "failed", WRONG_CREDENTIALS, _count_failure(conn, user.id, now))
         conn.execute(
             update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
         )
         actor = _actor_of(user)
         audit.record(conn, actor, "login", login, detail={"méthode": "local"})
     return actor
+
+
+def _count_failure(conn: Connection, user_id: int, now: datetime) -> dict:
+    """One more failure, counted in SQL so that concurrent attempts cannot lose one; the
+    MAX_FAILURES-th locks the account and starts the count again."""
+    failures = conn.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    ).scalar_one()
+    locked = failures >= MAX_FAILURES
+    if locked:
+        until = now + timedelta(minutes=LOCK_MINUTES)
+        conn.execute(
+            update(User).where(User.id == user_id).values(failed_logins=0, locked_until=until)
+        )
+    return {"échecs": failures, "verrouillé": locked}
 
 
 def _refuse(
