@@ -226,3 +226,22 @@ def test_pack_events_sheet_opens_in_libreoffice(tmp_path):
         "Midis du collectif #7", "20/10/2026", "La MSS", "38,69", "6", "2", "2", "100,0 %",
     ]  # fmt: skip
     engine.dispose()
+
+
+def test_two_equally_close_structures_are_left_to_a_person(small_db):
+    from sqlalchemy import insert
+
+    from balise.models import Establishment
+
+    twins = [
+        {"finess_et": f, "name": "SAAD Les Lilas", "city": "SAINT-MARTIN", "department": d,
+         "category_code": "460", "is_medico_social": True, "snapshot_id": 1}
+        for f, d in (("380000010", "38"), ("690000010", "69"))
+    ]  # fmt: skip
+    with small_db.begin() as conn:
+        conn.execute(insert(Establishment), twins)
+    event_id = events.create_event(small_db, SYSTEM, MIDI)
+    sheet = "Structure;Commune\nSaad les Lilas;St Martin\nSAAD Lilas;\nSAAD les Lila;Saint-Martin\n"
+    report = events.import_attendance(small_db, SYSTEM, event_id, sheet.encode(), "s.csv")
+    assert (report.exact, report.fuzzy, report.unmatched) == (0, 0, 3)
+    assert events.attendance(small_db, SYSTEM, event_id)["finess_et"].isna().all()

@@ -122,6 +122,16 @@ def test_evenements_create_review_and_compare(animation_db):
     assert any(m.value == "**1 rapprochement(s) à vérifier**" for m in at.markdown)
     table = next(d.value for d in at.dataframe if "Rapprochement" in d.value.columns)
     assert table["Rapprochement"].tolist().count("Exacte") == 2
+    # An unmatched line attached by hand to its structure (E3, Voiron).
+    lines = events.attendance(animation_db, SYSTEM, midi)
+    voiron = int(lines.loc[lines["raw_name"] == "Mairie de Voiron", "id"].iloc[0])
+    _by_label(at.selectbox, "Ligne").set_value(voiron)
+    _by_label(at.text_input, "FINESS de la structure").input("380000003")
+    _by_label(at.button, "Rattacher").click().run()
+    assert not at.exception, at.exception
+    assert "Ligne rattachée à la structure." in [s.value for s in at.success]
+    table = next(d.value for d in at.dataframe if "Rapprochement" in d.value.columns)
+    assert table["Rapprochement"].tolist().count("Exacte") == 3
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in figure["data"]] == ["Participants", "Non participants"]
     assert (

@@ -84,15 +84,24 @@ class Matcher:
         same = [f for f, n in local if n == name]
         if len(same) == 1:
             return Match(same[0], "exact", 1.0)
-        best = _best(name, local, SAME_COMMUNE_MIN)
-        if best and best[1] >= SAME_COMMUNE_MIN:
-            return Match(best[0], "fuzzy", round(best[1], 3))
-        best = _best(name, self.everywhere, ANYWHERE_MIN)
-        if best and best[1] >= ANYWHERE_MIN:
-            return Match(best[0], "fuzzy", round(best[1], 3))
-        return Match(None, "none", None)
+        best = _best(name, local, SAME_COMMUNE_MIN) or _best(name, self.everywhere, ANYWHERE_MIN)
+        if best is None:
+            return Match(None, "none", None)
+        finess, score, tied = best
+        # Two structures as close as each other (same name in two communes of the same name):
+        # guessing would be wrong half the time, so the line is left for a person to assign.
+        return Match(None if tied else finess, "none" if tied else "fuzzy", round(score, 3))
 
 
-def _best(name: str, candidates: list[tuple[str, str]], floor: float) -> tuple[str, float] | None:
-    scored = ((finess, similarity(name, other, floor)) for finess, other in candidates)
-    return max(scored, key=lambda fs: fs[1], default=None)
+def _best(
+    name: str, candidates: list[tuple[str, str]], floor: float
+) -> tuple[str, float, bool] | None:
+    """The closest candidate at or above ``floor``, its score, and whether another candidate
+    scores the same."""
+    scored = sorted(
+        ((similarity(name, other, floor), finess) for finess, other in candidates), reverse=True
+    )
+    if not scored or scored[0][0] < floor:
+        return None
+    tied = len(scored) > 1 and scored[1][0] >= scored[0][0] - 1e-9
+    return scored[0][1], scored[0][0], tied

@@ -18,7 +18,11 @@ st.caption(
     "Les étapes avancent seules d'après les faits (BAL dans l'annuaire ou provisionnée, test "
     "réussi, messages échangés) et à la main ; une étape n'est jamais reculée automatiquement."
 )
-moved = data.onboarding_advance(data.facts_marker())
+try:
+    moved = data.onboarding_advance(data.facts_marker())
+except BaliseError as exc:  # an ingest holds the store: the next visit advances
+    moved = 0
+    st.caption(f"Avancement automatique reporté : {exc}")
 marker = data.animation_marker()
 
 

@@ -107,6 +107,18 @@ if not doubtful.empty:
                 lambda i=line.id: data.attendance_review(ctx.actor, int(i), False),
                 "Rapprochement rejeté.",
             )
+unmatched = lines[lines["match_kind"] == "none"]
+if not unmatched.empty:
+    with (
+        st.expander(f"Rattacher à la main une ligne non reconnue ({len(unmatched)})"),
+        st.form("ev_assign"),
+    ):
+        options = dict(zip(unmatched["id"], unmatched["raw_name"], strict=True))
+        line_id = st.selectbox("Ligne", list(options), format_func=options.get)
+        finess = st.text_input("FINESS de la structure", max_chars=9)
+        if st.form_submit_button("Rattacher"):
+            _act(lambda: data.attendance_review(ctx.actor, int(line_id), True, finess),
+                 "Ligne rattachée à la structure.")  # fmt: skip
 if not lines.empty:
     st.dataframe(
         lines.fillna("")
