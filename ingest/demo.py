@@ -38,42 +38,10 @@ from typing import TypeVar
 from balise.errors import SourceError
 from balise.referentials.categories import load_categories
 from balise.referentials.departments import Department, load_departments, region_departments
+from ingest.sources.annuaire import DIRECTORY_HEADER
 
 T = TypeVar("T")
 
-DIRECTORY_HEADER: tuple[str, ...] = (
-    "Type de BAL",
-    "Adresse BAL",
-    "Type Identifiant PP",
-    "Identifiant PP",
-    "Identification nationale PP",
-    "Type identifiant structure",
-    "Identification Structure",
-    "Service de rattachement",
-    "Civilité d'exercice",
-    "Nom d'exercice",
-    "Prénom d'exercice",
-    "Catégorie profession",
-    "Libellé de catégorie profession",
-    "Code Profession",
-    "Libellé Profession",
-    "Code savoir-faire",
-    "Libellé savoir-faire",
-    "Dématérialisation",
-    "Raison Sociale structure BAL",
-    "Enseigne commerciale structure BAL",
-    "L2COMPLEMENTLOCALISATION",
-    "L3COMPLEMENTDISTRIBUTION",
-    "L4NUMEROVOIE",
-    "L4COMPLEMENTNUMEROVOIE",
-    "NL4TYPEVOIE",
-    "L4LIBELLEVOIE",
-    "L5LIEUDITMENTION",
-    "L6LIGNEACHEMINEMENT",
-    "Code postal",
-    "Département",
-    "Pays",
-)
 
 # Fixed dates: monthly snapshots generated at 03:12 (the hour the ANS file usually appears).
 SNAPSHOT_STAMPS: tuple[str, ...] = ("202608010312", "202609010312", "202610010312", "202611010312")

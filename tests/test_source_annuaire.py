@@ -10,6 +10,7 @@ import pytest
 
 from balise.errors import SourceError
 from ingest.sources.annuaire import (
+    DIRECTORY_HEADER,
     REASON_ADDRESS,
     REASON_DEPARTMENT,
     REASON_ENCODING,
@@ -21,40 +22,7 @@ from ingest.sources.annuaire import (
 )
 from ingest.sources.rows import DirectoryRow, ReadStats, Rejected
 
-# The 31 header texts exactly as published (domain/annuaire-mssante.md).
-HEADER = [
-    "Type de BAL",
-    "Adresse BAL",
-    "Type Identifiant PP",
-    "Identifiant PP",
-    "Identification nationale PP",
-    "Type identifiant structure",
-    "Identification Structure",
-    "Service de rattachement",
-    "Civilité d'exercice",
-    "Nom d'exercice",
-    "Prénom d'exercice",
-    "Catégorie profession",
-    "Libellé de catégorie profession",
-    "Code Profession",
-    "Libellé Profession",
-    "Code savoir-faire",
-    "Libellé savoir-faire",
-    "Dématérialisation",
-    "Raison Sociale structure BAL",
-    "Enseigne commerciale structure BAL",
-    "L2COMPLEMENTLOCALISATION",
-    "L3COMPLEMENTDISTRIBUTION",
-    "L4NUMEROVOIE",
-    "L4COMPLEMENTNUMEROVOIE",
-    "NL4TYPEVOIE",
-    "L4LIBELLEVOIE",
-    "L5LIEUDITMENTION",
-    "L6LIGNEACHEMINEMENT",
-    "Code postal",
-    "Département",
-    "Pays",
-]
+HEADER = list(DIRECTORY_HEADER)
 
 
 def record(**values: str) -> dict[str, str]:

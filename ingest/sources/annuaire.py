@@ -24,6 +24,41 @@ from ingest.sources.rows import DirectoryRow, ReadStats, Rejected
 
 FORMAT = "annuaire-txt"
 
+# The 31 header texts as published (domain/annuaire-mssante.md), in order: what the demo writes.
+DIRECTORY_HEADER: tuple[str, ...] = (
+    "Type de BAL",
+    "Adresse BAL",
+    "Type Identifiant PP",
+    "Identifiant PP",
+    "Identification nationale PP",
+    "Type identifiant structure",
+    "Identification Structure",
+    "Service de rattachement",
+    "Civilité d'exercice",
+    "Nom d'exercice",
+    "Prénom d'exercice",
+    "Catégorie profession",
+    "Libellé de catégorie profession",
+    "Code Profession",
+    "Libellé Profession",
+    "Code savoir-faire",
+    "Libellé savoir-faire",
+    "Dématérialisation",
+    "Raison Sociale structure BAL",
+    "Enseigne commerciale structure BAL",
+    "L2COMPLEMENTLOCALISATION",
+    "L3COMPLEMENTDISTRIBUTION",
+    "L4NUMEROVOIE",
+    "L4COMPLEMENTNUMEROVOIE",
+    "NL4TYPEVOIE",
+    "L4LIBELLEVOIE",
+    "L5LIEUDITMENTION",
+    "L6LIGNEACHEMINEMENT",
+    "Code postal",
+    "Département",
+    "Pays",
+)
+
 # Columns the reader cannot work without (exact published header texts).
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "Type de BAL",

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DIRECTORY_HEADER = [
-    "Type de BAL", "Adresse BAL", "Type Identifiant PP", "Identifiant PP",
-    "Identification nationale PP", "Type identifiant structure", "Identification Structure",
-    "Service de rattachement", "Civilité d'exercice", "Nom d'exercice", "Prénom d'exercice",
-    "Catégorie profession", "Libellé de catégorie profession", "Code Profession",
-    "Libellé Profession", "Code savoir-faire", "Libellé savoir-faire", "Dématérialisation",
-    "Raison Sociale structure BAL", "Enseigne commerciale structure BAL",
-    "L2COMPLEMENTLOCALISATION", "L3COMPLEMENTDISTRIBUTION", "L4NUMEROVOIE",
-    "L4COMPLEMENTNUMEROVOIE", "NL4TYPEVOIE", "L4LIBELLEVOIE", "L5LIEUDITMENTION",
-    "L6LIGNEACHEMINEMENT", "Code postal", "Département", "Pays",
-]  # fmt: skip
+from ingest.sources.annuaire import DIRECTORY_HEADER
 
 
 def directory_line(
