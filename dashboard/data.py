@@ -449,3 +449,34 @@ def attendance_review(actor: Actor, line_id: int, accept: bool, finess: str = ""
     from balise.services import events
 
     events.review(_engine(), actor, line_id, accept, finess)
+
+
+def users_frame(actor: Actor) -> pd.DataFrame:
+    """Accounts without any hash (a small table: not cached, so changes show at once)."""
+    from balise.services import users
+
+    return users.list_users(_engine(), actor)
+
+
+def user_add(actor: Actor, new) -> Actor:
+    from balise.services import users
+
+    return users.add_user(_engine(), actor, new)
+
+
+def user_set_role(actor: Actor, login: str, role: str, departments: list[str]) -> None:
+    from balise.services import users
+
+    users.set_role(_engine(), actor, login, role, departments)
+
+
+def user_disable(actor: Actor, login: str) -> None:
+    from balise.services import users
+
+    users.disable_user(_engine(), actor, login)
+
+
+def user_set_password(actor: Actor, login: str, password: str) -> None:
+    from balise.services import users
+
+    users.set_password(_engine(), actor, login, password)

@@ -31,6 +31,7 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("pages/tester.py", "Tester", ":material/fact_check:", "BAL", "tester"),
     PageSpec("pages/audit.py", "Journal d'audit", ":material/policy:", "Contrôle", "audit"),
+    PageSpec("pages/comptes.py", "Comptes", ":material/group:", "Contrôle", "comptes"),
     PageSpec("pages/patient.py", "Écrire au patient", ":material/person:", "BAL", "patient"),
     PageSpec(
         "pages/accompagnement.py",

@@ -265,3 +265,54 @@ def test_login_form_locks_after_five_failures(empty_db, monkeypatch):
     _submit(at, "anim38", PASSWORD)
     assert at.error[0].value.startswith("Compte verrouillé après trop d'échecs : réessayez après")
     assert "actor" not in at.session_state
+
+
+# ----- the « Comptes » page --------------------------------------------------------------------
+
+
+def _accounts_page(engine, monkeypatch, actor: Actor) -> AppTest:
+    monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["actor"] = actor
+    at.run()
+    at.switch_page("pages/comptes.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_accounts_page_creates_changes_and_disables(empty_db, monkeypatch):
+    admin = users.add_user(empty_db, SYSTEM, users.NewUser("admin", "admin", (), PASSWORD))
+    at = _accounts_page(empty_db, monkeypatch, admin)
+    at.text_input(key="new_login").input("Anim69")
+    at.selectbox(key="new_role").set_value("animator")
+    at.multiselect(key="new_departments").set_value(["69"])
+    at.text_input(key="new_password").input("court")
+    at.button[0].click().run()  # the form's submit button
+    assert [e.value for e in at.error] == [
+        "Le champ « mot de passe » doit compter au moins 12 caractères."
+    ]
+    at.text_input(key="new_login").input("Anim69")
+    at.selectbox(key="new_role").set_value("animator")
+    at.multiselect(key="new_departments").set_value(["69"])
+    at.text_input(key="new_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert [s.value for s in at.success] == ["Compte anim69 créé."]
+    assert users.authenticate(empty_db, "anim69", PASSWORD).departments == ("69",)
+    at.selectbox(key="edit_login").set_value("anim69").run()
+    at.multiselect(key="edit_departments_anim69").set_value(["69", "01"])
+    at.button[1].click().run()  # « Enregistrer le rôle »
+    assert users.actor_for(empty_db, "anim69").departments == ("01", "69")
+    at.button(key="edit_disable").click().run()
+    with pytest.raises(PermissionDenied, match="désactivé"):
+        users.actor_for(empty_db, "anim69")
+    assert [a for a, _, _ in _audit(empty_db, "user.add")] == ["système", "admin"]
+    assert _audit(empty_db, "user.role") == [("admin", "anim69", "ok")]
+
+
+def test_accounts_page_is_for_administrators_only(empty_db, monkeypatch):
+    anim = _add_animator(empty_db)
+    at = _accounts_page(empty_db, monkeypatch, anim)
+    assert [i.value for i in at.info] == ["Seul un administrateur gère les comptes."]
+    assert not at.dataframe

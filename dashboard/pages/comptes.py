@@ -1,0 +1,74 @@
+"""Comptes (administrators): the accounts, a new account, a role or department change, a new
+password, disabling. Every rule is checked again by balise.services.users."""
+
+import streamlit as st
+
+from balise.errors import BaliseError
+from balise.referentials.departments import load_departments
+from balise.services.access import ROLES
+from balise.services.users import NewUser
+from dashboard import data
+from dashboard.shell import current_actor
+
+COLUMNS = {
+    "login": "Identifiant", "display_name": "Nom", "role": "Rôle", "departments": "Départements",
+    "disabled": "Désactivé", "locked_until": "Verrouillé jusqu'à", "local": "Mot de passe local",
+    "created_at": "Créé le",
+}  # fmt: skip
+
+st.title("Comptes")
+actor = current_actor()
+if actor.role != "admin":
+    st.info("Seul un administrateur gère les comptes.")
+    st.stop()
+if done := st.session_state.pop("accounts_done", None):
+    st.success(done)
+accounts = data.users_frame(actor)
+shown = accounts.assign(role=accounts["role"].map(lambda r: ROLES.get(r, r)))
+st.dataframe(shown.rename(columns=COLUMNS), hide_index=True, width="stretch")
+departments = list(load_departments())
+
+
+def _act(action, success: str) -> None:
+    """Run one account action; the service's French sentence on refusal. On success, run the
+    page again so that the table shows the change (the message is kept for that run)."""
+    try:
+        action()
+    except BaliseError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["accounts_done"] = success
+        st.rerun()
+
+
+st.subheader("Nouveau compte")
+with st.form("user_new", clear_on_submit=True):
+    login = st.text_input("Identifiant (ou e-mail pour OIDC)", max_chars=255, key="new_login")
+    name = st.text_input("Nom affiché", max_chars=255, key="new_name")
+    role = st.selectbox("Rôle", list(ROLES), format_func=ROLES.get, key="new_role")
+    deps = st.multiselect("Départements (animateur)", departments, key="new_departments")
+    password = st.text_input("Mot de passe (vide : connexion OIDC seulement)", type="password",
+                             key="new_password")  # fmt: skip
+    if st.form_submit_button("Créer le compte", type="primary"):
+        new = NewUser(login, role, tuple(deps), password or None, name)
+        _act(lambda: data.user_add(actor, new), f"Compte {login.strip().lower()} créé.")
+
+if not accounts.empty:
+    st.subheader("Modifier un compte")
+    chosen = st.selectbox("Compte", accounts["login"].tolist(), key="edit_login")
+    current = accounts.set_index("login").loc[chosen]
+    with st.form("user_edit"):
+        # Keys carry the account, so that picking another one shows its own values.
+        role = st.selectbox("Rôle", list(ROLES), index=list(ROLES).index(current["role"]),
+                            format_func=ROLES.get, key=f"edit_role_{chosen}")  # fmt: skip
+        mine = [d for d in (current["departments"] or "").split(",") if d]
+        deps = st.multiselect("Départements (animateur)", departments, default=mine,
+                              key=f"edit_departments_{chosen}")  # fmt: skip
+        if st.form_submit_button("Enregistrer le rôle"):
+            _act(lambda: data.user_set_role(actor, chosen, role, deps), "Rôle enregistré.")
+    with st.form("user_password", clear_on_submit=True):
+        password = st.text_input("Nouveau mot de passe", type="password", key="edit_password")
+        if st.form_submit_button("Changer le mot de passe"):
+            _act(lambda: data.user_set_password(actor, chosen, password), "Mot de passe changé.")
+    if st.button("Désactiver ce compte", key="edit_disable"):
+        _act(lambda: data.user_disable(actor, chosen), f"Compte {chosen} désactivé.")
