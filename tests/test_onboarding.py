@@ -25,7 +25,14 @@ from tests.support.adoption_seed import seed_small_adoption
 
 TODAY = date.today()
 ISERE = Actor("animateur.isere", "animator", ("38",))
-E1, E2, E3, E4, E5, E6 = ["380000001", "380000002", "380000003", "690000001", "690000002", "750000001"]
+E1, E2, E3, E4, E5, E6 = [
+    "380000001",
+    "380000002",
+    "380000003",
+    "690000001",
+    "690000002",
+    "750000001",
+]
 
 
 @pytest.fixture
@@ -235,3 +242,32 @@ def test_funnel_counts_every_stage_per_department(small_db):
     assert list(zip(board["finess_et"], board["stage"], strict=True)) == [
         (E3, "sensibilise"), (E1, "bal_creee"), (E2, "bal_creee"),
     ]  # fmt: skip
+
+
+def test_cli_advance_move_and_late(small_db, database_url):
+    from click.testing import CliRunner
+
+    from balise.cli import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["--database-url", database_url, "onboarding", *args])
+
+    advanced = run("advance", "--department", "38")
+    assert (advanced.exit_code, advanced.stdout) == (
+        0,
+        "2 structure(s) avancée(s) d'après les faits.\n",
+    )
+    assert run("advance").stdout == "2 structure(s) avancée(s) d'après les faits.\n"  # 69 and 75
+    moved = run("move", E3, "contacte", "--motif", "Appel")
+    assert (moved.exit_code, moved.stdout) == (0, "Structure 380000003 : Contacté.\n")
+    ob.plan_follow_up(small_db, SYSTEM, E3, ob.FollowUp("Envoyer la plaquette", date(2026, 1, 5)))
+    late = run("late", "--department", "38")
+    assert late.stdout == (
+        '05/01/2026  380000003  =HYPERLINK("http://x") EHPAD Le Chêne — '
+        "Action prévue le 05/01/2026 : Envoyer la plaquette\n1 structure(s) à relancer.\n"
+    )
+    missing = run("move", "389999999", "contacte")
+    assert missing.exit_code == 1
+    assert missing.stderr == (
+        "Erreur : La structure FINESS 389999999 n'existe pas dans le FINESS importé.\n"
+    )

@@ -1,0 +1,56 @@
+"""``balise onboarding advance|move|late``: the onboarding pipeline from the command line, so
+that cron (after ``balise ingest`` / ``balise poll``) advances stages without the dashboard."""
+
+from __future__ import annotations
+
+import click
+
+from balise.cli import Context, pass_context
+from balise.db import engine_for
+from balise.services import onboarding as ob
+from balise.services.access import readable_departments
+
+department_option = click.option(
+    "--department", "departments", multiple=True, metavar="CODE",
+    help="Département à inclure (répétable) ; par défaut tous ceux de l'utilisateur.",
+)  # fmt: skip
+
+
+@click.group()
+def onboarding() -> None:
+    """Suivre l'accompagnement des structures (étapes, relances)."""
+
+
+@onboarding.command("advance")
+@department_option
+@pass_context
+def advance(ctx: Context, departments: tuple[str, ...]) -> None:
+    """Avancer les étapes d'après les faits (annuaire, BAL, tests, activité)."""
+    deps = readable_departments(ctx.actor, departments or None)
+    moved = ob.advance_from_facts(engine_for(ctx.settings.resolved_database_url()), deps)
+    ctx.echo(f"{moved} structure(s) avancée(s) d'après les faits.", {"moved": moved})
+
+
+@onboarding.command("move")
+@click.argument("finess")
+@click.argument("stage", type=click.Choice(list(ob.STAGES)))
+@click.option("--motif", "reason", help="Pourquoi (sans donnée de patient).")
+@pass_context
+def move(ctx: Context, finess: str, stage: str, reason: str | None) -> None:
+    """Mettre la structure FINESS à l'étape STAGE."""
+    ob.move(engine_for(ctx.settings.resolved_database_url()), ctx.actor, finess, stage, reason)
+    ctx.echo(f"Structure {finess} : {ob.STAGES[stage]}.", {"finess": finess, "stage": stage})
+
+
+@onboarding.command("late")
+@department_option
+@pass_context
+def late(ctx: Context, departments: tuple[str, ...]) -> None:
+    """Lister les structures à relancer."""
+    engine = engine_for(ctx.settings.resolved_database_url())
+    df = ob.overdue(engine, ctx.actor, departments or None)
+    lines = [f"{r.due:%d/%m/%Y}  {r.finess_et}  {r.name} — {r.reason}" for r in df.itertuples()]
+    summary = "\n".join([*lines, f"{len(df)} structure(s) à relancer."])
+    ctx.echo(
+        summary, {"late": df[["finess_et", "name", "department", "reason"]].to_dict("records")}
+    )
