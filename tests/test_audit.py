@@ -30,6 +30,7 @@ from balise.services.access import SYSTEM, Actor
 from balise.services.activity import WatchRequest, add_watched
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.dovecot import unique_address
+from tests.support.extracts import finess_line, luhn_complete, write_finess
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PASSWORD = "cheval-batterie-agrafe-correct"
@@ -163,6 +164,17 @@ def test_account_login_export_and_purge_actions_write_one_line_each(empty_db):
         users.disable_user(empty_db, SYSTEM, "anim38")
     with exactly_one_line(empty_db, "audit.purge", "journal d'audit"):
         audit_log.purge(empty_db, SYSTEM, 400)
+
+
+def test_an_ingest_from_the_command_line_writes_one_line(empty_db, tmp_path):
+    source = write_finess(
+        tmp_path / "finess.csv", [finess_line(luhn_complete("38000001"), "380000900", "500")]
+    )
+    url = empty_db.url.render_as_string(hide_password=False)
+    args = ["--database-url", url, "ingest", "finess", str(source), "--departments", "38"]
+    with exactly_one_line(empty_db, "ingest.finess", "finess.csv"):
+        res = CliRunner().invoke(cli, args, env={"BALISE_USER": ""})
+        assert res.exit_code == 0, res.output
 
 
 def test_credential_change_on_a_watched_mailbox_writes_one_line(empty_db):
