@@ -316,3 +316,56 @@ def test_accounts_page_is_for_administrators_only(empty_db, monkeypatch):
     at = _accounts_page(empty_db, monkeypatch, anim)
     assert [i.value for i in at.info] == ["Seul un administrateur gère les comptes."]
     assert not at.dataframe
+
+
+# ----- the local login form in a real browser ------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.mark.browser
+def test_local_login_in_chromium_then_the_audit_page(tmp_path):
+    from playwright import sync_api as playwright
+
+    from balise.db import make_engine, upgrade
+    from tests.support.adoption_seed import seed_small_adoption
+    from tests.support.streamlit import start_streamlit
+
+    url = f"sqlite:///{tmp_path / 'balise.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_small_adoption(engine, demo=True)
+    users.add_user(engine, SYSTEM, users.NewUser("admin.region", "admin", (), PASSWORD))
+    server = start_streamlit({"BALISE_DATABASE_URL": url}, tmp_path)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1200}, locale="fr-FR")
+            page.goto(server.url)
+            page.get_by_label("Identifiant").fill("admin.region", timeout=30_000)
+            page.get_by_label("Mot de passe").fill("pas le bon")
+            page.get_by_role("button", name="Se connecter").click()
+            page.get_by_text("Identifiant ou mot de passe incorrect.").wait_for(timeout=30_000)
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            page.get_by_label("Mot de passe").press("Enter")  # the form submits on Enter
+            page.get_by_role("heading", name="Vue régionale").wait_for(timeout=30_000)
+            # In-app navigation: a new page load would be a new session (sign in again).
+            more = page.get_by_text("View", exact=False).filter(has_text="more")
+            if more.count():
+                more.first.click()
+            page.get_by_role("link", name="Journal d'audit").click()
+            page.get_by_role("heading", name="Journal d'audit").wait_for(timeout=30_000)
+            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+            lines = page.locator('[data-testid="stMetric"]').filter(has_text="Lignes").first
+            assert lines.locator('[data-testid="stMetricValue"]').inner_text() == "3"
+            ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "audit-page.png"))
+            browser.close()
+    finally:
+        server.stop()
+        engine.dispose()
+    assert [o for _, _, o in _audit(engine, "login")] == ["failed", "ok"]

@@ -28,10 +28,10 @@ period = left.date_input(
 )  # fmt: skip
 search = right.text_input("Objet contient", key="audit_search", max_chars=255)
 left, middle, right = st.columns(3)
-actions = left.multiselect("Action", choices["actions"], key="audit_actions")
-actors = middle.multiselect("Qui", choices["actors"], key="audit_actors")
+actions = left.multiselect("Action", choices["actions"], key="audit_actions", placeholder="Toutes")
+actors = middle.multiselect("Qui", choices["actors"], key="audit_actors", placeholder="Tous")
 outcomes = right.multiselect(
-    "Résultat", list(OUTCOMES), format_func=OUTCOMES.get, key="audit_outcomes"
+    "Résultat", list(OUTCOMES), format_func=OUTCOMES.get, key="audit_outcomes", placeholder="Tous"
 )
 
 # A range being picked has one date only: filter from it until today.
@@ -39,7 +39,11 @@ start, end = (tuple(period) + (today,))[:2] if period else (None, None)
 flt = AuditFilter(start, end, tuple(actors), tuple(actions), tuple(outcomes), search=search)
 lines = data.audit_entries(marker, actor, flt)
 
-shown = lines.assign(outcome=lines["outcome"].map(lambda o: OUTCOMES.get(o, o)))
+shown = lines.assign(
+    outcome=lines["outcome"].map(lambda o: OUTCOMES.get(o, o)),
+    department=lines["department"].fillna("—"),
+    detail=lines["detail"].fillna(""),
+)
 a, b = st.columns(2)
 a.metric("Lignes", len(lines))
 b.metric("Refus et échecs", int((lines["outcome"] != "ok").sum()))
