@@ -121,10 +121,10 @@ if not unmatched.empty:
                  "Ligne rattachée à la structure.")  # fmt: skip
 if not lines.empty:
     st.dataframe(
-        lines.fillna("")
-        .assign(match_kind=lines["match_kind"].map(KINDS))[
+        lines.assign(match_kind=lines["match_kind"].map(KINDS))[
             ["raw_name", "commune", "match_kind", "matched_name", "finess_et"]
         ]
+        .fillna("")  # text columns only: no « None » in the table
         .rename(
             columns={
                 "raw_name": "Ligne importée",
