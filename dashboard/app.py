@@ -18,6 +18,6 @@ for spec in PAGES:
     menu.setdefault(spec.section, []).append(
         st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
     )
-page = st.navigation(menu)
+page = st.navigation(menu, expanded=True)  # every page in sight: no « View more » fold
 sidebar()
 page.run()
