@@ -19,8 +19,9 @@ from streamlit.testing.v1 import AppTest
 
 from balise.cli import cli
 from balise.config import Settings
+from balise.db import make_engine
 from balise.errors import PermissionDenied, ValidationError
-from balise.models import AuditEntry
+from balise.models import AuditEntry, Base
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
@@ -78,6 +79,16 @@ def test_the_database_refuses_update_and_delete(empty_db, sql):
         assert conn.execute(select(AuditEntry.actor, AuditEntry.object)).all() == [
             ("système", "a@x.test")
         ]
+
+
+def test_create_all_installs_the_same_guard(tmp_path):
+    # Without Alembic (Base.metadata.create_all), the after_create DDL installs the triggers.
+    engine = make_engine(f"sqlite:///{tmp_path / 'bare.db'}")
+    Base.metadata.create_all(engine)
+    _seed_line(engine)
+    with pytest.raises(DBAPIError, match=REFUSED), engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'x'"))
+    engine.dispose()
 
 
 def test_truncate_is_refused_on_postgresql(empty_db):
