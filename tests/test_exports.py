@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from balise.cli import cli
 from balise.exports import neutralise, to_csv
 from balise.models import AuditEntry
-from balise.services import adoption
+from balise.services import adoption, events
 from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
 
@@ -76,6 +77,17 @@ def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
     with db_with_small_adoption.connect() as conn:
         audit = conn.execute(select(AuditEntry.action, AuditEntry.object, AuditEntry.actor)).all()
     assert audit == [("export", "pack xlsx", SYSTEM.login)]
+
+
+def test_export_xlsx_counts_the_events_sheet(db_with_small_adoption, tmp_path):
+    # The pack adds « Événements » when the selection has an event: the summary says 8 sheets.
+    midi = events.EventInput("Midis du collectif #7", date(2026, 10, 20), "La MSS", ("38",))
+    events.create_event(db_with_small_adoption, SYSTEM, midi)
+    out = tmp_path / "pack.xlsx"
+    result = _export(db_with_small_adoption, "xlsx", str(out), "--department", "38")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Pack webinaire écrit dans {out} : 8 feuilles, 1 département.\n"
+    assert load_workbook(out).sheetnames == [*SHEETS, "Événements"]
 
 
 def test_structure_names_cannot_inject_formulas(db_with_small_adoption, tmp_path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import click
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -74,7 +76,8 @@ def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
     deps = _selection(ctx, departments)
     data = pack.build_pack(_store(ctx), ctx.actor, deps)
     _write(out, data)
-    sheets = len(pack.TABLES) + 1
+    # Counted in the workbook itself: the pack adds sheets of its own (e.g. « Événements »).
+    sheets = len(load_workbook(io.BytesIO(data), read_only=True).sheetnames)
     ctx.echo(
         f"Pack webinaire écrit dans {out} : {sheets} feuilles, {_summary(deps)}.",
         {"file": str(out), "sheets": sheets, "departments": list(deps) if deps else "*"},
