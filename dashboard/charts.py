@@ -293,7 +293,8 @@ def weekly_messages_bars(df: pd.DataFrame) -> go.Figure:
 
 def category_sankey(flows: pd.DataFrame) -> go.Figure:
     """Who writes to whom: category -> category, senders on the left, recipients on the right
-    (the same category appears on both sides, so that EHPAD -> EHPAD is not a loop)."""
+    (the same category appears on both sides, so that EHPAD -> EHPAD is not a loop); each link
+    carries the use cases it belongs to (``use_cases`` column)."""
     left = list(dict.fromkeys(flows["source"]))
     right = list(dict.fromkeys(flows["target"]))
     labels = left + right
@@ -309,7 +310,11 @@ def category_sankey(flows: pd.DataFrame) -> go.Figure:
             "source": [left.index(s) for s in flows["source"]],
             "target": [len(left) + right.index(t) for t in flows["target"]],
             "value": flows["messages"].tolist(),
-            "hovertemplate": "%{source.label} → %{target.label} : %{value} message(s)<extra></extra>",
+            # The seed's use cases the flow belongs to ("" when none), on hover.
+            "label": flows["use_cases"].tolist(),
+            "customdata": [f"<br>Cas d'usage : {c}" if c else "" for c in flows["use_cases"]],
+            "hovertemplate": "%{source.label} → %{target.label} : %{value} message(s)"
+                             "%{customdata}<extra></extra>",
         },
     ))  # fmt: skip
     return _layout(fig, "Échanges entre catégories de structures (90 derniers jours)", height=460)

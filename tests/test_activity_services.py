@@ -104,9 +104,9 @@ def test_domain_heuristic_flows_and_silent_mailboxes(empty_db):
     ])  # fmt: skip
     flows = activity.category_flows(empty_db, SYSTEM, ["38"], days=30, today=date(2026, 3, 10))
     assert [tuple(r) for r in flows.itertuples(index=False)] == [
-        ("Pharmacie", "EHPAD", 2),
-        ("EHPAD", "DAC", 1),
-        ("Non rattachée à un établissement", "EHPAD", 1),
+        ("Pharmacie", "EHPAD", 2, "Transmission d'une prescription de l'EHPAD à sa pharmacie"),
+        ("EHPAD", "DAC", 1, ""),
+        ("Non rattachée à un établissement", "EHPAD", 1, ""),
     ]
     head = activity.headline(empty_db, SYSTEM, ["38"], today=date(2026, 3, 10))
     assert head == {"watched": 2, "active_mailboxes": 1, "active_structures": 1}

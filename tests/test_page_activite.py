@@ -77,10 +77,30 @@ def test_activite_page_shows_the_polled_figures(db_with_polled_activity, monkeyp
         ("EHPAD", "Pharmacie"): 1,
         ("EHPAD", "DAC"): 1,
     }
+    # Flows labelled with the seed's use cases: EHPAD <-> pharmacy, in both directions.
+    prescription = "Transmission d'une prescription de l'EHPAD à sa pharmacie"
+    cases = {
+        (labels[s], labels[t]): c
+        for s, t, c in zip(
+            sankey["link"]["source"], sankey["link"]["target"], sankey["link"]["label"], strict=True
+        )
+    }
+    assert cases == {
+        ("Pharmacie", "EHPAD"): prescription,
+        ("DAC", "EHPAD"): "",
+        ("EHPAD", "Pharmacie"): prescription,
+        ("EHPAD", "DAC"): "",
+    }
+    assert at.subheader[0].value == "Cas d'usage reconnus"
+    recognised = at.dataframe[0].value
+    assert recognised.to_dict("records") == [
+        {"Émetteurs": "Pharmacie", "Destinataires": "EHPAD", "Messages": 2, "Cas d'usage": prescription},
+        {"Émetteurs": "EHPAD", "Destinataires": "Pharmacie", "Messages": 1, "Cas d'usage": prescription},
+    ]  # fmt: skip
 
-    silent = at.dataframe[0].value
+    silent = at.dataframe[1].value
     assert sorted(silent["Adresse"]) == sorted([boxes["quiet"], boxes["wrong"]])
-    status = at.dataframe[1].value.set_index("Adresse")
+    status = at.dataframe[2].value.set_index("Adresse")
     assert status.loc[boxes["ehpad"], "État"] == "OK"
     assert status.loc[boxes["wrong"], "État"] == "Échec"
     assert status.loc[boxes["wrong"], "Message"] == (

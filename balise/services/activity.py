@@ -40,6 +40,7 @@ from balise.errors import NotFoundError, ValidationError
 from balise.mail.connection import AUTH_MODES, TLS_MODES
 from balise.models import DailyActivity, Establishment, Mailbox, WatchedMailbox
 from balise.referentials.departments import load_departments
+from balise.referentials.use_cases import flow_use_cases
 from balise.secrets import describe, seal
 from balise.services import audit
 from balise.services.access import Actor, check_can_act, readable_departments
@@ -289,7 +290,9 @@ def category_flows(
     days: int = 90,
     today: date | None = None,
 ) -> pd.DataFrame:
-    """Messages from category to category (source, target, messages): the Sankey's links.
+    """Messages from category to category (source, target, messages, use_cases): the Sankey's
+    links. ``use_cases`` names the seed's use cases the flow belongs to (" ; " between them,
+    "" when none): ``balise.referentials.use_cases``.
 
     Received messages flow counterpart -> watched mailbox, sent ones the other way."""
     deps = readable_departments(actor, departments)
@@ -303,13 +306,24 @@ def category_flows(
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
         own = own_categories(conn, {r[0] for r in rows})
-    flows: dict[tuple[str, str], int] = defaultdict(int)
+    # Summed by category code first: use cases are stated in codes, several codes share a label.
+    by_code: dict[tuple[str, str], int] = defaultdict(int)
     for mailbox_id, direction, other, n in rows:
-        mine, theirs = category_label(own[mailbox_id]), category_label(other)
-        key = (theirs, mine) if direction == "in" else (mine, theirs)
-        flows[key] += int(n)
-    data = sorted(((s, t, n) for (s, t), n in flows.items()), key=lambda r: (-r[2], r[0], r[1]))
-    return pd.DataFrame(data, columns=["source", "target", "messages"])
+        mine, theirs = own[mailbox_id] or "", other or ""
+        by_code[(theirs, mine) if direction == "in" else (mine, theirs)] += int(n)
+    flows: dict[tuple[str, str], int] = defaultdict(int)
+    cases: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for (source, target), n in by_code.items():
+        key = (category_label(source), category_label(target))
+        flows[key] += n
+        for title in flow_use_cases(source, target):
+            if title not in cases[key]:
+                cases[key].append(title)
+    data = sorted(
+        ((s, t, n, " ; ".join(cases[(s, t)])) for (s, t), n in flows.items()),
+        key=lambda r: (-r[2], r[0], r[1]),
+    )
+    return pd.DataFrame(data, columns=["source", "target", "messages", "use_cases"])
 
 
 def silent_mailboxes(

@@ -1,5 +1,6 @@
 """Activité: use of the watched mailboxes (metadata only): who is active, messages per week,
-the exchanges between categories of structures, who to call, and the last poll of each box."""
+the exchanges between categories of structures and the use cases they match, who to call, and
+the last poll of each box."""
 
 import streamlit as st
 
@@ -36,6 +37,21 @@ else:
 flows = data.activity_flows(marker, ctx.actor, ctx.deps)
 if not flows.empty:
     st.plotly_chart(charts.category_sankey(flows), key="activity_sankey")
+    recognised = flows[flows["use_cases"] != ""]
+    if not recognised.empty:
+        st.subheader("Cas d'usage reconnus")
+        st.dataframe(
+            recognised.rename(
+                columns={
+                    "source": "Émetteurs",
+                    "target": "Destinataires",
+                    "messages": "Messages",
+                    "use_cases": "Cas d'usage",
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 
 st.subheader("BAL équipées mais silencieuses (30 jours) : à appeler")
 silent = data.activity_silent(marker, ctx.actor, ctx.deps)
