@@ -108,6 +108,10 @@ def test_selection_is_kept_across_pages(db_with_small_adoption, monkeypatch):
 
 def test_department_page_filters_and_opens_a_structure(db_with_small_adoption, monkeypatch):
     at = _open(_app(db_with_small_adoption, monkeypatch), "department")
+    referents = next(c.value for c in at.caption if c.value.startswith("Animateurs référents"))
+    # data/animateurs.csv: the referent of 38, and the one of 07 and 26 (a region-wide selection).
+    assert "38 : Sacha Témoin (sacha.temoin@example.org, 01 99 00 01 38)" in referents
+    assert "26 : Alex Modèle" in referents
     assert _metrics(at) == {
         "Structures affichées": "5",
         "Équipées": "3",
@@ -146,6 +150,11 @@ def test_structure_page_identity_mailboxes_history(db_with_small_adoption, monke
     assert at.header[0].value == "EHPAD Les Tilleuls"
     assert "**FINESS** 380000001" in at.markdown[0].value and "GRENOBLE" in at.markdown[0].value
     assert _metrics(at) == {"BAL MSSanté rattachées": "3"}
+    assert any(
+        c.value == "Animateur référent du département — Sacha Témoin "
+        "(sacha.temoin@example.org, 01 99 00 01 38)"
+        for c in at.caption
+    )
     boxes = at.dataframe[0].value
     assert boxes["Type de BAL"].tolist() == ["Applicative", "Organisationnelle", "Personnelle"]
     assert boxes["Rattachement"].tolist()[0] == "Entité juridique (FINESS EJ)"

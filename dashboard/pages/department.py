@@ -1,4 +1,5 @@
-"""Département: the selection's ESMS, equipped or not, with filters; a click opens the structure."""
+"""Département: the selection's referent animators and ESMS, equipped or not, with filters; a
+click opens the structure."""
 
 import streamlit as st
 
@@ -12,6 +13,11 @@ from dashboard.shell import page_context
 STATUSES = {"": "Tous", "equipped": "Équipés", "not_equipped": "Non équipés"}
 
 ctx = page_context("Département")
+refs = data.referents(ctx.deps)
+if not refs.empty:
+    people = " · ".join(f"{r.department} : {r.name} ({r.email}, {r.phone or 'pas de téléphone'})"
+                        for r in refs.itertuples())  # fmt: skip
+    st.caption(f"Animateurs référents — {people}")
 cats = data.coverage(ctx.version, ctx.actor, ctx.deps, by="category_code")["category_code"].tolist()
 f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
 chosen_cats = f1.multiselect(

@@ -1,4 +1,5 @@
-"""Structure: one establishment's identity, mailboxes and history across directory snapshots."""
+"""Structure: one establishment's identity, its department's referent animator, mailboxes and
+history across directory snapshots."""
 
 import streamlit as st
 
@@ -42,6 +43,12 @@ st.markdown(
     f"**Catégorie** {category_label(ident['category_code'])} ({ident['category_label'] or ident['category_code']})  \n"
     f"**Adresse** {address or '—'} · **Département** {department_label(ident['department'])}"
 )
+refs = data.referents((ident["department"],))
+if not refs.empty:
+    people = " · ".join(
+        f"{r.name} ({r.email}, {r.phone or 'pas de téléphone'})" for r in refs.itertuples()
+    )
+    st.caption(f"Animateur référent du département — {people}")
 boxes = data.establishment_mailboxes(ctx.version, ctx.actor, finess)
 st.metric("BAL MSSanté rattachées", fr_int(len(boxes)))
 if boxes.empty:
