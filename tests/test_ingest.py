@@ -303,3 +303,28 @@ def test_reading_in_a_child_process_gives_the_same_snapshot(empty_db, tmp_path, 
     with pytest.raises(SourceError, match="colonnes manquantes"):
         jobs.ingest(empty_db, "annuaire", str(bad), ARA)
     assert dump(empty_db) == before
+
+
+@pytest.mark.parametrize(
+    "make_source, message",
+    [
+        (_bytes("vide.csv", b""), "Le fichier est vide : ce n'est pas un fichier FINESS."),
+        (_bytes("annuaire.csv", b"Type de BAL|Adresse BAL\n"), "FINESS"),
+        (
+            _bytes("guillemets.csv", b'finess;etalab;1;2026-11-01\nstructureet;"ouvert\n'),
+            "mal formé",
+        ),
+        (_bytes("flux.json", b'{"gcc": {}}'), "la liste « pmej » est absente"),
+    ],
+    ids=["empty", "not-finess", "unclosed-quote", "json-without-pmej"],
+)
+def test_refused_finess_leaves_the_store_exactly_as_it_was(
+    db_with_two_snapshots, tmp_path, make_source, message
+):
+    engine = db_with_two_snapshots[0]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    before = dump(engine)
+    with pytest.raises(SourceError, match=message):
+        jobs.ingest(engine, "finess", str(make_source(bad)), ARA)
+    assert dump(engine) == before
