@@ -312,7 +312,7 @@ def test_reading_in_a_child_process_gives_the_same_snapshot(empty_db, tmp_path, 
         (_bytes("annuaire.csv", b"Type de BAL|Adresse BAL\n"), "FINESS"),
         (
             _bytes("guillemets.csv", b'finess;etalab;1;2026-11-01\nstructureet;"ouvert\n'),
-            "mal formé",
+            r"Aucune ligne valide dans le fichier FINESS \(1 ligne rejetée\)",
         ),
         (_bytes("flux.json", b'{"gcc": {}}'), "la liste « pmej » est absente"),
     ],
