@@ -8,6 +8,7 @@ from balise.cli import Context, pass_context
 from balise.db import engine_for, upgrade
 from balise.formatting import fr_count
 from ingest.poll import run_poll
+from ingest.worker import advance_after_poll
 
 
 @click.command()
@@ -43,11 +44,17 @@ def poll(
         # Failures are recorded on each mailbox too; say them here for the person at the prompt.
         for o in report.failed:
             click.echo(f"Échec {o.address} : {o.message}", err=True)
+    moved = advance_after_poll(engine, report, list(departments) or None)
+    summary = report.summary()
+    if moved:
+        summary += "\n" + fr_count(moved, "structure avancée", "structures avancées")
+        summary += " dans l'accompagnement d'après les faits."
     ctx.echo(
-        report.summary(),
+        summary,
         {
             "outcomes": [o.__dict__ for o in report.outcomes],
             "seconds": round(report.seconds, 3),
+            "onboarding_advanced": moved,
         },
     )
 

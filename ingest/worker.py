@@ -12,6 +12,9 @@ already ingested is not downloaded again.
 - SQLite: one worker (a file lock refuses a second), a plain loop keeping each department's
   next due time.
 
+After each poll that counted messages and each refresh that imported a file, the onboarding
+pipeline advances from the facts (``balise.services.onboarding.advance_from_facts``).
+
 A worker keeps its IMAP sessions between polls (``SessionPool``): a quiet mailbox then costs one
 EXAMINE per folder. cron or a systemd timer running ``balise poll`` is the alternative (README).
 """
@@ -58,6 +61,28 @@ def departments_to_poll(engine: Engine) -> list[str]:
         return list(conn.scalars(stmt))
 
 
+def advance_onboarding(engine: Engine, departments: list[str] | None) -> int:
+    """Move structures up the onboarding pipeline from the facts a job just brought in
+    (directory lines, activity). An ingest holding the store defers it to the next job."""
+    from balise.services.onboarding import advance_from_facts
+
+    try:
+        moved = advance_from_facts(engine, departments)
+    except BaliseError as exc:
+        log.info("onboarding advance deferred: %s", exc)
+        return 0
+    if moved:
+        log.info("onboarding: %d structure(s) advanced from the facts", moved)
+    return moved
+
+
+def advance_after_poll(engine: Engine, report: PollReport, departments: list[str] | None) -> int:
+    """The advance after a poll, when it counted new messages (the only fact a poll adds)."""
+    if not any(o.messages for o in report.outcomes):
+        return 0
+    return advance_onboarding(engine, departments)
+
+
 def poll_department(rt: Runtime, department: str) -> PollReport:
     report = run_poll(
         rt.engine,
@@ -68,6 +93,7 @@ def poll_department(rt: Runtime, department: str) -> PollReport:
         sessions=rt.sessions,
     )
     log.info("worker: poll %s: %s", department, report.summary())
+    advance_after_poll(rt.engine, report, [department])
     return report
 
 
@@ -92,6 +118,7 @@ def refresh_source(rt: Runtime, kind: str) -> str:
         return f"déjà à jour ({announced})"
     selection = resolve_selection(None, None, False, s.region, s.departments)
     report = jobs.ingest(rt.engine, kind, url, selection, ca_bundle=s.ca_bundle or None)
+    advance_onboarding(rt.engine, list(selection) if selection else None)
     return f"importé : {report.file_name}"
 
 
