@@ -17,9 +17,13 @@ setup: $(VENV)/.installed
 
 # The sandbox operator (a local, fictitious Dovecot) makes provisioning and tests work out of
 # the box; its BAL passwords are sealed with its own key unless BALISE_SECRET_KEY is set.
+# `balise demo activity` watches a few demo mailboxes on it, delivers fictitious mail and polls
+# (idempotent: a second `make run` counts nothing twice), so the Activité page has figures.
 run: setup
 	$(BALISE) demo
 	$(BALISE) bal sandbox --background
+	BALISE_SECRET_KEY=$${BALISE_SECRET_KEY:-$$(cat $${BALISE_DATA_DIR:-data}/sandbox/secret.key)} \
+	$(BALISE) demo activity
 	BALISE_PROVISION_BACKEND=$${BALISE_PROVISION_BACKEND:-dovecot} \
 	BALISE_SECRET_KEY=$${BALISE_SECRET_KEY:-$$(cat $${BALISE_DATA_DIR:-data}/sandbox/secret.key)} \
 	$(BALISE) serve

@@ -1,0 +1,94 @@
+"""``balise demo activity`` on a real sandbox Dovecot, SQLite and PostgreSQL: the Activité figures
+equal what was delivered through the server, and a second run (``make run`` twice) neither
+watches, delivers nor counts anything twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+
+from balise.cli import cli
+from balise.services import activity
+from balise.services.access import SYSTEM
+from balise.services.labels import category_label
+from ingest.demo_activity import PLAN
+from tests.support.dovecot import running_sandbox
+
+pytestmark = pytest.mark.mail
+
+
+@pytest.fixture
+def db_with_ara_demo(empty_db, database_url, tmp_path):
+    result = CliRunner().invoke(
+        cli, ["--database-url", database_url, "demo", "--out", str(tmp_path / "demo")]
+    )
+    assert result.exit_code == 0, result.output
+    return empty_db
+
+
+def _run(database_url: str, sandbox_dir) -> object:
+    return CliRunner().invoke(
+        cli,
+        ["--database-url", database_url, "demo", "activity"],
+        env={"BALISE_SANDBOX_DIR": str(sandbox_dir), "BALISE_SECRET_KEY": None},
+    )
+
+
+def _planned() -> tuple[int, Counter, Counter]:
+    """What the plan delivers: total, messages per (department, direction), per flow."""
+    per_dep: Counter = Counter()
+    flows: Counter = Counter()
+    for box in PLAN:
+        for direction, other, n in box.exchanges:
+            per_dep[(box.department, direction)] += n
+            ends = (other, box.category) if direction == "in" else (box.category, other)
+            flows[(category_label(ends[0]), category_label(ends[1]))] += n
+    return sum(per_dep.values()), per_dep, flows
+
+
+def _figures(engine) -> tuple[dict, Counter, Counter, list]:
+    head = activity.headline(engine, SYSTEM, None)
+    weekly = activity.weekly_messages(engine, SYSTEM, None)
+    per_dep = Counter()
+    for r in weekly.itertuples():
+        per_dep[(r.department, r.direction)] += r.messages
+    flows = activity.category_flows(engine, SYSTEM, None)
+    by_flow = Counter({(r.source, r.target): r.messages for r in flows.itertuples()})
+    return head, per_dep, by_flow, flows.to_dict("records")
+
+
+def test_demo_activity_fills_the_activite_figures_once(db_with_ara_demo, database_url):
+    total, per_dep, flows = _planned()
+    with running_sandbox() as sandbox:
+        first = _run(database_url, sandbox.directory)
+        assert first.exit_code == 0, first.output
+        assert first.stdout == (
+            f"Activité de démonstration : 4 boîtes suivies (4 nouvelles), {total} messages "
+            f"déposés, {total} nouveaux messages comptés, 0 en échec.\n"
+        )
+        head, seen_per_dep, seen_flows, records = _figures(db_with_ara_demo)
+        assert head["watched"] == head["active_mailboxes"] == len(PLAN)
+        assert head["active_structures"] >= len(PLAN)
+        assert seen_per_dep == per_dep and seen_flows == flows
+        # The seed's use cases label the flows: the DAC asks the SSIAD.
+        dac = next(r for r in records if (r["source"], r["target"]) == ("DAC", "SSIAD"))
+        assert dac["use_cases"] == "Demande d'intervention du SSIAD par le DAC"
+
+        again = _run(database_url, sandbox.directory)
+        assert again.exit_code == 0, again.output
+        assert again.stdout == (
+            "Activité de démonstration : 4 boîtes suivies (0 nouvelle), 0 message déposé, "
+            "0 nouveau message compté, 0 en échec.\n"
+        )
+        assert _figures(db_with_ara_demo) == (head, seen_per_dep, seen_flows, records)
+
+
+def test_demo_activity_needs_the_running_sandbox(db_with_ara_demo, database_url, tmp_path):
+    result = _run(database_url, tmp_path / "no-sandbox")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Erreur : L'opérateur bac à sable ne tourne pas : "
+        "lancez « balise bal sandbox --background ».\n"
+    )
