@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.auth import require_actor
+from dashboard.auth import account_box, require_actor
 from dashboard.navigation import PAGES
 from dashboard.shell import sidebar
 
@@ -19,5 +19,6 @@ for spec in PAGES:
         st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
     )
 page = st.navigation(menu, expanded=True)  # every page in sight: no « View more » fold
+account_box()  # after st.navigation: a button drawn before it loses its clicks
 sidebar()
 page.run()

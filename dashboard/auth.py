@@ -36,16 +36,15 @@ def oidc_configured() -> bool:
 def require_actor() -> Actor:
     """The signed-in actor; draws the login screen and stops the run until there is one."""
     actor = st.session_state.get(ACTOR_KEY)
-    if actor is None:
-        if oidc_configured():
-            actor = _oidc_actor()
-        elif data.user_count() == 0:
-            st.sidebar.warning(OPEN_MODE, icon="🔓")
-            return SYSTEM  # not kept: the first account must close the open mode at once
-        else:
-            actor = _local_login()
-        st.session_state[ACTOR_KEY] = actor
-    _signed_in_box(actor)
+    if actor is not None:
+        return actor
+    if oidc_configured():
+        actor = _oidc_actor()
+    elif data.user_count() == 0:
+        return SYSTEM  # not kept: the first account must close the open mode at once
+    else:
+        actor = _local_login()
+    st.session_state[ACTOR_KEY] = actor
     return actor
 
 
@@ -82,11 +81,21 @@ def _local_login() -> Actor:
     st.stop()
 
 
-def _signed_in_box(actor: Actor) -> None:
+def account_box() -> None:
+    """Who is signed in and the sign-out button, in the sidebar. Call it after st.navigation:
+    in Streamlit 1.67 a button drawn before st.navigation (in runs that reach it) never reports
+    its click, which the real browser shows and AppTest does not."""
+    actor = st.session_state.get(ACTOR_KEY)
+    if actor is None:
+        st.sidebar.warning(OPEN_MODE, icon="🔓")
+        return
     where = ", ".join(actor.departments) if actor.departments else "tous les départements"
     st.sidebar.caption(f"Connecté : {actor.login} · {ROLES.get(actor.role, actor.role)} · {where}")
     if st.sidebar.button("Se déconnecter", key="logout"):
         st.session_state.clear()
         if oidc_configured():
+            # Clears Streamlit's identity cookie through a redirect; a rerun here would drop
+            # that redirect, so the run just ends.
             st.logout()
+            st.stop()
         st.rerun()

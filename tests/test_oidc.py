@@ -166,11 +166,17 @@ def test_st_login_through_a_local_provider_maps_claims_to_an_animator(oidc_dashb
 
 
 @pytest.mark.browser
-def test_the_accounts_table_decides_the_role_after_st_login(oidc_dashboard, browser):
+def test_the_accounts_table_decides_the_role_and_sign_out_works(oidc_dashboard, browser):
     server, _, engine = oidc_dashboard
     context, page = _sign_in(browser, server, "chef@ara.test")
     caption = "Connecté : chef@ara.test · Chargé de programme · tous les départements"
     page.locator('[data-testid="stSidebar"]').get_by_text(caption).wait_for(timeout=30_000)
+    # signing out clears Streamlit's identity cookie: a reload asks to sign in again
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.get_by_role("button", name="Se connecter").wait_for(timeout=30_000)
+    page.reload()
+    page.get_by_role("button", name="Se connecter").wait_for(timeout=30_000)
     context.close()
     assert json.loads(_login_lines(engine)[-1][2])["source"] == "comptes"
 

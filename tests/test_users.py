@@ -327,7 +327,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.mark.browser
-def test_local_login_in_chromium_then_the_audit_page(tmp_path):
+def test_local_login_in_chromium_the_audit_page_and_sign_out(tmp_path):
     from playwright import sync_api as playwright
 
     from balise.db import make_engine, upgrade
@@ -364,6 +364,8 @@ def test_local_login_in_chromium_then_the_audit_page(tmp_path):
             ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "audit-page.png"))
+            page.get_by_role("button", name="Se déconnecter").click()
+            page.get_by_role("button", name="Se connecter").wait_for(timeout=30_000)
             browser.close()
     finally:
         server.stop()
