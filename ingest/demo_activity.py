@@ -25,7 +25,12 @@ from balise.mail.sandbox import MailSandbox
 from balise.models import Establishment, Mailbox, WatchedMailbox
 from balise.secrets import reveal
 from balise.services.access import SYSTEM
-from balise.services.activity import WatchRequest, add_watched, domain_categories
+from balise.services.activity import (
+    WatchRequest,
+    add_watched,
+    domain_categories,
+    move_watched,
+)
 from balise.services.links import links_to_establishment
 from ingest.poll import PollReport, run_poll
 
@@ -124,6 +129,8 @@ def _ensure_watched(
     if ref is not None:
         if address not in sandbox.users():  # the sandbox was reset: same account again
             sandbox.add_user(address, reveal(ref, key))
+        # A restarted sandbox may listen on new ports.
+        move_watched(engine, SYSTEM, address, sandbox.host, sandbox.imap_port, str(sandbox.ca_path))
         return False
     if address in sandbox.users():
         # A new password for an old account: Dovecot must forget the old file first.

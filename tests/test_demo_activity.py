@@ -8,8 +8,11 @@ from collections import Counter
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from balise.cli import cli
+from balise.mail.sandbox import free_port
+from balise.models import WatchedMailbox
 from balise.services import activity
 from balise.services.access import SYSTEM
 from balise.services.labels import category_label
@@ -76,6 +79,9 @@ def test_demo_activity_fills_the_activite_figures_once(db_with_ara_demo, databas
         dac = next(r for r in records if (r["source"], r["target"]) == ("DAC", "SSIAD"))
         assert dac["use_cases"] == "Demande d'intervention du SSIAD par le DAC"
 
+        # As after a restart of the sandbox on other ports: the watches follow the server.
+        with db_with_ara_demo.begin() as conn:
+            conn.execute(update(WatchedMailbox).values(imap_port=free_port()))
         again = _run(database_url, sandbox.directory)
         assert again.exit_code == 0, again.output
         assert again.stdout == (

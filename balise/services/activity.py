@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    update,
 )
 
 from balise.errors import NotFoundError, ValidationError
@@ -136,6 +137,31 @@ def add_watched(engine: Engine, actor: Actor, req: WatchRequest, secret_key: str
             detail={"auth_mode": req.auth_mode, "host": req.imap_host},
         )  # fmt: skip
     return int(new_id)
+
+
+def move_watched(
+    engine: Engine, actor: Actor, address: str, imap_host: str, imap_port: int, ca_bundle: str
+) -> bool:
+    """Point a watched mailbox at its server's new endpoint (a restarted sandbox operator may
+    get new ports); False when nothing changed. Counts and UID positions are kept."""
+    address = address.strip().lower()
+    w = WatchedMailbox
+    endpoint = {"imap_host": imap_host, "imap_port": imap_port, "ca_bundle": ca_bundle}
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(w.department, w.imap_host, w.imap_port, w.ca_bundle).where(w.address == address)
+        ).first()
+        if row is None:
+            raise NotFoundError(f"La boîte {address} n'est pas suivie.")
+        check_can_act(actor, row.department, "mailbox")
+        if (row.imap_host, row.imap_port, row.ca_bundle) == tuple(endpoint.values()):
+            return False
+        conn.execute(update(w).where(w.address == address).values(**endpoint))
+        audit.record(
+            conn, actor, "mailbox.move", address, department=row.department,
+            detail={"host": imap_host, "port": imap_port},
+        )  # fmt: skip
+    return True
 
 
 def remove_watched(engine: Engine, actor: Actor, address: str) -> None:
