@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from playwright import sync_api as playwright
+from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from tests.support.adoption_seed import seed_small_adoption
@@ -85,7 +86,7 @@ def go(page, title: str) -> None:
 def test_regional_then_department_then_structure_then_pack(dashboard, page):
     page.goto(dashboard.url)
     settle(page, "Vue régionale")
-    assert page.get_by_text("Données de démonstration").is_visible()
+    expect(page.get_by_text("Données de démonstration")).to_be_visible(timeout=30_000)
     assert metric(page, "ESMS suivis") == "2" and metric(page, "Part équipée") == "50,0 %"
     shoot(page, "01-vue-regionale")
     # The Rhône's boundary, filled: its path is long (hundreds of points), not a placeholder.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from balise.db import make_engine, upgrade
 from tests.support.activity import seed_polled_activity
@@ -68,7 +68,7 @@ def test_activite_journey(activity_dashboard, page):
     assert charts.count() == 2
     # Four flows drawn between the categories (Pharmacie→EHPAD, DAC→EHPAD, EHPAD→Pharmacie...).
     assert charts.nth(1).locator(".sankey-link").count() == 4
-    assert page.get_by_text("Dernière relève de chaque boîte").is_visible()
+    expect(page.get_by_text("Dernière relève de chaque boîte")).to_be_visible(timeout=30_000)
     page.wait_for_timeout(300)  # plotly's transition
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "activite.png"), full_page=True)

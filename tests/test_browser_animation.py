@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from balise.services import events, onboarding
@@ -51,8 +52,8 @@ def test_animation_journey(animation_dashboard, page):  # noqa: F811 (pytest fix
     funnel = page.locator(".js-plotly-plot").first
     funnel.locator(".funnellayer .point").first.wait_for(timeout=30_000)
     assert funnel.locator(".funnellayer .point").count() == 7  # one bar per stage
-    assert page.get_by_text("BAL créée (2)").is_visible()  # the Isère board
-    assert page.get_by_text("Sacha Témoin", exact=False).first.is_visible()
+    expect(page.get_by_text("BAL créée (2)")).to_be_visible(timeout=30_000)  # the Isère board
+    expect(page.get_by_text("Sacha Témoin", exact=False).first).to_be_visible(timeout=30_000)
     page.get_by_role("tab", name="À relancer").click()
     # Data grids draw on a canvas; their cells stay in the DOM for assistive technologies.
     late = page.locator('[data-testid="stDataFrame"]').filter(has_text="Rappeler la direction")
@@ -63,7 +64,7 @@ def test_animation_journey(animation_dashboard, page):  # noqa: F811 (pytest fix
     page.get_by_text("2 rapprochement(s) à vérifier").wait_for(timeout=30_000)
     page.get_by_role("button", name="Confirmer").first.click()
     page.get_by_text("Rapprochement confirmé.").wait_for(timeout=30_000)
-    assert page.get_by_text("1 rapprochement(s) à vérifier").is_visible()
+    expect(page.get_by_text("1 rapprochement(s) à vérifier")).to_be_visible(timeout=30_000)
     chart = page.locator(".js-plotly-plot").first
     chart.locator(".scatterlayer .trace").first.wait_for(timeout=30_000)
     assert chart.locator(".scatterlayer .trace").count() == 2

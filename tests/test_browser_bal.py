@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from balise.secrets import new_key
@@ -70,7 +71,7 @@ def test_provision_then_test_then_see_the_result(dashboard, page):
     page.goto(dashboard.url)
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Provisionner").click()
     _settled(page, "Provisionner des BAL")
-    assert page.get_by_text("opérateur bac à sable").first.is_visible()
+    expect(page.get_by_text("opérateur bac à sable").first).to_be_visible(timeout=30_000)
     address = unique_address("jeanne", DOMAIN)
     _type(page, "Prénom du titulaire", "Jeanne")
     _type(page, "Nom du titulaire", "Durand")
@@ -100,5 +101,5 @@ def test_provision_then_test_then_see_the_result(dashboard, page):
 
     page.get_by_role("tab", name="Historique").click()
     page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
-    assert page.get_by_text("Durée des tests aller-retour").first.is_visible()
+    expect(page.get_by_text("Durée des tests aller-retour").first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "bal-03-historique.png"), full_page=True)
