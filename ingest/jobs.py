@@ -10,15 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Engine
 
 from balise.db import write_transaction
 from balise.errors import SourceError
 from balise.formatting import fr_count
-from ingest import load, pipeline
+from ingest import load
 from ingest.sources import annuaire, finess
-from ingest.sources.files import fetch_source
+from ingest.sources.files import fetch_source, open_rows
 from ingest.sources.rows import ReadStats
 
 log = logging.getLogger(__name__)
@@ -77,13 +78,9 @@ def ingest(
             if on_size:
                 on_size(local.path.stat().st_size)
             stats = ReadStats()
-            rows_of = (
-                pipeline.rows_from_child
-                if pipeline.worth_a_child(local)
-                else pipeline.rows_in_process
-            )
-            rows = rows_of(_reader(kind, departments), local, stats, progress)
-            result = _WRITERS[kind](conn, meta, rows)
+            with open_rows(local) as raw:
+                stream = CountingReader(raw, progress) if progress else raw
+                result = _WRITERS[kind](conn, meta, _read(kind, stream, departments, stats))
             if kind == "annuaire" and stats.generated_at is None:
                 stats.generated_at = annuaire.parse_generated_at(local.file_name)
             if result.kept == 0:
@@ -98,9 +95,35 @@ def ingest(
     )  # fmt: skip
 
 
-def _reader(kind: str, departments: tuple[str, ...] | None) -> pipeline.Reader:
+def _read(kind: str, stream, departments: tuple[str, ...] | None, stats: ReadStats):
     read = annuaire.read_extract if kind == "annuaire" else finess.read_finess
-    return lambda fh, stats: read(fh, departments, stats)
+    return read(stream, departments, stats)
+
+
+class CountingReader:
+    """A binary stream that tells ``progress`` how many bytes were read (for progress bars)."""
+
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None]):
+        self._raw = raw
+        self._progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._progress(len(data))
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self._raw.readline(size)
+        self._progress(len(data))
+        return data
+
+    def __iter__(self):
+        for line in self._raw:
+            self._progress(len(line))
+            yield line
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
 
 
 _WRITERS = {"annuaire": load.load_directory, "finess": load.load_finess}

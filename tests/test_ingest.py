@@ -283,26 +283,11 @@ def test_second_ingest_refuses_while_first_runs_and_readers_see_previous(
     assert equipped(engine) == {A, B, E}
 
 
-def test_reading_in_a_child_process_gives_the_same_snapshot(empty_db, tmp_path, monkeypatch):
-    children = []
-    real = jobs.pipeline.rows_from_child
-    monkeypatch.setattr(jobs.pipeline, "worth_a_child", lambda local: True)
-    monkeypatch.setattr(jobs.pipeline, "rows_from_child", lambda *a: children.append(1) or real(*a))
-    jobs.ingest(empty_db, "finess", str(finess_file(tmp_path)), ARA)
+def test_progress_reports_every_byte_read(empty_db, tmp_path):
     seen = []
-    report = jobs.ingest(
-        empty_db, "annuaire", str(first_extract(tmp_path)), ARA, progress=seen.append
-    )
-    assert (report.lines, report.kept, report.duplicates, report.rejects.total) == (8, 5, 1, 2)
-    assert sum(seen) == first_extract(tmp_path).stat().st_size
-    assert equipped(empty_db) == {A, C, E}
-    assert len(children) == 2  # FINESS and directory both read in a child
-    before = dump(empty_db)
-    bad = tmp_path / "bad.txt"
-    bad.write_text("Type de BAL|Adresse BAL\nORG|a@b.mssante.fr\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="colonnes manquantes"):
-        jobs.ingest(empty_db, "annuaire", str(bad), ARA)
-    assert dump(empty_db) == before
+    extract = first_extract(tmp_path)
+    jobs.ingest(empty_db, "annuaire", str(extract), ARA, progress=seen.append)
+    assert sum(seen) == extract.stat().st_size
 
 
 @pytest.mark.parametrize(
