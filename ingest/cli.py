@@ -16,6 +16,7 @@ from balise.referentials.departments import resolve_selection
 from balise.services import audit
 from balise.services.access import Actor, check_can_act
 from ingest import jobs
+from ingest.worker import advance_onboarding
 
 _selection = [
     click.option("--departments", "departments", help="Départements, ex. 01,38."),
@@ -69,6 +70,10 @@ def _run_ingest(ctx: Context, kind, source, departments, region, all_departments
     with engine.begin() as conn:
         audit.record(conn, actor, f"ingest.{kind}", report.file_name,
                      detail={"snapshot": report.snapshot_id, "départements": selection or "*"})  # fmt: skip
+    if not report.already_ingested:
+        # New directory lines or establishments are onboarding facts: advance now rather than
+        # at the next page view (silent here: the advance writes its own audit line).
+        advance_onboarding(engine, list(selection) if selection else None)
     ctx.echo(summary(report), report.as_dict())
 
 
@@ -167,6 +172,8 @@ def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> Non
     for path in files.annuaire:
         reports.append(jobs.ingest(engine, "annuaire", str(path), selection, is_demo=True))
     fresh = sum(not r.already_ingested for r in reports)
+    if fresh:
+        advance_onboarding(engine, list(selection) if selection else None)
     ctx.echo(
         f"Données de démonstration : {fresh} fichier(s) importé(s) sur {len(reports)} "
         f"(FINESS + {len(files.annuaire)} instantanés de l'annuaire), depuis {out}.",
