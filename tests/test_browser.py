@@ -144,3 +144,21 @@ def test_every_other_page_shows_its_chart(dashboard, page, title, name):
     assert page.locator(".js-plotly-plot").count() >= 1
     assert page.locator('[data-testid="stException"]').count() == 0
     shoot(page, name)
+
+
+def test_clicking_a_row_of_the_department_table_opens_its_structure(dashboard, page):
+    page.goto(dashboard.url)
+    settle(page, "Vue régionale")
+    go(page, "Département")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)  # the grid is a canvas: let it draw before clicking
+    box = grid.bounding_box()
+    # The row-selection marker of the first data row (header and rows are ~35 px high).
+    page.mouse.click(box["x"] + 21, box["y"] + 53)
+    page.wait_for_url("**/structure", timeout=30_000)
+    # The structure's own sheet, not the page's empty state: its mailbox count is shown.
+    expect(
+        page.locator('[data-testid="stMetric"]').filter(has_text="BAL MSSanté rattachées")
+    ).to_be_visible(timeout=30_000)
+    shoot(page, "04-clic-ligne-structure")
