@@ -80,16 +80,7 @@ def _changes_sheet(engine, actor, deps) -> Sheet:
 
 def _structures_sheet(engine, actor, deps) -> Sheet:
     df = structures.structures(engine, actor, deps)
-    cols = [
-        "finess_et",
-        "name",
-        "category_code",
-        "city",
-        "department",
-        "equipped",
-        *adoption.TYPE_COLUMNS,
-    ]
-    table = readable(df, cols)
+    table = readable(df, structures.STRUCTURE_COLUMNS)
     return Sheet("Structures", table, dict.fromkeys(_TYPES, "int"))
 
 

@@ -4,7 +4,7 @@ click opens the structure."""
 import streamlit as st
 
 from balise.services.labels import category_label
-from balise.services.structures import StructureFilter
+from balise.services.structures import STRUCTURE_COLUMNS, StructureFilter
 from dashboard import charts, data, tables
 from dashboard.format import fr_int, fr_pct
 from dashboard.navigation import page_path
@@ -42,7 +42,7 @@ m3.metric("Part équipée", fr_pct(100 * equipped / len(df)))
 st.plotly_chart(charts.status_bars(df), key="status")
 
 event = tables.show(
-    df, ["finess_et", "name", "category_code", "city", "department", "equipped", "mailboxes_per", "mailboxes_org", "mailboxes_app", "mailboxes_cab"],
+    df, STRUCTURE_COLUMNS,
     on_select="rerun", selection_mode="single-row", key="structures_table",
 )  # fmt: skip
 
