@@ -20,7 +20,6 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -36,7 +35,7 @@ from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from ingest.sources.rows import DirectoryRow, EstablishmentRow, ReadStats, Rejected
-from ingest.staging import create_stage, insert_rows, load_stage
+from ingest.staging import insert_rows
 
 MAX_EXAMPLES = 50
 
@@ -318,15 +317,51 @@ def relink_mailboxes(conn: Connection) -> int:
 def load_finess(
     conn: Connection, meta: SnapshotMeta, rows: Iterable[EstablishmentRow | Rejected]
 ) -> LoadResult:
-    """Replace the establishments of the selected departments with the staged rows."""
+    """Replace the establishments of the selected departments with the file's."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    names = [c for c, _ in ESTABLISHMENT_COLUMNS]
-    create_stage(conn, "stage_establishments", ESTABLISHMENT_COLUMNS, "finess_et")
-    result.offered = load_stage(
-        conn, "stage_establishments", names, "finess_et", rows, result.rejects.add, EstablishmentRow
-    )
-    result.kept = conn.exec_driver_sql("SELECT count(*) FROM stage_establishments").scalar_one()
-    scope, params = _scope_sql(meta.departments, "e.department")
+    new = _new_establishments(result, rows)
+    if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
+        result.created = insert_rows(conn, "establishments", ESTABLISHMENT_ROW, new)
+    else:
+        _replace_establishments(conn, result, meta.departments, new)
+    relink_mailboxes(conn)
+    latest = latest_directory_snapshot(conn)
+    if latest is not None:
+        freeze_adoption(conn, latest, None, replace=True)
+    return result
+
+
+# An establishment as staged or inserted: the file's columns, then what the writer derives.
+ESTABLISHMENT_ROW = [c for c, _ in ESTABLISHMENT_COLUMNS] + ["is_medico_social", "snapshot_id"]
+
+
+def _new_establishments(result: LoadResult, rows: Iterable) -> Iterator[tuple]:
+    """Row tuples for the accepted establishments, the first line of each FINESS number only."""
+    medico_social = medico_social_codes()
+    seen: set[str] = set()
+    s = result.snapshot_id
+    for row in rows:
+        if type(row) is not EstablishmentRow:
+            result.rejects.add(row)
+            continue
+        result.offered += 1
+        if row.finess_et not in seen:
+            seen.add(row.finess_et)
+            yield (*row[1:], row.category_code in medico_social, s)
+    result.kept = len(seen)
+
+
+def _replace_establishments(
+    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None, new: Iterator
+) -> None:
+    types = dict(ESTABLISHMENT_COLUMNS) | {"is_medico_social": "BOOLEAN", "snapshot_id": "INTEGER"}
+    cols = ", ".join(f"{c} {types[c]}" for c in ESTABLISHMENT_ROW)
+    on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
+    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_establishments")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE stage_establishments ({cols}){on_commit}")
+    insert_rows(conn, "stage_establishments", ESTABLISHMENT_ROW, new)
+    conn.exec_driver_sql("CREATE INDEX ix_stage_establishments ON stage_establishments (finess_et)")
+    scope, params = _scope_sql(departments, "e.department")
     result.removed = conn.execute(
         text(
             f"SELECT count(*) FROM establishments e WHERE {scope} AND NOT EXISTS "
@@ -346,22 +381,9 @@ def load_finess(
         ),
         params,
     )
-    _insert_establishments(conn, result.snapshot_id, names)
-    relink_mailboxes(conn)
-    latest = latest_directory_snapshot(conn)
-    if latest is not None:
-        freeze_adoption(conn, latest, None, replace=True)
-    return result
-
-
-def _insert_establishments(conn: Connection, snapshot_id: int, names: list[str]) -> None:
-    codes = sorted(medico_social_codes())
-    conn.execute(
-        text(
-            f"INSERT INTO establishments ({', '.join(names)}, is_medico_social, snapshot_id) "
-            f"SELECT {', '.join(names)}, category_code IN :codes, :s FROM stage_establishments"
-        ).bindparams(bindparam("codes", expanding=True)),
-        {"codes": codes, "s": snapshot_id},
+    names = ", ".join(ESTABLISHMENT_ROW)
+    conn.exec_driver_sql(
+        f"INSERT INTO establishments ({names}) SELECT {names} FROM stage_establishments"
     )
 
 
