@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     Connection,
+    Subquery,
     Table,
     and_,
     case,
@@ -410,32 +411,8 @@ def freeze_adoption(
         conn.execute(delete(AdoptionStat).where(AdoptionStat.snapshot_id == snapshot_id))
     e = Establishment
     in_scope = [e.is_medico_social] + ([e.department.in_(departments)] if departments else [])
-    structures = (
-        select(
-            e.department,
-            e.category_code,
-            func.count().label("structures"),
-            func.sum(case((is_equipped(snapshot_id), 1), else_=0)).label("equipped"),
-        )
-        .where(*in_scope)
-        .group_by(e.department, e.category_code)
-        .subquery()
-    )
-    linked = (
-        select(e.department, e.category_code, Mailbox.id, Mailbox.bal_type)
-        .distinct()
-        .join(Mailbox, and_(links_to_establishment(), valid_at(snapshot_id)))
-        .where(*in_scope)
-        .subquery()
-    )
-    by_type = [
-        func.sum(case((linked.c.bal_type == t, 1), else_=0)).label(t.lower()) for t in BAL_TYPES
-    ]
-    boxes = (
-        select(linked.c.department, linked.c.category_code, *by_type)
-        .group_by(linked.c.department, linked.c.category_code)
-        .subquery()
-    )
+    structures = _structures_at(snapshot_id, in_scope)
+    boxes = _mailboxes_by_type_at(snapshot_id, in_scope)
     rows = select(
         literal(snapshot_id),
         structures.c.department,
@@ -453,3 +430,39 @@ def freeze_adoption(
     columns = ["snapshot_id", "department", "category_code", "structures", "equipped"]
     columns += [f"mailboxes_{t.lower()}" for t in BAL_TYPES]
     conn.execute(insert(AdoptionStat).from_select(columns, rows))
+
+
+def _structures_at(snapshot_id: int, in_scope: list) -> Subquery:
+    """Establishments and equipped establishments per department and category."""
+    e = Establishment
+    return (
+        select(
+            e.department,
+            e.category_code,
+            func.count().label("structures"),
+            func.sum(case((is_equipped(snapshot_id), 1), else_=0)).label("equipped"),
+        )
+        .where(*in_scope)
+        .group_by(e.department, e.category_code)
+        .subquery()
+    )
+
+
+def _mailboxes_by_type_at(snapshot_id: int, in_scope: list) -> Subquery:
+    """Distinct linked mailboxes per department and category, one column per BAL type."""
+    e = Establishment
+    linked = (
+        select(e.department, e.category_code, Mailbox.id, Mailbox.bal_type)
+        .distinct()
+        .join(Mailbox, and_(links_to_establishment(), valid_at(snapshot_id)))
+        .where(*in_scope)
+        .subquery()
+    )
+    by_type = [
+        func.sum(case((linked.c.bal_type == t, 1), else_=0)).label(t.lower()) for t in BAL_TYPES
+    ]
+    return (
+        select(linked.c.department, linked.c.category_code, *by_type)
+        .group_by(linked.c.department, linked.c.category_code)
+        .subquery()
+    )
