@@ -70,7 +70,7 @@ def time_page(page: str, repeat: int) -> tuple[float, float]:
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
-    if page != "pages/regional.py":
+    if page != "views/regional.py":
         at.switch_page(page)
     started = time.perf_counter()
     at.run()
@@ -119,7 +119,7 @@ def main() -> None:
 
         # One untimed run pays Python's imports (streamlit, plotly, pandas), which a running
         # server pays once at start, not per page view.
-        time_page("pages/exports.py", 0)
+        time_page("views/exports.py", 0)
         for spec in PAGES:
             try:
                 cold, warm = time_page(spec.path, args.repeat)

@@ -17,30 +17,30 @@ class PageSpec:
 
 
 PAGES: list[PageSpec] = [
-    PageSpec("pages/regional.py", "Vue régionale", ":material/map:", "Adoption", "regionale"),
+    PageSpec("views/regional.py", "Vue régionale", ":material/map:", "Adoption", "regionale"),
     PageSpec(
-        "pages/department.py", "Département", ":material/apartment:", "Adoption", "departement"
+        "views/department.py", "Département", ":material/apartment:", "Adoption", "departement"
     ),
-    PageSpec("pages/bal_types.py", "Types de BAL", ":material/mail:", "Adoption", "types-de-bal"),
-    PageSpec("pages/structure.py", "Structure", ":material/home_work:", "Adoption", "structure"),
-    PageSpec("pages/changes.py", "Évolutions", ":material/timeline:", "Adoption", "evolutions"),
-    PageSpec("pages/activite.py", "Activité", ":material/monitoring:", "Adoption", "activite"),
-    PageSpec("pages/exports.py", "Exports", ":material/download:", "Partager", "exports"),
+    PageSpec("views/bal_types.py", "Types de BAL", ":material/mail:", "Adoption", "types-de-bal"),
+    PageSpec("views/structure.py", "Structure", ":material/home_work:", "Adoption", "structure"),
+    PageSpec("views/changes.py", "Évolutions", ":material/timeline:", "Adoption", "evolutions"),
+    PageSpec("views/activite.py", "Activité", ":material/monitoring:", "Adoption", "activite"),
+    PageSpec("views/exports.py", "Exports", ":material/download:", "Partager", "exports"),
     PageSpec(
-        "pages/provisionner.py", "Provisionner", ":material/person_add:", "BAL", "provisionner"
+        "views/provisionner.py", "Provisionner", ":material/person_add:", "BAL", "provisionner"
     ),
-    PageSpec("pages/tester.py", "Tester", ":material/fact_check:", "BAL", "tester"),
-    PageSpec("pages/audit.py", "Journal d'audit", ":material/policy:", "Contrôle", "audit"),
-    PageSpec("pages/comptes.py", "Comptes", ":material/group:", "Contrôle", "comptes"),
-    PageSpec("pages/patient.py", "Écrire au patient", ":material/person:", "BAL", "patient"),
+    PageSpec("views/tester.py", "Tester", ":material/fact_check:", "BAL", "tester"),
+    PageSpec("views/audit.py", "Journal d'audit", ":material/policy:", "Contrôle", "audit"),
+    PageSpec("views/comptes.py", "Comptes", ":material/group:", "Contrôle", "comptes"),
+    PageSpec("views/patient.py", "Écrire au patient", ":material/person:", "BAL", "patient"),
     PageSpec(
-        "pages/accompagnement.py",
+        "views/accompagnement.py",
         "Accompagnement",
         ":material/route:",
         "Animation",
         "accompagnement",
     ),
-    PageSpec("pages/evenements.py", "Événements", ":material/event:", "Animation", "evenements"),
+    PageSpec("views/evenements.py", "Événements", ":material/event:", "Animation", "evenements"),
 ]
 
 

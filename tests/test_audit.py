@@ -290,7 +290,7 @@ def _page(engine, monkeypatch, actor: Actor) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["actor"] = actor
     at.run()
-    at.switch_page("pages/audit.py").run()
+    at.switch_page("views/audit.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -162,3 +162,14 @@ def test_clicking_a_row_of_the_department_table_opens_its_structure(dashboard, p
         page.locator('[data-testid="stMetric"]').filter(has_text="BAL MSSanté rattachées")
     ).to_be_visible(timeout=30_000)
     shoot(page, "04-clic-ligne-structure")
+
+
+def test_a_page_opened_by_its_address_runs_inside_the_app(dashboard, page):
+    """A bookmark to /departement gets the app's menu, selection and access check, not the page
+    script alone (what Streamlit does when a ``pages/`` folder sits beside the entry point)."""
+    page.goto(f"{dashboard.url.rstrip('/')}/departement")
+    settle(page, "Département")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_text("Départements", exact=True)).to_be_visible(timeout=30_000)
+    expect(sidebar.get_by_role("link", name="Vue régionale")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Page not found")).to_have_count(0)

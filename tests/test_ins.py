@@ -149,7 +149,7 @@ def _open_patient_page() -> AppTest:
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/patient.py").run()
+    at.switch_page("views/patient.py").run()
     assert not at.exception, at.exception
     return at
 

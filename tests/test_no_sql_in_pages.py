@@ -1,4 +1,4 @@
-"""Pages lay out widgets only: no SQL text and no SQLAlchemy import under dashboard/pages/."""
+"""Pages lay out widgets only: no SQL text and no SQLAlchemy import under dashboard/views/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PAGES = sorted((Path(__file__).resolve().parents[1] / "dashboard" / "pages").glob("*.py"))
+PAGES = sorted((Path(__file__).resolve().parents[1] / "dashboard" / "views").glob("*.py"))
 SQL = re.compile(
     r"\b(SELECT\b[\s\S]*?\bFROM|INSERT\s+INTO|UPDATE\b[\s\S]*?\bSET|DELETE\s+FROM)\b", re.IGNORECASE
 )

@@ -40,7 +40,7 @@ def _open_activite(engine, monkeypatch) -> AppTest:
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/activite.py").run()
+    at.switch_page("views/activite.py").run()
     assert not at.exception, at.exception
     return at
 

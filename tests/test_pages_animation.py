@@ -37,7 +37,7 @@ def _open(page: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["departments"] = ["38", "69"]
     at.run()
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

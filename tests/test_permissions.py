@@ -211,7 +211,7 @@ def _app(db, monkeypatch, tmp_path, actor: Actor, **state) -> AppTest:
 
 
 def _open(at: AppTest, page: str) -> AppTest:
-    return at.switch_page(f"pages/{page}.py").run()
+    return at.switch_page(f"views/{page}.py").run()
 
 
 def test_pages_offer_only_the_animators_department(db_with_two_departments, monkeypatch, tmp_path):

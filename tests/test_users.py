@@ -277,7 +277,7 @@ def _accounts_page(engine, monkeypatch, actor: Actor) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["actor"] = actor
     at.run()
-    at.switch_page("pages/comptes.py").run()
+    at.switch_page("views/comptes.py").run()
     assert not at.exception, at.exception
     return at
 
