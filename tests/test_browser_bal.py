@@ -56,7 +56,10 @@ def page(dashboard):
 
 
 def _settled(page, heading: str) -> None:
+    """The page has run to its end (its heading, the sidebar selection, no running status)."""
     page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_text("01 – Ain")).to_be_visible(timeout=30_000)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
 
 
@@ -64,11 +67,20 @@ def _type(page, label: str, value: str) -> None:
     field = page.get_by_label(label, exact=True)
     field.fill(value)
     field.press("Enter")
+    # Let the rerun start before waiting for its end, then check the value survived it (typing
+    # into the next field during a rerun can lose text).
+    page.wait_for_timeout(300)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+    expect(field).to_have_value(value, timeout=10_000)
 
 
 def test_provision_then_test_then_see_the_result(dashboard, page):
     page.goto(dashboard.url)
+    # Navigate once the first page has run: a click during that run makes Streamlit rerun with
+    # the widgets it has seen so far, and the sidebar's default selection comes back empty.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_text("01 – Ain")).to_be_visible(timeout=30_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Provisionner").click()
     _settled(page, "Provisionner des BAL")
     expect(page.get_by_text("opérateur bac à sable").first).to_be_visible(timeout=30_000)
@@ -76,10 +88,10 @@ def test_provision_then_test_then_see_the_result(dashboard, page):
     _type(page, "Prénom du titulaire", "Jeanne")
     _type(page, "Nom du titulaire", "Durand")
     _type(page, "RPPS ou ADELI du titulaire", "10003456787")
-    page.get_by_text("a une clé de contrôle RPPS fausse").wait_for(timeout=15_000)
+    expect(page.get_by_text("a une clé de contrôle RPPS fausse")).to_be_visible(timeout=30_000)
     _type(page, "RPPS ou ADELI du titulaire", "10003456786")
     _type(page, "Adresse", address)
-    page.get_by_text("La demande respecte les règles").wait_for(timeout=15_000)
+    expect(page.get_by_text("La demande respecte les règles")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Provisionner").click()
     page.get_by_text(f"BAL {address} créée.").wait_for(timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
