@@ -51,7 +51,10 @@ def selection() -> tuple[str, ...]:
 
 
 def _keep_selection() -> None:
-    st.session_state[SELECTION_KEY] = list(st.session_state[WIDGET_KEY])
+    # An empty selection shows nothing anywhere: fall back to the default one. It also happens
+    # without the user: a click made while the first run is still drawing reruns with the
+    # widgets seen so far, and the department list arrives empty.
+    st.session_state[SELECTION_KEY] = list(st.session_state[WIDGET_KEY]) or _default_selection()
 
 
 def sidebar() -> None:
@@ -60,7 +63,7 @@ def sidebar() -> None:
     options = list(actor.departments) if not actor.sees_all else list(load_departments())
     # The permanent value lives under ``departments``; the widget's own key is dropped by
     # Streamlit whenever a run does not draw it, so it is re-seeded from the permanent one.
-    if WIDGET_KEY not in st.session_state:
+    if not st.session_state.get(WIDGET_KEY):
         st.session_state[WIDGET_KEY] = list(selection())
     st.sidebar.multiselect(
         "Départements",
