@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from sqlalchemy import (
     Connection,
@@ -184,7 +185,11 @@ def load_directory(
 ) -> LoadResult:
     """Version the directory rows as snapshot ``meta`` (inside the caller's transaction)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    versions = _new_versions(result, rows, finess_links(conn))
+    links, s = finess_links(conn), result.snapshot_id
+    versions = _first_per_key(
+        result, rows, DirectoryRow, "address",
+        lambda row: (*row[1:], links.get(row.structure_id), s, s),
+    )  # fmt: skip
     has_current = conn.exec_driver_sql(
         "SELECT 1 FROM mailboxes WHERE valid_to IS NULL LIMIT 1"
     ).first()
@@ -205,19 +210,23 @@ def load_directory(
 VERSION_COLUMNS = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", "valid_from"]
 
 
-def _new_versions(result: LoadResult, rows: Iterable, links: dict[str, str]) -> Iterator[tuple]:
-    """Version tuples for the accepted rows, the first line of each address only; rejected
-    rows go to the reject log. ``result.kept`` ends as the number of distinct addresses."""
+def _first_per_key(
+    result: LoadResult, rows: Iterable, accept: type, key: str, derive: Callable[[tuple], tuple]
+) -> Iterator[tuple]:
+    """``derive(row)`` for each accepted row, the first line of each ``key`` only (the address
+    for the directory, the FINESS number for establishments); rejected rows go to the reject log.
+    ``result.kept`` ends as the number of distinct keys."""
+    key_of = attrgetter(key)
     seen: set[str] = set()
-    s = result.snapshot_id
     for row in rows:
-        if type(row) is not DirectoryRow:
+        if type(row) is not accept:
             result.rejects.add(row)
             continue
         result.offered += 1
-        if row.address not in seen:
-            seen.add(row.address)
-            yield (*row[1:], links.get(row.structure_id), s, s)
+        k = key_of(row)
+        if k not in seen:
+            seen.add(k)
+            yield derive(row)
     result.kept = len(seen)
 
 
@@ -320,7 +329,11 @@ def load_finess(
 ) -> LoadResult:
     """Replace the establishments of the selected departments with the file's."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    new = _new_establishments(result, rows)
+    medico_social, s = medico_social_codes(), result.snapshot_id
+    new = _first_per_key(
+        result, rows, EstablishmentRow, "finess_et",
+        lambda row: (*row[1:], row.category_code in medico_social, s),
+    )  # fmt: skip
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
         result.created = insert_rows(conn, "establishments", ESTABLISHMENT_ROW, new)
     else:
@@ -334,22 +347,6 @@ def load_finess(
 
 # An establishment as staged or inserted: the file's columns, then what the writer derives.
 ESTABLISHMENT_ROW = [c for c, _ in ESTABLISHMENT_COLUMNS] + ["is_medico_social", "snapshot_id"]
-
-
-def _new_establishments(result: LoadResult, rows: Iterable) -> Iterator[tuple]:
-    """Row tuples for the accepted establishments, the first line of each FINESS number only."""
-    medico_social = medico_social_codes()
-    seen: set[str] = set()
-    s = result.snapshot_id
-    for row in rows:
-        if type(row) is not EstablishmentRow:
-            result.rejects.add(row)
-            continue
-        result.offered += 1
-        if row.finess_et not in seen:
-            seen.add(row.finess_et)
-            yield (*row[1:], row.category_code in medico_social, s)
-    result.kept = len(seen)
 
 
 def _replace_establishments(
