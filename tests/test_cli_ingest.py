@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -72,3 +75,22 @@ def test_errors_print_erreur_and_exit_1(database_url, tmp_path):
         "Erreur : Aucune ligne du fichier Annuaire MSSanté ne concerne les départements choisis "
         "(1 ligne hors sélection).\n"
     )
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path):
+    """Under a pseudo-terminal (util-linux ``script``) the ingest draws click's progress bar on
+    stderr, then prints its summary; without a terminal (the tests above) there is no bar."""
+    extract = first_extract(tmp_path)
+    balise = Path(sys.executable).with_name("balise")
+    command = (
+        f"{balise} --database-url sqlite:///{tmp_path / 'tty.db'} ingest annuaire {extract} --all"
+    )
+    out = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "Import" in out and "100%" in out
+    assert "Annuaire MSSanté « Extraction_Correspondance_MSSante_202610010312.txt » : " in out
