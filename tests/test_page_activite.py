@@ -3,34 +3,17 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.support.activity import seed_directory, seed_polled_activity
+from tests.support.apptest import figure as rendered_figure
 
 pytestmark = pytest.mark.mail
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-
-
-def _figure(at: AppTest, index: int) -> dict:
-    """The figure as plain lists (plotly encodes numeric arrays as base64 typed arrays)."""
-    return _plain(json.loads(at.get("plotly_chart")[index].proto.spec))
-
-
-def _plain(value):
-    if isinstance(value, dict) and set(value) >= {"dtype", "bdata"}:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _open_activite(engine, monkeypatch) -> AppTest:
@@ -59,11 +42,11 @@ def test_activite_page_shows_the_polled_figures(db_with_polled_activity, monkeyp
         "BAL actives (30 jours)": "2",
         "Structures actives (30 jours)": "2",
     }
-    weekly = _figure(at, 0)
+    weekly = rendered_figure(at, 0)
     assert {t["name"] for t in weekly["data"]} == {"38 – Isère · reçus", "38 – Isère · envoyés"}
     assert sum(sum(t["y"]) for t in weekly["data"]) == 5
 
-    sankey = _figure(at, 1)["data"][0]
+    sankey = rendered_figure(at, 1)["data"][0]
     labels = sankey["node"]["label"]
     links = {
         (labels[s], labels[t]): v

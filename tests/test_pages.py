@@ -3,11 +3,8 @@ the figures shown. The app runs through its real entry point (st.navigation) and
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import streamlit as st
 from openpyxl import load_workbook
@@ -15,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from balise.services.access import Actor
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.apptest import figure as rendered_figure
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
@@ -50,21 +48,6 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def _figure(at: AppTest, index: int = 0) -> dict:
-    """The figure as plain lists (plotly encodes numeric arrays as base64 typed arrays)."""
-    return _plain(json.loads(at.get("plotly_chart")[index].proto.spec))
-
-
-def _plain(value):
-    if isinstance(value, dict) and set(value) >= {"dtype", "bdata"}:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatch):
     at = _app(db_with_small_adoption, monkeypatch, geojson=str(GEOJSON))
     assert at.title[0].value == "Vue régionale"
@@ -75,12 +58,12 @@ def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatc
         "BAL personnelles": "1", "BAL organisationnelles": "1", "BAL applicatives": "1", "BAL de cabinet": "1",
     }  # fmt: skip
     assert [m.delta for m in at.metric][1:3] == ["-1", f"-20,0{NBSP}pts"]
-    figure = _figure(at)
+    figure = rendered_figure(at)
     shapes = [t for t in figure["data"] if t.get("fill") == "toself"]
     assert [t["name"] for t in shapes] == ["38", "69"]
     assert "66,7" in shapes[0]["text"] and "Isère" in shapes[0]["text"]
     assert figure["layout"]["title"]["text"].startswith("Part des ESMS équipés")
-    assert _figure(at, 1)["data"][0]["y"] == [80.0, 60.0]
+    assert rendered_figure(at, 1)["data"][0]["y"] == [80.0, 60.0]
     table = at.dataframe[0].value
     assert table["Département"].tolist() == ["38 – Isère", "69 – Rhône"]
     assert table["ESMS équipés"].tolist() == [2, 1] and table["Part équipée (%)"].tolist() == [
@@ -91,7 +74,7 @@ def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatc
 
 def test_regional_view_without_boundaries_draws_the_tile_grid(db_with_small_adoption, monkeypatch):
     at = _app(db_with_small_adoption, monkeypatch, geojson="/nonexistent/departements.geojson")
-    figure = _figure(at)
+    figure = rendered_figure(at)
     assert figure["layout"]["title"]["text"].endswith("(carte schématique)")
     coloured = figure["data"][1]
     assert sorted(coloured["text"]) == ["38", "69"] and len(figure["data"][0]["text"]) == 105
@@ -140,7 +123,7 @@ def test_bal_types_page_counts_and_shares(db_with_small_adoption, monkeypatch):
     by_cat = at.dataframe[1].value.set_index("Catégorie")
     assert by_cat.loc["SSIAD", "BAL applicatives"] == 1
     at.radio(key="types_unit").set_value("Part (%)").run()
-    assert _figure(at)["data"][0]["y"] == [pytest.approx(100 / 3), 0.0]
+    assert rendered_figure(at)["data"][0]["y"] == [pytest.approx(100 / 3), 0.0]
 
 
 def test_structure_page_identity_mailboxes_history(db_with_small_adoption, monkeypatch):
@@ -158,7 +141,7 @@ def test_structure_page_identity_mailboxes_history(db_with_small_adoption, monke
     boxes = at.dataframe[0].value
     assert boxes["Type de BAL"].tolist() == ["Applicative", "Organisationnelle", "Personnelle"]
     assert boxes["Rattachement"].tolist()[0] == "Entité juridique (FINESS EJ)"
-    history = _figure(at)
+    history = rendered_figure(at)
     assert [sum(t["y"][i] for t in history["data"]) for i in range(2)] == [2, 3]
     assert history["data"][0]["x"] == ["15/10/2026", "15/11/2026"]
 
@@ -222,4 +205,4 @@ def test_structure_page_opens_from_a_link(db_with_small_adoption, monkeypatch):
     at = _open(at, "structure")
     assert at.header[0].value == "IME Les Cèdres"
     assert "Cette structure n'a aucune BAL" in at.info[0].value
-    assert [sum(t["y"][i] for t in _figure(at)["data"]) for i in range(2)] == [1, 0]
+    assert [sum(t["y"][i] for t in rendered_figure(at)["data"]) for i in range(2)] == [1, 0]
