@@ -216,32 +216,57 @@ def _bytes(name: str, data: bytes):
 
 
 @pytest.mark.parametrize(
-    "make_source, message",
+    "kind, make_source, message",
     [
-        (_bytes("vide.txt", b""), "Le fichier est vide"),
-        (_bytes("img.txt", b"\x89PNG\x00\x01" * 50), "binaire"),
+        ("annuaire", _bytes("vide.txt", b""), "Le fichier est vide"),
+        ("annuaire", _bytes("img.txt", b"\x89PNG\x00\x01" * 50), "binaire"),
         (
-            _bytes(
-                "cols.txt",
-                b"Type de BAL|Adresse BAL|Code postal\nORG|a@b.mssante.fr|38000\n",
-            ),
+            "annuaire",
+            _bytes("cols.txt", b"Type de BAL|Adresse BAL|Code postal\nORG|a@b.mssante.fr|38000\n"),
             "colonnes manquantes : Type identifiant structure, Identification Structure, Département",
         ),
-        (_truncated_zip, "L'archive ZIP est tronquée ou illisible"),
-        (lambda p: write_directory(p / "no-rows.txt", []), "ne contient aucune ligne de données"),
-        (lambda p: p / "absent.txt", "Fichier introuvable"),
+        ("annuaire", _truncated_zip, "L'archive ZIP est tronquée ou illisible"),
+        (
+            "annuaire",
+            lambda p: write_directory(p / "no-rows.txt", []),
+            "ne contient aucune ligne de données",
+        ),
+        ("annuaire", lambda p: p / "absent.txt", "Fichier introuvable"),
+        (
+            "finess",
+            _bytes("vide.csv", b""),
+            "Le fichier est vide : ce n'est pas un fichier FINESS.",
+        ),
+        ("finess", _bytes("annuaire.csv", b"Type de BAL|Adresse BAL\n"), "FINESS"),
+        (
+            "finess",
+            _bytes("guillemets.csv", b'finess;etalab;1;2026-11-01\nstructureet;"ouvert\n'),
+            r"Aucune ligne valide dans le fichier FINESS \(1 ligne rejetée\)",
+        ),
+        ("finess", _bytes("flux.json", b'{"gcc": {}}'), "la liste « pmej » est absente"),
     ],
-    ids=["empty", "binary", "wrong-columns", "truncated-zip", "header-only", "missing"],
+    ids=[
+        "annuaire-empty",
+        "annuaire-binary",
+        "annuaire-wrong-columns",
+        "annuaire-truncated-zip",
+        "annuaire-header-only",
+        "annuaire-missing",
+        "finess-empty",
+        "finess-not-finess",
+        "finess-unclosed-quote",
+        "finess-json-without-pmej",
+    ],  # fmt: skip
 )
 def test_refused_source_leaves_the_store_exactly_as_it_was(
-    db_with_two_snapshots, tmp_path, make_source, message
+    db_with_two_snapshots, tmp_path, kind, make_source, message
 ):
     engine = db_with_two_snapshots[0]
     bad = tmp_path / "bad"
     bad.mkdir()
     before = dump(engine)
     with pytest.raises(SourceError, match=message):
-        jobs.ingest(engine, "annuaire", str(make_source(bad)), ARA)
+        jobs.ingest(engine, kind, str(make_source(bad)), ARA)
     assert dump(engine) == before
 
 
@@ -288,28 +313,3 @@ def test_progress_reports_every_byte_read(empty_db, tmp_path):
     extract = first_extract(tmp_path)
     jobs.ingest(empty_db, "annuaire", str(extract), ARA, progress=seen.append)
     assert sum(seen) == extract.stat().st_size
-
-
-@pytest.mark.parametrize(
-    "make_source, message",
-    [
-        (_bytes("vide.csv", b""), "Le fichier est vide : ce n'est pas un fichier FINESS."),
-        (_bytes("annuaire.csv", b"Type de BAL|Adresse BAL\n"), "FINESS"),
-        (
-            _bytes("guillemets.csv", b'finess;etalab;1;2026-11-01\nstructureet;"ouvert\n'),
-            r"Aucune ligne valide dans le fichier FINESS \(1 ligne rejetée\)",
-        ),
-        (_bytes("flux.json", b'{"gcc": {}}'), "la liste « pmej » est absente"),
-    ],
-    ids=["empty", "not-finess", "unclosed-quote", "json-without-pmej"],
-)
-def test_refused_finess_leaves_the_store_exactly_as_it_was(
-    db_with_two_snapshots, tmp_path, make_source, message
-):
-    engine = db_with_two_snapshots[0]
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    before = dump(engine)
-    with pytest.raises(SourceError, match=message):
-        jobs.ingest(engine, "finess", str(make_source(bad)), ARA)
-    assert dump(engine) == before
