@@ -30,3 +30,11 @@ def show(df: pd.DataFrame, columns: list[str], **kwargs):
     if "share" in columns:
         table[COLUMNS["share"]] = table[COLUMNS["share"]].round(1)
     return st.dataframe(table, column_config=config, hide_index=True, width="stretch", **kwargs)
+
+
+def labelled(df: pd.DataFrame, headings: dict[str, str], **kwargs):
+    """``st.dataframe`` of the ``headings`` columns only, in that order, under their French
+    headings (for tables whose headings belong to one page); ``column_config`` is keyed by
+    heading."""
+    table = df[list(headings)].rename(columns=headings)
+    return st.dataframe(table, hide_index=True, width="stretch", **kwargs)

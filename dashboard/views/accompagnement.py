@@ -9,7 +9,7 @@ import streamlit as st
 from balise.errors import BaliseError
 from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES, FollowUp
-from dashboard import charts, data
+from dashboard import charts, data, tables
 from dashboard.format import fr_int
 from dashboard.shell import page_context
 
@@ -63,22 +63,19 @@ with late_tab:
     if late.empty:
         st.success("Rien à relancer : aucune action en retard, aucune structure équipée muette.")
     else:
-        st.dataframe(
+        tables.labelled(
             late.assign(
                 department=late["department"].map(department_label),
                 stage=late["stage"].map(STAGES),
-            )[["due", "name", "department", "stage", "reason", "assigned_to"]].rename(
-                columns={
-                    "due": "Échéance",
-                    "name": "Structure",
-                    "department": "Département",
-                    "stage": "Étape",
-                    "reason": "Motif",
-                    "assigned_to": "Suivie par",
-                }
-            ),  # fmt: skip
-            hide_index=True,
-            width="stretch",
+            ),
+            {
+                "due": "Échéance",
+                "name": "Structure",
+                "department": "Département",
+                "stage": "Étape",
+                "reason": "Motif",
+                "assigned_to": "Suivie par",
+            },
             column_config={"Échéance": st.column_config.DateColumn(format="DD/MM/YYYY")},
         )
 
@@ -138,23 +135,20 @@ with follow_tab:
         _follow_up(row)
         history = data.onboarding_history(marker, ctx.actor, chosen)
         if not history.empty:
-            st.dataframe(
+            tables.labelled(
                 history.assign(
                     from_stage=history["from_stage"].map(STAGES),
                     to_stage=history["to_stage"].map(STAGES),
                     source=history["source"].map({"auto": "Automatique", "manuel": "Manuel"}),
-                ).rename(
-                    columns={
-                        "at": "Date (UTC)",
-                        "from_stage": "De",
-                        "to_stage": "Vers",
-                        "source": "Origine",
-                        "reason": "Motif",
-                        "actor": "Par",
-                    }
-                ),  # fmt: skip
-                hide_index=True,
-                width="stretch",
+                ),
+                {
+                    "at": "Date (UTC)",
+                    "from_stage": "De",
+                    "to_stage": "Vers",
+                    "source": "Origine",
+                    "reason": "Motif",
+                    "actor": "Par",
+                },
             )
 if moved:
     st.toast(f"{moved} structure(s) avancée(s) d'après les faits.")

@@ -5,7 +5,7 @@ the last poll of each box."""
 import streamlit as st
 
 from balise.services.labels import category_label, department_label
-from dashboard import charts, data
+from dashboard import charts, data, tables
 from dashboard.format import fr_int
 from dashboard.shell import page_context
 
@@ -40,17 +40,14 @@ if not flows.empty:
     recognised = flows[flows["use_cases"] != ""]
     if not recognised.empty:
         st.subheader("Cas d'usage reconnus")
-        st.dataframe(
-            recognised.rename(
-                columns={
-                    "source": "Émetteurs",
-                    "target": "Destinataires",
-                    "messages": "Messages",
-                    "use_cases": "Cas d'usage",
-                }
-            ),
-            hide_index=True,
-            width="stretch",
+        tables.labelled(
+            recognised,
+            {
+                "source": "Émetteurs",
+                "target": "Destinataires",
+                "messages": "Messages",
+                "use_cases": "Cas d'usage",
+            },
         )
 
 st.subheader("BAL équipées mais silencieuses (30 jours) : à appeler")
@@ -58,43 +55,37 @@ silent = data.activity_silent(marker, ctx.actor, ctx.deps)
 if silent.empty:
     st.success("Toutes les boîtes suivies ont échangé au moins un message ce mois-ci.")
 else:
-    st.dataframe(
+    tables.labelled(
         silent.assign(
             department=silent["department"].map(department_label),
             category_code=silent["category_code"].map(category_label),
-        ).rename(
-            columns={
-                "address": "Adresse",
-                "department": "Département",
-                "structure": "Structure",
-                "category_code": "Catégorie",
-                "last_activity_at": "Dernier message",
-            }
         ),
-        hide_index=True,
-        width="stretch",
+        {
+            "address": "Adresse",
+            "department": "Département",
+            "structure": "Structure",
+            "category_code": "Catégorie",
+            "last_activity_at": "Dernier message",
+        },
         column_config={"Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY")},
     )
 
 st.subheader("Dernière relève de chaque boîte")
 status = data.activity_poll_status(marker, ctx.actor, ctx.deps)
-st.dataframe(
+tables.labelled(
     status.assign(
         department=status["department"].map(department_label),
         last_poll_ok=status["last_poll_ok"].map({True: "OK", False: "Échec"}).fillna("Jamais"),
         last_poll_message=status["last_poll_message"].fillna(""),
-    ).rename(
-        columns={
-            "address": "Adresse",
-            "department": "Département",
-            "last_poll_at": "Relevée le (UTC)",
-            "last_poll_ok": "État",
-            "last_poll_message": "Message",
-            "last_activity_at": "Dernier message",
-        }
     ),
-    hide_index=True,
-    width="stretch",
+    {
+        "address": "Adresse",
+        "department": "Département",
+        "last_poll_at": "Relevée le (UTC)",
+        "last_poll_ok": "État",
+        "last_poll_message": "Message",
+        "last_activity_at": "Dernier message",
+    },
     column_config={
         "Relevée le (UTC)": st.column_config.DatetimeColumn(format="DD/MM/YYYY HH:mm"),
         "Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY"),

@@ -9,7 +9,7 @@ import streamlit as st
 from balise.errors import BaliseError
 from balise.services.events import KINDS, EventInput
 from balise.services.labels import department_label
-from dashboard import charts, data
+from dashboard import charts, data, tables
 from dashboard.format import fr_date
 from dashboard.shell import page_context
 
@@ -45,23 +45,18 @@ if listed.empty:
     st.info("Aucun événement dans ces départements : créez-en un ci-dessus.")
     st.stop()
 
-st.dataframe(
-    listed.assign(date=listed["date"].map(fr_date))[
-        ["date", "title", "theme", "departments", "lines", "structures", "to_review", "replay_url"]
-    ].rename(
-        columns={
-            "date": "Date",
-            "title": "Événement",
-            "theme": "Thème",
-            "departments": "Départements",
-            "lines": "Lignes",
-            "structures": "Structures",
-            "to_review": "À vérifier",
-            "replay_url": "Replay",
-        }
-    ),  # fmt: skip
-    hide_index=True,
-    width="stretch",
+tables.labelled(
+    listed.assign(date=listed["date"].map(fr_date)),
+    {
+        "date": "Date",
+        "title": "Événement",
+        "theme": "Thème",
+        "departments": "Départements",
+        "lines": "Lignes",
+        "structures": "Structures",
+        "to_review": "À vérifier",
+        "replay_url": "Replay",
+    },
     column_config={"Replay": st.column_config.LinkColumn(display_text="Revoir")},
 )
 
@@ -120,22 +115,17 @@ if not unmatched.empty:
             _act(lambda: data.attendance_review(ctx.actor, int(line_id), True, finess),
                  "Ligne rattachée à la structure.")  # fmt: skip
 if not lines.empty:
-    st.dataframe(
-        lines.assign(match_kind=lines["match_kind"].map(KINDS))[
-            ["raw_name", "commune", "match_kind", "matched_name", "finess_et"]
-        ]
-        .fillna("")  # text columns only: no « None » in the table
-        .rename(
-            columns={
-                "raw_name": "Ligne importée",
-                "commune": "Commune",
-                "match_kind": "Rapprochement",
-                "matched_name": "Structure",
-                "finess_et": "FINESS",
-            }
-        ),  # fmt: skip
-        hide_index=True,
-        width="stretch",
+    shown = ["raw_name", "commune", "match_kind", "matched_name", "finess_et"]
+    tables.labelled(
+        # text columns only: no « None » in the table
+        lines.assign(match_kind=lines["match_kind"].map(KINDS))[shown].fillna(""),
+        {
+            "raw_name": "Ligne importée",
+            "commune": "Commune",
+            "match_kind": "Rapprochement",
+            "matched_name": "Structure",
+            "finess_et": "FINESS",
+        },
     )
 
 comparison = data.event_comparison(marker, ctx.actor, int(event_id))
