@@ -3,10 +3,12 @@ data date and the demo banner. Pages call :func:`page_context` first."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
 
+from balise.errors import BaliseError
 from balise.referentials.departments import load_departments, resolve_selection
 from balise.services.access import SYSTEM, Actor
 from dashboard import data
@@ -106,3 +108,22 @@ def page_context(title: str) -> PageContext:
         st.info("Choisissez au moins un département dans la barre latérale.")
         st.stop()
     return PageContext(current_actor(), deps, version)
+
+
+def act(action: Callable[[], object], done: str, key: str) -> None:
+    """Run one service action from a page. A refusal shows the service's French sentence; a
+    success runs the page again so that its tables show the change, the message kept under
+    ``key`` for that run (see ``flash``)."""
+    try:
+        action()
+    except BaliseError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[key] = done
+        st.rerun()
+
+
+def flash(key: str) -> None:
+    """Show the success message ``act`` kept for this run, once."""
+    if done := st.session_state.pop(key, None):
+        st.success(done)

@@ -10,7 +10,7 @@ from datetime import date
 import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, select
 
 from balise.errors import PermissionDenied, SourceError, ValidationError
 from balise.models import AuditEntry
@@ -18,6 +18,7 @@ from balise.referentials.attendance_sheet import normalise_name, read_attendance
 from balise.services import animators, events, pack
 from balise.services.access import SYSTEM, Actor
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.store_dump import all_text
 
 ISERE = Actor("animateur.isere", "animator", ("38",))
 MIDI = events.EventInput("Midis du collectif #7", date(2026, 10, 20), "La MSS", ("38", "69"),
@@ -79,13 +80,8 @@ def test_import_matches_exact_fuzzy_and_unmatched(small_db):
     ]
     assert 0.9 < lines.loc[2, "score"] < 1.0
     # Participants' own names and e-mail addresses never reach the store.
-    dump = []
-    metadata = MetaData()
-    metadata.reflect(small_db)
-    with small_db.connect() as conn:
-        for table in metadata.sorted_tables:
-            dump.extend(str(row) for row in conn.execute(select(table)))
-    assert not [row for row in dump if "jeanne" in row.lower() or "@example.org" in row]
+    stored = all_text(small_db)
+    assert "jeanne" not in stored.lower() and "@example.org" not in stored
 
 
 def test_xlsx_sheet_with_a_numeric_finess_cell(small_db):

@@ -8,7 +8,7 @@ import threading
 import zipfile
 
 import pytest
-from sqlalchemy import Engine, MetaData, select, text
+from sqlalchemy import Engine, select, text
 
 from balise.db import write_transaction
 from balise.errors import IngestBusyError, SourceError
@@ -22,6 +22,7 @@ from tests.support.extracts import (
     write_directory,
     write_finess,
 )
+from tests.support.store_dump import rows_by_table
 
 A, B, C, D, E = (luhn_complete(f"38000{i:03d}") for i in range(1, 6))
 EJ_X, EJ_Y, EJ_Z, EJ_W = (luhn_complete(f"38900{i:03d}") for i in range(1, 5))
@@ -29,18 +30,6 @@ E = luhn_complete("01000001")
 ARA = ("01", "38")
 NAME_1 = "Extraction_Correspondance_MSSante_202610010312.txt"
 NAME_2 = "Extraction_Correspondance_MSSante_202611010312.txt"
-
-
-def dump(engine: Engine) -> dict[str, list]:
-    """Every row of every table, to prove a refused ingest changed nothing."""
-    meta = MetaData()
-    meta.reflect(engine)
-    with engine.connect() as conn:
-        return {
-            t.name: sorted(map(repr, conn.execute(select(t)).all()))
-            for t in meta.sorted_tables
-            if t.name != "alembic_version"
-        }
 
 
 def finess_file(tmp_path):
@@ -168,10 +157,10 @@ def test_adoption_is_frozen_per_snapshot(db_with_two_snapshots):
 
 def test_same_file_again_is_recognised_and_costs_nothing(db_with_two_snapshots, tmp_path):
     engine, _, second = db_with_two_snapshots
-    before = dump(engine)
+    before = rows_by_table(engine)
     again = jobs.ingest(engine, "annuaire", str(tmp_path / NAME_2), ARA)
     assert again.already_ingested and again.snapshot_id == second.snapshot_id
-    assert dump(engine) == before
+    assert rows_by_table(engine) == before
 
 
 def test_selection_only_touches_selected_departments(empty_db, tmp_path):
@@ -264,19 +253,19 @@ def test_refused_source_leaves_the_store_exactly_as_it_was(
     engine = db_with_two_snapshots[0]
     bad = tmp_path / "bad"
     bad.mkdir()
-    before = dump(engine)
+    before = rows_by_table(engine)
     with pytest.raises(SourceError, match=message):
         jobs.ingest(engine, kind, str(make_source(bad)), ARA)
-    assert dump(engine) == before
+    assert rows_by_table(engine) == before
 
 
 def test_a_file_with_only_bad_rows_is_refused(db_with_two_snapshots, tmp_path):
     engine = db_with_two_snapshots[0]
-    before = dump(engine)
+    before = rows_by_table(engine)
     bad = write_directory(tmp_path / "bad.txt", ["ORG|x|y", "XYZ|" + "|" * 29])
     with pytest.raises(SourceError, match=r"Aucune ligne valide .* \(2 lignes rejetées\)"):
         jobs.ingest(engine, "annuaire", str(bad), ARA)
-    assert dump(engine) == before
+    assert rows_by_table(engine) == before
 
 
 def test_second_ingest_refuses_while_first_runs_and_readers_see_previous(

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from click.testing import CliRunner
-from sqlalchemy import MetaData, select
 from stdnum.fr import nir
 from streamlit.testing.v1 import AppTest
 
 from balise.cli import cli
 from balise.errors import ValidationError
 from balise.referentials.ins import check_ins
+from tests.support.store_dump import all_text
 
 SEED = "285037728417346"  # the seed webinar's example
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -183,14 +183,9 @@ def test_no_ins_reaches_the_database_or_the_logs(empty_db, monkeypatch, tmp_path
     at.text_input[0].input(SEED).run()
     assert at.code[0].value.startswith(SEED)  # the page did see the number
     # Every table, every row, every column: the INS nowhere, neither whole nor as an address.
-    dump = []
-    metadata = MetaData()
-    metadata.reflect(empty_db)
-    with empty_db.connect() as conn:
-        for table in metadata.sorted_tables:
-            dump.extend(str(row) for row in conn.execute(select(table)))
-    assert dump  # alembic_version at least: the dump really read the store
-    assert not [row for row in dump if SEED in row or "patient.mssante.fr" in row]
+    stored = all_text(empty_db)
+    assert stored  # alembic_version at least: the dump really read the store
+    assert SEED not in stored and "patient.mssante.fr" not in stored
     assert caplog.records  # the DEBUG capture was live
     assert SEED not in caplog.text
     assert SEED not in capfd.readouterr().err

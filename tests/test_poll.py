@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import select
 
 from balise.models import DailyActivity, FolderState, WatchedMailbox
 from ingest.activity_store import take_leases
@@ -27,6 +27,7 @@ from tests.support.activity import (
     watch,
 )
 from tests.support.dovecot import TEST_SECRET_KEY, running_sandbox, unique_address
+from tests.support.store_dump import all_text
 
 pytestmark = pytest.mark.mail
 
@@ -121,17 +122,6 @@ def test_counts_equal_what_was_delivered(empty_db, dovecot, auth_mode, tls_mode)
     assert list(new.values()) == [1] and next(iter(new))[1:] == ("in", EHPAD)
 
 
-def _dump_text(engine) -> str:
-    meta = MetaData()
-    meta.reflect(engine)
-    parts = []
-    with engine.connect() as conn:
-        for table in meta.sorted_tables:
-            for row in conn.execute(table.select()):
-                parts.append(" ".join(str(v) for v in row))
-    return "\n".join(parts).lower()
-
-
 def test_no_subject_body_or_address_reaches_the_database(empty_db, dovecot):
     seed_directory(empty_db)
     address = unique_address("prive")
@@ -151,7 +141,7 @@ def test_no_subject_body_or_address_reaches_the_database(empty_db, dovecot):
         address, [secrets["recipient"]], [secrets["cc"]], secrets["subject"], secrets["body"]),
         at_noon(D1))])  # fmt: skip
     assert poll(empty_db).outcomes[0].messages == 2
-    dump = _dump_text(empty_db)
+    dump = all_text(empty_db).lower()
     assert "daily_activity" not in dump  # sanity: the dump holds values, not names
     assert str(PHARMACIE) in dump  # the counts are there...
     for label, value in secrets.items():  # ...and none of the private values

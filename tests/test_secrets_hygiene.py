@@ -14,7 +14,7 @@ import ssl
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import select
 
 from balise.config import Settings
 from balise.errors import PermissionDenied
@@ -29,22 +29,11 @@ from ingest.poll import run_poll
 from ingest.sources.files import _tls_context
 from tests.support.activity import raw_message
 from tests.support.dovecot import TEST_SECRET_KEY, unique_address
+from tests.support.store_dump import all_text
 
 DOMAIN = "ehpad-lilas.mssante.fr"
 ACCOUNT_PASSWORD = "Balise-compte-local-2026!"
 TYPO_PASSWORD = "Balise-compte-local-2062!"  # a wrong attempt is a secret too
-
-
-def _dump(engine) -> str:
-    """Every value of every row of every table, as text."""
-    meta = MetaData()
-    meta.reflect(engine)
-    parts = []
-    with engine.connect() as conn:
-        for table in meta.sorted_tables:
-            for row in conn.execute(table.select()):
-                parts.append(" ".join(str(v) for v in row))
-    return "\n".join(parts)
 
 
 def _decoded_base64(text: str) -> str:
@@ -118,7 +107,7 @@ def test_no_secret_in_logs_or_database_after_provisioning_and_polling(
         "OAuth2 token": token,
         "encryption key": TEST_SECRET_KEY,
     }
-    dump = _dump(empty_db)
+    dump = all_text(empty_db)
     logs = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
     logs += _decoded_base64(logs)
     # Sanity: the dump and the logs are real (they hold what they should).

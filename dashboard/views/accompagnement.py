@@ -3,6 +3,7 @@ department (one column per stage), the funnel, « À relancer », and the follow
 structure (stage by hand, next action, notes, referent animator)."""
 
 from datetime import date
+from functools import partial
 
 import streamlit as st
 
@@ -11,7 +12,7 @@ from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES, FollowUp
 from dashboard import charts, data, tables
 from dashboard.format import fr_int
-from dashboard.shell import page_context
+from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Accompagnement des structures")
 st.caption(
@@ -110,19 +111,11 @@ def _follow_up(row) -> None:
             _act(lambda: data.onboarding_plan(ctx.actor, row.finess_et, plan), "Suivi enregistré.")
 
 
-def _act(action, done: str) -> None:
-    try:
-        action()
-    except BaliseError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state["ob_done"] = done
-        st.rerun()
+_act = partial(act, key="ob_done")
 
 
 with follow_tab:
-    if done := st.session_state.pop("ob_done", None):
-        st.success(done)
+    flash("ob_done")
     options = board["finess_et"].tolist()
     labels = dict(zip(board["finess_et"], board["name"], strict=True))
     chosen = st.selectbox("Structure", options, format_func=lambda f: f"{labels[f]} ({f})",

@@ -1,14 +1,15 @@
 """Comptes (administrators): the accounts, a new account, a role or department change, a new
 password, disabling. Every rule is checked again by balise.services.users."""
 
+from functools import partial
+
 import streamlit as st
 
-from balise.errors import BaliseError
 from balise.referentials.departments import load_departments
 from balise.services.access import ROLES
 from balise.services.users import NewUser
 from dashboard import data
-from dashboard.shell import current_actor
+from dashboard.shell import act, current_actor, flash
 
 COLUMNS = {
     "login": "Identifiant", "display_name": "Nom", "role": "Rôle", "departments": "Départements",
@@ -21,24 +22,14 @@ actor = current_actor()
 if actor.role != "admin":
     st.info("Seul un administrateur gère les comptes.")
     st.stop()
-if done := st.session_state.pop("accounts_done", None):
-    st.success(done)
+flash("accounts_done")
 accounts = data.users_frame(actor)
 shown = accounts.assign(role=accounts["role"].map(lambda r: ROLES.get(r, r)))
 st.dataframe(shown.rename(columns=COLUMNS), hide_index=True, width="stretch")
 departments = list(load_departments())
 
 
-def _act(action, success: str) -> None:
-    """Run one account action; the service's French sentence on refusal. On success, run the
-    page again so that the table shows the change (the message is kept for that run)."""
-    try:
-        action()
-    except BaliseError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state["accounts_done"] = success
-        st.rerun()
+_act = partial(act, key="accounts_done")
 
 
 st.subheader("Nouveau compte")

@@ -3,30 +3,22 @@ sign-in sheet, with a review of doubtful matches) and the adoption of attending 
 compared with the others."""
 
 from datetime import date
+from functools import partial
 
 import streamlit as st
 
-from balise.errors import BaliseError
 from balise.services.events import KINDS, EventInput
 from balise.services.labels import department_label
 from dashboard import charts, data, tables
 from dashboard.format import fr_date
-from dashboard.shell import page_context
+from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Événements et webinaires")
 marker = data.animation_marker()
-if done := st.session_state.pop("ev_done", None):
-    st.success(done)
+flash("ev_done")
 
 
-def _act(action, done: str) -> None:
-    try:
-        action()
-    except BaliseError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state["ev_done"] = done
-        st.rerun()
+_act = partial(act, key="ev_done")
 
 
 with st.expander("Nouvel événement"), st.form("ev_new"):
