@@ -6,6 +6,7 @@ ingest writes the next one; PostgreSQL gives the same through MVCC.
 
 from __future__ import annotations
 
+import shutil
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from balise.errors import IngestBusyError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# conn.info key: (alias, path) of the scratch SQLite files a writer attached to its connection
+# (``ingest.staging``). SQLite refuses DETACH inside the transaction that used them, so
+# write_transaction detaches and deletes them once it has ended.
+ATTACHED_KEY = "balise_attached_scratch"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -108,6 +113,16 @@ def write_transaction(engine: Engine, lock_name: str, wait_s: float = 5.0) -> It
             raise
         else:
             conn.commit()
+        finally:
+            _drop_scratch(conn)
+
+
+def _drop_scratch(conn: Connection) -> None:
+    attached = conn.info.pop(ATTACHED_KEY, [])
+    dbapi = conn.connection.driver_connection if attached else None
+    for alias, path in attached:
+        dbapi.execute(f"DETACH DATABASE {alias}")
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
 
 
 def _lock_key(name: str) -> int:

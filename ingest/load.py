@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     Connection,
     Subquery,
@@ -36,8 +38,9 @@ from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
-from ingest.sources.rows import DirectoryRow, EstablishmentRow, ReadStats, Rejected
-from ingest.staging import insert_rows
+from ingest.sources.annuaire import DirectoryChunk
+from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected
+from ingest.staging import insert_batches, insert_rows
 
 MAX_EXAMPLES = 50
 
@@ -181,15 +184,11 @@ def _scope_sql(departments: tuple[str, ...] | None, column: str) -> tuple[str, d
 
 
 def load_directory(
-    conn: Connection, meta: SnapshotMeta, rows: Iterable[DirectoryRow | Rejected]
+    conn: Connection, meta: SnapshotMeta, chunks: Iterable[DirectoryChunk]
 ) -> LoadResult:
     """Version the directory rows as snapshot ``meta`` (inside the caller's transaction)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    links, s = finess_links(conn), result.snapshot_id
-    versions = _first_per_key(
-        result, rows, DirectoryRow, "address",
-        lambda row: (*row[1:], links.get(row.structure_id), s, s),
-    )  # fmt: skip
+    versions = _new_versions(result, chunks, finess_links(conn))
     has_current = conn.exec_driver_sql(
         "SELECT 1 FROM mailboxes WHERE valid_to IS NULL LIMIT 1"
     ).first()
@@ -201,13 +200,37 @@ def load_directory(
         # ``mailboxes`` whose indexes are built once at the end (maintaining them row by row
         # costs about three times as much).
         with indexes_dropped(conn, Mailbox.__table__):
-            result.created = insert_rows(conn, "mailboxes", VERSION_COLUMNS, versions)
+            result.created = insert_batches(conn, "mailboxes", versions)
     freeze_adoption(conn, result.snapshot_id, meta.departments)
     return result
 
 
 # A new version as staged or inserted: the file's columns, then what the writer derives.
 VERSION_COLUMNS = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", "valid_from"]
+
+
+def _new_versions(
+    result: LoadResult, chunks: Iterable[DirectoryChunk], links: dict[str, str]
+) -> Iterator[pa.RecordBatch]:
+    """The first line of each address as a new version (``VERSION_COLUMNS``), linked to FINESS
+    (``links``); rejected rows go to the reject log. ``result.kept`` ends as the number of
+    distinct addresses."""
+    seen: set[str] = set()
+    for chunk in chunks:
+        for rejected in chunk.rejected:
+            result.rejects.add(rejected)
+        rows = chunk.rows
+        result.offered += rows.num_rows
+        # set.add() returns None: "a in seen or seen.add(a)" is true for repeats only.
+        first = [not (a in seen or seen.add(a)) for a in rows.column("address").to_pylist()]
+        rows = rows.filter(pa.array(first, pa.bool_()))
+        sids = pc.dictionary_encode(rows.column("structure_id"))
+        kinds = pa.array([links.get(s) for s in sids.dictionary.to_pylist()], pa.string())
+        repeat = pa.array([result.snapshot_id] * rows.num_rows, pa.int64())
+        arrays = [rows.column(c) for c, _ in MAILBOX_COLUMNS]
+        arrays += [kinds.take(sids.indices), repeat, repeat]
+        yield pa.RecordBatch.from_arrays(arrays, names=VERSION_COLUMNS)
+    result.kept = len(seen)
 
 
 def _first_per_key(
@@ -253,7 +276,7 @@ def finess_links(conn: Connection) -> dict[str, str]:
     return links  # fmt: skip
 
 
-def _stage(conn: Connection, versions: Iterator[tuple]) -> None:
+def _stage(conn: Connection, versions: Iterator[pa.RecordBatch]) -> None:
     """The new file's versions in a temporary table, indexed on the address after loading."""
     types = dict(MAILBOX_COLUMNS) | {
         "link_kind": "VARCHAR(2)", "first_seen": "INTEGER", "valid_from": "INTEGER"
@@ -263,7 +286,7 @@ def _stage(conn: Connection, versions: Iterator[tuple]) -> None:
     for table in ("stage_diff", "stage_mailboxes"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE stage_mailboxes ({cols}){on_commit}")
-    insert_rows(conn, "stage_mailboxes", VERSION_COLUMNS, versions)
+    insert_batches(conn, "stage_mailboxes", versions)
     conn.exec_driver_sql("CREATE INDEX ix_stage_mailboxes_address ON stage_mailboxes (address)")
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from balise.errors import SourceError
+from ingest.sources import annuaire
 from ingest.sources.annuaire import (
     DIRECTORY_HEADER,
     REASON_ADDRESS,
@@ -319,18 +320,22 @@ def test_another_file_is_refused_as_not_an_extract():
     )
 
 
-def test_the_file_is_streamed_not_read_whole():
-    class CountingReader(io.BytesIO):
-        def read(self, *args):  # a reader that slurps would call read()
-            raise AssertionError("read() called: the whole file would be loaded")
+def test_the_file_is_streamed_not_read_whole(monkeypatch):
+    monkeypatch.setattr(annuaire, "BLOCK_BYTES", 1000)
 
-    fh = CountingReader(
-        extract([record(Adresse_BAL=f"a{i}@x.mssante.fr") for i in range(5)]).getvalue()
+    class BoundedReader(io.BytesIO):
+        def read(self, size=-1):  # a reader that slurps would ask for everything
+            assert 0 < size <= 1000, f"read({size}): the whole file would be loaded"
+            return super().read(size)
+
+    fh = BoundedReader(
+        extract([record(Adresse_BAL=f"a{i}@x.mssante.fr") for i in range(50)]).getvalue()
     )
     rows = read_extract(fh)
     first = next(rows)
     assert first.address == "a0@x.mssante.fr"
-    assert fh.tell() < len(fh.getvalue())
+    assert fh.tell() < len(fh.getvalue()) / 2
+    assert [r.address for r in rows][-1] == "a49@x.mssante.fr"
 
 
 @pytest.mark.parametrize(
