@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import (
@@ -193,14 +194,17 @@ def load_directory(
         "SELECT 1 FROM mailboxes WHERE valid_to IS NULL LIMIT 1"
     ).first()
     if has_current:
-        _stage(conn, versions)
+        _stage(conn, result, versions)
         _diff_mailboxes(conn, result, meta.departments)
     else:
         # Nothing to diff against: every row is a new version, written straight into
         # ``mailboxes`` whose indexes are built once at the end (maintaining them row by row
-        # costs about three times as much).
+        # costs about three times as much). Ids follow the file's order, so the first line of
+        # a repeated address is the one with the smallest id.
         with indexes_dropped(conn, Mailbox.__table__):
-            result.created = insert_batches(conn, "mailboxes", versions)
+            written = insert_batches(conn, "mailboxes", (b.drop_columns("line") for b in versions))
+        result.kept = written - _drop_repeats(conn, "mailboxes", "id", current_only=True)
+        result.created = result.kept
     freeze_adoption(conn, result.snapshot_id, meta.departments)
     return result
 
@@ -212,25 +216,33 @@ VERSION_COLUMNS = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", 
 def _new_versions(
     result: LoadResult, chunks: Iterable[DirectoryChunk], links: dict[str, str]
 ) -> Iterator[pa.RecordBatch]:
-    """The first line of each address as a new version (``VERSION_COLUMNS``), linked to FINESS
-    (``links``); rejected rows go to the reject log. ``result.kept`` ends as the number of
-    distinct addresses."""
-    seen: set[str] = set()
+    """Every accepted row as a new version (``line`` + ``VERSION_COLUMNS``), linked to FINESS
+    (``links``); rejected rows go to the reject log. Repeated addresses are removed once written
+    (``_drop_repeats``): a set of 536k addresses here would cost more memory than the rest."""
     for chunk in chunks:
         for rejected in chunk.rejected:
             result.rejects.add(rejected)
         rows = chunk.rows
         result.offered += rows.num_rows
-        # set.add() returns None: "a in seen or seen.add(a)" is true for repeats only.
-        first = [not (a in seen or seen.add(a)) for a in rows.column("address").to_pylist()]
-        rows = rows.filter(pa.array(first, pa.bool_()))
         sids = pc.dictionary_encode(rows.column("structure_id"))
         kinds = pa.array([links.get(s) for s in sids.dictionary.to_pylist()], pa.string())
-        repeat = pa.array([result.snapshot_id] * rows.num_rows, pa.int64())
-        arrays = [rows.column(c) for c, _ in MAILBOX_COLUMNS]
+        repeat = pa.array(np.full(rows.num_rows, result.snapshot_id, dtype=np.int64))
+        arrays = [rows.column("line")] + [rows.column(c) for c, _ in MAILBOX_COLUMNS]
         arrays += [kinds.take(sids.indices), repeat, repeat]
-        yield pa.RecordBatch.from_arrays(arrays, names=VERSION_COLUMNS)
-    result.kept = len(seen)
+        yield pa.RecordBatch.from_arrays(arrays, names=["line", *VERSION_COLUMNS])
+
+
+def _drop_repeats(conn: Connection, table: str, order: str, current_only: bool = False) -> int:
+    """Delete the later rows of each address repeated in ``table`` (current versions only, with
+    ``current_only``), keeping the smallest ``order``; returns how many went. Runs on the
+    address index: only the few repeated addresses are looked at twice."""
+    where = "{t}.valid_to IS NULL AND " if current_only else ""
+    mine, other = where.format(t=table), where.format(t="o")
+    return conn.exec_driver_sql(
+        f"DELETE FROM {table} WHERE {mine}address IN (SELECT address FROM {table} "
+        f"WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1) AND {order} > "
+        f"(SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
+    ).rowcount
 
 
 def _first_per_key(
@@ -276,18 +288,20 @@ def finess_links(conn: Connection) -> dict[str, str]:
     return links  # fmt: skip
 
 
-def _stage(conn: Connection, versions: Iterator[pa.RecordBatch]) -> None:
-    """The new file's versions in a temporary table, indexed on the address after loading."""
+def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> None:
+    """The new file's versions in a temporary table, indexed on the address, one per address."""
     types = dict(MAILBOX_COLUMNS) | {
-        "link_kind": "VARCHAR(2)", "first_seen": "INTEGER", "valid_from": "INTEGER"
+        "line": "INTEGER", "link_kind": "VARCHAR(2)", "first_seen": "INTEGER",
+        "valid_from": "INTEGER",
     }  # fmt: skip
-    cols = ", ".join(f"{c} {types[c]}" for c in VERSION_COLUMNS)
+    cols = ", ".join(f"{c} {types[c]}" for c in ["line", *VERSION_COLUMNS])
     on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
     for table in ("stage_diff", "stage_mailboxes"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE stage_mailboxes ({cols}){on_commit}")
-    insert_batches(conn, "stage_mailboxes", versions)
+    written = insert_batches(conn, "stage_mailboxes", versions)
     conn.exec_driver_sql("CREATE INDEX ix_stage_mailboxes_address ON stage_mailboxes (address)")
+    result.kept = written - _drop_repeats(conn, "stage_mailboxes", "line")
 
 
 def _diff_mailboxes(
@@ -358,7 +372,8 @@ def load_finess(
         lambda row: (*row[1:], row.category_code in medico_social, s),
     )  # fmt: skip
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
-        result.created = insert_rows(conn, "establishments", ESTABLISHMENT_ROW, new)
+        with indexes_dropped(conn, Establishment.__table__):
+            result.created = insert_rows(conn, "establishments", ESTABLISHMENT_ROW, new)
     else:
         _replace_establishments(conn, result, meta.departments, new)
     relink_mailboxes(conn)

@@ -208,7 +208,7 @@ def read_extract_chunks(
     return _chunks(fh, positions, width, scope, stats)
 
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 2 << 20
 
 
 def _chunks(
