@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import BinaryIO
 
 import pyarrow as pa
-import pyarrow.csv as pcsv
 
 from balise.errors import SourceError
 from balise.referentials.bal_types import normalise_bal_type
@@ -40,6 +39,7 @@ from ingest.sources.annuaire_values import (  # noqa: F401 (REASON_* and REASONS
     is_valid_address,
     normalise_structure_id,
 )
+from ingest.sources.columns import blocks, has_blank_or_lone_cr, parse_block, parts
 from ingest.sources.rows import DirectoryRow, ReadStats, Rejected
 
 FORMAT = "annuaire-txt"
@@ -222,87 +222,28 @@ def _chunks(
     wanted = sorted({i for i in vars(at).values() if i is not None})
     lookups = Lookups()
     lineno = 1  # the header
-    for block in _blocks(fh):
-        for part in _clean_parts(block, width, wanted):
-            count = part.data.count(b"\n") + (not part.data.endswith(b"\n"))
+    for block in blocks(fh, BLOCK_BYTES):
+        for part in parts(block, lambda data: _parse_clean(data, width, wanted)):
             if part.table is None:
                 yield _exact_chunk(part.data, lineno, positions, width, scope, stats)
             else:
-                stats.lines += count
+                stats.lines += part.lines
                 rows, rejected, out = normalise_block(part.table, lineno + 1, at, scope, lookups)
                 stats.out_of_scope += out
                 yield DirectoryChunk(rows, rejected)
-            lineno += count
-
-
-@dataclass
-class _Part:
-    data: bytes
-    table: pa.Table | None  # None: for the line reader
-
-
-def _clean_parts(block: bytes, width: int, wanted: list[int], pieces: int = 32) -> Iterator[_Part]:
-    """``block`` parsed by Arrow if it is clean; otherwise cut in ``pieces`` (at line ends) and
-    each piece tried again, so that the line reader only gets the few lines around a bad one."""
-    table = _parse_clean(block, width, wanted)
-    if table is not None or len(block) < 4096:
-        yield _Part(block, table)
-        return
-    step, start = len(block) // pieces, 0
-    while start < len(block):
-        end = block.find(b"\n", start + step) + 1 or len(block)
-        part = block[start:end]
-        yield _Part(part, _parse_clean(part, width, wanted))
-        start = end
-
-
-def _blocks(fh: BinaryIO) -> Iterator[bytes]:
-    """The rest of ``fh`` in blocks of whole lines (the last one may lack its newline)."""
-    rest = b""
-    while data := fh.read(BLOCK_BYTES):
-        data = rest + data
-        cut = data.rfind(b"\n") + 1
-        rest = data[cut:]
-        if cut:
-            yield data[:cut]
-    if rest:
-        yield rest
+            lineno += part.lines
 
 
 def _parse_clean(block: bytes, width: int, wanted: list[int]) -> pa.Table | None:
     """The ``wanted`` columns of ``block`` parsed by Arrow, or None when the block holds anything
     Arrow would not number like the line reader (then the line reader takes the block)."""
-    if (
-        (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
-        or b"\n\n" in block
-        or b"\n\r\n" in block
-        or block.startswith((b"\n", b"\r\n"))
-    ):
+    if has_blank_or_lone_cr(block):
         return None
     try:
         block.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    invalid: list[object] = []
-    names = [f"c{i}" for i in range(width)]
-    try:
-        table = pcsv.read_csv(
-            pa.py_buffer(block),
-            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 20),
-            parse_options=pcsv.ParseOptions(
-                delimiter="|", quote_char=False, escape_char=False,
-                invalid_row_handler=lambda row: invalid.append(row) or "skip",
-            ),
-            convert_options=pcsv.ConvertOptions(
-                include_columns=[names[i] for i in wanted],
-                column_types={names[i]: pa.string() for i in wanted},
-                strings_can_be_null=False,
-            ),
-        )  # fmt: skip
-    except pa.ArrowInvalid:
-        return None
-    count = block.count(b"\n") + (not block.endswith(b"\n"))
-    return None if invalid or table.num_rows != count else table
+    return parse_block(block, width, wanted, "|")
 
 
 def _exact_chunk(

@@ -1,0 +1,178 @@
+"""What both bulk readers (directory and FINESS) share: cutting a stream into blocks of whole
+lines, parsing a clean block with Arrow, and string functions on Arrow columns that give exactly
+what the line readers' Python gives (the line readers are the specification).
+
+Exactness rules: ``strip`` removes exactly the characters ``str.isspace()`` accepts; ``exact``
+applies a bulk function to ASCII values only (where ``lower``, ``upper`` and the regexes have
+exact ASCII equivalents) and the Python function to the others; ``lookup`` runs the Python
+function once per distinct value. Pure: bytes and Arrow arrays in, Arrow arrays out.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+STRING = pa.string()
+# Every character str.strip() removes (the 29 code points whose isspace() is true).
+PY_SPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+_NULL = pa.scalar(None, STRING)
+
+
+@dataclass
+class Part:
+    """Consecutive whole lines of a file, with Arrow's parse when the block was clean."""
+
+    data: bytes
+    table: pa.Table | None  # None: for the line reader
+
+    @property
+    def lines(self) -> int:
+        return line_count(self.data)
+
+
+def line_count(data: bytes) -> int:
+    return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+
+
+def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
+    """The rest of ``fh`` in blocks of about ``size`` bytes of whole lines (the last one may lack
+    its newline); the stream is read ``size`` bytes at a time, never whole."""
+    rest = b""
+    while data := fh.read(size):
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        rest = data[cut:]
+        if cut:
+            yield data[:cut]
+    if rest:
+        yield rest
+
+
+def parts(
+    block: bytes, parse: Callable[[bytes], pa.Table | None], pieces: int = 32
+) -> Iterator[Part]:
+    """``block`` parsed if ``parse`` accepts it; otherwise cut in ``pieces`` (at line ends) and
+    each piece tried again, so that the line reader only gets the few lines around a bad one."""
+    table = parse(block)
+    if table is not None or len(block) < 4096:
+        yield Part(block, table)
+        return
+    step, start = len(block) // pieces, 0
+    while start < len(block):
+        end = block.find(b"\n", start + step) + 1 or len(block)
+        piece = block[start:end]
+        yield Part(piece, parse(piece))
+        start = end
+
+
+def has_blank_or_lone_cr(block: bytes) -> bool:
+    """Lines Arrow would not number like a Python line loop: blank ones, or a CR not before LF."""
+    return (
+        (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
+        or b"\n\n" in block
+        or b"\n\r\n" in block
+        or block.startswith((b"\n", b"\r\n"))
+    )
+
+
+def parse_block(block: bytes, width: int, wanted: list[int], delimiter: str) -> pa.Table | None:
+    """Columns ``wanted`` (named ``c<i>``) of a UTF-8 ``block`` without quoting, or None unless
+    every line has exactly ``width`` fields."""
+    invalid: list[object] = []
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(block),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 20),
+            parse_options=pcsv.ParseOptions(
+                delimiter=delimiter, quote_char=False, escape_char=False,
+                invalid_row_handler=lambda row: invalid.append(row) or "skip",
+            ),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=[names[i] for i in wanted],
+                column_types={names[i]: STRING for i in wanted},
+                strings_can_be_null=False,
+            ),
+        )  # fmt: skip
+    except pa.ArrowInvalid:
+        return None
+    return None if invalid or table.num_rows != line_count(block) else table
+
+
+def column(table: pa.Table, i: int | None) -> pa.Array:
+    """Column ``c<i>`` of a parsed block (all null when the file has no such column)."""
+    if i is None:
+        return pa.nulls(table.num_rows, STRING)
+    return table.column(f"c{i}").combine_chunks()
+
+
+def strip(values: pa.Array) -> pa.Array:
+    return pc.utf8_trim(values, PY_SPACE)
+
+
+def null_if_empty(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), _NULL, values)
+
+
+def strip_or_null(values: pa.Array) -> pa.Array:
+    """``value.strip() or None``."""
+    return null_if_empty(strip(values))
+
+
+def exact(
+    values: pa.Array,
+    bulk: Callable[[pa.Array], pa.Array],
+    one: Callable[[str], object],
+    type_: pa.DataType = STRING,
+) -> pa.Array:
+    """``bulk(values)`` where the value is ASCII (or null), ``one(value)`` elsewhere."""
+    out = bulk(values)
+    if values.null_count == len(values):
+        return out
+    other = pc.invert(pc.fill_null(pc.string_is_ascii(values), True))
+    if not pc.any(other).as_py():
+        return out
+    fixed = pa.array([one(v) for v in values.filter(other).to_pylist()], type_)
+    return pc.replace_with_mask(out, other, fixed)
+
+
+def lookup(
+    values: pa.Array, cache: dict, normalise: Callable, type_: pa.DataType = STRING
+) -> pa.Array:
+    """``normalise(value)`` for each value, computed once per distinct value (``cache`` keeps
+    the results across blocks)."""
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    for value in distinct:
+        if value not in cache:
+            cache[value] = normalise(value)
+    return pa.array([cache[v] for v in distinct], type_).take(encoded.indices)
+
+
+def lookup_pairs(
+    first: pa.Array, second: pa.Array, cache: dict, normalise: Callable, type_=STRING
+) -> pa.Array:
+    """``normalise(a, b)`` for each pair of values, computed once per distinct pair."""
+    a, b = pc.dictionary_encode(first), pc.dictionary_encode(second)
+    width = max(len(b.dictionary), 1)
+    key = pc.add(pc.multiply(a.indices.cast(pa.int64()), width), b.indices.cast(pa.int64()))
+    pairs = pc.dictionary_encode(key)
+    a_values, b_values = a.dictionary.to_pylist(), b.dictionary.to_pylist()
+    out = []
+    for k in pairs.dictionary.to_pylist():
+        pair = (a_values[k // width], b_values[k % width])
+        if pair not in cache:
+            cache[pair] = normalise(*pair)
+        out.append(cache[pair])
+    return pa.array(out, type_).take(pairs.indices)
+
+
+def lines_where(lines: pa.Array, mask: pa.Array) -> list[int]:
+    return lines.filter(mask).to_pylist()
