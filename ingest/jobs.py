@@ -109,7 +109,7 @@ def ingest(
 
 
 def _read(kind: str, stream, departments: tuple[str, ...] | None, stats: ReadStats):
-    read = annuaire.read_extract_chunks if kind == "annuaire" else finess.read_finess
+    read = annuaire.read_extract_chunks if kind == "annuaire" else finess.read_finess_chunks
     return read(stream, departments, stats)
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import attrgetter
 
 import numpy as np
 import pyarrow as pa
@@ -39,9 +38,8 @@ from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
-from ingest.sources.annuaire import DirectoryChunk
-from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected
-from ingest.staging import insert_batches, insert_rows
+from ingest.sources.rows import Chunk, ReadStats, Rejected
+from ingest.staging import insert_batches
 
 MAX_EXAMPLES = 50
 
@@ -184,9 +182,7 @@ def _scope_sql(departments: tuple[str, ...] | None, column: str) -> tuple[str, d
     )
 
 
-def load_directory(
-    conn: Connection, meta: SnapshotMeta, chunks: Iterable[DirectoryChunk]
-) -> LoadResult:
+def load_directory(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -> LoadResult:
     """Version the directory rows as snapshot ``meta`` (inside the caller's transaction)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
     versions = _new_versions(result, chunks, finess_links(conn))
@@ -214,7 +210,7 @@ VERSION_COLUMNS = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", 
 
 
 def _new_versions(
-    result: LoadResult, chunks: Iterable[DirectoryChunk], links: dict[str, str]
+    result: LoadResult, chunks: Iterable[Chunk], links: dict[str, str]
 ) -> Iterator[pa.RecordBatch]:
     """Every accepted row as a new version (``line`` + ``VERSION_COLUMNS``), linked to FINESS
     (``links``); rejected rows go to the reject log. Repeated addresses are removed once written
@@ -245,26 +241,6 @@ def _drop_repeats(conn: Connection, table: str, order: str, current_only: bool =
     ).rowcount
 
 
-def _first_per_key(
-    result: LoadResult, rows: Iterable, accept: type, key: str, derive: Callable[[tuple], tuple]
-) -> Iterator[tuple]:
-    """``derive(row)`` for each accepted row, the first line of each ``key`` only (the address
-    for the directory, the FINESS number for establishments); rejected rows go to the reject log.
-    ``result.kept`` ends as the number of distinct keys."""
-    key_of = attrgetter(key)
-    seen: set[str] = set()
-    for row in rows:
-        if type(row) is not accept:
-            result.rejects.add(row)
-            continue
-        result.offered += 1
-        k = key_of(row)
-        if k not in seen:
-            seen.add(k)
-            yield derive(row)
-    result.kept = len(seen)
-
-
 @contextmanager
 def indexes_dropped(conn: Connection, table: Table) -> Iterator[None]:
     for index in table.indexes:
@@ -276,16 +252,13 @@ def indexes_dropped(conn: Connection, table: Table) -> Iterator[None]:
 
 def finess_links(conn: Connection) -> dict[str, str]:
     """Structure id -> "ET" or "EJ": the rule of ``_LINK_KIND`` below, as a lookup table."""
-    links = {
-        ej: "EJ"
-        for (ej,) in conn.exec_driver_sql(
-            "SELECT DISTINCT finess_ej FROM establishments WHERE finess_ej IS NOT NULL"
-        )
-    }
-    links.update(
-        (et, "ET") for (et,) in conn.exec_driver_sql("SELECT finess_et FROM establishments")
-    )
-    return links  # fmt: skip
+    cur = conn.connection.driver_connection.cursor()  # 100k rows: the DB-API's own fetchall
+    cur.execute("SELECT DISTINCT finess_ej FROM establishments WHERE finess_ej IS NOT NULL")
+    links = dict.fromkeys((ej for (ej,) in cur.fetchall()), "EJ")
+    cur.execute("SELECT finess_et FROM establishments")
+    links.update(dict.fromkeys((et for (et,) in cur.fetchall()), "ET"))
+    cur.close()
+    return links
 
 
 def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> None:
@@ -361,19 +334,13 @@ def relink_mailboxes(conn: Connection) -> int:
     ).rowcount
 
 
-def load_finess(
-    conn: Connection, meta: SnapshotMeta, rows: Iterable[EstablishmentRow | Rejected]
-) -> LoadResult:
+def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -> LoadResult:
     """Replace the establishments of the selected departments with the file's."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    medico_social, s = medico_social_codes(), result.snapshot_id
-    new = _first_per_key(
-        result, rows, EstablishmentRow, "finess_et",
-        lambda row: (*row[1:], row.category_code in medico_social, s),
-    )  # fmt: skip
+    new = _new_establishments(result, chunks)
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
         with indexes_dropped(conn, Establishment.__table__):
-            result.created = insert_rows(conn, "establishments", ESTABLISHMENT_ROW, new)
+            result.created = insert_batches(conn, "establishments", new)
     else:
         _replace_establishments(conn, result, meta.departments, new)
     relink_mailboxes(conn)
@@ -381,6 +348,33 @@ def load_finess(
     if latest is not None:
         freeze_adoption(conn, latest, None, replace=True)
     return result
+
+
+def _new_establishments(result: LoadResult, chunks: Iterable[Chunk]) -> Iterator[pa.RecordBatch]:
+    """The first line of each FINESS number (``ESTABLISHMENT_ROW``), flagged médico-social or
+    not; rejected rows go to the reject log. ``result.kept`` ends as the number of distinct
+    numbers (about 100k nationally: a set of them is small)."""
+    medico_social = pa.array(sorted(medico_social_codes()), pa.string())
+    seen: set[str] = set()
+    for chunk in chunks:
+        for rejected in chunk.rejected:
+            result.rejects.add(rejected)
+        rows = chunk.rows
+        result.offered += rows.num_rows
+        # set.add() returns None: "n in seen or seen.add(n)" is true for repeats only.
+        first = [not (n in seen or seen.add(n)) for n in rows.column("finess_et").to_pylist()]
+        rows = rows.filter(pa.array(first, pa.bool_()))
+        arrays = [rows.column(c) for c, _ in ESTABLISHMENT_COLUMNS]
+        # Dates as ISO text: what SQLAlchemy's Date reads back on SQLite, and COPY accepts.
+        arrays[ESTABLISHMENT_ROW.index("opened_on")] = pc.cast(
+            rows.column("opened_on"), pa.string()
+        )
+        arrays += [
+            pc.is_in(rows.column("category_code"), medico_social),
+            pa.array(np.full(rows.num_rows, result.snapshot_id, dtype=np.int64)),
+        ]
+        yield pa.RecordBatch.from_arrays(arrays, names=ESTABLISHMENT_ROW)
+    result.kept = len(seen)
 
 
 # An establishment as staged or inserted: the file's columns, then what the writer derives.
@@ -395,7 +389,7 @@ def _replace_establishments(
     on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
     conn.exec_driver_sql("DROP TABLE IF EXISTS stage_establishments")
     conn.exec_driver_sql(f"CREATE TEMP TABLE stage_establishments ({cols}){on_commit}")
-    insert_rows(conn, "stage_establishments", ESTABLISHMENT_ROW, new)
+    insert_batches(conn, "stage_establishments", new)
     conn.exec_driver_sql("CREATE INDEX ix_stage_establishments ON stage_establishments (finess_et)")
     scope, params = _scope_sql(departments, "e.department")
     result.removed = conn.execute(

@@ -4,10 +4,12 @@ line of a duplicated key wins) and choose the table: a temporary stage or the fi
 - Row tuples (:func:`insert_rows`): ``executemany`` by batches on SQLite, ``COPY`` on PostgreSQL.
 - Arrow record batches (:func:`insert_batches`, the directory's 536k rows): on SQLite the ADBC
   driver writes them, in C, into a scratch database file of their own; the store attaches that
-  file and copies with one ``INSERT ... SELECT`` inside the caller's transaction (sqlite3's
-  ``executemany`` would spend three times as long binding values from Python). The scratch file
-  is detached and deleted when the transaction ends (``balise.db.write_transaction``). On
-  PostgreSQL the batches go through ``COPY``.
+  file and copies it with one ``INSERT ... SELECT`` inside the caller's transaction (sqlite3's
+  ``executemany`` would spend three times as long binding values from Python). The batches are
+  computed one thread ahead, so reading the file overlaps with writing the scratch file (copying
+  in groups as the batches come was tried: slower on two cores). Scratch files are detached and
+  deleted when the transaction ends
+  (``balise.db.write_transaction``). On PostgreSQL the batches go through ``COPY``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
+from queue import Full, Queue
+from threading import Event, Thread
+from typing import TypeVar
 
 import pyarrow as pa
 from sqlalchemy import Connection
@@ -23,6 +28,7 @@ from sqlalchemy import Connection
 from balise.db import ATTACHED_KEY
 
 BATCH = 20_000
+T = TypeVar("T")
 
 
 def insert_rows(
@@ -53,17 +59,17 @@ def insert_rows(
 
 def insert_batches(conn: Connection, table: str, batches: Iterator[pa.RecordBatch]) -> int:
     """Bulk-insert Arrow ``batches`` (columns named as in ``table``; the first batch gives the
-    names) into ``table``; returns the count."""
+    names) into ``table``; returns the count. The batches are produced one thread ahead."""
+    batches = read_ahead(batches)
     first = next(batches, None)
     if first is None:
         return 0
     if conn.dialect.name != "sqlite":
         return insert_rows(conn, table, first.schema.names, _rows_of(first, batches))
     scratch = Path(tempfile.mkdtemp(prefix="balise-stage-")) / "stage.db"
+    _write_scratch(scratch, pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches)))
     attached = conn.info.setdefault(ATTACHED_KEY, [])
     alias = f"balise_stage_{len(attached)}"
-    reader = pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
-    _write_scratch(scratch, reader)
     conn.exec_driver_sql(f"ATTACH DATABASE ? AS {alias}", (str(scratch),))
     attached.append((alias, str(scratch)))
     cols = ", ".join(first.schema.names)
@@ -89,3 +95,47 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
 def _rows_of(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[tuple]:
     for batch in _chain(first, rest):
         yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+
+
+_END = object()
+
+
+def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """``items``, computed by a background thread up to ``depth`` ahead, so that reading and
+    parsing the next blocks (mostly in Arrow, which releases the GIL) overlaps with writing this
+    one (in C: ADBC, SQLite). An exception in the thread is raised here; leaving early stops the
+    thread before returning, so nothing reads the source after its file is closed."""
+    queue: Queue = Queue(depth)
+    stop = Event()
+
+    def put(entry: tuple) -> None:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.1)
+                return
+            except Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for item in items:
+                put((item, None))
+                if stop.is_set():
+                    return
+            put((_END, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put((_END, exc))
+
+    thread = Thread(target=produce, name="balise-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = queue.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -14,12 +14,10 @@ give the same rows, a test checks it. :func:`read_extract` gives the same rows o
 
 from __future__ import annotations
 
-import heapq
 import io
 import re
 import unicodedata
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
@@ -28,7 +26,7 @@ import pyarrow as pa
 from balise.errors import SourceError
 from balise.referentials.bal_types import normalise_bal_type
 from balise.referentials.departments import normalise_department
-from ingest.sources.annuaire_columns import DIRECTORY_SCHEMA, Lookups, Positions, normalise_block
+from ingest.sources.annuaire_columns import Lookups, Positions, normalise_block
 from ingest.sources.annuaire_values import (  # noqa: F401 (REASON_* and REASONS: public here)
     REASON_ADDRESS,
     REASON_DEPARTMENT,
@@ -40,7 +38,15 @@ from ingest.sources.annuaire_values import (  # noqa: F401 (REASON_* and REASONS
     normalise_structure_id,
 )
 from ingest.sources.columns import blocks, has_blank_or_lone_cr, parse_block, parts
-from ingest.sources.rows import DirectoryRow, ReadStats, Rejected
+from ingest.sources.rows import (
+    DIRECTORY_SCHEMA,
+    Chunk,
+    DirectoryRow,
+    ReadStats,
+    Rejected,
+    chunk_of,
+    flatten,
+)
 
 FORMAT = "annuaire-txt"
 
@@ -174,24 +180,14 @@ def read_extract(
     Addresses are NOT de-duplicated here (about 170 repeat nationally): the writer does it
     with its primary key on the lower-cased address.
     """
-    chunks = read_extract_chunks(fh, departments, stats)
-    return _flatten(chunks)
-
-
-@dataclass
-class DirectoryChunk:
-    """Consecutive lines of the extract: the accepted rows as columns (``DIRECTORY_SCHEMA``:
-    the fields of DirectoryRow) and the rejected rows, both in line order."""
-
-    rows: pa.RecordBatch
-    rejected: list[Rejected]
+    return flatten(read_extract_chunks(fh, departments, stats), DirectoryRow)
 
 
 def read_extract_chunks(
     fh: BinaryIO,
     departments: Collection[str] | None = None,
     stats: ReadStats | None = None,
-) -> Iterator[DirectoryChunk]:
+) -> Iterator[Chunk]:
     """What :func:`read_extract` reads, by blocks of lines (the fast path for the writer).
 
     Blocks of clean lines (UTF-8, the header's column count, no blank line, no lone CR) are
@@ -217,7 +213,7 @@ def _chunks(
     width: int,
     scope: frozenset[str] | None,
     stats: ReadStats,
-) -> Iterator[DirectoryChunk]:
+) -> Iterator[Chunk]:
     at = Positions(*(positions[name] for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS))
     wanted = sorted({i for i in vars(at).values() if i is not None})
     lookups = Lookups()
@@ -230,7 +226,7 @@ def _chunks(
                 stats.lines += part.lines
                 rows, rejected, out = normalise_block(part.table, lineno + 1, at, scope, lookups)
                 stats.out_of_scope += out
-                yield DirectoryChunk(rows, rejected)
+                yield Chunk(rows, rejected)
             lineno += part.lines
 
 
@@ -253,23 +249,9 @@ def _exact_chunk(
     width: int,
     scope: frozenset[str] | None,
     stats: ReadStats,
-) -> DirectoryChunk:
-    rows: list[DirectoryRow] = []
-    rejected: list[Rejected] = []
-    for item in _rows(io.BytesIO(block), positions, width, scope, stats, lineno):
-        (rejected if type(item) is Rejected else rows).append(item)
-    columns = list(zip(*rows, strict=True)) or [()] * len(DIRECTORY_SCHEMA)
-    batch = pa.RecordBatch.from_arrays(
-        [pa.array(values, f.type) for values, f in zip(columns, DIRECTORY_SCHEMA, strict=True)],
-        schema=DIRECTORY_SCHEMA,
-    )
-    return DirectoryChunk(batch, rejected)
-
-
-def _flatten(chunks: Iterator[DirectoryChunk]) -> Iterator[DirectoryRow | Rejected]:
-    for chunk in chunks:
-        rows = map(DirectoryRow._make, zip(*chunk.rows.to_pydict().values(), strict=True))
-        yield from heapq.merge(rows, chunk.rejected, key=lambda item: item.line)
+) -> Chunk:
+    rows = _rows(io.BytesIO(block), positions, width, scope, stats, lineno)
+    return chunk_of(rows, DIRECTORY_SCHEMA)
 
 
 def _rows(

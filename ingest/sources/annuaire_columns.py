@@ -36,17 +36,12 @@ from ingest.sources.columns import (
     exact,
     lines_where,
     lookup,
-    lookup_pairs,
+    lookup_many,
     null_if_empty,
     strip,
     strip_or_null,
 )
-from ingest.sources.rows import DirectoryRow, Rejected
-
-# What the batches hold: the fields of DirectoryRow, in its order.
-DIRECTORY_SCHEMA = pa.schema(
-    [("line", pa.int64())] + [(name, pa.string()) for name in DirectoryRow._fields[1:]]
-)
+from ingest.sources.rows import DIRECTORY_SCHEMA, Rejected
 
 # ASCII addresses is_valid_address() accepts: printable, no space, one "@", a domain holding a
 # dot and neither starting nor ending with one.
@@ -90,8 +85,8 @@ def normalise_block(
     selection, BAL type, address."""
     lines = pa.array(np.arange(first_line, first_line + table.num_rows, dtype=np.int64))
     postcode = strip(column(table, at.postcode))
-    department = lookup_pairs(
-        column(table, at.department), postcode, lookups.departments, _department
+    department = lookup_many(
+        [column(table, at.department), postcode], lookups.departments, _department
     )
     found = pc.not_equal(department, "")
     kept = found if scope is None else pc.and_(found, pc.is_in(department, pa.array(scope)))

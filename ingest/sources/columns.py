@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -55,31 +56,25 @@ def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield rest
 
 
-def parts(
-    block: bytes, parse: Callable[[bytes], pa.Table | None], pieces: int = 32
-) -> Iterator[Part]:
-    """``block`` parsed if ``parse`` accepts it; otherwise cut in ``pieces`` (at line ends) and
-    each piece tried again, so that the line reader only gets the few lines around a bad one."""
+def parts(block: bytes, parse: Callable[[bytes], pa.Table | None]) -> Iterator[Part]:
+    """``block`` parsed if ``parse`` accepts it; otherwise cut in two halves (at a line end) and
+    each half tried again, down to a few lines, so that the line reader only gets the lines
+    around a bad one. Halves are parsed lazily, after the previous part was consumed (the FINESS
+    parser depends on the encoding the line reader has found so far)."""
     table = parse(block)
-    if table is not None or len(block) < 4096:
+    middle = block.find(b"\n", len(block) // 2) + 1
+    if table is not None or len(block) < 4096 or not 0 < middle < len(block):
         yield Part(block, table)
         return
-    step, start = len(block) // pieces, 0
-    while start < len(block):
-        end = block.find(b"\n", start + step) + 1 or len(block)
-        piece = block[start:end]
-        yield Part(piece, parse(piece))
-        start = end
+    yield from parts(block[:middle], parse)
+    yield from parts(block[middle:], parse)
 
 
 def has_blank_or_lone_cr(block: bytes) -> bool:
     """Lines Arrow would not number like a Python line loop: blank ones, or a CR not before LF."""
-    return (
-        (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
-        or b"\n\n" in block
-        or b"\n\r\n" in block
-        or block.startswith((b"\n", b"\r\n"))
-    )
+    if b"\r" in block and (block.count(b"\r") != block.count(b"\r\n") or b"\n\r\n" in block):
+        return True
+    return b"\n\n" in block or block.startswith((b"\n", b"\r\n"))
 
 
 def parse_block(block: bytes, width: int, wanted: list[int], delimiter: str) -> pa.Table | None:
@@ -156,22 +151,29 @@ def lookup(
     return pa.array([cache[v] for v in distinct], type_).take(encoded.indices)
 
 
-def lookup_pairs(
-    first: pa.Array, second: pa.Array, cache: dict, normalise: Callable, type_=STRING
+def lookup_many(
+    arrays: list[pa.Array], cache: dict, normalise: Callable, type_: pa.DataType = STRING
 ) -> pa.Array:
-    """``normalise(a, b)`` for each pair of values, computed once per distinct pair."""
-    a, b = pc.dictionary_encode(first), pc.dictionary_encode(second)
-    width = max(len(b.dictionary), 1)
-    key = pc.add(pc.multiply(a.indices.cast(pa.int64()), width), b.indices.cast(pa.int64()))
-    pairs = pc.dictionary_encode(key)
-    a_values, b_values = a.dictionary.to_pylist(), b.dictionary.to_pylist()
+    """``normalise(a, b, ...)`` for each row of ``arrays`` (no nulls), computed once per
+    distinct combination (``cache`` keeps the results across blocks)."""
+    encoded = [pc.dictionary_encode(a) for a in arrays]
+    key = pa.array(np.zeros(len(arrays[0]), dtype=np.int64))
+    for e in encoded:  # one integer per combination: mixed-radix digits of the value indices
+        key = pc.add(pc.multiply(key, max(len(e.dictionary), 1)), e.indices.cast(pa.int64()))
+    combos = pc.dictionary_encode(key)
+    values = [e.dictionary.to_pylist() for e in encoded]
+    radices = [max(len(v), 1) for v in values]
     out = []
-    for k in pairs.dictionary.to_pylist():
-        pair = (a_values[k // width], b_values[k % width])
-        if pair not in cache:
-            cache[pair] = normalise(*pair)
-        out.append(cache[pair])
-    return pa.array(out, type_).take(pairs.indices)
+    for k in combos.dictionary.to_pylist():
+        combo = []
+        for vals, radix in zip(reversed(values), reversed(radices), strict=True):
+            k, i = divmod(k, radix)
+            combo.append(vals[i])
+        combo = tuple(reversed(combo))
+        if combo not in cache:
+            cache[combo] = normalise(*combo)
+        out.append(cache[combo])
+    return pa.array(out, type_).take(combos.indices)
 
 
 def lines_where(lines: pa.Array, mask: pa.Array) -> list[int]:

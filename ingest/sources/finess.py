@@ -1,6 +1,7 @@
 """Reader for the FINESS establishment file: the legacy data.gouv "etalab" CSV and the FiNESS+ JSON.
 
-Pure: a binary file object in, :class:`EstablishmentRow` / :class:`Rejected` out. Formats and quirks
+Pure: a binary file object in, :class:`EstablishmentRow` / :class:`Rejected` out (or the same
+by :class:`Chunk`, the writer's fast path). Formats and quirks
 are described in ``/work/shared/domain/finess.md``. One entry point, :func:`read_finess`, detects
 the format from the first bytes (``{`` -> JSON, else the etalab CSV).
 """
@@ -8,30 +9,52 @@ the format from the first bytes (``{`` -> JSON, else the etalab CSV).
 from __future__ import annotations
 
 import csv
+import io
 import json
-import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, date, datetime
+from itertools import chain, islice
 from typing import BinaryIO
+
+import pyarrow as pa
 
 from balise.errors import SourceError
 from balise.referentials.departments import (
-    department_from_finess,
     department_from_postcode,
     load_departments,
 )
-from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected
+from ingest.sources.columns import blocks, has_blank_or_lone_cr, line_count, parse_block, parts
+from ingest.sources.finess_columns import WANTED, Lookups, normalise_etalab
+from ingest.sources.finess_values import (  # noqa: F401 (REASON_*, luhn_ok...: public here)
+    REASON_CATEGORY,
+    REASON_DEPARTMENT,
+    REASON_FIELDS,
+    REASON_FINESS,
+    REASON_JSON,
+    REASONS,
+    STRUCTUREET_FIELDS,
+    Col,
+    etalab_commune_code,
+    etalab_department,
+    is_finess_number,
+    luhn_ok,
+    parse_date,
+    siret_or_none,
+    split_acheminement,
+    street_line,
+)
+from ingest.sources.rows import (
+    ESTABLISHMENT_SCHEMA,
+    Chunk,
+    EstablishmentRow,
+    ReadStats,
+    Rejected,
+    chunk_of,
+    flatten,
+)
 
 FORMAT_ETALAB = "finess-etalab"
 FORMAT_JSON = "finess-json"
-
-# The only reasons a row is rejected (the writer counts rows per reason).
-REASON_FIELDS = "nombre de champs incorrect"
-REASON_FINESS = "numéro FINESS invalide"
-REASON_DEPARTMENT = "département introuvable"
-REASON_CATEGORY = "catégorie absente"
-REASON_JSON = "établissement JSON mal formé"
-REASONS = (REASON_FIELDS, REASON_FINESS, REASON_DEPARTMENT, REASON_CATEGORY, REASON_JSON)
 
 MSG_EMPTY = "Le fichier est vide : ce n'est pas un fichier FINESS."
 MSG_BINARY = "Ce fichier est binaire : ce n'est pas un fichier FINESS."
@@ -45,72 +68,9 @@ MSG_BAD_JSON = (
 )
 MSG_NOT_FINESS_JSON = "Ce fichier JSON n'est pas un flux FiNESS+ : la liste « pmej » est absente."
 
-STRUCTUREET_FIELDS = 32  # section name + 31 fields, the last (numuai) usually empty
-# Positions in a structureet line (section name at 0).
-(
-    _ET, _EJ, _RS, _RSLONGUE, _NUMVOIE, _TYPVOIE, _VOIE, _COMPVOIE, _LIEUDIT, _COMMUNE, _DEP,
-    _ACHEMINEMENT, _CATEG, _LIBCATEG, _SIRET, _DATEOUV,
-) = (1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 22, 28)  # fmt: skip
 
-_FINESS_SYNTAX = re.compile(r"[0-9][0-9AB][0-9]{7}")
-_CEDEX = re.compile(r"\s+CEDEX(\s+\d+)?$", re.IGNORECASE)
 _WHITESPACE = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # digit sum of 2*d
-
-
-def luhn_ok(number: str) -> bool:
-    """Whether the last character of a 9-character FINESS number is its Luhn check digit.
-
-    Corsican numbers (``2A``/``2B``): how ANS puts A and B in the sum is not documented. Here they
-    count as 0 (the department was 20 before 1976), an unverified convention: a failure on such a
-    number only flags the row, it never rejects it.
-    """
-    digits = number.upper().replace("A", "0").replace("B", "0")
-    if len(digits) != 9 or not digits.isdigit():
-        return False
-    # From the right: check digit and every second digit as is, the others doubled (digit sum).
-    total = sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(c)] for c in digits[-2::-2])
-    return total % 10 == 0
-
-
-def is_finess_number(value: str) -> bool:
-    """FINESS syntax ``[0-9][0-9AB][0-9]{7}`` (the key is checked apart, by :func:`luhn_ok`)."""
-    return _FINESS_SYNTAX.fullmatch(value) is not None
-
-
-def parse_date(value: str) -> date | None:
-    """ISO ``AAAA-MM-JJ`` (2026 files) or ``JJ/MM/AAAA`` (older files); anything else -> None.
-    A time after the date (``2024-10-30 00:00:00``) is ignored."""
-    text = (value or "").strip()[:10]
-    try:
-        if len(text) == 10 and text[4] == "-":
-            return date.fromisoformat(text)
-        if len(text) == 10 and text[2] == "/":
-            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
-    except ValueError:
-        return None
-    return None
-
-
-def street_line(number: str, complement: str, way_type: str, way: str, place: str) -> str | None:
-    """ "12 B R DES LILAS" from the address parts (the place name when there is no street).
-    Both formats go through here so that a switch from CSV to JSON does not change addresses."""
-    parts = [p.strip() for p in (number, complement, way_type, way)]
-    line = " ".join(p for p in parts if p)
-    if not (parts[2] or parts[3]):
-        line = " ".join(p for p in (line, place.strip()) if p)
-    return line or None
-
-
-def split_acheminement(text: str) -> tuple[str | None, str | None]:
-    """("01000", "BOURG EN BRESSE") from "01000 BOURG EN BRESSE CEDEX 2" (CEDEX dropped).
-    A line without a leading 5-digit postcode is all city."""
-    text = (text or "").strip()
-    head, _, rest = text.partition(" ")
-    postcode = head if len(head) == 5 and head.isdigit() else None
-    city = _CEDEX.sub("", rest if postcode else text).strip()
-    return postcode, city or None
 
 
 def read_finess(
@@ -118,22 +78,46 @@ def read_finess(
     departments: Collection[str] | None = None,
     stats: ReadStats | None = None,
 ) -> Iterator[EstablishmentRow | Rejected]:
-    """Rows of a FINESS file read from ``fh``, in either format (detected from the first bytes).
+    """What :func:`read_finess_chunks` reads, row by row, in line order."""
+    return flatten(read_finess_chunks(fh, departments, stats), EstablishmentRow)
+
+
+def read_finess_chunks(
+    fh: BinaryIO,
+    departments: Collection[str] | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[Chunk]:
+    """Rows of a FINESS file read from ``fh``, in either format (detected from the first bytes),
+    by chunks of consecutive lines.
 
     The first line / the JSON document is checked at once: an empty, binary or foreign file
     raises SourceError before any row. Rows whose department is not in ``departments`` are
     counted in ``stats.out_of_scope`` and not yielded. A FINESS number whose Luhn key fails
     gives a row with ``luhn_ok=False``: kept, for the writer to report.
+
+    Etalab blocks of clean ``structureet`` lines (no quote, no blank line, the right number of
+    fields, readable in the encoding reached so far) are parsed by Arrow and normalised
+    column-wise (``finess_columns``); other blocks go through the line reader, the specification.
     """
     stats = stats if stats is not None else ReadStats()
     scope = frozenset(departments) if departments is not None else None
     first, consumed = _first_content(fh)
     if first.lstrip(_WHITESPACE).startswith(b"{"):
         stats.format = FORMAT_JSON
-        return _json_rows(_load_json(first + fh.read()), scope, stats)
+        return _in_chunks(_json_rows(_load_json(first + fh.read()), scope, stats))
     stats.format = FORMAT_ETALAB
     stats.generated_at = _etalab_metadata(first)
-    return _etalab_rows(fh, consumed, scope, stats)
+    stats.encoding = "utf-8"
+    return _etalab_chunks(fh, consumed, scope, stats)
+
+
+BLOCK_BYTES = 2 << 20
+ROWS_PER_CHUNK = 20_000
+
+
+def _in_chunks(items: Iterator[EstablishmentRow | Rejected]) -> Iterator[Chunk]:
+    while batch := list(islice(items, ROWS_PER_CHUNK)):
+        yield chunk_of(batch, ESTABLISHMENT_SCHEMA)
 
 
 def _first_content(fh: BinaryIO) -> tuple[bytes, int]:
@@ -174,12 +158,66 @@ def _etalab_metadata(line: bytes) -> datetime:
     return datetime(extracted.year, extracted.month, extracted.day)
 
 
-def _decoded_lines(fh: BinaryIO, stats: ReadStats) -> Iterator[str]:
+def _etalab_chunks(
+    fh: BinaryIO, consumed: int, scope: frozenset[str] | None, stats: ReadStats
+) -> Iterator[Chunk]:
+    ignored: dict[str, int] = {}
+    lookups = Lookups()
+    lineno = consumed  # lines read so far
+    pending = (
+        part for block in blocks(fh, BLOCK_BYTES) for part in parts(block, _clean_parser(stats))
+    )
+    for part in pending:
+        if part.table is not None:
+            stats.lines += part.lines
+            rows, rejected, out = normalise_etalab(part.table, lineno + 1, scope, lookups)
+            stats.out_of_scope += out
+            yield Chunk(rows, rejected)
+        elif _record_spans_lines(part.data):
+            # A quoted field holds a line break: the line reader takes everything from here.
+            lines = (line for p in chain([part], pending) for line in io.BytesIO(p.data))
+            yield from _in_chunks(_etalab_rows(lines, lineno, scope, stats, ignored))
+            break
+        else:
+            rows = _etalab_rows(io.BytesIO(part.data), lineno, scope, stats, ignored)
+            yield chunk_of(rows, ESTABLISHMENT_SCHEMA)
+        lineno += part.lines
+    stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
+
+
+def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
+    def parse(block: bytes) -> pa.Table | None:
+        """Arrow's parse of ``block`` if the line reader would read it the same way."""
+        if b'"' in block or has_blank_or_lone_cr(block) or not _only_structureet(block):
+            return None
+        if stats.encoding == "utf-8":
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                return None  # the line reader finds the line and switches to cp1252
+        else:
+            block = block.decode("cp1252", errors="replace").encode("utf-8")
+        return parse_block(block, STRUCTUREET_FIELDS, WANTED, ";")
+
+    return parse
+
+
+def _only_structureet(block: bytes) -> bool:
+    return block.startswith(b"structureet;") and (
+        block.count(b"\nstructureet;") == line_count(block) - 1
+    )
+
+
+def _record_spans_lines(block: bytes) -> bool:
+    """Whether a quoted field may hold a line break (a line with an odd number of quotes)."""
+    return b'"' in block and any(line.count(b'"') % 2 for line in block.split(b"\n"))
+
+
+def _decoded_lines(lines: Iterable[bytes], stats: ReadStats) -> Iterator[str]:
     """Lines as text: UTF-8 until the first line that is not, cp1252 from there on (the lines
     before were ASCII-compatible, so they read the same). Bytes cp1252 leaves undefined become
     U+FFFD rather than shifting line numbers."""
-    stats.encoding = "utf-8"
-    for raw in fh:
+    for raw in lines:
         if stats.encoding == "utf-8":
             try:
                 yield raw.decode("utf-8")
@@ -191,10 +229,17 @@ def _decoded_lines(fh: BinaryIO, stats: ReadStats) -> Iterator[str]:
 
 
 def _etalab_rows(
-    fh: BinaryIO, consumed: int, scope: frozenset[str] | None, stats: ReadStats
+    lines: Iterable[bytes],
+    consumed: int,
+    scope: frozenset[str] | None,
+    stats: ReadStats,
+    ignored: dict[str, int],
 ) -> Iterator[EstablishmentRow | Rejected]:
-    reader = csv.reader(_decoded_lines(fh, stats), delimiter=";", quotechar='"', doublequote=True)
-    ignored: dict[str, int] = {}
+    """The line reader: ``consumed`` lines of the file come before ``lines``; lines of other
+    sections are counted in ``ignored``."""
+    reader = csv.reader(
+        _decoded_lines(lines, stats), delimiter=";", quotechar='"', doublequote=True
+    )
     last = 0  # reader.line_num after the previous record: a record may span several lines
     try:
         for fields in reader:
@@ -211,7 +256,6 @@ def _etalab_rows(
                 yield row
     except csv.Error:
         raise SourceError(MSG_BAD_CSV.format(line=consumed + last + 1)) from None
-    stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
 
 
 def _structureet_row(
@@ -219,63 +263,40 @@ def _structureet_row(
 ) -> EstablishmentRow | Rejected | None:
     if len(f) != STRUCTUREET_FIELDS:
         return Rejected(line, REASON_FIELDS)
-    finess = f[_ET].strip().upper()
+    finess = f[Col.ET].strip().upper()
     if not is_finess_number(finess):
         return Rejected(line, REASON_FINESS)
-    postcode, city = split_acheminement(f[_ACHEMINEMENT])
-    finess_dep = f[_DEP].strip().upper()
-    department = department_from_finess(finess_dep, postcode or "") or department_from_postcode(
-        postcode or ""
-    )
+    postcode, city = split_acheminement(f[Col.ACHEMINEMENT])
+    finess_dep = f[Col.DEP].strip().upper()
+    department = etalab_department(finess_dep, postcode)
     if not department:
         return Rejected(line, REASON_DEPARTMENT)
     if scope is not None and department not in scope:
         stats.out_of_scope += 1
         return None
-    category = f[_CATEG].strip()
+    category = f[Col.CATEG].strip()
     if not category:
         return Rejected(line, REASON_CATEGORY)
-    ej = f[_EJ].strip().upper()
+    ej = f[Col.EJ].strip().upper()
     return EstablishmentRow(
         line=line,
         finess_et=finess,
         finess_ej=ej if is_finess_number(ej) else None,
-        name=f[_RS].strip() or f[_RSLONGUE].strip() or finess,
-        long_name=f[_RSLONGUE].strip() or None,
-        address=street_line(f[_NUMVOIE], f[_COMPVOIE], f[_TYPVOIE], f[_VOIE], f[_LIEUDIT]),
+        name=f[Col.RS].strip() or f[Col.RSLONGUE].strip() or finess,
+        long_name=f[Col.RSLONGUE].strip() or None,
+        address=street_line(
+            f[Col.NUMVOIE], f[Col.COMPVOIE], f[Col.TYPVOIE], f[Col.VOIE], f[Col.LIEUDIT]
+        ),
         postcode=postcode,
         city=city,
-        commune_code=etalab_commune_code(finess_dep, department, f[_COMMUNE]),
+        commune_code=etalab_commune_code(finess_dep, department, f[Col.COMMUNE]),
         department=department,
         category_code=category,
-        category_label=f[_LIBCATEG].strip() or None,
-        siret=_siret(f[_SIRET]),
-        opened_on=parse_date(f[_DATEOUV]),
+        category_label=f[Col.LIBCATEG].strip() or None,
+        siret=siret_or_none(f[Col.SIRET]),
+        opened_on=parse_date(f[Col.DATEOUV]),
         luhn_ok=luhn_ok(finess),
     )
-
-
-def etalab_commune_code(finess_dep: str, department: str, commune: str) -> str | None:
-    """INSEE commune code from the etalab ``departement`` and 3-digit ``commune`` fields.
-
-    Metropolitan France (and 2A/2B): department + commune ("01" + "053" = "01053").
-    Overseas, INSEE codes are the 3-digit department + 2 digits; FINESS keeps 3 digits whose
-    last two are the commune's ("9D" + "411" -> "97411"). The department used is the one the
-    FINESS code maps to (9A -> 971), not the postcode's: Saint-Barthélemy and Saint-Martin, which
-    FINESS files under Guadeloupe, keep their former Guadeloupe codes (97123, 97127).
-    """
-    commune = commune.strip()
-    if len(commune) != 3 or not commune.isdigit():
-        return None
-    insee_dep = department_from_finess(finess_dep) or department
-    if len(insee_dep) == 3:
-        return insee_dep + commune[1:]
-    return insee_dep + commune
-
-
-def _siret(value: str) -> str | None:
-    siret = value.replace(" ", "")
-    return siret if len(siret) == 14 and siret.isdigit() else None
 
 
 # --- FiNESS+ JSON ------------------------------------------------------------------------------
@@ -408,7 +429,7 @@ def _ege_to_row(
         department=department,
         category_code=category,
         category_label=None,  # the JSON carries the code only
-        siret=_siret(_text(info, "siret")),
+        siret=siret_or_none(_text(info, "siret")),
         opened_on=parse_date(_text(info, "dateOuverture")),
         luhn_ok=luhn_ok(finess),
     )

@@ -1,11 +1,17 @@
 """What the pure readers yield. Readers take bytes or binary file objects and yield these; they
-import neither SQLAlchemy nor Streamlit. The writer (``ingest/load.py``) consumes them."""
+import neither SQLAlchemy nor Streamlit. The writer (``ingest/load.py``) consumes them: rows one
+by one (:class:`DirectoryRow`, :class:`EstablishmentRow`, :class:`Rejected`), or by
+:class:`Chunk` (the same rows as Arrow columns, the bulk path)."""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
+
+import pyarrow as pa
 
 
 class Rejected(NamedTuple):
@@ -66,3 +72,41 @@ class ReadStats:
     lines: int = 0
     out_of_scope: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+def _schema(row_type: type, types: dict[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([(name, types.get(name, pa.string())) for name in row_type._fields])
+
+
+# Chunks hold the fields of the row types, in their order.
+DIRECTORY_SCHEMA = _schema(DirectoryRow, {"line": pa.int64()})
+ESTABLISHMENT_SCHEMA = _schema(
+    EstablishmentRow, {"line": pa.int64(), "opened_on": pa.date32(), "luhn_ok": pa.bool_()}
+)
+
+
+@dataclass
+class Chunk:
+    """Rows of consecutive lines: the accepted ones as Arrow columns (a record batch of
+    ``DIRECTORY_SCHEMA`` or ``ESTABLISHMENT_SCHEMA``) and the rejected ones, both in line order."""
+
+    rows: pa.RecordBatch
+    rejected: list[Rejected]
+
+
+def chunk_of(items: Iterable, schema: pa.Schema) -> Chunk:
+    """Rows and Rejected from a line reader, as one chunk."""
+    rows: list[tuple] = []
+    rejected: list[Rejected] = []
+    for item in items:
+        (rejected if type(item) is Rejected else rows).append(item)
+    columns = list(zip(*rows, strict=True)) or [()] * len(schema)
+    arrays = [pa.array(values, f.type) for values, f in zip(columns, schema, strict=True)]
+    return Chunk(pa.RecordBatch.from_arrays(arrays, schema=schema), rejected)
+
+
+def flatten(chunks: Iterable[Chunk], row_type: type) -> Iterator:
+    """The rows and Rejected of ``chunks`` one by one, in line order."""
+    for chunk in chunks:
+        rows = map(row_type._make, zip(*chunk.rows.to_pydict().values(), strict=True))
+        yield from heapq.merge(rows, chunk.rejected, key=lambda item: item.line)

@@ -1,0 +1,164 @@
+"""The FINESS reader's bulk path: a block of clean ``structureet`` lines, parsed by Arrow,
+normalised column by column. It must give exactly what the line reader (``_structureet_row``)
+gives for the same lines (a test compares them): ``strip`` is exact for every value, the FINESS
+number checks run on ASCII in bulk, and everything with more rules (postcode and city, department,
+commune code, dates) goes through the line reader's own functions once per distinct value.
+
+Pure: Arrow arrays in, an Arrow record batch and :class:`Rejected` rows out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.sources.columns import (
+    column,
+    exact,
+    lines_where,
+    lookup,
+    lookup_many,
+    null_if_empty,
+    strip,
+    strip_or_null,
+)
+from ingest.sources.finess_values import (
+    REASON_CATEGORY,
+    REASON_DEPARTMENT,
+    REASON_FINESS,
+    Col,
+    etalab_commune_code,
+    etalab_department,
+    parse_date,
+    siret_or_none,
+    split_acheminement,
+)
+from ingest.sources.rows import ESTABLISHMENT_SCHEMA, Rejected
+
+WANTED = sorted(v for k, v in vars(Col).items() if k.isupper())
+_FINESS = "^[0-9][0-9AB][0-9]{7}$"
+_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9])  # digit sum of 2*d
+
+
+@dataclass
+class Lookups:
+    """Per-file caches of the per-value normalisations (distinct values are few)."""
+
+    acheminement: dict = field(default_factory=dict)
+    departments: dict = field(default_factory=dict)
+    communes: dict = field(default_factory=dict)
+    dates: dict = field(default_factory=dict)
+
+
+def normalise_etalab(
+    table: pa.Table, first_line: int, scope: Collection[str] | None, lookups: Lookups
+) -> tuple[pa.RecordBatch, list[Rejected], int]:
+    """Accepted rows, rejected rows (by line) and the out-of-scope count of one clean block whose
+    first row is file line ``first_line``. Checks run in the line reader's order: FINESS number,
+    department, selection, category."""
+
+    def col(i: int) -> pa.Array:
+        return column(table, i)
+
+    lines = pa.array(np.arange(first_line, first_line + table.num_rows, dtype=np.int64))
+    finess = _upper_stripped(col(Col.ET))
+    valid = pc.match_substring_regex(finess, _FINESS)
+    postcode, city = _acheminement(col(Col.ACHEMINEMENT), lookups.acheminement)
+    department = lookup_many(
+        [col(Col.DEP), pc.fill_null(postcode, "")], lookups.departments, _department
+    )
+    found = pc.and_(valid, pc.not_equal(department, ""))
+    kept = found if scope is None else pc.and_(found, pc.is_in(department, pa.array(scope)))
+    category = strip(col(Col.CATEG))
+    ok = pc.and_(kept, pc.not_equal(category, ""))
+    rejected = [Rejected(n, REASON_FINESS) for n in lines_where(lines, pc.invert(valid))]
+    rejected += [
+        Rejected(n, REASON_DEPARTMENT) for n in lines_where(lines, pc.and_not(valid, found))
+    ]
+    rejected += [Rejected(n, REASON_CATEGORY) for n in lines_where(lines, pc.and_not(kept, ok))]
+    rejected.sort()
+    out_of_scope = pc.sum(pc.and_not(found, kept)).as_py() or 0
+
+    table, lines, finess, postcode, city, department, category = (
+        x.filter(ok) for x in (table, lines, finess, postcode, city, department, category)
+    )
+    ej = _upper_stripped(col(Col.EJ))
+    arrays = [
+        lines,
+        finess,
+        pc.if_else(pc.match_substring_regex(ej, _FINESS), ej, pa.scalar(None, pa.string())),
+        pc.coalesce(strip_or_null(col(Col.RS)), strip_or_null(col(Col.RSLONGUE)), finess),
+        strip_or_null(col(Col.RSLONGUE)),
+        _street_line(table),
+        postcode,
+        city,
+        lookup_many([col(Col.DEP), department, col(Col.COMMUNE)], lookups.communes, _commune),
+        department,
+        category,
+        strip_or_null(col(Col.LIBCATEG)),
+        exact(col(Col.SIRET), _siret, siret_or_none),
+        lookup(col(Col.DATEOUV), lookups.dates, parse_date, pa.date32()),
+        _luhn_ok(finess),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=ESTABLISHMENT_SCHEMA), rejected, out_of_scope
+
+
+def _upper_stripped(values: pa.Array) -> pa.Array:
+    return exact(values, lambda v: pc.ascii_upper(strip(v)), lambda v: v.strip().upper())
+
+
+def _department(finess_dep: str, postcode: str) -> str:
+    return etalab_department(finess_dep, postcode) or ""
+
+
+def _commune(finess_dep: str, department: str, commune: str) -> str | None:
+    return etalab_commune_code(finess_dep.strip().upper(), department, commune)
+
+
+def _acheminement(values: pa.Array, cache: dict) -> tuple[pa.Array, pa.Array]:
+    """(postcode, city) of each ``ligneacheminement``, by ``split_acheminement``."""
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    pairs = [
+        cache[v] if v in cache else cache.setdefault(v, split_acheminement(v)) for v in distinct
+    ]
+    postcodes = pa.array([p for p, _ in pairs], pa.string()).take(encoded.indices)
+    cities = pa.array([c for _, c in pairs], pa.string()).take(encoded.indices)
+    return postcodes, cities
+
+
+def _street_line(table: pa.Table) -> pa.Array:
+    """``street_line`` in bulk: the non-empty parts joined by spaces, the place name added when
+    there is neither a way type nor a way."""
+    number, complement, way_type, way = (
+        strip_or_null(column(table, i)) for i in (Col.NUMVOIE, Col.COMPVOIE, Col.TYPVOIE, Col.VOIE)
+    )
+    line = _join(number, complement, way_type, way)
+    place = strip_or_null(column(table, Col.LIEUDIT))
+    no_street = pc.and_(pc.is_null(way_type), pc.is_null(way))
+    return null_if_empty(pc.if_else(no_street, _join(null_if_empty(line), place), line))
+
+
+def _join(*parts: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, " ", null_handling="skip")
+
+
+def _siret(values: pa.Array) -> pa.Array:
+    siret = pc.replace_substring(values, " ", "")
+    return pc.if_else(
+        pc.match_substring_regex(siret, "^[0-9]{14}$"), siret, pa.scalar(None, pa.string())
+    )
+
+
+def _luhn_ok(finess: pa.Array) -> pa.Array:
+    """``luhn_ok`` of valid FINESS numbers (9 ASCII characters): A and B count as 0; from the
+    right, the check digit and every second digit as is, the others doubled (digit sum)."""
+    text = "".join(finess.to_pylist()).replace("A", "0").replace("B", "0")
+    digits = (np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")).reshape(-1, 9)
+    doubled = _DOUBLED[digits[:, 1::2]]  # positions 1, 3, 5, 7: second, fourth... from the right
+    total = digits[:, 0::2].sum(axis=1) + doubled.sum(axis=1)
+    return pa.array(total % 10 == 0, pa.bool_())
