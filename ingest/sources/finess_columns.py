@@ -144,7 +144,13 @@ def _street_line(table: pa.Table) -> pa.Array:
 
 
 def _join(*parts: pa.Array) -> pa.Array:
-    return pc.binary_join_element_wise(*parts, " ", null_handling="skip")
+    """The non-null parts joined by spaces (null when all are). Not ``binary_join_element_wise``
+    with ``null_handling="skip"``: Arrow 26 returns a short array when an input is all null."""
+    out = parts[0]
+    for part in parts[1:]:
+        both = pc.binary_join_element_wise(pc.fill_null(out, ""), pc.fill_null(part, ""), " ")
+        out = pc.if_else(pc.is_null(out), part, pc.if_else(pc.is_null(part), out, both))
+    return out
 
 
 def _siret(values: pa.Array) -> pa.Array:

@@ -1,0 +1,156 @@
+"""The FINESS reader's two paths give the same rows: Arrow's column-wise path on clean blocks of
+structureet lines, the line reader (the specification) on the others. Each test reads the same
+bytes both ways and compares rows, rejections (with their line numbers), counts and notes."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+
+from ingest.demo import write_demo
+from ingest.sources import finess
+from ingest.sources.finess import read_finess
+from ingest.sources.rows import ReadStats
+from tests.test_source_finess import META, et, with_key
+
+# Values that hit every branch of the column-wise normalisation.
+NUMBERS = ["010780930", " 010780931 ", "2a0000016", "2B0000017", "9A0000018", "XX", "", "01078093"]
+DEPARTMENTS = ["01", "2A", "2B", "9A", "9D", "", "ZZ", " 69 "]
+ACHEMINEMENTS = [
+    "01000 BOURG EN BRESSE",
+    "01000 BOURG EN BRESSE CEDEX 2",
+    "97133 SAINT BARTHELEMY",
+    "LYON",
+    "",
+    " 20000 AJACCIO ",
+]
+WAYS = [("12", "", "R", "DES LILAS"), ("", "B", "", ""), ("", "", "", ""), (" 3 ", "", "", "PLACE")]
+PLACES = ["", "LIEU-DIT LES PRES", " BP 12 "]
+DATES = ["1980-01-01", "01/02/2003", "2024-10-30 00:00:00", "", "31/02/2020", "n/a"]
+SIRETS = ["26010007800039", "260 100 078 00039", "123", "", "２６０１０００７８０００３９"]
+TEXT = ["", "  ", "EHPAD LES LILAS", "\u00a0FOYER ÉLÉONORE\u2003", "SAINT-ŒUVRE"]
+
+
+def line(rng: random.Random) -> str:
+    number = rng.choice(NUMBERS)
+    if rng.random() < 0.5:
+        number = with_key(f"{rng.randrange(10**7):07d}" + rng.choice("0123"))
+    way = rng.choice(WAYS)
+    return et(
+        nofinesset=number,
+        nofinessej=rng.choice(NUMBERS),
+        rs=rng.choice(TEXT),
+        rslongue=rng.choice(TEXT),
+        numvoie=way[0], compvoie=way[1], typvoie=way[2], voie=way[3],
+        lieuditbp=rng.choice(PLACES),
+        commune=rng.choice(["053", "411", "12", " 053"]),
+        departement=rng.choice(DEPARTMENTS),
+        ligneacheminement=rng.choice(ACHEMINEMENTS),
+        categetab=rng.choice(["500", " 355 ", "", "202"]),
+        libcategetab=rng.choice(TEXT),
+        siret=rng.choice(SIRETS),
+        dateouv=rng.choice(DATES),
+    )  # fmt: skip
+
+
+def read_by_lines(data: bytes, departments=None) -> tuple[list, ReadStats]:
+    """The line reader alone, on the whole file."""
+    stats, ignored = ReadStats(encoding="utf-8"), {}
+    fh = io.BytesIO(data)
+    fh.readline()  # the metadata line
+    scope = frozenset(departments) if departments is not None else None
+    rows = list(finess._etalab_rows(fh, 1, scope, stats, ignored))
+    stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
+    return rows, stats
+
+
+def assert_same(data: bytes, departments=None) -> list:
+    expected, expected_stats = read_by_lines(data, departments)
+    stats = ReadStats()
+    got = list(read_finess(io.BytesIO(data), departments, stats))
+    assert got == expected
+    assert (stats.lines, stats.out_of_scope, stats.encoding, stats.notes) == (
+        expected_stats.lines,
+        expected_stats.out_of_scope,
+        expected_stats.encoding,
+        expected_stats.notes,
+    )
+    return got
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of a few dozen lines, so that one file mixes clean and unclean blocks."""
+    monkeypatch.setattr(finess, "BLOCK_BYTES", 20_000)
+
+
+@pytest.fixture
+def arrow_blocks(monkeypatch):
+    """Counts the blocks Arrow parsed (to prove the column-wise path really ran)."""
+    parsed = []
+    real = finess.normalise_etalab
+
+    def spy(*args):
+        parsed.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(finess, "normalise_etalab", spy)
+    return parsed
+
+
+def etalab_bytes(lines: list[str], encoding: str = "utf-8") -> bytes:
+    return ("\n".join([META, *lines]) + "\n").encode(encoding, "replace")
+
+
+@pytest.mark.parametrize("departments", [None, ["01", "2A", "971", "977"]])
+def test_tricky_values_in_clean_blocks_read_as_the_line_reader_reads_them(
+    small_blocks, arrow_blocks, departments
+):
+    rng = random.Random(5)
+    rows = assert_same(etalab_bytes([line(rng) for _ in range(1500)]), departments)
+    assert len(arrow_blocks) > 5
+    reasons = {getattr(r, "reason", None) for r in rows}
+    assert {finess.REASON_FINESS, finess.REASON_DEPARTMENT, finess.REASON_CATEGORY} <= reasons
+    assert {r.luhn_ok for r in rows if hasattr(r, "luhn_ok")} == {True, False}
+
+
+def test_quotes_sections_blank_lines_and_bad_counts_go_to_the_line_reader(
+    small_blocks, arrow_blocks
+):
+    rng = random.Random(9)
+    lines = [line(rng) for _ in range(1500)]
+    lines[100] = et(rs='LIEU DE VIE "MAVOUNA"', rslongue="A;B")
+    lines[400] = ""
+    lines[700] = "structureet;trop;court"
+    lines[900] = lines[900] + "\r"
+    lines += ["geolocalisation;010780930;870000.1;6570000.2;1,ATLASANTE;2026-01-01"] * 3
+    rows = assert_same(etalab_bytes(lines))
+    assert finess.REASON_FIELDS in {getattr(r, "reason", None) for r in rows}
+    assert len(arrow_blocks) > 5
+
+
+def test_a_quoted_line_break_sends_the_rest_to_the_line_reader(small_blocks, arrow_blocks):
+    rng = random.Random(13)
+    lines = [line(rng) for _ in range(1200)]
+    lines[600] = et(rslongue="SUR\nDEUX LIGNES")
+    rows = assert_same(etalab_bytes(lines))
+    assert "SUR\nDEUX LIGNES" in {getattr(r, "long_name", None) for r in rows}
+    assert 0 < len(arrow_blocks) < 40
+
+
+def test_a_cp1252_file_switches_at_its_first_non_utf8_line(small_blocks, arrow_blocks):
+    rng = random.Random(17)
+    lines = [line(rng).replace("É", "E").replace("Œ", "OE") for _ in range(1500)]
+    lines[800] = et(rs="FOYER ÉLÉONORE")
+    lines[1200] = et(rs="SAINT-ŒUVRE \x81")  # a byte cp1252 leaves undefined: U+FFFD
+    data = etalab_bytes(lines, "cp1252").replace(b"?", b"\x81")
+    assert_same(data)
+    assert len(arrow_blocks) > 5
+
+
+def test_the_demo_file_reads_the_same_both_ways(tmp_path, arrow_blocks):
+    files = write_demo(tmp_path / "demo")
+    rows = assert_same(files.finess.read_bytes())
+    assert len(rows) > 1000 and arrow_blocks
