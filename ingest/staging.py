@@ -100,7 +100,7 @@ def _rows_of(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[
 _END = object()
 
 
-def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """``items``, computed by a background thread up to ``depth`` ahead, so that reading and
     parsing the next blocks (mostly in Arrow, which releases the GIL) overlaps with writing this
     one (in C: ADBC, SQLite). An exception in the thread is raised here; leaving early stops the
