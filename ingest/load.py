@@ -39,7 +39,7 @@ from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from ingest.sources.rows import Chunk, ReadStats, Rejected
-from ingest.staging import insert_batches
+from ingest.staging import index_stage, insert_batches, stage_batches
 
 MAX_EXAMPLES = 50
 
@@ -190,8 +190,8 @@ def load_directory(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]
         "SELECT 1 FROM mailboxes WHERE valid_to IS NULL LIMIT 1"
     ).first()
     if has_current:
-        _stage(conn, result, versions)
-        _diff_mailboxes(conn, result, meta.departments)
+        stage = _stage(conn, result, versions)
+        _diff_mailboxes(conn, result, meta.departments, stage)
     else:
         # Nothing to diff against: every row is a new version, written straight into
         # ``mailboxes`` whose indexes are built once at the end (maintaining them row by row
@@ -261,26 +261,24 @@ def finess_links(conn: Connection) -> dict[str, str]:
     return links
 
 
-def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> None:
-    """The new file's versions in a temporary table, indexed on the address, one per address."""
-    types = dict(MAILBOX_COLUMNS) | {
-        "line": "INTEGER", "link_kind": "VARCHAR(2)", "first_seen": "INTEGER",
-        "valid_from": "INTEGER",
+def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> str:
+    """The new file's versions staged, indexed on the address, one per address; returns the
+    stage's table name."""
+    types = {"line": "INTEGER"} | dict(MAILBOX_COLUMNS) | {
+        "link_kind": "VARCHAR(2)", "first_seen": "INTEGER", "valid_from": "INTEGER",
     }  # fmt: skip
-    cols = ", ".join(f"{c} {types[c]}" for c in ["line", *VERSION_COLUMNS])
-    on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
-    for table in ("stage_diff", "stage_mailboxes"):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE stage_mailboxes ({cols}){on_commit}")
-    written = insert_batches(conn, "stage_mailboxes", versions)
-    conn.exec_driver_sql("CREATE INDEX ix_stage_mailboxes_address ON stage_mailboxes (address)")
-    result.kept = written - _drop_repeats(conn, "stage_mailboxes", "line")
+    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_diff")
+    stage = stage_batches(conn, "stage_mailboxes", versions, types)
+    index_stage(conn, stage, "address")
+    result.kept = stage.rows - _drop_repeats(conn, stage.table, "line")
+    return stage.table
 
 
 def _diff_mailboxes(
-    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None
+    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None, stage: str
 ) -> None:
-    """Close removed and changed versions, open created and changed ones, set-wise."""
+    """Close removed and changed versions, open created and changed ones, set-wise, against
+    the staged rows of table ``stage``."""
     s = result.snapshot_id
     scope, params = _scope_sql(departments, "m.department")
     # Removed: current versions of the selected departments that the new file no longer has.
@@ -288,7 +286,7 @@ def _diff_mailboxes(
         text(
             "UPDATE mailboxes SET valid_to = :s WHERE id IN (SELECT m.id FROM mailboxes m "
             f"WHERE m.valid_to IS NULL AND {scope} AND NOT EXISTS "
-            "(SELECT 1 FROM stage_mailboxes st WHERE st.address = m.address))"
+            f"(SELECT 1 FROM {stage} st WHERE st.address = m.address))"
         ),
         {"s": s, **params},
     ).rowcount
@@ -297,7 +295,7 @@ def _diff_mailboxes(
     on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE stage_diff{on_commit} AS SELECT st.*, m.id AS old_id, "
-        "m.first_seen AS old_first_seen FROM stage_mailboxes st LEFT JOIN mailboxes m "
+        f"m.first_seen AS old_first_seen FROM {stage} st LEFT JOIN mailboxes m "
         f"ON m.address = st.address AND m.valid_to IS NULL WHERE m.id IS NULL OR {differs}"
     )
     result.changed = conn.execute(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from queue import Full, Queue
@@ -66,16 +67,74 @@ def insert_batches(conn: Connection, table: str, batches: Iterator[pa.RecordBatc
         return 0
     if conn.dialect.name != "sqlite":
         return insert_rows(conn, table, first.schema.names, _rows_of(first, batches))
-    scratch = Path(tempfile.mkdtemp(prefix="balise-stage-")) / "stage.db"
-    _write_scratch(scratch, pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches)))
-    attached = conn.info.setdefault(ATTACHED_KEY, [])
-    alias = f"balise_stage_{len(attached)}"
-    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {alias}", (str(scratch),))
-    attached.append((alias, str(scratch)))
+    alias = _attach_scratch(conn, first, batches)
     cols = ", ".join(first.schema.names)
     return conn.exec_driver_sql(
         f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {alias}.batches"
     ).rowcount
+
+
+@dataclass
+class Stage:
+    """Rows staged for set-wise SQL until the transaction ends."""
+
+    table: str  # the name to use in SQL
+    rows: int
+    scratch: str | None  # SQLite: alias of the attached scratch file holding ``table``
+
+
+def stage_batches(
+    conn: Connection, name: str, batches: Iterator[pa.RecordBatch], types: dict[str, str]
+) -> Stage:
+    """``batches`` (columns ``types``: name -> SQL type) where SQL can read them: on SQLite the
+    attached scratch table itself (no copy), on PostgreSQL the temporary table ``name``."""
+    batches = read_ahead(batches)
+    first = next(batches, None)
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite and first is not None:
+        counted = _Counted(_chain(first, batches))
+        alias = _attach_scratch(conn, next(counted), counted)
+        return Stage(f"{alias}.batches", counted.rows, alias)
+    cols = ", ".join(f"{c} {t}" for c, t in types.items())
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({cols}){'' if sqlite else ' ON COMMIT DROP'}")
+    rows = 0 if first is None else insert_rows(conn, name, list(types), _rows_of(first, batches))
+    return Stage(name, rows, None)
+
+
+def index_stage(conn: Connection, stage: Stage, column: str) -> None:
+    if stage.scratch:  # an index of an attached database is named in it, its table is not
+        sql = f"CREATE INDEX {stage.scratch}.ix_{column} ON batches ({column})"
+    else:
+        sql = f"CREATE INDEX ix_{stage.table}_{column} ON {stage.table} ({column})"
+    conn.exec_driver_sql(sql)
+
+
+class _Counted:
+    """An iterator of batches that counts their rows."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]):
+        self._batches, self.rows = batches, 0
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        batch = next(self._batches)
+        self.rows += batch.num_rows
+        return batch
+
+
+def _attach_scratch(conn: Connection, first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> str:
+    """Write the batches into a new scratch file with ADBC, attach it, return its alias (its
+    table is ``<alias>.batches``)."""
+    scratch = Path(tempfile.mkdtemp(prefix="balise-stage-")) / "stage.db"
+    _write_scratch(scratch, pa.RecordBatchReader.from_batches(first.schema, _chain(first, rest)))
+    attached = conn.info.setdefault(ATTACHED_KEY, [])
+    alias = f"balise_stage_{len(attached)}"
+    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {alias}", (str(scratch),))
+    attached.append((alias, str(scratch)))
+    return alias
 
 
 def _write_scratch(path: Path, reader: pa.RecordBatchReader) -> None:
