@@ -185,7 +185,7 @@ def _scope_sql(departments: tuple[str, ...] | None, column: str) -> tuple[str, d
 def load_directory(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -> LoadResult:
     """Version the directory rows as snapshot ``meta`` (inside the caller's transaction)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    versions = _new_versions(result, chunks, finess_links(conn))
+    versions = _new_versions(result, chunks, finess_numbers(conn))
     has_current = conn.exec_driver_sql(
         "SELECT 1 FROM mailboxes WHERE valid_to IS NULL LIMIT 1"
     ).first()
@@ -210,21 +210,19 @@ VERSION_COLUMNS = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", 
 
 
 def _new_versions(
-    result: LoadResult, chunks: Iterable[Chunk], links: dict[str, str]
+    result: LoadResult, chunks: Iterable[Chunk], numbers: FinessNumbers
 ) -> Iterator[pa.RecordBatch]:
     """Every accepted row as a new version (``line`` + ``VERSION_COLUMNS``), linked to FINESS
-    (``links``); rejected rows go to the reject log. Repeated addresses are removed once written
+    (``numbers``); rejected rows go to the reject log. Repeated addresses are removed once written
     (``_drop_repeats``): a set of 536k addresses here would cost more memory than the rest."""
     for chunk in chunks:
         for rejected in chunk.rejected:
             result.rejects.add(rejected)
         rows = chunk.rows
         result.offered += rows.num_rows
-        sids = pc.dictionary_encode(rows.column("structure_id"))
-        kinds = pa.array([links.get(s) for s in sids.dictionary.to_pylist()], pa.string())
         repeat = pa.array(np.full(rows.num_rows, result.snapshot_id, dtype=np.int64))
         arrays = [rows.column("line")] + [rows.column(c) for c, _ in MAILBOX_COLUMNS]
-        arrays += [kinds.take(sids.indices), repeat, repeat]
+        arrays += [numbers.link_kinds(rows.column("structure_id")), repeat, repeat]
         yield pa.RecordBatch.from_arrays(arrays, names=["line", *VERSION_COLUMNS])
 
 
@@ -250,15 +248,35 @@ def indexes_dropped(conn: Connection, table: Table) -> Iterator[None]:
         index.create(conn)
 
 
-def finess_links(conn: Connection) -> dict[str, str]:
-    """Structure id -> "ET" or "EJ": the rule of ``_LINK_KIND`` below, as a lookup table."""
+@dataclass
+class FinessNumbers:
+    """The FINESS numbers a structure id can match: establishments (ET) and legal entities (EJ),
+    as Arrow arrays (a Python dict of them would weigh 20 MB more at national scale)."""
+
+    et: pa.Array
+    ej: pa.Array
+
+    def link_kinds(self, structure_ids: pa.Array) -> pa.Array:
+        """ "ET", "EJ" or null for each id: the rule of ``_LINK_KIND`` below, in bulk."""
+        ids = pc.dictionary_encode(structure_ids)
+        distinct = ids.dictionary
+        # Look the numbers up among the few distinct ids (not the other way round: a set of the
+        # 100k numbers would be built again for every batch).
+        in_et = pc.is_in(distinct, self.et.filter(pc.is_in(self.et, distinct)))
+        in_ej = pc.is_in(distinct, self.ej.filter(pc.is_in(self.ej, distinct)))
+        none = pa.scalar(None, pa.string())
+        kinds = pc.if_else(in_et, "ET", pc.if_else(in_ej, "EJ", none))
+        return kinds.take(ids.indices)
+
+
+def finess_numbers(conn: Connection) -> FinessNumbers:
     cur = conn.connection.driver_connection.cursor()  # 100k rows: the DB-API's own fetchall
-    cur.execute("SELECT DISTINCT finess_ej FROM establishments WHERE finess_ej IS NOT NULL")
-    links = dict.fromkeys((ej for (ej,) in cur.fetchall()), "EJ")
     cur.execute("SELECT finess_et FROM establishments")
-    links.update(dict.fromkeys((et for (et,) in cur.fetchall()), "ET"))
+    et = pa.array([n for (n,) in cur.fetchall()], pa.string())
+    cur.execute("SELECT DISTINCT finess_ej FROM establishments WHERE finess_ej IS NOT NULL")
+    ej = pa.array([n for (n,) in cur.fetchall()], pa.string())
     cur.close()
-    return links
+    return FinessNumbers(et, ej)
 
 
 def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> str:
@@ -313,8 +331,8 @@ def _diff_mailboxes(
     result.created = inserted - result.changed
 
 
-# "ET first, else EJ": which FINESS number a structure id matches (``finess_links`` is the same
-# rule as a Python lookup table, for the first ingest).
+# "ET first, else EJ": which FINESS number a structure id matches (``FinessNumbers`` applies the same
+# rule in bulk, for the first ingest).
 _LINK_KIND = (
     "CASE WHEN {t}.structure_id IS NULL THEN NULL "
     "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_et = {t}.structure_id) THEN 'ET' "

@@ -138,12 +138,24 @@ def _attach_scratch(conn: Connection, first: pa.RecordBatch, rest: Iterator[pa.R
 
 
 def _write_scratch(path: Path, reader: pa.RecordBatchReader) -> None:
-    import adbc_driver_sqlite.dbapi as adbc_sqlite  # ~20 ms to import: only when needed
+    """ADBC's bulk ingest into table ``batches`` of a new SQLite file (the driver's low-level
+    API: its DB-API module would also load pyarrow.dataset, 7 MB for nothing here)."""
+    import adbc_driver_manager
+    import adbc_driver_sqlite
 
-    with adbc_sqlite.connect(str(path)) as scratch:
-        with scratch.cursor() as cur:
-            cur.adbc_ingest("batches", reader, mode="create")
-        scratch.commit()
+    with (
+        adbc_driver_sqlite.connect(str(path)) as database,
+        adbc_driver_manager.AdbcConnection(database) as connection,
+        adbc_driver_manager.AdbcStatement(connection) as statement,
+    ):
+        statement.set_options(
+            **{
+                adbc_driver_manager.INGEST_OPTION_TARGET_TABLE: "batches",
+                adbc_driver_manager.INGEST_OPTION_MODE: adbc_driver_manager.INGEST_OPTION_MODE_CREATE,
+            }
+        )
+        statement.bind_stream(reader.__arrow_c_stream__())
+        statement.execute_update()
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
