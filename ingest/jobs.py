@@ -26,16 +26,18 @@ from ingest.sources.rows import ReadStats
 log = logging.getLogger(__name__)
 
 
-def _use_jemalloc() -> None:
-    """Arrow's allocator for ingests: jemalloc gives freed blocks back where mimalloc (Arrow's
-    default) keeps per-thread caches, about 60 MB of peak memory on a national directory."""
+def _lean_allocators() -> None:
+    """Allocators for ingests, which run threads (Arrow's parsers, the read-ahead thread).
+    Arrow: jemalloc gives freed blocks back where mimalloc (Arrow's default) keeps per-thread
+    caches (about 60 MB less peak memory on the national files, at the same speed). glibc's
+    malloc is set in ``ingest/__init__.py``, before any thread starts."""
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
     except NotImplementedError:  # an Arrow build without jemalloc
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-_use_jemalloc()
+_lean_allocators()
 
 SOURCES = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
 
