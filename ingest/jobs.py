@@ -86,7 +86,7 @@ def ingest(
     with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
         local = fetch_source(source, Path(workdir), ca_bundle=ca_bundle)
         meta = load.SnapshotMeta(kind, local.file_name, local.sha256, departments, is_demo)
-        with write_transaction(engine, "ingest", wait_s=lock_wait_s) as conn:
+        with write_transaction(engine, "ingest", wait_s=lock_wait_s, bulk=True) as conn:
             same = load.find_same_snapshot(conn, meta)
             if same is not None:
                 return IngestReport(kind, local.file_name, same, already_ingested=True)
