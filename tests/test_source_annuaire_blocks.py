@@ -13,6 +13,7 @@ from ingest.demo import write_demo
 from ingest.sources import annuaire
 from ingest.sources.annuaire import DIRECTORY_HEADER, column_positions, read_extract
 from ingest.sources.rows import ReadStats
+from tests.support.spy import spy
 
 HEADER = "|".join(DIRECTORY_HEADER)
 # Values that look like the file's and hit every branch of the column-wise normalisation:
@@ -93,18 +94,14 @@ def small_blocks(monkeypatch):
 
 
 @pytest.fixture
-def arrow_blocks(monkeypatch):
-    """Counts the blocks Arrow parsed (to prove the column-wise path really ran)."""
-    parsed = []
-    real = annuaire._parse_clean
+def arrow_blocks(monkeypatch) -> list:
+    """Arrow's parse of each block tried, None when the line reader took it (proves which path
+    really ran)."""
+    return spy(monkeypatch, annuaire, "_parse_clean")
 
-    def spy(block, width, wanted):
-        table = real(block, width, wanted)
-        parsed.append(table is not None)
-        return table
 
-    monkeypatch.setattr(annuaire, "_parse_clean", spy)
-    return parsed
+def parsed(results: list) -> list[bool]:
+    return [table is not None for table in results]
 
 
 @pytest.mark.parametrize("departments", [None, ["01", "2A", "974"]])
@@ -114,7 +111,7 @@ def test_tricky_values_in_clean_blocks_read_as_the_line_reader_reads_them(
     rng = random.Random(7)
     data = "\n".join([HEADER] + [line(rng) for _ in range(3000)]) + "\n"
     rows = assert_same(data.encode(), departments)
-    assert all(arrow_blocks) and len(arrow_blocks) > 5
+    assert all(parsed(arrow_blocks)) and len(arrow_blocks) > 5
     assert len(rows) == 3000 if departments is None else len(rows) < 3000
     reasons = {getattr(r, "reason", None) for r in rows}
     assert {annuaire.REASON_TYPE, annuaire.REASON_ADDRESS, annuaire.REASON_DEPARTMENT} <= reasons
@@ -132,7 +129,7 @@ def test_bad_lines_send_only_their_neighbourhood_to_the_line_reader(small_blocks
     rows = assert_same(data)
     assert annuaire.REASON_FIELDS in {getattr(r, "reason", None) for r in rows}
     assert annuaire.REASON_ENCODING in {getattr(r, "reason", None) for r in rows}
-    assert arrow_blocks.count(True) > arrow_blocks.count(False) > 0
+    assert parsed(arrow_blocks).count(True) > parsed(arrow_blocks).count(False) > 0
 
 
 @pytest.mark.parametrize(
@@ -148,4 +145,4 @@ def test_the_demo_extract_reads_the_same_both_ways(tmp_path, arrow_blocks):
     files = write_demo(tmp_path / "demo")
     data = files.annuaire[-1].read_bytes()
     rows = assert_same(data)
-    assert len(rows) > 10_000 and any(arrow_blocks)
+    assert len(rows) > 10_000 and any(parsed(arrow_blocks))

@@ -13,6 +13,7 @@ from ingest.demo import write_demo
 from ingest.sources import finess
 from ingest.sources.finess import read_finess
 from ingest.sources.rows import ReadStats
+from tests.support.spy import spy
 from tests.test_source_finess import META, et, with_key
 
 # Values that hit every branch of the column-wise normalisation.
@@ -87,17 +88,9 @@ def small_blocks(monkeypatch):
 
 
 @pytest.fixture
-def arrow_blocks(monkeypatch):
-    """Counts the blocks Arrow parsed (to prove the column-wise path really ran)."""
-    parsed = []
-    real = finess.normalise_etalab
-
-    def spy(*args):
-        parsed.append(True)
-        return real(*args)
-
-    monkeypatch.setattr(finess, "normalise_etalab", spy)
-    return parsed
+def arrow_blocks(monkeypatch) -> list:
+    """The blocks Arrow parsed (proves the column-wise path really ran)."""
+    return spy(monkeypatch, finess, "normalise_etalab")
 
 
 def etalab_bytes(lines: list[str], encoding: str = "utf-8") -> bytes:
