@@ -72,8 +72,8 @@ def read_by_lines(data: bytes, departments=None) -> tuple[list, ReadStats]:
     return list(annuaire._rows(fh, column_positions(header), width, scope, stats)), stats
 
 
-def read_by_blocks(data: bytes, departments=None) -> tuple[list, ReadStats, int]:
-    """The public reader, counting the blocks that went through Arrow."""
+def read_by_blocks(data: bytes, departments=None) -> tuple[list, ReadStats]:
+    """The public reader."""
     stats = ReadStats()
     rows = list(read_extract(io.BytesIO(data), departments, stats))
     return rows, stats
