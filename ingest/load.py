@@ -1,6 +1,7 @@
 """The only writer of ingested data: one snapshot per ingest, in the caller's one transaction.
 
-Directory ingest: stage the rows (deduplicated on the address), then diff set-wise against the
+Directory ingest: stage the rows (Arrow batches from the reader, written by ADBC into a scratch
+SQLite file, see ``staging``), keep the first line of each address, then diff set-wise against the
 current mailbox versions: close removed and changed versions, open created and changed ones, link
 new versions to FINESS, freeze the adoption figures of the snapshot. FINESS ingest: replace the
 establishments of the selected departments, relink current mailboxes, refresh the latest figures.

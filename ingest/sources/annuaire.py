@@ -177,8 +177,8 @@ def read_extract(
     yielded, before their type and address are checked (so rejections concern the selected
     departments, plus the rows whose department cannot be found at all).
 
-    Addresses are NOT de-duplicated here (about 170 repeat nationally): the writer does it
-    with its primary key on the lower-cased address.
+    Addresses are NOT de-duplicated here (about 170 repeat nationally): the writer keeps the
+    first line of each lower-cased address.
     """
     return flatten(read_extract_chunks(fh, departments, stats), DirectoryRow)
 
