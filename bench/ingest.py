@@ -3,7 +3,8 @@
     .venv/bin/python bench/ingest.py [--workdir DIR] [--skip-postgres]
 
 Measures wall time and peak RSS of:
-  (a) balise's ingest: FINESS --all then the directory --all, into a fresh SQLite database;
+  (a) `balise ingest finess --all` then `balise ingest annuaire --all` into a fresh SQLite
+      database (the commands, run in-process: imports excluded, as for (b));
   (b) the naive baseline: pandas.read_csv then DataFrame.to_sql, both files, through a
       SQLAlchemy engine (the stack's way; DESIGN.md's 15.1 s baseline was measured like this:
       13.8 s here for the directory alone), and (b') the same through a bare sqlite3 connection
@@ -44,18 +45,30 @@ def _peak_mb() -> float:
 
 
 def step_balise(db_url: str, finess: str, annuaire: str) -> None:
-    from balise.db import make_engine, upgrade
-    from ingest import jobs
+    """The ``balise ingest`` commands themselves (in this process, through click's test runner,
+    so that imports are excluded as they are from (b)): job, onboarding advance, summary."""
+    from click.testing import CliRunner
 
-    engine = make_engine(db_url)
-    upgrade(engine)
+    from balise.cli import cli
+    from balise.db import make_engine, upgrade
+
+    upgrade(make_engine(db_url))
+    runner = CliRunner()
+    runner.invoke(cli, ["ingest", "--help"], catch_exceptions=False)  # loads the plugins
+
+    def ingest(*args: str) -> dict:
+        argv = ["--database-url", db_url, "--json", "ingest", *args, "--all"]
+        result = runner.invoke(cli, argv, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
     t0 = time.perf_counter()
     if finess:
-        jobs.ingest(engine, "finess", finess, None)
-    report = jobs.ingest(engine, "annuaire", annuaire, None)
-    print(json.dumps({"wall": time.perf_counter() - t0, "rss": _peak_mb(), "kept": report.kept,
-                      "created": report.created, "removed": report.removed,
-                      "changed": report.changed}))  # fmt: skip
+        ingest("finess", finess)
+    report = ingest("annuaire", annuaire)
+    print(json.dumps({"wall": time.perf_counter() - t0, "rss": _peak_mb(), "kept": report["kept"],
+                      "created": report["created"], "removed": report["removed"],
+                      "changed": report["changed"]}))  # fmt: skip
 
 
 def step_naive(db_path: str, finess: str, annuaire: str, through: str = "engine") -> None:

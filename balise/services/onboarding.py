@@ -18,8 +18,28 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, func, insert, literal, or_, select, union, update
-from sqlalchemy.sql import Select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+    update,
+)
+from sqlalchemy.sql import Select, Subquery
 
 from balise.db import write_transaction
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
@@ -53,6 +73,19 @@ ACTIVE_DAYS = 30  # messages within this window count as regular use
 SILENT_DAYS = 30  # equipped this long without regular use: « à relancer »
 EQUIPPED_STAGES = ("bal_creee", "bal_testee")
 CREATED_STATUSES = ("provisioned", "test_passed", "test_failed", "active")
+
+
+# The moves of one automatic advance, for the length of its transaction.
+_MOVES = Table(
+    "onboarding_moves",
+    MetaData(),
+    Column("finess_et", String(9), primary_key=True),
+    Column("department", String(3)),
+    Column("current", String(16)),
+    Column("stage", String(16)),
+    Column("reason", String(255)),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _now() -> datetime:
@@ -111,67 +144,130 @@ def _facts(today: date) -> list[tuple[str, str, Select]]:
     ]  # fmt: skip
 
 
-def _strongest_facts(conn: Connection, today: date) -> dict[str, tuple[str, str]]:
-    """finess_et -> (stage, reason) of the strongest fact about it."""
-    best: dict[str, tuple[str, str]] = {}
-    for stage, reason, stmt in _facts(today):
-        for finess in conn.scalars(stmt):
-            if finess and (finess not in best or RANK[stage] > RANK[best[finess][0]]):
-                best[finess] = (stage, reason)
-    return best
+def _strongest_facts(today: date) -> Subquery:
+    """(finess_et, stage, reason, rank) of the strongest fact about each structure; among facts
+    of equal rank, the first one ``_facts`` lists."""
+    facts = union_all(*(
+        select(
+            stmt.subquery().c[0].label("finess_et"),
+            literal(RANK[stage]).label("rank"),
+            literal(order).label("fact_order"),
+            cast(literal(stage), String).label("stage"),
+            cast(literal(reason), String).label("reason"),
+        )
+        for order, (stage, reason, stmt) in enumerate(_facts(today))
+    )).subquery()  # fmt: skip
+    strongest_first = (facts.c.rank.desc(), facts.c.fact_order)
+    ranked = select(
+        facts,
+        func.row_number().over(partition_by=facts.c.finess_et, order_by=strongest_first).label("n"),
+    ).subquery()
+    return (
+        select(ranked.c.finess_et, ranked.c.stage, ranked.c.reason, ranked.c.rank)
+        .where(ranked.c.n == 1, ranked.c.finess_et.is_not(None))
+        .subquery()
+    )
+
+
+def _moves_up(deps: tuple[str, ...] | None, today: date) -> Select:
+    """(finess_et, department, current, stage, reason) of each ESMS whose facts prove a stage
+    above its current one."""
+    esms = (
+        _esms_with_stage(deps)
+        .with_only_columns(
+            Establishment.finess_et, Establishment.department, Onboarding.stage.label("current")
+        )
+        .subquery()
+    )
+    best = _strongest_facts(today)
+    current_rank = case(RANK, value=esms.c.current, else_=0)
+    return (
+        select(esms.c.finess_et, esms.c.department, esms.c.current, best.c.stage, best.c.reason)
+        .join(best, best.c.finess_et == esms.c.finess_et)
+        .where(best.c.rank > current_rank)
+    )
 
 
 def advance_from_facts(
     engine: Engine, departments: Iterable[str] | None = None, today: date | None = None
 ) -> int:
     """Move every ESMS (of ``departments``, None = all) up to the stage its facts prove, never
-    down; one history line per move. Returns how many structures moved."""
+    down; one history line per move. Returns how many structures moved. Set-wise: the first
+    national ingest moves some 20,000 structures."""
     deps = tuple(departments) if departments is not None else None
     # The store-wide lock: two concurrent runs would both insert the same new row.
     with write_transaction(engine, "onboarding") as conn:
-        facts = _strongest_facts(conn, today or date.today())
-        rows = conn.execute(
-            _esms_with_stage(deps).with_only_columns(
-                Establishment.finess_et, Establishment.department, Onboarding.stage
+        moves = _MOVES.c
+        _MOVES.create(conn)
+        conn.execute(
+            insert(_MOVES).from_select(list(moves.keys()), _moves_up(deps, today or date.today()))
+        )
+        moved = conn.execute(select(func.count()).select_from(_MOVES)).scalar_one()
+        now = literal(_now(), DateTime)
+        conn.execute(insert(OnboardingHistory).from_select(
+            ["finess_et", "from_stage", "to_stage", "source", "reason", "actor", "at"],
+            select(moves.finess_et, func.coalesce(moves.current, "a_contacter"), moves.stage,
+                   literal("auto"), moves.reason, literal(SYSTEM.login), now),
+        ))  # fmt: skip
+        conn.execute(
+            update(Onboarding)
+            .where(Onboarding.finess_et.in_(select(moves.finess_et)))
+            .values(
+                stage=select(moves.stage)
+                .where(moves.finess_et == Onboarding.finess_et)
+                .scalar_subquery(),
+                stage_since=now,
+                updated_at=now,
             )
-        ).all()
-        moved = 0
-        for finess, department, current in rows:
-            if finess not in facts:
-                continue
-            stage, reason = facts[finess]
-            if RANK[stage] > RANK.get(current or "a_contacter", 0):
-                _set_stage(conn, finess, department, current, stage, "auto", reason, SYSTEM)
-                moved += 1
+        )
+        conn.execute(insert(Onboarding).from_select(
+            ["finess_et", "department", "stage", "stage_since", "updated_at"],
+            select(moves.finess_et, moves.department, moves.stage, now, now)
+            .where(moves.current.is_(None)),
+        ))  # fmt: skip
+        _MOVES.drop(conn)
         if moved:
             audit.record(conn, SYSTEM, "onboarding_auto", None, detail={"structures": moved})
     return moved
 
 
-def _set_stage(
-    conn: Connection, finess: str, department: str, current: str | None, stage: str,
-    source: str, reason: str | None, actor: Actor,
-) -> None:  # fmt: skip
+@dataclass(frozen=True)
+class Move:
+    """One structure going from ``current`` (None: no row yet) to ``stage``."""
+
+    finess: str
+    department: str
+    current: str | None
+    stage: str
+    reason: str | None
+
+
+def _set_stages(conn: Connection, moves: list[Move], source: str, actor: Actor) -> None:
+    """Apply ``moves`` with one history line each, in three statements whatever their number
+    (the first national ingest moves some 20,000 structures)."""
+    if not moves:
+        return
     now = _now()
-    if current is None:
-        conn.execute(
-            insert(Onboarding).values(
-                finess_et=finess, department=department, stage=stage, stage_since=now,
-                updated_at=now,
-            )
-        )  # fmt: skip
-    else:
+    new = [m for m in moves if m.current is None]
+    if new:
+        conn.execute(insert(Onboarding), [
+            {"finess_et": m.finess, "department": m.department, "stage": m.stage,
+             "stage_since": now, "updated_at": now}
+            for m in new
+        ])  # fmt: skip
+    known = [m for m in moves if m.current is not None]
+    if known:
         conn.execute(
             update(Onboarding)
-            .where(Onboarding.finess_et == finess)
-            .values(stage=stage, stage_since=now, updated_at=now)
+            .where(Onboarding.finess_et == bindparam("target"))
+            .values(stage=bindparam("new_stage"), stage_since=now, updated_at=now),
+            [{"target": m.finess, "new_stage": m.stage} for m in known],
         )
-    conn.execute(
-        insert(OnboardingHistory).values(
-            finess_et=finess, from_stage=current or "a_contacter", to_stage=stage, source=source,
-            reason=reason, actor=actor.login, at=now,
-        )
-    )  # fmt: skip
+    conn.execute(insert(OnboardingHistory), [
+        {"finess_et": m.finess, "from_stage": m.current or "a_contacter", "to_stage": m.stage,
+         "source": source, "reason": m.reason, "actor": actor.login, "at": now}
+        for m in moves
+    ])  # fmt: skip
 
 
 # ----- manual actions -------------------------------------------------------------------------
@@ -203,7 +299,7 @@ def move(engine: Engine, actor: Actor, finess: str, stage: str, reason: str | No
     with engine.connect() as conn:
         department, current = _authorised(conn, actor, finess, "onboarding_move")
         if (current or "a_contacter") != stage:
-            _set_stage(conn, finess, department, current, stage, "manuel", reason, actor)
+            _set_stages(conn, [Move(finess, department, current, stage, reason)], "manuel", actor)
         detail = {"de": STAGES[current or "a_contacter"], "vers": STAGES[stage]}
         audit.record(conn, actor, "onboarding_move", finess, "ok", department, detail)
         conn.commit()
