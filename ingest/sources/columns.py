@@ -58,12 +58,12 @@ def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
 
 def parts(block: bytes, parse: Callable[[bytes], pa.Table | None]) -> Iterator[Part]:
     """``block`` parsed if ``parse`` accepts it; otherwise cut in two halves (at a line end) and
-    each half tried again, down to a few lines, so that the line reader only gets the lines
-    around a bad one. Halves are parsed lazily, after the previous part was consumed (the FINESS
+    each half tried again, down to 64 KB (a few hundred lines: below that, more attempts cost
+    more than the line reader), so that the line reader only gets the lines around a bad one. Halves are parsed lazily, after the previous part was consumed (the FINESS
     parser depends on the encoding the line reader has found so far)."""
     table = parse(block)
     middle = block.find(b"\n", len(block) // 2) + 1
-    if table is not None or len(block) < 4096 or not 0 < middle < len(block):
+    if table is not None or len(block) < 65536 or not 0 < middle < len(block):
         yield Part(block, table)
         return
     yield from parts(block[:middle], parse)
