@@ -202,8 +202,17 @@ def load_directory(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]
             written = insert_batches(conn, "mailboxes", (b.drop_columns("line") for b in versions))
         result.kept = written - _drop_repeats(conn, "mailboxes", "id", current_only=True)
         result.created = result.kept
+    _refresh_statistics(conn, "mailboxes")
     freeze_adoption(conn, result.snapshot_id, meta.departments)
     return result
+
+
+def _refresh_statistics(conn: Connection, table: str) -> None:
+    """PostgreSQL: after a bulk load, the planner's statistics must be refreshed at once (not
+    when autovacuum gets to it): with the estimates of an empty table, the equipped-structure
+    queries pick nested loops over sequential scans and take minutes at national scale."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 # A new version as staged or inserted: the file's columns, then what the writer derives.
@@ -394,6 +403,7 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
             result.created = insert_batches(conn, "establishments", new)
     else:
         _replace_establishments(conn, result, meta.departments, new)
+    _refresh_statistics(conn, "establishments")
     relink_mailboxes(conn)
     latest = latest_directory_snapshot(conn)
     if latest is not None:
