@@ -263,9 +263,10 @@ class FinessNumbers:
     Kept as sorted integers (4 bits per character of ``[0-9][0-9AB][0-9]{7}``): looking a batch's
     ids up is a binary search in C, and 100k numbers weigh 1 MB (a dict of them, 20 MB)."""
 
-    def __init__(self, et: list[str], ej: list[str]):
-        self.et = np.sort(_finess_keys(_nine_bytes("".join(et))))
-        self.ej = np.sort(_finess_keys(_nine_bytes("".join(ej))))
+    def __init__(self, et: str, ej: str):
+        """``et`` and ``ej``: the numbers concatenated (9 characters each)."""
+        self.et = np.sort(_finess_keys(_nine_bytes(et)))
+        self.ej = np.sort(_finess_keys(_nine_bytes(ej)))
 
     def link_kinds(self, structure_ids: pa.Array) -> pa.Array:
         """ "ET", "EJ" or null for each id: the rule of ``_LINK_KIND`` below, in bulk."""
@@ -314,13 +315,15 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def finess_numbers(conn: Connection) -> FinessNumbers:
-    cur = conn.connection.driver_connection.cursor()  # 100k rows: the DB-API's own fetchall
-    cur.execute("SELECT finess_et FROM establishments")
-    et = [n for (n,) in cur.fetchall()]
-    cur.execute("SELECT DISTINCT finess_ej FROM establishments WHERE finess_ej IS NOT NULL")
-    ej = [n for (n,) in cur.fetchall()]
-    cur.close()
-    return FinessNumbers(et, ej)
+    """The store's FINESS numbers, each list fetched as one concatenated string (100k rows
+    fetched one by one cost a tenth of a second)."""
+    concat = "group_concat({}, '')" if conn.dialect.name == "sqlite" else "string_agg({}, '')"
+    et = conn.exec_driver_sql(f"SELECT {concat.format('finess_et')} FROM establishments")
+    ej = conn.exec_driver_sql(
+        f"SELECT {concat.format('finess_ej')} FROM (SELECT DISTINCT finess_ej FROM "
+        "establishments WHERE finess_ej IS NOT NULL) AS ej"
+    )
+    return FinessNumbers(et.scalar() or "", ej.scalar() or "")
 
 
 def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> str:
