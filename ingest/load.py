@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Subquery,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -40,7 +42,12 @@ from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from ingest.sources.rows import Chunk, ReadStats, Rejected
-from ingest.staging import index_stage, insert_batches, stage_batches
+from ingest.staging import (
+    index_stage,
+    insert_batches,
+    insert_batches_finding_repeats,
+    stage_batches,
+)
 
 MAX_EXAMPLES = 50
 
@@ -199,8 +206,10 @@ def load_directory(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]
         # costs about three times as much). Ids follow the file's order, so the first line of
         # a repeated address is the one with the smallest id.
         with indexes_dropped(conn, Mailbox.__table__):
-            written = insert_batches(conn, "mailboxes", (b.drop_columns("line") for b in versions))
-        result.kept = written - _drop_repeats(conn, "mailboxes", "id", current_only=True)
+            batches = (b.drop_columns("line") for b in versions)
+            written, repeats = insert_batches_finding_repeats(conn, "mailboxes", batches, "address")
+        dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True, among=repeats)
+        result.kept = written - dropped
         result.created = result.kept
     _refresh_statistics(conn, "mailboxes")
     freeze_adoption(conn, result.snapshot_id, meta.departments)
@@ -236,17 +245,35 @@ def _new_versions(
         yield pa.RecordBatch.from_arrays(arrays, names=["line", *VERSION_COLUMNS])
 
 
-def _drop_repeats(conn: Connection, table: str, order: str, current_only: bool = False) -> int:
+def _drop_repeats(
+    conn: Connection,
+    table: str,
+    order: str,
+    current_only: bool = False,
+    among: Future | None = None,
+) -> int:
     """Delete the later rows of each address repeated in ``table`` (current versions only, with
-    ``current_only``), keeping the smallest ``order``; returns how many went. Runs on the
-    address index: only the few repeated addresses are looked at twice."""
+    ``current_only``), keeping the smallest ``order``; returns how many went. ``among``: the
+    repeated addresses, when already found (else SQL groups the addresses on their index)."""
     where = "{t}.valid_to IS NULL AND " if current_only else ""
     mine, other = where.format(t=table), where.format(t="o")
-    return conn.exec_driver_sql(
-        f"DELETE FROM {table} WHERE {mine}address IN (SELECT address FROM {table} "
-        f"WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1) AND {order} > "
+    if among is None:
+        repeated = (
+            f"(SELECT address FROM {table} WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1)"
+        )
+        params: dict = {}
+    else:
+        addresses = among.result()
+        if not addresses:
+            return 0
+        repeated, params = ":addresses", {"addresses": addresses}  # expanding: renders (...)
+    sql = text(
+        f"DELETE FROM {table} WHERE {mine}address IN {repeated} AND {order} > "
         f"(SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
-    ).rowcount
+    )
+    if among is not None:
+        sql = sql.bindparams(bindparam("addresses", expanding=True))
+    return conn.execute(sql, params).rowcount
 
 
 @contextmanager

@@ -14,8 +14,11 @@ line of a duplicated key wins) and choose the table: a temporary stage or the fi
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -61,17 +64,40 @@ def insert_rows(
 def insert_batches(conn: Connection, table: str, batches: Iterator[pa.RecordBatch]) -> int:
     """Bulk-insert Arrow ``batches`` (columns named as in ``table``; the first batch gives the
     names) into ``table``; returns the count. The batches are produced one thread ahead."""
+    return insert_batches_finding_repeats(conn, table, batches, None)[0]
+
+
+def insert_batches_finding_repeats(
+    conn: Connection, table: str, batches: Iterator[pa.RecordBatch], key: str | None
+) -> tuple[int, Future | None]:
+    """:func:`insert_batches`, and on SQLite the values of column ``key`` that occur more than
+    once, found by a thread reading the scratch file with its own connection while this one
+    copies and indexes (a Future of a list; None on PostgreSQL: ask SQL afterwards)."""
     batches = read_ahead(batches)
     first = next(batches, None)
     if first is None:
-        return 0
+        return 0, None
     if conn.dialect.name != "sqlite":
-        return insert_rows(conn, table, first.schema.names, _rows_of(first, batches))
+        return insert_rows(conn, table, first.schema.names, _rows_of(first, batches)), None
     alias = _attach_scratch(conn, first, batches)
+    repeats = _repeated_values(conn.info[ATTACHED_KEY][-1][1], key) if key else None
     cols = ", ".join(first.schema.names)
-    return conn.exec_driver_sql(
+    count = conn.exec_driver_sql(
         f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {alias}.batches"
     ).rowcount
+    return count, repeats
+
+
+def _repeated_values(scratch: str, key: str) -> Future:
+    def find() -> list:
+        with closing(sqlite3.connect(scratch)) as db:
+            sql = f"SELECT {key} FROM batches GROUP BY {key} HAVING count(*) > 1"
+            return [value for (value,) in db.execute(sql)]
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="balise-repeats")
+    future = pool.submit(find)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
 
 
 @dataclass
