@@ -9,21 +9,17 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from playwright import sync_api as playwright
 from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.browser import chromium
 from tests.support.streamlit import start_streamlit
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +39,8 @@ def dashboard(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -6,17 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from tests.support.activity import seed_polled_activity
+from tests.support.browser import chromium
 from tests.support.streamlit import start_streamlit
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.mail]
 
@@ -36,12 +33,10 @@ def activity_dashboard(tmp_path_factory, dovecot):
 
 @pytest.fixture(scope="module")
 def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 2000}, locale="fr-FR")
         yield context.new_page()
         context.close()
-        browser.close()
 
 
 def settle(page, heading: str) -> None:

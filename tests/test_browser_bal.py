@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from balise.secrets import new_key
+from tests.support.browser import chromium
 from tests.support.dovecot import unique_address
 from tests.support.streamlit import start_streamlit
 
@@ -20,10 +21,6 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOMAIN = "ehpad-lilas.mssante.fr"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -48,11 +45,9 @@ def dashboard(tmp_path, dovecot):
 
 @pytest.fixture
 def page(dashboard):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 2000}, locale="fr-FR")
         yield context.new_page()
-        browser.close()
 
 
 def _settled(page, heading: str) -> None:

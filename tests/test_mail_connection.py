@@ -13,23 +13,15 @@ import pytest
 
 from balise.errors import MailError
 from balise.mail.connection import ANS_CIPHERS, open_imap, open_smtp
-from tests.support.dovecot import account_for, unique_address
+from tests.support.dovecot import AUTH_MODES, account_for, unique_address
 
 pytestmark = pytest.mark.mail
 
-MODES = [
-    ("password", "starttls"),
-    ("password", "implicit"),
-    ("xoauth2", "starttls"),
-    ("oauthbearer", "implicit"),
-    ("external", "implicit"),
-    ("external", "starttls"),
-]
 
 RAW = b"From: a@pharmacie.test\r\nTo: {to}\r\nSubject: essai\r\n\r\ncorps\r\n"
 
 
-@pytest.mark.parametrize(("auth_mode", "tls_mode"), MODES)
+@pytest.mark.parametrize(("auth_mode", "tls_mode"), AUTH_MODES)
 def test_imap_logs_in_with_every_mode_and_sees_delivered_mail(dovecot, auth_mode, tls_mode):
     address = unique_address("imap")
     password = dovecot.add_user(address)
@@ -46,7 +38,7 @@ def test_imap_logs_in_with_every_mode_and_sees_delivered_mail(dovecot, auth_mode
     assert all(0 <= t < 5 for t in timings.values())
 
 
-@pytest.mark.parametrize(("auth_mode", "tls_mode"), MODES)
+@pytest.mark.parametrize(("auth_mode", "tls_mode"), AUTH_MODES)
 def test_smtp_submits_with_every_mode(dovecot, auth_mode, tls_mode):
     sender, target = unique_address("smtp"), unique_address("dest")
     password = dovecot.add_user(sender)

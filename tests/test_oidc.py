@@ -10,7 +10,6 @@ import secrets
 from pathlib import Path
 
 import pytest
-from playwright import sync_api as playwright
 from sqlalchemy import select
 
 from balise.db import make_engine, upgrade
@@ -19,6 +18,7 @@ from balise.models import AuditEntry
 from balise.services import users
 from balise.services.access import SYSTEM, Actor
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.browser import chromium
 from tests.support.oidc import secrets_toml, start_provider, stop_provider
 from tests.support.streamlit import start_streamlit
 
@@ -85,10 +85,6 @@ def test_identities_without_a_usable_role_are_refused_and_audited(empty_db, clai
 
 # ----- the real flow in Chromium --------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 IDENTITIES = {
     "anim38@ara.test": {"email": "anim38@ara.test", "name": "Anne Isère",
                         "balise_role": "animator", "balise_departments": ["38"]},
@@ -120,10 +116,8 @@ def oidc_dashboard(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _sign_in(browser, server, login: str):

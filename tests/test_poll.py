@@ -26,7 +26,7 @@ from tests.support.activity import (
     seed_directory,
     watch,
 )
-from tests.support.dovecot import TEST_SECRET_KEY, running_sandbox, unique_address
+from tests.support.dovecot import AUTH_MODES, TEST_SECRET_KEY, running_sandbox, unique_address
 from tests.support.store_dump import all_text
 
 pytestmark = pytest.mark.mail
@@ -88,16 +88,7 @@ def deliver_sample(dovecot, address: str, password: str) -> dict[tuple, int]:
     }
 
 
-MODES = [
-    ("password", "starttls"),
-    ("password", "implicit"),
-    ("xoauth2", "starttls"),
-    ("oauthbearer", "implicit"),
-    ("external", "implicit"),
-]
-
-
-@pytest.mark.parametrize(("auth_mode", "tls_mode"), MODES)
+@pytest.mark.parametrize(("auth_mode", "tls_mode"), AUTH_MODES)
 def test_counts_equal_what_was_delivered(empty_db, dovecot, auth_mode, tls_mode):
     seed_directory(empty_db)
     address = unique_address("compte")

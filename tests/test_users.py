@@ -320,18 +320,12 @@ def test_accounts_page_is_for_administrators_only(empty_db, monkeypatch):
 
 # ----- the local login form in a real browser ------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
 
 @pytest.mark.browser
 def test_local_login_in_chromium_the_audit_page_and_sign_out(tmp_path):
-    from playwright import sync_api as playwright
-
     from balise.db import make_engine, upgrade
     from tests.support.adoption_seed import seed_small_adoption
+    from tests.support.browser import chromium
     from tests.support.streamlit import start_streamlit
 
     url = f"sqlite:///{tmp_path / 'balise.db'}"
@@ -341,8 +335,7 @@ def test_local_login_in_chromium_the_audit_page_and_sign_out(tmp_path):
     users.add_user(engine, SYSTEM, users.NewUser("admin.region", "admin", (), PASSWORD))
     server = start_streamlit({"BALISE_DATABASE_URL": url}, tmp_path)
     try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1200}, locale="fr-FR")
             page.goto(server.url)
             page.get_by_label("Identifiant").fill("admin.region", timeout=30_000)
@@ -366,7 +359,6 @@ def test_local_login_in_chromium_the_audit_page_and_sign_out(tmp_path):
             page.screenshot(path=str(ARTIFACTS / "audit-page.png"))
             page.get_by_role("button", name="Se déconnecter").click()
             page.get_by_role("button", name="Se connecter").wait_for(timeout=30_000)
-            browser.close()
     finally:
         server.stop()
         engine.dispose()

@@ -21,6 +21,16 @@ from balise.secrets import new_key, seal
 
 _counter = itertools.count(1)
 
+# Every (auth mode, TLS mode) pair a watched mailbox or a round trip can use (domain/clients.md).
+AUTH_MODES = [
+    ("password", "starttls"),
+    ("password", "implicit"),
+    ("xoauth2", "starttls"),
+    ("oauthbearer", "implicit"),
+    ("external", "implicit"),
+    ("external", "starttls"),
+]
+
 
 def unique_address(prefix: str = "bal", domain: str = "sandbox.test") -> str:
     """An address no other test of this session uses."""
