@@ -7,10 +7,8 @@ from __future__ import annotations
 import io
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import func, insert, select, text
@@ -30,10 +28,10 @@ from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from balise.services.activity import WatchRequest, add_watched
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.apptest import app_as
 from tests.support.dovecot import unique_address
 from tests.support.extracts import finess_line, luhn_complete, write_finess
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PASSWORD = "cheval-batterie-agrafe-correct"
 REFUSED = "audit_log est en ajout seul"
 
@@ -284,13 +282,7 @@ def test_cli_audit_export_and_purge(database_url, tmp_path):
 
 
 def _page(engine, monkeypatch, actor: Actor) -> AppTest:
-    monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = actor
-    at.run()
-    at.switch_page("views/audit.py").run()
+    at = app_as(engine, monkeypatch, actor, "audit")
     assert not at.exception, at.exception
     return at
 

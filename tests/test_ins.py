@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from click.testing import CliRunner
 from stdnum.fr import nir
 from streamlit.testing.v1 import AppTest
@@ -17,10 +15,10 @@ from streamlit.testing.v1 import AppTest
 from balise.cli import cli
 from balise.errors import ValidationError
 from balise.referentials.ins import check_ins
+from tests.support.apptest import open_page
 from tests.support.store_dump import all_text
 
 SEED = "285037728417346"  # the seed webinar's example
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 TODAY = date(2026, 11, 25)
 
 
@@ -145,11 +143,7 @@ def test_cli_refuses_a_wrong_key():
 
 
 def _open_patient_page() -> AppTest:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("views/patient.py").run()
+    at = open_page("patient")
     assert not at.exception, at.exception
     return at
 

@@ -3,27 +3,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.support.activity import seed_directory, seed_polled_activity
 from tests.support.apptest import figure as rendered_figure
+from tests.support.apptest import open_page
 
 pytestmark = pytest.mark.mail
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 def _open_activite(engine, monkeypatch) -> AppTest:
     monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("BALISE_REGION", "84")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("views/activite.py").run()
+    at = open_page("activite")
     assert not at.exception, at.exception
     return at
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from balise.services.access import Actor
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.apptest import app_as, open_page
 from tests.support.apptest import figure as rendered_figure
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
 NBSP = "\u00a0"
 
@@ -29,11 +28,7 @@ def _app(engine, monkeypatch, geojson: str = "") -> AppTest:
     monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("BALISE_REGION", "84")
     monkeypatch.setenv("BALISE_GEOJSON", geojson)
-    # Caches live in the process: each test starts from a cold app on its own store.
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
+    at = open_page()  # caches emptied: each test starts from a cold app on its own store
     assert not at.exception, at.exception
     return at
 
@@ -180,14 +175,7 @@ def test_exports_page_builds_the_pack_on_demand(db_with_small_adoption, monkeypa
 
 
 def test_an_animator_sees_only_their_departments(db_with_small_adoption, monkeypatch):
-    monkeypatch.setenv(
-        "BALISE_DATABASE_URL", db_with_small_adoption.url.render_as_string(hide_password=False)
-    )
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = Actor("anim38", "animator", ("38",))
-    at.run()
+    at = app_as(db_with_small_adoption, monkeypatch, Actor("anim38", "animator", ("38",)))
     assert at.sidebar.multiselect[0].options == ["38 – Isère"]
     assert _metrics(at)["ESMS suivis"] == "3"
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -16,9 +14,9 @@ from balise.models import Onboarding
 from balise.services import events
 from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.apptest import open_page
 from tests.test_events import MIDI, SHEET_CSV
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 E3 = "380000003"
 
 
@@ -32,12 +30,7 @@ def animation_db(empty_db, monkeypatch, tmp_path):
 
 
 def _open(page: str) -> AppTest:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["departments"] = ["38", "69"]
-    at.run()
-    at.switch_page(f"views/{page}.py").run()
+    at = open_page(page, departments=["38", "69"])
     assert not at.exception, at.exception
     return at
 

@@ -4,10 +4,8 @@ and the real Dovecot sandbox."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
@@ -17,9 +15,9 @@ from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
+from tests.support.apptest import open_page
 from tests.support.dovecot import unique_address
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 DOMAIN = "ehpad-lilas.mssante.fr"
 RPPS = "10003456786"
 
@@ -38,11 +36,7 @@ def bal_env(empty_db, tmp_path, dovecot, monkeypatch):
 
 
 def _open(page: str) -> AppTest:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(f"views/{page}.py").run()
+    at = open_page(page)
     assert not at.exception, at.exception
     return at
 

@@ -5,10 +5,8 @@ and the pages. A programme manager reads and exports everywhere but does not act
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -25,8 +23,8 @@ from balise.services import activity, adoption, bal_import, bal_tests, pack, str
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.apptest import app_as
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 ANIM38 = Actor("anim38", "animator", ("38",))
 MANAGER = Actor("chargee", "manager")
 DOMAIN = "ehpad-lilas.mssante.fr"
@@ -196,17 +194,10 @@ def test_cli_refuses_an_unknown_or_disabled_account(db_with_two_departments, tmp
 
 
 def _app(db, monkeypatch, tmp_path, actor: Actor, **state) -> AppTest:
-    monkeypatch.setenv("BALISE_DATABASE_URL", db.url.render_as_string(hide_password=False))
     monkeypatch.setenv("BALISE_REGION", "84")
     monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BALISE_ALLOWED_DOMAINS", DOMAIN)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["actor"] = actor
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
+    at = app_as(db, monkeypatch, actor, **state)
     return at
 
 

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -20,9 +19,9 @@ from balise.errors import PermissionDenied, ValidationError
 from balise.models import AuditEntry, User
 from balise.services import users
 from balise.services.access import SYSTEM, Actor
+from tests.support.apptest import app_as, open_page
 
 PASSWORD = "cheval-batterie-agrafe-correct"
-APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
 def _audit(engine, action: str) -> list[tuple]:
@@ -218,10 +217,7 @@ def test_secret_key_prints_a_new_fernet_key():
 def _dashboard(engine, monkeypatch):
     monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("BALISE_REGION", "84")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
+    at = open_page()
     assert not at.exception, at.exception
     return at
 
@@ -271,13 +267,7 @@ def test_login_form_locks_after_five_failures(empty_db, monkeypatch):
 
 
 def _accounts_page(engine, monkeypatch, actor: Actor) -> AppTest:
-    monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["actor"] = actor
-    at.run()
-    at.switch_page("views/comptes.py").run()
+    at = app_as(engine, monkeypatch, actor, "comptes")
     assert not at.exception, at.exception
     return at
 
