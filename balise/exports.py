@@ -1,8 +1,7 @@
-"""Spreadsheet files: the webinar xlsx pack and single-table CSV.
+"""The webinar pack's layout: a cover sheet and one formatted table per view, with native charts.
 
-Pure formatting: tables in, bytes out (no database). Every text cell is neutralised against
-formula injection: a cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab / carriage return)
-is prefixed with an apostrophe, so a structure named ``=HYPERLINK(...)`` stays text.
+Pure formatting: tables in, bytes out (no database). Cells are written by
+:mod:`balise.spreadsheets`, so a structure named ``=HYPERLINK(...)`` stays text.
 
 Number formats are stored in OOXML's own syntax (which is locale-neutral): integers use a literal
 space as thousands separator (``# ##0`` shows « 1 234 » everywhere); percentages use ``0.0 %``,
@@ -11,22 +10,21 @@ which a French Excel or LibreOffice shows as « 45,2 % ».
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
-from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from balise.spreadsheets import new_workbook, put, workbook_bytes
+
 INT_FORMAT = "# ##0"
 PCT_FORMAT = "0.0 %"
 DATE_FORMAT = "dd/mm/yyyy"
-DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
@@ -53,34 +51,17 @@ class Sheet:
     note: str = ""
 
 
-def neutralise(value: object) -> object:
-    """Text that a spreadsheet would run as a formula becomes inert text."""
-    if isinstance(value, str) and value.startswith(DANGEROUS_START):
-        return "'" + value
-    return value
-
-
-def _cell_value(value: object) -> object:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime().date()
-    if hasattr(value, "item") and not isinstance(value, str):
-        return value.item()  # numpy scalar -> Python
-    return neutralise(value)
-
-
 def _write_table(ws: Worksheet, sheet: Sheet, first_row: int) -> None:
     df = sheet.frame
     for col, name in enumerate(df.columns, start=1):
-        cell = ws.cell(row=first_row, column=col, value=neutralise(str(name)))
+        cell = put(ws, first_row, col, str(name))
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     number_formats = {"int": INT_FORMAT, "pct": PCT_FORMAT, "date": DATE_FORMAT}
     for r, row in enumerate(df.itertuples(index=False), start=first_row + 1):
         for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=_cell_value(value))
+            cell = put(ws, r, c, value)
             fmt = number_formats.get(sheet.formats.get(df.columns[c - 1], ""))
             if fmt:
                 cell.number_format = fmt
@@ -129,17 +110,14 @@ def _printable(ws: Worksheet) -> None:
 
 def build_workbook(title: str, cover: Sequence[tuple[str, str]], sheets: Sequence[Sheet]) -> bytes:
     """The pack: a cover sheet (title, then label/value lines) and one sheet per table."""
-    wb = Workbook()
+    wb = new_workbook()
     ws = wb.active
     ws.title = "Couverture"
-    ws["A1"] = neutralise(title)
-    ws["A1"].font = Font(bold=True, size=16)
+    put(ws, 1, 1, title).font = Font(bold=True, size=16)
     for r, (label, value) in enumerate(cover, start=3):
-        head = ws.cell(row=r, column=1, value=neutralise(label))
+        head = put(ws, r, 1, label)
         head.font, head.alignment = Font(bold=True), Alignment(vertical="top")
-        ws.cell(row=r, column=2, value=neutralise(value)).alignment = Alignment(
-            wrap_text=True, vertical="top"
-        )
+        put(ws, r, 2, value).alignment = Alignment(wrap_text=True, vertical="top")
         # Spreadsheets do not grow a row for wrapped text written by a library: size it here.
         ws.row_dimensions[r].height = 15 * max(1, -(-len(str(value)) // 75))
     ws.column_dimensions["A"].width = 28
@@ -149,29 +127,12 @@ def build_workbook(title: str, cover: Sequence[tuple[str, str]], sheets: Sequenc
         ws = wb.create_sheet(sheet.name[:31])
         first_row = 1
         if sheet.note:
-            ws["A1"] = neutralise(sheet.note)
-            ws["A1"].font = Font(italic=True)
+            put(ws, 1, 1, sheet.note).font = Font(italic=True)
             first_row = 3
         _write_table(ws, sheet, first_row)
         _add_chart(ws, sheet, first_row)
         _printable(ws)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def to_csv(df: pd.DataFrame) -> bytes:
-    """A CSV a French spreadsheet opens directly: ``;`` separator, decimal comma, UTF-8 BOM,
-    dates as dd/mm/yyyy, text cells neutralised."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%d/%m/%Y")
-        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise)
-    out.columns = [neutralise(str(c)) for c in out.columns]
-    text = out.to_csv(index=False, sep=";", decimal=",", date_format="%d/%m/%Y")
-    return text.encode("utf-8-sig")
+    return workbook_bytes(wb)
 
 
 def french_date(value: date | datetime | None) -> str:

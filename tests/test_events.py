@@ -205,7 +205,7 @@ def test_referent_animators_from_the_example_file(small_db):
 
 def test_pack_events_sheet_opens_in_libreoffice(tmp_path):
     from balise.db import make_engine, upgrade
-    from tests.test_exports import _libreoffice_csv
+    from tests.support.libreoffice import libreoffice_csv
 
     engine = make_engine(f"sqlite:///{tmp_path / 'balise.db'}")
     upgrade(engine)
@@ -213,7 +213,7 @@ def test_pack_events_sheet_opens_in_libreoffice(tmp_path):
     imported(engine)
     out = tmp_path / "pack.xlsx"
     out.write_bytes(pack.build_pack(engine, SYSTEM, ["38", "69"]))
-    sheets = _libreoffice_csv(out, tmp_path)
+    sheets = libreoffice_csv(out, tmp_path)
     shown = [r for r in sheets["Événements"] if any(r)]
     header = next(i for i, r in enumerate(shown) if r[0] == "Événement")
     # As a French LibreOffice shows it: date, counts, percent with a comma.

@@ -3,10 +3,7 @@ and the file opened by a real LibreOffice whose values match the database."""
 
 from __future__ import annotations
 
-import csv
-import subprocess
 from datetime import date
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,11 +11,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from balise.cli import cli
-from balise.exports import neutralise, to_csv
 from balise.models import AuditEntry
 from balise.services import adoption, events
 from balise.services.access import SYSTEM
+from balise.spreadsheets import frame_csv, neutralise
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.libreoffice import libreoffice_csv
 
 ARA = ["38", "69"]
 SHEETS = [
@@ -93,9 +91,10 @@ def test_export_xlsx_counts_the_events_sheet(db_with_small_adoption, tmp_path):
 def test_structure_names_cannot_inject_formulas(db_with_small_adoption, tmp_path):
     out = tmp_path / "pack.xlsx"
     assert _export(db_with_small_adoption, "xlsx", str(out)).exit_code == 0
-    names = [r[1] for r in load_workbook(out)["Structures"].iter_rows(min_row=2, values_only=True)]
-    assert '\'=HYPERLINK("http://x") EHPAD Le Chêne' in names
-    assert not any(isinstance(n, str) and n.startswith(("=", "+", "-", "@")) for n in names)
+    # The exact name, as a text cell (not a formula): a spreadsheet shows it and runs nothing.
+    names = {c.value: c for c in load_workbook(out)["Structures"]["B"][1:]}
+    hostile = names['=HYPERLINK("http://x") EHPAD Le Chêne']
+    assert (hostile.data_type, hostile.quotePrefix) == ("s", True)
     csv_out = tmp_path / "structures.csv"
     result = _export(db_with_small_adoption, "csv", str(csv_out), "--table", "structures")
     assert (
@@ -121,7 +120,7 @@ def test_csv_uses_french_conventions():
             "Date": pd.to_datetime(["2026-11-25", "2026-01-02"]),
         }
     )
-    text = to_csv(df).decode("utf-8-sig")
+    text = frame_csv(df).decode("utf-8-sig")
     assert text.splitlines() == [
         "Nom;Part équipée (%);Date",
         "'=cmd;45,25;25/11/2026",
@@ -141,36 +140,11 @@ def test_export_errors_are_french(empty_db, tmp_path):
     assert not (tmp_path / "p.xlsx").exists()
 
 
-FRENCH_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" oor:op="fuse"><value>fr-FR</value></prop></item>
-</oor:items>
-"""
-
-
-def _libreoffice_csv(xlsx: Path, outdir: Path) -> dict[str, list[list[str]]]:
-    """Every sheet of ``xlsx`` as LibreOffice renders it (one CSV per sheet)."""
-    profile = outdir / "lo-profile"
-    # A French LibreOffice, as animators have: the profile's locale decides how formats render.
-    (profile / "user").mkdir(parents=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(FRENCH_PROFILE, encoding="utf-8")
-    filt = "csv:Text - txt - csv (StarCalc):59,34,76,1,,1036,false,true,true,false,false,-1"
-    subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", filt, "--outdir", str(outdir), str(xlsx)],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    sheets = {}
-    for path in outdir.glob(f"{xlsx.stem}-*.csv"):
-        with open(path, encoding="utf-8") as fh:
-            sheets[path.stem.removeprefix(f"{xlsx.stem}-")] = list(csv.reader(fh, delimiter=";"))
-    return sheets
-
-
 def test_pack_opens_in_libreoffice_with_database_values(db_with_small_adoption, tmp_path):
     engine = db_with_small_adoption
     out = tmp_path / "pack.xlsx"
     assert _export(engine, "xlsx", str(out)).exit_code == 0
-    sheets = _libreoffice_csv(out, tmp_path)
+    sheets = libreoffice_csv(out, tmp_path)
     assert set(sheets) == set(SHEETS)
     shown = {row[0]: row for row in sheets["Départements"][1:]}
     for _, dep in adoption.coverage(engine, SYSTEM, ARA).iterrows():
@@ -178,6 +152,8 @@ def test_pack_opens_in_libreoffice_with_database_values(db_with_small_adoption, 
         assert int(row[1].replace("\u00a0", "").replace(" ", "")) == dep["structures"]
         assert int(row[2]) == dep["equipped"]
         assert row[3] == f"{dep['share']:.1f}".replace(".", ",") + " %"
+    # The formula-like structure name is shown as typed, not run (HYPERLINK would show its link).
+    assert '=HYPERLINK("http://x") EHPAD Le Chêne' in [r[1] for r in sheets["Structures"]]
     trend = sheets["Évolution"][1:]
     assert [r[0] for r in trend] == ["15/10/2026", "15/11/2026"]
     assert [r[3] for r in trend] == ["80,0 %", "60,0 %"]

@@ -13,7 +13,6 @@ Backends know nothing about the store: the service records statuses and audit li
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import logging
 import subprocess
@@ -23,11 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from openpyxl import Workbook
-
 from balise.config import Settings
 from balise.errors import ConfigurationError, MailError
 from balise.referentials.bal_rules import BalRequest
+from balise.spreadsheets import append, csv_bytes, new_workbook, workbook_bytes
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +87,14 @@ class RequestBackend:
         xlsx = self.out_dir / f"demande-BAL-{stamp}.xlsx"
         text = self.out_dir / f"demande-BAL-{stamp}.csv"
         self._written = [xlsx, text]
-        book = Workbook()
+        book = new_workbook()
         sheet = book.active
         sheet.title = "Demande"
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-        book.save(xlsx)
-        # Semicolons and a BOM: what a French spreadsheet opens without an import wizard.
-        with open(text, "w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh, delimiter=";")
-            writer.writerow(header)
-            writer.writerows(rows)
+        for row in [header, *rows]:
+            append(sheet, row)
+        # Typed by users (a service named « =HYPERLINK(...) »): written inert, read by a person.
+        xlsx.write_bytes(workbook_bytes(book))
+        text.write_bytes(csv_bytes(header, rows))
         outcomes = [Provisioned(r.address, "requested") for r in requests]
         return outcomes, [xlsx, text]
 

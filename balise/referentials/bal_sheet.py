@@ -12,7 +12,7 @@ import unicodedata
 import zipfile
 from typing import NamedTuple
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -20,6 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from balise.errors import SourceError
 from balise.referentials.bal_rules import FIELD_LABELS, REQUIRED, BalRequest
 from balise.referentials.bal_types import BAL_TYPES
+from balise.spreadsheets import append, new_workbook, workbook_bytes
 
 SHEET = "BAL"
 HEADER = {name: label[0].upper() + label[1:] for name, label in FIELD_LABELS.items()}
@@ -43,10 +44,10 @@ def template_bytes() -> bytes:
     """The import template: the ``BAL`` sheet (header, type list, text cells) and an ``Aide``
     sheet with the fields each type requires and an example line (kept out of ``BAL`` so that
     it is never imported by mistake)."""
-    book = Workbook()
+    book = new_workbook()
     sheet = book.active
     sheet.title = SHEET
-    sheet.append(list(HEADER.values()))
+    append(sheet, HEADER.values())
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     # Text columns keep the leading zeros of FINESS numbers and department codes.
@@ -57,19 +58,18 @@ def template_bytes() -> bytes:
     sheet.add_data_validation(types)
     types.add("A2:A2000")
     help_sheet = book.create_sheet("Aide")
-    help_sheet.append(
-        ["Type", "Libellé", "Champs obligatoires (en plus de type, département, adresse)"]
+    append(
+        help_sheet,
+        ["Type", "Libellé", "Champs obligatoires (en plus de type, département, adresse)"],
     )
     for code, label in BAL_TYPES.items():
         required = ", ".join(HEADER[f] for f in REQUIRED[code])
-        help_sheet.append([code, label, required])
-    help_sheet.append([])
-    help_sheet.append(["Exemple de ligne (à recopier dans la feuille BAL) :"])
-    help_sheet.append(list(HEADER.values()))
-    help_sheet.append([EXAMPLE.get(name, "") for name in HEADER])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+        append(help_sheet, [code, label, required])
+    append(help_sheet, [])
+    append(help_sheet, ["Exemple de ligne (à recopier dans la feuille BAL) :"])
+    append(help_sheet, HEADER.values())
+    append(help_sheet, [EXAMPLE.get(name, "") for name in HEADER])
+    return workbook_bytes(book)
 
 
 def _key(text: object) -> str:

@@ -15,10 +15,10 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, or_, select
 
 from balise.errors import PermissionDenied, ValidationError
-from balise.exports import to_csv
 from balise.models import AUDIT_NO_DELETE, AuditEntry
 from balise.services import audit
 from balise.services.access import Actor
+from balise.spreadsheets import frame_csv
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> 
         audit.record(conn, actor, "audit.export", "journal d'audit", detail={"lignes": len(df)})
     df["at"] = df["at"].dt.strftime("%d/%m/%Y %H:%M:%S")
     df["outcome"] = df["outcome"].map(lambda o: OUTCOMES.get(o, o))
-    return to_csv(df.rename(columns=LABELS))
+    return frame_csv(df.rename(columns=LABELS))
 
 
 def purge(engine: Engine, actor: Actor, retention_days: int, now: datetime | None = None) -> int:

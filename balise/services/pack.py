@@ -12,12 +12,13 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from balise.errors import NotFoundError, PermissionDenied
-from balise.exports import Chart, Sheet, build_workbook, french_date, to_csv
+from balise.exports import Chart, Sheet, build_workbook, french_date
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.departments import department_name
 from balise.services import adoption, audit, changes, events, snapshots, structures
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.labels import COLUMNS, bal_type_label, readable
+from balise.spreadsheets import frame_csv
 
 TITLE = "Adoption de MSSanté dans le médico-social"
 SOURCE_LABELS = {"annuaire": "Annuaire MSSanté (ANS)", "finess": "FINESS (établissements)"}
@@ -159,4 +160,4 @@ def table_csv(engine: Engine, actor: Actor, departments: Iterable[str] | None, t
     df = sheet.frame.copy()
     if _PCT in df:
         df[_PCT] = (df[_PCT] * 100).round(1)
-    return to_csv(df)
+    return frame_csv(df)
