@@ -16,6 +16,15 @@ from balise.errors import ConfigurationError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
+# The map's default boundary file: the simplified metropolitan departments of the public repository
+# gregoiredavid/france-geojson (IGN Admin Express COG 2018, Licence Ouverte / Etalab), pinned to one
+# commit and checked against its SHA-256 before use. Set BALISE_GEOJSON empty for the offline tile map.
+DEFAULT_GEOJSON_URL = (
+    "https://raw.githubusercontent.com/gregoiredavid/france-geojson/"
+    "5d34ee6d0140c29f785fdb047d9329f1aab58833/departements-version-simplifiee.geojson"
+)
+DEFAULT_GEOJSON_SHA256 = "c08a1ad48299763b50ef649f05a911c1021500c94719a1aa22a9d06191e43fc3"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -25,7 +34,10 @@ class Settings:
     region: str = "84"
     departments: tuple[str, ...] = ()
     # Boundary file for the map (path or https URL); empty = offline tile-grid cartogram.
-    geojson: str = ""
+    geojson: str = DEFAULT_GEOJSON_URL
+    # Expected SHA-256 of a downloaded boundary file; empty = the pinned one for the default URL,
+    # none checked for another URL.
+    geojson_sha256: str = ""
     # CA bundle for https downloads (the ANS server chains to IGC-Santé, not in public stores).
     ca_bundle: str = ""
     annuaire_url: str = ""
@@ -49,6 +61,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'balise.db'}"
+
+    def expected_geojson_sha256(self) -> str:
+        if self.geojson_sha256:
+            return self.geojson_sha256.strip().lower()
+        return DEFAULT_GEOJSON_SHA256 if self.geojson.strip() == DEFAULT_GEOJSON_URL else ""
 
 
 _TUPLES = {"departments", "allowed_domains"}

@@ -112,9 +112,6 @@ def main() -> None:
         url = args.database_url or national_store(Path(tmp))
         os.environ["BALISE_DATABASE_URL"] = url
         os.environ.setdefault("BALISE_REGION", "84")
-        geojson = ROOT.parent / "shared/data/geo/departements.geojson"
-        if geojson.exists():
-            os.environ.setdefault("BALISE_GEOJSON", str(geojson))
         from dashboard.navigation import PAGES
 
         # One untimed run pays Python's imports (streamlit, plotly, pandas), which a running

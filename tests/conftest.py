@@ -4,15 +4,29 @@ started for the session (``postgres_server``)."""
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from balise.db import make_engine, upgrade
+from tests.support.boundaries import write_boundary_file
 from tests.support.postgres import PostgresServer, start_postgres
 
+# The map's default boundary file is a download from the internet: no test may reach it. Tests
+# that draw the map set BALISE_GEOJSON to ``boundary_file``; the others (and every process they
+# start) get the offline tile map.
+os.environ["BALISE_GEOJSON"] = ""
+
 _db_names = itertools.count(1)
+
+
+@pytest.fixture
+def boundary_file(tmp_path) -> Path:
+    """A small generated boundary file for the Auvergne-Rhône-Alpes departments."""
+    return write_boundary_file(tmp_path / "departements.geojson")
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,10 @@ import hashlib
 import http.server
 import json
 import threading
-from pathlib import Path
 
 import pytest
 
-from balise.config import load_settings
+from balise.config import DEFAULT_GEOJSON_SHA256, DEFAULT_GEOJSON_URL, Settings, load_settings
 from balise.errors import NotFoundError, PermissionDenied
 from balise.referentials.departments import load_departments
 from balise.services import adoption, changes, geo, snapshots, structures
@@ -168,18 +167,16 @@ def test_empty_store_gives_empty_frames(empty_db):
 
 # --- map boundaries -----------------------------------------------------------------------
 
-GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
-
 
 @pytest.fixture
-def geojson_server():
-    """A local HTTP server publishing the shared boundary file; counts its downloads."""
+def geojson_server(boundary_file):
+    """A local HTTP server publishing the generated boundary file; counts its downloads."""
     hits = []
+    body = boundary_file.read_bytes()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             hits.append(self.path)
-            body = GEOJSON.read_bytes()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -191,21 +188,44 @@ def geojson_server():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/departements.geojson", hits, server
+    url = f"http://127.0.0.1:{server.server_port}/departements.geojson"
+    yield url, hits, server, hashlib.sha256(body).hexdigest()
     server.shutdown()
 
 
 def test_boundary_url_is_downloaded_once_with_its_sha256(geojson_server, tmp_path):
-    url, hits, server = geojson_server
-    settings = load_settings(geojson=url, data_dir=tmp_path)
+    url, hits, server, sha256 = geojson_server
+    settings = load_settings(geojson=url, geojson_sha256=sha256, data_dir=tmp_path)
     first = geo.boundaries(settings)
-    assert len(first["features"]) == 96 and hits == ["/departements.geojson"]
+    assert len(first["features"]) == 12 and hits == ["/departements.geojson"]
     cached = list((tmp_path / "cache").glob("geojson-*.geojson"))
     meta = json.loads(cached[0].with_suffix(".json").read_text())
-    assert meta["url"] == url and meta["sha256"] == hashlib.sha256(GEOJSON.read_bytes()).hexdigest()
+    assert meta["url"] == url and meta["sha256"] == sha256
     server.shutdown()
     assert geo.boundaries(settings)["features"][0]["properties"]["code"] == "01"
     assert hits == ["/departements.geojson"]
+
+
+def test_boundary_file_with_another_checksum_is_refused(geojson_server, tmp_path):
+    url, hits, _, sha256 = geojson_server
+    settings = load_settings(geojson=url, geojson_sha256="0" * 64, data_dir=tmp_path)
+    assert geo.boundaries(settings) is None and hits == ["/departements.geojson"]
+    assert not list((tmp_path / "cache").glob("geojson-*"))  # nothing kept
+    # A cached copy altered afterwards is fetched again, not trusted.
+    good = load_settings(geojson=url, geojson_sha256=sha256, data_dir=tmp_path)
+    cached = geo.boundary_path(good)
+    cached.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    assert len(geo.boundaries(good)["features"]) == 12 and len(hits) == 3
+
+
+def test_default_boundary_file_is_the_pinned_public_one():
+    settings = Settings()
+    assert settings.geojson == DEFAULT_GEOJSON_URL
+    assert DEFAULT_GEOJSON_URL.startswith("https://raw.githubusercontent.com/gregoiredavid/")
+    assert settings.expected_geojson_sha256() == DEFAULT_GEOJSON_SHA256
+    # Another URL is not held to the default's checksum; an empty setting means the tile map.
+    assert Settings(geojson="https://example.org/d.geojson").expected_geojson_sha256() == ""
+    assert load_settings().geojson == ""  # the tests' environment: no download
 
 
 def test_unreachable_or_missing_boundaries_fall_back_to_the_tile_grid(tmp_path):

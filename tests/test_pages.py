@@ -3,8 +3,6 @@ the figures shown. The app runs through its real entry point (st.navigation) and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
@@ -14,7 +12,6 @@ from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as, open_page
 from tests.support.apptest import figure as rendered_figure
 
-GEOJSON = Path(__file__).resolve().parents[2] / "shared/data/geo/departements.geojson"
 NBSP = "\u00a0"
 
 
@@ -43,8 +40,8 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatch):
-    at = _app(db_with_small_adoption, monkeypatch, geojson=str(GEOJSON))
+def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatch, boundary_file):
+    at = _app(db_with_small_adoption, monkeypatch, geojson=str(boundary_file))
     assert at.title[0].value == "Vue régionale"
     assert at.caption[0].value == "Données : Annuaire du 15/11/2026 · FINESS du 01/10/2026"
     assert "Données de démonstration" in at.warning[0].value

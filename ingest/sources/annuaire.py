@@ -2,7 +2,7 @@
 (ANS, ``Extraction_Correspondance_MSSante``).
 
 Pure: a binary file object in, :class:`DirectoryRow` / :class:`Rejected` out. The format and its
-quirks are described in ``/work/shared/domain/annuaire-mssante.md``: UTF-8, ``|`` separated, one
+quirks (README, « Notes sur le domaine »): UTF-8, ``|`` separated, one
 header line, 31 columns, no quoting, no dates, the address is the only key.
 
 Speed matters (536k lines at national scale). The writer reads blocks of lines

@@ -1,9 +1,8 @@
 """Reader for the FINESS establishment file: the legacy data.gouv "etalab" CSV and the FiNESS+ JSON.
 
 Pure: a binary file object in, :class:`EstablishmentRow` / :class:`Rejected` out (or the same
-by :class:`Chunk`, the writer's fast path). Formats and quirks
-are described in ``/work/shared/domain/finess.md``. One entry point, :func:`read_finess`, detects
-the format from the first bytes (``{`` -> JSON, else the etalab CSV).
+by :class:`Chunk`, the writer's fast path); quirks in the README, « Notes sur le domaine ». One
+entry point, :func:`read_finess`, detects the format from the first bytes (``{`` -> JSON, else the etalab CSV).
 """
 
 from __future__ import annotations
