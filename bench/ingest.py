@@ -168,7 +168,7 @@ def main() -> None:
 
 
 def _postgres(finess: Path, annuaire: Path) -> dict:
-    from tests.support.postgres import start_postgres
+    from ingest.demo.postgres import start_postgres
 
     server = start_postgres()
     try:

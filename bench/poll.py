@@ -26,12 +26,18 @@ sys.path.insert(0, str(ROOT))
 
 from balise.db import make_engine, upgrade  # noqa: E402
 from balise.mail.connection import open_imap  # noqa: E402
+from balise.secrets import new_key  # noqa: E402
 from balise.services.access import SYSTEM  # noqa: E402
 from balise.services.activity import WatchRequest, add_watched  # noqa: E402
+from ingest.demo.mail import raw_message, running_sandbox, sandbox_account  # noqa: E402
 from ingest.imap_reader import SessionPool  # noqa: E402
 from ingest.poll import run_poll  # noqa: E402
-from tests.support.activity import raw_message  # noqa: E402
-from tests.support.dovecot import TEST_SECRET_KEY, account_for, running_sandbox  # noqa: E402
+
+SECRET_KEY = new_key()  # seals the benchmark accounts' passwords, for this run only
+
+
+def account_for(sandbox, address: str, password: str):
+    return sandbox_account(sandbox, address, SECRET_KEY, password=password)
 
 
 def populate(sandbox, engine, n_boxes: int, n_messages: int) -> dict[str, str]:
@@ -54,7 +60,7 @@ def populate(sandbox, engine, n_boxes: int, n_messages: int) -> dict[str, str]:
                 address=address, department="38", imap_host=account.host,
                 imap_port=account.port, secret=password, ca_bundle=account.ca_bundle,
             ),
-            TEST_SECRET_KEY,
+            SECRET_KEY,
         )  # fmt: skip
     return accounts
 
@@ -88,9 +94,7 @@ def main() -> None:
         sessions = SessionPool()
 
         def poll(pool=None):
-            report = run_poll(
-                engine, workers=args.workers, secret_key=TEST_SECRET_KEY, sessions=pool
-            )
+            report = run_poll(engine, workers=args.workers, secret_key=SECRET_KEY, sessions=pool)
             assert not report.failed, report.failed[:3]
             return report
 

@@ -34,7 +34,7 @@ from balise.services.activity import (
 from balise.services.links import links_to_establishment
 from ingest.poll import PollReport, run_poll
 
-DEMO_DOMAIN = "%-demo.mssante.fr"  # the demo directory's structure domains (ingest/demo.py)
+DEMO_DOMAIN = "%-demo.mssante.fr"  # the demo directory's structure domains (ingest/demo/)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from balise.db import make_engine, upgrade
+from ingest.demo.postgres import PostgresServer, start_postgres
 from tests.support.boundaries import write_boundary_file
-from tests.support.postgres import PostgresServer, start_postgres
 
 # The map's default boundary file is a download from the internet: no test may reach it. Tests
 # that draw the map set BALISE_GEOJSON to ``boundary_file``; the others (and every process they
@@ -68,7 +68,7 @@ def dovecot():
     """A running Dovecot sandbox (IMAP/IMAPS/LMTP/submission, every MSSanté auth mode).
 
     Shared by the session: make fresh accounts with ``tests.support.dovecot.unique_address``."""
-    from tests.support.dovecot import running_sandbox
+    from ingest.demo.mail import running_sandbox
 
     with running_sandbox() as sandbox:
         yield sandbox
@@ -77,7 +77,7 @@ def dovecot():
 @pytest.fixture(scope="session")
 def rogue_dovecot():
     """A Dovecot sandbox presenting an untrusted self-signed server certificate."""
-    from tests.support.dovecot import running_sandbox
+    from ingest.demo.mail import running_sandbox
 
     with running_sandbox(rogue=True) as sandbox:
         yield sandbox

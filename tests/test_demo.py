@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from stdnum import luhn
 
 from balise.referentials.departments import department_from_postcode, region_departments
 from ingest import jobs
-from ingest.demo import BAD_LINES_PER_EXTRACT, WRONG_KEY_FINESS, changed_copy, luhn_ok, write_demo
+from ingest.demo import BAD_LINES_PER_EXTRACT, WRONG_KEY_FINESS, changed_copy, write_demo
 from ingest.sources.annuaire import (
     REASON_ADDRESS,
     REASON_FIELDS,
@@ -184,7 +185,9 @@ def test_per_lines_carry_rpps_ids_and_addresses_end_in_mssante_fr(regional_demo)
     per = [f for f in lines if f[0] == "PER"]
     rpps = [f for f in per if f[2] == "8"]
     assert len(rpps) > 0.95 * len(per)
-    assert all(re.fullmatch(r"\d{11}", f[3]) and f[4] == "8" + f[3] and luhn_ok(f[3]) for f in rpps)
+    assert all(
+        re.fullmatch(r"\d{11}", f[3]) and f[4] == "8" + f[3] and luhn.is_valid(f[3]) for f in rpps
+    )
     assert all(f[1].lower().split("@")[1].endswith(".mssante.fr") for f in lines)
     domains = Counter(f[1].split("@")[1] for f in per)
     assert domains.most_common(1)[0][0] == "medecin.mssante.fr"
@@ -249,7 +252,7 @@ def test_finess_structureet_lines_follow_the_etalab_layout(regional_demo):
         postcode = f[15].split(" ", 1)[0]
         assert department_from_postcode(postcode) == f[13] and f[14].isupper()
         assert re.fullmatch(r"\d{3}", f[12])
-    assert sum(not luhn_ok(n) for n in rows) == WRONG_KEY_FINESS
+    assert sum(not luhn.is_valid(n) for n in rows) == WRONG_KEY_FINESS
     dmy = [f for f in rows.values() if re.fullmatch(r"\d\d/\d\d/\d{4}", f[28])]
     iso = [f for f in rows.values() if re.fullmatch(r"\d{4}-\d\d-\d\d", f[28])]
     assert 3 <= len(dmy) < 30 and len(iso) + len(dmy) == len(rows)

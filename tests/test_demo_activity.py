@@ -16,8 +16,8 @@ from balise.models import WatchedMailbox
 from balise.services import activity
 from balise.services.access import SYSTEM
 from balise.services.labels import category_label
+from ingest.demo.mail import running_sandbox
 from ingest.demo_activity import PLAN
-from tests.support.dovecot import running_sandbox
 
 pytestmark = pytest.mark.mail
 

@@ -177,7 +177,7 @@ def test_sandbox_relay_refuses_unknown_recipients_and_files_spam_in_junk(dovecot
 
 
 def test_revoked_client_certificate_cannot_log_in():
-    from tests.support.dovecot import running_sandbox
+    from ingest.demo.mail import running_sandbox
 
     with running_sandbox() as server:
         address = unique_address("revoquee")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from balise.models import DailyActivity, FolderState, WatchedMailbox
 from ingest.activity_store import take_leases
+from ingest.demo.mail import running_sandbox
 from ingest.poll import BUSY, run_poll
 from ingest.sources.mail_headers import ACTIVITY_TZ
 from tests.support.activity import (
@@ -26,7 +27,7 @@ from tests.support.activity import (
     seed_directory,
     watch,
 )
-from tests.support.dovecot import AUTH_MODES, TEST_SECRET_KEY, running_sandbox, unique_address
+from tests.support.dovecot import AUTH_MODES, TEST_SECRET_KEY, unique_address
 from tests.support.store_dump import all_text
 
 pytestmark = pytest.mark.mail

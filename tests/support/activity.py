@@ -4,7 +4,6 @@ watched mailboxes on the Dovecot sandbox in every auth mode, and mail put throug
 from __future__ import annotations
 
 from datetime import date, datetime
-from email.utils import format_datetime, make_msgid
 
 from sqlalchemy import Engine, insert
 
@@ -13,6 +12,7 @@ from balise.mail.sandbox import MailSandbox
 from balise.models import Establishment, Mailbox, Snapshot
 from balise.services.access import SYSTEM
 from balise.services.activity import WatchRequest, add_watched
+from ingest.demo.mail import raw_message
 from tests.support.dovecot import TEST_SECRET_KEY, account_for
 
 # Counterpart domains and the category the directory gives them.
@@ -87,25 +87,6 @@ def watch(
     )
     add_watched(engine, SYSTEM, request, TEST_SECRET_KEY)
     return password
-
-
-def raw_message(
-    sender: str, to: list[str], cc: list[str] = (), subject: str = "Essai", body: str = "Bonjour"
-) -> bytes:
-    lines = [
-        f"From: Expéditeur <{sender}>",
-        f"To: {', '.join(to)}",
-        *([f"Cc: {', '.join(cc)}"] if cc else []),
-        f"Subject: {subject}",
-        f"Message-ID: {make_msgid(domain='sandbox.test')}",
-        f"Date: {format_datetime(datetime.now().astimezone())}",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "",
-        body,
-        "",
-    ]
-    return "\r\n".join(lines).encode()
 
 
 def append(

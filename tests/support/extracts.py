@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stdnum import luhn
+
 from ingest.sources.annuaire import DIRECTORY_HEADER
 
 
@@ -84,11 +86,4 @@ def write_finess(path: Path, lines: list[str], date: str = "2026-11-01") -> Path
 
 def luhn_complete(stem8: str) -> str:
     """A FINESS number: 8 digits + their Luhn key."""
-    total = 0
-    for i, ch in enumerate(reversed(stem8)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return stem8 + str((10 - total % 10) % 10)
+    return stem8 + luhn.calc_check_digit(stem8)

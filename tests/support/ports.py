@@ -1,7 +1,5 @@
-import socket
+"""A free TCP port on the loopback interface (the sandbox's helper, shared)."""
 
+from balise.mail.sandbox import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port"]

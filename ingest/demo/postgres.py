@@ -1,4 +1,6 @@
-"""A throw-away PostgreSQL server in a temporary directory (see ../shared/recipes.md).
+"""A throw-away PostgreSQL server in a temporary directory, for the benchmarks and the tests
+(``scripts/system-deps.sh`` installs the Debian server). Unsafe settings on purpose (no fsync,
+trust authentication on 127.0.0.1): never for real data.
 
 Root cannot run the server, so as root every command runs as the ``postgres`` user.
 """
@@ -13,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ports import free_port
+from balise.mail.sandbox import free_port
 
 
 def _bindir() -> Path:
