@@ -34,6 +34,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) scripts/audit_dependencies.py
 	$(VENV)/bin/pytest
 
