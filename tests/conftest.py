@@ -22,6 +22,25 @@ os.environ["BALISE_GEOJSON"] = ""
 
 _db_names = itertools.count(1)
 
+# Fixtures that start a real server, and the marker every test using them must carry (so that
+# ``-m "not mail"`` leaves out every Dovecot test). Added here rather than remembered in each file.
+SERVER_MARKERS = {
+    "dovecot": "mail",
+    "rogue_dovecot": "mail",
+    "self_hosted_dovecot": "mail",
+    "sandbox_operator_dir": "mail",
+    "postgres_server": "postgres",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects on markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker in sorted({SERVER_MARKERS[f] for f in used & SERVER_MARKERS.keys()}):
+            if item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+
 
 @pytest.fixture
 def boundary_file(tmp_path) -> Path:

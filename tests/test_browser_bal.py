@@ -17,7 +17,6 @@ from tests.support.dovecot import unique_address
 from tests.support.streamlit import start_streamlit
 
 pytestmark = [pytest.mark.browser, pytest.mark.mail]
-playwright = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOMAIN = "ehpad-lilas.mssante.fr"

@@ -387,7 +387,7 @@ def test_department_batch_runs_with_bounded_concurrency(empty_db, tmp_path, dove
 
 
 @pytest.fixture
-def sandbox_dir():
+def sandbox_operator_dir():
     # Not tmp_path: Dovecot's auth process (user dovecot) must traverse every parent folder.
     directory = Path(tempfile.mkdtemp(prefix="balise-operator-"))
     yield directory
@@ -395,22 +395,22 @@ def sandbox_dir():
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def test_cli_sandbox_provision_test_and_stop(database_url, tmp_path, sandbox_dir):
+def test_cli_sandbox_provision_test_and_stop(database_url, tmp_path, sandbox_operator_dir):
     env = {
         "BALISE_DATABASE_URL": database_url,
         "BALISE_DATA_DIR": str(tmp_path),
-        "BALISE_SANDBOX_DIR": str(sandbox_dir),
+        "BALISE_SANDBOX_DIR": str(sandbox_operator_dir),
         "BALISE_PROVISION_BACKEND": "dovecot",
         "BALISE_ALLOWED_DOMAINS": "",
     }
     runner = CliRunner()
     result = runner.invoke(cli, ["bal", "sandbox", "--background"], env=env)
     assert result.exit_code == 0, result.output
-    pid = operator.running_pid(sandbox_dir)
+    pid = operator.running_pid(sandbox_operator_dir)
     assert result.output == (
-        f"Opérateur bac à sable (fictif) démarré : {sandbox_dir} (processus {pid}).\n"
+        f"Opérateur bac à sable (fictif) démarré : {sandbox_operator_dir} (processus {pid}).\n"
     )
-    env["BALISE_SECRET_KEY"] = operator.secret_key(sandbox_dir)
+    env["BALISE_SECRET_KEY"] = operator.secret_key(sandbox_operator_dir)
     args = ["bal", "provision", "--type", "ORG", "--department", "01", "--domain", DOMAIN,
             "--finess", FINESS, "--service", "Équipe de nuit", "--responsible", "Dr Durand",
             "--structure-head", "Paul Martin"]  # fmt: skip
@@ -432,7 +432,7 @@ def test_cli_sandbox_provision_test_and_stop(database_url, tmp_path, sandbox_dir
     assert result.output == f"equipe-de-nuit@{DOMAIN}  ORG  01  Test réussi\n"
     result = runner.invoke(cli, ["bal", "sandbox", "--stop"], env=env)
     assert result.output == "Opérateur bac à sable arrêté.\n"
-    assert operator.running_pid(sandbox_dir) is None
+    assert operator.running_pid(sandbox_operator_dir) is None
     result = runner.invoke(cli, ["bal", "test", f"equipe-de-nuit@{DOMAIN}"], env=env)
     assert (result.exit_code, result.stderr) == (
         1, "Erreur : L'opérateur bac à sable n'est pas démarré : lancez « make run » pour "

@@ -126,27 +126,33 @@ def test_periodic_scheduler_defers_one_job_per_department(pg_engine, dovecot):
     assert count_jobs(pg_engine, "todo") == 2
 
 
-def test_sqlite_worker_loop_polls_and_refuses_a_second_worker(empty_db, dovecot):
-    if empty_db.dialect.name != "sqlite":
-        # On PostgreSQL the worker is procrastinate (tests above); the loop is SQLite's.
-        assert make_app(_runtime(empty_db)) is not None
-        return
-    made = _watch_departments(empty_db, dovecot, {"38": 1, "01": 1})
-    rt = _runtime(empty_db)
+@pytest.fixture
+def sqlite_db(tmp_path):
+    """An empty SQLite store: the single-worker loop is SQLite's (on PostgreSQL the worker is
+    procrastinate: the tests above, and the command line test below on both)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'balise.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_sqlite_worker_loop_polls_and_refuses_a_second_worker(sqlite_db, dovecot):
+    made = _watch_departments(sqlite_db, dovecot, {"38": 1, "01": 1})
+    rt = _runtime(sqlite_db)
     stop = threading.Event()
     loop = threading.Thread(target=run_loop, args=(rt, 0.2, 3600.0, stop, 0.05))
     loop.start()
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with empty_db.connect() as conn:
+            with sqlite_db.connect() as conn:
                 polled = conn.scalars(select(WatchedMailbox.last_poll_ok)).all()
             if polled == [True, True]:
                 break
             time.sleep(0.05)
         assert polled == [True, True]
         second = pytest.raises(ConfigurationError, match="Un autre worker tourne déjà")
-        with second, single_worker_lock(empty_db):
+        with second, single_worker_lock(sqlite_db):
             pass
     finally:
         stop.set()
