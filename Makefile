@@ -47,7 +47,10 @@ schema:
 	$(PY) -m balise.migrations.make_initial
 	$(VENV)/bin/ruff format balise/migrations/versions
 
+# Every bench of bench/ (each prints its own ratios against its targets).
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/poll.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/roundtrip.py
+	$(PY) bench/animation.py
