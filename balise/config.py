@@ -56,6 +56,8 @@ class Settings:
     audit_retention_days: int = 400
     oidc_role_claim: str = "balise_role"
     oidc_departments_claim: str = "balise_departments"
+    # Issue 11: the largest file a download (or the data file of a zip, inflated) may bring.
+    max_download_mb: int = 2048
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -88,7 +90,22 @@ def _coerce(name: str, value: object) -> object:
             raise ConfigurationError(
                 f"BALISE_AUDIT_RETENTION_DAYS doit être un nombre de jours, pas « {value} »."
             ) from exc
+    if name == "max_download_mb":
+        return _positive_megabytes(value)
     return str(value)
+
+
+def _positive_megabytes(value: object) -> int:
+    """A size in MB, at least 1: a malformed or zero cap is refused rather than replaced."""
+    try:
+        megabytes = int(str(value).strip())
+    except ValueError:
+        megabytes = 0
+    if megabytes < 1:
+        raise ConfigurationError(
+            f"BALISE_MAX_DOWNLOAD_MB doit être un nombre entier de Mo (1 au moins), pas « {value} »."
+        )
+    return megabytes
 
 
 def _from_toml(path: str) -> dict[str, object]:

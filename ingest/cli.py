@@ -16,6 +16,7 @@ from balise.referentials.departments import resolve_selection
 from balise.services import audit
 from balise.services.access import Actor, check_can_act
 from ingest import jobs
+from ingest.sources.files import DownloadLimits
 from ingest.worker import advance_onboarding
 
 _selection = [
@@ -36,7 +37,9 @@ def ingest() -> None:
     """Importer l'annuaire MSSanté ou le fichier FINESS."""
 
 
-def _run_ingest(ctx: Context, kind, source, departments, region, all_departments, ca_bundle):
+def _run_ingest(
+    ctx: Context, kind, source, departments, region, all_departments, ca_bundle, timeout=600.0
+):
     settings = ctx.settings
     selection = resolve_selection(
         departments, region, all_departments, settings.region, settings.departments
@@ -66,6 +69,7 @@ def _run_ingest(ctx: Context, kind, source, departments, region, all_departments
             ca_bundle=ca_bundle or settings.ca_bundle or None,
             progress=progress,
             on_size=on_size,
+            limits=DownloadLimits.of(timeout, settings.max_download_mb),
         )
     with engine.begin() as conn:
         audit.record(conn, actor, f"ingest.{kind}", report.file_name,
@@ -134,9 +138,11 @@ def _ingest_command(kind: str, help_text: str):
     @click.option(
         "--ca-bundle", type=click.Path(dir_okay=False), help="Autorité(s) de confiance PEM."
     )
+    @click.option("--timeout", type=click.FloatRange(1, 86400), default=600.0, show_default=True,
+                  help="Délai maximal d'un téléchargement https, en secondes.")  # fmt: skip
     @pass_context
-    def command(ctx, source, departments, region, all_departments, ca_bundle):
-        _run_ingest(ctx, kind, source, departments, region, all_departments, ca_bundle)
+    def command(ctx, source, departments, region, all_departments, ca_bundle, timeout):
+        _run_ingest(ctx, kind, source, departments, region, all_departments, ca_bundle, timeout)
 
     return command
 

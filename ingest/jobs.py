@@ -20,7 +20,7 @@ from balise.errors import SourceError
 from balise.formatting import fr_count
 from ingest import load
 from ingest.sources import annuaire, finess
-from ingest.sources.files import fetch_source, open_rows
+from ingest.sources.files import DownloadLimits, fetch_source, open_rows
 from ingest.sources.rows import ReadStats
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,15 @@ def ingest(
     progress: Callable[[int], None] | None = None,
     on_size: Callable[[int], None] | None = None,
     lock_wait_s: float = 30.0,
+    limits: DownloadLimits | None = None,
 ) -> IngestReport:
-    """Ingest one directory or FINESS ``source`` for ``departments`` (None = all)."""
+    """Ingest one directory or FINESS ``source`` for ``departments`` (None = all); a URL is
+    downloaded within ``limits`` (deadline, size cap)."""
     if kind not in SOURCES:
         raise SourceError(f"Source inconnue : {kind} (attendu : annuaire ou finess).")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
-        local = fetch_source(source, Path(workdir), ca_bundle=ca_bundle)
+        local = fetch_source(source, Path(workdir), ca_bundle=ca_bundle, limits=limits)
         meta = load.SnapshotMeta(kind, local.file_name, local.sha256, departments, is_demo)
         with write_transaction(engine, "ingest", wait_s=lock_wait_s, bulk=True) as conn:
             same = load.find_same_snapshot(conn, meta)

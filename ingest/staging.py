@@ -14,6 +14,7 @@ line of a duplicated key wins) and choose the table: a temporary stage or the fi
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -153,14 +154,45 @@ class _Counted:
 
 def _attach_scratch(conn: Connection, first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> str:
     """Write the batches into a new scratch file with ADBC, attach it, return its alias (its
-    table is ``<alias>.batches``)."""
-    scratch = Path(tempfile.mkdtemp(prefix="balise-stage-")) / "stage.db"
-    _write_scratch(scratch, pa.RecordBatchReader.from_batches(first.schema, _chain(first, rest)))
-    attached = conn.info.setdefault(ATTACHED_KEY, [])
-    alias = f"balise_stage_{len(attached)}"
-    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {alias}", (str(scratch),))
+    table is ``<alias>.batches``). If anything fails before it is attached, the scratch folder
+    goes, and an error raised by the batches themselves (a SourceError: a bad file) is raised
+    as it was, not as the driver's report of it."""
+    folder = Path(tempfile.mkdtemp(prefix="balise-stage-"))
+    scratch = folder / "stage.db"
+    batches = _Remembering(_chain(first, rest))
+    try:
+        _write_scratch(scratch, pa.RecordBatchReader.from_batches(first.schema, batches))
+        attached = conn.info.setdefault(ATTACHED_KEY, [])
+        alias = f"balise_stage_{len(attached)}"
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {alias}", (str(scratch),))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        if batches.error is not None:
+            raise batches.error from None
+        raise
     attached.append((alias, str(scratch)))
     return alias
+
+
+class _Remembering:
+    """An iterator that keeps the exception its source raised: ADBC pulls the batches through
+    Arrow's C stream, which reports a Python exception only as text in its own error."""
+
+    def __init__(self, items: Iterator[pa.RecordBatch]):
+        self._items = items
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> _Remembering:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        try:
+            return next(self._items)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
 
 
 def _write_scratch(path: Path, reader: pa.RecordBatchReader) -> None:

@@ -51,6 +51,8 @@ class Runtime:
     settings: Settings
     timeout: float = 30.0
     workers: int = 8
+    # The whole of one source download in a refresh (``--timeout`` of ``balise ingest``).
+    download_timeout: float = 600.0
     sessions: SessionPool = field(default_factory=SessionPool)
 
 
@@ -100,7 +102,7 @@ def poll_department(rt: Runtime, department: str) -> PollReport:
 def refresh_source(rt: Runtime, kind: str) -> str:
     """Refresh the directory ("annuaire") or FINESS from its URL unless already ingested."""
     from ingest import jobs
-    from ingest.sources.files import head_generated_at
+    from ingest.sources.files import DownloadLimits, head_generated_at
 
     s = rt.settings
     url = s.annuaire_url if kind == "annuaire" else s.finess_url
@@ -117,7 +119,10 @@ def refresh_source(rt: Runtime, kind: str) -> str:
     if announced and announced == latest:
         return f"déjà à jour ({announced})"
     selection = resolve_selection(None, None, False, s.region, s.departments)
-    report = jobs.ingest(rt.engine, kind, url, selection, ca_bundle=s.ca_bundle or None)
+    limits = DownloadLimits.of(rt.download_timeout, s.max_download_mb)
+    report = jobs.ingest(
+        rt.engine, kind, url, selection, ca_bundle=s.ca_bundle or None, limits=limits
+    )
     advance_onboarding(rt.engine, list(selection) if selection else None)
     return f"importé : {report.file_name}"
 

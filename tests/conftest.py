@@ -100,3 +100,15 @@ def rogue_dovecot():
 
     with running_sandbox(rogue=True) as sandbox:
         yield sandbox
+
+
+# --- Downloads: a real local TLS server (issue 11; glue in tests/support/https.py) ---
+@pytest.fixture
+def https_server(tmp_path, monkeypatch):
+    """A TLS server on 127.0.0.1 whose certificate only a test CA vouches for; set what each
+    path answers in ``https_server.files`` (``tests.support.https.Reply``)."""
+    from tests.support.https import serving_https
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with serving_https(tmp_path) as server:
+        yield server

@@ -3,27 +3,26 @@ streaming) and https downloads from a real local TLS server signed by a test CA.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import http.server
-import ipaddress
-import ssl
-import threading
+import struct
 import tracemalloc
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+import zlib
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from balise.errors import ConfigurationError, SourceError
 from ingest.sources.annuaire import read_extract
-from ingest.sources.files import LocalSource, fetch_source, head_generated_at, open_rows
+from ingest.sources.files import (
+    DownloadLimits,
+    LocalSource,
+    fetch_source,
+    head_generated_at,
+    open_rows,
+)
+from tests.support.https import HttpsServer, Reply
+from tests.support.zips import corrupt_middle, deflated, make_zip, raw_zip, zip_bomb
 
 ANS_NAME = "Extraction_Correspondance_MSSante_202611250312.txt"
 EXTRACT = (
@@ -36,13 +35,6 @@ EXTRACT = (
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def make_zip(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    with zipfile.ZipFile(path, "w", compression=method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return path.read_bytes()
 
 
 def read_stream(source: LocalSource) -> bytes:
@@ -95,10 +87,18 @@ def test_zip_folders_and_macos_entries_do_not_count(tmp_path):
     assert read_stream(source) == EXTRACT
 
 
+def distinct_lines(count: int) -> bytes:
+    """Directory-like lines that compress about as well as a real extract (7 to 1), not the
+    thousand to one of a repeated line, which the archive checks take for a bomb."""
+    return b"".join(
+        f"PER|p{i}.n{i * 7919 % 100003}@medecin.mssante.fr|||01000|01\n".encode()
+        for i in range(count)
+    )
+
+
 def test_zip_member_is_streamed_not_extracted_in_memory(tmp_path):
-    line = b"PER|dr.martin@medecin.mssante.fr|||38000|38\n"
-    size = 12_000_000
-    make_zip(tmp_path / "big.zip", {ANS_NAME: line * (size // len(line))})
+    data = distinct_lines(250_000)
+    make_zip(tmp_path / "big.zip", {ANS_NAME: data})
     source = fetch_source(str(tmp_path / "big.zip"), tmp_path)
     tracemalloc.start()
     try:
@@ -107,8 +107,8 @@ def test_zip_member_is_streamed_not_extracted_in_memory(tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert total == size // len(line) * len(line)
-    assert peak < size / 2  # a few 1 MB buffers (3.3 MB measured), not the 12 MB member
+    assert total == len(data) > 12_000_000
+    assert peak < len(data) / 2  # a few 1 MB buffers, not the 12 MB member
 
 
 def test_truncated_zip_is_refused(tmp_path):
@@ -142,27 +142,13 @@ def test_zip_without_data_file_is_refused(tmp_path):
     assert str(err.value) == "L'archive ZIP ne contient aucun fichier .txt, .csv ou .json."
 
 
-def _corrupt_middle(path: Path, member: str) -> None:
-    """Overwrite bytes in the middle of a member's data, leaving the directory intact."""
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo(member)
-    data = bytearray(path.read_bytes())
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    middle = start + info.compress_size // 2
-    data[middle : middle + 64] = bytes(64)
-    path.write_bytes(bytes(data))
-
-
 @pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
 def test_member_corrupt_mid_stream_raises_a_source_error(tmp_path, method):
     # Distinct lines so the compressed data has no long repeats to hide the damage in.
-    lines = EXTRACT + b"".join(
-        f"PER|p{i}.n{i * 7919 % 100003}@medecin.mssante.fr|||01000|01\n".encode()
-        for i in range(60_000)
-    )
+    lines = EXTRACT + distinct_lines(60_000)
     path = tmp_path / "corrupt.zip"
     make_zip(path, {ANS_NAME: lines}, method)
-    _corrupt_middle(path, ANS_NAME)
+    corrupt_middle(path, ANS_NAME)
     source = fetch_source(str(path), tmp_path)  # the directory is intact: accepted here
     with pytest.raises(SourceError) as err, open_rows(source) as fh:
         for _row in read_extract(fh):
@@ -170,6 +156,84 @@ def test_member_corrupt_mid_stream_raises_a_source_error(tmp_path, method):
     assert (
         str(err.value)
         == f"L'archive ZIP est corrompue : la lecture de {ANS_NAME} s'est interrompue."
+    )
+
+
+# --- archive bounds: checked before inflating, and again while inflating ----------------------
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    (tmp_path / "bomb.zip").write_bytes(zip_bomb(ANS_NAME, 1024))  # 1 GiB of zeros in 1 MB
+    with pytest.raises(SourceError) as err:
+        fetch_source(str(tmp_path / "bomb.zip"), tmp_path)
+    assert str(err.value) == (
+        f"L'archive ZIP est refusée : {ANS_NAME} se décompresse 1\u202f011 fois (au plus 100 "
+        "fois pour un extrait ; c'est la marque d'une « bombe » de décompression)."
+    )
+    source = LocalSource(tmp_path / "bomb.zip", ANS_NAME, "")  # open_rows checks it too
+    with pytest.raises(SourceError, match="bombe"), open_rows(source):
+        pass
+
+
+def test_member_declared_bigger_than_the_cap_is_refused(tmp_path):
+    make_zip(tmp_path / "big.zip", {ANS_NAME: distinct_lines(60_000)})  # 2.7 MiB inflated
+    with pytest.raises(SourceError) as err:
+        fetch_source(str(tmp_path / "big.zip"), tmp_path, limits=DownloadLimits.of(600, 2))
+    assert str(err.value) == (
+        f"L'archive ZIP est refusée : {ANS_NAME} ferait 3 Mo une fois décompressé "
+        "(au plus 2 Mo, réglage BALISE_MAX_DOWNLOAD_MB)."
+    )
+
+
+@pytest.mark.parametrize("declared_share", [0.5, 2.0])
+def test_member_whose_size_lies_is_stopped_while_inflating(tmp_path, declared_share):
+    """Declared smaller than it is: inflating stops at the declared size (and the CRC fails);
+    declared bigger: the data ends early. Both are corruption, never a partial import."""
+    data = EXTRACT + distinct_lines(20_000)
+    declared = int(len(data) * declared_share)
+    path = tmp_path / "liar.zip"
+    path.write_bytes(raw_zip(ANS_NAME, deflated(data), zlib.crc32(data), declared))
+    source = fetch_source(str(path), tmp_path)  # sizes and ratio look sound: accepted here
+    received = bytearray()
+    with pytest.raises(SourceError) as err, open_rows(source) as fh:
+        while chunk := fh.read(65536):
+            received += chunk
+    assert str(err.value) == (
+        f"L'archive ZIP est corrompue : la lecture de {ANS_NAME} s'est interrompue."
+    )
+    assert len(received) <= min(declared, len(data))
+
+
+def test_member_data_past_the_end_of_the_archive_is_refused(tmp_path):
+    data = distinct_lines(1000)
+    archive = raw_zip(ANS_NAME, deflated(data), zlib.crc32(data), len(data))
+    central = archive.index(b"PK\x01\x02")
+    patched = bytearray(archive)  # the central directory claims ten times the compressed bytes
+    patched[central + 20 : central + 24] = struct.pack("<I", len(deflated(data)) * 10)
+    (tmp_path / "short.zip").write_bytes(bytes(patched))
+    with pytest.raises(SourceError) as err:
+        fetch_source(str(tmp_path / "short.zip"), tmp_path)
+    assert str(err.value) == "L'archive ZIP est tronquée ou illisible."
+
+
+def test_archive_with_a_huge_directory_is_refused_before_reading_it(tmp_path):
+    members = {f"vide/{i}.pdf": b"" for i in range(1001)} | {ANS_NAME: EXTRACT}
+    make_zip(tmp_path / "many.zip", members)
+    with pytest.raises(SourceError) as err:
+        fetch_source(str(tmp_path / "many.zip"), tmp_path)
+    assert str(err.value) == (
+        "L'archive ZIP est refusée : son répertoire est démesuré (1\u202f002 entrées ou plus, "
+        "1000 au plus)."
+    )
+
+
+def test_encrypted_member_is_refused(tmp_path):
+    path = tmp_path / "locked.zip"
+    path.write_bytes(raw_zip(ANS_NAME, deflated(EXTRACT), zlib.crc32(EXTRACT), len(EXTRACT), 1))
+    with pytest.raises(SourceError) as err:
+        fetch_source(str(path), tmp_path)
+    assert str(err.value) == (
+        f"L'archive ZIP est chiffrée : {ANS_NAME} ne peut pas être lu sans mot de passe."
     )
 
 
@@ -191,121 +255,14 @@ def test_other_schemes_are_refused(tmp_path):
     )
 
 
-# --- https against a real local TLS server --------------------------------------------------------
-
-
-@dataclass
-class HttpsServer:
-    port: int
-    ca_bundle: str
-    files: dict[str, tuple[bytes, dict[str, str]]]  # path -> (body, extra headers)
-    requests: list[tuple[str, str]]
-
-    def url(self, path: str) -> str:
-        return f"https://127.0.0.1:{self.port}{path}"
-
-
-def _make_pki(directory: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a server certificate for 127.0.0.1/localhost signed by it."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Balise test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    paths[0].write_bytes(ca_cert.public_bytes(pem))
-    paths[1].write_bytes(cert.public_bytes(pem))
-    paths[2].write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
-@pytest.fixture
-def https_server(tmp_path, monkeypatch) -> Iterator[HttpsServer]:
-    """A real TLS server on 127.0.0.1 whose certificate only the test CA vouches for."""
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    ca, cert, key = _make_pki(tmp_path)
-    state = HttpsServer(port=0, ca_bundle=str(ca), files={}, requests=[])
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _respond(self, with_body: bool) -> None:
-            state.requests.append((self.command, self.path))
-            if self.path not in state.files:
-                self.send_error(404)
-                return
-            body, headers = state.files[self.path]
-            self.send_response(int(headers.get("Status", 200)))
-            for name, value in headers.items():
-                if name != "Status":
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if with_body:
-                self.wfile.write(body)
-
-        def do_GET(self):
-            self._respond(True)
-
-        def do_HEAD(self):
-            self._respond(False)
-
-        def log_message(self, *args):  # keep pytest output clean
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    state.port = server.server_address[1]
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+# --- https against a real local TLS server (tests/support/https.py) ----------------------------
 
 
 def _serve_ans_zip(server: HttpsServer, tmp_path: Path) -> bytes:
     zip_bytes = make_zip(tmp_path / "served.zip", {ANS_NAME: EXTRACT})
     disposition = 'attachment; filename="Extraction_Correspondance_MSSante_202611250312.zip"'
-    server.files["/extraction/Extraction_Correspondance_MSSante"] = (
-        zip_bytes,
-        {"Content-Type": "application/zip", "Content-Disposition": disposition},
+    server.files["/extraction/Extraction_Correspondance_MSSante"] = Reply(
+        zip_bytes, {"Content-Type": "application/zip", "Content-Disposition": disposition}
     )
     return zip_bytes
 
@@ -335,7 +292,7 @@ def test_https_without_the_ca_bundle_is_refused(https_server, tmp_path):
 
 
 def test_https_name_from_the_url_when_no_content_disposition(https_server, tmp_path):
-    https_server.files["/data/etalab-cs1100502-stock-20260504-0400.csv"] = (b"finess;etalab", {})
+    https_server.files["/data/etalab-cs1100502-stock-20260504-0400.csv"] = Reply(b"finess;etalab")
     url = https_server.url("/data/etalab-cs1100502-stock-20260504-0400.csv")
     source = fetch_source(url, tmp_path, ca_bundle=https_server.ca_bundle)
     assert source.file_name == "etalab-cs1100502-stock-20260504-0400.csv"
@@ -348,7 +305,9 @@ def test_https_server_error_is_reported_in_french(https_server, tmp_path):
 
 
 def test_https_redirect_to_plain_http_is_refused(https_server, tmp_path):
-    https_server.files["/moved"] = (b"", {"Status": "302", "Location": "http://127.0.0.1:9/x.zip"})
+    https_server.files["/moved"] = Reply(
+        status=302, headers={"Location": "http://127.0.0.1:9/x.zip"}
+    )
     with pytest.raises(SourceError) as err:
         fetch_source(https_server.url("/moved"), tmp_path, ca_bundle=https_server.ca_bundle)
     assert str(err.value) == (

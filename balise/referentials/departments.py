@@ -118,12 +118,25 @@ def resolve_selection(
     if all_departments:
         return None
     if departments:
-        codes = tuple(dict.fromkeys(c.strip().upper() for c in departments.split(",") if c.strip()))
-        codes = tuple("0" + c if len(c) == 1 and c.isdigit() else c for c in codes)
-        unknown = [c for c in codes if c not in load_departments()]
-        if unknown:
-            raise SelectionError(f"Département inconnu : {', '.join(unknown)}.")
-        return codes
+        return parse_departments(departments)
     if region:
         return region_departments(region)
-    return default_departments or region_departments(default_region)
+    if default_departments:
+        return parse_departments(",".join(default_departments))
+    return region_departments(default_region)
+
+
+def parse_departments(text: str) -> tuple[str, ...]:
+    """The codes of a ``01,38`` list, checked: an unknown code or a list naming none (``","``,
+    spaces) is a SelectionError rather than a selection of nothing."""
+    cells = (c.strip().upper() for c in text.split(","))
+    codes = tuple(dict.fromkeys("0" + c if len(c) == 1 and c.isdigit() else c for c in cells if c))
+    if not codes:
+        raise SelectionError(
+            f"Aucun département dans « {text} » : indiquez des codes séparés par des virgules "
+            "(ex. 01,38), ou --region, ou --all."
+        )
+    unknown = [c for c in codes if c not in load_departments()]
+    if unknown:
+        raise SelectionError(f"Département inconnu : {', '.join(unknown)}.")
+    return codes

@@ -115,6 +115,11 @@ MSG_BINARY = (
     "Ce fichier est binaire ou n'est pas un texte UTF-8 : "
     "ce n'est pas un extrait de l'annuaire MSSanté."
 )
+# The published header is 612 bytes; any other spelling stays far below this.
+MAX_HEADER_BYTES = 16 << 10
+MSG_LONG_HEADER = (
+    "La première ligne dépasse 16 Ko : ce n'est pas l'en-tête d'un extrait de l'annuaire MSSanté."
+)
 
 _GENERATED_AT = re.compile(r"Extraction_Correspondance_MSSante_(\d{12})")
 
@@ -126,11 +131,16 @@ def _header_key(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def _decode_header(raw: bytes) -> str:
+def _read_header(fh: BinaryIO) -> str:
+    """The first line, read at most ``MAX_HEADER_BYTES`` far (a file whose first line runs
+    for megabytes is refused there, not held in memory)."""
+    raw = fh.readline(MAX_HEADER_BYTES + 1)
     if not raw.strip():
         raise SourceError(MSG_EMPTY)
     if b"\x00" in raw:
         raise SourceError(MSG_BINARY)
+    if len(raw) > MAX_HEADER_BYTES:
+        raise SourceError(MSG_LONG_HEADER)
     try:
         return raw.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
@@ -197,7 +207,7 @@ def read_extract_chunks(
     stats = stats if stats is not None else ReadStats()
     stats.format = FORMAT
     stats.encoding = "utf-8"
-    header = _decode_header(fh.readline())
+    header = _read_header(fh)
     positions = column_positions(header)
     width = header.count("|") + 1
     scope = frozenset(departments) if departments is not None else None

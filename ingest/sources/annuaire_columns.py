@@ -89,7 +89,11 @@ def normalise_block(
         [column(table, at.department), postcode], lookups.departments, _department
     )
     found = pc.not_equal(department, "")
-    kept = found if scope is None else pc.and_(found, pc.is_in(department, pa.array(scope)))
+    kept = (
+        found
+        if scope is None
+        else pc.and_(found, pc.is_in(department, pa.array(sorted(scope), pa.string())))
+    )
     out_of_scope = pc.sum(pc.and_not(found, kept)).as_py() or 0
     rejected = _lines(lines, pc.invert(found), REASON_DEPARTMENT)
 

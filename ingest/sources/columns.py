@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from balise.errors import SourceError
+
 STRING = pa.string()
 # Every character str.strip() removes (the 29 code points whose isspace() is true).
 PY_SPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
@@ -42,14 +44,26 @@ def line_count(data: bytes) -> int:
     return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
 
 
+# No line of an extract comes near this: a longer one means a file that is not one (a binary
+# file, a gigabyte of zeros), refused before it is held in memory.
+MAX_LINE_BYTES = 1 << 20
+MSG_LONG_LINE = (
+    "Le fichier contient une ligne de plus de {limit} Mo : ce n'est pas un fichier de données "
+    "attendu."
+)
+
+
 def blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
     """The rest of ``fh`` in blocks of about ``size`` bytes of whole lines (the last one may lack
-    its newline); the stream is read ``size`` bytes at a time, never whole."""
+    its newline); the stream is read ``size`` bytes at a time, never whole. SourceError for a
+    line longer than ``MAX_LINE_BYTES``."""
     rest = b""
     while data := fh.read(size):
         data = rest + data
         cut = data.rfind(b"\n") + 1
         rest = data[cut:]
+        if len(rest) > MAX_LINE_BYTES:
+            raise SourceError(MSG_LONG_LINE.format(limit=MAX_LINE_BYTES >> 20))
         if cut:
             yield data[:cut]
     if rest:

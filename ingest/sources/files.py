@@ -4,33 +4,44 @@ it) or an https URL, downloaded with the certificate checked against a given CA 
 Pure I/O, no parsing: :func:`fetch_source` makes the source local and fingerprints it,
 :func:`open_rows` opens its data stream for a reader (``ingest.sources.annuaire`` /
 ``ingest.sources.finess``). Errors are :class:`SourceError` with a French sentence.
+
+A download is whole or nothing: streamed to a temporary file, its length checked against
+``Content-Length``, within an overall deadline and a size cap (:class:`DownloadLimits`); a short,
+late or oversized download is a SourceError and leaves no file. Zips are checked by
+``ingest.sources.archive`` (sizes and ratio before inflating, sizes and CRC while reading).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import http.client
 import logging
 import os
+import socket
 import ssl
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
-import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 from balise.errors import ConfigurationError, SourceError
+from balise.formatting import fr_int
+from ingest.sources.archive import data_member, is_zip, open_member, open_zip
 
 log = logging.getLogger(__name__)
 
-DATA_SUFFIXES = (".txt", ".csv", ".json")
 CHUNK = 1 << 20
-TIMEOUT_S = 60
+# Longest wait for any one network operation; the whole download has its own deadline.
+TIMEOUT_S = 60.0
+DEFAULT_DEADLINE_S = 600.0
+DEFAULT_MAX_MB = 2048
 
 MSG_MISSING = "Fichier introuvable : {path}"
 MSG_PLAIN_HTTP = "Adresse refusée : {url} n'est pas chiffrée ; utilisez une adresse https://."
@@ -44,13 +55,32 @@ MSG_TLS = "La connexion sécurisée avec {host} a échoué (TLS 1.2 minimum)."
 MSG_STATUS = "Le serveur {host} a refusé le téléchargement (code HTTP {status})."
 MSG_UNREACHABLE = "Le serveur {host} est injoignable."
 MSG_TIMEOUT = "Le serveur {host} n'a pas répondu à temps."
-MSG_ZIP_BROKEN = "L'archive ZIP est tronquée ou illisible."
-MSG_ZIP_EMPTY = "L'archive ZIP est vide."
-MSG_ZIP_NONE = "L'archive ZIP ne contient aucun fichier .txt, .csv ou .json."
-MSG_ZIP_SEVERAL = (
-    "L'archive ZIP contient plusieurs fichiers de données ({names}) : un seul est attendu."
+MSG_LATE = (
+    "Le téléchargement depuis {host} a dépassé le délai de {seconds} s (option --timeout) : "
+    "abandonné, rien n'est importé."
 )
-MSG_ZIP_CORRUPT = "L'archive ZIP est corrompue : la lecture de {name} s'est interrompue."
+MSG_SHORT = (
+    "Le téléchargement depuis {host} est incomplet : {received} octets reçus sur {expected} "
+    "annoncés ; rien n'est importé."
+)
+MSG_CUT = "Le téléchargement depuis {host} s'est interrompu ; rien n'est importé."
+MSG_TOO_BIG = (
+    "Le fichier proposé par {host} dépasse la taille maximale de {limit} Mo "
+    "(réglage BALISE_MAX_DOWNLOAD_MB) ; rien n'est importé."
+)
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """How long a whole download may take, and how many bytes it (or the data file of a zip,
+    once inflated) may hold."""
+
+    deadline_s: float = DEFAULT_DEADLINE_S
+    max_bytes: int = DEFAULT_MAX_MB << 20
+
+    @classmethod
+    def of(cls, deadline_s: float, max_mb: int) -> DownloadLimits:
+        return cls(float(deadline_s), int(max_mb) << 20)
 
 
 @dataclass(frozen=True)
@@ -61,20 +91,28 @@ class LocalSource:
     path: Path
     file_name: str
     sha256: str
+    max_bytes: int = DEFAULT_MAX_MB << 20
 
 
-def fetch_source(source: str, workdir: Path, ca_bundle: str | None = None) -> LocalSource:
+def fetch_source(
+    source: str,
+    workdir: Path,
+    ca_bundle: str | None = None,
+    limits: DownloadLimits | None = None,
+) -> LocalSource:
     """Make SOURCE (local path, ``.zip`` or ``https://`` URL) local and fingerprint it.
 
     URLs are downloaded into ``workdir`` with TLS verified (``ca_bundle`` if given, else the system
-    store; never unverified), TLS 1.2 minimum; ``http://`` is refused. A zip is checked here
-    (readable, exactly one data file) so that a bad archive fails before anything is written.
+    store; never unverified), TLS 1.2 minimum, within ``limits``; ``http://`` is refused. A zip is
+    checked here (readable, exactly one data file, sizes within bounds) so that a bad archive
+    fails before anything is written.
     """
+    limits = limits or DownloadLimits()
     scheme = urllib.parse.urlsplit(source).scheme.lower()
     if scheme == "http":
         raise SourceError(MSG_PLAIN_HTTP.format(url=source))
     if scheme == "https":
-        path, sha256 = _download(source, Path(workdir), ca_bundle)
+        path, sha256 = _download(source, Path(workdir), ca_bundle, limits)
     elif "://" in source:
         raise SourceError(MSG_SCHEME.format(url=source))
     else:
@@ -84,9 +122,9 @@ def fetch_source(source: str, workdir: Path, ca_bundle: str | None = None) -> Lo
         sha256 = _sha256(path)
     file_name = path.name
     if is_zip(path):
-        with _open_zip(path) as archive:
-            file_name = Path(_data_member(archive).filename).name
-    return LocalSource(path=path, file_name=file_name, sha256=sha256)
+        with open_zip(path) as archive:
+            file_name = Path(data_member(archive, limits.max_bytes).filename).name
+    return LocalSource(path, file_name, sha256, limits.max_bytes)
 
 
 @contextmanager
@@ -98,14 +136,10 @@ def open_rows(source: LocalSource) -> Iterator[BinaryIO]:
         with open(source.path, "rb") as fh:
             yield fh
         return
-    with _open_zip(source.path) as archive:
-        member = _data_member(archive)
-        try:
-            inner = archive.open(member)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError):
-            raise SourceError(MSG_ZIP_BROKEN) from None
-        with inner:
-            yield io.BufferedReader(SafeZipStream(inner, Path(member.filename).name), CHUNK)
+    with open_zip(source.path) as archive:
+        member = data_member(archive, source.max_bytes)
+        with open_member(archive, member) as stream:
+            yield stream
 
 
 def head_generated_at(url: str, ca_bundle: str | None = None) -> str | None:
@@ -114,74 +148,84 @@ def head_generated_at(url: str, ca_bundle: str | None = None) -> str | None:
     if urllib.parse.urlsplit(url).scheme.lower() != "https":
         raise SourceError(MSG_PLAIN_HTTP.format(url=url))
     request = urllib.request.Request(url, method="HEAD", headers=_HEADERS)
-    with _request(request, ca_bundle) as response:
+    with _Deadline(TIMEOUT_S) as deadline, _request(request, ca_bundle, deadline) as response:
         name = response.headers.get_filename()
     return Path(name).name if name else None
-
-
-def is_zip(path: Path) -> bool:
-    """By content (a local file header, or the end record of an empty archive) or by name."""
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    return magic in (b"PK\x03\x04", b"PK\x05\x06") or path.suffix.lower() == ".zip"
-
-
-class SafeZipStream(io.RawIOBase):
-    """A raw stream over a zip member that turns decompression failures found mid-stream
-    (zlib error, truncated data, bad CRC) into SourceError, so the ingest stops cleanly."""
-
-    def __init__(self, inner: BinaryIO, name: str):
-        self._inner = inner
-        self._name = name
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        try:
-            data = self._inner.read(len(buffer))
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
-            raise SourceError(MSG_ZIP_CORRUPT.format(name=self._name)) from None
-        buffer[: len(data)] = data
-        return len(data)
-
-
-# --- zip ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError, OSError):
-        raise SourceError(MSG_ZIP_BROKEN) from None
-    with archive:
-        yield archive
-
-
-def _data_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
-    """The one data file of the archive (folders and macOS/hidden entries do not count)."""
-    files = [
-        m
-        for m in archive.infolist()
-        if not m.is_dir()
-        and not m.filename.startswith("__MACOSX/")
-        and not Path(m.filename).name.startswith(".")
-    ]
-    if not files:
-        raise SourceError(MSG_ZIP_EMPTY)
-    data = [m for m in files if Path(m.filename).suffix.lower() in DATA_SUFFIXES]
-    if not data:
-        raise SourceError(MSG_ZIP_NONE)
-    if len(data) > 1:
-        names = ", ".join(Path(m.filename).name for m in data)
-        raise SourceError(MSG_ZIP_SEVERAL.format(names=names))
-    return data[0]
 
 
 # --- download ----------------------------------------------------------------------------------
 
 _HEADERS = {"User-Agent": "balise (ingest MSSante/FINESS)"}
+
+
+class _Deadline:
+    """A wall-clock limit for a whole exchange. When it passes, the sockets opened for it are
+    shut down: that wakes a read blocked on a server that trickles bytes or says nothing (a
+    per-read timeout alone lets one byte every few seconds go on for ever)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._watched: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._watched:
+                sock.close()
+            self._watched.clear()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Watch ``sock`` through a duplicate of its descriptor: TLS wrapping detaches the
+        original object, the duplicate stays ours (and open) until the deadline is left."""
+        with self._lock:
+            self._watched.append(sock.dup())
+            if self.expired:
+                self._shutdown()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        for sock in self._watched:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedConnection(http.client.HTTPSConnection):
+    """An HTTPS connection whose socket a :class:`_Deadline` can cut, from the TCP connect on
+    (so a handshake or headers sent a byte at a time are cut too)."""
+
+    def __init__(self, *args, deadline: _Deadline, **kwargs):
+        super().__init__(*args, **kwargs)
+        plain = self._create_connection  # http.client's hook for making the TCP socket
+
+        def create_connection(*a, **k) -> socket.socket:
+            sock = plain(*a, **k)
+            deadline.watch(sock)
+            return sock
+
+        self._create_connection = create_connection
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext, deadline: _Deadline):
+        super().__init__(context=context)
+        self._tls = context
+        self._deadline = deadline
+
+    def https_open(self, req):
+        connection = partial(_WatchedConnection, deadline=self._deadline)
+        return self.do_open(connection, req, context=self._tls)
 
 
 class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
@@ -202,50 +246,105 @@ def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return context
 
 
-def _request(request: urllib.request.Request, ca_bundle: str | None):
-    """Open ``request`` with certificate checks; network failures become French SourceErrors."""
-    host = urllib.parse.urlsplit(request.full_url).hostname or request.full_url
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or url
+
+
+def _request(request: urllib.request.Request, ca_bundle: str | None, deadline: _Deadline):
+    """Open ``request`` with certificate checks, cut at ``deadline``; network failures become
+    French SourceErrors."""
+    host = _host(request.full_url)
     opener = urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=_tls_context(ca_bundle)), _HttpsOnlyRedirects
+        _DeadlineHTTPSHandler(_tls_context(ca_bundle), deadline), _HttpsOnlyRedirects
     )
     try:
-        return opener.open(request, timeout=TIMEOUT_S)
+        return opener.open(request, timeout=min(TIMEOUT_S, deadline.seconds))
     except urllib.error.HTTPError as exc:
         raise SourceError(MSG_STATUS.format(host=host, status=exc.code)) from None
-    except urllib.error.URLError as exc:
-        log.warning("download of %s failed: %r", request.full_url, exc.reason)
-        if isinstance(exc.reason, ssl.SSLCertVerificationError):
-            raise SourceError(MSG_CERT.format(host=host)) from None
-        if isinstance(exc.reason, ssl.SSLError):
-            raise SourceError(MSG_TLS.format(host=host)) from None
-        if isinstance(exc.reason, TimeoutError):
-            raise SourceError(MSG_TIMEOUT.format(host=host)) from None
-        raise SourceError(MSG_UNREACHABLE.format(host=host)) from None
-    except TimeoutError:
-        raise SourceError(MSG_TIMEOUT.format(host=host)) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise SourceError(_network_failure(request.full_url, exc, deadline)) from None
 
 
-def _download(url: str, workdir: Path, ca_bundle: str | None) -> tuple[Path, str]:
-    """Stream ``url`` into ``workdir`` (temporary name, renamed when complete), hashing on
-    the way."""
+def _network_failure(url: str, exc: Exception, deadline: _Deadline) -> str:
+    """The French sentence for a failed exchange with the server of ``url``."""
+    log.warning("download of %s failed: %r", url, exc)
+    host = _host(url)
+    if deadline.expired:
+        return MSG_LATE.format(host=host, seconds=fr_int(deadline.seconds))
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return MSG_CERT.format(host=host)
+    if isinstance(reason, ssl.SSLError):
+        return MSG_TLS.format(host=host)
+    if isinstance(reason, TimeoutError):
+        return MSG_TIMEOUT.format(host=host)
+    if isinstance(exc, urllib.error.URLError):  # no connection was made
+        return MSG_UNREACHABLE.format(host=host)
+    return MSG_CUT.format(host=host)
+
+
+def _download(
+    url: str, workdir: Path, ca_bundle: str | None, limits: DownloadLimits
+) -> tuple[Path, str]:
+    """Stream ``url`` into ``workdir`` (temporary name, renamed only when complete), hashing on
+    the way; the whole of it within ``limits``."""
     workdir.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers=_HEADERS)
-    digest = hashlib.sha256()
-    with _request(request, ca_bundle) as response:
+    with (
+        _Deadline(limits.deadline_s) as deadline,
+        _request(request, ca_bundle, deadline) as response,
+    ):
         target = workdir / _download_name(response)
-        partial = target.with_name(target.name + ".part")
+        partial_file = target.with_name(target.name + ".part")
         try:
-            with open(partial, "wb") as out:
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-        except (TimeoutError, OSError) as exc:
-            partial.unlink(missing_ok=True)
-            log.warning("download of %s interrupted: %r", url, exc)
-            host = urllib.parse.urlsplit(url).hostname
-            raise SourceError(MSG_UNREACHABLE.format(host=host)) from None
-    os.replace(partial, target)
-    return target, digest.hexdigest()
+            digest = _receive(response, partial_file, limits, deadline)
+        except BaseException:
+            partial_file.unlink(missing_ok=True)
+            raise
+    os.replace(partial_file, target)
+    return target, digest
+
+
+def _receive(response, path: Path, limits: DownloadLimits, deadline: _Deadline) -> str:
+    """Write the body to ``path``; its sha256. SourceError when it is longer than the cap,
+    shorter than announced, cut, or late."""
+    host = _host(response.url)
+    expected = _content_length(response)
+    too_big = MSG_TOO_BIG.format(host=host, limit=fr_int(limits.max_bytes >> 20))
+    if expected is not None and expected > limits.max_bytes:
+        raise SourceError(too_big)
+    digest, received = hashlib.sha256(), 0
+    started = time.monotonic()
+    try:
+        with open(path, "wb") as out:
+            while chunk := response.read1(CHUNK):
+                received += len(chunk)
+                if received > limits.max_bytes:
+                    raise SourceError(too_big)
+                digest.update(chunk)
+                out.write(chunk)
+    except (OSError, http.client.HTTPException) as exc:
+        raise SourceError(_network_failure(response.url, exc, deadline)) from None
+    if deadline.expired:  # the shut-down socket read as a clean end
+        raise SourceError(MSG_LATE.format(host=host, seconds=fr_int(deadline.seconds)))
+    if expected is not None and received != expected:
+        log.warning("download of %s: %d bytes of %d", response.url, received, expected)
+        raise SourceError(
+            MSG_SHORT.format(host=host, received=fr_int(received), expected=fr_int(expected))
+        )
+    log.info(
+        "downloaded %s: %d bytes in %.1f s", response.url, received, time.monotonic() - started
+    )
+    return digest.hexdigest()
+
+
+def _content_length(response) -> int | None:
+    value = response.headers.get("Content-Length")
+    try:
+        length = int(value) if value is not None else None
+    except ValueError:
+        return None
+    return length if length is not None and length >= 0 else None
 
 
 def _download_name(response) -> str:

@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, date, datetime
+from functools import partial
 from itertools import chain, islice
 from typing import BinaryIO
 
@@ -65,10 +66,13 @@ MSG_BAD_CSV = "Le fichier FINESS est mal formé à la ligne {line} (guillemets n
 MSG_BAD_JSON = (
     "Ce fichier JSON est illisible (ligne {line}, colonne {col}) : ce n'est pas un flux FiNESS+."
 )
+MSG_LONG_LINE = "La première ligne dépasse 64 Ko : ce n'est pas un fichier FINESS."
 MSG_NOT_FINESS_JSON = "Ce fichier JSON n'est pas un flux FiNESS+ : la liste « pmej » est absente."
 
 
 _WHITESPACE = b" \t\r\n"
+# The etalab first line is some thirty bytes; a JSON document may be one long line.
+MAX_FIRST_LINE_BYTES = 64 << 10
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -120,10 +124,16 @@ def _in_chunks(items: Iterator[EstablishmentRow | Rejected]) -> Iterator[Chunk]:
 
 
 def _first_content(fh: BinaryIO) -> tuple[bytes, int]:
-    """The first non-blank line (BOM removed) and how many lines were read to reach it."""
-    for consumed, raw in enumerate(iter(fh.readline, b""), start=1):
+    """The first non-blank line (BOM removed) and how many lines were read to reach it. Lines
+    are read at most ``MAX_FIRST_LINE_BYTES`` far: a longer one is refused unless it opens a
+    JSON document (FiNESS+ may come on one line; the JSON path reads on from there)."""
+    read_line = partial(fh.readline, MAX_FIRST_LINE_BYTES + 1)
+    for consumed, raw in enumerate(iter(read_line, b""), start=1):
         line = raw[3:] if consumed == 1 and raw.startswith(_BOM) else raw
-        if line.strip(_WHITESPACE):
+        content = line.lstrip(_WHITESPACE)
+        if len(raw) > MAX_FIRST_LINE_BYTES and not content.startswith(b"{"):
+            raise SourceError(MSG_BINARY if b"\x00" in raw else MSG_LONG_LINE)
+        if content:
             _refuse_binary(line)
             return line, consumed
     raise SourceError(MSG_EMPTY)

@@ -72,7 +72,11 @@ def normalise_etalab(
         [col(Col.DEP), pc.fill_null(postcode, "")], lookups.departments, _department
     )
     found = pc.and_(valid, pc.not_equal(department, ""))
-    kept = found if scope is None else pc.and_(found, pc.is_in(department, pa.array(scope)))
+    kept = (
+        found
+        if scope is None
+        else pc.and_(found, pc.is_in(department, pa.array(sorted(scope), pa.string())))
+    )
     category = strip(col(Col.CATEG))
     ok = pc.and_(kept, pc.not_equal(category, ""))
     rejected = [Rejected(n, REASON_FINESS) for n in lines_where(lines, pc.invert(valid))]
