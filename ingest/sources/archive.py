@@ -16,6 +16,7 @@ Nothing is ever extracted to memory or disk. Bounds, all checked before inflatin
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -145,18 +146,15 @@ def _check_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_bytes: 
     name = Path(member.filename).name
     if member.flag_bits & 0x1:
         raise SourceError(MSG_ZIP_ENCRYPTED.format(name=name))
-    archive_size = archive.fp.seek(0, io.SEEK_END) if archive.fp else 0
+    archive_size = os.fstat(archive.fp.fileno()).st_size if archive.fp else 0
     if member.header_offset + member.compress_size > archive_size:
         raise SourceError(MSG_ZIP_BROKEN)
-    if member.file_size > max_bytes:
-        raise SourceError(
-            MSG_ZIP_TOO_BIG.format(
-                name=name, size=fr_int(-(-member.file_size >> 20)), limit=fr_int(max_bytes >> 20)
-            )
-        )
     ratio = member.file_size / max(member.compress_size, 1)
     if member.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
         raise SourceError(MSG_ZIP_RATIO.format(name=name, ratio=fr_int(ratio), limit=MAX_RATIO))
+    if member.file_size > max_bytes:
+        size, limit = fr_int(-(-member.file_size >> 20)), fr_int(max_bytes >> 20)
+        raise SourceError(MSG_ZIP_TOO_BIG.format(name=name, size=size, limit=limit))
 
 
 def _check_directory_size(path: Path) -> None:
@@ -167,7 +165,8 @@ def _check_directory_size(path: Path) -> None:
         tail_start = max(0, size - _EOCD_SIZE - 0xFFFF)  # the end record, then its comment
         fh.seek(tail_start)
         tail = fh.read()
-        at = tail.rfind(_EOCD)
+        # Where zipfile looks: right at the end (no comment), else the last signature before it.
+        at = len(tail) - _EOCD_SIZE if tail[-_EOCD_SIZE:].startswith(_EOCD) else tail.rfind(_EOCD)
         if at < 0 or len(tail) - at < _EOCD_SIZE:
             return  # no end record: zipfile refuses the archive itself
         entries, directory = struct.unpack("<HI", tail[at + 10 : at + 16])

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from balise.errors import ConfigurationError, SourceError
-from balise.formatting import fr_int
+from balise.formatting import fr_decimal, fr_int
 from ingest.sources.archive import data_member, is_zip, open_member, open_zip
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ def _network_failure(url: str, exc: Exception, deadline: _Deadline) -> str:
     log.warning("download of %s failed: %r", url, exc)
     host = _host(url)
     if deadline.expired:
-        return MSG_LATE.format(host=host, seconds=fr_int(deadline.seconds))
+        return MSG_LATE.format(host=host, seconds=_seconds(deadline.seconds))
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, ssl.SSLCertVerificationError):
         return MSG_CERT.format(host=host)
@@ -326,7 +326,7 @@ def _receive(response, path: Path, limits: DownloadLimits, deadline: _Deadline) 
     except (OSError, http.client.HTTPException) as exc:
         raise SourceError(_network_failure(response.url, exc, deadline)) from None
     if deadline.expired:  # the shut-down socket read as a clean end
-        raise SourceError(MSG_LATE.format(host=host, seconds=fr_int(deadline.seconds)))
+        raise SourceError(MSG_LATE.format(host=host, seconds=_seconds(deadline.seconds)))
     if expected is not None and received != expected:
         log.warning("download of %s: %d bytes of %d", response.url, received, expected)
         raise SourceError(
@@ -336,6 +336,10 @@ def _receive(response, path: Path, limits: DownloadLimits, deadline: _Deadline) 
         "downloaded %s: %d bytes in %.1f s", response.url, received, time.monotonic() - started
     )
     return digest.hexdigest()
+
+
+def _seconds(seconds: float) -> str:
+    return fr_int(seconds) if seconds == int(seconds) else fr_decimal(seconds)
 
 
 def _content_length(response) -> int | None:

@@ -16,13 +16,14 @@ def make_zip(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_DE
     return path.read_bytes()
 
 
-def corrupt_middle(path: Path, member: str) -> None:
-    """Overwrite bytes in the middle of a member's data, leaving the directory intact."""
+def corrupt_middle(path: Path, member: str, at: float = 0.5) -> None:
+    """Overwrite 64 bytes of a member's data (in the middle, or ``at`` that share of it), leaving
+    the directory intact."""
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo(member)
     data = bytearray(path.read_bytes())
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    middle = start + info.compress_size // 2
+    middle = start + int(info.compress_size * at)
     data[middle : middle + 64] = bytes(64)
     path.write_bytes(bytes(data))
 
