@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from importlib.metadata import entry_points
 
 import click
+from sqlalchemy import Engine
 
 from balise.config import Settings, load_settings
 from balise.errors import BaliseError
@@ -20,20 +22,40 @@ from balise.services.access import Actor
 
 
 class Context:
-    """What every command receives: the settings and the output mode."""
+    """What every command receives: the settings, the output mode and who is acting."""
 
     def __init__(self, settings: Settings, as_json: bool):
         self.settings = settings
         self.as_json = as_json
+        self._actor: Actor | None = None
+
+    @property
+    def engine(self) -> Engine:
+        from balise.db import engine_for
+
+        return engine_for(self.settings.resolved_database_url())
+
+    @property
+    def claimed_login(self) -> str:
+        """The account ``BALISE_USER`` names ("" = the local operator)."""
+        return os.environ.get("BALISE_USER", "").strip()
 
     @property
     def actor(self) -> Actor:
         """Who the command acts as: the account named by ``BALISE_USER`` (the same department
-        rules as in the dashboard), else the local operator."""
-        from balise.db import engine_for
-        from balise.services.users import cli_actor
+        rules as in the dashboard), else the local operator. An unknown or disabled account is
+        refused (PermissionDenied), never replaced by the local operator."""
+        if self._actor is None:
+            from balise.db import upgrade
+            from balise.services.users import cli_actor
 
-        return cli_actor(lambda: engine_for(self.settings.resolved_database_url()))
+            def migrated() -> Engine:  # the accounts table exists before anyone is looked up
+                engine = self.engine
+                upgrade(engine)
+                return engine
+
+            self._actor = cli_actor(migrated, self.claimed_login)
+        return self._actor
 
     def echo(self, summary: str, payload: dict | None = None) -> None:
         """Print the one-line summary, or ``payload`` as JSON with ``--json``."""
@@ -64,8 +86,25 @@ class BaliseGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BaliseError as exc:
-            click.echo(f"Erreur : {exc}", err=True)
-            ctx.exit(1)
+            fail(ctx, str(exc))
+        except click.ClickException as exc:  # a usage error: JSON too when asked for
+            if not _wants_json(ctx):
+                raise
+            fail(ctx, exc.format_message(), exc.exit_code)
+
+
+def _wants_json(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().params.get("as_json"))
+
+
+def fail(ctx: click.Context, message: str, status: int = 1) -> None:
+    """End the command with ``message``: ``Erreur : message`` on stderr, or with ``--json`` the
+    object ``{"error": message}`` on stdout (scripts read one JSON document there); exit 1."""
+    if _wants_json(ctx):
+        click.echo(json.dumps({"error": message}, ensure_ascii=False))
+    else:
+        click.echo(f"Erreur : {message}", err=True)
+    ctx.exit(status)
 
 
 def _plugins():
@@ -87,8 +126,7 @@ def cli(ctx: click.Context, database_url: str | None, as_json: bool, verbose: bo
     try:
         settings = load_settings(database_url=database_url)
     except BaliseError as exc:
-        click.echo(f"Erreur : {exc}", err=True)
-        ctx.exit(1)
+        fail(ctx, str(exc))
     ctx.obj = Context(settings, as_json)
 
 

@@ -41,7 +41,12 @@ class ValidationError(BaliseError):
 
 
 class PermissionDenied(BaliseError):
-    """Raised when the acting user's role or departments do not allow a read or an action."""
+    """Raised when the acting user's role or departments do not allow a read or an action.
+
+    ``audited`` turns True once its audit line is written (``balise.services.refusals``), so
+    that whoever catches it next (a command's edge) does not write a second one."""
+
+    audited: bool = False
 
 
 class MailError(BaliseError):

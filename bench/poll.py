@@ -94,7 +94,9 @@ def main() -> None:
         sessions = SessionPool()
 
         def poll(pool=None):
-            report = run_poll(engine, workers=args.workers, secret_key=SECRET_KEY, sessions=pool)
+            report = run_poll(
+                engine, SYSTEM, workers=args.workers, secret_key=SECRET_KEY, sessions=pool
+            )
             assert not report.failed, report.failed[:3]
             return report
 

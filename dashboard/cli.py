@@ -10,10 +10,12 @@ from pathlib import Path
 import click
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 
 APP = Path(__file__).resolve().parent / "app.py"
 
 
+@requires("admin")  # a server for everyone: the pages then ask each visitor to sign in
 @click.command()
 @click.option("--port", default=8501, show_default=True, help="Port d'écoute.")
 @click.option("--address", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")

@@ -185,6 +185,11 @@ def bal_check(request) -> list[tuple[str, str]]:
     return provisioning.check_request(_engine(), settings(), request)
 
 
+def bal_finess_owner(actor: Actor, finess: str):
+    provisioning, _, _ = _bal_services()
+    return provisioning.finess_owner(_engine(), actor, finess)
+
+
 def bal_provision(actor: Actor, request):
     provisioning, _, _ = _bal_services()
     return provisioning.provision(_engine(), actor, settings(), request)
@@ -195,9 +200,9 @@ def bal_confirm(actor: Actor, address: str) -> str:
     return provisioning.confirm(_engine(), actor, address)
 
 
-def bal_import_check(data: bytes):
+def bal_import_check(actor: Actor, data: bytes):
     _, _, bal_import = _bal_services()
-    return bal_import.dry_run(_engine(), settings(), data)
+    return bal_import.dry_run(_engine(), actor, settings(), data)
 
 
 def bal_import_apply(actor: Actor, data: bytes):

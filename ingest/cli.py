@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.db import engine_for, upgrade
-from balise.errors import PermissionDenied
 from balise.formatting import fr_count, fr_decimal, fr_int
 from balise.referentials.departments import resolve_selection
 from balise.services import audit
 from balise.services.access import Actor, check_can_act
+from balise.services.refusals import refusals_audited
 from ingest import jobs
 from ingest.sources.files import DownloadLimits
 from ingest.worker import advance_onboarding
@@ -82,16 +83,12 @@ def _run_ingest(
 
 
 def _check_import(ctx: Context, engine, kind: str, selection) -> Actor:
-    """The CLI's actor (``BALISE_USER``) must be allowed to import every selected department;
-    a refusal is audited like any refused action."""
+    """The CLI's actor (``BALISE_USER``) must be allowed to import every selected department
+    (a region or ``--all`` included); a refusal is audited like any refused action."""
     actor = ctx.actor
-    try:
+    with refusals_audited(engine, actor, f"ingest.{kind}"):
         for department in selection or ("*",):
             check_can_act(actor, department, "import")
-    except PermissionDenied as exc:
-        with engine.begin() as conn:
-            audit.record(conn, actor, f"ingest.{kind}", None, "refused", detail={"motif": str(exc)})
-        raise
     return actor
 
 
@@ -132,6 +129,7 @@ def _reject_detail(rejects) -> str:
 
 
 def _ingest_command(kind: str, help_text: str):
+    @requires("act", departments="departments")
     @ingest.command(name=kind, help=help_text)
     @click.argument("source")
     @selection_options
@@ -151,6 +149,7 @@ _ingest_command("annuaire", "Importer un extrait de l'annuaire MSSanté (.txt, .
 _ingest_command("finess", "Importer le fichier FINESS (CSV etalab ou JSON FiNESS+, ou URL https).")
 
 
+@requires("admin")  # writes every department's data, as the system
 @click.group(invoke_without_command=True)
 @click.option("--national", is_flag=True, help="Fichiers à l'échelle nationale (bancs d'essai).")
 @click.option(
@@ -187,6 +186,7 @@ def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> Non
     )
 
 
+@requires("admin")
 @demo.command("activity")
 @pass_context
 def demo_activity(ctx: Context) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import click
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.db import engine_for, upgrade
 from balise.formatting import fr_count
+from balise.services.access import actable_departments
 from ingest.poll import run_poll
 from ingest.worker import advance_after_poll
 
 
+@requires("act", departments="departments", objects=("mailboxes",))
 @click.command()
 @click.option("--department", "departments", multiple=True, help="Département à relever.")
 @click.option("--mailbox", "mailboxes", multiple=True, help="Adresse d'une boîte suivie.")
@@ -26,11 +29,13 @@ def poll(
     workers: int,
     timeout: float,
 ) -> None:
-    """Relever l'activité des boîtes suivies (métadonnées seulement)."""
+    """Relever l'activité des boîtes suivies (métadonnées seulement) ; code de sortie 1 si une
+    boîte est en échec (toutes sont relevées et signalées d'abord)."""
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     report = run_poll(
         engine,
+        ctx.actor,
         departments=departments or None,
         addresses=mailboxes or None,
         workers=workers,
@@ -44,7 +49,8 @@ def poll(
         # Failures are recorded on each mailbox too; say them here for the person at the prompt.
         for o in report.failed:
             click.echo(f"Échec {o.address} : {o.message}", err=True)
-    moved = advance_after_poll(engine, report, list(departments) or None)
+    scope = actable_departments(ctx.actor, departments or None, "poll")  # checked by run_poll
+    moved = advance_after_poll(engine, report, list(scope) if scope is not None else None)
     summary = report.summary()
     if moved:
         summary += "\n" + fr_count(moved, "structure avancée", "structures avancées")
@@ -57,8 +63,12 @@ def poll(
             "onboarding_advanced": moved,
         },
     )
+    if report.failed:
+        ctx_exit = click.get_current_context()
+        ctx_exit.exit(1)
 
 
+@requires("admin")  # polls every department and refreshes the sources, as the system
 @click.command()
 @click.option("--poll-every", type=click.IntRange(1, 59), default=15, show_default=True,
               help="Minutes entre deux relèves d'un département.")  # fmt: skip

@@ -180,6 +180,8 @@ def run_demo_activity(
         report.created += _ensure_watched(engine, sandbox, address, box.department, secret_key)
         report.delivered += _deliver(engine, sandbox, box, address)
         report.watched.append(address)
-    report.poll = run_poll(engine, addresses=report.watched, secret_key=secret_key, timeout=30.0)
+    report.poll = run_poll(
+        engine, SYSTEM, addresses=report.watched, secret_key=secret_key, timeout=30.0
+    )
     report.advanced = advance_after_poll(engine, report.poll, None)
     return report

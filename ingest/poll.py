@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from balise.errors import BaliseError
 from balise.formatting import fr_count, fr_decimal, fr_int
-from balise.services.activity import domain_categories
+from balise.services.access import Actor
+from balise.services.activity import domain_categories, poll_scope
 from ingest.activity_store import (
     Target,
     load_targets,
@@ -94,6 +95,7 @@ def _read(
 
 def run_poll(
     engine: Engine,
+    actor: Actor,
     departments: Iterable[str] | None = None,
     addresses: Iterable[str] | None = None,
     workers: int = 8,
@@ -105,8 +107,11 @@ def run_poll(
 ) -> PollReport:
     """Poll the selected watched mailboxes. ``on_start`` is called (in a worker thread) before
     each mailbox is read, ``on_result`` after each one is saved: progress for the CLI.
-    ``sessions`` keeps IMAP sessions open between runs (the worker); None closes them."""
+    ``sessions`` keeps IMAP sessions open between runs (the worker); None closes them.
+    ``actor`` must be allowed to act on every department and mailbox named; without any, an
+    animator polls their own departments' mailboxes only (refusals audited)."""
     started = time.perf_counter()
+    departments = poll_scope(engine, actor, departments, addresses)
     targets = load_targets(engine, departments, addresses, timeout, secret_key)
     # The lease outlives the poll's own deadline: a crashed poll frees its mailboxes later.
     leased = take_leases(engine, [t.id for t in targets], _now(), 2 * timeout + 60)

@@ -37,6 +37,7 @@ from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError
 from balise.models import Snapshot, WatchedMailbox
 from balise.referentials.departments import resolve_selection
+from balise.services.access import SYSTEM
 from ingest.imap_reader import SessionPool
 from ingest.poll import PollReport, run_poll
 
@@ -88,6 +89,7 @@ def advance_after_poll(engine: Engine, report: PollReport, departments: list[str
 def poll_department(rt: Runtime, department: str) -> PollReport:
     report = run_poll(
         rt.engine,
+        SYSTEM,  # the worker is started by an administrator (``balise worker``: admin only)
         departments=[department],
         workers=rt.workers,
         timeout=rt.timeout,

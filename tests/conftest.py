@@ -81,6 +81,16 @@ def empty_db(database_url) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def db_with_ain_ehpad(empty_db) -> Engine:
+    """The empty store plus one FINESS establishment, 010001246 (EHPAD Les Lilas, Ain 01): a
+    BAL of the 01 may name it as its structure."""
+    from tests.support.finess import seed_establishment
+
+    seed_establishment(empty_db)
+    return empty_db
+
+
 # --- Mail: a real Dovecot sandbox for the session (issue 4; glue in tests/support/dovecot.py) ---
 @pytest.fixture(scope="session")
 def dovecot():

@@ -80,8 +80,10 @@ def test_reader_refuses_files_without_the_key_columns():
     assert str(exc.value) == "Colonnes manquantes dans le fichier : Département, Adresse."
 
 
-def test_dry_run_reports_every_bad_row_with_its_line(empty_db, tmp_path):
-    report = bal_import.dry_run(empty_db, _settings(tmp_path), _workbook(GOOD + BAD))
+def test_dry_run_reports_every_bad_row_with_its_line(db_with_ain_ehpad, tmp_path):
+    report = bal_import.dry_run(
+        db_with_ain_ehpad, SYSTEM, _settings(tmp_path), _workbook(GOOD + BAD)
+    )
     assert [r.state for r in report.rows] == ["à créer"] * 3 + ["erreur"] * 3
     assert report.problem_lines() == [
         "Ligne 5 : Le champ « professionnel responsable » est obligatoire pour une BAL APP.",
@@ -96,22 +98,22 @@ def test_dry_run_reports_every_bad_row_with_its_line(empty_db, tmp_path):
         report.summary()
         == "3 ligne(s) en erreur sur 6 : corrigez le fichier, rien n'a été importé."
     )
-    assert _count(empty_db, ProvisionedBal) == 0
+    assert _count(db_with_ain_ehpad, ProvisionedBal) == 0
 
 
-def test_apply_is_all_or_nothing_then_idempotent(empty_db, tmp_path):
+def test_apply_is_all_or_nothing_then_idempotent(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
     with pytest.raises(ValidationError) as exc:
-        bal_import.apply(empty_db, SYSTEM, settings, _workbook(GOOD + BAD))
+        bal_import.apply(db_with_ain_ehpad, SYSTEM, settings, _workbook(GOOD + BAD))
     assert len(exc.value.problems) == 5
-    assert _count(empty_db, ProvisionedBal) == 0
+    assert _count(db_with_ain_ehpad, ProvisionedBal) == 0
     assert not (tmp_path / "demandes").exists()
 
-    report = bal_import.apply(empty_db, SYSTEM, settings, _workbook(GOOD))
+    report = bal_import.apply(db_with_ain_ehpad, SYSTEM, settings, _workbook(GOOD))
     assert report.applied and report.summary() == (
         "Import appliqué : 3 BAL créées ou demandées, 0 déjà présentes."
     )
-    with empty_db.connect() as conn:
+    with db_with_ain_ehpad.connect() as conn:
         rows = conn.execute(
             select(ProvisionedBal.address, ProvisionedBal.finess, ProvisionedBal.department)
             .order_by(ProvisionedBal.address)
@@ -123,10 +125,10 @@ def test_apply_is_all_or_nothing_then_idempotent(empty_db, tmp_path):
     ]
     # One request batch for the whole file.
     assert len(list((tmp_path / "demandes").glob("*.xlsx"))) == 1
-    again = bal_import.apply(empty_db, SYSTEM, settings, _workbook(GOOD))
+    again = bal_import.apply(db_with_ain_ehpad, SYSTEM, settings, _workbook(GOOD))
     assert again.summary() == "Import appliqué : 0 BAL créées ou demandées, 3 déjà présentes."
-    assert _count(empty_db, ProvisionedBal) == 3
-    assert _count(empty_db, AuditEntry, AuditEntry.action == "bal.import") == 2
+    assert _count(db_with_ain_ehpad, ProvisionedBal) == 3
+    assert _count(db_with_ain_ehpad, AuditEntry, AuditEntry.action == "bal.import") == 2
 
 
 def _run(database_url, tmp_path, *args):
@@ -139,7 +141,7 @@ def _run(database_url, tmp_path, *args):
     return CliRunner().invoke(cli, list(args), env=env)
 
 
-def test_cli_template_dry_run_and_apply(database_url, tmp_path):
+def test_cli_template_dry_run_and_apply(db_with_ain_ehpad, database_url, tmp_path):
     result = _run(database_url, tmp_path, "bal", "template", str(tmp_path / "modele.xlsx"))
     assert (result.exit_code, result.output) == (
         0, f"Modèle d'import écrit : {tmp_path / 'modele.xlsx'}\n",

@@ -14,8 +14,8 @@ from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
 from balise.services import provisioning as prov
-from balise.services.access import SYSTEM
-from tests.support.apptest import open_page
+from balise.services.access import SYSTEM, Actor
+from tests.support.apptest import app_as, open_page
 from tests.support.dovecot import unique_address
 
 DOMAIN = "ehpad-lilas.mssante.fr"
@@ -153,8 +153,10 @@ def test_pages_say_what_is_missing_without_the_sandbox(bal_env, tmp_path, monkey
 
 
 @pytest.fixture
-def request_env(empty_db, tmp_path, monkeypatch):
-    """The ``request`` backend: no mail server, the operator gets a file."""
+def request_env(db_with_ain_ehpad, tmp_path, monkeypatch):
+    """The ``request`` backend: no mail server, the operator gets a file; the FINESS holds the
+    EHPAD 010001246 of the Ain (01)."""
+    empty_db = db_with_ain_ehpad
     monkeypatch.setenv("BALISE_DATABASE_URL", empty_db.url.render_as_string(hide_password=False))
     monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BALISE_REGION", "84")
@@ -178,7 +180,9 @@ def test_request_backend_hands_the_file_then_confirms(request_env):
         at.text_input(key=f"prov_{key}").input(value)  # fmt: skip
     at.run()
     assert _errors(at) == []
-    assert f"Adresse proposée : equipe-de-soins@{DOMAIN}" in [c.value for c in at.caption]
+    captions = [c.value for c in at.caption]
+    assert "FINESS 010001246 : EHPAD Les Lilas, BOURG-EN-BRESSE, département 01" in captions
+    assert f"Adresse proposée : equipe-de-soins@{DOMAIN}" in captions
     at.button(key="prov_submit").click().run()
     assert at.success[1].value == f"BAL equipe-de-soins@{DOMAIN} demandée à l'opérateur."
     labels = [b.proto.label for b in at.get("download_button")]
@@ -189,3 +193,41 @@ def test_request_backend_hands_the_file_then_confirms(request_env):
     at.button(key="prov_confirm").click().run()
     assert f"BAL equipe-de-soins@{DOMAIN} confirmée." in [x.value for x in at.success]
     assert prov.get_bal(request_env, f"equipe-de-soins@{DOMAIN}").status == "provisioned"
+
+
+ORG_FIELDS = {"service": "Soins", "responsible": "Dr Durand", "structure_head": "Paul Martin"}
+
+
+def _org_form(at: AppTest, finess: str, department: str | None = None) -> AppTest:
+    at.radio(key="prov_type").set_value("ORG").run()
+    if department:
+        at.selectbox(key="prov_department").set_value(department)
+    for key, value in {"finess": finess, **ORG_FIELDS}.items():
+        at.text_input(key=f"prov_{key}").input(value)
+    return at.run()
+
+
+def test_provisionner_refuses_a_finess_of_another_department(request_env, monkeypatch):
+    # An administrator sees whose it is, and that it is not the chosen department's.
+    at = _org_form(_open("provisionner"), "010001246", department="38")
+    assert "FINESS 010001246 : EHPAD Les Lilas, BOURG-EN-BRESSE, département 01" in [
+        c.value for c in at.caption
+    ]
+    assert _errors(at) == [
+        "Le champ « FINESS de la structure » désigne un établissement du département 01, "
+        "pas du département 38."
+    ]
+    assert at.button(key="prov_submit").disabled
+    # An animator of the Isère is told the department only, not the structure's name.
+    anim38 = Actor("anim38", "animator", ("38",))
+    at = _org_form(app_as(request_env, monkeypatch, anim38, page="provisionner"), "010001246")
+    assert at.selectbox(key="prov_department").value == "38"
+    assert "FINESS 010001246 : un établissement du département 01" in [c.value for c in at.caption]
+    assert not any("Lilas" in c.value for c in at.caption)
+    assert at.button(key="prov_submit").disabled
+    # A number absent from the imported FINESS is refused too.
+    at = _org_form(_open("provisionner"), "010002129")
+    assert _errors(at) == [
+        "Le champ « FINESS de la structure » ne correspond à aucun établissement du FINESS "
+        "importé : 010002129 (importez-le avec « balise ingest finess »)."
+    ]

@@ -16,25 +16,24 @@ from balise.cli import cli
 from balise.config import Settings
 from balise.errors import PermissionDenied
 from balise.models import AuditEntry
-from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
 from balise.services import activity, adoption, bal_import, bal_tests, pack, structures, users
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
-from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as
+from tests.support.two_departments import (
+    ANIM38,
+    BAL38,
+    BAL69,
+    DOMAIN,
+    E69,
+    MANAGER,
+    cab,
+    seed_two_departments,
+)
 
-ANIM38 = Actor("anim38", "animator", ("38",))
-MANAGER = Actor("chargee", "manager")
-DOMAIN = "ehpad-lilas.mssante.fr"
-BAL38, BAL69 = f"cabinet-isere@{DOMAIN}", f"cabinet-rhone@{DOMAIN}"
-E69 = "690000001"  # IME Les Cèdres, Rhône
 DENIED_69 = r"^Vous n'avez pas accès au département 69\.$"
-
-
-def _cab(address: str, department: str) -> BalRequest:
-    return BalRequest("CAB", department, address, practice="Cabinet")
 
 
 def _settings(tmp_path) -> Settings:
@@ -43,14 +42,9 @@ def _settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def db_with_two_departments(empty_db, tmp_path):
-    """The small adoption store (38, 69, 75), one provisioned BAL in 38 and one in 69, and the
-    account anim38 (animator, Isère)."""
-    seed_small_adoption(empty_db)
-    settings = _settings(tmp_path)
-    for address, dep in ((BAL38, "38"), (BAL69, "69")):
-        prov.provision(empty_db, SYSTEM, settings, _cab(address, dep))
-        prov.confirm(empty_db, SYSTEM, address)  # requested -> provisioned: testable
-    users.add_user(empty_db, SYSTEM, users.NewUser("anim38", "animator", ("38",), "x" * 12))
+    """The small adoption store (38, 69, 75), one provisioned (and watched) BAL in 38 and one
+    in 69, and the accounts anim38 (animator, Isère), chargee, admin and a disabled one."""
+    seed_two_departments(empty_db, _settings(tmp_path))
     return empty_db
 
 
@@ -71,7 +65,7 @@ REFUSED_CALLS = {
     "structure history": lambda db, s: structures.establishment_history(db, ANIM38, E69),
     "structure list": lambda db, s: structures.structures(db, ANIM38, ["69"]),
     "adoption figures": lambda db, s: adoption.coverage(db, ANIM38, ["38", "69"]),
-    "provision": lambda db, s: prov.provision(db, ANIM38, s, _cab(f"neuf@{DOMAIN}", "69")),
+    "provision": lambda db, s: prov.provision(db, ANIM38, s, cab(f"neuf@{DOMAIN}", "69")),
     "confirm": lambda db, s: prov.confirm(db, ANIM38, BAL69),
     "disable": lambda db, s: prov.disable(db, ANIM38, BAL69),
     "test one BAL": lambda db, s: bal_tests.run_bal_test(db, ANIM38, s, BAL69, timeout=1),
@@ -104,7 +98,7 @@ def test_refused_actions_are_audited_and_change_nothing(db_with_two_departments,
         ).all()
     assert refused == [
         ("bal.provision", f"neuf@{DOMAIN}"), ("bal.confirm", BAL69), ("bal.test", BAL69),
-        ("bal.provision", f"neuf@{DOMAIN}"), ("export", "csv structures"),
+        ("bal.import", f"neuf@{DOMAIN}"), ("export", "csv structures"),
     ]  # fmt: skip
     assert prov.get_bal(db, BAL69).status == "provisioned"
     assert prov.bals_frame(db, SYSTEM)["adresse"].tolist() == [BAL38, BAL69]
@@ -117,7 +111,7 @@ def test_the_animator_reads_and_acts_in_their_own_department(db_with_two_departm
     assert prov.bals_frame(db, ANIM38)["adresse"].tolist() == [BAL38]
     assert prov.disable(db, ANIM38, BAL38) == "disabled"
     assert pack.table_csv(db, ANIM38, ["38"], "structures").count(b"\n") == 4  # header + 3 ESMS
-    report = prov.provision(db, ANIM38, settings, _cab(f"neuf@{DOMAIN}", "38"))
+    report = prov.provision(db, ANIM38, settings, cab(f"neuf@{DOMAIN}", "38"))
     assert report.status == "requested"
 
 
@@ -127,7 +121,7 @@ def test_a_manager_reads_and_exports_everywhere_but_does_not_act(db_with_two_dep
     assert pack.table_csv(db, MANAGER, ["38", "69", "75"], "departements")
     action_refused = r"^Un chargé de programme consulte et exporte mais n'agit pas sur les BAL\.$"
     with pytest.raises(PermissionDenied, match=action_refused):
-        prov.provision(db, MANAGER, settings, _cab(f"neuf@{DOMAIN}", "69"))
+        prov.provision(db, MANAGER, settings, cab(f"neuf@{DOMAIN}", "69"))
     with pytest.raises(PermissionDenied, match=action_refused):
         bal_tests.run_bal_test(db, MANAGER, settings, BAL69, timeout=1)
 

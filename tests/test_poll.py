@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from balise.models import DailyActivity, FolderState, WatchedMailbox
+from balise.services.access import SYSTEM
 from ingest.activity_store import take_leases
 from ingest.demo.mail import running_sandbox
 from ingest.poll import BUSY, run_poll
@@ -37,7 +38,7 @@ D1, D2 = date(2026, 3, 2), date(2026, 3, 4)
 
 def poll(engine, **kw):
     kw.setdefault("timeout", 10.0)
-    return run_poll(engine, secret_key=TEST_SECRET_KEY, **kw)
+    return run_poll(engine, SYSTEM, secret_key=TEST_SECRET_KEY, **kw)
 
 
 def counts(engine, address: str) -> dict[tuple, int]:
@@ -203,7 +204,7 @@ def test_each_fault_marks_its_mailbox_and_the_others_are_polled(empty_db, doveco
             .values(imap_port=port)
         )
     try:
-        report = run_poll(empty_db, secret_key=TEST_SECRET_KEY, timeout=1.0, workers=4)
+        report = run_poll(empty_db, SYSTEM, secret_key=TEST_SECRET_KEY, timeout=1.0, workers=4)
     finally:
         listener.close()
     by = {o.address: o for o in report.outcomes}
@@ -244,7 +245,7 @@ def test_server_stopped_in_the_middle_of_a_run_then_resumed(empty_db, dovecot):
                 other.stop_dovecot()
 
         report = run_poll(
-            empty_db, secret_key=TEST_SECRET_KEY, timeout=5.0, workers=1,
+            empty_db, SYSTEM, secret_key=TEST_SECRET_KEY, timeout=5.0, workers=1,
             on_start=stop_before_second,
         )  # fmt: skip
         by = {o.address: o for o in report.outcomes}

@@ -69,9 +69,9 @@ def _count(engine, model, *where) -> int:
         return conn.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_request_backend_writes_the_operator_batch_and_keeps_requested(empty_db, tmp_path):
+def test_request_backend_writes_the_operator_batch_and_keeps_requested(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
-    reports = prov.provision_many(empty_db, ANIMATOR_01, settings, [_per(), _org()])
+    reports = prov.provision_many(db_with_ain_ehpad, ANIMATOR_01, settings, [_per(), _org()])
     assert [(r.address, r.status, r.created) for r in reports] == [
         (f"jeanne.durand@{DOMAIN}", "requested", True),
         (f"soins@{DOMAIN}", "requested", True),
@@ -83,34 +83,34 @@ def test_request_backend_writes_the_operator_batch_and_keeps_requested(empty_db,
     with open(text, encoding="utf-8-sig", newline="") as fh:
         lines = list(csv.reader(fh, delimiter=";"))
     assert lines[2][:4] == [f"soins@{DOMAIN}", "ORG", "01", FINESS]
-    assert _count(empty_db, AuditEntry, AuditEntry.action == "bal.provision") == 2
+    assert _count(db_with_ain_ehpad, AuditEntry, AuditEntry.action == "bal.provision") == 2
     # Nothing secret is kept for a request.
-    assert _count(empty_db, ProvisionedBal, ProvisionedBal.secret_ref.is_not(None)) == 0
+    assert _count(db_with_ain_ehpad, ProvisionedBal, ProvisionedBal.secret_ref.is_not(None)) == 0
 
 
-def test_provisioning_twice_creates_nothing_twice(empty_db, tmp_path):
+def test_provisioning_twice_creates_nothing_twice(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
-    first = prov.provision(empty_db, SYSTEM, settings, _per())
-    again = prov.provision(empty_db, SYSTEM, settings, _per())
+    first = prov.provision(db_with_ain_ehpad, SYSTEM, settings, _per())
+    again = prov.provision(db_with_ain_ehpad, SYSTEM, settings, _per())
     assert (first.created, again.created, again.status) == (True, False, "requested")
     assert again.files == []
-    assert _count(empty_db, ProvisionedBal) == 1
+    assert _count(db_with_ain_ehpad, ProvisionedBal) == 1
     assert len(list((tmp_path / "demandes").glob("*.xlsx"))) == 1
 
 
-def test_lifecycle_confirm_then_disable(empty_db, tmp_path):
+def test_lifecycle_confirm_then_disable(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
-    prov.provision(empty_db, ANIMATOR_01, settings, _per())
+    prov.provision(db_with_ain_ehpad, ANIMATOR_01, settings, _per())
     address = f"jeanne.durand@{DOMAIN}"
     with pytest.raises(ValidationError) as exc:
-        prov.activate(empty_db, ANIMATOR_01, address)
+        prov.activate(db_with_ain_ehpad, ANIMATOR_01, address)
     assert str(exc.value) == "Le champ « statut » ne le permet pas : la BAL est demandée."
-    assert prov.confirm(empty_db, ANIMATOR_01, address) == "provisioned"
-    assert prov.confirm(empty_db, ANIMATOR_01, address) == "provisioned"  # idempotent
-    assert prov.disable(empty_db, ANIMATOR_01, address) == "disabled"
-    frame = prov.bals_frame(empty_db, ANIMATOR_01)
+    assert prov.confirm(db_with_ain_ehpad, ANIMATOR_01, address) == "provisioned"
+    assert prov.confirm(db_with_ain_ehpad, ANIMATOR_01, address) == "provisioned"  # idempotent
+    assert prov.disable(db_with_ain_ehpad, ANIMATOR_01, address) == "disabled"
+    frame = prov.bals_frame(db_with_ain_ehpad, ANIMATOR_01)
     assert frame[["adresse", "statut"]].values.tolist() == [[address, "disabled"]]
-    with empty_db.connect() as conn:
+    with db_with_ain_ehpad.connect() as conn:
         actions = conn.execute(
             select(AuditEntry.action, AuditEntry.outcome).order_by(AuditEntry.id)
         ).all()
@@ -119,9 +119,9 @@ def test_lifecycle_confirm_then_disable(empty_db, tmp_path):
     ]  # fmt: skip
 
 
-def test_refusals_name_the_field(empty_db, tmp_path):
+def test_refusals_name_the_field(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
-    with empty_db.begin() as conn:
+    with db_with_ain_ehpad.begin() as conn:
         snap = conn.execute(
             insert(Snapshot).values(
                 source="annuaire", file_name="x", sha256="0" * 64, ingested_at=datetime(2026, 1, 1),
@@ -134,53 +134,53 @@ def test_refusals_name_the_field(empty_db, tmp_path):
                 valid_from=snap,
             )
         )  # fmt: skip
-    problems = prov.check_request(empty_db, settings, _org())
+    problems = prov.check_request(db_with_ain_ehpad, settings, _org())
     assert problems == [
         ("address", f"Le champ « adresse » : soins@{DOMAIN} existe déjà dans l'annuaire MSSanté.")
     ]
-    prov.provision(empty_db, SYSTEM, settings, _per())
+    prov.provision(db_with_ain_ehpad, SYSTEM, settings, _per())
     # Same address, another type: refused, not silently merged.
     other = BalRequest(
         "APP", "01", f"jeanne.durand@{DOMAIN}", finess=FINESS, responsible="R", software="S"
     )
     with pytest.raises(ValidationError) as exc:
-        prov.provision(empty_db, SYSTEM, settings, other)
+        prov.provision(db_with_ain_ehpad, SYSTEM, settings, other)
     assert str(exc.value) == (
         f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées."
     )
-    assert prov.check_request(empty_db, settings, _per()) == [
+    assert prov.check_request(db_with_ain_ehpad, settings, _per()) == [
         (
             "address",
             f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées.",
         )
     ]
     with pytest.raises(ValidationError) as exc:
-        prov.provision(empty_db, SYSTEM, settings, _per(address="x@autre.mssante.fr"))
+        prov.provision(db_with_ain_ehpad, SYSTEM, settings, _per(address="x@autre.mssante.fr"))
     assert exc.value.problems[0][0] == "address"
 
 
-def test_animator_outside_their_department_is_refused_and_audited(empty_db, tmp_path):
+def test_animator_outside_their_department_is_refused_and_audited(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
     with pytest.raises(PermissionDenied) as exc:
-        prov.provision(empty_db, ANIMATOR_01, settings, _per(department="38"))
+        prov.provision(db_with_ain_ehpad, ANIMATOR_01, settings, _per(department="38"))
     assert str(exc.value) == "Vous n'avez pas accès au département 38."
-    assert _count(empty_db, ProvisionedBal) == 0
-    assert _count(empty_db, AuditEntry, AuditEntry.outcome == "refused") == 1
+    assert _count(db_with_ain_ehpad, ProvisionedBal) == 0
+    assert _count(db_with_ain_ehpad, AuditEntry, AuditEntry.outcome == "refused") == 1
     manager = Actor("marc", "manager")
     with pytest.raises(PermissionDenied):
-        prov.provision(empty_db, manager, settings, _per())
+        prov.provision(db_with_ain_ehpad, manager, settings, _per())
 
 
-def test_retry_resends_a_request_and_traffic_makes_a_tested_bal_active(empty_db, tmp_path):
+def test_retry_resends_a_request_and_traffic_makes_a_tested_bal_active(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
-    first = prov.provision(empty_db, ANIMATOR_01, settings, _per())
-    again = prov.retry_provision(empty_db, ANIMATOR_01, settings, first.address)
+    first = prov.provision(db_with_ain_ehpad, ANIMATOR_01, settings, _per())
+    again = prov.retry_provision(db_with_ain_ehpad, ANIMATOR_01, settings, first.address)
     assert again.status == "requested" and again.files[0] != first.files[0]
     assert len(list((tmp_path / "demandes").glob("*.csv"))) == 2
-    prov.confirm(empty_db, ANIMATOR_01, first.address)
+    prov.confirm(db_with_ain_ehpad, ANIMATOR_01, first.address)
     with pytest.raises(ValidationError):
-        prov.retry_provision(empty_db, ANIMATOR_01, settings, first.address)
-    with empty_db.begin() as conn:
+        prov.retry_provision(db_with_ain_ehpad, ANIMATOR_01, settings, first.address)
+    with db_with_ain_ehpad.begin() as conn:
         conn.execute(
             update(ProvisionedBal)
             .where(ProvisionedBal.address == first.address)
@@ -192,24 +192,28 @@ def test_retry_resends_a_request_and_traffic_makes_a_tested_bal_active(empty_db,
                 imap_port=143, tls_mode="starttls", auth_mode="password", folders="",
             )
         )  # fmt: skip
-    assert prov.activate_from_traffic(empty_db, ANIMATOR_01) == []  # no traffic yet
-    with empty_db.begin() as conn:
+    assert prov.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == []  # no traffic yet
+    with db_with_ain_ehpad.begin() as conn:
         conn.execute(update(WatchedMailbox).values(last_activity_at=datetime(2026, 11, 20)))
-    assert prov.activate_from_traffic(empty_db, ANIMATOR_01) == [first.address]
-    assert prov.get_bal(empty_db, first.address).status == "active"
-    assert prov.activate_from_traffic(empty_db, ANIMATOR_01) == []
+    assert prov.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == [first.address]
+    assert prov.get_bal(db_with_ain_ehpad, first.address).status == "active"
+    assert prov.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == []
 
 
-def test_status_counts_group_by_department(empty_db, tmp_path):
+def test_status_counts_group_by_department(db_with_ain_ehpad, tmp_path):
     settings = _settings(tmp_path)
-    prov.provision_many(empty_db, SYSTEM, settings, [_per(), _org()])
-    prov.provision(empty_db, SYSTEM, settings, _per(f"paul.martin@{DOMAIN}", department="38"))
-    prov.confirm(empty_db, SYSTEM, f"soins@{DOMAIN}")
-    counts = prov.status_counts(empty_db, SYSTEM)
+    prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, [_per(), _org()])
+    prov.provision(
+        db_with_ain_ehpad, SYSTEM, settings, _per(f"paul.martin@{DOMAIN}", department="38")
+    )
+    prov.confirm(db_with_ain_ehpad, SYSTEM, f"soins@{DOMAIN}")
+    counts = prov.status_counts(db_with_ain_ehpad, SYSTEM)
     assert counts.values.tolist() == [
         ["01", "provisioned", 1], ["01", "requested", 1], ["38", "requested", 1],
     ]  # fmt: skip
-    assert prov.bals_frame(empty_db, ANIMATOR_01)["departement"].unique().tolist() == ["01"]
+    assert prov.bals_frame(db_with_ain_ehpad, ANIMATOR_01)["departement"].unique().tolist() == [
+        "01"
+    ]
 
 
 # ----- dovecot backend on the real sandbox ----------------------------------------------------
@@ -225,13 +229,15 @@ def _sandbox_settings(tmp_path, dovecot) -> Settings:
 
 
 @pytest.mark.mail
-def test_dovecot_backend_account_works_for_an_independent_client(empty_db, tmp_path, dovecot):
+def test_dovecot_backend_account_works_for_an_independent_client(
+    db_with_ain_ehpad, tmp_path, dovecot
+):
     settings = _sandbox_settings(tmp_path, dovecot)
     request = _per(unique_address("jeanne", DOMAIN))
-    report = prov.provision(empty_db, SYSTEM, settings, request)
+    report = prov.provision(db_with_ain_ehpad, SYSTEM, settings, request)
     assert (report.status, report.created) == ("provisioned", True)
     password = report.secret
-    bal = prov.get_bal(empty_db, report.address)
+    bal = prov.get_bal(db_with_ain_ehpad, report.address)
     assert bal.secret_ref.startswith("enc:") and password not in bal.secret_ref
     assert reveal(bal.secret_ref, settings.secret_key) == password
 
@@ -250,9 +256,9 @@ def test_dovecot_backend_account_works_for_an_independent_client(empty_db, tmp_p
         assert smtp.send_message(message) == {}
 
     # Idempotent: the second run neither creates the account again nor changes its password.
-    again = prov.provision(empty_db, SYSTEM, settings, request)
+    again = prov.provision(db_with_ain_ehpad, SYSTEM, settings, request)
     assert (again.created, again.secret) == (False, None)
-    assert prov.get_bal(empty_db, report.address).secret_ref == bal.secret_ref
+    assert prov.get_bal(db_with_ain_ehpad, report.address).secret_ref == bal.secret_ref
 
 
 class _CrashAfterCreating(DovecotBackend):
@@ -265,29 +271,31 @@ class _CrashAfterCreating(DovecotBackend):
 
 
 @pytest.mark.mail
-def test_failed_batch_is_undone_on_the_server(empty_db, tmp_path, dovecot):
+def test_failed_batch_is_undone_on_the_server(db_with_ain_ehpad, tmp_path, dovecot):
     settings = _sandbox_settings(tmp_path, dovecot)
     batch = [_per(unique_address("jeanne", DOMAIN)), _org(unique_address("soins", DOMAIN))]
     crashing = _CrashAfterCreating(dovecot.directory)
     with pytest.raises(MailError):
-        prov.provision_many(empty_db, SYSTEM, settings, batch, backend=crashing)
+        prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch, backend=crashing)
     assert len(crashing.created) == 2
     assert not set(crashing.created) & dovecot.users()
-    assert _count(empty_db, ProvisionedBal) == 0
-    assert _count(empty_db, AuditEntry, AuditEntry.outcome == "failed") == 2
+    assert _count(db_with_ain_ehpad, ProvisionedBal) == 0
+    assert _count(db_with_ain_ehpad, AuditEntry, AuditEntry.outcome == "failed") == 2
     # The same batch goes through afterwards (a retry creates it, once).
-    reports = prov.provision_many(empty_db, SYSTEM, settings, batch)
+    reports = prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch)
     assert {(r.status, r.created) for r in reports} == {("provisioned", True)}
     assert {r.address for r in batch} <= dovecot.users()
 
 
 @pytest.mark.mail
-def test_dovecot_backend_needs_a_secret_key_before_creating_anything(empty_db, tmp_path, dovecot):
+def test_dovecot_backend_needs_a_secret_key_before_creating_anything(
+    db_with_ain_ehpad, tmp_path, dovecot
+):
     settings = _sandbox_settings(tmp_path, dovecot)
     object.__setattr__(settings, "secret_key", "")
     request = _per(unique_address("jeanne", DOMAIN))
     with pytest.raises(SecretError):
-        prov.provision(empty_db, SYSTEM, settings, request)
+        prov.provision(db_with_ain_ehpad, SYSTEM, settings, request)
     assert request.address not in dovecot.users()
 
 
@@ -301,85 +309,97 @@ def _app(address) -> BalRequest:
 
 
 @pytest.mark.mail
-def test_provisioned_bals_pass_their_round_trip_in_their_own_auth_mode(empty_db, tmp_path, dovecot):
+def test_provisioned_bals_pass_their_round_trip_in_their_own_auth_mode(
+    db_with_ain_ehpad, tmp_path, dovecot
+):
     settings = _sandbox_settings(tmp_path, dovecot)
     per, app = _per(unique_address("jeanne", DOMAIN)), _app(unique_address("dpi", DOMAIN))
-    prov.provision_many(empty_db, ANIMATOR_01, settings, [per, app])
-    assert prov.get_bal(empty_db, app.address).auth_mode == "external"
+    prov.provision_many(db_with_ain_ehpad, ANIMATOR_01, settings, [per, app])
+    assert prov.get_bal(db_with_ain_ehpad, app.address).auth_mode == "external"
     steps = []
     first = bal_tests.run_bal_test(
-        empty_db, ANIMATOR_01, settings, per.address, with_xdm=True,
+        db_with_ain_ehpad, ANIMATOR_01, settings, per.address, with_xdm=True,
         on_step=lambda step, state, _s: steps.append((step, state)),
     )  # fmt: skip
-    second = bal_tests.run_bal_test(empty_db, ANIMATOR_01, settings, app.address)
+    second = bal_tests.run_bal_test(db_with_ain_ehpad, ANIMATOR_01, settings, app.address)
     assert (first.outcome, second.outcome) == ("passed", "passed")
     assert steps[-1] == ("visible", "ok")
-    frame = prov.bals_frame(empty_db, ANIMATOR_01)
+    frame = prov.bals_frame(db_with_ain_ehpad, ANIMATOR_01)
     assert set(frame["statut"]) == {"test_passed"}
-    history = bal_tests.history(empty_db, ANIMATOR_01)
+    history = bal_tests.history(db_with_ain_ehpad, ANIMATOR_01)
     assert history["adresse"].tolist() == [app.address, per.address]
     assert history["resultat"].tolist() == ["passed", "passed"]
     assert (
         (history[["connexion_s", "authentification_s", "envoi_s", "reception_s"]] > 0).all().all()
     )
-    counts = bal_tests.outcome_counts(empty_db, ANIMATOR_01)
+    counts = bal_tests.outcome_counts(db_with_ain_ehpad, ANIMATOR_01)
     assert counts[["resultat", "tests"]].values.tolist() == [["passed", 2]]
-    assert _count(empty_db, AuditEntry, AuditEntry.action == "bal.test") == 2
+    assert _count(db_with_ain_ehpad, AuditEntry, AuditEntry.action == "bal.test") == 2
 
 
 @pytest.mark.mail
-def test_xoauth2_bal_and_a_failed_test_moves_the_status(empty_db, tmp_path, dovecot):
+def test_xoauth2_bal_and_a_failed_test_moves_the_status(db_with_ain_ehpad, tmp_path, dovecot):
     settings = _sandbox_settings(tmp_path, dovecot)
     per = _per(unique_address("jeanne", DOMAIN))
-    prov.provision(empty_db, SYSTEM, settings, per)
-    with empty_db.begin() as conn:  # this holder signs in with Pro Santé Connect
+    prov.provision(db_with_ain_ehpad, SYSTEM, settings, per)
+    with db_with_ain_ehpad.begin() as conn:  # this holder signs in with Pro Santé Connect
         conn.execute(
             ProvisionedBal.__table__.update()
             .where(ProvisionedBal.address == per.address)
             .values(auth_mode="xoauth2")
         )
-    assert bal_tests.run_bal_test(empty_db, SYSTEM, settings, per.address).outcome == "passed"
+    assert (
+        bal_tests.run_bal_test(db_with_ain_ehpad, SYSTEM, settings, per.address).outcome == "passed"
+    )
     # To another BAL: the arrival is checked in that BAL's own mailbox.
     org = _org(unique_address("soins", DOMAIN))
-    prov.provision(empty_db, SYSTEM, settings, org)
-    result = bal_tests.run_bal_test(empty_db, SYSTEM, settings, per.address, recipient=org.address)
+    prov.provision(db_with_ain_ehpad, SYSTEM, settings, org)
+    result = bal_tests.run_bal_test(
+        db_with_ain_ehpad, SYSTEM, settings, per.address, recipient=org.address
+    )
     assert (result.outcome, result.recipient) == ("passed", org.address)
     with pytest.raises(NotFoundError):
-        bal_tests.run_bal_test(empty_db, SYSTEM, settings, per.address, recipient="x@y.mssante.fr")
+        bal_tests.run_bal_test(
+            db_with_ain_ehpad, SYSTEM, settings, per.address, recipient="x@y.mssante.fr"
+        )
     # The account vanished from the server: the refused login is a recorded failure.
     dovecot.remove_user(org.address)
-    result = bal_tests.run_bal_test(empty_db, SYSTEM, settings, org.address, timeout=2)
+    result = bal_tests.run_bal_test(db_with_ain_ehpad, SYSTEM, settings, org.address, timeout=2)
     assert (result.outcome, result.failed_step) == ("failed", "imap")
-    assert prov.get_bal(empty_db, org.address).status == "test_failed"
-    history = bal_tests.history(empty_db, SYSTEM)
+    assert prov.get_bal(db_with_ain_ehpad, org.address).status == "test_failed"
+    history = bal_tests.history(db_with_ain_ehpad, SYSTEM)
     assert history["resultat"].tolist() == ["failed", "passed", "passed"]
     assert history["etape_en_echec"].tolist()[0] == "imap"
     # Retry the failed step once the account is back: the test runs again and passes.
-    dovecot.add_user(org.address, reveal(prov.get_bal(empty_db, org.address).secret_ref,
+    dovecot.add_user(org.address, reveal(prov.get_bal(db_with_ain_ehpad, org.address).secret_ref,
                                          settings.secret_key))  # fmt: skip
-    assert bal_tests.retry(empty_db, SYSTEM, settings, org.address).outcome == "passed"
-    assert prov.get_bal(empty_db, org.address).status == "test_passed"
+    assert bal_tests.retry(db_with_ain_ehpad, SYSTEM, settings, org.address).outcome == "passed"
+    assert prov.get_bal(db_with_ain_ehpad, org.address).status == "test_passed"
     with pytest.raises(ValidationError) as exc:
-        bal_tests.retry(empty_db, SYSTEM, settings, org.address)
+        bal_tests.retry(db_with_ain_ehpad, SYSTEM, settings, org.address)
     assert str(exc.value) == (
         "Le champ « statut » ne demande pas de relance : la BAL est au statut « Test réussi »."
     )
 
 
 @pytest.mark.mail
-def test_department_batch_runs_with_bounded_concurrency(empty_db, tmp_path, dovecot):
+def test_department_batch_runs_with_bounded_concurrency(db_with_ain_ehpad, tmp_path, dovecot):
     settings = _sandbox_settings(tmp_path, dovecot)
     batch = [_per(unique_address("p", DOMAIN)) for _ in range(4)]
-    prov.provision_many(empty_db, SYSTEM, settings, batch)
-    prov.provision(empty_db, SYSTEM, _settings(tmp_path), _per(f"req@{DOMAIN}"))  # requested
-    results = bal_tests.run_department_tests(empty_db, ANIMATOR_01, settings, "01", concurrency=2)
+    prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch)
+    prov.provision(
+        db_with_ain_ehpad, SYSTEM, _settings(tmp_path), _per(f"req@{DOMAIN}")
+    )  # requested
+    results = bal_tests.run_department_tests(
+        db_with_ain_ehpad, ANIMATOR_01, settings, "01", concurrency=2
+    )
     assert sorted(r.sender for r in results) == sorted(r.address for r in batch)
     assert {r.outcome for r in results} == {"passed"}
     with pytest.raises(PermissionDenied):
-        bal_tests.run_department_tests(empty_db, ANIMATOR_01, settings, "38")
-    assert _count(empty_db, AuditEntry, AuditEntry.outcome == "refused") == 1
+        bal_tests.run_department_tests(db_with_ain_ehpad, ANIMATOR_01, settings, "38")
+    assert _count(db_with_ain_ehpad, AuditEntry, AuditEntry.outcome == "refused") == 1
     with pytest.raises(ValidationError) as exc:
-        bal_tests.run_bal_test(empty_db, SYSTEM, settings, f"req@{DOMAIN}")
+        bal_tests.run_bal_test(db_with_ain_ehpad, SYSTEM, settings, f"req@{DOMAIN}")
     assert str(exc.value) == "Le champ « statut » ne permet pas de tester : la BAL est demandée."
 
 
@@ -395,7 +415,9 @@ def sandbox_operator_dir():
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def test_cli_sandbox_provision_test_and_stop(database_url, tmp_path, sandbox_operator_dir):
+def test_cli_sandbox_provision_test_and_stop(
+    db_with_ain_ehpad, database_url, tmp_path, sandbox_operator_dir
+):
     env = {
         "BALISE_DATABASE_URL": database_url,
         "BALISE_DATA_DIR": str(tmp_path),
@@ -512,7 +534,7 @@ class _SelfHostedCrash(PasswdFileDovecot):
 
 
 @pytest.mark.mail
-def test_self_hosted_passwd_file_dovecot(empty_db, tmp_path, self_hosted_dovecot):
+def test_self_hosted_passwd_file_dovecot(db_with_ain_ehpad, tmp_path, self_hosted_dovecot):
     directory, port = self_hosted_dovecot
     settings = _settings(
         tmp_path,
@@ -523,15 +545,15 @@ def test_self_hosted_passwd_file_dovecot(empty_db, tmp_path, self_hosted_dovecot
     batch = [_per(f"jeanne.durand@{DOMAIN}"), _org(f"soins@{DOMAIN}")]
     crashing = _SelfHostedCrash(directory / "users", directory / "dovecot.conf")
     with pytest.raises(MailError):
-        prov.provision_many(empty_db, SYSTEM, settings, batch, backend=crashing)
+        prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch, backend=crashing)
     assert (directory / "users").read_text() == "# comptes\n"  # rolled back
-    reports = prov.provision_many(empty_db, SYSTEM, settings, batch)
+    reports = prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch)
     assert {(r.status, r.created) for r in reports} == {("provisioned", True)}
     stored = (directory / "users").read_text()
     assert "{SHA512-CRYPT}$6$" in stored and reports[0].secret not in stored
     with imaplib.IMAP4("127.0.0.1", port) as imap:
         assert imap.login(reports[0].address, reports[0].secret)[0] == "OK"
         assert imap.select("INBOX")[0] == "OK"
-    again = prov.provision_many(empty_db, SYSTEM, settings, batch)
+    again = prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch)
     assert {r.created for r in again} == {False}
     assert stored == (directory / "users").read_text()

@@ -85,7 +85,7 @@ def _watch_and_poll(engine, dovecot) -> tuple[str, str]:
     _watch(engine, dovecot, by_token, "xoauth2", token)
     for address in (by_password, by_token):
         dovecot.deliver(address, raw_message("a@pharma.test", [address]))
-    outcomes = run_poll(engine, secret_key=TEST_SECRET_KEY, timeout=10.0).outcomes
+    outcomes = run_poll(engine, SYSTEM, secret_key=TEST_SECRET_KEY, timeout=10.0).outcomes
     assert sorted(o.messages for o in outcomes) == [1, 1], outcomes
     return password, token
 

@@ -197,7 +197,8 @@ def test_cli_errors_are_french_and_exit_1(database_url):
     )
     res = _run(database_url, "user", "add", "x1", "--role", "admin", input=typed,
                env={"BALISE_USER": "anim38"})  # fmt: skip
-    assert (res.exit_code, res.stderr) == (1, "Erreur : Seul un administrateur gère les comptes.\n")
+    refused = "Erreur : Seul un administrateur peut lancer « balise user add ».\n"
+    assert (res.exit_code, res.stderr) == (1, refused)
     res = _run(database_url, "user", "list", env={"BALISE_USER": "inconnu"})
     assert res.stderr == "Erreur : Aucun compte n'a l'identifiant inconnu.\n"
     res = _run(database_url, "user", "disable", "personne")

@@ -10,6 +10,7 @@ import click
 from sqlalchemy import Engine
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.db import engine_for, upgrade
 from balise.errors import BaliseError, ValidationError
 from balise.referentials.bal_rules import BalRequest, suggest_address
@@ -48,6 +49,7 @@ backend_option = click.option(
 )
 
 
+@requires("act", departments="department")
 @bal.command()
 @click.option("--type", "bal_type", required=True, help="PER, ORG, APP ou CAB.")
 @click.option("--department", required=True, help="Code du département (01, 2A, 974...).")
@@ -85,6 +87,7 @@ def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> 
     ctx.echo(summary, payload)
 
 
+@requires("act", objects=("file",))
 @bal.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Vérifier seulement, ne rien créer.")
@@ -94,7 +97,7 @@ def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> Non
     """Importer un classeur de BAL (modèle : « balise bal template »)."""
     engine, settings, data = _store(ctx), _settings(ctx, backend), file.read_bytes()
     if dry_run:
-        report = bal_import.dry_run(engine, settings, data)
+        report = bal_import.dry_run(engine, ctx.actor, settings, data)
     else:
         try:
             report = bal_import.apply(engine, ctx.actor, settings, data)
@@ -109,6 +112,7 @@ def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> Non
         ctx_exit.exit(1)
 
 
+@requires("public")
 @bal.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @pass_context
@@ -118,6 +122,7 @@ def template(ctx: Context, out: Path) -> None:
     ctx.echo(f"Modèle d'import écrit : {out}")
 
 
+@requires("act", departments="department", objects=("address", "recipient"))
 @bal.command()
 @click.argument("address", required=False)
 @click.option("--department", help="Tester toutes les BAL de ce département.")
@@ -147,16 +152,21 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
     else:
         raise BaliseError("Indiquez une adresse ou --department.")
     lines = [_result_line(r) for r in results] or ["Aucune BAL à tester dans ce département."]
+    failed = [r for r in results if r.outcome in ("timeout", "failed")]
+    if len(results) > 1:
+        lines.append(f"{len(results)} BAL testées, {len(failed)} en échec.")
     ctx.echo("\n".join(lines), {"tests": [r.__dict__ for r in results]})
-    if any(r.outcome in ("timeout", "failed") for r in results):
+    if failed:  # after every BAL is reported
         click.get_current_context().exit(1)
 
 
 def _result_line(result) -> str:
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items())
-    return f"{result.sender} : {OUTCOME_LINES[result.outcome]} — {result.message} ({steps})"
+    timings = f" ({steps})" if steps else ""
+    return f"{result.sender} : {OUTCOME_LINES[result.outcome]} — {result.message}{timings}"
 
 
+@requires("read", departments="departments")
 @bal.command(name="list")
 @click.option("--department", "departments", multiple=True)
 @click.option("--status", type=click.Choice(list(prov.STATUSES)))
@@ -164,6 +174,8 @@ def _result_line(result) -> str:
 def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> None:
     """Lister les BAL provisionnées (celles qui ont du trafic réel passent « actives »)."""
     engine = _store(ctx)
+    # Bookkeeping from facts (real traffic seen by the poll), like the onboarding auto-advance:
+    # done by the system whoever lists, so that a reader's list is up to date.
     prov.activate_from_traffic(engine, SYSTEM)
     frame = prov.bals_frame(engine, ctx.actor, list(departments) or None, status)
     lines = [
@@ -183,18 +195,23 @@ def _lifecycle(action, verb: str):
     return command
 
 
-bal.command(name="confirm", help="Confirmer qu'une BAL demandée a été créée par l'opérateur.")(
-    _lifecycle(prov.confirm, "confirmée")
+requires("act", objects=("address",))(
+    bal.command(name="confirm", help="Confirmer qu'une BAL demandée a été créée par l'opérateur.")(
+        _lifecycle(prov.confirm, "confirmée")
+    )
 )
-bal.command(name="disable", help="Désactiver une BAL.")(_lifecycle(prov.disable, "désactivée"))
+requires("act", objects=("address",))(
+    bal.command(name="disable", help="Désactiver une BAL.")(_lifecycle(prov.disable, "désactivée"))
+)
 
 
+@requires("act", objects=("address",))
 @bal.command()
 @click.argument("address")
 @pass_context
 def retry(ctx: Context, address: str) -> None:
     """Relancer l'étape en échec : une demande restée en attente ou un test échoué."""
-    done = bal_tests.retry(_store(ctx), SYSTEM, ctx.settings, address)
+    done = bal_tests.retry(_store(ctx), ctx.actor, ctx.settings, address)
     if isinstance(done, prov.ProvisionReport):
         summary = f"BAL {done.address} : provisionnement relancé (statut : {done.status})."
         if done.secret and not ctx.as_json:
@@ -206,6 +223,7 @@ def retry(ctx: Context, address: str) -> None:
         click.get_current_context().exit(1)
 
 
+@requires("admin")
 @bal.command()
 @click.option("--background", is_flag=True, help="Démarrer en arrière-plan puis rendre la main.")
 @click.option("--stop", "stop_it", is_flag=True, help="Arrêter l'opérateur bac à sable.")

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.db import engine_for
 from balise.errors import BaliseError, NotFoundError
 from balise.referentials.departments import resolve_selection
@@ -67,6 +68,7 @@ def export() -> None:
     """Exporter le pack webinaire (xlsx) ou un tableau (csv)."""
 
 
+@requires("read", departments="departments")
 @export.command("xlsx")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @department_option
@@ -84,6 +86,7 @@ def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
     )
 
 
+@requires("read", departments="departments")
 @export.command("csv")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(

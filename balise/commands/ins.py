@@ -6,9 +6,11 @@ from __future__ import annotations
 import click
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.referentials.ins import check_ins
 
 
+@requires("public")
 @click.command("ins")
 @click.argument("number")
 @pass_context

@@ -11,6 +11,7 @@ import click
 from sqlalchemy import Engine
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.db import engine_for, upgrade
 from balise.formatting import fr_count
 from balise.mail.connection import AUTH_MODES, TLS_MODES
@@ -36,6 +37,7 @@ def mailbox() -> None:
     """Boîtes aux lettres suivies par la relève d'activité."""
 
 
+@requires("act", departments="department")
 @mailbox.command()
 @click.argument("address")
 @click.option("--department", required=True, help="Code du département (01, 2A, 974...).")
@@ -84,6 +86,7 @@ def add(
     )
 
 
+@requires("read", departments="departments")
 @mailbox.command(name="list")
 @click.option("--department", "departments", multiple=True, help="Code du département.")
 @pass_context
@@ -108,6 +111,7 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
     click.echo(f"{fr_count(len(df), 'boîte suivie', 'boîtes suivies')}.")
 
 
+@requires("act", objects=("address",))
 @mailbox.command()
 @click.argument("address")
 @pass_context

@@ -6,9 +6,10 @@ from __future__ import annotations
 import click
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.db import engine_for
 from balise.services import onboarding as ob
-from balise.services.access import readable_departments
+from balise.services.access import actable_departments
 
 department_option = click.option(
     "--department", "departments", multiple=True, metavar="CODE",
@@ -21,16 +22,18 @@ def onboarding() -> None:
     """Suivre l'accompagnement des structures (étapes, relances)."""
 
 
+@requires("act", departments="departments")
 @onboarding.command("advance")
 @department_option
 @pass_context
 def advance(ctx: Context, departments: tuple[str, ...]) -> None:
     """Avancer les étapes d'après les faits (annuaire, BAL, tests, activité)."""
-    deps = readable_departments(ctx.actor, departments or None)
+    deps = actable_departments(ctx.actor, departments or None, "onboarding.advance")
     moved = ob.advance_from_facts(engine_for(ctx.settings.resolved_database_url()), deps)
     ctx.echo(f"{moved} structure(s) avancée(s) d'après les faits.", {"moved": moved})
 
 
+@requires("act", objects=("finess",))
 @onboarding.command("move")
 @click.argument("finess")
 @click.argument("stage", type=click.Choice(list(ob.STAGES)))
@@ -42,6 +45,7 @@ def move(ctx: Context, finess: str, stage: str, reason: str | None) -> None:
     ctx.echo(f"Structure {finess} : {ob.STAGES[stage]}.", {"finess": finess, "stage": stage})
 
 
+@requires("read", departments="departments")
 @onboarding.command("late")
 @department_option
 @pass_context

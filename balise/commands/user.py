@@ -15,6 +15,7 @@ import click
 from sqlalchemy import Engine
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.db import engine_for, upgrade
 from balise.errors import BaliseError
 from balise.secrets import new_key
@@ -50,6 +51,7 @@ def user() -> None:
     """Gérer les comptes (administrateurs seulement)."""
 
 
+@requires("admin")
 @user.command()
 @click.argument("login")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True, help="Rôle du compte.")
@@ -73,6 +75,7 @@ def add(ctx: Context, login: str, role: str, departments, display_name: str, oid
     )
 
 
+@requires("admin")
 @user.command(name="list")
 @pass_context
 def list_(ctx: Context) -> None:
@@ -91,6 +94,7 @@ def list_(ctx: Context) -> None:
     click.echo(f"{len(df)} compte(s).")
 
 
+@requires("admin")
 @user.command()
 @click.argument("login")
 @pass_context
@@ -101,6 +105,7 @@ def disable(ctx: Context, login: str) -> None:
     ctx.echo(f"Compte {login.strip().lower()} désactivé.")
 
 
+@requires("read", objects=("login",))  # one's own password; anyone's for an administrator
 @user.command()
 @click.argument("login")
 @password_stdin
@@ -109,10 +114,12 @@ def passwd(ctx: Context, login: str, password_stdin: bool) -> None:
     """Changer le mot de passe d'un compte (lève aussi un verrouillage)."""
     engine = _store(ctx)
     actor = _actor(ctx, engine)
+    users.check_password_change(engine, actor, login)  # before asking for the password
     users.set_password(engine, actor, login, _password(password_stdin))
     ctx.echo(f"Mot de passe de {login.strip().lower()} changé.")
 
 
+@requires("admin")
 @user.command()
 @click.argument("login")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True)
@@ -125,6 +132,7 @@ def role(ctx: Context, login: str, role: str, departments) -> None:
     ctx.echo(f"Compte {login.strip().lower()} : {ROLES[role].lower()}.")
 
 
+@requires("admin")
 @click.command("secret-key")
 def secret_key() -> None:
     """Afficher une nouvelle clé pour BALISE_SECRET_KEY."""
@@ -144,6 +152,7 @@ def _filter(since: str | None, action: tuple[str, ...]) -> audit_log.AuditFilter
     return audit_log.AuditFilter(start=start, actions=action)
 
 
+@requires("read")  # scoped by the service: an animator sees their departments and own lines
 @audit.command(name="export")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--since", help="Depuis cette date (AAAA-MM-JJ).")
@@ -161,6 +170,7 @@ def export_(ctx: Context, out: Path, since: str | None, action: tuple[str, ...])
     ctx.echo(f"Journal d'audit écrit dans {out} : {rows} lignes.", {"file": str(out), "rows": rows})
 
 
+@requires("admin")
 @audit.command()
 @click.option("--days", type=int, help="Durée de conservation (sinon le réglage).")
 @pass_context

@@ -47,8 +47,25 @@ def check_can_act(actor: Actor, department: str, action: str) -> None:
     if actor.role == "manager":
         if action in ("export", "read"):
             return
+        on_bals = " sur les BAL" if action.startswith("bal") else ""
         raise PermissionDenied(
-            "Un chargé de programme consulte et exporte mais n'agit pas sur les BAL."
+            f"Un chargé de programme consulte et exporte mais n'agit pas{on_bals}."
         )
     if department not in actor.departments:
         raise PermissionDenied(f"Vous n'avez pas accès au département {department}.")
+
+
+def actable_departments(
+    actor: Actor, wanted: Iterable[str] | None, action: str
+) -> tuple[str, ...] | None:
+    """The departments where ``actor`` may perform ``action`` among ``wanted``; ``wanted`` None
+    means every department the actor acts on (None back: all of them, for an administrator)."""
+    if actor.role == "admin":
+        return tuple(wanted) if wanted is not None else None
+    if actor.role == "manager":
+        check_can_act(actor, "", action)  # raises: a manager never acts
+    if wanted is None:
+        return tuple(actor.departments)
+    for department in wanted:
+        check_can_act(actor, department, action)
+    return tuple(wanted)

@@ -44,10 +44,16 @@ from balise.referentials.departments import load_departments
 from balise.referentials.use_cases import flow_use_cases
 from balise.secrets import describe, seal
 from balise.services import audit
-from balise.services.access import Actor, check_can_act, readable_departments
+from balise.services.access import (
+    Actor,
+    actable_departments,
+    check_can_act,
+    readable_departments,
+)
 from balise.services.adoption import frame, in_departments
 from balise.services.labels import category_label
 from balise.services.links import links_to_establishment
+from balise.services.refusals import refusals_audited
 
 ADDRESS_RE = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$")
 ACTIVE_DAYS = 30
@@ -108,11 +114,12 @@ def _secret_ref(req: WatchRequest, key: str) -> str | None:
 
 def add_watched(engine: Engine, actor: Actor, req: WatchRequest, secret_key: str) -> int:
     """Start watching a mailbox; return its id. Refusals are French sentences naming the field."""
-    check_can_act(actor, req.department, "mailbox")
+    address = req.address.strip().lower()
+    with refusals_audited(engine, actor, "mailbox.add", address, req.department):
+        check_can_act(actor, req.department, "mailbox")
     problems = _problems(req)
     if problems:
         raise ValidationError(problems[0][1], problems)
-    address = req.address.strip().lower()
     values = {
         "address": address,
         "department": req.department,
@@ -147,13 +154,11 @@ def move_watched(
     address = address.strip().lower()
     w = WatchedMailbox
     endpoint = {"imap_host": imap_host, "imap_port": imap_port, "ca_bundle": ca_bundle}
+    _check_watched(engine, actor, address, "mailbox.move")
     with engine.begin() as conn:
         row = conn.execute(
             select(w.department, w.imap_host, w.imap_port, w.ca_bundle).where(w.address == address)
         ).first()
-        if row is None:
-            raise NotFoundError(f"La boîte {address} n'est pas suivie.")
-        check_can_act(actor, row.department, "mailbox")
         if (row.imap_host, row.imap_port, row.ca_bundle) == tuple(endpoint.values()):
             return False
         conn.execute(update(w).where(w.address == address).values(**endpoint))
@@ -164,18 +169,55 @@ def move_watched(
     return True
 
 
+def _check_watched(engine: Engine, actor: Actor, address: str, action: str) -> str:
+    """The department of the watched mailbox at ``address``, if ``actor`` may act on it
+    (refusals audited)."""
+    with engine.connect() as conn:
+        department = conn.scalar(
+            select(WatchedMailbox.department).where(WatchedMailbox.address == address)
+        )
+    if department is None:
+        raise NotFoundError(f"La boîte {address} n'est pas suivie.")
+    with refusals_audited(engine, actor, action, address, department):
+        check_can_act(actor, department, "mailbox")
+    return department
+
+
+def poll_scope(
+    engine: Engine,
+    actor: Actor,
+    departments: Iterable[str] | None = None,
+    addresses: Iterable[str] | None = None,
+) -> tuple[str, ...] | None:
+    """The departments whose watched mailboxes ``actor`` polls (None: all). Every department
+    and every mailbox named must be one the actor acts on (a poll signs in to the mailboxes
+    and writes their counts); without any, an animator polls their own departments only."""
+    with refusals_audited(engine, actor, "poll"):
+        allowed = actable_departments(actor, departments, "poll")
+        if addresses is None or actor.role == "admin":
+            return allowed
+        named = [a.strip().lower() for a in addresses]
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(WatchedMailbox.address, WatchedMailbox.department)
+                .where(WatchedMailbox.address.in_(named))
+                .order_by(WatchedMailbox.address)
+            ).all()
+        for row in found:
+            check_can_act(actor, row.department, "poll")
+    return allowed
+
+
 def remove_watched(engine: Engine, actor: Actor, address: str) -> None:
     """Stop watching a mailbox; its counts go with it."""
     address = address.strip().lower()
+    _check_watched(engine, actor, address, "mailbox.remove")
     with engine.begin() as conn:
         row = conn.execute(
             select(WatchedMailbox.id, WatchedMailbox.department).where(
                 WatchedMailbox.address == address
             )
-        ).first()
-        if row is None:
-            raise NotFoundError(f"La boîte {address} n'est pas suivie.")
-        check_can_act(actor, row.department, "mailbox")
+        ).one()
         conn.execute(delete(DailyActivity).where(DailyActivity.mailbox_id == row.id))
         conn.execute(delete(WatchedMailbox).where(WatchedMailbox.id == row.id))
         audit.record(conn, actor, "mailbox.remove", address, department=row.department)

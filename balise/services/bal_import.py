@@ -13,7 +13,12 @@ from balise.mail.provision import Backend
 from balise.referentials.bal_sheet import read_sheet
 from balise.services import audit
 from balise.services.access import Actor
-from balise.services.provisioning import ProvisionReport, plan, provision_many
+from balise.services.provisioning import (
+    ProvisionReport,
+    check_requests,
+    plan,
+    provision_many,
+)
 
 
 @dataclass
@@ -57,9 +62,12 @@ class ImportReport:
         return [f"Ligne {r.line} : {p}" for r in self.errors for p in r.problems]
 
 
-def dry_run(engine: Engine, settings: Settings, data: bytes) -> ImportReport:
-    """Check every row (rules, directory, already provisioned, duplicates in the file)."""
+def dry_run(engine: Engine, actor: Actor, settings: Settings, data: bytes) -> ImportReport:
+    """Check every row (rules, directory, already provisioned, duplicates in the file). The
+    actor must be allowed to act in every row's department first: what the store holds in
+    another department (addresses taken...) is not theirs to learn."""
     rows = read_sheet(data)
+    check_requests(engine, actor, [r.request for r in rows], "bal.import")
     planned = plan(engine, settings, [r.request for r in rows])
     return ImportReport(
         [
@@ -77,7 +85,7 @@ def apply(
     backend: Backend | None = None,
 ) -> ImportReport:
     """Apply the file if and only if every row is valid; otherwise raise with every problem."""
-    report = dry_run(engine, settings, data)
+    report = dry_run(engine, actor, settings, data)
     if report.errors:
         problems = [("", line) for line in report.problem_lines()]
         raise ValidationError(report.summary(), problems)

@@ -10,6 +10,7 @@ and audited.
 from __future__ import annotations
 
 import logging
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -17,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
 from balise.config import Settings
-from balise.errors import ConfigurationError, PermissionDenied, ValidationError
+from balise.errors import BaliseError, ConfigurationError, PermissionDenied, ValidationError
 from balise.mail.connection import MailAccount
 from balise.mail.probe_message import use_case
 from balise.mail.roundtrip import RoundTripResult, StepCallback, run_round_trip
@@ -28,11 +29,12 @@ from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.provisioning import (
     STATUSES,
     ProvisionReport,
+    _check_bal,
     _now,
-    _refuse,
     get_bal,
     retry_provision,
 )
+from balise.services.refusals import refusals_audited
 
 log = logging.getLogger(__name__)
 
@@ -147,19 +149,19 @@ def run_bal_test(
     provisioned BAL, whose mailbox is then watched); record it and move the sender's status.
     A timeout or a refused step is a recorded outcome, not an error."""
     bal = get_bal(engine, address)
-    try:
-        check_can_act(actor, bal.department, "bal.test")
-    except PermissionDenied as exc:
-        _refuse(engine, actor, "bal.test", bal.address, bal.department, str(exc))
-        raise
+    _check_bal(engine, actor, bal, "bal.test")
+    target = None
+    if recipient and recipient.strip().lower() != bal.address:
+        # Arrival is checked by signing in to the recipient's own mailbox: the actor must be
+        # allowed to act on it too, not only on the sender.
+        target = get_bal(engine, recipient)
+        _check_bal(engine, actor, target, "bal.test")
     if bal.status not in TESTABLE:
         state = STATUSES[bal.status].lower()
         raise ValidationError(f"Le champ « statut » ne permet pas de tester : la BAL est {state}.")
     case = use_case(case_id)
     smtp, imap = accounts_for(engine, settings, bal, token)
-    if recipient and recipient.strip().lower() != bal.address:
-        # Arrival is checked in the recipient's own mailbox: it must be one we can open.
-        target = get_bal(engine, recipient)
+    if target is not None:
         imap = accounts_for(engine, settings, target)[1]
     result = run_round_trip(smtp, imap, imap.username, case, timeout, with_xdm, extra_headers,
                             on_step)  # fmt: skip
@@ -175,12 +177,11 @@ def run_department_tests(
     concurrency: int = 4,
     timeout: float = 30.0,
 ) -> list[RoundTripResult]:
-    """Test every testable BAL of ``department``, at most ``concurrency`` at a time."""
-    try:
+    """Test every testable BAL of ``department``, at most ``concurrency`` at a time. Every BAL
+    gets a result: one that cannot be tested (refused, no server known...) is a failed result,
+    recorded like the others; one BAL never hides the next."""
+    with refusals_audited(engine, actor, "bal.test", None, department):
         check_can_act(actor, department, "bal.test")
-    except PermissionDenied as exc:
-        _refuse(engine, actor, "bal.test", None, department, str(exc))
-        raise
     with engine.connect() as conn:
         addresses = list(
             conn.scalars(
@@ -192,11 +193,25 @@ def run_department_tests(
         )
     if not addresses:
         return []
+
+    def one(address: str) -> RoundTripResult:
+        try:
+            return run_bal_test(engine, actor, settings, address, timeout=timeout)
+        except BaliseError as exc:
+            return _untestable(engine, actor, address, exc)
+
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(addresses)))) as pool:
-        runs = pool.map(
-            lambda a: run_bal_test(engine, actor, settings, a, timeout=timeout), addresses
-        )
-        return list(runs)
+        return list(pool.map(one, addresses))
+
+
+def _untestable(engine: Engine, actor: Actor, address: str, exc: BaliseError) -> RoundTripResult:
+    """The failed result of a BAL whose test could not start. A refusal is already audited and
+    is no test; any other cause is recorded as a test that failed at the connection step."""
+    result = RoundTripResult(uuid.uuid4().hex, address, address, "", _now(), "failed",
+                             "connect", str(exc))  # fmt: skip
+    if not isinstance(exc, PermissionDenied):
+        _record(engine, actor, get_bal(engine, address), result)
+    return result
 
 
 def retry(
@@ -204,6 +219,7 @@ def retry(
 ) -> ProvisionReport | RoundTripResult:
     """Retry the step that failed: a provisioning still *requested*, or a failed test."""
     bal = get_bal(engine, address)
+    _check_bal(engine, actor, bal, "bal.retry")  # before its status tells anything
     if bal.status == "requested":
         return retry_provision(engine, actor, settings, address)
     if bal.status == "test_failed":

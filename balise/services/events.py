@@ -75,6 +75,7 @@ def _check(conn: Connection, actor: Actor, deps: tuple[str, ...], action: str, o
         audit.record(conn, actor, action, obj, "refused", deps[0] if deps else None,
                      {"motif": str(exc)})  # fmt: skip
         conn.commit()
+        exc.audited = True
         raise
 
 

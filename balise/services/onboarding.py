@@ -288,6 +288,7 @@ def _authorised(conn: Connection, actor: Actor, finess: str, action: str) -> tup
         conn.commit()  # nothing written yet: the refusal line goes in its own transaction
         audit.record(conn, actor, action, finess, "refused", row.department, {"motif": str(exc)})
         conn.commit()
+        exc.audited = True
         raise
     return row.department, row.stage
 

@@ -11,13 +11,14 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine
 
-from balise.errors import NotFoundError, PermissionDenied
+from balise.errors import NotFoundError
 from balise.exports import Chart, Sheet, build_workbook, french_date
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.departments import department_name
 from balise.services import adoption, audit, changes, events, snapshots, structures
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.labels import COLUMNS, bal_type_label, readable
+from balise.services.refusals import refusals_audited
 from balise.spreadsheets import frame_csv
 
 TITLE = "Adoption de MSSanté dans le médico-social"
@@ -127,14 +128,10 @@ def cover_lines(
 
 
 def _check_export(engine: Engine, actor: Actor, departments, what: str) -> tuple[str, ...] | None:
-    try:
+    with refusals_audited(engine, actor, "export", what):  # a refused export: one audit line
         deps = readable_departments(actor, departments)
         for dep in deps or ("*",):
             check_can_act(actor, dep, "export")
-    except PermissionDenied as exc:  # a refused export is an action too: one audit line
-        with engine.begin() as conn:
-            audit.record(conn, actor, "export", what, "refused", detail={"motif": str(exc)})
-        raise
     with engine.begin() as conn:
         audit.record(
             conn, actor, "export", what, detail={"departments": list(deps) if deps else "*"}

@@ -13,7 +13,7 @@ same BAL twice creates nothing twice (the second run reports ``created=False``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from balise.config import Settings
-from balise.errors import NotFoundError, PermissionDenied, ValidationError
+from balise.errors import NotFoundError, ValidationError
 from balise.mail.provision import Backend, backend_for
-from balise.models import BalTest, Mailbox, ProvisionedBal, WatchedMailbox
+from balise.models import BalTest, Establishment, Mailbox, ProvisionedBal, WatchedMailbox
 from balise.referentials.bal_rules import (
     BalRequest,
     address_taken_problem,
@@ -34,6 +34,7 @@ from balise.referentials.bal_rules import (
 from balise.secrets import seal
 from balise.services import audit
 from balise.services.access import Actor, check_can_act, readable_departments
+from balise.services.refusals import refusals_audited
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,74 @@ def _known(conn: Connection, addresses: list[str]) -> tuple[set[str], dict[str, 
     return in_directory, {r.address: (r.bal_type, r.department) for r in rows}
 
 
+@dataclass(frozen=True)
+class FinessOwner:
+    """Whose FINESS number it is: an establishment (ET), or a legal entity (EJ) known through
+    its establishments (``departments``: theirs)."""
+
+    finess: str
+    name: str
+    city: str
+    departments: tuple[str, ...]
+    legal_entity: bool = False
+
+    def label(self) -> str:
+        deps = ", ".join(self.departments)
+        if not self.name:  # another department's, for an animator: which department only
+            kind = "une entité juridique" if self.legal_entity else "un établissement"
+            return f"{kind} du département {deps}"
+        if self.legal_entity:
+            return f"entité juridique gestionnaire de {self.name}, {self.city}, département(s) {deps}"
+        return f"{self.name}, {self.city}, département {deps}"
+
+
+def _finess_owners(conn: Connection, numbers: list[str]) -> dict[str, FinessOwner]:
+    """The owners of ``numbers`` in the imported FINESS (ET first, else EJ)."""
+    e = Establishment
+    owners: dict[str, FinessOwner] = {}
+    by_ej: dict[str, list] = {}
+    rows = conn.execute(
+        select(e.finess_et, e.finess_ej, e.name, e.city, e.department)
+        .where(e.finess_et.in_(numbers) | e.finess_ej.in_(numbers))
+        .order_by(e.finess_et)
+    ).all()
+    for row in rows:
+        if row.finess_et in numbers:
+            owners[row.finess_et] = FinessOwner(row.finess_et, row.name, row.city or "",
+                                                (row.department,))  # fmt: skip
+        if row.finess_ej in numbers:
+            by_ej.setdefault(row.finess_ej, []).append(row)
+    for ej, members in by_ej.items():
+        deps = tuple(sorted({m.department for m in members}))
+        owners.setdefault(ej, FinessOwner(ej, members[0].name, members[0].city or "", deps, True))
+    return owners
+
+
+def finess_owner(engine: Engine, actor: Actor, finess: str) -> FinessOwner | None:
+    """Whose FINESS ``finess`` is (None: not in the imported FINESS), to show while it is typed.
+    An owner in a department the actor does not read comes back without name or city."""
+    number = normalised(BalRequest(finess=finess.strip())).finess
+    with engine.connect() as conn:
+        owner = _finess_owners(conn, [number]).get(number)
+    if owner is None or actor.sees_all or set(owner.departments) & set(actor.departments):
+        return owner
+    return replace(owner, name="", city="")
+
+
+def _finess_problem(request: BalRequest, owner: FinessOwner | None) -> tuple[str, str] | None:
+    """A BAL's FINESS must exist and belong to the BAL's department."""
+    label = "Le champ « FINESS de la structure »"
+    if owner is None:
+        return ("finess", f"{label} ne correspond à aucun établissement du FINESS importé : "
+                          f"{request.finess} (importez-le avec « balise ingest finess »).")  # fmt: skip
+    if request.department in owner.departments:
+        return None
+    where = ", ".join(owner.departments)
+    kind = "une entité juridique" if owner.legal_entity else "un établissement"
+    return ("finess", f"{label} désigne {kind} du département {where}, "
+                      f"pas du département {request.department}.")  # fmt: skip
+
+
 def plan(
     engine: Engine, settings: Settings, requests: list[BalRequest]
 ) -> list[tuple[BalRequest, list[tuple[str, str]], bool]]:
@@ -92,10 +161,14 @@ def plan(
     clean = [normalised(r) for r in requests]
     with engine.connect() as conn:
         in_directory, provisioned = _known(conn, [r.address for r in clean if r.address])
+        owners = _finess_owners(conn, [r.finess for r in clean if r.finess])
     seen: set[str] = set()
     out = []
     for request in clean:
         problems = validate(request, settings.allowed_domains)
+        checkable = request.finess and not any(field == "finess" for field, _ in problems)
+        if checkable and (problem := _finess_problem(request, owners.get(request.finess))):
+            problems.append(problem)
         same = provisioned.get(request.address) == (request.bal_type, request.department)
         if request.address in in_directory:
             problems.append(address_taken_problem(request.address, "dans l'annuaire MSSanté"))
@@ -119,20 +192,20 @@ def check_request(engine: Engine, settings: Settings, request: BalRequest) -> li
 # ----- provisioning -------------------------------------------------------------------------
 
 
-def _refuse(
-    engine: Engine, actor: Actor, action: str, address: str | None, dept: str, why: str
+def check_requests(
+    engine: Engine, actor: Actor, requests: list[BalRequest], action: str = "bal.provision"
 ) -> None:
-    with engine.begin() as conn:
-        audit.record(conn, actor, action, address, "refused", dept, {"motif": why})
+    """Refuse (audited) unless ``actor`` may act in the department of every request. Run it
+    before any other check: what the store holds elsewhere is none of the actor's business."""
+    for request in (normalised(r) for r in requests):
+        if request.department:  # no department: a validation problem, reported as such
+            with refusals_audited(engine, actor, action, request.address, request.department):
+                check_can_act(actor, request.department, action)
 
 
-def _check_all(engine: Engine, actor: Actor, requests: list[BalRequest], action: str) -> None:
-    for request in requests:
-        try:
-            check_can_act(actor, request.department, action)
-        except PermissionDenied as exc:
-            _refuse(engine, actor, action, request.address, request.department, str(exc))
-            raise
+def _check_bal(engine: Engine, actor: Actor, bal: ProvisionedBal, action: str) -> None:
+    with refusals_audited(engine, actor, action, bal.address, bal.department):
+        check_can_act(actor, bal.department, action)
 
 
 def _row(request: BalRequest, backend: str, now: datetime) -> dict:
@@ -165,11 +238,11 @@ def provision_many(
     backend: Backend | None = None,
 ) -> list[ProvisionReport]:
     """Provision every request or none. Raises ValidationError listing every problem."""
+    check_requests(engine, actor, requests)
     planned = plan(engine, settings, requests)
     problems = [(i, p) for i, (_, ps, _) in enumerate(planned) for p in ps]
     if problems:
         raise ValidationError(problems[0][1][1], [p for _, p in problems])
-    _check_all(engine, actor, [r for r, _, _ in planned], "bal.provision")
     backend = backend or backend_for(settings)
     fresh = [r for r, _, same in planned if not same]
     if backend.name == "dovecot" and fresh:
@@ -263,11 +336,7 @@ _TRANSITIONS = {
 
 def _transition(engine: Engine, actor: Actor, address: str, action: str) -> str:
     bal = get_bal(engine, address)
-    try:
-        check_can_act(actor, bal.department, action)
-    except PermissionDenied as exc:
-        _refuse(engine, actor, action, bal.address, bal.department, str(exc))
-        raise
+    _check_bal(engine, actor, bal, action)
     allowed, target = _TRANSITIONS[action]
     if bal.status == target:
         return target  # idempotent: confirming twice is not an error
@@ -322,15 +391,11 @@ def retry_provision(
     """Run a failed provisioning again. A BAL still *requested* by the ``request`` backend
     is re-sent to the operator as a new request file."""
     bal = get_bal(engine, address)
+    _check_bal(engine, actor, bal, "bal.retry")
     if bal.status != "requested":
         raise ValidationError("Le champ « statut » ne le permet pas : la BAL est déjà créée.")
     backend = backend or backend_for(settings, bal.backend)
     request = _request_of(bal)
-    try:
-        check_can_act(actor, bal.department, "bal.retry")
-    except PermissionDenied as exc:
-        _refuse(engine, actor, "bal.retry", bal.address, bal.department, str(exc))
-        raise
     outcomes, files = backend.provision([request])
     values: dict = {"status": outcomes[0].status, "updated_at": _now()}
     if outcomes[0].secret:

@@ -31,6 +31,7 @@ from balise.models import User
 from balise.referentials.departments import load_departments
 from balise.services import audit
 from balise.services.access import ROLES, SYSTEM, Actor
+from balise.services.refusals import refusals_audited
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,11 @@ def check_password_policy(password: str) -> None:
         )
 
 
-def _require_admin(engine: Engine, actor: Actor, action: str, obj: str) -> None:
-    if actor.role != "admin":
-        with engine.begin() as conn:
-            audit.record(conn, actor, action, obj, "refused")
-        raise PermissionDenied("Seul un administrateur gère les comptes.")
+def _require_admin(engine: Engine, actor: Actor, action: str, obj: str | None) -> None:
+    """Refuse (audited, with the reason) anyone but an administrator."""
+    with refusals_audited(engine, actor, action, obj):
+        if actor.role != "admin":
+            raise PermissionDenied("Seul un administrateur gère les comptes.")
 
 
 # ----- account management -------------------------------------------------------------------
@@ -189,11 +190,17 @@ def disable_user(engine: Engine, actor: Actor, login: str) -> None:
         audit.record(conn, actor, "user.disable", user.login)
 
 
+def check_password_change(engine: Engine, actor: Actor, login: str) -> None:
+    """Refuse (audited) unless ``actor`` may set the password of ``login``: an administrator
+    anyone's, a user their own."""
+    if actor.role != "admin" and actor.login != login.strip().lower():
+        _require_admin(engine, actor, "user.passwd", login)
+
+
 def set_password(engine: Engine, actor: Actor, login: str, password: str) -> None:
     """Set a new password (a credential change); also lifts a lock-out. An administrator may
     set anyone's; a user their own."""
-    if actor.role != "admin" and actor.login != login.strip().lower():
-        _require_admin(engine, actor, "user.passwd", login)
+    check_password_change(engine, actor, login)
     check_password_policy(password)
     with engine.begin() as conn:
         user = _get(conn, login)
@@ -207,8 +214,7 @@ def set_password(engine: Engine, actor: Actor, login: str, password: str) -> Non
 
 def list_users(engine: Engine, actor: Actor) -> pd.DataFrame:
     """Accounts without any hash: login, name, role, departments, state."""
-    if actor.role != "admin":
-        raise PermissionDenied("Seul un administrateur gère les comptes.")
+    _require_admin(engine, actor, "user.list", None)
     query = select(
         User.login, User.display_name, User.role, User.departments, User.disabled,
         User.locked_until, User.password_hash.is_not(None).label("local"), User.created_at,
@@ -338,8 +344,12 @@ def oidc_actor(engine: Engine, claims: Mapping[str, object], names: ClaimNames) 
 
 def cli_actor(engine_factory, login: str | None = None) -> Actor:
     """Who the command line acts as: the account named by ``BALISE_USER`` (so that the CLI obeys
-    the same department rules as the pages), else the local operator."""
+    the same department rules as the pages), else the local operator. A named account that does
+    not exist or is disabled is refused: never the local operator in its place."""
     login = login if login is not None else os.environ.get("BALISE_USER", "")
     if not login.strip():
         return SYSTEM
-    return actor_for(engine_factory(), login)
+    try:
+        return actor_for(engine_factory(), login)
+    except NotFoundError as exc:
+        raise PermissionDenied(str(exc)) from exc

@@ -50,6 +50,11 @@ def _form() -> BalRequest:
     for i, name in enumerate(REQUIRED[kind]):
         label = FIELD_LABELS[name][0].upper() + FIELD_LABELS[name][1:]
         values[name] = cols[i % 2].text_input(label, key=f"prov_{name}")
+    if values.get("finess", "").strip():
+        # Whose number it is, as soon as it is typed (the checks below refuse another
+        # department's or an unknown one).
+        if owner := data.bal_finess_owner(actor, values["finess"]):
+            st.caption(f"FINESS {owner.finess} : {owner.label()}")
     domains = [d for d in settings.allowed_domains if not d.startswith("*.")]
     if domains:
         domain = st.selectbox("Domaine", domains, key="prov_domain")
@@ -105,7 +110,7 @@ with tab_many:
     if uploaded is not None:
         content = uploaded.getvalue()
         try:
-            check = data.bal_import_check(content)
+            check = data.bal_import_check(actor, content)
         except BaliseError as exc:
             st.error(str(exc))
             st.stop()

@@ -139,6 +139,6 @@ def seed_polled_activity(engine: Engine, sandbox: MailSandbox) -> dict[str, str]
     ])  # fmt: skip
     append(sandbox, ehpad, p_ehpad, "Sent", [(raw_message(ehpad, ["a@pharma.test"]), recent)])
     append(sandbox, dac, p_dac, "INBOX", [(raw_message("a@ehpad-rose.test", [dac]), recent)])
-    report = run_poll(engine, secret_key=TEST_SECRET_KEY, timeout=10.0)
+    report = run_poll(engine, SYSTEM, secret_key=TEST_SECRET_KEY, timeout=10.0)
     assert [o.address for o in report.failed] == [boxes["wrong"]]
     return boxes

@@ -1,0 +1,42 @@
+"""Two departments side by side on the small adoption store (Isère 38, Rhône 69): one BAL
+provisioned in each, each also watched by the activity poll (its secret in an absent variable,
+so a poll fails at once without any network), and an account of every kind. The store the
+permission tests run on."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from balise.config import Settings
+from balise.referentials.bal_rules import BalRequest
+from balise.services import activity, users
+from balise.services import provisioning as prov
+from balise.services.access import SYSTEM, Actor
+from tests.support.adoption_seed import seed_small_adoption
+
+DOMAIN = "ehpad-lilas.mssante.fr"
+BAL38, BAL69 = f"cabinet-isere@{DOMAIN}", f"cabinet-rhone@{DOMAIN}"
+E38, E69 = "380000001", "690000001"  # EHPAD Les Tilleuls (38), IME Les Cèdres (69)
+ABSENT_SECRET = "BALISE_TEST_ABSENT"
+ANIM38 = Actor("anim38", "animator", ("38",))
+MANAGER = Actor("chargee", "manager")
+ADMIN = Actor("admin", "admin")
+DISABLED = "ancien"  # a disabled administrator's account
+
+
+def cab(address: str, department: str) -> BalRequest:
+    return BalRequest("CAB", department, address, practice="Cabinet")
+
+
+def seed_two_departments(engine: Engine, settings: Settings) -> None:
+    seed_small_adoption(engine)
+    for address, dep in ((BAL38, "38"), (BAL69, "69")):
+        prov.provision(engine, SYSTEM, settings, cab(address, dep))
+        prov.confirm(engine, SYSTEM, address)  # requested -> provisioned: testable
+        watch = activity.WatchRequest(address, dep, "127.0.0.1", 143,
+                                      secret_ref=f"env:{ABSENT_SECRET}")  # fmt: skip
+        activity.add_watched(engine, SYSTEM, watch, settings.secret_key)
+    for actor in (ANIM38, MANAGER, ADMIN, Actor(DISABLED, "admin")):
+        new = users.NewUser(actor.login, actor.role, actor.departments)
+        users.add_user(engine, SYSTEM, new)
+    users.disable_user(engine, SYSTEM, DISABLED)
