@@ -39,6 +39,9 @@ from balise.models import (
 )
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
+from balise.services import provisioning as prov
+from balise.services.access import SYSTEM
+from tests.support.finess import seed_establishment
 from tests.support.two_departments import (
     BAL38,
     BAL69,
@@ -46,6 +49,7 @@ from tests.support.two_departments import (
     DOMAIN,
     E38,
     E69,
+    cab,
     seed_two_departments,
 )
 
@@ -277,3 +281,174 @@ def test_each_role_gets_what_each_command_declares(walk_env, empty_db, tmp_path,
                 )
         covered += 1
     assert covered == len(COMMANDS) >= 33
+
+
+# ----- the cases the tester found, one by one ------------------------------------------------
+
+
+def _cli(env: dict, login: str, *args: str):
+    return CliRunner().invoke(cli, list(args), env={**env, "BALISE_USER": login})
+
+
+def _polled(engine: Engine) -> dict[str, bool]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(WatchedMailbox.address, WatchedMailbox.last_poll_at)).all()
+    return {address: at is not None for address, at in rows}
+
+
+def test_an_animator_polls_and_lists_their_own_departments_mailboxes_only(walk_env, empty_db):
+    res = _cli(walk_env, "anim38", "--json", "poll")
+    assert [o["address"] for o in json.loads(res.stdout)["outcomes"]] == [BAL38]
+    assert res.exit_code == 1  # that mailbox failed (its secret is absent)
+    assert _polled(empty_db) == {BAL38: True, BAL69: False}
+    res = _cli(walk_env, "anim38", "--json", "mailbox", "list")
+    assert [m["address"] for m in json.loads(res.stdout)["mailboxes"]] == [BAL38]
+    res = _cli(walk_env, "anim38", "mailbox", "list")
+    assert res.stdout.splitlines()[-1] == "1 boîte suivie."
+    for args in (["poll", "--department", "69"], ["poll", "--mailbox", BAL69]):
+        res = _cli(walk_env, "anim38", *args)
+        assert res.stderr == "Erreur : Vous n'avez pas accès au département 69.\n"
+    assert _polled(empty_db) == {BAL38: True, BAL69: False}
+    res = _cli(walk_env, "chargee", "poll")
+    assert res.stderr == "Erreur : Un chargé de programme consulte et exporte mais n'agit pas.\n"
+
+
+def test_system_commands_are_for_administrators(walk_env):
+    for args in (["worker", "--once"], ["demo", "--national"], ["demo", "activity"],
+                 ["bal", "sandbox", "--stop"], ["serve"], ["secret-key"]):  # fmt: skip
+        res = _cli(walk_env, "anim38", *args)
+        command = " ".join(a for a in args[:2] if not a.startswith("-"))
+        command = "demo" if args[0] == "demo" else command  # the group refuses first
+        assert res.stderr == f"Erreur : Seul un administrateur peut lancer « balise {command} ».\n"
+    res = _cli(walk_env, "admin", "secret-key")
+    assert res.exit_code == 0 and len(res.stdout.strip()) == 44
+
+
+def test_an_unknown_or_disabled_account_is_never_the_local_operator(walk_env, empty_db):
+    res = _cli(walk_env, "inconnu", "bal", "list")
+    assert res.stderr == "Erreur : Aucun compte n'a l'identifiant inconnu.\n"
+    res = _cli(walk_env, DISABLED, "demo", "--no-ingest")
+    assert res.stderr == f"Erreur : Le compte {DISABLED} est désactivé.\n"
+    with empty_db.connect() as conn:
+        refusals = conn.execute(
+            select(AuditEntry.actor, AuditEntry.action).where(AuditEntry.outcome == "refused")
+        ).all()
+    assert refusals == [("inconnu", "bal.list"), (DISABLED, "demo")]
+    # BALISE_USER unset (or empty): the local operator, as the README says.
+    res = _cli(walk_env, "", "bal", "list")
+    assert res.exit_code == 0 and BAL69 in res.stdout
+
+
+def test_bal_retry_acts_as_the_user_not_as_the_system(walk_env, empty_db):
+    settings = Settings(data_dir=Path(walk_env["BALISE_DATA_DIR"]), allowed_domains=(DOMAIN,))
+    prov.provision(empty_db, SYSTEM, settings, cab(f"attente@{DOMAIN}", "38"))
+    res = _cli(walk_env, "anim38", "bal", "retry", f"attente@{DOMAIN}")
+    assert res.exit_code == 0, res.output
+    with empty_db.connect() as conn:
+        who = conn.execute(
+            select(AuditEntry.actor, AuditEntry.outcome).where(AuditEntry.action == "bal.retry")
+        ).all()
+    assert who == [("anim38", "ok")]
+
+
+def test_a_test_towards_another_departments_bal_is_refused_before_signing_in(walk_env, empty_db):
+    res = _cli(walk_env, "anim38", "bal", "test", BAL38, "--to", BAL69, "--timeout", "1")
+    assert res.stderr == "Erreur : Vous n'avez pas accès au département 69.\n"
+    with empty_db.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(BalTest)) == 0
+        statuses = dict(conn.execute(select(ProvisionedBal.address, ProvisionedBal.status)).all())
+    assert statuses == {BAL38: "provisioned", BAL69: "provisioned"}
+
+
+def test_a_bal_names_a_finess_of_its_own_department(walk_env, empty_db, tmp_path):
+    seed_establishment(empty_db, "690000104", "69", "EHPAD du Rhône", "LYON")
+    org = ["--type", "ORG", "--service", "Soins", "--responsible", "Dr Durand",
+           "--structure-head", "Paul Martin", "--domain", DOMAIN]  # fmt: skip
+    res = _cli(walk_env, "anim38", "bal", "provision", "--department", "38",
+               "--finess", "690000104", *org)  # fmt: skip
+    assert res.stderr == (
+        "Erreur : Le champ « FINESS de la structure » désigne un établissement du département 69,"
+        " pas du département 38.\n"
+    )
+    res = _cli(walk_env, "admin", "bal", "provision", "--department", "38",
+               "--finess", "380000109", *org)  # fmt: skip
+    assert res.stderr == (
+        "Erreur : Le champ « FINESS de la structure » ne correspond à aucun établissement du "
+        "FINESS importé : 380000109 (importez-le avec « balise ingest finess »).\n"
+    )
+    book = load_workbook(io.BytesIO(template_bytes()))
+    row = {"bal_type": "ORG", "department": "38", "address": f"soins@{DOMAIN}",
+           "finess": "690000104", "service": "Soins", "responsible": "Dr Durand",
+           "structure_head": "Paul Martin"}  # fmt: skip
+    book["BAL"].append([row.get(name) for name in HEADER])
+    book.save(tmp_path / "lot.xlsx")
+    res = _cli(walk_env, "anim38", "bal", "import", str(tmp_path / "lot.xlsx"), "--dry-run")
+    assert res.exit_code == 1
+    assert res.stdout.splitlines()[1] == (
+        "Ligne 2 : Le champ « FINESS de la structure » désigne un établissement du "
+        "département 69, pas du département 38."
+    )
+
+
+def test_a_dry_run_of_another_departments_sheet_tells_nothing(walk_env, empty_db, tmp_path):
+    taken = _sheet(tmp_path / "pris.xlsx", BAL69, "69")  # an address that exists in 69
+    res = _cli(walk_env, "anim38", "bal", "import", taken, "--dry-run")
+    assert (res.exit_code, res.stdout) == (1, "")
+    assert res.stderr == "Erreur : Vous n'avez pas accès au département 69.\n"
+
+
+def test_refusals_of_every_action_are_audited_with_their_reason(walk_env, empty_db):
+    _cli(walk_env, "anim38", "mailbox", "add", f"x@{DOMAIN}", "--department", "69",
+         "--host", "127.0.0.1", "--secret-env", "X")  # fmt: skip
+    _cli(walk_env, "anim38", "mailbox", "remove", BAL69)
+    _cli(walk_env, "anim38", "onboarding", "advance", "--department", "69")
+    with empty_db.connect() as conn:
+        lines = conn.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.outcome, AuditEntry.detail)
+            .where(AuditEntry.outcome == "refused")
+            .order_by(AuditEntry.id)
+        ).all()
+    why = json.dumps({"motif": "Vous n'avez pas accès au département 69."}, ensure_ascii=False)
+    assert lines == [
+        ("anim38", "mailbox.add", "refused", why),
+        ("anim38", "mailbox.remove", "refused", why),
+        ("anim38", "onboarding.advance", "refused", why),
+    ]
+
+
+def test_a_department_test_reports_and_records_every_bal(walk_env, empty_db):
+    settings = Settings(data_dir=Path(walk_env["BALISE_DATA_DIR"]), allowed_domains=(DOMAIN,))
+    lost = f"sans-serveur@{DOMAIN}"  # no server known for it: its test cannot even start
+    prov.provision(empty_db, SYSTEM, settings, cab(lost, "38"))
+    prov.confirm(empty_db, SYSTEM, lost)
+    res = _cli(walk_env, "anim38", "bal", "test", "--department", "38", "--timeout", "1")
+    assert res.exit_code == 1
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith(f"{BAL38} : échec — ")
+    assert lines[1:] == [
+        f"{lost} : échec — Aucun serveur connu pour {lost} : enregistrez la boîte avec "
+        "« balise mailbox add » (serveur, TLS, authentification) pour la tester.",
+        "2 BAL testées, 2 en échec.",
+    ]
+    with empty_db.connect() as conn:
+        tested = conn.execute(select(BalTest.sender, BalTest.outcome).order_by("sender")).all()
+        statuses = dict(conn.execute(select(ProvisionedBal.address, ProvisionedBal.status)).all())
+    assert tested == [(BAL38, "failed"), (lost, "failed")]
+    assert (statuses[BAL38], statuses[lost], statuses[BAL69]) == (
+        "test_failed", "test_failed", "provisioned",
+    )  # fmt: skip
+
+
+def test_json_errors_are_json_on_stdout(walk_env):
+    res = _cli(walk_env, "anim38", "--json", "bal", "list", "--department", "69")
+    assert (res.exit_code, res.stderr) == (1, "")
+    assert json.loads(res.stdout) == {"error": "Vous n'avez pas accès au département 69."}
+    res = _cli(walk_env, "anim38", "--json", "export", "csv")  # a usage error
+    assert (res.exit_code, json.loads(res.stdout)) == (2, {"error": "Missing argument 'OUT'."})
+    res = _cli({**walk_env, "BALISE_CONFIG": "/nulle-part.toml"}, "", "--json", "bal", "list")
+    assert (res.exit_code, res.stderr) == (1, "")  # the settings themselves: JSON too
+    assert json.loads(res.stdout) == {
+        "error": "Le fichier de configuration /nulle-part.toml est introuvable."
+    }
+    res = _cli(walk_env, "anim38", "bal", "list", "--department", "69")  # without --json: text
+    assert (res.stdout, res.stderr) == ("", "Erreur : Vous n'avez pas accès au département 69.\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select
 
 from balise.models import Establishment, Snapshot
 
@@ -21,12 +21,14 @@ def seed_establishment(
     finess_ej: str | None = None,
 ) -> None:
     with engine.begin() as conn:
-        snap = conn.execute(
+        # An explicit id: seeds that insert their own ids leave PostgreSQL's sequence behind.
+        snap = (conn.scalar(select(func.max(Snapshot.id))) or 0) + 1
+        conn.execute(
             insert(Snapshot).values(
-                source="finess", file_name=f"finess-{finess_et}", sha256="0" * 64,
+                id=snap, source="finess", file_name=f"finess-{finess_et}", sha256="0" * 64,
                 ingested_at=datetime(2026, 1, 1), departments=department,
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        )  # fmt: skip
         conn.execute(
             insert(Establishment).values(
                 finess_et=finess_et, finess_ej=finess_ej, name=name, city=city,
