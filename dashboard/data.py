@@ -180,9 +180,9 @@ def bal_outcome_counts(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
     return bal_tests.outcome_counts(_engine(), actor, list(deps))
 
 
-def bal_check(request) -> list[tuple[str, str]]:
+def bal_check(actor: Actor, request) -> list[tuple[str, str]]:
     provisioning, _, _ = _bal_services()
-    return provisioning.check_request(_engine(), settings(), request)
+    return provisioning.check_request(_engine(), actor, settings(), request)
 
 
 def bal_finess_owner(actor: Actor, finess: str):

@@ -134,7 +134,7 @@ def test_refusals_name_the_field(db_with_ain_ehpad, tmp_path):
                 valid_from=snap,
             )
         )  # fmt: skip
-    problems = prov.check_request(db_with_ain_ehpad, settings, _org())
+    problems = prov.check_request(db_with_ain_ehpad, SYSTEM, settings, _org())
     assert problems == [
         ("address", f"Le champ « adresse » : soins@{DOMAIN} existe déjà dans l'annuaire MSSanté.")
     ]
@@ -148,7 +148,7 @@ def test_refusals_name_the_field(db_with_ain_ehpad, tmp_path):
     assert str(exc.value) == (
         f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées."
     )
-    assert prov.check_request(db_with_ain_ehpad, settings, _per()) == [
+    assert prov.check_request(db_with_ain_ehpad, SYSTEM, settings, _per()) == [
         (
             "address",
             f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées.",

@@ -15,7 +15,7 @@ from balise.services import audit
 from balise.services.access import Actor
 from balise.services.provisioning import (
     ProvisionReport,
-    check_requests,
+    authorise,
     plan,
     provision_many,
 )
@@ -67,7 +67,7 @@ def dry_run(engine: Engine, actor: Actor, settings: Settings, data: bytes) -> Im
     actor must be allowed to act in every row's department first: what the store holds in
     another department (addresses taken...) is not theirs to learn."""
     rows = read_sheet(data)
-    check_requests(engine, actor, [r.request for r in rows], "bal.import")
+    authorise(engine, actor, [r.request for r in rows], "bal.import")
     planned = plan(engine, settings, [r.request for r in rows])
     return ImportReport(
         [

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from balise.config import Settings
-from balise.errors import NotFoundError, ValidationError
+from balise.errors import NotFoundError, PermissionDenied, ValidationError
 from balise.mail.provision import Backend, backend_for
 from balise.models import BalTest, Establishment, Mailbox, ProvisionedBal, WatchedMailbox
 from balise.referentials.bal_rules import (
@@ -102,7 +102,9 @@ class FinessOwner:
             kind = "une entité juridique" if self.legal_entity else "un établissement"
             return f"{kind} du département {deps}"
         if self.legal_entity:
-            return f"entité juridique gestionnaire de {self.name}, {self.city}, département(s) {deps}"
+            return (
+                f"entité juridique gestionnaire de {self.name}, {self.city}, département(s) {deps}"
+            )
         return f"{self.name}, {self.city}, département {deps}"
 
 
@@ -181,8 +183,17 @@ def plan(
     return out
 
 
-def check_request(engine: Engine, settings: Settings, request: BalRequest) -> list[tuple[str, str]]:
-    """Every problem of one request, including "already provisioned" (for live validation)."""
+def check_request(
+    engine: Engine, actor: Actor, settings: Settings, request: BalRequest
+) -> list[tuple[str, str]]:
+    """Every problem of one request, including "already provisioned" (for live validation).
+    A department the actor may not act on is the only problem told: nothing of the store."""
+    department = normalised(request).department
+    if department:
+        try:
+            check_can_act(actor, department, "bal.provision")
+        except PermissionDenied as exc:  # a preview: the action itself is refused and audited
+            return [("department", str(exc))]
     request, problems, same = plan(engine, settings, [request])[0]
     if same:
         return [address_taken_problem(request.address, "parmi les BAL provisionnées")]
@@ -192,7 +203,7 @@ def check_request(engine: Engine, settings: Settings, request: BalRequest) -> li
 # ----- provisioning -------------------------------------------------------------------------
 
 
-def check_requests(
+def authorise(
     engine: Engine, actor: Actor, requests: list[BalRequest], action: str = "bal.provision"
 ) -> None:
     """Refuse (audited) unless ``actor`` may act in the department of every request. Run it
@@ -238,7 +249,7 @@ def provision_many(
     backend: Backend | None = None,
 ) -> list[ProvisionReport]:
     """Provision every request or none. Raises ValidationError listing every problem."""
-    check_requests(engine, actor, requests)
+    authorise(engine, actor, requests)
     planned = plan(engine, settings, requests)
     problems = [(i, p) for i, (_, ps, _) in enumerate(planned) for p in ps]
     if problems:

@@ -50,11 +50,11 @@ def _form() -> BalRequest:
     for i, name in enumerate(REQUIRED[kind]):
         label = FIELD_LABELS[name][0].upper() + FIELD_LABELS[name][1:]
         values[name] = cols[i % 2].text_input(label, key=f"prov_{name}")
-    if values.get("finess", "").strip():
-        # Whose number it is, as soon as it is typed (the checks below refuse another
-        # department's or an unknown one).
-        if owner := data.bal_finess_owner(actor, values["finess"]):
-            st.caption(f"FINESS {owner.finess} : {owner.label()}")
+    # Whose FINESS it is, as soon as it is typed (the checks below refuse another
+    # department's or an unknown one).
+    typed_finess = values.get("finess", "").strip()
+    if typed_finess and (owner := data.bal_finess_owner(actor, typed_finess)):
+        st.caption(f"FINESS {owner.finess} : {owner.label()}")
     domains = [d for d in settings.allowed_domains if not d.startswith("*.")]
     if domains:
         domain = st.selectbox("Domaine", domains, key="prov_domain")
@@ -74,7 +74,7 @@ def _form() -> BalRequest:
 
 with tab_one:
     request = _form()
-    problems = data.bal_check(request)
+    problems = data.bal_check(actor, request)
     if problems:
         st.markdown("**À corriger avant de provisionner :**")
         for _, message in problems:

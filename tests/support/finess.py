@@ -21,14 +21,14 @@ def seed_establishment(
     finess_ej: str | None = None,
 ) -> None:
     with engine.begin() as conn:
-        # An explicit id: seeds that insert their own ids leave PostgreSQL's sequence behind.
-        snap = (conn.scalar(select(func.max(Snapshot.id))) or 0) + 1
-        conn.execute(
+        # Any snapshot will do as its origin; a new one only in an empty store (seeds that
+        # insert their own ids leave PostgreSQL's id sequence behind).
+        snap = conn.scalar(select(func.max(Snapshot.id))) or conn.execute(
             insert(Snapshot).values(
-                id=snap, source="finess", file_name=f"finess-{finess_et}", sha256="0" * 64,
+                source="finess", file_name=f"finess-{finess_et}", sha256="0" * 64,
                 ingested_at=datetime(2026, 1, 1), departments=department,
             )
-        )  # fmt: skip
+        ).inserted_primary_key[0]  # fmt: skip
         conn.execute(
             insert(Establishment).values(
                 finess_et=finess_et, finess_ej=finess_ej, name=name, city=city,
