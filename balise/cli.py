@@ -28,12 +28,16 @@ class Context:
         self.settings = settings
         self.as_json = as_json
         self._actor: Actor | None = None
+        self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
-        from balise.db import engine_for
+        """The store, for the account look-up and refusals' audit lines (commands open theirs)."""
+        if self._engine is None:
+            from balise.db import engine_for
 
-        return engine_for(self.settings.resolved_database_url())
+            self._engine = engine_for(self.settings.resolved_database_url())
+        return self._engine
 
     @property
     def claimed_login(self) -> str:

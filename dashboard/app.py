@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from balise.errors import PermissionDenied
+from dashboard import data
 from dashboard.auth import account_box, require_actor
 from dashboard.navigation import PAGES
-from dashboard.shell import sidebar
+from dashboard.shell import current_actor, sidebar
 
 st.set_page_config(page_title="Balise – MSSanté médico-social", page_icon="📬", layout="wide")
 require_actor()  # login gate: stops here until someone is signed in; pages read the actor
@@ -21,4 +23,8 @@ for spec in PAGES:
 page = st.navigation(menu, expanded=True)  # every page in sight: no « View more » fold
 account_box()  # after st.navigation: a button drawn before it loses its clicks
 sidebar()
-page.run()
+try:
+    page.run()
+except PermissionDenied as exc:  # a read refused by the services (e.g. a tampered selection)
+    data.audit_refusal(current_actor(), f"page.{page.url_path}", exc)
+    st.error(str(exc))

@@ -185,6 +185,13 @@ def bal_check(actor: Actor, request) -> list[tuple[str, str]]:
     return provisioning.check_request(_engine(), actor, settings(), request)
 
 
+def audit_refusal(actor: Actor, action: str, exc) -> None:
+    """One audit line for a refusal no service has audited yet (a refused read)."""
+    from balise.services.refusals import audit_refusal as record
+
+    record(_engine(), actor, action, exc)
+
+
 def bal_finess_owner(actor: Actor, finess: str):
     provisioning, _, _ = _bal_services()
     return provisioning.finess_owner(_engine(), actor, finess)

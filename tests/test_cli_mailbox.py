@@ -94,18 +94,25 @@ def test_refusals_name_the_field(empty_db, database_url):
     assert twice.stderr == "Erreur : La boîte a@b.test est déjà suivie.\n"
 
 
-def test_poll_reports_failures_on_stderr(empty_db, database_url, dovecot):
-    address = unique_address("clifail")
-    dovecot.add_user(address)
-    run(database_url, "mailbox", "add", address, "--department", "38", "--host", "127.0.0.1",
+def test_poll_reports_every_mailbox_then_fails_if_one_failed(empty_db, database_url, dovecot):
+    healthy, broken = unique_address("cliok"), unique_address("clifail")
+    password = dovecot.add_user(healthy, "Mot-De-Passe-Cli-43")
+    dovecot.add_user(broken)
+    run(database_url, "mailbox", "add", healthy, "--department", "38", "--host", "127.0.0.1",
+        "--port", str(dovecot.imap_port), "--ca-bundle", str(dovecot.ca_path), "--ask-secret",
+        input=password + "\n")  # fmt: skip
+    run(database_url, "mailbox", "add", broken, "--department", "38", "--host", "127.0.0.1",
         "--port", str(dovecot.imap_port), "--ca-bundle", str(dovecot.ca_path),
         "--secret-env", "BALISE_TEST_ABSENT")  # fmt: skip
     empty = run(database_url, "poll", "--department", "01")
-    assert empty.stdout == "Aucune boîte suivie à relever.\n"
+    assert (empty.exit_code, empty.stdout) == (0, "Aucune boîte suivie à relever.\n")
     polled = run(database_url, "poll")
     assert polled.exit_code == 1  # a failed mailbox fails the command (cron notices)
     assert polled.stderr == (
-        f"Échec {address} : Secret de {address} indisponible : "
+        f"Échec {broken} : Secret de {broken} indisponible : "
         "La variable d'environnement BALISE_TEST_ABSENT n'est pas définie.\n"
     )
-    assert polled.stdout.startswith("1 boîte relevée, 1 en échec, 0 nouveau message compté en ")
+    assert polled.stdout.startswith("2 boîtes relevées, 1 en échec, 0 nouveau message compté en ")
+    as_json = run(database_url, "--json", "poll")
+    outcomes = {o["address"]: o["ok"] for o in json.loads(as_json.stdout)["outcomes"]}
+    assert (as_json.exit_code, outcomes) == (1, {healthy: True, broken: False})

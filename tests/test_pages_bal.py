@@ -236,5 +236,7 @@ def test_provisionner_refuses_a_finess_of_another_department(request_env, monkey
 def test_provisionner_tells_a_programme_manager_they_do_not_provision(request_env, monkeypatch):
     manager = Actor("chargee", "manager")
     at = _org_form(app_as(request_env, monkeypatch, manager, page="provisionner"), "010001246")
-    assert _errors(at) == ["Un chargé de programme consulte et exporte mais n'agit pas sur les BAL."]
+    assert _errors(at) == [
+        "Un chargé de programme consulte et exporte mais n'agit pas sur les BAL."
+    ]
     assert at.button(key="prov_submit").disabled

@@ -231,3 +231,11 @@ def test_a_tampered_selection_is_refused_by_the_services(
     assert any("Vous n'avez pas accès au département 69." in m for m in shown), shown
     assert not at.get("download_button")
     assert not at.metric
+    with db_with_two_departments.connect() as conn:  # and the refusal is in the audit trail
+        refused = conn.execute(
+            select(AuditEntry.actor, AuditEntry.detail).where(AuditEntry.outcome == "refused")
+        ).all()
+    # (one line per refused run: the first page shown, then this one)
+    assert refused and set(refused) == {
+        ("anim38", '{"motif": "Vous n\'avez pas accès au département 69."}')
+    }
