@@ -146,10 +146,10 @@ def test_audit_csv_keeps_hostile_text_inert(db_with_hostile_text, tmp_path):
     assert {f"'{v}" for v in HOSTILE} <= set(cells)
 
 
-def test_operator_request_keeps_hostile_text_inert(empty_db, tmp_path):
+def test_operator_request_keeps_hostile_text_inert(db_with_ain_ehpad, tmp_path):
     fields = ["--service", HOSTILE[0], "--responsible", HOSTILE[1],
               "--structure-head", HOSTILE[2], "--software", HOSTILE[3], "--practice", HOSTILE[4]]  # fmt: skip
-    _run(empty_db, tmp_path, "bal", "provision", "--type", "ORG", "--department", "01",
+    _run(db_with_ain_ehpad, tmp_path, "bal", "provision", "--type", "ORG", "--department", "01",
          "--address", f"soins@{DOMAIN}", "--finess", "010001246", *fields,
          "--backend", "request")  # fmt: skip
     (xlsx,) = (tmp_path / "demandes").glob("demande-BAL-*.xlsx")
