@@ -218,6 +218,11 @@ def test_structure_page_refuses_another_departments_structure(
     assert not at.exception
     assert [e.value for e in at.error] == ["Vous n'avez pas accès au département 69."]
     assert "IME Les Cèdres" not in [h.value for h in at.header]
+    with db_with_two_departments.connect() as conn:
+        refused = conn.execute(
+            select(AuditEntry.actor, AuditEntry.action).where(AuditEntry.outcome == "refused")
+        ).all()
+    assert set(refused) == {("anim38", "page.structure")}
 
 
 @pytest.mark.parametrize("page", ["exports", "regional", "department"])

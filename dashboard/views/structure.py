@@ -3,7 +3,7 @@ history across directory snapshots."""
 
 import streamlit as st
 
-from balise.errors import BaliseError
+from balise.errors import BaliseError, PermissionDenied
 from balise.services.labels import category_label, department_label
 from balise.services.structures import StructureFilter
 from dashboard import charts, data, tables
@@ -33,6 +33,8 @@ st.session_state["structure"] = finess
 try:
     ident = data.establishment(ctx.version, ctx.actor, finess)
 except BaliseError as exc:
+    if isinstance(exc, PermissionDenied):  # another department's structure: a refused read
+        data.audit_refusal(ctx.actor, "page.structure", exc)
     st.error(str(exc))
     st.stop()
 
