@@ -29,8 +29,8 @@ from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.provisioning import (
     STATUSES,
     ProvisionReport,
-    _check_bal,
     _now,
+    authorise_bal,
     get_bal,
     retry_provision,
 )
@@ -149,13 +149,13 @@ def run_bal_test(
     provisioned BAL, whose mailbox is then watched); record it and move the sender's status.
     A timeout or a refused step is a recorded outcome, not an error."""
     bal = get_bal(engine, address)
-    _check_bal(engine, actor, bal, "bal.test")
+    authorise_bal(engine, actor, bal, "bal.test")
     target = None
     if recipient and recipient.strip().lower() != bal.address:
         # Arrival is checked by signing in to the recipient's own mailbox: the actor must be
         # allowed to act on it too, not only on the sender.
         target = get_bal(engine, recipient)
-        _check_bal(engine, actor, target, "bal.test")
+        authorise_bal(engine, actor, target, "bal.test")
     if bal.status not in TESTABLE:
         state = STATUSES[bal.status].lower()
         raise ValidationError(f"Le champ « statut » ne permet pas de tester : la BAL est {state}.")
@@ -219,7 +219,7 @@ def retry(
 ) -> ProvisionReport | RoundTripResult:
     """Retry the step that failed: a provisioning still *requested*, or a failed test."""
     bal = get_bal(engine, address)
-    _check_bal(engine, actor, bal, "bal.retry")  # before its status tells anything
+    authorise_bal(engine, actor, bal, "bal.retry")  # before its status tells anything
     if bal.status == "requested":
         return retry_provision(engine, actor, settings, address)
     if bal.status == "test_failed":

@@ -214,7 +214,7 @@ def authorise(
                 check_can_act(actor, request.department, action)
 
 
-def _check_bal(engine: Engine, actor: Actor, bal: ProvisionedBal, action: str) -> None:
+def authorise_bal(engine: Engine, actor: Actor, bal: ProvisionedBal, action: str) -> None:
     with refusals_audited(engine, actor, action, bal.address, bal.department):
         check_can_act(actor, bal.department, action)
 
@@ -347,7 +347,7 @@ _TRANSITIONS = {
 
 def _transition(engine: Engine, actor: Actor, address: str, action: str) -> str:
     bal = get_bal(engine, address)
-    _check_bal(engine, actor, bal, action)
+    authorise_bal(engine, actor, bal, action)
     allowed, target = _TRANSITIONS[action]
     if bal.status == target:
         return target  # idempotent: confirming twice is not an error
@@ -402,7 +402,7 @@ def retry_provision(
     """Run a failed provisioning again. A BAL still *requested* by the ``request`` backend
     is re-sent to the operator as a new request file."""
     bal = get_bal(engine, address)
-    _check_bal(engine, actor, bal, "bal.retry")
+    authorise_bal(engine, actor, bal, "bal.retry")
     if bal.status != "requested":
         raise ValidationError("Le champ « statut » ne le permet pas : la BAL est déjà créée.")
     backend = backend or backend_for(settings, bal.backend)
