@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from balise.db import make_engine, upgrade
@@ -21,6 +22,12 @@ from tests.support.boundaries import write_boundary_file
 os.environ["BALISE_GEOJSON"] = ""
 
 _db_names = itertools.count(1)
+
+# CI replays the same examples every run (a failure there is reproducible, never a coin toss);
+# locally hypothesis explores new ones each time.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 # Fixtures that start a real server, and the marker every test using them must carry (so that
 # ``-m "not mail"`` leaves out every Dovecot test). Added here rather than remembered in each file.
