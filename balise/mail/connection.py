@@ -74,10 +74,17 @@ class MailAccount:
     ans_ciphers: bool = False
     # Fernet key that opens ``enc:`` references; empty = BALISE_SECRET_KEY from the settings.
     secret_key: str = field(default="", repr=False, compare=False)
+    # The mailbox's e-mail address when the login (``username``) is something else.
+    address: str = ""
 
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def email(self) -> str:
+        """The address mail is sent from and to: ``address``, else the login itself."""
+        return self.address or self.username
 
     def secret(self) -> str:
         """The password or token, read from its reference now (never kept)."""
