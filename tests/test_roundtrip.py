@@ -18,7 +18,7 @@ import pytest
 from balise.mail.connection import open_imap
 from balise.mail.probe_message import build_message, use_case
 from balise.mail.roundtrip import SEEN_BY, STEPS, run_round_trip
-from tests.support.dovecot import account_for, unique_address
+from tests.support.dovecot import account_for, add_operator_account, unique_address
 
 pytestmark = pytest.mark.mail
 
@@ -27,9 +27,10 @@ def _pair(dovecot, auth_mode="password", tls_mode="starttls", address=None, time
     """(smtp account, imap account) of one fresh mailbox, in ``auth_mode``; the password is
     kept on the SMTP account object for independent clients (``_password``)."""
     address = address or unique_address("rt")
-    password = dovecot.add_user(address) if auth_mode == "password" else None
-    if auth_mode != "password":
-        dovecot.add_user(address)  # the mailbox must exist; it signs in another way
+    # The mailbox must exist in every mode (with its Sent and Junk folders on servers that do
+    # not create them); only password mailboxes sign in with the password.
+    password = add_operator_account(dovecot, address)
+    password = password if auth_mode == "password" else None
     kw = {"auth_mode": auth_mode, "tls_mode": tls_mode, "password": password, "timeout": timeout}
     smtp = account_for(dovecot, address, protocol="smtp", **kw)
     imap = account_for(dovecot, address, protocol="imap", **kw)

@@ -11,7 +11,7 @@ Public API::
     sandbox = MailSandbox(directory)          # nothing started yet; rogue=True: untrusted cert;
                                               # special_use=False: no \\Sent/\\Junk flags
     MailSandbox(directory, idle=False, inbox_prefix="INBOX.", special_use=False,
-                relay_delay=(1, 3))           # behaving like other operators' servers (below)
+                auto_folders=False, relay_delay=(1, 3))   # like other operators' servers (below)
     sandbox.start()                           # PKI, config, token service, relay, dovecot -F
     sandbox.imap_port, .imaps_port, .lmtp_port, .submission_port, .submissions_port,
     sandbox.relay_port, .introspection_port, .host ("127.0.0.1"), .ca_path
@@ -30,7 +30,8 @@ Public API::
 Variants that make the same Dovecot behave like other operators' servers (issue 12): ``idle=False``
 announces no IDLE (nor NOTIFY) capability, so clients must poll; ``inbox_prefix="INBOX."`` puts
 every folder under a Cyrus/Courier-like ``INBOX.`` namespace with "." as separator (``INBOX.Sent``,
-``INBOX.Junk``); ``special_use=False`` leaves folders unflagged; ``relay_delay`` (seconds, or a
+``INBOX.Junk``); ``special_use=False`` leaves folders unflagged; ``auto_folders=False`` creates
+no folder by itself (Sent, Junk, Trash exist once created, and stay deleted); ``relay_delay`` (seconds, or a
 (min, max) range drawn at random) makes the relay accept a message at once and deliver it that
 much later, like an operator's queue. ``delivered_at[test id]`` is when the relay finished
 delivering a message carrying ``X-Balise-Test-Id`` (``time.perf_counter``, this process).
@@ -140,10 +141,12 @@ NO_PUSH_CAPABILITY = (
 )
 
 
-def _variant_config(config: str, special_use: bool, idle: bool, inbox_prefix: str) -> str:
+def _variant_config(
+    config: str, special_use: bool, idle: bool, inbox_prefix: str, auto_folders: bool
+) -> str:
     """The base configuration turned into one of the variants (module docstring)."""
-    if not special_use:
-        config = "".join(x for x in config.splitlines(True) if "special_use" not in x)
+    dropped = ([] if special_use else ["special_use"]) + ([] if auto_folders else ["auto ="])
+    config = "".join(x for x in config.splitlines(True) if not any(d in x for d in dropped))
     if inbox_prefix:
         config = config.replace(
             "  separator = /\n", f"  separator = .\n  prefix = {inbox_prefix}\n", 1
@@ -368,12 +371,14 @@ class MailSandbox:
         idle: bool = True,
         inbox_prefix: str = "",
         relay_delay: float | tuple[float, float] | None = None,
+        auto_folders: bool = True,
     ):
         self.directory = Path(directory)
         self.rogue = rogue
         # False: folders carry no special-use flag (older servers): clients must go by name.
         self.special_use = special_use
         self.idle, self.inbox_prefix, self.relay_delay = idle, inbox_prefix, relay_delay
+        self.auto_folders = auto_folders
         self.delivered_at: dict[str, float] = {}
         self.pki = TestPKI(self.directory / "tls")
         self.ports: dict[str, int] = {}
@@ -443,7 +448,9 @@ class MailSandbox:
             self.tokens_path.write_text("{}")
         (d / "oauth2.conf.ext").write_text(_OAUTH2.format(port=self.introspection_port))
         config = _render_config(d, self.ports, self.rogue)
-        config = _variant_config(config, self.special_use, self.idle, self.inbox_prefix)
+        config = _variant_config(
+            config, self.special_use, self.idle, self.inbox_prefix, self.auto_folders
+        )
         self.config_path.write_text(config)
         state = {"ports": self.ports, "rogue": self.rogue, "pid": os.getpid()}
         (d / "sandbox.json").write_text(json.dumps(state))

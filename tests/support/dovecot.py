@@ -38,9 +38,10 @@ def unique_address(prefix: str = "bal", domain: str = "sandbox.test") -> str:
 
 # Dovecot behaving like other operators' servers (issue 12; variants in balise.mail.sandbox):
 # no IDLE, a Cyrus-like "INBOX." namespace with "." as separator, folders without special-use
-# flags, and a relay that accepts at once then delivers 1 to 3 s later.
+# flags that the server does not create by itself, and a relay that accepts at once then
+# delivers 1 to 3 s later. Make its accounts with ``add_operator_account``.
 OTHER_OPERATOR = {"idle": False, "inbox_prefix": "INBOX.", "special_use": False,
-                  "relay_delay": (1.0, 3.0)}  # fmt: skip
+                  "auto_folders": False, "relay_delay": (1.0, 3.0)}  # fmt: skip
 
 
 # A Fernet key for the session: accounts below carry ``enc:`` references sealed with it.
@@ -77,3 +78,13 @@ def add_login(sandbox: MailSandbox, login: str, address: str, password: str) -> 
         if time.monotonic() > deadline:
             raise RuntimeError(f"dovecot did not accept the login {login}")
         time.sleep(0.05)
+
+
+def add_operator_account(sandbox: MailSandbox, address: str, password: str | None = None) -> str:
+    """An account as an operator provisions it: the mailbox and its Sent and Junk folders
+    (``INBOX.Sent``, ``INBOX.Junk`` under a Cyrus-like namespace). Returns the password."""
+    password = sandbox.add_user(address, password)
+    if not sandbox.auto_folders:
+        sandbox.doveadm("mailbox", "create", "-u", address, sandbox.sent_folder,
+                        sandbox.junk_folder)  # fmt: skip
+    return password
