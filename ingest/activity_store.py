@@ -58,6 +58,7 @@ def _account(w, timeout: float, secret_key: str) -> MailAccount:
         client_key=key.removeprefix("file:") if key else None,
         timeout=timeout,
         secret_key=secret_key,
+        address=w.address,
     )
 
 
