@@ -91,6 +91,7 @@ def test_bal_at_an_operator_with_its_published_endpoints_and_a_login(
     assert row.seen_by in SEEN_BY
     if server_name == "dovecot_other_operator":  # no push, delivered late: the re-check saw it
         assert row.seen_by == "check"
+        assert tested.stdout.rstrip().endswith(" ; vu par vérification périodique)")
     history = bal_tests.history(empty_db, SYSTEM, addresses=[address])
     assert history[["adresse", "resultat"]].values.tolist() == [[address, "passed"]]
     assert prov.get_bal(empty_db, address).status == "test_passed"

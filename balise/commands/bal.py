@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from balise.cli import Context, pass_context
 from balise.db import engine_for, upgrade
 from balise.errors import BaliseError, ValidationError
+from balise.mail.roundtrip import SEEN_BY
 from balise.referentials.bal_rules import BalRequest, suggest_address
 from balise.referentials.bal_sheet import template_bytes
 from balise.services import bal_import, bal_tests
@@ -154,7 +155,8 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
 
 def _result_line(result) -> str:
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items())
-    return f"{result.sender} : {OUTCOME_LINES[result.outcome]} — {result.message} ({steps})"
+    seen = f" ; vu par {SEEN_BY[result.seen_by]}" if result.seen_by else ""
+    return f"{result.sender} : {OUTCOME_LINES[result.outcome]} — {result.message} ({steps}{seen})"
 
 
 @bal.command(name="list")
