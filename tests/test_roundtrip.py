@@ -148,7 +148,9 @@ def test_late_delivery_on_a_server_without_idle_is_seen_within_a_second(dovecot_
     delivered_at = server.delivered_at[result.test_id]
     # The relay queued it 1–3 s after accepting; the re-check found it within a second.
     assert result.steps["visible"] >= 1.0
-    assert 0 <= seen_at - delivered_at < 1.0
+    # (delivered_at is stamped once LMTP has answered and closed: a check may see it a hair
+    # before, hence the small negative bound)
+    assert -0.1 < seen_at - delivered_at < 1.0
     assert result.deleted and _imap_count(server, imap.username, "INBOX") == 0
 
 
@@ -173,7 +175,7 @@ def test_a_server_offering_idle_that_never_pushes(dovecot_silent_idle):
         client.logout()
     result, seen_at = _timed_trip(smtp, imap, timeout=10)
     assert (result.outcome, result.seen_by) == ("passed", "check")
-    assert 0 <= seen_at - server.delivered_at[result.test_id] < 1.0
+    assert -0.1 < seen_at - server.delivered_at[result.test_id] < 1.0
 
 
 def test_unflagged_junk_under_an_inbox_namespace_is_watched(dovecot_other_operator):

@@ -46,7 +46,7 @@ SEEN_BY = {
     "push": "annonce IDLE du serveur",
 }
 CHECK_EVERY = 0.5  # seconds between two re-checks (the issue asks for at least one a second)
-_TICK = 0.05  # longest wait between two looks at the nudge / the clock
+_TICK = 0.02  # longest wait between two looks at the nudge / the clock (IDLE blocks that long)
 
 
 @dataclass
