@@ -159,6 +159,11 @@ class WatchedMailbox(Base):
     client_cert: Mapped[str | None] = mapped_column(String(1024))
     client_key_ref: Mapped[str | None] = mapped_column(Text)
     folders: Mapped[str] = mapped_column(Text, default="")  # comma list; empty = INBOX + \Sent
+    # Submission endpoint as the operator publishes it (round-trip tests). NULL = derived from
+    # IMAP: same host, same TLS mode, 587 for STARTTLS, 465 for implicit TLS.
+    smtp_host: Mapped[str | None] = mapped_column(String(255))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_tls_mode: Mapped[str | None] = mapped_column(String(10))  # "starttls" | "implicit"
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_poll_ok: Mapped[bool | None] = mapped_column(Boolean)
@@ -247,6 +252,9 @@ class BalTest(Base):
     submit_s: Mapped[float | None] = mapped_column()
     visible_s: Mapped[float | None] = mapped_column()
     folder: Mapped[str | None] = mapped_column(String(255))
+    # How the message was seen: "submit" (look when SMTP accepted it), "check" (periodic
+    # NOOP + UID SEARCH), "push" (IDLE announcement): balise.mail.roundtrip.SEEN_BY.
+    seen_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class User(Base):

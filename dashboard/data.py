@@ -232,6 +232,20 @@ def bal_run_department(actor: Actor, department: str):
     )
 
 
+def bal_endpoints(actor: Actor, address: str) -> dict | None:
+    """How a BAL at an operator is reached (servers, login, auth; the secret only described)."""
+    from balise.services import activity
+
+    return activity.endpoints(_engine(), actor, address)
+
+
+def bal_save_endpoints(actor: Actor, request) -> bool:
+    """Register or change a BAL's servers (``activity.WatchRequest``); True when added."""
+    from balise.services import activity
+
+    return activity.save_endpoints(_engine(), actor, request, settings().secret_key)
+
+
 def bal_use_cases() -> dict[str, str]:
     from balise.mail.probe_message import load_use_cases
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Text,
     bindparam,
     case,
     delete,
@@ -57,6 +58,7 @@ def _account(w, timeout: float, secret_key: str) -> MailAccount:
         client_key=key.removeprefix("file:") if key else None,
         timeout=timeout,
         secret_key=secret_key,
+        address=w.address,
     )
 
 
@@ -153,7 +155,9 @@ def save_successes(
              "u": f.last_uid, "s": f.last_seen_at}
             for f in read.folders
         ]  # fmt: skip
-        marks.append({"m": target.id, "now": now, "last": _latest(read)})
+        problems = " ".join(read.problems) or None
+        marks.append({"m": target.id, "now": now, "last": _latest(read), "ok": not problems,
+                      "msg": problems})  # fmt: skip
     with engine.begin() as conn:
         if daily:
             conn.execute(_daily_upsert(conn), daily)
@@ -161,7 +165,7 @@ def save_successes(
             _drop_stale_cursors(conn, target, read)
         if cursors:
             conn.execute(_cursor_upsert(conn), cursors)
-        conn.execute(_mark_ok(), marks)
+        conn.execute(_mark_done(), marks)
     return counted
 
 
@@ -193,8 +197,9 @@ def _cursor_upsert(conn: Connection):
 
 
 def _drop_stale_cursors(conn: Connection, target: Target, read: MailboxRead) -> None:
-    """A folder the server no longer has (renamed, special-use moved) leaves no stale cursor."""
-    now_read = {f.folder for f in read.folders}
+    """A folder the server no longer has (renamed, special-use moved) leaves no stale cursor;
+    a folder that vanished keeps its cursor until it comes back (no double count then)."""
+    now_read = {f.folder for f in read.folders} | set(read.vanished)
     if {c.folder for c in target.cursors} <= now_read:
         return
     conn.execute(
@@ -204,14 +209,17 @@ def _drop_stale_cursors(conn: Connection, target: Target, read: MailboxRead) -> 
     )
 
 
-def _mark_ok():
+def _mark_done():
+    """Poll status of a read mailbox: ok, or failed with the French problems of some folders
+    (the folders that were read are counted all the same)."""
     w = WatchedMailbox.__table__
     last = bindparam("last", type_=DateTime())
     return (
         update(w)
         .where(w.c.id == bindparam("m"))
         .values(
-            last_poll_at=bindparam("now", type_=DateTime()), last_poll_ok=True, last_poll_message=None,
+            last_poll_at=bindparam("now", type_=DateTime()), last_poll_ok=bindparam("ok"),
+            last_poll_message=bindparam("msg", type_=Text()),
             poll_lease_until=None,
             # The latest message ever seen: only moves forward.
             last_activity_at=case(
@@ -242,7 +250,10 @@ def save_failure(engine: Engine, target: Target, message: str, now: datetime) ->
 
 
 def unchanged(target: Target, read: MailboxRead) -> bool:
-    """True when the poll found nothing new and every folder cursor stays where it was."""
+    """True when the poll found nothing new, no problem, and every folder cursor stays where
+    it was."""
+    if read.problems:
+        return False
     before = {c.folder: (c.uidvalidity, c.last_uid) for c in target.cursors}
     return (
         all(

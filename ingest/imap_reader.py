@@ -8,14 +8,21 @@ and one EXAMINE per folder.
 
 UIDVALIDITY: when the server renumbers a folder, UIDs say nothing any more, so the folder is
 read again and only messages that arrived after the last one counted (``last_seen_at``) count.
+
+A folder that disappears (deleted, renamed away) is a problem of this poll (« dossier disparu »,
+the mailbox is marked failed) while the other folders are counted; its cursor is kept, so when
+the folder comes back its messages go through the UIDVALIDITY rule and none is counted twice.
+Sent and Drafts are found by ``balise.mail.folders`` (special-use flag, else the usual names);
+a Drafts folder is never read (drafts were never exchanged), nor are Balise's own test messages
+(``X-Balise-Test-Id``), counted or not, timed out or not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
-import unicodedata
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,13 +31,18 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from balise.mail.connection import MailAccount, MailStepError, open_imap, timed_step
+from balise.mail.folders import special_folder
+from balise.mail.probe_message import TEST_ID_HEADER
 from ingest.sources.mail_headers import MessageMeta, to_meta
+
+log = logging.getLogger(__name__)
 
 FETCH_ITEMS = [
     "INTERNALDATE",
     "RFC822.SIZE",
     "FLAGS",
-    "BODY.PEEK[HEADER.FIELDS (FROM TO CC)]",
+    # The test id only says "a Balise test message, not traffic"; it is not kept either.
+    f"BODY.PEEK[HEADER.FIELDS (FROM TO CC {TEST_ID_HEADER.upper()})]",
 ]
 CHUNK = 500  # UIDs per FETCH: bounds memory (and the command line) on a large first poll
 
@@ -63,6 +75,18 @@ class FolderRead:
 class MailboxRead:
     folders: list[FolderRead]
     timings: dict[str, float]
+    # French sentences: what went wrong with some folders while the others were read.
+    problems: list[str] = field(default_factory=list)
+    # Folders gone from the server whose cursors must stay until they come back.
+    vanished: list[str] = field(default_factory=list)
+
+
+class FolderMissing(MailStepError):
+    """EXAMINE refused: the folder does not exist (any more) on the server."""
+
+    def __init__(self, message: str, folder: str):
+        super().__init__(message, "select")
+        self.folder = folder
 
 
 class SessionPool:
@@ -125,7 +149,7 @@ def read_mailbox(
     pool: SessionPool | None = None,
     key: Hashable = None,
 ) -> MailboxRead:
-    """Poll one mailbox. ``folders`` empty = INBOX (in) + the special-use \\Sent folder (out).
+    """Poll one mailbox. ``folders`` empty = INBOX (in) + the Sent folder (out).
 
     With a ``pool``, the session under ``key`` is reused if there is one (and reopened once if it
     died), and kept there afterwards; without one, the session is closed at the end."""
@@ -137,13 +161,13 @@ def read_mailbox(
         client = _connect(account, timings)
     try:
         try:
-            reads = _read_all(client, account, cursors, folders, deadline, timings)
+            read = _read_all(client, account, cursors, folders, deadline, timings)
         except MailStepError as exc:
             if not (reused and _transport_failure(exc)):
                 raise
             _close(client, polite=False)
             client = _connect(account, timings)
-            reads = _read_all(client, account, cursors, folders, deadline, timings)
+            read = _read_all(client, account, cursors, folders, deadline, timings)
     except BaseException:
         _close(client, polite=False)
         raise
@@ -151,7 +175,7 @@ def read_mailbox(
         pool.give(key, client)
     else:
         _close(client, polite=True)
-    return MailboxRead(reads, timings)
+    return read
 
 
 def _read_all(
@@ -161,25 +185,66 @@ def _read_all(
     folders: tuple[str, ...],
     deadline: float,
     timings: dict[str, float],
-) -> list[FolderRead]:
-    targets = _targets(client, account, cursors, folders, timings)
+) -> MailboxRead:
+    """Read every target folder; a missing one becomes a problem, the others are still read."""
+    read = MailboxRead([], timings)
     known = {c.folder: c for c in cursors}
-    try:
-        return [
-            _read_folder(client, account, folder, direction, known.get(folder), deadline)
-            for folder, direction in targets
-        ]
-    except MailStepError as exc:
-        if folders or exc.step != "select" or _transport_failure(exc):
-            raise
-    # A folder found earlier is gone (renamed, recreated): ask the server again and carry each
-    # direction's cursor over; a different UIDVALIDITY then resynchronises without double counts.
+    missing: list[tuple[str, str]] = []
+    for folder, direction in _targets(client, account, cursors, folders, timings):
+        try:
+            read.folders.append(
+                _read_folder(client, account, folder, direction, known.get(folder), deadline)
+            )
+        except FolderMissing:
+            missing.append((folder, direction))
+    if missing and not folders:
+        missing = _follow_moves(client, account, cursors, missing, read, deadline, timings)
+    for folder, _direction in missing:
+        if folder in known:
+            read.vanished.append(folder)
+            read.problems.append(_vanished_message(account, folder))
+        else:
+            read.problems.append(_missing_message(account, folder))
+    return read
+
+
+def _follow_moves(
+    client: IMAPClient,
+    account: MailAccount,
+    cursors: list[Cursor],
+    missing: list[tuple[str, str]],
+    read: MailboxRead,
+    deadline: float,
+    timings: dict[str, float],
+) -> list[tuple[str, str]]:
+    """A folder found earlier is gone: ask the server again. If the direction's folder now has
+    another name (renamed, special-use moved), read it with the old cursor: a different
+    UIDVALIDITY then resynchronises without double counts. Returns what is still missing."""
     by_direction = {c.direction: c for c in cursors}
-    targets = _targets(client, account, [], (), timings)
-    return [
-        _read_folder(client, account, folder, direction, by_direction.get(direction), deadline)
-        for folder, direction in targets
-    ]
+    now = {d: f for f, d in _targets(client, account, [], (), timings)}
+    still = []
+    for folder, direction in missing:
+        other = now.get(direction)
+        if other is None or other == folder or other in {f.folder for f in read.folders}:
+            still.append((folder, direction))
+            continue
+        cursor = by_direction.get(direction)
+        try:
+            read.folders.append(_read_folder(client, account, other, direction, cursor, deadline))
+        except FolderMissing:
+            still.append((folder, direction))
+    return still
+
+
+def _vanished_message(account: MailAccount, folder: str) -> str:
+    return (
+        f"Dossier « {folder} » disparu sur {account.where} pour {account.username} : ses "
+        "messages seront comptés à son retour, sans doublon."
+    )
+
+
+def _missing_message(account: MailAccount, folder: str) -> str:
+    return f"Dossier « {folder} » introuvable sur {account.where} pour {account.username}."
 
 
 def _targets(
@@ -194,28 +259,13 @@ def _targets(
         return [(c.folder, c.direction) for c in sorted(cursors, key=lambda c: c.direction)]
     with timed_step(account, "select", timings):
         listed = client.list_folders()
-    sent = _sent_folder(listed)
+    sent = special_folder(listed, "sent")
     if not folders:
         return [("INBOX", "in")] + ([(sent, "out")] if sent else [])
-    return [(f, "out" if f == sent else "in") for f in folders]
-
-
-# Names of the sent folder on servers without SPECIAL-USE (compared without case or accents).
-SENT_NAMES = {"sent", "sent items", "sent messages", "sent mail", "envoyes", "elements envoyes",
-              "messages envoyes"}  # fmt: skip
-
-
-def _sent_folder(listed: list) -> str | None:
-    """The folder the server flags \\Sent; failing that, one with a usual sent-folder name."""
-    for flags, _sep, name in listed:
-        if b"\\Sent" in flags:
-            return name
-    for _flags, sep, name in listed:
-        leaf = name.rsplit(sep.decode(), 1)[-1] if sep else name
-        plain = unicodedata.normalize("NFKD", leaf).encode("ascii", "ignore").decode().lower()
-        if plain.strip() in SENT_NAMES:
-            return name
-    return None
+    drafts = special_folder(listed, "drafts")
+    if drafts in folders:
+        log.info("poll %s: drafts folder %s is never read", account.username, drafts)
+    return [(f, "out" if f == sent else "in") for f in folders if f != drafts]
 
 
 def _examine(client: IMAPClient, account: MailAccount, folder: str) -> dict:
@@ -225,10 +275,7 @@ def _examine(client: IMAPClient, account: MailAccount, folder: str) -> dict:
     except MailStepError as exc:
         cause = exc.__cause__
         if isinstance(cause, IMAPClientError) and not isinstance(cause, IMAPClientAbortError):
-            raise MailStepError(
-                f"Dossier « {folder} » introuvable sur {account.where} pour {account.username}.",
-                "select",
-            ) from exc
+            raise FolderMissing(_missing_message(account, folder), folder) from exc
         raise
 
 

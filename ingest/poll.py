@@ -176,8 +176,9 @@ def _flush(engine: Engine, pending: list, categories: dict[str, str], emit) -> N
     if not pending:
         return
     counted = save_successes(engine, [(t, r) for t, r, _s in pending], categories, _now())
-    for (target, _read, seconds), n in zip(pending, counted, strict=True):
-        emit(Outcome(target.address, True, messages=n, seconds=seconds))
+    for (target, read, seconds), n in zip(pending, counted, strict=True):
+        problems = " ".join(read.problems) or None
+        emit(Outcome(target.address, not problems, messages=n, message=problems, seconds=seconds))
     pending.clear()
 
 

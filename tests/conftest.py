@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from balise.db import make_engine, upgrade
@@ -22,11 +23,19 @@ os.environ["BALISE_GEOJSON"] = ""
 
 _db_names = itertools.count(1)
 
+# CI replays the same examples every run (a failure there is reproducible, never a coin toss);
+# locally hypothesis explores new ones each time.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
+
 # Fixtures that start a real server, and the marker every test using them must carry (so that
 # ``-m "not mail"`` leaves out every Dovecot test). Added here rather than remembered in each file.
 SERVER_MARKERS = {
     "dovecot": "mail",
     "rogue_dovecot": "mail",
+    "dovecot_other_operator": "mail",
+    "dovecot_silent_idle": "mail",
     "self_hosted_dovecot": "mail",
     "sandbox_operator_dir": "mail",
     "postgres_server": "postgres",
@@ -122,3 +131,27 @@ def https_server(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with serving_https(tmp_path) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_other_operator():
+    """Dovecot behaving like another operator's server: no IDLE, an ``INBOX.`` namespace with
+    "." as separator, unflagged Sent/Junk folders, a relay delivering 1–3 s after accepting
+    (``tests.support.dovecot.OTHER_OPERATOR``)."""
+    from ingest.demo.mail import running_sandbox
+    from tests.support.dovecot import OTHER_OPERATOR
+
+    with running_sandbox(**OTHER_OPERATOR) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
+def dovecot_silent_idle():
+    """(sandbox, proxy): a server that offers IDLE but never pushes (``SilentIdleProxy`` in
+    front of Dovecot), behind a relay delivering 1–3 s after accepting. Connect IMAP to the
+    proxy's port with implicit TLS."""
+    from ingest.demo.mail import running_sandbox
+    from tests.support.silent_idle import SilentIdleProxy
+
+    with running_sandbox(relay_delay=(1.0, 3.0)) as sandbox, SilentIdleProxy(sandbox) as proxy:
+        yield sandbox, proxy

@@ -35,7 +35,8 @@ def test_add_list_poll_remove(empty_db, database_url, dovecot):
     )  # fmt: skip
     assert added.exit_code == 0, added.output
     assert added.stdout.strip() == (
-        f"Boîte {address} suivie (mot de passe, STARTTLS, 127.0.0.1:{dovecot.imap_port})."
+        f"Boîte {address} suivie (mot de passe, IMAP STARTTLS 127.0.0.1:{dovecot.imap_port}, "
+        "envoi STARTTLS 127.0.0.1:587)."
     )
     with empty_db.connect() as conn:
         ref = conn.scalar(select(WatchedMailbox.secret_ref))
@@ -51,8 +52,8 @@ def test_add_list_poll_remove(empty_db, database_url, dovecot):
     assert listed.exit_code == 0
     lines = listed.stdout.strip().splitlines()
     assert lines[0].startswith(
-        f"{address}  38  127.0.0.1:{dovecot.imap_port}  STARTTLS  mot de passe  secret : chiffré"
-        "  relevée le "
+        f"{address}  38  mot de passe, IMAP STARTTLS 127.0.0.1:{dovecot.imap_port}, envoi "
+        "STARTTLS 127.0.0.1:587  secret : chiffré  relevée le "
     )
     assert lines[-1] == "1 boîte suivie."
     as_json = json.loads(run(database_url, "--json", "mailbox", "list").stdout)

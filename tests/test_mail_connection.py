@@ -216,3 +216,30 @@ def test_a_restarted_sandbox_keeps_its_ports_and_accounts():
     finally:
         again.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_the_other_operator_set_up_behaves_as_it_claims(dovecot_other_operator):
+    """The Dovecot the issue-12 tests use: no IDLE nor NOTIFY, folders under "INBOX." with "."
+    as separator, without special-use flags, none created by the server itself."""
+    from tests.support.dovecot import add_operator_account
+
+    server = dovecot_other_operator
+    bare = unique_address("nu")
+    password = server.add_user(bare)
+    client = open_imap(account_for(server, bare, password=password))
+    try:
+        assert not client.has_capability("IDLE") and not client.has_capability("NOTIFY")
+        assert client.namespace().personal == (("INBOX.", "."),)
+        assert [name for _f, _s, name in client.list_folders()] == ["INBOX"]
+    finally:
+        client.logout()
+    provisioned = unique_address("pourvu")
+    password = add_operator_account(server, provisioned)
+    client = open_imap(account_for(server, provisioned, password=password))
+    try:
+        listed = client.list_folders()
+    finally:
+        client.logout()
+    assert sorted(name for _f, _s, name in listed) == ["INBOX", "INBOX.Junk", "INBOX.Sent"]
+    assert {sep for _f, sep, _n in listed} == {b"."}
+    assert not [f for flags, _s, _n in listed for f in flags if f.lower() in (b"\\sent", b"\\junk")]

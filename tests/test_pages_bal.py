@@ -13,10 +13,11 @@ from balise.config import load_settings
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
+from balise.services import activity
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from tests.support.apptest import app_as, open_page
-from tests.support.dovecot import unique_address
+from tests.support.dovecot import add_login, add_operator_account, unique_address
 
 DOMAIN = "ehpad-lilas.mssante.fr"
 RPPS = "10003456786"
@@ -240,3 +241,59 @@ def test_provisionner_tells_a_programme_manager_they_do_not_provision(request_en
         "Un chargé de programme consulte et exporte mais n'agit pas sur les BAL."
     ]
     assert at.button(key="prov_submit").disabled
+
+
+@pytest.mark.mail
+def test_servers_of_a_bal_at_an_operator_then_its_test(
+    request_env, dovecot_other_operator, monkeypatch
+):
+    """Issue 12 on the pages: the operator's published servers (IMAP with implicit TLS,
+    submission on another host and port with STARTTLS, a login that is not the address) typed
+    on Provisionner, shown again on Tester, and the test there passes on a server without IDLE
+    whose relay delivers late."""
+    server = dovecot_other_operator
+    monkeypatch.setenv("BALISE_SECRET_KEY", new_key())
+    address = unique_address("paul", DOMAIN)
+    add_operator_account(server, address)
+    login = "pmartin-" + address.split("@")[0].split(".", 1)[1].replace(".", "-")
+    add_login(server, login, address, "Mdp-Page-9")
+    prov.provision(request_env, SYSTEM, load_settings(), BalRequest("PER", "01", address,
+                   "Paul", "Martin", RPPS))  # fmt: skip
+    prov.confirm(request_env, SYSTEM, address)
+
+    at = _open("provisionner")
+    assert at.selectbox(key="prov_servers_pick").value == address
+    at.text_input(key="prov_servers_smtp_port").input("cinq-cent-quatre-vingt-sept")
+    at.text_input(key="prov_servers_imap_host").input("127.0.0.1")
+    at.button(key="prov_servers_save").click().run()
+    assert "Le champ « port d'envoi » doit être un nombre (par exemple 587)." in _errors(at)
+    typed = {
+        "imap_port": str(server.imaps_port), "smtp_host": "localhost",
+        "smtp_port": str(server.submission_port), "username": login, "secret": "Mdp-Page-9",
+        "ca_bundle": str(server.ca_path),
+    }  # fmt: skip
+    for name, value in typed.items():
+        at.text_input(key=f"prov_servers_{name}").input(value)
+    at.selectbox(key="prov_servers_tls_mode").set_value("implicit")
+    at.selectbox(key="prov_servers_smtp_tls_mode").set_value("starttls")
+    at.button(key="prov_servers_save").click().run()
+    assert not at.exception, at.exception
+    assert f"Serveurs de {address} enregistrés." in [x.value for x in at.success]
+    found = activity.endpoints(request_env, SYSTEM, address)
+    assert {k: found[k] for k in ("imap_port", "tls_mode", "smtp_host", "smtp_port",
+            "smtp_tls_mode", "username", "secret")} == {
+        "imap_port": server.imaps_port, "tls_mode": "implicit", "smtp_host": "localhost",
+        "smtp_port": server.submission_port, "smtp_tls_mode": "starttls", "username": login,
+        "secret": "chiffré",
+    }  # fmt: skip
+
+    at = _open("tester")
+    assert at.text_input(key="test_servers_username").value == login  # shown again, no secret
+    assert at.text_input(key="test_servers_secret").value == ""
+    assert at.multiselect(key="test_pick").value == [address]
+    at.button(key="test_run").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value == "Message reçu dans la boîte de réception."
+    at.run()
+    history = at.dataframe[0].value
+    assert history[["Adresse", "Vu par"]].values.tolist() == [[address, "vérification périodique"]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -28,7 +29,12 @@ from tests.support.activity import (
     seed_directory,
     watch,
 )
-from tests.support.dovecot import AUTH_MODES, TEST_SECRET_KEY, unique_address
+from tests.support.dovecot import (
+    AUTH_MODES,
+    TEST_SECRET_KEY,
+    add_operator_account,
+    unique_address,
+)
 from tests.support.store_dump import all_text
 
 pytestmark = pytest.mark.mail
@@ -359,3 +365,109 @@ def test_sent_folder_found_by_name_on_a_server_without_special_use(empty_db):
         report = poll(empty_db)
         assert (report.outcomes[0].ok, report.outcomes[0].messages) == (True, 1)
         assert counts(empty_db, address) == {(D1, "out", DAC): 1}
+
+
+# --- servers that behave like other operators' (issue 12) -----------------------------------
+def test_sent_folder_that_vanishes_is_a_failure_and_nothing_is_counted_twice_when_back(
+    empty_db, dovecot_other_operator
+):
+    """INBOX.Sent, unflagged, "." separator, not re-created by the server: it disappears, the
+    poll says so and still counts INBOX; it comes back with 3 old messages + 1 new: 1 counted."""
+    server = dovecot_other_operator
+    seed_directory(empty_db)
+    address = unique_address("disparait")
+    password = watch(empty_db, server, address, password=add_operator_account(server, address))
+    old = [(raw_message(address, [f"{n}@dac.test"]), at_noon(D1)) for n in "abc"]
+    append(server, address, password, "INBOX.Sent", old)
+    append(server, address, password, "INBOX", [(raw_message("a@pharma.test", [address]),
+           at_noon(D1))])  # fmt: skip
+    assert poll(empty_db).outcomes[0].messages == 4
+    assert counts(empty_db, address) == {(D1, "out", DAC): 3, (D1, "in", PHARMACIE): 1}
+
+    server.doveadm("mailbox", "delete", "-u", address, "INBOX.Sent")
+    append(server, address, password, "INBOX", [(raw_message("b@pharma.test", [address]),
+           at_noon(D2))])  # fmt: skip
+    gone = (
+        f"Dossier « INBOX.Sent » disparu sur 127.0.0.1:{server.imap_port} pour {address} : "
+        "ses messages seront comptés à son retour, sans doublon."
+    )
+    for expected_new in (1, 0):  # reported at every poll while it is gone; INBOX still counted
+        outcome = poll(empty_db).outcomes[0]
+        assert (outcome.ok, outcome.messages, outcome.message) == (False, expected_new, gone)
+        row = status(empty_db, address)
+        assert (row.last_poll_ok, row.last_poll_message, row.poll_lease_until) == (
+            False,
+            gone,
+            None,
+        )
+    with empty_db.connect() as conn:
+        kept = conn.scalars(select(FolderState.folder).where(FolderState.mailbox_id == row.id))
+        assert sorted(kept) == ["INBOX", "INBOX.Sent"]
+
+    server.doveadm("mailbox", "create", "-u", address, "INBOX.Sent")
+    append(server, address, password, "INBOX.Sent",
+           old + [(raw_message(address, ["d@dac.test"]), at_noon(D2))])  # fmt: skip
+    outcome = poll(empty_db).outcomes[0]
+    assert (outcome.ok, outcome.messages, outcome.message) == (True, 1, None)
+    assert counts(empty_db, address) == {
+        (D1, "out", DAC): 3, (D2, "out", DAC): 1, (D1, "in", PHARMACIE): 1,
+        (D2, "in", PHARMACIE): 1,
+    }  # fmt: skip
+    assert status(empty_db, address).last_poll_ok is True
+
+
+def test_balise_test_messages_are_never_counted_timed_out_or_not(empty_db, dovecot_other_operator):
+    """The relay delivers 1–3 s after accepting: a 0.5-s round trip times out and its message
+    lands afterwards. Neither it, nor a test message left in INBOX.Sent, is traffic."""
+    from balise.mail.probe_message import build_message, use_case
+    from balise.mail.roundtrip import run_round_trip
+    from tests.support.dovecot import account_for
+
+    server = dovecot_other_operator
+    seed_directory(empty_db)
+    address = unique_address("sonde")
+    password = watch(empty_db, server, address, password=add_operator_account(server, address))
+    smtp = account_for(server, address, protocol="smtp", password=password)
+    imap = account_for(server, address, password=password)
+    late = run_round_trip(smtp, imap, timeout=0.5)
+    assert late.outcome == "timeout"
+    deadline = time.monotonic() + 5
+    while late.test_id not in server.delivered_at and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert late.test_id in server.delivered_at
+    copy = build_message(address, "a@pharma.test", "copie-envoyee", use_case(None))
+    append(server, address, password, "INBOX.Sent", [(copy.as_bytes(), at_noon(D1))])
+    server.deliver(address, raw_message("a@pharma.test", [address]))  # real traffic
+    report = poll(empty_db)
+    assert (report.outcomes[0].ok, report.outcomes[0].messages) == (True, 1)
+    today = datetime.now(ACTIVITY_TZ).date()
+    assert counts(empty_db, address) == {(today, "in", PHARMACIE): 1}
+    assert _imap_search(server, address, password, "INBOX", late.test_id)  # it is there
+
+
+def _imap_search(server, address, password, folder, test_id) -> list[int]:
+    from balise.mail.connection import open_imap
+    from tests.support.dovecot import account_for
+
+    client = open_imap(account_for(server, address, password=password))
+    try:
+        client.select_folder(folder, readonly=True)
+        return client.search(["HEADER", "X-Balise-Test-Id", test_id])
+    finally:
+        client.logout()
+
+
+def test_a_drafts_folder_is_never_read(empty_db, dovecot_other_operator):
+    server = dovecot_other_operator
+    seed_directory(empty_db)
+    address = unique_address("brouillon")
+    password = add_operator_account(server, address)
+    server.doveadm("mailbox", "create", "-u", address, "INBOX.Brouillons")
+    watch(empty_db, server, address, password=password, folders=("INBOX", "INBOX.Brouillons"))
+    append(server, address, password, "INBOX.Brouillons",
+           [(raw_message(address, ["a@dac.test"]), at_noon(D1))])  # fmt: skip
+    append(server, address, password, "INBOX", [(raw_message("a@dac.test", [address]),
+           at_noon(D1))])  # fmt: skip
+    report = poll(empty_db)
+    assert (report.outcomes[0].ok, report.outcomes[0].messages) == (True, 1)
+    assert counts(empty_db, address) == {(D1, "in", DAC): 1}

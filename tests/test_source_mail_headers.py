@@ -39,3 +39,18 @@ def test_drafts_and_deleted_are_skipped_and_odd_values_do_not_break():
     meta = to_meta(1, fetched)
     assert meta.skipped and meta.senders == () and meta.size == 0
     assert domains(["undisclosed-recipients:;", "<>", "=?bad?x?y?="]) == ()
+
+
+def test_balise_test_messages_are_skipped_whatever_the_header_case():
+    base = {
+        b"INTERNALDATE": datetime(2026, 7, 1, 12, 0, tzinfo=UTC),
+        b"RFC822.SIZE": 900,
+        b"FLAGS": (b"\\Seen",),
+    }
+    key = b"BODY[HEADER.FIELDS (FROM TO CC X-BALISE-TEST-ID)]"
+    probe = b"From: a@pharma.test\r\nx-balise-test-id: 0f3a\r\nTo: b@dac.test\r\n\r\n"
+    meta = to_meta(3, base | {key: probe})
+    assert (meta.skipped, meta.balise_test) == (True, True)
+    assert "0f3a" not in repr(meta)  # the id is not kept either
+    real = to_meta(4, base | {key: b"From: a@pharma.test\r\nTo: b@dac.test\r\n\r\n"})
+    assert (real.skipped, real.balise_test, real.senders) == (False, False, ("pharma.test",))

@@ -13,6 +13,7 @@ from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.db import engine_for, upgrade
 from balise.errors import BaliseError, ValidationError
+from balise.mail.roundtrip import SEEN_BY
 from balise.referentials.bal_rules import BalRequest, suggest_address
 from balise.referentials.bal_sheet import template_bytes
 from balise.services import bal_import, bal_tests
@@ -162,7 +163,9 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
 
 def _result_line(result) -> str:
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items())
-    timings = f" ({steps})" if steps else ""
+    seen = f" ; vu par {SEEN_BY[result.seen_by]}" if result.seen_by else ""
+    details = f"{steps}{seen}".removeprefix(" ; ")
+    timings = f" ({details})" if details else ""
     return f"{result.sender} : {OUTCOME_LINES[result.outcome]} — {result.message}{timings}"
 
 

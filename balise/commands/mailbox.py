@@ -14,7 +14,7 @@ from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.db import engine_for, upgrade
 from balise.formatting import fr_count
-from balise.mail.connection import AUTH_MODES, TLS_MODES
+from balise.mail.connection import AUTH_MODES, IMAP_PORTS, TLS_MODES
 from balise.services import activity
 
 AUTH_LABELS = {
@@ -44,8 +44,14 @@ def mailbox() -> None:
 @click.option("--host", required=True, help="Serveur IMAP de l'opérateur.")
 @click.option("--port", type=int, help="Port IMAP (143 en STARTTLS, 993 en TLS implicite).")
 @click.option("--tls", "tls_mode", type=click.Choice(TLS_MODES), default="starttls")
+@click.option("--smtp-host", help="Serveur d'envoi (SMTP), si différent du serveur IMAP.")
+@click.option("--smtp-port", type=int, help="Port d'envoi (587 en STARTTLS, 465 en TLS implicite).")
+@click.option(
+    "--smtp-tls", "smtp_tls_mode", type=click.Choice(TLS_MODES),
+    help="TLS de l'envoi (défaut : celui de l'IMAP).",
+)  # fmt: skip
 @click.option("--auth", "auth_mode", type=click.Choice(AUTH_MODES), default="password")
-@click.option("--username", help="Identifiant, si différent de l'adresse.")
+@click.option("--username", help="Identifiant de connexion, s'il diffère de l'adresse.")
 @click.option("--ask-secret", is_flag=True, help="Saisir le mot de passe ou jeton (chiffré).")
 @click.option("--secret-env", help="Variable d'environnement qui contient le secret.")
 @click.option("--secret-file", help="Fichier qui contient le secret.")
@@ -70,19 +76,30 @@ def add(
     ref = f"env:{secret_env}" if secret_env else f"file:{secret_file}" if secret_file else None
     request = activity.WatchRequest(
         address=address,
-        imap_port=port or (993 if opts["tls_mode"] == "implicit" else 143),
+        imap_port=port or IMAP_PORTS[opts["tls_mode"]],
         secret=secret,
         secret_ref=ref,
         folders=tuple(opts.pop("folders")),
         imap_host=opts.pop("host"),
         **opts,
     )
-    activity.add_watched(_store(ctx), ctx.actor, request, ctx.settings.secret_key)
+    engine = _store(ctx)
+    activity.add_watched(engine, ctx.actor, request, ctx.settings.secret_key)
     clean = request.address.strip().lower()
     ctx.echo(
-        f"Boîte {clean} suivie ({AUTH_LABELS[request.auth_mode]}, "
-        f"{TLS_LABELS[request.tls_mode]}, {request.imap_host}:{request.imap_port}).",
+        f"Boîte {clean} suivie ({_endpoints_line(activity.endpoints(engine, ctx.actor, clean))}).",
         {"address": clean, "status": "watched"},
+    )
+
+
+def _endpoints_line(found) -> str:
+    """« mot de passe, identifiant jdupont, IMAP STARTTLS h:143, envoi STARTTLS h:587 » (the
+    login only when it differs from the address)."""
+    login = f", identifiant {found['username']}" if found["username"] != found["address"] else ""
+    return (
+        f"{AUTH_LABELS[found['auth_mode']]}{login}, IMAP {TLS_LABELS[found['tls_mode']]} "
+        f"{found['imap_host']}:{found['imap_port']}, envoi {TLS_LABELS[found['smtp_tls_mode']]} "
+        f"{found['smtp_host']}:{found['smtp_port']}"
     )
 
 
@@ -104,9 +121,7 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
         else:
             last = f"échec le {r.last_poll_at:%d/%m/%Y %H:%M} UTC : {r.last_poll_message}"
         click.echo(
-            f"{r.address}  {r.department}  {r.imap_host}:{r.imap_port}  "
-            f"{TLS_LABELS.get(r.tls_mode, r.tls_mode)}  {AUTH_LABELS.get(r.auth_mode, r.auth_mode)}"
-            f"  secret : {r.secret}  {last}"
+            f"{r.address}  {r.department}  {_endpoints_line(r._asdict())}  secret : {r.secret}  {last}"
         )
     click.echo(f"{fr_count(len(df), 'boîte suivie', 'boîtes suivies')}.")
 

@@ -39,6 +39,9 @@ from balise.errors import MailError, SecretError
 log = logging.getLogger(__name__)
 
 TLS_MODES = ("starttls", "implicit")
+# Default ports by TLS mode (RFC 8314): IMAP 143 / 993, submission 587 / 465.
+IMAP_PORTS = {"starttls": 143, "implicit": 993}
+SUBMISSION_PORTS = {"starttls": 587, "implicit": 465}
 AUTH_MODES = ("password", "xoauth2", "oauthbearer", "external")
 ANS_CIPHERS = (
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -74,10 +77,17 @@ class MailAccount:
     ans_ciphers: bool = False
     # Fernet key that opens ``enc:`` references; empty = BALISE_SECRET_KEY from the settings.
     secret_key: str = field(default="", repr=False, compare=False)
+    # The mailbox's e-mail address when the login (``username``) is something else.
+    address: str = ""
 
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def email(self) -> str:
+        """The address mail is sent from and to: ``address``, else the login itself."""
+        return self.address or self.username
 
     def secret(self) -> str:
         """The password or token, read from its reference now (never kept)."""
@@ -92,6 +102,19 @@ class MailAccount:
             raise MailStepError(
                 f"Secret de {self.username} indisponible : {exc}", "secret"
             ) from exc
+
+
+def submission_endpoint(
+    imap_host: str,
+    imap_tls: str,
+    host: str | None = None,
+    port: int | None = None,
+    tls_mode: str | None = None,
+) -> tuple[str, int, str]:
+    """(host, port, TLS mode) of a mailbox's SMTP submission: what the operator published,
+    each missing piece derived from IMAP (same host, same TLS mode, 587 or 465)."""
+    tls = tls_mode or imap_tls
+    return host or imap_host, port or SUBMISSION_PORTS.get(tls, 587), tls
 
 
 def ssl_context(

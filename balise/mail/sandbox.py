@@ -10,6 +10,8 @@ Public API::
 
     sandbox = MailSandbox(directory)          # nothing started yet; rogue=True: untrusted cert;
                                               # special_use=False: no \\Sent/\\Junk flags
+    MailSandbox(directory, idle=False, inbox_prefix="INBOX.", special_use=False,
+                auto_folders=False, relay_delay=(1, 3))   # like other operators' servers (below)
     sandbox.start()                           # PKI, config, token service, relay, dovecot -F
     sandbox.imap_port, .imaps_port, .lmtp_port, .submission_port, .submissions_port,
     sandbox.relay_port, .introspection_port, .host ("127.0.0.1"), .ca_path
@@ -24,6 +26,15 @@ Public API::
     sandbox.stop_dovecot() / sandbox.start_dovecot() / sandbox.restart() / sandbox.stop()
     MailSandbox.attach(directory)             # an already running sandbox (another process)
     python -m balise.mail.sandbox [DIR]       # run it in the foreground until Ctrl+C (make run)
+
+Variants that make the same Dovecot behave like other operators' servers (issue 12): ``idle=False``
+announces no IDLE (nor NOTIFY) capability, so clients must poll; ``inbox_prefix="INBOX."`` puts
+every folder under a Cyrus/Courier-like ``INBOX.`` namespace with "." as separator (``INBOX.Sent``,
+``INBOX.Junk``); ``special_use=False`` leaves folders unflagged; ``auto_folders=False`` creates
+no folder by itself (Sent, Junk, Trash exist once created, and stay deleted); ``relay_delay`` (seconds, or a
+(min, max) range drawn at random) makes the relay accept a message at once and deliver it that
+much later, like an operator's queue. ``delivered_at[test id]`` is when the relay finished
+delivering a message carrying ``X-Balise-Test-Id`` (``time.perf_counter``, this process).
 
 A restarted sandbox keeps its directory's ports (``ports.json``) when they are still free, so
 accounts and watched mailboxes configured against it keep working.
@@ -42,6 +53,7 @@ import fcntl
 import json
 import logging
 import os
+import random
 import secrets
 import shutil
 import smtplib
@@ -117,6 +129,31 @@ def _reuse_ports(path: Path) -> dict[str, int]:
         ports = {name: free_port() for name in PORT_NAMES}
     path.write_text(json.dumps(ports))
     return ports
+
+
+# Dovecot 2.3.19's own post-login capabilities without IDLE and NOTIFY (no push of any kind).
+NO_PUSH_CAPABILITY = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS "
+    "THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS "
+    "LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH "
+    "LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ "
+    "SPECIAL-USE"
+)
+
+
+def _variant_config(
+    config: str, special_use: bool, idle: bool, inbox_prefix: str, auto_folders: bool
+) -> str:
+    """The base configuration turned into one of the variants (module docstring)."""
+    dropped = ([] if special_use else ["special_use"]) + ([] if auto_folders else ["auto ="])
+    config = "".join(x for x in config.splitlines(True) if not any(d in x for d in dropped))
+    if inbox_prefix:
+        config = config.replace(
+            "  separator = /\n", f"  separator = .\n  prefix = {inbox_prefix}\n", 1
+        )
+    if not idle:
+        config += f"imap_capability = {NO_PUSH_CAPABILITY}\n"
+    return config
 
 
 def _render_config(d: Path, ports: dict[str, int], rogue: bool) -> str:
@@ -291,17 +328,34 @@ class _Relay:
     async def handle_DATA(self, server, session, envelope):
         headers = BytesHeaderParser().parsebytes(envelope.content)
         junk = (headers.get("X-Spam-Flag") or "").strip().upper() == "YES"
+        # LMTP reads the detail under the namespace prefix: "Junk" is INBOX.Junk there.
         rcpts = [self.sandbox.with_folder(r, "Junk") if junk else r for r in envelope.rcpt_tos]
+        test_id = (headers.get("X-Balise-Test-Id") or "").strip()
+        args = (envelope.mail_from, rcpts, envelope.content, test_id)
+        delay = self.sandbox.next_relay_delay()
+        if delay:  # an operator's queue: accepted now, delivered later
+            threading.Timer(delay, self._deliver_quietly, args).start()
+            return "250 Message queued for delivery"
         try:
-            refused = lmtp_send(
-                "127.0.0.1", self.sandbox.lmtp_port, envelope.mail_from, rcpts, envelope.content
-            )
-            if refused:
+            if self._deliver(*args):
                 return "550 5.1.1 Destinataire refusé"
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("relay to LMTP failed: %s", type(exc).__name__)
             return "451 4.3.0 Livraison impossible pour le moment"
         return "250 Message accepted for delivery"
+
+    def _deliver(self, sender: str, rcpts: list[str], content: bytes, test_id: str) -> dict:
+        refused = lmtp_send("127.0.0.1", self.sandbox.lmtp_port, sender, rcpts, content)
+        if test_id and not refused:
+            self.sandbox.delivered_at[test_id] = time.perf_counter()
+        return refused
+
+    def _deliver_quietly(self, *args) -> None:
+        try:
+            if self._deliver(*args):
+                log.warning("queued message refused by LMTP")
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("queued delivery to LMTP failed: %s", type(exc).__name__)
 
 
 class MailSandbox:
@@ -309,11 +363,23 @@ class MailSandbox:
 
     host = "127.0.0.1"
 
-    def __init__(self, directory: Path | str, rogue: bool = False, special_use: bool = True):
+    def __init__(
+        self,
+        directory: Path | str,
+        rogue: bool = False,
+        special_use: bool = True,
+        idle: bool = True,
+        inbox_prefix: str = "",
+        relay_delay: float | tuple[float, float] | None = None,
+        auto_folders: bool = True,
+    ):
         self.directory = Path(directory)
         self.rogue = rogue
         # False: folders carry no special-use flag (older servers): clients must go by name.
         self.special_use = special_use
+        self.idle, self.inbox_prefix, self.relay_delay = idle, inbox_prefix, relay_delay
+        self.auto_folders = auto_folders
+        self.delivered_at: dict[str, float] = {}
         self.pki = TestPKI(self.directory / "tls")
         self.ports: dict[str, int] = {}
         self._dovecot: subprocess.Popen | None = None
@@ -333,6 +399,16 @@ class MailSandbox:
     users_dir = property(lambda self: self.directory / "users.d")
     tokens_path = property(lambda self: self.directory / "tokens.json")
     log_path = property(lambda self: self.directory / "dovecot.log")
+    sent_folder = property(lambda self: f"{self.inbox_prefix}Sent")
+    junk_folder = property(lambda self: f"{self.inbox_prefix}Junk")
+
+    def next_relay_delay(self) -> float:
+        """Seconds the relay waits before delivering the next message (0: at once)."""
+        if not self.relay_delay:
+            return 0.0
+        if isinstance(self.relay_delay, tuple):
+            return random.uniform(*self.relay_delay)
+        return float(self.relay_delay)
 
     @classmethod
     def attach(cls, directory: Path | str) -> MailSandbox:
@@ -372,8 +448,9 @@ class MailSandbox:
             self.tokens_path.write_text("{}")
         (d / "oauth2.conf.ext").write_text(_OAUTH2.format(port=self.introspection_port))
         config = _render_config(d, self.ports, self.rogue)
-        if not self.special_use:
-            config = "".join(x for x in config.splitlines(True) if "special_use" not in x)
+        config = _variant_config(
+            config, self.special_use, self.idle, self.inbox_prefix, self.auto_folders
+        )
         self.config_path.write_text(config)
         state = {"ports": self.ports, "rogue": self.rogue, "pid": os.getpid()}
         (d / "sandbox.json").write_text(json.dumps(state))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 
 from balise.errors import NotFoundError, ValidationError
-from balise.mail.connection import AUTH_MODES, TLS_MODES
+from balise.mail.connection import AUTH_MODES, TLS_MODES, submission_endpoint
 from balise.models import DailyActivity, Establishment, Mailbox, WatchedMailbox
 from balise.referentials.departments import load_departments
 from balise.referentials.use_cases import flow_use_cases
@@ -77,6 +77,10 @@ class WatchRequest:
     client_cert: str | None = None
     client_key: str | None = None
     folders: tuple[str, ...] = ()
+    # Submission as the operator publishes it; None = derived (connection.submission_endpoint).
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_tls_mode: str | None = None
 
 
 def _problems(req: WatchRequest) -> list[tuple[str, str]]:
@@ -93,6 +97,12 @@ def _problems(req: WatchRequest) -> list[tuple[str, str]]:
         )
     if not 0 < req.imap_port < 65536:
         found.append(("imap_port", "Le port IMAP doit être compris entre 1 et 65535."))
+    if req.smtp_port is not None and not 0 < req.smtp_port < 65536:
+        found.append(("smtp_port", "Le port SMTP doit être compris entre 1 et 65535."))
+    if req.smtp_tls_mode is not None and req.smtp_tls_mode not in TLS_MODES:
+        found.append(("smtp_tls_mode", "Le mode TLS de l'envoi doit être starttls ou implicit."))
+    if not req.imap_host.strip() or (req.smtp_host is not None and not req.smtp_host.strip()):
+        found.append(("imap_host", "Le nom du serveur ne peut pas être vide."))
     if req.auth_mode == "external" and not (req.client_cert and req.client_key):
         found.append(("client_cert", "Le mode EXTERNAL demande un certificat et une clé client."))
     if req.auth_mode in ("password", "xoauth2", "oauthbearer") and not (
@@ -112,6 +122,33 @@ def _secret_ref(req: WatchRequest, key: str) -> str | None:
     return seal(req.secret, key) if req.secret else req.secret_ref
 
 
+def _endpoint_values(req: WatchRequest, secret_key: str) -> dict:
+    """The columns that say how to reach and log into the mailbox (IMAP and submission)."""
+    smtp_host, smtp_port, smtp_tls = submission_endpoint(
+        req.imap_host.strip(), req.tls_mode, (req.smtp_host or "").strip() or None,
+        req.smtp_port, req.smtp_tls_mode,
+    )  # fmt: skip
+    return {
+        "imap_host": req.imap_host.strip(),
+        "imap_port": req.imap_port,
+        "tls_mode": req.tls_mode,
+        "smtp_host": smtp_host,
+        "smtp_port": smtp_port,
+        "smtp_tls_mode": smtp_tls,
+        "auth_mode": req.auth_mode,
+        "username": (req.username or "").strip() or req.address.strip().lower(),
+        "secret_ref": _secret_ref(req, secret_key),
+        "ca_bundle": req.ca_bundle or None,
+        "client_cert": req.client_cert or None,
+        "client_key_ref": f"file:{req.client_key}" if req.client_key else None,
+    }
+
+
+def _audit_detail(req: WatchRequest, values: dict) -> dict:
+    return {"auth_mode": req.auth_mode, "host": values["imap_host"],
+            "smtp": f"{values['smtp_host']}:{values['smtp_port']}"}  # fmt: skip
+
+
 def add_watched(engine: Engine, actor: Actor, req: WatchRequest, secret_key: str) -> int:
     """Start watching a mailbox; return its id. Refusals are French sentences naming the field."""
     address = req.address.strip().lower()
@@ -120,30 +157,69 @@ def add_watched(engine: Engine, actor: Actor, req: WatchRequest, secret_key: str
     problems = _problems(req)
     if problems:
         raise ValidationError(problems[0][1], problems)
-    values = {
-        "address": address,
-        "department": req.department,
-        "imap_host": req.imap_host,
-        "imap_port": req.imap_port,
-        "tls_mode": req.tls_mode,
-        "auth_mode": req.auth_mode,
-        "username": req.username or address,
-        "secret_ref": _secret_ref(req, secret_key),
-        "ca_bundle": req.ca_bundle,
-        "client_cert": req.client_cert,
-        "client_key_ref": f"file:{req.client_key}" if req.client_key else None,
-        "folders": ",".join(req.folders),
-        "enabled": True,
-    }
+    values = {"address": address, "department": req.department, "folders": ",".join(req.folders),
+              "enabled": True} | _endpoint_values(req, secret_key)  # fmt: skip
     with engine.begin() as conn:
         if conn.scalar(select(WatchedMailbox.id).where(WatchedMailbox.address == address)):
             raise ValidationError(f"La boîte {address} est déjà suivie.", [("address", "")])
         new_id = conn.execute(insert(WatchedMailbox).values(**values)).inserted_primary_key[0]
-        audit.record(
-            conn, actor, "mailbox.add", address, department=req.department,
-            detail={"auth_mode": req.auth_mode, "host": req.imap_host},
-        )  # fmt: skip
+        audit.record(conn, actor, "mailbox.add", address, department=req.department,
+                     detail=_audit_detail(req, values))  # fmt: skip
     return int(new_id)
+
+
+def save_endpoints(engine: Engine, actor: Actor, req: WatchRequest, secret_key: str) -> bool:
+    """The pages' form: watch the mailbox, or change how to reach it (servers, login, auth)
+    when it is already watched, keeping its counts, folder positions and, when none is typed,
+    its secret. True when the mailbox was added."""
+    address = req.address.strip().lower()
+    w = WatchedMailbox
+    with engine.connect() as conn:
+        row = conn.execute(select(w.department, w.secret_ref).where(w.address == address)).first()
+    if row is None:
+        add_watched(engine, actor, req, secret_key)
+        return True
+    check_can_act(actor, row.department, "mailbox")
+    if not (req.secret or req.secret_ref) and row.secret_ref and req.auth_mode != "external":
+        req = replace(req, secret_ref=row.secret_ref)
+    problems = _problems(replace(req, department=row.department))
+    if problems:
+        raise ValidationError(problems[0][1], problems)
+    values = _endpoint_values(req, secret_key)
+    with engine.begin() as conn:
+        conn.execute(update(w).where(w.address == address).values(**values))
+        audit.record(conn, actor, "mailbox.update", address, department=row.department,
+                     detail=_audit_detail(req, values))  # fmt: skip
+    return False
+
+
+def _with_submission(found: dict) -> dict:
+    """Rows written before the submission columns existed get the derived endpoint."""
+    found["smtp_host"], found["smtp_port"], found["smtp_tls_mode"] = submission_endpoint(
+        found["imap_host"], found["tls_mode"], found["smtp_host"], found["smtp_port"],
+        found["smtp_tls_mode"],
+    )  # fmt: skip
+    found["username"] = found["username"] or found["address"]
+    return found
+
+
+def endpoints(engine: Engine, actor: Actor, address: str) -> dict | None:
+    """How a watched mailbox is reached (no secret: only its description), or None."""
+    w = WatchedMailbox
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(w.address, w.department, w.imap_host, w.imap_port, w.tls_mode, w.smtp_host,
+                   w.smtp_port, w.smtp_tls_mode, w.username, w.auth_mode, w.secret_ref,
+                   w.ca_bundle, w.client_cert, w.client_key_ref)
+            .where(w.address == address.strip().lower())
+        ).mappings().first()  # fmt: skip
+    if row is None:
+        return None
+    readable_departments(actor, [row["department"]])
+    found = _with_submission(dict(row))
+    found["secret"] = describe(found.pop("secret_ref"))
+    found["client_key"] = (found.pop("client_key_ref") or "").removeprefix("file:") or None
+    return found
 
 
 def move_watched(
@@ -229,13 +305,18 @@ def watched(engine: Engine, actor: Actor, departments: Iterable[str] | None = No
     w = WatchedMailbox
     stmt = (
         select(
-            w.address, w.department, w.imap_host, w.imap_port, w.tls_mode, w.auth_mode,
-            w.secret_ref, w.last_poll_at, w.last_poll_ok, w.last_poll_message, w.last_activity_at,
+            w.address, w.department, w.imap_host, w.imap_port, w.tls_mode, w.smtp_host,
+            w.smtp_port, w.smtp_tls_mode, w.username, w.auth_mode, w.secret_ref, w.last_poll_at,
+            w.last_poll_ok, w.last_poll_message, w.last_activity_at,
         )
         .where(in_departments(w.department, deps))
         .order_by(w.department, w.address)
     )  # fmt: skip
     df = frame(engine, stmt, [c.key for c in stmt.selected_columns])
+    if not df.empty:
+        submission = [_with_submission(r) for r in df.to_dict("records")]
+        for column in ("smtp_host", "smtp_port", "smtp_tls_mode", "username"):
+            df[column] = [r[column] for r in submission]
     df["secret"] = df.pop("secret_ref").map(describe)
     return df
 

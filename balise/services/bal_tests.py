@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError, PermissionDenied, ValidationError
-from balise.mail.connection import MailAccount
+from balise.mail.connection import MailAccount, submission_endpoint
 from balise.mail.probe_message import use_case
 from balise.mail.roundtrip import RoundTripResult, StepCallback, run_round_trip
 from balise.models import BalTest, ProvisionedBal, WatchedMailbox
@@ -74,8 +74,10 @@ def _with_token(account: MailAccount, token: str) -> MailAccount:
 
 
 def _watched_accounts(bal: ProvisionedBal, settings: Settings, token: str | None, engine: Engine):
-    """A BAL at a real operator: the IMAP settings registered for activity polling
-    (``balise mailbox add``); submission on the same host, 587 STARTTLS or 465 implicit."""
+    """A BAL at a real operator: the servers registered with ``balise mailbox add`` (or the
+    pages), as the operator publishes them: IMAP, submission (host, port, TLS mode; derived
+    from IMAP when not given) and the login, which may differ from the address. Mail is always
+    addressed to and from the BAL's address."""
     with engine.connect() as conn:
         row = conn.execute(
             select(WatchedMailbox).where(WatchedMailbox.address == bal.address)
@@ -88,10 +90,14 @@ def _watched_accounts(bal: ProvisionedBal, settings: Settings, token: str | None
     key_path = (row.client_key_ref or "").removeprefix("file:") or None
     imap = MailAccount(row.imap_host, row.imap_port, row.username or bal.address, row.tls_mode,
                        row.auth_mode, row.secret_ref, row.ca_bundle, client_cert=row.client_cert,
-                       client_key=key_path, secret_key=settings.secret_key)  # fmt: skip
+                       client_key=key_path, secret_key=settings.secret_key,
+                       address=bal.address)  # fmt: skip
     if token:
         imap = _with_token(imap, token)
-    return replace(imap, port=587 if row.tls_mode == "starttls" else 465), imap
+    host, port, tls_mode = submission_endpoint(
+        row.imap_host, row.tls_mode, row.smtp_host, row.smtp_port, row.smtp_tls_mode
+    )
+    return replace(imap, host=host, port=port, tls_mode=tls_mode), imap
 
 
 def accounts_for(
@@ -119,7 +125,7 @@ def _record(engine: Engine, actor: Actor, bal: ProvisionedBal, result: RoundTrip
                 failed_step=result.failed_step, message=result.message,
                 connect_s=result.steps.get("connect"), auth_s=result.steps.get("auth"),
                 submit_s=result.steps.get("submit"), visible_s=result.steps.get("visible"),
-                folder=result.folder,
+                folder=result.folder, seen_by=result.seen_by,
             )
         )  # fmt: skip
         conn.execute(
@@ -163,7 +169,7 @@ def run_bal_test(
     smtp, imap = accounts_for(engine, settings, bal, token)
     if target is not None:
         imap = accounts_for(engine, settings, target)[1]
-    result = run_round_trip(smtp, imap, imap.username, case, timeout, with_xdm, extra_headers,
+    result = run_round_trip(smtp, imap, imap.email, case, timeout, with_xdm, extra_headers,
                             on_step)  # fmt: skip
     _record(engine, actor, bal, result)
     return result
@@ -246,7 +252,7 @@ def history(
     addresses: list[str] | None = None,
     limit: int = 200,
 ) -> pd.DataFrame:
-    """The latest tests (newest first): timings per step, outcome, folder."""
+    """The latest tests (newest first): timings per step, outcome, folder, how it was seen."""
     query = _scoped(
         select(
             BalTest.started_at.label("debut"),
@@ -259,6 +265,7 @@ def history(
             BalTest.submit_s.label("envoi_s"),
             BalTest.visible_s.label("reception_s"),
             BalTest.folder.label("dossier"),
+            BalTest.seen_by.label("vu_par"),
             BalTest.message,
         ),
         actor,

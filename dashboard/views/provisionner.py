@@ -8,6 +8,7 @@ from balise.referentials.bal_rules import FIELD_LABELS, REQUIRED, BalRequest, su
 from balise.referentials.bal_types import BAL_TYPES
 from balise.services.provisioning import STATUSES
 from dashboard import data
+from dashboard.operator_servers import operator_servers_form
 from dashboard.shell import current_actor, selection
 
 LIST_COLUMNS = {
@@ -143,3 +144,9 @@ with tab_list:
                     st.success(f"BAL {chosen} confirmée.")
                 except BaliseError as exc:
                     st.error(str(exc))
+        at_operator = bals.loc[bals["moteur"] == "request"]
+        if not at_operator.empty:
+            st.subheader("Serveurs de l'opérateur")
+            picked = st.selectbox("BAL", at_operator["adresse"].tolist(), key="prov_servers_pick")
+            where = at_operator.set_index("adresse").loc[picked, "departement"]
+            operator_servers_form(actor, picked, where, key="prov_servers")

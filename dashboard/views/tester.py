@@ -4,9 +4,10 @@ test a whole department; history of latency and outcomes."""
 import streamlit as st
 
 from balise.errors import BaliseError
-from balise.mail.roundtrip import STEPS
+from balise.mail.roundtrip import SEEN_BY, STEPS
 from balise.services.bal_tests import TESTABLE
 from dashboard import charts, data
+from dashboard.operator_servers import operator_servers_form
 from dashboard.shell import current_actor, selection
 
 STEP_LABELS = {"connect": "Connexion", "auth": "Authentification", "submit": "Envoi",
@@ -15,7 +16,8 @@ HISTORY_COLUMNS = {
     "debut": "Début", "adresse": "Adresse", "departement": "Département",
     "resultat": "Résultat", "etape_en_echec": "Étape en échec", "connexion_s": "Connexion (s)",
     "authentification_s": "Authentification (s)", "envoi_s": "Envoi (s)",
-    "reception_s": "Réception (s)", "dossier": "Dossier", "message": "Message",
+    "reception_s": "Réception (s)", "dossier": "Dossier", "vu_par": "Vu par",
+    "message": "Message",
 }  # fmt: skip
 # Material icons ship with Streamlit (emoji fonts are often missing on work stations).
 ICONS = {
@@ -76,6 +78,14 @@ with tab_run:
             "Cas d'usage du message", list(cases), format_func=cases.get, key="test_case"
         )
         with_xdm = st.checkbox("Joindre une archive IHE_XDM.ZIP factice", key="test_xdm")
+        at_operator = bals.loc[bals["moteur"] == "request"]
+        if not at_operator.empty:
+            with st.expander("Serveurs de l'opérateur d'une BAL"):
+                chosen = st.selectbox(
+                    "BAL", at_operator["adresse"].tolist(), key="test_servers_pick"
+                )
+                where = at_operator.set_index("adresse").loc[chosen, "departement"]
+                operator_servers_form(actor, chosen, where, key="test_servers")
         if st.button("Lancer les tests", type="primary", disabled=not picked, key="test_run"):
             for address in picked:
                 _run_one(address, case_id, with_xdm)
@@ -109,5 +119,6 @@ with tab_history:
             resultat=history["resultat"].map(charts.OUTCOME_LABELS),
             etape_en_echec=history["etape_en_echec"].fillna("—"),
             dossier=history["dossier"].fillna("—"),
+            vu_par=history["vu_par"].map(SEEN_BY).fillna("—"),
         )
         st.dataframe(shown.rename(columns=HISTORY_COLUMNS), hide_index=True)

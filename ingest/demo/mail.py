@@ -18,10 +18,13 @@ from balise.secrets import seal
 
 
 @contextmanager
-def running_sandbox(rogue: bool = False, special_use: bool = True) -> Iterator[MailSandbox]:
-    """A started sandbox in a fresh temporary directory, stopped and removed afterwards."""
+def running_sandbox(
+    rogue: bool = False, special_use: bool = True, **variants
+) -> Iterator[MailSandbox]:
+    """A started sandbox in a fresh temporary directory, stopped and removed afterwards.
+    ``variants``: ``idle``, ``inbox_prefix``, ``auto_folders``, ``relay_delay`` (MailSandbox)."""
     directory = Path(tempfile.mkdtemp(prefix="balise-dovecot-"))
-    sandbox = MailSandbox(directory, rogue=rogue, special_use=special_use).start()
+    sandbox = MailSandbox(directory, rogue=rogue, special_use=special_use, **variants).start()
     try:
         yield sandbox
     finally:

@@ -2,7 +2,9 @@
 
 What is kept is only what counting needs: the day and time of arrival (INTERNALDATE), the size,
 and the *domains* of the counterparts. The From/To/Cc header bytes are reduced to domains here,
-at once, and dropped; subjects, bodies and full addresses never leave this function.
+at once, and dropped; subjects, bodies and full addresses never leave this function. Balise's own
+test messages (header ``X-Balise-Test-Id``, ``balise.mail.probe_message``) are marked skipped:
+they are never traffic, whether their round trip saw them or timed out.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from email.utils import getaddresses
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from balise.mail.probe_message import TEST_ID_HEADER
+
 # Days are counted in French local time: that is the day the users talk about.
 ACTIVITY_TZ = ZoneInfo("Europe/Paris")
-_HEADERS = (b"from", b"to", b"cc")
+_TEST_ID = TEST_ID_HEADER.lower().encode()
+_HEADERS = (b"from", b"to", b"cc", _TEST_ID)
 
 
 class MessageMeta(NamedTuple):
@@ -27,7 +32,8 @@ class MessageMeta(NamedTuple):
     size: int
     senders: tuple[str, ...]  # From domains, lower case, in header order
     recipients: tuple[str, ...]  # To then Cc domains
-    skipped: bool  # \\Draft or \\Deleted: not a message that was exchanged
+    skipped: bool  # \\Draft, \\Deleted or a Balise test: not a message that was exchanged
+    balise_test: bool = False  # carries X-Balise-Test-Id (so ``skipped`` too)
 
 
 def _fields(header_bytes: bytes) -> dict[bytes, list[str]]:
@@ -81,5 +87,6 @@ def to_meta(uid: int, fetched: dict[bytes, object]) -> MessageMeta:
         size=int(fetched.get(b"RFC822.SIZE") or 0),  # type: ignore[call-overload]
         senders=domains(fields.get(b"from", [])),
         recipients=domains(fields.get(b"to", []) + fields.get(b"cc", [])),
-        skipped=bool(flags & {b"\\draft", b"\\deleted"}),
+        skipped=bool(flags & {b"\\draft", b"\\deleted"}) or _TEST_ID in fields,
+        balise_test=_TEST_ID in fields,
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:23:42.910505
+Create Date: 2026-11-30 05:50:54.867115
 """
 
 from alembic import op
@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("submit_s", sa.Double(), nullable=True),
         sa.Column("visible_s", sa.Double(), nullable=True),
         sa.Column("folder", sa.String(length=255), nullable=True),
+        sa.Column("seen_by", sa.String(length=16), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("test_id"),
     )
@@ -200,6 +201,9 @@ def upgrade() -> None:
         sa.Column("client_cert", sa.String(length=1024), nullable=True),
         sa.Column("client_key_ref", sa.Text(), nullable=True),
         sa.Column("folders", sa.Text(), nullable=False),
+        sa.Column("smtp_host", sa.String(length=255), nullable=True),
+        sa.Column("smtp_port", sa.Integer(), nullable=True),
+        sa.Column("smtp_tls_mode", sa.String(length=10), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("last_poll_at", sa.DateTime(), nullable=True),
         sa.Column("last_poll_ok", sa.Boolean(), nullable=True),
