@@ -81,6 +81,8 @@ class Mailbox(Base):
     profession_code: Mapped[str | None] = mapped_column(String(8))
     structure_name: Mapped[str | None] = mapped_column(String(255))
     postcode: Mapped[str | None] = mapped_column(String(10))
+    # Column « Dématérialisation » of the directory: "O" | "N" | NULL (absent or other value).
+    dematerialisation: Mapped[str | None] = mapped_column(String(1))
     first_seen: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
     valid_from: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
     valid_to: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))

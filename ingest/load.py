@@ -61,6 +61,7 @@ MAILBOX_COLUMNS = [
     ("profession_code", "VARCHAR(8)"),
     ("structure_name", "VARCHAR(255)"),
     ("postcode", "VARCHAR(10)"),
+    ("dematerialisation", "VARCHAR(1)"),
 ]
 # Attributes whose change makes a new version (everything the file says about a mailbox).
 VERSIONED = [c for c, _ in MAILBOX_COLUMNS if c != "address"]

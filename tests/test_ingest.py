@@ -133,6 +133,19 @@ def test_second_snapshot_diffs_and_keeps_history(db_with_two_snapshots):
     assert [tuple(v) for v in versions] == [("Soins", s1, s1, s2), ("Accueil", s1, s2, None)]
 
 
+def test_dematerialisation_is_stored_and_its_change_makes_a_new_version(empty_db, tmp_path):
+    jobs.ingest(empty_db, "finess", str(finess_file(tmp_path)), ARA)
+    address = "marie.fictive@medecin.mssante.fr"
+    for name, flag in ((NAME_1, "O"), (NAME_2, "n")):
+        line = directory_line("PER", address, A, dematerialisation=flag)
+        jobs.ingest(empty_db, "annuaire", str(write_directory(tmp_path / name, [line])), ARA)
+    with empty_db.connect() as conn:
+        versions = conn.execute(
+            select(Mailbox.dematerialisation, Mailbox.valid_to.is_(None)).order_by(Mailbox.id)
+        ).all()
+    assert [tuple(v) for v in versions] == [("O", False), ("N", True)]
+
+
 def test_adoption_is_frozen_per_snapshot(db_with_two_snapshots):
     engine, first, second = db_with_two_snapshots
     with engine.connect() as conn:

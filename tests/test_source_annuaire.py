@@ -87,6 +87,12 @@ def test_a_published_line_gives_a_normalised_row():
     )
 
 
+def test_dematerialisation_is_o_or_n_whatever_the_case_and_none_otherwise():
+    values = ["O", " n ", "", "Oui", "X"]
+    rows = read_all(extract([record(Dématérialisation=v) for v in values]))
+    assert [r.dematerialisation for r in rows] == ["O", "N", None, None, None]
+
+
 def test_utf8_bom_is_tolerated():
     rows = read_all(extract([record()], bom=True))
     assert [r.address for r in rows] == ["accueil@ehpad-lilas.mssante.fr"]

@@ -49,6 +49,7 @@ STRUCTURES = [
 POSTCODES = ["01000", " 38000 ", "20000", "20200", "97400", "", "99999", "2A000"]
 DEPARTMENTS = ["01", "", "38", "2A", "2B", "974", "9", "1", " 69"]
 FREE_TEXT = ["", "  ", "Accueil ", "\u00a0Pédiatrie\u00a0", "CARDIO", "\x1e"]
+DEMATERIALISATION = ["O", "N", " o ", "", "Oui", "n", "Ö"]
 
 
 def line(rng: random.Random) -> str:
@@ -59,6 +60,7 @@ def line(rng: random.Random) -> str:
     cells[5], cells[6] = rng.choice(["1", " 3 ", ""]), rng.choice(STRUCTURES)
     cells[7], cells[13], cells[18] = (rng.choice(FREE_TEXT) for _ in range(3))
     cells[28], cells[29] = rng.choice(POSTCODES), rng.choice(DEPARTMENTS)
+    cells[17] = rng.choice(DEMATERIALISATION)
     return "|".join(cells)
 
 

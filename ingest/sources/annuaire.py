@@ -35,6 +35,7 @@ from ingest.sources.annuaire_values import (  # noqa: F401 (REASON_* and REASONS
     REASON_TYPE,
     REASONS,
     is_valid_address,
+    normalise_dematerialisation,
     normalise_structure_id,
 )
 from ingest.sources.columns import blocks, has_blank_or_lone_cr, parse_block, parts
@@ -99,6 +100,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "Service de rattachement",
     "Code Profession",
     "Raison Sociale structure BAL",
+    "Dématérialisation",
 )
 
 # Other spellings met in public descriptions of the file: some write columns 19-31 with a
@@ -275,7 +277,7 @@ def _rows(
     """The line reader: ``lineno`` is the number of the line before the first one of ``fh``."""
     # Absent optional columns point at one empty cell appended to each line (no branch per field).
     padded = any(positions[name] is None for name in OPTIONAL_COLUMNS)
-    i_type, i_addr, i_sidt, i_sid, i_pc, i_dep, i_serv, i_prof, i_name = (
+    i_type, i_addr, i_sidt, i_sid, i_pc, i_dep, i_serv, i_prof, i_name, i_demat = (
         width if positions[name] is None else positions[name]
         for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
     )
@@ -331,6 +333,7 @@ def _rows(
             f[i_prof].strip() or None,
             f[i_name].strip() or None,
             postcode or None,
+            normalise_dematerialisation(f[i_demat]),
         )
 
 

@@ -29,6 +29,7 @@ from ingest.sources.annuaire_values import (
     REASON_DEPARTMENT,
     REASON_TYPE,
     is_valid_address,
+    normalise_dematerialisation,
     normalise_structure_id,
 )
 from ingest.sources.columns import (
@@ -56,6 +57,7 @@ class Lookups:
 
     departments: dict[tuple[str, str], str] = field(default_factory=dict)
     bal_types: dict[str, str] = field(default_factory=dict)
+    dematerialisation: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Positions:
     service: int | None
     profession_code: int | None
     structure_name: int | None
+    dematerialisation: int | None
 
 
 def normalise_block(
@@ -122,6 +125,7 @@ def normalise_block(
         strip_or_null(col(at.profession_code)),
         strip_or_null(col(at.structure_name)),
         null_if_empty(postcode),
+        lookup(col(at.dematerialisation), lookups.dematerialisation, normalise_dematerialisation),
     ]
     batch = pa.RecordBatch.from_arrays([a.filter(ok) for a in arrays], schema=DIRECTORY_SCHEMA)
     rejected.sort()

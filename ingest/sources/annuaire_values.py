@@ -28,6 +28,13 @@ def normalise_structure_id(value: str) -> str | None:
     return sid
 
 
+def normalise_dematerialisation(value: str) -> str | None:
+    """Column « Dématérialisation »: "O" or "N" (any case, spaces around); anything else None
+    (the line is kept: the column is informative, not a key)."""
+    flag = value.strip().upper()
+    return flag if flag in ("O", "N") else None
+
+
 def is_valid_address(address: str) -> bool:
     """``local@domain`` with one ``@``, a dotted domain, no spaces nor control characters
     (address already stripped)."""

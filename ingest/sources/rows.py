@@ -34,6 +34,7 @@ class DirectoryRow(NamedTuple):
     profession_code: str | None
     structure_name: str | None  # "Raison Sociale structure BAL"
     postcode: str | None
+    dematerialisation: str | None = None  # "O" | "N" (column « Dématérialisation »)
 
 
 class EstablishmentRow(NamedTuple):

@@ -17,13 +17,14 @@ def directory_line(
     department: str = "",
     service: str = "",
     structure_type: str = "1",
+    dematerialisation: str = "",
 ) -> str:
     cells = [""] * 31
     cells[0], cells[1] = bal_type, address
     if bal_type == "PER":
         cells[2], cells[3], cells[4] = "8", "10003456789", "810003456789"
     cells[5], cells[6], cells[7] = (structure_type if structure else ""), structure, service
-    cells[18] = "STRUCTURE FICTIVE"
+    cells[17], cells[18] = dematerialisation, "STRUCTURE FICTIVE"
     cells[27], cells[28], cells[29], cells[30] = f"{postcode} VILLE", postcode, department, "FR"
     return "|".join(cells)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 05:50:54.867115
+Create Date: 2026-11-30 06:32:29.076029
 """
 
 from alembic import op
@@ -321,6 +321,7 @@ def upgrade() -> None:
         sa.Column("profession_code", sa.String(length=8), nullable=True),
         sa.Column("structure_name", sa.String(length=255), nullable=True),
         sa.Column("postcode", sa.String(length=10), nullable=True),
+        sa.Column("dematerialisation", sa.String(length=1), nullable=True),
         sa.Column("first_seen", sa.Integer(), nullable=False),
         sa.Column("valid_from", sa.Integer(), nullable=False),
         sa.Column("valid_to", sa.Integer(), nullable=True),
