@@ -58,6 +58,8 @@ class Settings:
     oidc_departments_claim: str = "balise_departments"
     # Issue 11: the largest file a download (or the data file of a zip, inflated) may bring.
     max_download_mb: int = 2048
+    # Issue 16: the programme's indicator catalogues, one TOML file per campaign year.
+    indicators_dir: Path = DEFAULT_DATA_DIR / "indicateurs"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -71,7 +73,7 @@ class Settings:
 
 
 _TUPLES = {"departments", "allowed_domains"}
-_PATHS = {"data_dir", "sandbox_dir"}
+_PATHS = {"data_dir", "sandbox_dir", "indicators_dir"}
 
 
 def _coerce(name: str, value: object) -> object:
