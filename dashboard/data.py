@@ -130,7 +130,7 @@ def changes_totals(version: int, actor: Actor, deps: Deps, before: int, after: i
 
 
 def build_pack(actor: Actor, deps: Deps) -> bytes:
-    return pack.build_pack(_engine(), actor, deps)
+    return pack.build_pack(_engine(), actor, deps, settings().indicators_dir)
 
 
 def table_csv(actor: Actor, deps: Deps, table: str) -> bytes:
@@ -506,3 +506,87 @@ def user_set_password(actor: Actor, login: str, password: str) -> None:
     from balise.services import users
 
     users.set_password(_engine(), actor, login, password)
+
+
+# --- programme: indicators, organisations, outreach priorities, usage (issue 16) -------------
+# Indicators and priorities read every kind of fact: cached under the animation marker plus
+# the catalogue and weights files' modification times, so that an edited threshold shows at once.
+
+
+def _files_marker() -> str:
+    from balise.referentials.priority_weights import DEFAULT_FILE
+
+    files = [*sorted(settings().indicators_dir.glob("*.toml")), DEFAULT_FILE]
+    return "|".join(f"{f.name}:{f.stat().st_mtime_ns}" for f in files if f.exists())
+
+
+def programme_marker() -> str:
+    return f"{animation_marker()}|{_files_marker()}"
+
+
+def catalogue_years() -> list[int]:
+    from balise.referentials.indicator_catalogue import catalogue_years as years
+
+    return years(settings().indicators_dir)
+
+
+def default_month():
+    from balise.services import esms_facts
+
+    return esms_facts.default_month(_engine())
+
+
+@st.cache_data(show_spinner=False)
+def indicator_report(marker: str, actor: Actor, deps: Deps, year: int | None, month):
+    from balise.services import indicators
+
+    return indicators.evaluate(_engine(), actor, deps, year, month, settings().indicators_dir)
+
+
+def indicator_misses(report, indicator_id: str, department: str) -> pd.DataFrame:
+    """The drill-down: a plain function of the cached report."""
+    from balise.services import indicators
+
+    return indicators.misses(report, indicator_id, department)
+
+
+@st.cache_data(show_spinner=False)
+def organisations(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import organisations as orgs
+
+    return orgs.organisations(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def high_leverage(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import organisations as orgs
+
+    return orgs.high_leverage(_engine(), actor, deps)
+
+
+@st.cache_data(show_spinner=False)
+def organisation_esms(marker: str, actor: Actor, finess_ej: str) -> pd.DataFrame:
+    from balise.services import organisations as orgs
+
+    return orgs.organisation_esms(_engine(), actor, finess_ej)
+
+
+@st.cache_data(show_spinner=False)
+def outreach_priorities(marker: str, actor: Actor, deps: Deps, top: int) -> pd.DataFrame:
+    from balise.services import priorities
+
+    return priorities.priorities(_engine(), actor, deps, top)
+
+
+@st.cache_data(show_spinner=False)
+def peer_usage(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+    from balise.services import usage_peers
+
+    return usage_peers.peer_usage(_engine(), actor, deps)
+
+
+@st.cache_resource(show_spinner=False)
+def national_usage():
+    from balise.services import usage_peers
+
+    return usage_peers.national_usage()

@@ -41,6 +41,7 @@ PAGES: list[PageSpec] = [
         "accompagnement",
     ),
     PageSpec("views/evenements.py", "Événements", ":material/event:", "Animation", "evenements"),
+    PageSpec("views/programme.py", "Programme", ":material/flag:", "Partager", "programme"),
 ]
 
 

@@ -76,7 +76,7 @@ def export() -> None:
 def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
     """Écrire le pack webinaire OUT.xlsx."""
     deps = _selection(ctx, departments)
-    data = pack.build_pack(_store(ctx), ctx.actor, deps)
+    data = pack.build_pack(_store(ctx), ctx.actor, deps, ctx.settings.indicators_dir)
     _write(out, data)
     # Counted in the workbook itself: the pack adds sheets of its own (e.g. « Événements »).
     sheets = len(load_workbook(io.BytesIO(data), read_only=True).sheetnames)

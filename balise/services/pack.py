@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -139,13 +140,29 @@ def _check_export(engine: Engine, actor: Actor, departments, what: str) -> tuple
     return deps
 
 
-def build_pack(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> bytes:
+def build_pack(
+    engine: Engine,
+    actor: Actor,
+    departments: Iterable[str] | None,
+    indicators_dir: Path | None = None,
+) -> bytes:
     """The webinar workbook for the selection (built on demand; takes about a second)."""
     deps = _check_export(engine, actor, departments, "pack xlsx")
     views = list(sheets(engine, actor, deps).values())
     # Issue 7: the « Événements » sheet, only when the selection has events.
     views += [s for s in (events.pack_sheet(engine, actor, deps),) if s is not None]
+    views += _programme_sheets(engine, actor, deps, indicators_dir)
     return build_workbook(TITLE, cover_lines(engine, deps, datetime.now()), views)
+
+
+def _programme_sheets(engine, actor, deps, indicators_dir: Path | None) -> list[Sheet]:
+    """Issue 16: « Indicateurs » always, « Usage des BAL suivies » when BALs are watched."""
+    from balise.services import indicators, programme_sheets  # they build on this module
+
+    directory = indicators_dir or indicators.DEFAULT_DIR
+    found = [programme_sheets.pack_indicator_sheet(engine, actor, deps, directory),
+             programme_sheets.usage_sheet(engine, actor, deps)]  # fmt: skip
+    return [s for s in found if s is not None]
 
 
 def table_csv(engine: Engine, actor: Actor, departments: Iterable[str] | None, table: str) -> bytes:

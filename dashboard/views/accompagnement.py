@@ -12,6 +12,7 @@ from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES, FollowUp
 from dashboard import charts, data, tables
 from dashboard.format import fr_int
+from dashboard.programme_blocks import priorities_block
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Accompagnement des structures")
@@ -41,8 +42,8 @@ funnel = data.onboarding_funnel(marker, ctx.actor, ctx.deps)
 if not funnel.empty:
     st.plotly_chart(charts.onboarding_funnel(funnel), key="onboarding_funnel")
 
-board_tab, late_tab, follow_tab = st.tabs(
-    ["Tableau par étape", "À relancer", "Suivi d'une structure"]
+board_tab, late_tab, follow_tab, call_tab = st.tabs(
+    ["Tableau par étape", "À relancer", "Suivi d'une structure", "Qui appeler d'abord"]
 )
 
 with board_tab:
@@ -143,5 +144,7 @@ with follow_tab:
                     "actor": "Par",
                 },
             )
+with call_tab:
+    priorities_block(ctx)  # issue 16
 if moved:
     st.toast(f"{moved} structure(s) avancée(s) d'après les faits.")

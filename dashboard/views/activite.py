@@ -7,6 +7,7 @@ import streamlit as st
 from balise.services.labels import category_label, department_label
 from dashboard import charts, data, tables
 from dashboard.format import fr_int
+from dashboard.programme_blocks import peer_usage_block
 from dashboard.shell import page_context
 
 ctx = page_context("Activité")
@@ -69,6 +70,8 @@ else:
         },
         column_config={"Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY")},
     )
+
+peer_usage_block(ctx, marker)  # issue 16
 
 st.subheader("Dernière relève de chaque boîte")
 status = data.activity_poll_status(marker, ctx.actor, ctx.deps)

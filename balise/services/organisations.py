@@ -1,0 +1,120 @@
+"""Organismes gestionnaires: the FINESS legal entities (EJ) that run the ESMS, through which
+funding and projects go. Per EJ (within the departments the actor reads): its ESMS, how many
+are equipped, its BALs; and the « organismes à fort levier »: many ESMS, few equipped, one
+equipped sibling already (thresholds in ``data/priorites.toml``, section [levier]).
+
+The legacy FINESS file gives no name for the legal entity: an EJ is shown by its number and the
+names of its ESMS. "Equipped" is ``balise.services.links``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, and_, case, func, select
+
+from balise.errors import NotFoundError
+from balise.models import Establishment, Mailbox
+from balise.referentials.priority_weights import DEFAULT_FILE, load_weights
+from balise.services.access import Actor, readable_departments
+from balise.services.adoption import TYPE_COLUMNS, frame, type_counts
+from balise.services.esms_facts import esms_in
+from balise.services.links import is_equipped, links_to_establishment, valid_at
+
+ORGANISATION_COLUMNS = ["finess_ej", "department", "esms", "equipped", "share", "esms_names",
+                        *TYPE_COLUMNS, "mailboxes"]  # fmt: skip
+
+
+def organisations(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
+    """One row per EJ and department of the selection: ESMS, equipped, share (0-100), names of
+    its ESMS, and its current BALs per type (an EJ-wide BAL counted once)."""
+    deps = readable_departments(actor, departments)
+    e = Establishment
+    scope = (*esms_in(deps), e.finess_ej.is_not(None))
+    equipped = func.sum(case((is_equipped(), 1), else_=0))
+    counts = frame(
+        engine,
+        select(e.finess_ej, e.department, func.count(), equipped).where(*scope)
+        .group_by(e.finess_ej, e.department),
+        ["finess_ej", "department", "esms", "equipped"],
+    )  # fmt: skip
+    mix = frame(
+        engine,
+        select(e.finess_ej, e.department, *type_counts())
+        .join(Mailbox, and_(links_to_establishment(), valid_at(None))).where(*scope)
+        .group_by(e.finess_ej, e.department),
+        ["finess_ej", "department", *TYPE_COLUMNS],
+    )  # fmt: skip
+    names = frame(engine, select(e.finess_ej, e.department, e.name).where(*scope)
+                  .order_by(e.name), ["finess_ej", "department", "name"])  # fmt: skip
+    df = counts.merge(mix, on=["finess_ej", "department"], how="left")
+    df = df.merge(_names(names), on=["finess_ej", "department"], how="left")
+    df[TYPE_COLUMNS] = df[TYPE_COLUMNS].fillna(0).astype(int)
+    df["equipped"] = df["equipped"].fillna(0).astype(int)
+    df["mailboxes"] = df[TYPE_COLUMNS].sum(axis=1)
+    df["share"] = 100.0 * df["equipped"] / df["esms"]
+    df = df.sort_values(["department", "esms", "finess_ej"], ascending=[True, False, True])
+    return df[ORGANISATION_COLUMNS].reset_index(drop=True)
+
+
+def _names(names: pd.DataFrame, shown: int = 2) -> pd.DataFrame:
+    """« EHPAD A, SSIAD B (+3) » per EJ and department."""
+
+    def join(group: pd.Series) -> str:
+        head = ", ".join(group.iloc[:shown])
+        return head + (f" (+{len(group) - shown})" if len(group) > shown else "")
+
+    out = names.groupby(["finess_ej", "department"])["name"].agg(join)
+    return out.rename("esms_names").reset_index()
+
+
+def high_leverage(
+    engine: Engine,
+    actor: Actor,
+    departments: Iterable[str] | None,
+    weights_file: Path = DEFAULT_FILE,
+) -> pd.DataFrame:
+    """Organisations with at least ``esms_min`` ESMS, at most ``part_equipee_max`` % equipped
+    and one equipped ESMS at least; most ESMS left to equip first, with ``to_equip``."""
+    weights = load_weights(weights_file)
+    df = organisations(engine, actor, departments)
+    keep = (
+        (df["esms"] >= weights.lever_min_esms)
+        & (df["equipped"] >= 1)
+        & (df["share"] <= weights.lever_max_share)
+    )
+    out = df[keep].assign(to_equip=lambda d: d["esms"] - d["equipped"])
+    return out.sort_values(["to_equip", "finess_ej"], ascending=[False, True], ignore_index=True)
+
+
+def organisation_esms(engine: Engine, actor: Actor, finess_ej: str) -> pd.DataFrame:
+    """The ESMS of one EJ that the actor may read: identity, equipped, and their current BALs
+    (addresses with type, « EJ » when the BAL names the legal entity)."""
+    deps = readable_departments(actor, None)
+    e = Establishment
+    scope = (*esms_in(deps), e.finess_ej == finess_ej)
+    base = frame(
+        engine,
+        select(e.finess_et, e.name, e.city, e.department, e.category_code,
+               case((is_equipped(), True), else_=False)).where(*scope).order_by(e.name),
+        ["finess_et", "name", "city", "department", "category_code", "equipped"],
+    )  # fmt: skip
+    if base.empty:
+        raise NotFoundError(f"Aucun ESMS lisible pour l'organisme gestionnaire FINESS {finess_ej}.")
+    m = Mailbox
+    boxes = frame(
+        engine,
+        select(e.finess_et, m.bal_type, m.address, m.link_kind)
+        .join(m, and_(links_to_establishment(), valid_at(None))).where(*scope)
+        .order_by(m.bal_type, m.address),
+        ["finess_et", "bal_type", "address", "link_kind"],
+    )  # fmt: skip
+    boxes["bal"] = boxes["bal_type"] + " " + boxes["address"]
+    boxes.loc[boxes["link_kind"] == "EJ", "bal"] += " (EJ)"
+    listed = boxes.groupby("finess_et")["bal"].agg(" ; ".join).rename("bals")
+    df = base.merge(listed, on="finess_et", how="left")
+    df["bals"] = df["bals"].fillna("")
+    df["equipped"] = df["equipped"].astype(bool)
+    return df

@@ -1,0 +1,65 @@
+"""Blocks the programme adds to existing pages (issue 16): « Qui appeler d'abord » on the
+Accompagnement page, « Usage comparé » on the Activité page. Widgets only; figures come from
+dashboard/data.py."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from balise.errors import BaliseError
+from balise.services.labels import category_label, department_label
+from dashboard import data, tables
+from dashboard.format import fr_decimal, fr_int
+from dashboard.shell import PageContext
+
+TOP = 30
+
+
+def priorities_block(ctx: PageContext) -> None:
+    """The non-equipped ESMS of the selection, best first, with their reasons in words."""
+    try:
+        df = data.outreach_priorities(data.programme_marker(), ctx.actor, ctx.deps, TOP)
+    except BaliseError as exc:
+        st.error(str(exc))
+        return
+    if df.empty:
+        st.success("Tous les ESMS de la sélection sont équipés.")
+        return
+    st.caption(
+        f"Les {fr_int(len(df))} premiers sur {fr_int(df.attrs['candidates'])} ESMS non équipés. "
+        f"Score sur {fr_decimal(df.attrs['maximum'])} : somme pondérée de signaux simples "
+        "(poids dans `data/priorites.toml` ; `balise priorites --backtest` mesure ce qu'ils "
+        "valent sur l'historique)."
+    )
+    tables.labelled(
+        df.assign(department=df["department"].map(department_label),
+                  category_code=df["category_code"].map(category_label)),
+        {"rank": "Rang", "score": "Score", "name": "Structure", "city": "Commune",
+         "department": "Département", "category_code": "Catégorie", "reasons": "Pourquoi"},
+        column_config={"Score": st.column_config.NumberColumn(format="localized")},
+        key="priorities_table",
+    )  # fmt: skip
+
+
+def peer_usage_block(ctx: PageContext, marker: str) -> None:
+    """Messages per month of each watched BAL beside the median of its category and the
+    national order of magnitude."""
+    df = data.peer_usage(marker, ctx.actor, ctx.deps)
+    if df.empty:
+        return
+    national = data.national_usage()
+    st.subheader("Usage comparé (messages par mois, 90 derniers jours)")
+    st.caption(
+        f"Médiane des BAL suivies de la même catégorie, et repère national : environ "
+        f"{fr_decimal(national.per_mailbox, 0)} messages par BAL et par mois ({national.source})."
+    )
+    tables.labelled(
+        df.assign(department=df["department"].map(department_label),
+                  category_code=df["category_code"].map(category_label),
+                  messages_per_month=df["messages_per_month"].round(1),
+                  peer_median=df["peer_median"].round(1), national=df["national"].round(0)),
+        {"address": "Adresse", "department": "Département", "category_code": "Catégorie",
+         "messages_per_month": "Messages par mois", "peer_median": "Médiane de la catégorie",
+         "peers": "BAL comparées", "national": "Repère national"},
+        key="peer_usage_table",
+    )  # fmt: skip

@@ -1,0 +1,110 @@
+"""Programme: what the ESMS numérique programme reports. The indicators of the campaign's
+catalogue (data/indicateurs/AAAA.toml) per department, with the ESMS below each target; the
+organismes gestionnaires (EJ), their ESMS and BALs, and those « à fort levier »."""
+
+from datetime import date
+
+import streamlit as st
+
+from balise.errors import BaliseError
+from balise.services.labels import category_label, department_label
+from balise.services.programme_sheets import catalogue_note, indicator_matrix, value_text
+from dashboard import data, tables
+from dashboard.format import fr_int
+from dashboard.shell import page_context
+
+ctx = page_context("Programme ESMS numérique")
+marker = data.programme_marker()
+
+
+def _months(last: date, n: int = 12) -> list[date]:
+    index = last.year * 12 + last.month - 1
+    return [date((index - i) // 12, (index - i) % 12 + 1, 1) for i in range(n)]
+
+
+years = data.catalogue_years()
+if not years:
+    st.error("Aucun catalogue d'indicateurs : ajoutez un fichier AAAA.toml dans data/indicateurs/.")
+    st.stop()
+left, right = st.columns(2)
+month = left.selectbox("Mois de référence", _months(data.default_month()),
+                       format_func=lambda d: f"{d:%m/%Y}", key="prog_month")  # fmt: skip
+year = right.selectbox("Campagne", years[::-1], key="prog_year",
+                       index=years[::-1].index(month.year) if month.year in years else 0)  # fmt: skip
+try:
+    report = data.indicator_report(marker, ctx.actor, ctx.deps, year, month)
+except BaliseError as exc:
+    st.error(str(exc))
+    st.stop()
+if report.catalogue.is_example:
+    st.warning(
+        "Catalogue d'**exemple** : les seuils sont à fixer par l'ARS (modifiez le fichier "
+        f"`{report.catalogue.file_name}` du dossier des indicateurs).",
+        icon="⚠️",
+    )
+st.caption(catalogue_note(report))
+
+indicators_tab, organisations_tab = st.tabs(["Indicateurs", "Organismes gestionnaires"])
+
+with indicators_tab:
+    matrix = indicator_matrix(report)
+    st.dataframe(matrix.drop(columns="id"), hide_index=True, width="stretch", key="prog_matrix")
+    st.subheader("Les ESMS sous l'objectif")
+    by_id = {i.id: i for i in report.catalogue.indicators}
+    c1, c2 = st.columns(2)
+    chosen = c1.selectbox("Indicateur", list(by_id), format_func=lambda i: by_id[i].label,
+                          key="prog_indicator")  # fmt: skip
+    department = c2.selectbox("Département", ctx.deps, format_func=department_label,
+                              key="prog_department")  # fmt: skip
+    missing = data.indicator_misses(report, chosen, department)
+    ind = by_id[chosen]
+    if missing.empty:
+        st.success("Aucun ESMS sous l'objectif pour cet indicateur dans ce département.")
+    else:
+        st.caption(f"{fr_int(len(missing))} ESMS sous l'objectif.")
+        shown = missing.assign(
+            category_code=missing["category_code"].map(category_label),
+            value=missing["value"].map(lambda v: "non" if v is False else value_text(ind, v)),
+        )
+        tables.labelled(
+            shown,
+            {"finess_et": "FINESS", "name": "Nom", "city": "Commune",
+             "category_code": "Catégorie", "finess_ej": "Organisme (EJ)", "value": "Valeur"},
+        )  # fmt: skip
+
+with organisations_tab:
+    st.markdown(
+        "**À fort levier** : beaucoup d'ESMS, peu d'équipés, et déjà au moins un ESMS équipé "
+        "dans l'organisme (réglages dans `data/priorites.toml`, section `[levier]`)."
+    )
+    orgs_headings = {
+        "finess_ej": "Organisme (EJ)", "department": "Département", "esms_names": "Ses ESMS",
+        "esms": "ESMS", "equipped": "Équipés", "share": "Part équipée (%)",
+        "mailboxes": "BAL",
+    }  # fmt: skip
+    lever = data.high_leverage(marker, ctx.actor, ctx.deps)
+    if lever.empty:
+        st.info("Aucun organisme à fort levier dans la sélection.")
+    else:
+        tables.labelled(
+            lever.assign(department=lever["department"].map(department_label),
+                         share=lever["share"].round(1)),
+            orgs_headings | {"to_equip": "À équiper"}, key="prog_lever",
+        )  # fmt: skip
+    orgs = data.organisations(marker, ctx.actor, ctx.deps)
+    st.subheader(f"Tous les organismes ({fr_int(len(orgs))})")
+    tables.labelled(
+        orgs.assign(department=orgs["department"].map(department_label),
+                    share=orgs["share"].round(1)),
+        orgs_headings, key="prog_orgs",
+    )  # fmt: skip
+    ej = st.selectbox("Voir un organisme", sorted(orgs["finess_ej"].unique()), index=None,
+                      placeholder="Choisir un numéro FINESS EJ", key="prog_ej")  # fmt: skip
+    if ej:
+        esms = data.organisation_esms(marker, ctx.actor, ej)
+        tables.labelled(
+            esms.assign(category_code=esms["category_code"].map(category_label),
+                        equipped=esms["equipped"].map({True: "Équipé", False: "Non équipé"})),
+            {"finess_et": "FINESS", "name": "Nom", "city": "Commune", "department": "Dép.",
+             "category_code": "Catégorie", "equipped": "Statut", "bals": "BAL"},
+        )  # fmt: skip
