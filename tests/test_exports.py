@@ -28,6 +28,7 @@ SHEETS = [
     "Créations-suppressions",
     "Structures",
 ]
+PROGRAMME = ["Indicateurs"]  # issue 16: always; « Usage des BAL suivies » with watched BALs
 
 
 @pytest.fixture
@@ -50,9 +51,9 @@ def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
         db_with_small_adoption, "xlsx", str(out), "--department", "38", "--department", "69"
     )
     assert result.exit_code == 0, result.output
-    assert result.output == f"Pack webinaire écrit dans {out} : 7 feuilles, 2 départements.\n"
+    assert result.output == f"Pack webinaire écrit dans {out} : 8 feuilles, 2 départements.\n"
     wb = load_workbook(out)
-    assert wb.sheetnames == SHEETS
+    assert wb.sheetnames == [*SHEETS, *PROGRAMME]
     cover = {r[0]: r[1] for r in wb["Couverture"].iter_rows(min_row=3, values_only=True)}
     assert cover["Sélection"] == "38 Isère, 69 Rhône"
     assert cover["Annuaire MSSanté (ANS)"] == "extraction du 15/11/2026 (annuaire-3.txt)"
@@ -78,14 +79,14 @@ def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
 
 
 def test_export_xlsx_counts_the_events_sheet(db_with_small_adoption, tmp_path):
-    # The pack adds « Événements » when the selection has an event: the summary says 8 sheets.
+    # The pack adds « Événements » when the selection has an event: the summary says 9 sheets.
     midi = events.EventInput("Midis du collectif #7", date(2026, 10, 20), "La MSS", ("38",))
     events.create_event(db_with_small_adoption, SYSTEM, midi)
     out = tmp_path / "pack.xlsx"
     result = _export(db_with_small_adoption, "xlsx", str(out), "--department", "38")
     assert result.exit_code == 0, result.output
-    assert result.output == f"Pack webinaire écrit dans {out} : 8 feuilles, 1 département.\n"
-    assert load_workbook(out).sheetnames == [*SHEETS, "Événements"]
+    assert result.output == f"Pack webinaire écrit dans {out} : 9 feuilles, 1 département.\n"
+    assert load_workbook(out).sheetnames == [*SHEETS, "Événements", *PROGRAMME]
 
 
 def test_structure_names_cannot_inject_formulas(db_with_small_adoption, tmp_path):
@@ -145,7 +146,7 @@ def test_pack_opens_in_libreoffice_with_database_values(db_with_small_adoption, 
     out = tmp_path / "pack.xlsx"
     assert _export(engine, "xlsx", str(out)).exit_code == 0
     sheets = libreoffice_csv(out, tmp_path)
-    assert set(sheets) == set(SHEETS)
+    assert set(sheets) == {*SHEETS, *PROGRAMME}
     shown = {row[0]: row for row in sheets["Départements"][1:]}
     for _, dep in adoption.coverage(engine, SYSTEM, ARA).iterrows():
         row = shown[f"{dep['department']} – " + {"38": "Isère", "69": "Rhône"}[dep["department"]]]

@@ -93,8 +93,12 @@ def _cell(ind, row) -> str:
     if ind.level == "departement":
         value = programme_sheets.value_text(ind, row.value)
         return f"{value} — {'atteint' if row.met else 'non atteint'}"
-    unit = "ESMS" if ind.level == "esms" else "organismes"
-    return f"{fr_int(row.met)} {unit} sur {fr_int(row.units)} ({fr_percent(row.share / 100)})"
+    met = (
+        fr_count(row.met, "ESMS", "ESMS")
+        if ind.level == "esms"
+        else fr_count(row.met, "organisme", "organismes")
+    )
+    return f"{met} sur {fr_int(row.units)} ({fr_percent(row.share / 100)})"
 
 
 def _indicator_payload(report: indicators.IndicatorReport, xlsx: Path | None) -> dict:
@@ -167,23 +171,31 @@ def _priority_payload(df) -> dict:
 
 def _backtest_lines(r: bt.BacktestResult) -> list[str]:
     first, last = (date.fromisoformat(r.per_snapshot[i]["date"]) for i in (0, -1))
+    when = f"le {fr_date(first)}" if first == last else f"du {fr_date(first)} au {fr_date(last)}"
     lines = [
         f"Backtest des priorités : {fr_count(r.snapshots, 'instantané rejoué', 'instantanés rejoués')}"
-        f" (du {fr_date(first)} au {fr_date(last)}), chacun comparé aux suivants ; "
-        f"{fr_int(r.pairs)} notes d'ESMS non équipés ({fr_int(r.structures)} ESMS distincts).",
+        f" ({when}), chacun comparé aux suivants ; {fr_int(r.pairs)} notes d'ESMS non équipés "
+        f"({fr_int(r.structures)} ESMS distincts).",
         f"Devenus équipés ensuite : {fr_int(r.positives)} (taux de base "
         f"{fr_percent(r.base_rate)}).",
-        f"Précision des {r.k} premiers : {fr_percent(r.precision)} ({fr_int(r.hits)} sur "
+        f"Précision {_first(r.k)} : {fr_percent(r.precision)} ({fr_int(r.hits)} sur "
         f"{fr_int(r.picked)}), soit {_times(r.lift)} le taux de base.",
         f"ROC AUC : {_auc(r.auc)} (0,5 = hasard).",
     ]
     for s in r.per_snapshot:
         lines.append(
             f"  {fr_date(date.fromisoformat(s['date']))} : {fr_int(s['scored'])} notés, "
-            f"{fr_int(s['positives'])} équipés ensuite, {fr_int(s['hits'])} dans les "
-            f"{s['picked']} premiers, AUC {_auc(s['auc'])}"
+            f"{fr_count(s['positives'], 'équipé ensuite', 'équipés ensuite')}, "
+            f"{fr_int(s['hits'])} {_first(r.k, 'dans')}, AUC {_auc(s['auc'])}"
         )
     return lines
+
+
+def _first(k: int, preposition: str = "") -> str:
+    """« des 30 premiers » / « du premier » (« dans les 30 premiers » / « dans le premier »)."""
+    if preposition:
+        return f"{preposition} le premier" if k == 1 else f"{preposition} les {k} premiers"
+    return "du premier" if k == 1 else f"des {k} premiers"
 
 
 def _times(lift: float | None) -> str:

@@ -158,10 +158,11 @@ class _Lines:
         return start
 
     def _top_level(self, key: str | None) -> int | None:
-        if key:
-            pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        """The line of ``key = ...`` outside indicators, else of the [campagne] header."""
+        patterns = [rf"^\s*{re.escape(key)}\s*="] if key else []
+        for pattern in [*patterns, r"^\s*\[\s*campagne\s*\]"]:
             for n, line in enumerate(self.lines, start=1):
-                if pattern.match(line):
+                if re.match(pattern, line):
                     return n
         return None
 
@@ -179,11 +180,11 @@ def _campaign(doc: dict, lines: _Lines) -> tuple[int, str, str]:
     if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
         lines.error(f"le champ « annee » de [campagne] doit être une année (2026), pas {year!r}.",
                     key="annee")  # fmt: skip
-    status = campaign.get("statut", "")
+    status = campaign.get("statut")
     if status not in STATUSES:
+        said = "manque" if status is None else f"vaut « {status} »"
         lines.error(
-            f"le champ « statut » de [campagne] vaut « {status} » : valeurs possibles "
-            f"{_choices(STATUSES)}.",
+            f"le champ « statut » de [campagne] {said} : valeurs possibles {_choices(STATUSES)}.",
             key="statut",
         )
     note = campaign.get("note", "")
@@ -249,8 +250,8 @@ def _check_unique(indicators: tuple[Indicator, ...], lines: _Lines) -> None:
     seen: dict[str, int | None] = {}
     for i, ind in enumerate(indicators):
         if ind.id in seen:
-            lines.error(f"l'identifiant « {ind.id} » est déjà utilisé (ligne {seen[ind.id]}).",
-                        i, "id")  # fmt: skip
+            lines.error(f"indicateur « {ind.id} » : l'identifiant « {ind.id} » est déjà "
+                        f"utilisé (ligne {seen[ind.id]}).", i, "id")  # fmt: skip
         seen[ind.id] = ind.line
 
 

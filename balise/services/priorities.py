@@ -95,13 +95,15 @@ def priorities(
     departments: Iterable[str] | None,
     top: int | None = 30,
     weights_file: Path = DEFAULT_FILE,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
     """The non-equipped ESMS of the selection, best first (``top`` of them; None: all), with
-    ``rank``, ``score``, ``reasons`` and their signals. The attrs hold ``candidates`` (how many
-    were scored) and ``maximum`` (the highest score possible)."""
+    ``rank``, ``score``, ``reasons`` and their signals, as of ``now`` (default: the present,
+    naive UTC) on the current mailboxes. The attrs hold ``candidates`` (how many were scored)
+    and ``maximum`` (the highest score possible)."""
     deps = readable_departments(actor, departments)
     weights = load_weights(weights_file)
-    moment = Moment.now()
+    moment = Moment(None, now) if now is not None else Moment.now()
     siblings_scope = readable_departments(actor, None)
     df = scored(signals(engine, deps, moment, siblings_scope), weights, moment.at)
     candidates = len(df)
