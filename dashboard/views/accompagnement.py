@@ -42,9 +42,11 @@ funnel = data.onboarding_funnel(marker, ctx.actor, ctx.deps)
 if not funnel.empty:
     st.plotly_chart(charts.onboarding_funnel(funnel), key="onboarding_funnel")
 
-board_tab, late_tab, follow_tab, call_tab = st.tabs(
-    ["Tableau par étape", "À relancer", "Suivi d'une structure", "Qui appeler d'abord"]
+board_tab, late_tab, call_tab, follow_tab = st.tabs(
+    ["Tableau par étape", "À relancer", "Qui appeler d'abord", "Suivi d'une structure"]
 )
+with call_tab:  # issue 16
+    priorities_block(ctx)
 
 with board_tab:
     department = st.selectbox("Département", ctx.deps, format_func=department_label, key="ob_dep")
@@ -144,7 +146,5 @@ with follow_tab:
                     "actor": "Par",
                 },
             )
-with call_tab:
-    priorities_block(ctx)  # issue 16
 if moved:
     st.toast(f"{moved} structure(s) avancée(s) d'après les faits.")

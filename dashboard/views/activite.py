@@ -71,8 +71,6 @@ else:
         column_config={"Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY")},
     )
 
-peer_usage_block(ctx, marker)  # issue 16
-
 st.subheader("Dernière relève de chaque boîte")
 status = data.activity_poll_status(marker, ctx.actor, ctx.deps)
 tables.labelled(
@@ -94,3 +92,5 @@ tables.labelled(
         "Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY"),
     },
 )
+
+peer_usage_block(ctx, marker)  # issue 16
