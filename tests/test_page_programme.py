@@ -71,3 +71,12 @@ def test_activite_shows_usage_beside_peers(programme_db):
     usage = next(d.value for d in at.dataframe if "Médiane de la catégorie" in d.value.columns)
     assert usage["Adresse"].tolist() == ["accueil@tilleuls.mssante.fr"]
     assert any("repère national : environ 35 messages" in c.value for c in at.caption)
+
+
+def test_a_tampered_selection_is_refused_by_the_services(programme_db):
+    # The sidebar never offers 69 to an animator of the Isère; forced into the session, the
+    # services refuse it and nothing is read.
+    anim = Actor("anim38", "animator", ("38",))
+    at = open_page("programme", actor=anim, departments=["69"])
+    assert [e.value for e in at.error] == ["Vous n'avez pas accès au département 69."]
+    assert not at.dataframe
