@@ -25,15 +25,22 @@ ENGAGED_STAGE = "sensibilise"  # this stage or a later one counts as engaged
 
 
 def scored(df: pd.DataFrame, weights: PriorityWeights, at: datetime) -> pd.DataFrame:
-    """``df`` (signals) with ``score`` and ``reasons``, best first (ties: FINESS order)."""
-    parts = _normalised(df, weights, at)
-    contributions = pd.DataFrame({k: parts[k] * w for k, w in weights.weights.items()})
+    """``df`` (signals) with ``score``, best first (ties: FINESS order)."""
     out = df.copy()
-    out["score"] = contributions.sum(axis=1).round(2)
-    out["reasons"] = [
-        " ; ".join(_reasons(row, contributions.loc[i], at)) for i, row in df.iterrows()
-    ]
+    out["score"] = _contributions(df, weights, at).sum(axis=1).round(2)
     return out.sort_values(["score", "finess_et"], ascending=[False, True], ignore_index=True)
+
+
+def with_reasons(df: pd.DataFrame, weights: PriorityWeights, at: datetime) -> pd.DataFrame:
+    """``df`` (scored) with ``reasons`` in words: worth it for the rows shown only."""
+    contributions = _contributions(df, weights, at)
+    reasons = [" ; ".join(_reasons(row, contributions.loc[i], at)) for i, row in df.iterrows()]
+    return df.assign(reasons=reasons)
+
+
+def _contributions(df: pd.DataFrame, weights: PriorityWeights, at: datetime) -> pd.DataFrame:
+    parts = _normalised(df, weights, at)
+    return pd.DataFrame({k: parts[k] * w for k, w in weights.weights.items()}, index=df.index)
 
 
 def _normalised(df: pd.DataFrame, w: PriorityWeights, at: datetime) -> dict[str, pd.Series]:
@@ -109,6 +116,7 @@ def priorities(
     candidates = len(df)
     if top is not None:
         df = df.head(top)
+    df = with_reasons(df, weights, moment.at)
     df.insert(0, "rank", range(1, len(df) + 1))
     df.attrs.update(candidates=candidates, maximum=weights.maximum, weights=weights.file_name)
     return df
