@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from balise.cli import cli
 from balise.formatting import THIN
+from balise.models import AuditEntry
 from balise.services import users
 from balise.services.access import SYSTEM
 from tests.support.programme_catalogue import CATALOGUE, write_catalogue
@@ -89,6 +90,9 @@ def test_indicateurs_xlsx_holds_the_table_and_the_esms_below_target(db_with_prog
     below = [r for r in book["ESMS sous l'objectif"].iter_rows(min_row=2, values_only=True)
              if r[0] == "BAL ORG ou APP"]  # fmt: skip
     assert sorted(r[2] for r in below) == ["380000003", "380000009"]
+    with db_with_programme.connect() as conn:  # an export, traced like the pack
+        traced = conn.execute(select(AuditEntry.action, AuditEntry.object)).all()
+    assert ("export", "indicateurs xlsx") in [tuple(t) for t in traced]
 
 
 def test_a_bad_threshold_is_a_clear_error(db_with_programme, tmp_path):
