@@ -129,6 +129,9 @@ def test_an_animator_reads_only_their_department(db_with_programme, tmp_path):
             1, "Erreur : Vous n'avez pas accès au département 69.\n"), args  # fmt: skip
     res = _run(db_with_programme, tmp_path, "indicateurs", "--mois", "2026-11", user="anim38")
     assert res.output == INDICATORS_38  # by default: the region's departments they read
+    res = _run(db_with_programme, tmp_path, "indicateurs", "--department", "69", "--json",
+               user="anim38")  # fmt: skip
+    assert json.loads(res.output) == {"error": "Vous n'avez pas accès au département 69."}
 
 
 def test_priorites_lists_the_best_first_with_reasons(db_with_programme, tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from balise.cli import Context, pass_context
+from balise.command_access import requires
 from balise.commands.export import _store, _write
 from balise.errors import NotFoundError
 from balise.formatting import fr_count, fr_date, fr_decimal, fr_int, fr_percent
@@ -24,7 +25,20 @@ department_option = click.option(
     help="Département à inclure (répétable) ; par défaut la région configurée (ses "
          "départements accessibles à l'utilisateur).",
 )  # fmt: skip
-json_option = click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
+
+
+def _json_everywhere(ctx: click.Context, _param, value: bool) -> bool:
+    """``balise indicateurs --json`` means ``balise --json indicateurs``: set while parsing, so
+    that refusals of the permission check are JSON too."""
+    if value:
+        root = ctx.find_root()
+        root.params["as_json"] = True
+        root.obj.as_json = True
+    return value
+
+
+json_option = click.option("--json", is_flag=True, expose_value=False, callback=_json_everywhere,
+                           help="Sortie JSON (comme « balise --json … »).")  # fmt: skip
 
 
 def _selection(ctx: Context, codes: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -42,6 +56,7 @@ def _selection(ctx: Context, codes: tuple[str, ...]) -> tuple[str, ...] | None:
 # ----- balise indicateurs ------------------------------------------------------------------------
 
 
+@requires("read", departments="departments")  # --xlsx: an export, checked by the service
 @click.command("indicateurs")
 @click.option("--annee", type=int, help="Campagne (fichier data/indicateurs/AAAA.toml).")
 @click.option("--mois", "month", metavar="AAAA-MM", help="Mois de référence (défaut : celui "
@@ -52,9 +67,8 @@ def _selection(ctx: Context, codes: tuple[str, ...]) -> tuple[str, ...] | None:
               help="Écrire aussi le classeur (indicateurs et ESMS sous l'objectif).")  # fmt: skip
 @pass_context
 def indicateurs(ctx: Context, annee: int | None, month: str | None, departments: tuple[str, ...],
-                as_json: bool, xlsx: Path | None) -> None:  # fmt: skip
+                xlsx: Path | None) -> None:  # fmt: skip
     """Les indicateurs du programme ESMS numérique, par département."""
-    ctx.as_json = ctx.as_json or as_json
     deps = _selection(ctx, departments)
     engine = _store(ctx)
     when = parse_month(month) if month else None
@@ -115,6 +129,7 @@ def _indicator_payload(report: indicators.IndicatorReport, xlsx: Path | None) ->
 # ----- balise priorites --------------------------------------------------------------------------
 
 
+@requires("read", departments="departments")
 @click.command("priorites")
 @department_option
 @click.option("--top", type=click.IntRange(min=1), default=30, show_default=True,
@@ -122,10 +137,8 @@ def _indicator_payload(report: indicators.IndicatorReport, xlsx: Path | None) ->
 @click.option("--backtest", is_flag=True, help="Rejouer les instantanés stockés et mesurer.")
 @json_option
 @pass_context
-def priorites(ctx: Context, departments: tuple[str, ...], top: int, backtest: bool,
-              as_json: bool) -> None:  # fmt: skip
+def priorites(ctx: Context, departments: tuple[str, ...], top: int, backtest: bool) -> None:
     """Qui appeler d'abord : les ESMS non équipés classés, avec leurs raisons."""
-    ctx.as_json = ctx.as_json or as_json
     deps = _selection(ctx, departments)
     engine = _store(ctx)
     if backtest:
