@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from balise.errors import BaliseError
+from balise.errors import BaliseError, PermissionDenied
 from balise.services.labels import category_label, department_label
 from dashboard import data, tables
 from dashboard.format import fr_decimal, fr_int
@@ -19,7 +19,9 @@ def priorities_block(ctx: PageContext) -> None:
     """The non-equipped ESMS of the selection, best first, with their reasons in words."""
     try:
         df = data.outreach_priorities(data.programme_marker(), ctx.actor, ctx.deps, TOP)
-    except BaliseError as exc:
+    except PermissionDenied:
+        raise  # dashboard/app.py shows and audits refused reads
+    except BaliseError as exc:  # an unreadable weights file
         st.error(str(exc))
         return
     if df.empty:

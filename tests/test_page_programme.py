@@ -5,8 +5,10 @@ the blocks added to Accompagnement (« Qui appeler d'abord ») and Activité («
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from balise.formatting import THIN
+from balise.models import AuditEntry
 from balise.services.access import Actor
 from tests.support.apptest import open_page
 from tests.support.programme_catalogue import write_catalogue
@@ -80,3 +82,7 @@ def test_a_tampered_selection_is_refused_by_the_services(programme_db):
     at = open_page("programme", actor=anim, departments=["69"])
     assert [e.value for e in at.error] == ["Vous n'avez pas accès au département 69."]
     assert not at.dataframe
+    with programme_db.connect() as conn:
+        refused = conn.execute(select(AuditEntry.actor, AuditEntry.action)
+                               .where(AuditEntry.outcome == "refused")).all()  # fmt: skip
+    assert ("anim38", "page.programme") in [tuple(r) for r in refused]  # (and the first page's)

@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from balise.errors import BaliseError
+from balise.errors import BaliseError, PermissionDenied
 from balise.services.labels import category_label, department_label
 from balise.services.programme_sheets import catalogue_note, indicator_matrix, value_text
 from dashboard import data, tables
@@ -33,7 +33,9 @@ year = right.selectbox("Campagne", years[::-1], key="prog_year",
                        index=years[::-1].index(month.year) if month.year in years else 0)  # fmt: skip
 try:
     report = data.indicator_report(marker, ctx.actor, ctx.deps, year, month)
-except BaliseError as exc:
+except PermissionDenied:
+    raise  # dashboard/app.py shows and audits refused reads
+except BaliseError as exc:  # an unreadable catalogue
     st.error(str(exc))
     st.stop()
 if report.catalogue.is_example:
