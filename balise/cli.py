@@ -12,13 +12,16 @@ import logging
 import os
 import sys
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from balise.config import Settings, load_settings
 from balise.errors import BaliseError
 from balise.services.access import Actor
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 class Context:

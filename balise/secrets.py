@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from balise.errors import SecretError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 
 def new_key() -> str:
     """A fresh key for ``BALISE_SECRET_KEY``."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
 
 
 def _fernet(key: str) -> Fernet:
+    from cryptography.fernet import Fernet
+
     if not key:
         raise SecretError(
             "Aucune clé de chiffrement : définissez BALISE_SECRET_KEY "
@@ -41,6 +47,8 @@ def seal(secret: str, key: str) -> str:
 
 def reveal(reference: str | None, key: str) -> str:
     """The secret behind a stored reference."""
+    from cryptography.fernet import InvalidToken
+
     if not reference:
         raise SecretError("Aucun secret n'est enregistré pour cette boîte.")
     kind, _, value = reference.partition(":")

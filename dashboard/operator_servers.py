@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from balise.errors import BaliseError
-from balise.mail.connection import AUTH_MODES, IMAP_PORTS, TLS_MODES
+from balise.mail.endpoints import AUTH_MODES, IMAP_PORTS, TLS_MODES
 from balise.services.access import Actor
 from balise.services.activity import WatchRequest
 from dashboard import data

@@ -5,20 +5,19 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for, upgrade
 from balise.formatting import fr_count, fr_decimal, fr_int
 from balise.referentials.departments import resolve_selection
-from balise.services import audit
 from balise.services.access import Actor, check_can_act
 from balise.services.refusals import refusals_audited
-from ingest import jobs
-from ingest.sources.files import DownloadLimits
-from ingest.worker import advance_onboarding
+
+if TYPE_CHECKING:
+    from ingest import jobs
 
 _selection = [
     click.option("--departments", "departments", help="Départements, ex. 01,38."),
@@ -41,6 +40,12 @@ def ingest() -> None:
 def _run_ingest(
     ctx: Context, kind, source, departments, region, all_departments, ca_bundle, timeout=600.0
 ):
+    from balise.db import engine_for, upgrade
+    from balise.services import audit
+    from ingest import jobs
+    from ingest.sources.files import DownloadLimits
+    from ingest.worker import advance_onboarding
+
     settings = ctx.settings
     selection = resolve_selection(
         departments, region, all_departments, settings.region, settings.departments
@@ -94,6 +99,8 @@ def _check_import(ctx: Context, engine, kind: str, selection) -> Actor:
 
 def summary(r: jobs.IngestReport) -> str:
     """The one-line French summary of an ingest."""
+    from ingest import jobs
+
     head = f"{jobs.SOURCES[r.source]} « {r.file_name} »"
     if r.already_ingested:
         return f"{head} : déjà importé (instantané n° {r.snapshot_id}), rien à faire."
@@ -160,10 +167,12 @@ _ingest_command("finess", "Importer le fichier FINESS (CSV etalab ou JSON FiNESS
 def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> None:
     """Générer des données de démonstration (fictives) et les importer ; « balise demo
     activity » y ajoute une activité de messagerie sur l'opérateur bac à sable."""
-    from ingest.demo import write_demo
-
     if click.get_current_context().invoked_subcommand:  # « balise demo activity »
         return
+    from balise.db import engine_for, upgrade
+    from ingest import jobs
+    from ingest.demo import write_demo
+    from ingest.worker import advance_onboarding
 
     out = out or ctx.settings.data_dir / ("demo-national" if national else "demo")
     files = write_demo(out, national=national)
@@ -191,6 +200,7 @@ def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> Non
 @pass_context
 def demo_activity(ctx: Context) -> None:
     """Activité de démonstration sur l'opérateur bac à sable : boîtes suivies, messages, relève."""
+    from balise.db import engine_for, upgrade
     from balise.errors import ConfigurationError
     from balise.mail import operator
     from balise.mail.sandbox import MailSandbox

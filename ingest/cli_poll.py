@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for, upgrade
 from balise.formatting import fr_count
 from balise.services.access import actable_departments
-from ingest.poll import run_poll
-from ingest.worker import advance_after_poll
+
+if TYPE_CHECKING:
+    pass
 
 
 @requires("act", departments="departments", objects=("mailboxes",))
@@ -31,6 +33,10 @@ def poll(
 ) -> None:
     """Relever l'activité des boîtes suivies (métadonnées seulement) ; code de sortie 1 si une
     boîte est en échec (toutes sont relevées et signalées d'abord)."""
+    from balise.db import engine_for, upgrade
+    from ingest.poll import run_poll
+    from ingest.worker import advance_after_poll
+
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     report = run_poll(
@@ -78,6 +84,7 @@ def poll(
 @pass_context
 def worker(ctx: Context, poll_every: int, concurrency: int, once: bool) -> None:
     """Lancer les relèves et les mises à jour à leur rythme (PostgreSQL : plusieurs workers)."""
+    from balise.db import engine_for, upgrade
     from ingest.worker import Runtime
 
     engine = engine_for(ctx.settings.resolved_database_url())

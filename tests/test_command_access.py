@@ -41,6 +41,7 @@ from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
+from tests.support.command_tree import walk
 from tests.support.finess import seed_establishment
 from tests.support.two_departments import (
     BAL38,
@@ -56,23 +57,6 @@ from tests.support.two_departments import (
 INS = "285037728417346"  # the seed webinar's example
 ROLES = {"admin": "admin", "manager": "chargee", "animator 38": "anim38",
          "unknown": "inconnu", "disabled": DISABLED}  # fmt: skip
-
-
-def walk(group: click.Group) -> list[tuple[tuple[str, ...], click.Command]]:
-    """Every runnable command under ``group``: leaves, and groups that run by themselves."""
-    ctx = click.Context(group)
-    found: list[tuple[tuple[str, ...], click.Command]] = []
-
-    def visit(command: click.Command, path: tuple[str, ...]) -> None:
-        if isinstance(command, click.Group):
-            for name in command.list_commands(ctx):
-                visit(command.get_command(ctx, name), (*path, name))
-            if not command.invoke_without_command:
-                return
-        found.append((path, command))
-
-    visit(group, ())
-    return found
 
 
 COMMANDS = walk(cli)

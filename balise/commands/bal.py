@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for, upgrade
 from balise.errors import BaliseError, ValidationError
-from balise.mail.roundtrip import SEEN_BY
-from balise.referentials.bal_rules import BalRequest, suggest_address
-from balise.referentials.bal_sheet import template_bytes
-from balise.services import bal_import, bal_tests
-from balise.services import provisioning as prov
+from balise.referentials.lifecycles import BAL_STATUSES
 from balise.services.access import SYSTEM
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 
 OUTCOME_LINES = {
     "passed": "réussi",
@@ -29,6 +28,8 @@ OUTCOME_LINES = {
 
 
 def _store(ctx: Context) -> Engine:
+    from balise.db import engine_for, upgrade
+
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     return engine
@@ -69,6 +70,9 @@ backend_option = click.option(
 @pass_context
 def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> None:
     """Provisionner une BAL."""
+    from balise.referentials.bal_rules import BalRequest, suggest_address
+    from balise.services import provisioning as prov
+
     request = BalRequest(**fields)
     if not request.address and domain:
         request.address = suggest_address(request, domain)
@@ -96,6 +100,8 @@ def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> 
 @pass_context
 def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> None:
     """Importer un classeur de BAL (modèle : « balise bal template »)."""
+    from balise.services import bal_import
+
     engine, settings, data = _store(ctx), _settings(ctx, backend), file.read_bytes()
     if dry_run:
         report = bal_import.dry_run(engine, ctx.actor, settings, data)
@@ -119,6 +125,8 @@ def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> Non
 @pass_context
 def template(ctx: Context, out: Path) -> None:
     """Écrire le modèle de classeur d'import."""
+    from balise.referentials.bal_sheet import template_bytes
+
     out.write_bytes(template_bytes())
     ctx.echo(f"Modèle d'import écrit : {out}")
 
@@ -141,6 +149,8 @@ def template(ctx: Context, out: Path) -> None:
 def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, concurrency,
          token_env) -> None:  # fmt: skip
     """Test aller-retour d'une BAL (envoi SMTP puis réception IMAP)."""
+    from balise.services import bal_tests
+
     engine = _store(ctx)
     if department:
         results = bal_tests.run_department_tests(
@@ -162,6 +172,8 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
 
 
 def _result_line(result) -> str:
+    from balise.mail.roundtrip import SEEN_BY
+
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items())
     seen = f" ; vu par {SEEN_BY[result.seen_by]}" if result.seen_by else ""
     details = f"{steps}{seen}".removeprefix(" ; ")
@@ -172,10 +184,12 @@ def _result_line(result) -> str:
 @requires("read", departments="departments")
 @bal.command(name="list")
 @click.option("--department", "departments", multiple=True)
-@click.option("--status", type=click.Choice(list(prov.STATUSES)))
+@click.option("--status", type=click.Choice(list(BAL_STATUSES)))
 @pass_context
 def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> None:
     """Lister les BAL provisionnées (celles qui ont du trafic réel passent « actives »)."""
+    from balise.services import provisioning as prov
+
     engine = _store(ctx)
     # Bookkeeping from facts (real traffic seen by the poll), like the onboarding auto-advance:
     # done by the system whoever lists, so that a reader's list is up to date.
@@ -188,10 +202,13 @@ def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> Non
     ctx.echo("\n".join(lines) or "Aucune BAL provisionnée.", {"bal": frame.to_dict("records")})
 
 
-def _lifecycle(action, verb: str):
+def _lifecycle(action_name: str, verb: str):
     @click.argument("address")
     @pass_context
     def command(ctx: Context, address: str) -> None:
+        from balise.services import provisioning as prov
+
+        action = getattr(prov, action_name)
         status = action(_store(ctx), ctx.actor, address)
         ctx.echo(f"BAL {address} {verb} (statut : {prov.STATUSES[status].lower()}).")
 
@@ -200,11 +217,11 @@ def _lifecycle(action, verb: str):
 
 requires("act", objects=("address",))(
     bal.command(name="confirm", help="Confirmer qu'une BAL demandée a été créée par l'opérateur.")(
-        _lifecycle(prov.confirm, "confirmée")
+        _lifecycle("confirm", "confirmée")
     )
 )
 requires("act", objects=("address",))(
-    bal.command(name="disable", help="Désactiver une BAL.")(_lifecycle(prov.disable, "désactivée"))
+    bal.command(name="disable", help="Désactiver une BAL.")(_lifecycle("disable", "désactivée"))
 )
 
 
@@ -214,6 +231,9 @@ requires("act", objects=("address",))(
 @pass_context
 def retry(ctx: Context, address: str) -> None:
     """Relancer l'étape en échec : une demande restée en attente ou un test échoué."""
+    from balise.services import bal_tests
+    from balise.services import provisioning as prov
+
     done = bal_tests.retry(_store(ctx), ctx.actor, ctx.settings, address)
     if isinstance(done, prov.ProvisionReport):
         summary = f"BAL {done.address} : provisionnement relancé (statut : {done.status})."

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from openpyxl import load_workbook
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for
 from balise.errors import BaliseError, NotFoundError
 from balise.referentials.departments import resolve_selection
-from balise.services import pack, snapshots
+from balise.referentials.lifecycles import PACK_TABLES
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 
 NO_DATA = (
     "La base ne contient aucune donnée d'adoption : lancez d'abord « balise demo » "
@@ -25,6 +26,11 @@ NO_DATA = (
 
 def _store(ctx: Context) -> Engine:
     """The configured store, refusing an empty or unmigrated one with a French sentence."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from balise.db import engine_for
+    from balise.services import snapshots
+
     engine = engine_for(ctx.settings.resolved_database_url())
     try:
         version = snapshots.data_version(engine)
@@ -75,6 +81,10 @@ def export() -> None:
 @pass_context
 def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
     """Écrire le pack webinaire OUT.xlsx."""
+    from openpyxl import load_workbook
+
+    from balise.services import pack
+
     deps = _selection(ctx, departments)
     data = pack.build_pack(_store(ctx), ctx.actor, deps, ctx.settings.indicators_dir)
     _write(out, data)
@@ -90,13 +100,15 @@ def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
 @export.command("csv")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--table", type=click.Choice(pack.TABLES), default="departements", show_default=True,
+    "--table", type=click.Choice(PACK_TABLES), default="departements", show_default=True,
     help="Tableau à exporter.",
 )  # fmt: skip
 @department_option
 @pass_context
 def csv(ctx: Context, out: Path, table: str, departments: tuple[str, ...]) -> None:
     """Écrire un tableau du pack en CSV (séparateur ;)."""
+    from balise.services import pack
+
     deps = _selection(ctx, departments)
     data = pack.table_csv(_store(ctx), ctx.actor, deps, table)
     _write(out, data)

@@ -7,15 +7,18 @@ BALISE_SECRET_KEY; ``--secret-env VAR`` / ``--secret-file PATH`` store only wher
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from sqlalchemy import Engine
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for, upgrade
 from balise.formatting import fr_count
-from balise.mail.connection import AUTH_MODES, IMAP_PORTS, TLS_MODES
-from balise.services import activity
+from balise.mail.endpoints import AUTH_MODES, IMAP_PORTS, TLS_MODES
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 
 AUTH_LABELS = {
     "password": "mot de passe",
@@ -27,6 +30,8 @@ TLS_LABELS = {"starttls": "STARTTLS", "implicit": "TLS implicite"}
 
 
 def _store(ctx: Context) -> Engine:
+    from balise.db import engine_for, upgrade
+
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     return engine
@@ -72,6 +77,8 @@ def add(
     **opts,
 ) -> None:
     """Suivre une boîte."""
+    from balise.services import activity
+
     secret = click.prompt("Secret", hide_input=True, err=True) if ask_secret else None
     ref = f"env:{secret_env}" if secret_env else f"file:{secret_file}" if secret_file else None
     request = activity.WatchRequest(
@@ -109,21 +116,23 @@ def _endpoints_line(found) -> str:
 @pass_context
 def list_(ctx: Context, departments: tuple[str, ...]) -> None:
     """Lister les boîtes suivies et leur dernière relève."""
-    df = activity.watched(_store(ctx), ctx.actor, departments or None)
+    from balise.services import activity
+
+    found = activity.watched_rows(_store(ctx), ctx.actor, departments or None)
     if ctx.as_json:
-        ctx.echo("", {"mailboxes": df.astype(object).where(df.notna(), None).to_dict("records")})
+        ctx.echo("", {"mailboxes": found})
         return
-    for r in df.itertuples():
-        if r.last_poll_at is None or r.last_poll_at != r.last_poll_at:
+    for r in found:
+        if r["last_poll_at"] is None:
             last = "jamais relevée"
-        elif r.last_poll_ok:
-            last = f"relevée le {r.last_poll_at:%d/%m/%Y %H:%M} UTC"
+        elif r["last_poll_ok"]:
+            last = f"relevée le {r['last_poll_at']:%d/%m/%Y %H:%M} UTC"
         else:
-            last = f"échec le {r.last_poll_at:%d/%m/%Y %H:%M} UTC : {r.last_poll_message}"
+            last = f"échec le {r['last_poll_at']:%d/%m/%Y %H:%M} UTC : {r['last_poll_message']}"
         click.echo(
-            f"{r.address}  {r.department}  {_endpoints_line(r._asdict())}  secret : {r.secret}  {last}"
+            f"{r['address']}  {r['department']}  {_endpoints_line(r)}  secret : {r['secret']}  {last}"
         )
-    click.echo(f"{fr_count(len(df), 'boîte suivie', 'boîtes suivies')}.")
+    click.echo(f"{fr_count(len(found), 'boîte suivie', 'boîtes suivies')}.")
 
 
 @requires("act", objects=("address",))
@@ -132,5 +141,7 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
 @pass_context
 def remove(ctx: Context, address: str) -> None:
     """Ne plus suivre une boîte (ses comptages sont effacés)."""
+    from balise.services import activity
+
     activity.remove_watched(_store(ctx), ctx.actor, address)
     ctx.echo(f"Boîte {address.strip().lower()} retirée du suivi.")

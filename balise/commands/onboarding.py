@@ -3,13 +3,17 @@ that cron (after ``balise ingest`` / ``balise poll``) advances stages without th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for
-from balise.services import onboarding as ob
+from balise.referentials.lifecycles import ONBOARDING_STAGES
 from balise.services.access import actable_departments
+
+if TYPE_CHECKING:
+    pass
 
 department_option = click.option(
     "--department", "departments", multiple=True, metavar="CODE",
@@ -28,6 +32,9 @@ def onboarding() -> None:
 @pass_context
 def advance(ctx: Context, departments: tuple[str, ...]) -> None:
     """Avancer les étapes d'après les faits (annuaire, BAL, tests, activité)."""
+    from balise.db import engine_for
+    from balise.services import onboarding as ob
+
     deps = actable_departments(ctx.actor, departments or None, "onboarding.advance")
     moved = ob.advance_from_facts(engine_for(ctx.settings.resolved_database_url()), deps)
     ctx.echo(f"{moved} structure(s) avancée(s) d'après les faits.", {"moved": moved})
@@ -36,11 +43,14 @@ def advance(ctx: Context, departments: tuple[str, ...]) -> None:
 @requires("act", objects=("finess",))
 @onboarding.command("move")
 @click.argument("finess")
-@click.argument("stage", type=click.Choice(list(ob.STAGES)))
+@click.argument("stage", type=click.Choice(list(ONBOARDING_STAGES)))
 @click.option("--motif", "reason", help="Pourquoi (sans donnée de patient).")
 @pass_context
 def move(ctx: Context, finess: str, stage: str, reason: str | None) -> None:
     """Mettre la structure FINESS à l'étape STAGE."""
+    from balise.db import engine_for
+    from balise.services import onboarding as ob
+
     ob.move(engine_for(ctx.settings.resolved_database_url()), ctx.actor, finess, stage, reason)
     ctx.echo(f"Structure {finess} : {ob.STAGES[stage]}.", {"finess": finess, "stage": stage})
 
@@ -51,6 +61,9 @@ def move(ctx: Context, finess: str, stage: str, reason: str | None) -> None:
 @pass_context
 def late(ctx: Context, departments: tuple[str, ...]) -> None:
     """Lister les structures à relancer."""
+    from balise.db import engine_for
+    from balise.services import onboarding as ob
+
     engine = engine_for(ctx.settings.resolved_database_url())
     df = ob.overdue(engine, ctx.actor, departments or None)
     lines = [f"{r.due:%d/%m/%Y}  {r.finess_et}  {r.name} — {r.reason}" for r in df.itertuples()]

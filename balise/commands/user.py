@@ -10,20 +10,24 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for, upgrade
 from balise.errors import BaliseError
-from balise.secrets import new_key
-from balise.services import audit_log, users
 from balise.services.access import ROLES, Actor
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from balise.services import audit_log
 
 
 def _store(ctx: Context) -> Engine:
+    from balise.db import engine_for, upgrade
+
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     return engine
@@ -63,6 +67,8 @@ def user() -> None:
 def add(ctx: Context, login: str, role: str, departments, display_name: str, oidc: bool,
         password_stdin: bool) -> None:  # fmt: skip
     """Créer un compte ; le premier administrateur se crée ainsi."""
+    from balise.services import users
+
     engine = _store(ctx)
     actor = _actor(ctx, engine)
     password = None if oidc else _password(password_stdin)
@@ -80,6 +86,8 @@ def add(ctx: Context, login: str, role: str, departments, display_name: str, oid
 @pass_context
 def list_(ctx: Context) -> None:
     """Lister les comptes."""
+    from balise.services import users
+
     engine = _store(ctx)
     df = users.list_users(engine, _actor(ctx, engine))
     if ctx.as_json:
@@ -100,6 +108,8 @@ def list_(ctx: Context) -> None:
 @pass_context
 def disable(ctx: Context, login: str) -> None:
     """Désactiver un compte (il reste dans le journal d'audit)."""
+    from balise.services import users
+
     engine = _store(ctx)
     users.disable_user(engine, _actor(ctx, engine), login)
     ctx.echo(f"Compte {login.strip().lower()} désactivé.")
@@ -112,6 +122,8 @@ def disable(ctx: Context, login: str) -> None:
 @pass_context
 def passwd(ctx: Context, login: str, password_stdin: bool) -> None:
     """Changer le mot de passe d'un compte (lève aussi un verrouillage)."""
+    from balise.services import users
+
     engine = _store(ctx)
     actor = _actor(ctx, engine)
     users.check_password_change(engine, actor, login)  # before asking for the password
@@ -127,6 +139,8 @@ def passwd(ctx: Context, login: str, password_stdin: bool) -> None:
 @pass_context
 def role(ctx: Context, login: str, role: str, departments) -> None:
     """Changer le rôle et les départements d'un compte."""
+    from balise.services import users
+
     engine = _store(ctx)
     users.set_role(engine, _actor(ctx, engine), login, role, departments)
     ctx.echo(f"Compte {login.strip().lower()} : {ROLES[role].lower()}.")
@@ -136,6 +150,8 @@ def role(ctx: Context, login: str, role: str, departments) -> None:
 @click.command("secret-key")
 def secret_key() -> None:
     """Afficher une nouvelle clé pour BALISE_SECRET_KEY."""
+    from balise.secrets import new_key
+
     click.echo(new_key())
 
 
@@ -145,6 +161,8 @@ def audit() -> None:
 
 
 def _filter(since: str | None, action: tuple[str, ...]) -> audit_log.AuditFilter:
+    from balise.services import audit_log
+
     try:
         start = date.fromisoformat(since) if since else None
     except ValueError as exc:
@@ -160,6 +178,8 @@ def _filter(since: str | None, action: tuple[str, ...]) -> audit_log.AuditFilter
 @pass_context
 def export_(ctx: Context, out: Path, since: str | None, action: tuple[str, ...]) -> None:
     """Écrire le journal d'audit filtré en CSV."""
+    from balise.services import audit_log
+
     engine = _store(ctx)
     data = audit_log.export_csv(engine, _actor(ctx, engine), _filter(since, action))
     try:
@@ -176,6 +196,8 @@ def export_(ctx: Context, out: Path, since: str | None, action: tuple[str, ...])
 @pass_context
 def purge(ctx: Context, days: int | None) -> None:
     """Supprimer les lignes plus anciennes que la durée de conservation."""
+    from balise.services import audit_log
+
     engine = _store(ctx)
     keep = days if days is not None else ctx.settings.audit_retention_days
     deleted = audit_log.purge(engine, _actor(ctx, engine), keep)

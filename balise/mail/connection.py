@@ -35,14 +35,10 @@ from imapclient.exceptions import IMAPClientError
 
 from balise import secrets
 from balise.errors import MailError, SecretError
+from balise.mail.endpoints import AUTH_MODES, TLS_MODES
 
 log = logging.getLogger(__name__)
 
-TLS_MODES = ("starttls", "implicit")
-# Default ports by TLS mode (RFC 8314): IMAP 143 / 993, submission 587 / 465.
-IMAP_PORTS = {"starttls": 143, "implicit": 993}
-SUBMISSION_PORTS = {"starttls": 587, "implicit": 465}
-AUTH_MODES = ("password", "xoauth2", "oauthbearer", "external")
 ANS_CIPHERS = (
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256"
@@ -102,19 +98,6 @@ class MailAccount:
             raise MailStepError(
                 f"Secret de {self.username} indisponible : {exc}", "secret"
             ) from exc
-
-
-def submission_endpoint(
-    imap_host: str,
-    imap_tls: str,
-    host: str | None = None,
-    port: int | None = None,
-    tls_mode: str | None = None,
-) -> tuple[str, int, str]:
-    """(host, port, TLS mode) of a mailbox's SMTP submission: what the operator published,
-    each missing piece derived from IMAP (same host, same TLS mode, 587 or 465)."""
-    tls = tls_mode or imap_tls
-    return host or imap_host, port or SUBMISSION_PORTS.get(tls, 587), tls
 
 
 def ssl_context(

@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import (
     Connection,
     Date,
@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 
 from balise.errors import NotFoundError, ValidationError
-from balise.mail.connection import AUTH_MODES, TLS_MODES, submission_endpoint
+from balise.mail.endpoints import AUTH_MODES, TLS_MODES, submission_endpoint
 from balise.models import DailyActivity, Establishment, Mailbox, WatchedMailbox
 from balise.referentials.departments import load_departments
 from balise.referentials.use_cases import flow_use_cases
@@ -50,10 +50,13 @@ from balise.services.access import (
     check_can_act,
     readable_departments,
 )
-from balise.services.adoption import frame, in_departments
 from balise.services.labels import category_label
 from balise.services.links import links_to_establishment
+from balise.services.queries import frame, in_departments, rows
 from balise.services.refusals import refusals_audited
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ADDRESS_RE = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$")
 ACTIVE_DAYS = 30
@@ -299,8 +302,11 @@ def remove_watched(engine: Engine, actor: Actor, address: str) -> None:
         audit.record(conn, actor, "mailbox.remove", address, department=row.department)
 
 
-def watched(engine: Engine, actor: Actor, departments: Iterable[str] | None = None) -> pd.DataFrame:
-    """The watched mailboxes and their last poll, secrets described, never shown."""
+def watched_rows(
+    engine: Engine, actor: Actor, departments: Iterable[str] | None = None
+) -> list[dict]:
+    """The watched mailboxes and their last poll, secrets described, never shown (plain rows:
+    ``balise mailbox list`` prints them without loading pandas)."""
     deps = readable_departments(actor, departments)
     w = WatchedMailbox
     stmt = (
@@ -312,13 +318,25 @@ def watched(engine: Engine, actor: Actor, departments: Iterable[str] | None = No
         .where(in_departments(w.department, deps))
         .order_by(w.department, w.address)
     )  # fmt: skip
-    df = frame(engine, stmt, [c.key for c in stmt.selected_columns])
-    if not df.empty:
-        submission = [_with_submission(r) for r in df.to_dict("records")]
-        for column in ("smtp_host", "smtp_port", "smtp_tls_mode", "username"):
-            df[column] = [r[column] for r in submission]
-    df["secret"] = df.pop("secret_ref").map(describe)
-    return df
+    found = [_with_submission(r) for r in rows(engine, stmt)]
+    for r in found:
+        r["secret"] = describe(r.pop("secret_ref"))
+    return found
+
+
+def watched(engine: Engine, actor: Actor, departments: Iterable[str] | None = None) -> pd.DataFrame:
+    """:func:`watched_rows` as a DataFrame, for the pages."""
+    import pandas as pd
+
+    columns = [*WATCHED_COLUMNS, "secret"]
+    return pd.DataFrame(watched_rows(engine, actor, departments), columns=columns)
+
+
+WATCHED_COLUMNS = (
+    "address", "department", "imap_host", "imap_port", "tls_mode", "smtp_host", "smtp_port",
+    "smtp_tls_mode", "username", "auth_mode", "last_poll_at", "last_poll_ok",
+    "last_poll_message", "last_activity_at",
+)  # fmt: skip
 
 
 # ----- counterpart categories --------------------------------------------------------------------
@@ -416,6 +434,8 @@ def weekly_messages(
     today: date | None = None,
 ) -> pd.DataFrame:
     """Messages per week (Monday), department and direction."""
+    import pandas as pd
+
     deps = readable_departments(actor, departments)
     w, d = WatchedMailbox, DailyActivity
     week = _week_start(engine.dialect.name, d.day).label("week")
@@ -444,6 +464,8 @@ def category_flows(
     "" when none): ``balise.referentials.use_cases``.
 
     Received messages flow counterpart -> watched mailbox, sent ones the other way."""
+    import pandas as pd
+
     deps = readable_departments(actor, departments)
     w, d = WatchedMailbox, DailyActivity
     stmt = (

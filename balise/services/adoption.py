@@ -8,11 +8,10 @@ dashboard and the exports never aggregate whole tables in pandas. "Equipped" com
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import pandas as pd
 from sqlalchemy import Engine, and_, case, distinct, func, select
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
@@ -20,22 +19,9 @@ from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.access import Actor, readable_departments
 from balise.services.links import is_equipped, links_to_establishment, valid_at
+from balise.services.queries import frame, in_departments
 
 TYPE_COLUMNS = [f"mailboxes_{code.lower()}" for code in BAL_TYPES]
-
-
-def frame(engine: Engine, stmt: Select, columns: Sequence[str]) -> pd.DataFrame:
-    """Run ``stmt`` and return its rows under ``columns`` (the statement's column order)."""
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
-
-
-def in_departments(column, departments: tuple[str, ...] | None) -> ColumnElement[bool]:
-    """``column IN departments``, or always true when every department is wanted."""
-    if departments is None:
-        return column.is_not(None)
-    return column.in_(departments)
 
 
 def _share(df: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from balise.config import DEFAULT_DATA_DIR
 from balise.errors import SourceError
 from balise.models import Animator
-from balise.services.adoption import frame
+from balise.services.queries import frame
 
 DEFAULT_FILE = DEFAULT_DATA_DIR / "animateurs.csv"
 COLUMNS = ("nom", "email", "telephone", "departements")

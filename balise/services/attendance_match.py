@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 
 from balise.models import Establishment
 from balise.referentials.attendance_sheet import AttendanceRow, normalise_commune, normalise_name
-from balise.services.adoption import in_departments
+from balise.services.queries import in_departments
 
 SAME_COMMUNE_MIN = 0.6  # a close name in the named commune
 ANYWHERE_MIN = 0.9  # without the commune, only a near-identical name

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError, PermissionDenied, ValidationError
-from balise.mail.connection import MailAccount, submission_endpoint
+from balise.mail.connection import MailAccount
+from balise.mail.endpoints import submission_endpoint
 from balise.mail.probe_message import use_case
 from balise.mail.roundtrip import RoundTripResult, StepCallback, run_round_trip
 from balise.models import BalTest, ProvisionedBal, WatchedMailbox

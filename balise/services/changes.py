@@ -15,8 +15,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from balise.models import Establishment, Mailbox
 from balise.services.access import Actor, readable_departments
-from balise.services.adoption import frame, in_departments
 from balise.services.links import links_to_establishment, valid_at
+from balise.services.queries import frame, in_departments
 
 NO_CATEGORY = ""  # mailboxes that link to no FINESS establishment
 

@@ -23,9 +23,9 @@ from balise.referentials.attendance_sheet import read_attendance
 from balise.referentials.departments import load_departments
 from balise.services import audit, snapshots
 from balise.services.access import Actor, check_can_act, readable_departments
-from balise.services.adoption import frame, in_departments
 from balise.services.attendance_match import Matcher
 from balise.services.links import is_equipped
+from balise.services.queries import frame, in_departments
 
 KINDS = {"exact": "Exacte", "fuzzy": "À vérifier", "none": "Non reconnue"}
 

@@ -3,11 +3,14 @@ Shared by the dashboard tables and the xlsx/csv exports so both say the same thi
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import load_categories
 from balise.referentials.departments import department_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS: dict[str, str] = {
     "department": "Département",

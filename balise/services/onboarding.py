@@ -54,20 +54,13 @@ from balise.models import (
     ProvisionedBal,
     WatchedMailbox,
 )
+from balise.referentials.lifecycles import ONBOARDING_STAGES
 from balise.services import audit
 from balise.services.access import SYSTEM, Actor, check_can_act, readable_departments
-from balise.services.adoption import frame, in_departments
 from balise.services.links import is_equipped, links_to_establishment, valid_at
+from balise.services.queries import frame, in_departments
 
-STAGES: dict[str, str] = {
-    "a_contacter": "À contacter",
-    "contacte": "Contacté",
-    "sensibilise": "Sensibilisé",
-    "bal_demandee": "BAL demandée",
-    "bal_creee": "BAL créée",
-    "bal_testee": "BAL testée",
-    "usage_regulier": "Usage régulier",
-}
+STAGES = ONBOARDING_STAGES  # code -> French label, in order
 RANK = {code: i for i, code in enumerate(STAGES)}
 ACTIVE_DAYS = 30  # messages within this window count as regular use
 SILENT_DAYS = 30  # equipped this long without regular use: « à relancer »

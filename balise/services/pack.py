@@ -16,6 +16,7 @@ from balise.errors import NotFoundError
 from balise.exports import Chart, Sheet, build_workbook, french_date
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.departments import department_name
+from balise.referentials.lifecycles import PACK_TABLES
 from balise.services import adoption, audit, changes, events, snapshots, structures
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.labels import COLUMNS, bal_type_label, readable
@@ -95,7 +96,11 @@ _BUILDERS = {
     "changements": _changes_sheet,
     "structures": _structures_sheet,
 }  # fmt: skip
-TABLES = tuple(_BUILDERS)
+TABLES = PACK_TABLES
+if tuple(_BUILDERS) != TABLES:  # one list of names: the command line's choices use it
+    raise RuntimeError(
+        "balise.referentials.lifecycles.PACK_TABLES differs from the pack's builders"
+    )
 
 
 def sheets(

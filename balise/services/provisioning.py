@@ -31,6 +31,7 @@ from balise.referentials.bal_rules import (
     normalised,
     validate,
 )
+from balise.referentials.lifecycles import BAL_STATUSES
 from balise.secrets import seal
 from balise.services import audit
 from balise.services.access import Actor, check_can_act, readable_departments
@@ -38,14 +39,7 @@ from balise.services.refusals import refusals_audited
 
 log = logging.getLogger(__name__)
 
-STATUSES: dict[str, str] = {
-    "requested": "Demandée",
-    "provisioned": "Créée",
-    "test_passed": "Test réussi",
-    "test_failed": "Test échoué",
-    "active": "Active",
-    "disabled": "Désactivée",
-}
+STATUSES = BAL_STATUSES  # code -> French label
 # Which BAL types sign in with a client certificate by default (ANS: applicative mailboxes).
 DEFAULT_AUTH = {"APP": "external"}
 

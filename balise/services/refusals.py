@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from balise.errors import PermissionDenied
-from balise.services import audit
 from balise.services.access import Actor
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def audit_refusal(
@@ -24,6 +25,8 @@ def audit_refusal(
     """Write the refusal's audit line in a transaction of its own, unless already written."""
     if exc.audited:
         return
+    from balise.services import audit  # the models load only when a refusal is written
+
     with engine.begin() as conn:
         audit.record(conn, actor, action, obj, "refused", department, {"motif": str(exc)})
     exc.audited = True

@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from balise.models import Snapshot
-from balise.services.adoption import frame
+from balise.services.queries import frame
 
 SOURCES = ("annuaire", "finess")
 

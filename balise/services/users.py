@@ -12,6 +12,7 @@ row of the ``users`` table wins (an administrator decides), otherwise a role cla
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -21,9 +22,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
@@ -32,6 +32,9 @@ from balise.referentials.departments import load_departments
 from balise.services import audit
 from balise.services.access import ROLES, SYSTEM, Actor
 from balise.services.refusals import refusals_audited
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +80,11 @@ def verify_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 
-# A hash to check unknown logins against, so that they cost the same time as known ones.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown logins against, so that they cost the same time as known ones
+    (made at the first login, not at import: every command imports this module)."""
+    return hash_password(secrets.token_hex(8))
 
 
 # ----- validation ---------------------------------------------------------------------------
@@ -214,6 +220,8 @@ def set_password(engine: Engine, actor: Actor, login: str, password: str) -> Non
 
 def list_users(engine: Engine, actor: Actor) -> pd.DataFrame:
     """Accounts without any hash: login, name, role, departments, state."""
+    import pandas as pd
+
     _require_admin(engine, actor, "user.list", None)
     query = select(
         User.login, User.display_name, User.role, User.departments, User.disabled,
@@ -253,7 +261,7 @@ def authenticate(engine: Engine, login: str, password: str, now: datetime | None
     with engine.begin() as conn:
         user = _find(conn, login)
         if user is None or user.password_hash is None:
-            verify_password(password, _DUMMY_HASH)
+            verify_password(password, _dummy_hash())
             _refuse(conn, login, "failed", WRONG_CREDENTIALS)
         if user.disabled:
             _refuse(conn, login, "refused", f"Le compte {login} est désactivé.")
