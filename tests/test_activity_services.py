@@ -43,10 +43,18 @@ def test_actions_check_rights_and_write_one_audit_line(empty_db):
         activity.remove_watched(empty_db, Actor("bob", "animator", ("38",)), "a@b.test")
     activity.remove_watched(empty_db, animator, "A@B.test")
     with empty_db.connect() as conn:
-        audit = conn.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.object)).all()
+        audit = conn.execute(
+            select(
+                AuditEntry.actor, AuditEntry.action, AuditEntry.object, AuditEntry.outcome
+            ).order_by(AuditEntry.id)
+        ).all()
+    # Every refusal leaves its line too (issue 11); the invalid request is not an action.
     assert [tuple(r) for r in audit] == [
-        ("anne", "mailbox.add", "a@b.test"),
-        ("anne", "mailbox.remove", "a@b.test"),
+        ("anne", "mailbox.add", "a@b.test", "refused"),
+        ("marc", "mailbox.add", "a@b.test", "refused"),
+        ("anne", "mailbox.add", "a@b.test", "ok"),
+        ("bob", "mailbox.remove", "a@b.test", "refused"),
+        ("anne", "mailbox.remove", "a@b.test", "ok"),
     ]
     # An animator only reads their departments.
     activity.add_watched(empty_db, SYSTEM, _request("c@d.test", "38"), KEY)
