@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,10 +16,10 @@ from balise.errors import NotFoundError
 from balise.formatting import fr_count, fr_date, fr_decimal, fr_int, fr_percent
 from balise.referentials.departments import resolve_selection
 from balise.referentials.indicator_catalogue import LEVELS, STATUSES
-from balise.services import backtest as bt
-from balise.services import indicators, priorities, programme_sheets
-from balise.services.esms_facts import parse_month
-from balise.services.labels import department_label
+
+if TYPE_CHECKING:
+    from balise.services import backtest as bt
+    from balise.services import indicators
 
 department_option = click.option(
     "--department", "departments", multiple=True, metavar="CODE",
@@ -69,6 +70,9 @@ def _selection(ctx: Context, codes: tuple[str, ...]) -> tuple[str, ...] | None:
 def indicateurs(ctx: Context, annee: int | None, month: str | None, departments: tuple[str, ...],
                 xlsx: Path | None) -> None:  # fmt: skip
     """Les indicateurs du programme ESMS numérique, par département."""
+    from balise.services import indicators, programme_sheets
+    from balise.services.esms_facts import parse_month
+
     deps = _selection(ctx, departments)
     engine = _store(ctx)
     when = parse_month(month) if month else None
@@ -87,6 +91,9 @@ def indicateurs(ctx: Context, annee: int | None, month: str | None, departments:
 
 
 def _indicator_lines(report: indicators.IndicatorReport) -> list[str]:
+    from balise.services import programme_sheets
+    from balise.services.labels import department_label
+
     cat = report.catalogue
     deps = sorted(report.table["department"].unique())
     lines = [
@@ -104,6 +111,8 @@ def _indicator_lines(report: indicators.IndicatorReport) -> list[str]:
 
 
 def _cell(ind, row) -> str:
+    from balise.services import programme_sheets
+
     if ind.level == "departement":
         value = programme_sheets.value_text(ind, row.value)
         return f"{value} — {'atteint' if row.met else 'non atteint'}"
@@ -139,6 +148,9 @@ def _indicator_payload(report: indicators.IndicatorReport, xlsx: Path | None) ->
 @pass_context
 def priorites(ctx: Context, departments: tuple[str, ...], top: int, backtest: bool) -> None:
     """Qui appeler d'abord : les ESMS non équipés classés, avec leurs raisons."""
+    from balise.services import backtest as bt
+    from balise.services import priorities
+
     deps = _selection(ctx, departments)
     engine = _store(ctx)
     if backtest:
@@ -155,6 +167,8 @@ def priorites(ctx: Context, departments: tuple[str, ...], top: int, backtest: bo
 
 
 def _scope(deps: tuple[str, ...] | None) -> str:
+    from balise.services.labels import department_label
+
     if deps is None:
         return "tous les départements"
     return ", ".join(department_label(d) for d in deps)
