@@ -56,3 +56,8 @@ class MailError(BaliseError):
 
 class SecretError(BaliseError):
     """Raised when a secret cannot be read or decrypted (missing key, wrong key, missing file)."""
+
+
+class TamperingDetected(BaliseError):
+    """Raised when the audit trail's hash chain does not verify: a line was changed, removed or
+    slipped in. The message names the first broken link."""

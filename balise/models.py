@@ -277,9 +277,17 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """Append-only trail of who did what on which object, and how it ended."""
+    """Append-only trail of who did what on which object, and how it ended.
+
+    Each line is a link of a hash chain (``balise.services.audit_chain``): ``prev_hash`` is the
+    previous line's ``row_hash`` (or the chain's anchor), ``row_hash`` the SHA-256 of
+    ``prev_hash`` and of this line's content, so ``balise audit verify`` finds any line changed,
+    removed or slipped in."""
 
     __tablename__ = "audit_log"
+    # SQLite: AUTOINCREMENT, so that an id is never given twice (without it, a purge that empties
+    # the table would hand out id 1 again, behind the chain's anchor).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
@@ -289,13 +297,45 @@ class AuditEntry(Base):
     department: Mapped[str | None] = mapped_column(String(3))
     outcome: Mapped[str] = mapped_column(String(16))  # ok | refused | failed
     detail: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """The audit chain's one state row (``id`` = 1). ``head_*``: the newest line, which the next
+    line links to; appending locks this row first, so that two writers never link to the same
+    head (PostgreSQL row lock; SQLite's write lock). ``anchor_*``: the last line the retention
+    purge deleted (0 and the genesis hash before any purge), which the oldest kept line links
+    to; only the purge changes it, and its audit line records it."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    anchor_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    anchor_hash: Mapped[str] = mapped_column(String(64))
+    head_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Keyring(Base):
+    """Fingerprints of the keys the store depends on: ``name`` = "secret_key" holds the SHA-256
+    of the BALISE_SECRET_KEY that sealed the ``enc:`` secrets (never the key itself), so that
+    another key is refused instead of sealing new secrets under a second key."""
+
+    __tablename__ = "keyring"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(DateTime)
 
 
 # --- audit_log is append-only, enforced by the database itself (issue 6) ---------------------
-# Triggers refuse every UPDATE and DELETE (and TRUNCATE on PostgreSQL). The retention purge
-# (balise.services.audit_log.purge) is the one deletion path: in a single transaction it drops
-# the no-delete trigger, deletes the expired lines and creates the trigger again, so no other
-# connection ever sees the table unguarded. Alembic revision 0002 creates the same triggers.
+# Triggers refuse every UPDATE and DELETE (and TRUNCATE on PostgreSQL, REPLACE on SQLite). The
+# retention purge (balise.services.audit_log.purge) is the one deletion path: in a single
+# transaction it drops the no-delete trigger, deletes the expired lines and creates the trigger
+# again, so no other connection ever sees the table unguarded. Alembic revision 0002 creates
+# the same triggers. Beyond the triggers (which a database owner can drop), the hash chain
+# proves the trail whole: ``balise audit verify``.
 _REFUSED = "audit_log est en ajout seul : modification ou suppression refusée"
 AUDIT_NO_DELETE: dict[str, str] = {
     "sqlite": "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
@@ -308,6 +348,13 @@ AUDIT_APPEND_ONLY: dict[str, list[str]] = {
         "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
         f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
         AUDIT_NO_DELETE["sqlite"],
+        # INSERT OR REPLACE deletes the line it collides with without firing the delete
+        # trigger (recursive_triggers is off): refuse any insert that reuses an existing id,
+        # whatever its conflict clause. (PostgreSQL has no REPLACE; its ON CONFLICT DO UPDATE
+        # fires the update trigger.)
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log "  # noqa: S608
+        "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
+        f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
     ],
     "postgresql": [
         "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql "

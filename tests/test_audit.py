@@ -1,17 +1,19 @@
-"""The audit trail: every action writes exactly one line; the database refuses UPDATE and DELETE
-on audit_log (SQLite triggers, PostgreSQL trigger function); the retention purge is the one
-deletion path and is itself audited; the « Journal d'audit » page and its CSV export."""
+"""The audit trail: every action writes exactly one line; the database refuses UPDATE, DELETE
+and REPLACE/upsert/MERGE on audit_log (SQLite triggers, PostgreSQL trigger function); the
+retention purge is the one deletion path, is itself audited and leaves the chain verifiable;
+the « Journal d'audit » page and its CSV export. The hash chain itself: test_audit_chain.py."""
 
 from __future__ import annotations
 
 import io
+import json
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from streamlit.testing.v1 import AppTest
 
@@ -23,7 +25,7 @@ from balise.models import AuditEntry, Base
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
-from balise.services import audit, audit_log, bal_import, bal_tests, pack, users
+from balise.services import audit, audit_chain, audit_log, bal_import, bal_tests, pack, users
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from balise.services.activity import WatchRequest, add_watched
@@ -61,22 +63,70 @@ def _seed_line(engine) -> None:
         audit.record(conn, SYSTEM, "bal.provision", "a@x.test", department="38")
 
 
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "UPDATE audit_log SET outcome = 'ok', actor = 'quelqu''un'",
-        "DELETE FROM audit_log",
-        "DELETE FROM audit_log WHERE action = 'bal.provision'",
-    ],
+def _stored(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(AuditEntry.id, AuditEntry.actor, AuditEntry.object, AuditEntry.row_hash)
+        ).all()
+
+
+# A forged line reusing id 1, with every column filled (only the triggers may refuse it).
+_FORGED = (
+    "(id, at, actor, action, object, outcome, prev_hash, row_hash) VALUES "
+    "(1, '2026-01-01 00:00:00', 'faussaire', 'bal.provision', 'b@x.test', 'ok', 'x', 'y')"
 )
-def test_the_database_refuses_update_and_delete(empty_db, sql):
+_REWRITES = {
+    "update": "UPDATE audit_log SET outcome = 'ok', actor = 'quelqu''un'",
+    "delete all": "DELETE FROM audit_log",
+    "delete where": "DELETE FROM audit_log WHERE action = 'bal.provision'",
+    "upsert": f"INSERT INTO audit_log {_FORGED} ON CONFLICT (id) DO UPDATE SET actor = excluded.actor",
+}
+_DIALECT_REWRITES = {
+    "sqlite": {
+        "insert or replace": f"INSERT OR REPLACE INTO audit_log {_FORGED}",
+        "replace": f"REPLACE INTO audit_log {_FORGED}",
+        "upsert do nothing then replace": f"INSERT OR REPLACE INTO audit_log {_FORGED} "
+        "ON CONFLICT (id) DO NOTHING",
+    },
+    "postgresql": {
+        "merge": "MERGE INTO audit_log t USING (SELECT 1 AS id) s ON t.id = s.id "
+        "WHEN MATCHED THEN UPDATE SET actor = 'faussaire'",
+        "merge delete": "MERGE INTO audit_log t USING (SELECT 1 AS id) s ON t.id = s.id "
+        "WHEN MATCHED THEN DELETE",
+        "truncate": "TRUNCATE audit_log",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", ["update", "delete all", "delete where", "upsert", "dialect"])
+def test_the_database_refuses_every_rewrite_of_a_line(empty_db, kind):
+    """UPDATE, DELETE, upsert on both databases; REPLACE on SQLite (it deletes the old line
+    without firing the delete trigger), MERGE and TRUNCATE on PostgreSQL."""
     _seed_line(empty_db)
-    with pytest.raises(DBAPIError, match=REFUSED), empty_db.begin() as conn:
-        conn.execute(text(sql))
-    with empty_db.connect() as conn:  # also through the ORM table, not only raw SQL
-        assert conn.execute(select(AuditEntry.actor, AuditEntry.object)).all() == [
-            ("système", "a@x.test")
-        ]
+    before = _stored(empty_db)
+    statements = (
+        _DIALECT_REWRITES[empty_db.dialect.name] if kind == "dialect" else {kind: _REWRITES[kind]}
+    )
+    for name, sql in statements.items():
+        with pytest.raises(DBAPIError, match=REFUSED), empty_db.begin() as conn:
+            conn.execute(text(sql))
+        assert _stored(empty_db) == before, name
+    assert before[0][1:3] == ("système", "a@x.test")
+    assert audit_log.verify(empty_db, SYSTEM).problem is None
+
+
+def test_a_new_line_can_still_be_added_after_the_refusals(empty_db):
+    # A reused id is refused (the REPLACE guard on SQLite, the primary key on PostgreSQL), not
+    # inserts: the next line gets id 2 and links on.
+    _seed_line(empty_db)
+    refusal = REFUSED if empty_db.dialect.name == "sqlite" else "duplicate key"
+    with pytest.raises(DBAPIError, match=refusal), empty_db.begin() as conn:
+        conn.execute(text(f"INSERT INTO audit_log {_FORGED}"))
+    _seed_line(empty_db)
+    rows = _stored(empty_db)
+    assert [r[0] for r in rows] == [1, 2]
+    with empty_db.connect() as conn:
+        assert conn.scalar(select(AuditEntry.prev_hash).where(AuditEntry.id == 2)) == rows[0][3]
 
 
 def test_create_all_installs_the_same_guard(tmp_path):
@@ -84,38 +134,47 @@ def test_create_all_installs_the_same_guard(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'bare.db'}")
     Base.metadata.create_all(engine)
     _seed_line(engine)
-    with pytest.raises(DBAPIError, match=REFUSED), engine.begin() as conn:
-        conn.execute(text("UPDATE audit_log SET actor = 'x'"))
+    for sql in (_REWRITES["update"], _DIALECT_REWRITES["sqlite"]["insert or replace"]):
+        with pytest.raises(DBAPIError, match=REFUSED), engine.begin() as conn:
+            conn.execute(text(sql))
+    assert [r[1] for r in _stored(engine)] == ["système"]
     engine.dispose()
 
 
-def test_truncate_is_refused_on_postgresql(empty_db):
-    if empty_db.dialect.name != "postgresql":
-        assert empty_db.dialect.name == "sqlite"  # SQLite has no TRUNCATE statement
-        return
-    _seed_line(empty_db)
-    with pytest.raises(DBAPIError, match=REFUSED), empty_db.begin() as conn:
-        conn.execute(text("TRUNCATE audit_log"))
-    assert len(_lines(empty_db)) == 1
+def _old_lines(engine, now: datetime, ages: tuple[int, ...]) -> None:
+    with engine.begin() as conn:
+        for days in ages:
+            line = audit_chain.Line("x", f"old.{days}")
+            audit_chain.append(conn, line, at=now - timedelta(days=days))
 
 
 def test_purge_deletes_only_expired_lines_and_is_audited(empty_db):
     now = datetime(2026, 11, 25, 12, 0)
-    with empty_db.begin() as conn:
-        for days in (500, 401, 399, 1):
-            conn.execute(
-                insert(AuditEntry).values(
-                    at=now - timedelta(days=days), actor="x", action=f"old.{days}", outcome="ok"
-                )
-            )
+    _old_lines(empty_db, now, (500, 401, 399, 1))
+    with empty_db.connect() as conn:
+        anchor = conn.scalar(select(AuditEntry.row_hash).where(AuditEntry.action == "old.401"))
     assert audit_log.purge(empty_db, SYSTEM, 400, now=now) == 2
     assert [a for a, _, _ in _lines(empty_db)] == ["old.399", "old.1", "audit.purge"]
     with empty_db.connect() as conn:
         detail = conn.scalar(select(AuditEntry.detail).where(AuditEntry.action == "audit.purge"))
-    assert detail == '{"supprimées": 2, "avant": "2025-10-21T12:00:00"}'
-    # the guard is back after the purge
+    assert json.loads(detail) == {
+        "supprimées": 2, "avant": "2025-10-21T12:00:00",
+        "ancre": {"ligne": 2, "empreinte": anchor},
+    }  # fmt: skip
+    # the guard is back after the purge, and the kept lines still verify from the anchor
     with pytest.raises(DBAPIError, match=REFUSED), empty_db.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
+    assert audit_log.verify(empty_db, SYSTEM).problem is None
+
+
+def test_purge_stops_at_the_first_line_to_keep(empty_db):
+    # Clock set back between two lines: the expired line after a kept one stays, so the kept
+    # lines remain one unbroken run of the chain (and no line younger than the cutoff goes).
+    now = datetime(2026, 11, 25, 12, 0)
+    _old_lines(empty_db, now, (500, 10, 450, 5))
+    assert audit_log.purge(empty_db, SYSTEM, 400, now=now) == 1
+    assert [a for a, _, _ in _lines(empty_db)] == ["old.10", "old.450", "old.5", "audit.purge"]
+    assert audit_log.verify(empty_db, SYSTEM).problem is None
 
 
 def test_only_an_administrator_purges_and_never_below_30_days(empty_db):

@@ -1,4 +1,4 @@
-"""``balise user add|list|disable|passwd|role``, ``balise audit export|purge`` and
+"""``balise user add|list|disable|passwd|role``, ``balise audit export|purge|verify`` and
 ``balise secret-key``: thin commands over ``balise.services.users`` and ``audit_log``.
 
 Passwords are typed at a hidden prompt (or piped on standard input), never passed as an
@@ -16,7 +16,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.errors import BaliseError
+from balise.errors import BaliseError, TamperingDetected
 from balise.services.access import ROLES, Actor
 
 if TYPE_CHECKING:
@@ -205,3 +205,22 @@ def purge(ctx: Context, days: int | None) -> None:
         f"Journal d'audit purgé : {deleted} ligne(s) de plus de {keep} jours supprimée(s).",
         {"deleted": deleted, "retention_days": keep},
     )
+
+
+@audit.command()
+@pass_context
+def verify(ctx: Context) -> None:
+    """Vérifier la chaîne d'empreintes du journal d'audit (sortie 1 si elle est rompue)."""
+    from balise.services import audit_log
+
+    engine = _store(ctx)
+    report = audit_log.verify(engine, _actor(ctx, engine))
+    if report.problem:
+        raise TamperingDetected(f"Journal d'audit altéré : {report.problem}")
+    span = f" (n°{report.first_id} à n°{report.last_id})" if report.lines else ""
+    ctx.echo(
+        f"Journal d'audit intact : {report.lines} ligne(s) chaînée(s){span} ; "
+        f"empreinte de la dernière : {report.head_hash}.",
+        {"lines": report.lines, "first_id": report.first_id, "last_id": report.last_id,
+         "head_hash": report.head_hash},
+    )  # fmt: skip

@@ -1,14 +1,14 @@
-"""The audit trail: one line per action, appended in the action's own transaction."""
+"""The audit trail: one line per action, appended in the action's own transaction, each line
+linked to the previous one by a hash chain (``balise.services.audit_chain``)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
-from balise.models import AuditEntry
 from balise.services.access import Actor
+from balise.services.audit_chain import Line, append
 
 
 def record(
@@ -20,15 +20,9 @@ def record(
     department: str | None = None,
     detail: dict | None = None,
 ) -> None:
-    """Append one audit line. ``detail`` must hold no secret and no health data."""
-    conn.execute(
-        insert(AuditEntry).values(
-            at=datetime.now(UTC).replace(tzinfo=None),
-            actor=actor.login,
-            action=action,
-            object=obj,
-            department=department,
-            outcome=outcome,
-            detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
-        )
-    )
+    """Append one audit line. ``detail`` must hold no secret and no health data.
+
+    The append locks the chain until the caller's transaction ends: call it once the action's
+    own writes are done, so that other writers wait as little as possible."""
+    text = json.dumps(detail, ensure_ascii=False, default=str) if detail else None
+    append(conn, Line(actor.login, action, obj, department, outcome, text))

@@ -1,5 +1,6 @@
-"""Reading the audit trail (the « Journal d'audit » page and its CSV export) and the retention
-purge, the one path that ever deletes audit lines.
+"""Reading the audit trail (the « Journal d'audit » page and its CSV export), checking its hash
+chain (``balise audit verify``) and the retention purge, the one path that ever deletes audit
+lines.
 
 Who reads what: administrators and programme managers read every line; an animator reads the
 lines of their departments and their own actions (never other people's sign-ins).
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, or_, select
+from sqlalchemy import Connection, Engine, delete, func, or_, select, true
 
 from balise.errors import PermissionDenied, ValidationError
 from balise.models import AUDIT_NO_DELETE, AuditEntry
-from balise.services import audit
+from balise.services import audit, audit_chain
 from balise.services.access import Actor
 from balise.spreadsheets import frame_csv
 
@@ -131,8 +132,10 @@ def purge(engine: Engine, actor: Actor, retention_days: int, now: datetime | Non
 
     The database refuses DELETE on audit_log; here, in one transaction, the no-delete trigger
     is dropped, the expired lines deleted and the trigger created again (DDL is transactional
-    on SQLite and PostgreSQL, so no other connection sees the table unguarded). The purge
-    itself is audited."""
+    on SQLite and PostgreSQL, so no other connection sees the table unguarded). Only a run of
+    the oldest lines goes (those before the first line still to keep), so the kept lines stay
+    one unbroken chain; the last deleted line becomes the chain's anchor, recorded in the
+    chain's state and in the purge's own audit line."""
     if actor.role != "admin":
         with engine.begin() as conn:
             audit.record(conn, actor, "audit.purge", "journal d'audit", "refused")
@@ -142,16 +145,58 @@ def purge(engine: Engine, actor: Actor, retention_days: int, now: datetime | Non
             "Le champ « conservation » doit valoir au moins 30 jours pour le journal d'audit."
         )
     cutoff = (now or datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=retention_days)
-    dialect = engine.dialect.name
-    drop = "DROP TRIGGER audit_log_no_delete" + (" ON audit_log" if dialect != "sqlite" else "")
     with engine.begin() as conn:
-        conn.exec_driver_sql(drop)
-        deleted = conn.execute(delete(AuditEntry).where(AuditEntry.at < cutoff)).rowcount
-        conn.exec_driver_sql(AUDIT_NO_DELETE[dialect])
-        detail = {"supprimées": deleted, "avant": cutoff.isoformat(timespec="seconds")}
+        state = audit_chain.lock(conn)
+        anchor_id, anchor_hash, deleted = _delete_expired(conn, cutoff, state)
+        detail = {
+            "supprimées": deleted, "avant": cutoff.isoformat(timespec="seconds"),
+            "ancre": {"ligne": anchor_id, "empreinte": anchor_hash},
+        }  # fmt: skip
         audit.record(conn, actor, "audit.purge", "journal d'audit", detail=detail)
     log.info("audit purge: %d lines older than %s deleted", deleted, cutoff)
     return deleted
+
+
+def _delete_expired(conn: Connection, cutoff: datetime, state) -> tuple[int, str, int]:
+    """Delete the lines before the first one at or after ``cutoff``; (anchor id, anchor hash,
+    lines deleted). Every deleted line is older than ``cutoff``."""
+    a = AuditEntry
+    first_kept = conn.scalar(select(func.min(a.id)).where(a.at >= cutoff))
+    last_gone = conn.execute(
+        select(a.id, a.row_hash)
+        .where(a.id < first_kept if first_kept is not None else true())
+        .order_by(a.id.desc())
+        .limit(1)
+    ).first()
+    if last_gone is None:
+        return state.anchor_id, state.anchor_hash, 0
+    dialect = conn.dialect.name
+    drop = "DROP TRIGGER audit_log_no_delete" + (" ON audit_log" if dialect != "sqlite" else "")
+    conn.exec_driver_sql(drop)
+    deleted = conn.execute(delete(a).where(a.id <= last_gone.id)).rowcount
+    conn.exec_driver_sql(AUDIT_NO_DELETE[dialect])
+    audit_chain.set_anchor(conn, last_gone.id, last_gone.row_hash)
+    return last_gone.id, last_gone.row_hash, deleted
+
+
+def verify(engine: Engine, actor: Actor) -> audit_chain.ChainReport:
+    """Walk the whole chain (administrators and programme managers); the check is audited,
+    « failed » when a link is broken. The caller decides what a broken chain means."""
+    if not actor.sees_all:
+        with engine.begin() as conn:
+            audit.record(conn, actor, "audit.verify", "journal d'audit", "refused")
+        raise PermissionDenied(
+            "Seuls un administrateur et un chargé de programme vérifient le journal d'audit."
+        )
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # the head and every line from one snapshot
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        report = audit_chain.verify(conn)
+    detail = {"lignes": report.lines, "rupture": report.broken_id}
+    with engine.begin() as conn:
+        outcome = "failed" if report.problem else "ok"
+        audit.record(conn, actor, "audit.verify", "journal d'audit", outcome, detail=detail)
+    return report
 
 
 def marker(engine: Engine) -> int:

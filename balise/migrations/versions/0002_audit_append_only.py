@@ -1,5 +1,5 @@
-"""audit_log append-only: triggers refusing UPDATE and DELETE (hand-written; ``make schema``
-regenerates 0001 only).
+"""audit_log append-only: triggers refusing UPDATE, DELETE and REPLACE (hand-written;
+``make schema`` regenerates 0001 only).
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +18,7 @@ _DROP = {
     "sqlite": [
         "DROP TRIGGER IF EXISTS audit_log_no_update",
         "DROP TRIGGER IF EXISTS audit_log_no_delete",
+        "DROP TRIGGER IF EXISTS audit_log_no_replace",
     ],
     "postgresql": [
         "DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log",
