@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from balise.config import load_settings
 from balise.errors import BaliseError
 from balise.formatting import fr_count, fr_decimal, fr_int
+from balise.services import keyring
 from balise.services.access import Actor
 from balise.services.activity import domain_categories, poll_scope
 from ingest.activity_store import (
@@ -113,6 +115,9 @@ def run_poll(
     started = time.perf_counter()
     departments = poll_scope(engine, actor, departments, addresses)
     targets = load_targets(engine, departments, addresses, timeout, secret_key)
+    if any((t.account.secret_ref or "").startswith("enc:") for t in targets):
+        # A missing or wrong key is one configuration error, not a failure of every mailbox.
+        keyring.require_key(engine, secret_key or load_settings().secret_key)
     # The lease outlives the poll's own deadline: a crashed poll frees its mailboxes later.
     leased = take_leases(engine, [t.id for t in targets], _now(), 2 * timeout + 60)
     with engine.connect() as conn:

@@ -25,10 +25,10 @@ from sqlalchemy import func, insert, select, update
 from balise.cli import cli
 from balise.config import Settings
 from balise.errors import (
+    ConfigurationError,
     MailError,
     NotFoundError,
     PermissionDenied,
-    SecretError,
     ValidationError,
 )
 from balise.mail import operator
@@ -240,6 +240,10 @@ def test_dovecot_backend_account_works_for_an_independent_client(
     bal = prov.get_bal(db_with_ain_ehpad, report.address)
     assert bal.secret_ref.startswith("enc:") and password not in bal.secret_ref
     assert reveal(bal.secret_ref, settings.secret_key) == password
+    # The sandbox's passwd-file holds a SHA512-CRYPT hash of it, never the password itself.
+    users_file = (dovecot.users_dir / report.address).read_text()
+    assert users_file.startswith(f"{report.address}:{{SHA512-CRYPT}}$6$")
+    assert password not in users_file
 
     context = ssl.create_default_context(cafile=str(dovecot.ca_path))
     with imaplib.IMAP4(dovecot.host, dovecot.imap_port) as imap:
@@ -294,7 +298,7 @@ def test_dovecot_backend_needs_a_secret_key_before_creating_anything(
     settings = _sandbox_settings(tmp_path, dovecot)
     object.__setattr__(settings, "secret_key", "")
     request = _per(unique_address("jeanne", DOMAIN))
-    with pytest.raises(SecretError):
+    with pytest.raises(ConfigurationError, match="^BALISE_SECRET_KEY n'est pas définie : "):
         prov.provision(db_with_ain_ehpad, SYSTEM, settings, request)
     assert request.address not in dovecot.users()
 

@@ -1,5 +1,6 @@
 """``balise user add|list|disable|passwd|role``, ``balise audit export|purge|verify`` and
-``balise secret-key``: thin commands over ``balise.services.users`` and ``audit_log``.
+``balise secret-key [rotate]``: thin commands over ``balise.services.users``, ``audit_log`` and
+``keyring``.
 
 Passwords are typed at a hidden prompt (or piped on standard input), never passed as an
 option: options end up in the shell history and in ``ps``.
@@ -7,6 +8,7 @@ option: options end up in the shell history and in ``ps``.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.errors import BaliseError, TamperingDetected
+from balise.errors import BaliseError, ConfigurationError, TamperingDetected
 from balise.services.access import ROLES, Actor
 
 if TYPE_CHECKING:
@@ -147,12 +149,42 @@ def role(ctx: Context, login: str, role: str, departments) -> None:
 
 
 @requires("admin")
-@click.command("secret-key")
-def secret_key() -> None:
-    """Afficher une nouvelle clé pour BALISE_SECRET_KEY."""
-    from balise.secrets import new_key
+@click.group("secret-key", invoke_without_command=True)
+@click.pass_context
+def secret_key(click_ctx: click.Context) -> None:
+    """Afficher une nouvelle clé pour BALISE_SECRET_KEY (« rotate » : changer de clé)."""
+    if click_ctx.invoked_subcommand is None:
+        from balise.secrets import new_key
 
-    click.echo(new_key())
+        click.echo(new_key())
+
+
+@requires("admin")
+@secret_key.command()
+@click.option(
+    "--old-key-env", default="BALISE_OLD_SECRET_KEY", show_default=True,
+    help="Variable d'environnement qui contient l'ancienne clé.",
+)  # fmt: skip
+@pass_context
+def rotate(ctx: Context, old_key_env: str) -> None:
+    """Rechiffrer les secrets enregistrés de l'ancienne clé vers BALISE_SECRET_KEY (administrateurs)."""
+    from balise.services import keyring
+
+    engine = _store(ctx)
+    old_key = os.environ.get(old_key_env, "")
+    if not old_key:
+        raise ConfigurationError(
+            f"{old_key_env} n'est pas définie : mettez-y l'ancienne clé (celle qui a chiffré "
+            "les secrets), et la nouvelle dans BALISE_SECRET_KEY."
+        )
+    new = ctx.settings.secret_key
+    count = keyring.rotate(engine, _actor(ctx, engine), old_key, new, old_key_env)
+    fp = keyring.fingerprint(new)[:8]
+    ctx.echo(
+        f"Clé changée : {count} secret(s) rechiffré(s) avec BALISE_SECRET_KEY (empreinte "
+        f"{fp}…). Retirez {old_key_env} de l'environnement.",
+        {"secrets": count, "fingerprint": fp},
+    )
 
 
 @click.group()
@@ -207,6 +239,7 @@ def purge(ctx: Context, days: int | None) -> None:
     )
 
 
+@requires("read")  # administrators and programme managers: the service refuses animators
 @audit.command()
 @pass_context
 def verify(ctx: Context) -> None:

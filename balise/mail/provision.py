@@ -24,6 +24,7 @@ from typing import Protocol
 
 from balise.config import Settings
 from balise.errors import ConfigurationError, MailError
+from balise.mail.passwords import sha512_crypt
 from balise.referentials.bal_rules import BalRequest
 from balise.spreadsheets import append, csv_bytes, new_workbook, workbook_bytes
 
@@ -205,14 +206,7 @@ class PasswdFileDovecot:
         return outcomes, []
 
     def _hash(self, password: str) -> str:
-        # On standard input (asked twice), never on the command line where ps would show it.
-        config = ["-c", str(self.config)] if self.config else []
-        done = subprocess.run(
-            ["doveadm", *config, "pw", "-s", "SHA512-CRYPT"],
-            input=f"{password}\n{password}\n", capture_output=True, text=True,
-        )  # fmt: skip
-        self._check(done)
-        return done.stdout.strip()
+        return sha512_crypt(password, self.config)
 
     @staticmethod
     def _check(done: subprocess.CompletedProcess) -> None:

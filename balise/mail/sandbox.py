@@ -43,7 +43,8 @@ Submission (Dovecot ``submission``) relays to a small aiosmtpd relay that hands 
 unknown recipients are refused with 550 at RCPT. Messages carrying ``X-Spam-Flag: YES`` are filed
 in Junk, the way a spam filter would. Traps handled (../shared/recipes.md): the anvil auth
 penalty is disabled, the directory is 0755 as root, and each account has its own passwd-file
-(a shared one is re-read at most once a second, so each new account would cost a second).
+(a shared one is re-read at most once a second, so each new account would cost a second) holding
+a SHA512-CRYPT hash, never the password.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from balise.mail.passwords import sha512_crypt
 from balise.mail.pki import TestPKI
 
 log = logging.getLogger(__name__)
@@ -224,7 +226,7 @@ passdb {{
 passdb {{
   driver = passwd-file
   mechanisms = plain login
-  args = scheme=PLAIN username_format=%u {dir}/users.d/%u
+  args = scheme=SHA512-CRYPT username_format=%u {dir}/users.d/%u
 }}
 userdb {{
   driver = passwd-file
@@ -551,7 +553,8 @@ class MailSandbox:
         for address, password in accounts.items():
             path = self.users_dir / address.lower()
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(f"{address.lower()}:{{PLAIN}}{password}::::::\n")
+            hashed = sha512_crypt(password, self.config_path)  # the password is never written
+            tmp.write_text(f"{address.lower()}:{hashed}::::::\n")
             tmp.chmod(0o640)
             if os.geteuid() == 0:
                 shutil.chown(tmp, "root", "dovecot")

@@ -43,7 +43,7 @@ from balise.models import DailyActivity, Establishment, Mailbox, WatchedMailbox
 from balise.referentials.departments import load_departments
 from balise.referentials.use_cases import flow_use_cases
 from balise.secrets import describe, seal
-from balise.services import audit
+from balise.services import audit, keyring
 from balise.services.access import (
     Actor,
     actable_departments,
@@ -125,6 +125,12 @@ def _secret_ref(req: WatchRequest, key: str) -> str | None:
     return seal(req.secret, key) if req.secret else req.secret_ref
 
 
+def _require_key(engine: Engine, req: WatchRequest, secret_key: str) -> None:
+    """A typed secret is sealed with the store's key only (missing or another: refused)."""
+    if req.secret and req.auth_mode != "external":
+        keyring.require_key(engine, secret_key)
+
+
 def _endpoint_values(req: WatchRequest, secret_key: str) -> dict:
     """The columns that say how to reach and log into the mailbox (IMAP and submission)."""
     smtp_host, smtp_port, smtp_tls = submission_endpoint(
@@ -160,6 +166,7 @@ def add_watched(engine: Engine, actor: Actor, req: WatchRequest, secret_key: str
     problems = _problems(req)
     if problems:
         raise ValidationError(problems[0][1], problems)
+    _require_key(engine, req, secret_key)
     values = {"address": address, "department": req.department, "folders": ",".join(req.folders),
               "enabled": True} | _endpoint_values(req, secret_key)  # fmt: skip
     with engine.begin() as conn:
@@ -188,6 +195,7 @@ def save_endpoints(engine: Engine, actor: Actor, req: WatchRequest, secret_key: 
     problems = _problems(replace(req, department=row.department))
     if problems:
         raise ValidationError(problems[0][1], problems)
+    _require_key(engine, req, secret_key)
     values = _endpoint_values(req, secret_key)
     with engine.begin() as conn:
         conn.execute(update(w).where(w.address == address).values(**values))

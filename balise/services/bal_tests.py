@@ -25,7 +25,7 @@ from balise.mail.probe_message import use_case
 from balise.mail.roundtrip import RoundTripResult, StepCallback, run_round_trip
 from balise.models import BalTest, ProvisionedBal, WatchedMailbox
 from balise.secrets import new_key, seal
-from balise.services import audit
+from balise.services import audit, keyring
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.provisioning import (
     STATUSES,
@@ -110,6 +110,16 @@ def accounts_for(
     return _watched_accounts(bal, settings, token, engine)
 
 
+def _require_store_key(engine: Engine, settings: Settings, *accounts: MailAccount) -> None:
+    """A missing or wrong BALISE_SECRET_KEY is a configuration error, not the BAL's failure:
+    refused before the round trip, so that nothing is recorded and the status stays."""
+    if any(
+        (a.secret_ref or "").startswith("enc:") and a.secret_key == settings.secret_key
+        for a in accounts
+    ):
+        keyring.require_key(engine, settings.secret_key)
+
+
 def _new_status(current: str, outcome: str) -> str:
     if outcome in ("passed", "junk"):
         return "active" if current == "active" else "test_passed"
@@ -170,6 +180,7 @@ def run_bal_test(
     smtp, imap = accounts_for(engine, settings, bal, token)
     if target is not None:
         imap = accounts_for(engine, settings, target)[1]
+    _require_store_key(engine, settings, smtp, imap)
     result = run_round_trip(smtp, imap, imap.email, case, timeout, with_xdm, extra_headers,
                             on_step)  # fmt: skip
     _record(engine, actor, bal, result)

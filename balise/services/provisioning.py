@@ -33,7 +33,7 @@ from balise.referentials.bal_rules import (
 )
 from balise.referentials.lifecycles import BAL_STATUSES
 from balise.secrets import seal
-from balise.services import audit
+from balise.services import audit, keyring
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.refusals import refusals_audited
 
@@ -251,7 +251,8 @@ def provision_many(
     backend = backend or backend_for(settings)
     fresh = [r for r, _, same in planned if not same]
     if backend.name == "dovecot" and fresh:
-        seal("vérification", settings.secret_key)  # fail before creating anything without a key
+        # Fail before creating anything without the store's key (missing, invalid or another).
+        keyring.require_key(engine, settings.secret_key)
     reports = {r.address: ProvisionReport(r.address, "", False) for r, _, _ in planned}
     if fresh:
         _apply(engine, actor, settings, backend, fresh, reports)
@@ -401,6 +402,8 @@ def retry_provision(
         raise ValidationError("Le champ « statut » ne le permet pas : la BAL est déjà créée.")
     backend = backend or backend_for(settings, bal.backend)
     request = _request_of(bal)
+    if backend.name == "dovecot":
+        keyring.require_key(engine, settings.secret_key)
     outcomes, files = backend.provision([request])
     values: dict = {"status": outcomes[0].status, "updated_at": _now()}
     if outcomes[0].secret:
