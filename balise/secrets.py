@@ -26,14 +26,17 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
+MISSING_KEY = (
+    "BALISE_SECRET_KEY n'est pas définie : les secrets des boîtes (mots de passe, jetons) ne "
+    "peuvent être ni chiffrés ni lus. Définissez-la (une nouvelle clé : « balise secret-key »)."
+)
+
+
 def _fernet(key: str) -> Fernet:
     from cryptography.fernet import Fernet
 
     if not key:
-        raise SecretError(
-            "Aucune clé de chiffrement : définissez BALISE_SECRET_KEY "
-            "(générez-en une avec « balise secret-key »)."
-        )
+        raise SecretError(MISSING_KEY)
     try:
         return Fernet(key.encode())
     except ValueError as exc:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from balise.cli import cli
 from balise.models import AuditEntry, WatchedMailbox
+from balise.secrets import MISSING_KEY
 from tests.support.activity import raw_message, seed_directory
 from tests.support.dovecot import TEST_SECRET_KEY, unique_address
 
@@ -83,10 +84,7 @@ def test_refusals_name_the_field(empty_db, database_url):
     no_key = run(database_url, "mailbox", "add", "a@b.test", "--department", "38", "--host", "h",
                  "--ask-secret", input="x\n", env={"BALISE_SECRET_KEY": ""})  # fmt: skip
     assert no_key.exit_code == 1
-    assert no_key.stderr.endswith(
-        "Erreur : Aucune clé de chiffrement : définissez BALISE_SECRET_KEY "
-        "(générez-en une avec « balise secret-key »).\n"
-    )
+    assert no_key.stderr.endswith(f"Erreur : {MISSING_KEY}\n")
     ok = run(database_url, "mailbox", "add", "a@b.test", "--department", "38", "--host", "h",
              "--secret-env", "BAL_PASSWORD")  # fmt: skip
     assert ok.exit_code == 0

@@ -22,14 +22,12 @@ from sqlalchemy.exc import IntegrityError
 
 from balise.errors import ConfigurationError, PermissionDenied, ValidationError
 from balise.models import Base, Keyring
+from balise.secrets import MISSING_KEY
 from balise.services import audit
 from balise.services.access import Actor
 
 SECRET_KEY = "secret_key"
-MISSING = (
-    "BALISE_SECRET_KEY n'est pas définie : les secrets des boîtes (mots de passe, jetons) ne "
-    "peuvent être ni chiffrés ni lus. Définissez-la (une nouvelle clé : « balise secret-key »)."
-)
+MISSING = MISSING_KEY
 WRONG = (
     "La clé BALISE_SECRET_KEY (empreinte {given}…) n'est pas celle qui a chiffré les secrets de "
     "cette base (empreinte {stored}…) : remettez la bonne clé, ou changez de clé avec "
