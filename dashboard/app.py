@@ -13,18 +13,19 @@ from dashboard.navigation import PAGES
 from dashboard.shell import current_actor, sidebar
 
 st.set_page_config(page_title="Balise – MSSanté médico-social", page_icon="📬", layout="wide")
-require_actor()  # login gate: stops here until someone is signed in; pages read the actor
+with data.store_errors():  # a database error anywhere: one French error, never « no data yet »
+    require_actor()  # login gate: stops here until someone is signed in; pages read the actor
 
-menu: dict[str, list] = {}
-for spec in PAGES:
-    menu.setdefault(spec.section, []).append(
-        st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
-    )
-page = st.navigation(menu, expanded=True)  # every page in sight: no « View more » fold
-account_box()  # after st.navigation: a button drawn before it loses its clicks
-sidebar()
-try:
-    page.run()
-except PermissionDenied as exc:  # a read refused by the services (e.g. a tampered selection)
-    data.audit_refusal(current_actor(), f"page.{page.url_path}", exc)
-    st.error(str(exc))
+    menu: dict[str, list] = {}
+    for spec in PAGES:
+        menu.setdefault(spec.section, []).append(
+            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+        )
+    page = st.navigation(menu, expanded=True)  # every page in sight: no « View more » fold
+    account_box()  # after st.navigation: a button drawn before it loses its clicks
+    sidebar()
+    try:
+        page.run()
+    except PermissionDenied as exc:  # a read refused by the services (e.g. a tampered selection)
+        data.audit_refusal(current_actor(), f"page.{page.url_path}", exc)
+        st.error(str(exc))

@@ -7,10 +7,20 @@
 - Otherwise local accounts: a login form checked by ``balise.services.users.authenticate``
   (scrypt, lock-out).
 - With no account at all and no OIDC (a fresh ``make run``), the dashboard stays open as the
-  local operator and says so: the first ``balise user add --role admin`` closes it.
+  local operator and says so: the first ``balise user add --role admin`` closes it (checked
+  again at every run).
+
+Fail closed: a secrets file that exists but cannot be read or parsed, or an ``[auth]`` section
+missing what ``st.login`` needs, stops every page with an error; it never falls back to the open
+mode. A database error while checking accounts is an error too (``data.store_errors``).
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import NoReturn
 
 import streamlit as st
 
@@ -19,31 +29,72 @@ from balise.services.access import ROLES, SYSTEM, Actor
 from dashboard import data
 
 ACTOR_KEY = "actor"
+OPEN_KEY = "open_mode"  # set while the actor is the local operator of the open mode
 OPEN_MODE = (
     "Aucun compte n'existe encore : le tableau de bord est ouvert à quiconque l'atteint. "
     "Créez le premier administrateur avec « balise user add LOGIN --role admin »."
 )
+SECRETS_BROKEN = (
+    "Le fichier de secrets de Streamlit (.streamlit/secrets.toml) est illisible ou invalide : "
+    "le tableau de bord reste fermé tant qu'il n'est pas corrigé ou retiré. Détails dans le "
+    "journal du serveur."
+)
+# What st.login() needs for the default provider (Streamlit's own check, done up front).
+AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
+
+log = logging.getLogger(__name__)
+
+
+def _secrets_files_exist() -> bool:
+    return any(Path(p).exists() for p in st.get_option("secrets.files"))
+
+
+def _stop(message: str) -> NoReturn:
+    st.error(message)
+    st.stop()
+    raise AssertionError("unreachable: st.stop() raises")  # pragma: no cover
 
 
 def oidc_configured() -> bool:
-    """True when secrets.toml has an ``[auth]`` section (st.login then works)."""
+    """True when secrets.toml has a usable ``[auth]`` section (st.login then works); False
+    when there is no secrets file at all. Anything else stops the page with an error."""
     try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
+        auth = st.secrets.get("auth")
+    except FileNotFoundError:  # Streamlit's "no secrets" error, or a parse error: which one?
+        if not _secrets_files_exist():
+            return False
+        log.exception("secrets file present but unusable")
+        _stop(SECRETS_BROKEN)
+    except Exception:  # unreadable: permissions, a directory in its place...
+        log.exception("secrets file unreadable")
+        _stop(SECRETS_BROKEN)
+    if auth is None:
         return False
+    missing = [k for k in AUTH_KEYS if not isinstance(auth, Mapping) or k not in auth]
+    if missing:
+        log.error("[auth] in secrets.toml lacks %s", ", ".join(missing))
+        _stop(
+            "La section [auth] du fichier de secrets de Streamlit est incomplète (manque : "
+            f"{', '.join(missing)}) : le tableau de bord reste fermé tant qu'elle n'est pas "
+            "corrigée."
+        )
+    return True
 
 
 def require_actor() -> Actor:
     """The signed-in actor; draws the login screen and stops the run until there is one."""
+    oidc = oidc_configured()  # checked at every run: a broken secrets file closes at once
     actor = st.session_state.get(ACTOR_KEY)
-    if actor is not None:
+    if actor is not None and not st.session_state.get(OPEN_KEY):
         return actor
-    if oidc_configured():
-        actor = _oidc_actor()
-    elif data.user_count() == 0:
-        return SYSTEM  # not kept: the first account must close the open mode at once
-    else:
-        actor = _local_login()
+    if not oidc and data.user_count() == 0:
+        # Kept for this run's pages, and checked again at the next run: the first account
+        # closes the open mode at once.
+        st.session_state[ACTOR_KEY], st.session_state[OPEN_KEY] = SYSTEM, True
+        return SYSTEM
+    st.session_state.pop(ACTOR_KEY, None)
+    st.session_state.pop(OPEN_KEY, None)
+    actor = _oidc_actor() if oidc else _local_login()
     st.session_state[ACTOR_KEY] = actor
     return actor
 
@@ -87,6 +138,8 @@ def account_box() -> None:
     its click, which the real browser shows and AppTest does not."""
     actor = st.session_state.get(ACTOR_KEY)
     if actor is None:
+        return
+    if st.session_state.get(OPEN_KEY):
         st.sidebar.warning(OPEN_MODE, icon="🔓")
         return
     where = ", ".join(actor.departments) if actor.departments else "tous les départements"

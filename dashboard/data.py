@@ -8,8 +8,14 @@ in a section of their own.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pandas as pd
 import streamlit as st
+from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from balise.config import Settings, load_settings
 from balise.db import engine_for
@@ -18,6 +24,7 @@ from balise.services.access import Actor
 from balise.services.structures import StructureFilter
 
 Deps = tuple[str, ...]
+log = logging.getLogger(__name__)
 
 # --- store and settings -------------------------------------------------------------------
 
@@ -33,11 +40,41 @@ def _engine():
 
 @st.cache_data(ttl=15, show_spinner=False)
 def data_version() -> int:
-    """Newest snapshot id; re-read every 15 s at most (one tiny query)."""
+    """Newest snapshot id (0 in a store with no data yet); re-read every 15 s at most (one tiny
+    query). A database error is raised, never read as « no data yet »: see store_errors."""
+    return snapshots.data_version(_engine())
+
+
+STORE_DOWN = (
+    "La base de données ne répond pas ou est illisible : rien n'est affiché plutôt qu'un "
+    "chiffre faux. Réessayez dans un instant ; si cela dure, prévenez l'administrateur "
+    "(détails dans le journal du serveur)."
+)
+STORE_NOT_CREATED = (
+    "La base de données n'est pas encore créée : lancez « balise demo » pour des données de "
+    "démonstration, ou « balise ingest annuaire SOURCE »."
+)
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Around the whole run (dashboard/app.py): a database error anywhere becomes one French
+    error on the page and its details go to the server log (the driver's message, not the
+    statement's parameters); the run stops there."""
     try:
-        return snapshots.data_version(_engine())
-    except Exception:  # an empty or unmigrated store: the pages explain what to run
-        return 0
+        yield
+    except SQLAlchemyError as exc:
+        detail = exc.orig if isinstance(exc, DBAPIError) else exc  # no statement parameters
+        log.error("database error while drawing the page: %s: %s", type(exc).__name__, detail)
+        st.error(STORE_NOT_CREATED if _store_not_created() else STORE_DOWN)
+        st.stop()
+
+
+def _store_not_created() -> bool:
+    try:
+        return not inspect(_engine()).has_table("alembic_version")
+    except SQLAlchemyError:  # unreachable too: the generic message
+        return False
 
 
 @st.cache_data(show_spinner=False)

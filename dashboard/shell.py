@@ -10,10 +10,14 @@ import streamlit as st
 
 from balise.errors import BaliseError
 from balise.referentials.departments import load_departments, resolve_selection
-from balise.services.access import SYSTEM, Actor
+from balise.services.access import Actor
 from dashboard import data
 from dashboard.format import fr_date
 
+NO_SESSION = (
+    "Aucun utilisateur n'est connecté pour cette page : ouvrez le tableau de bord par son "
+    "adresse d'accueil pour vous connecter."
+)
 SELECTION_KEY = "departments"
 WIDGET_KEY = "_departments_widget"
 NO_DATA = (
@@ -30,9 +34,13 @@ class PageContext:
 
 
 def current_actor() -> Actor:
-    """The signed-in actor (set by dashboard/auth.py); the local operator while no account
-    exists (open mode) and in page tests that do not sign in."""
-    return st.session_state.get("actor", SYSTEM)
+    """The signed-in actor, set by dashboard/auth.py (the local operator in the open mode, which
+    auth.py decides). A run without one stops with an error: never a default account."""
+    actor = st.session_state.get("actor")
+    if actor is None:
+        st.error(NO_SESSION)
+        st.stop()
+    return actor
 
 
 def _default_selection() -> list[str]:
