@@ -17,10 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from balise.services import users
 from balise.services.access import SYSTEM, Actor
-SECRETS_BROKEN = "x"  #
-STORE_DOWN = STORE_NOT_CREATED = "x"  #
-from dashboard.shell import NO_DATA
-NO_SESSION = "x"
+from dashboard.auth import SECRETS_BROKEN
+from dashboard.data import STORE_DOWN, STORE_NOT_CREATED
+from dashboard.shell import NO_DATA, NO_SESSION
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as, open_page
 
