@@ -127,18 +127,23 @@ def test_a_page_run_without_an_actor_stops_instead_of_acting_as_the_operator(
 # ----- database errors --------------------------------------------------------------------------
 
 
-def test_a_database_error_is_an_error_not_no_data(empty_db, monkeypatch, caplog):
+@pytest.mark.parametrize(
+    ("table", "page"),
+    [("snapshots", None), ("audit_log", "audit")],  # in the shared sidebar; inside a page
+)
+def test_a_database_error_is_an_error_not_no_data(empty_db, monkeypatch, caplog, table, page):
     users.add_user(empty_db, SYSTEM, users.NewUser("admin", "admin", (), PASSWORD))
-    with empty_db.begin() as conn:  # the snapshots table goes away under a signed-in user
-        conn.execute(text("ALTER TABLE snapshots RENAME TO snapshots_perdus"))
+    seed_small_adoption(empty_db, demo=True)
+    with empty_db.begin() as conn:  # a table goes away under a signed-in user
+        conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_perdue"))
     with caplog.at_level(logging.ERROR, logger="dashboard.data"):
-        at = app_as(empty_db, monkeypatch, Actor("admin", "admin"))
+        at = app_as(empty_db, monkeypatch, Actor("admin", "admin"), page)
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == [STORE_DOWN]
     assert NO_DATA not in [i.value for i in at.info]
-    assert not at.metric
+    assert not at.metric and not at.dataframe
     logged = [r.getMessage() for r in caplog.records if r.name == "dashboard.data"]
-    assert len(logged) == 1 and "snapshots" in logged[0]
+    assert logged and all(table in message for message in logged)
 
 
 def test_an_unreachable_database_is_an_error_not_the_open_mode(tmp_path, monkeypatch):
