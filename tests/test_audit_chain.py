@@ -17,10 +17,11 @@ from sqlalchemy import func, select, text
 from balise.cli import cli
 from balise.errors import PermissionDenied
 from balise.models import AuditChain, AuditEntry
-from balise.services import audit, audit_chain, audit_log
+from balise.services import audit, audit_chain, audit_log, users
 from balise.services.access import SYSTEM, Actor
 
 ANNE = Actor("anne", "animator", ("38",))
+PASSWORD = "cheval-batterie-agrafe-correct"
 
 
 def _seed(engine, count: int = 4) -> None:
@@ -271,6 +272,22 @@ def test_only_administrators_and_managers_verify(empty_db):
     with empty_db.connect() as conn:
         lines = conn.execute(select(AuditEntry.actor, AuditEntry.outcome)).all()
     assert lines == [("chef", "ok"), ("anne", "refused")]
+    # Through the command line: the edge lets any account read, the service refuses, once.
+    users.add_user(empty_db, SYSTEM, users.NewUser("anim38", "animator", ("38",), PASSWORD))
+    url = empty_db.url.render_as_string(hide_password=False)
+    res = CliRunner().invoke(
+        cli, ["--database-url", url, "audit", "verify"], env={"BALISE_USER": "anim38"}
+    )
+    assert (res.exit_code, res.stderr) == (
+        1,
+        "Erreur : Seuls un administrateur et un chargé de programme vérifient le journal "
+        "d'audit.\n",
+    )
+    with empty_db.connect() as conn:
+        refused = conn.execute(
+            select(AuditEntry.actor).where(AuditEntry.outcome == "refused")
+        ).all()
+    assert refused == [("anne",), ("anim38",)]
 
 
 def test_cli_audit_verify_whole_then_broken(database_url):

@@ -111,7 +111,7 @@ def test_a_first_key_must_open_the_secrets_already_stored(empty_db):
 def test_polling_with_another_key_is_one_configuration_error(empty_db):
     _watch(empty_db, "a@x.test", OLD)
     with pytest.raises(ConfigurationError, match="n'est pas celle qui a chiffré"):
-        run_poll(empty_db, secret_key=NEW, timeout=1.0)
+        run_poll(empty_db, SYSTEM, secret_key=NEW, timeout=1.0)
     with empty_db.connect() as conn:  # no mailbox marked as failing
         polled = conn.execute(select(WatchedMailbox.last_poll_at, WatchedMailbox.last_poll_message))
         assert polled.all() == [(None, None)]
@@ -148,6 +148,12 @@ def test_a_missing_or_wrong_key_never_marks_a_healthy_bal_failed(empty_db, tmp_p
     message = "^BALISE_SECRET_KEY n'est pas définie" if not key else "n'est pas celle qui a"
     with pytest.raises(ConfigurationError, match=message):
         bal_tests.run_bal_test(empty_db, SYSTEM, _settings(tmp_path, dovecot, key), address)
+    assert prov.get_bal(empty_db, address).status == "provisioned"
+    assert _test_lines(empty_db) == []
+    with pytest.raises(ConfigurationError, match=message):  # a department run: one error
+        bal_tests.run_department_tests(
+            empty_db, SYSTEM, _settings(tmp_path, dovecot, key), "38", timeout=5
+        )
     assert prov.get_bal(empty_db, address).status == "provisioned"
     assert _test_lines(empty_db) == []
     with pytest.raises(ConfigurationError, match=message):  # nor provisions under another key

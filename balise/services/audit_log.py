@@ -19,6 +19,7 @@ from balise.errors import PermissionDenied, ValidationError
 from balise.models import AUDIT_NO_DELETE, AuditEntry
 from balise.services import audit, audit_chain
 from balise.services.access import Actor
+from balise.services.refusals import refusals_audited
 from balise.spreadsheets import frame_csv
 
 log = logging.getLogger(__name__)
@@ -182,12 +183,11 @@ def _delete_expired(conn: Connection, cutoff: datetime, state) -> tuple[int, str
 def verify(engine: Engine, actor: Actor) -> audit_chain.ChainReport:
     """Walk the whole chain (administrators and programme managers); the check is audited,
     « failed » when a link is broken. The caller decides what a broken chain means."""
-    if not actor.sees_all:
-        with engine.begin() as conn:
-            audit.record(conn, actor, "audit.verify", "journal d'audit", "refused")
-        raise PermissionDenied(
-            "Seuls un administrateur et un chargé de programme vérifient le journal d'audit."
-        )
+    with refusals_audited(engine, actor, "audit.verify", "journal d'audit"):
+        if not actor.sees_all:
+            raise PermissionDenied(
+                "Seuls un administrateur et un chargé de programme vérifient le journal d'audit."
+            )
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":  # the head and every line from one snapshot
             conn = conn.execution_options(isolation_level="REPEATABLE READ")

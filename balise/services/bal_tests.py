@@ -120,6 +120,21 @@ def _require_store_key(engine: Engine, settings: Settings, *accounts: MailAccoun
         keyring.require_key(engine, settings.secret_key)
 
 
+def _require_key_for(engine: Engine, settings: Settings, addresses: list[str]) -> None:
+    """A department run stops before any test when the key the BALs' sealed secrets need is
+    missing or another: one configuration error, not every BAL recorded as failed."""
+    sealed = 0
+    with engine.connect() as conn:
+        for model in (ProvisionedBal, WatchedMailbox):
+            sealed += conn.scalar(
+                select(func.count())
+                .select_from(model)
+                .where(model.address.in_(addresses), model.secret_ref.like("enc:%"))
+            )
+    if sealed:
+        keyring.require_key(engine, settings.secret_key)
+
+
 def _new_status(current: str, outcome: str) -> str:
     if outcome in ("passed", "junk"):
         return "active" if current == "active" else "test_passed"
@@ -211,6 +226,7 @@ def run_department_tests(
         )
     if not addresses:
         return []
+    _require_key_for(engine, settings, addresses)
 
     def one(address: str) -> RoundTripResult:
         try:

@@ -25,6 +25,7 @@ from balise.models import Base, Keyring
 from balise.secrets import MISSING_KEY
 from balise.services import audit
 from balise.services.access import Actor
+from balise.services.refusals import refusals_audited
 
 SECRET_KEY = "secret_key"
 MISSING = MISSING_KEY
@@ -121,10 +122,9 @@ def _adopt(engine: Engine, fernet: Fernet, given: str) -> str:
 def rotate(engine: Engine, actor: Actor, old_key: str, new_key: str, old_name: str) -> int:
     """Re-encrypt every stored ``enc:`` secret from ``old_key`` to ``new_key`` in one
     transaction, record the new fingerprint, audit it; administrators only. How many secrets."""
-    if actor.role != "admin":
-        with engine.begin() as conn:
-            audit.record(conn, actor, "secret_key.rotate", "BALISE_SECRET_KEY", "refused")
-        raise PermissionDenied("Seul un administrateur change la clé de chiffrement.")
+    with refusals_audited(engine, actor, "secret_key.rotate", "BALISE_SECRET_KEY"):
+        if actor.role != "admin":
+            raise PermissionDenied("Seul un administrateur change la clé de chiffrement.")
     old, new = _fernet(old_key, old_name), _fernet(new_key)
     old_fp, new_fp = fingerprint(old_key), fingerprint(new_key)
     if old_fp == new_fp:
