@@ -1,0 +1,286 @@
+"""The top-level members of a large JSON object document, read as a stream.
+
+A national FiNESS+ file is one object of hundreds of MB whose ``pmej`` array holds ~100,000
+objects; as Python objects the whole would take gigabytes. This module cuts the stream without
+parsing it: numpy finds the quotes (escapes included) and brackets of each block, the bracket
+depth follows, and the ends of the array's items give byte ranges that a real parser (msgspec,
+see ``finess_plus``) decodes a batch at a time. Syntax inside items is the decoder's to check;
+the levels cut here (the root object, its members) are checked here.
+
+Pure: a binary file object in, :class:`Batch` / :class:`Value` / :class:`Scalar` out, with
+:class:`JsonError` (byte offset, line, column) for a document that is not well formed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+BLOCK_BYTES = 8 << 20
+BATCH_BYTES = 4 << 20  # raw bytes of items decoded at once
+MAX_VALUE_BYTES = 256 << 20  # a member kept whole (groupings): far above real sizes
+MAX_SEGMENT_BYTES = 1 << 20  # keys and scalars between members
+
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_OPEN, _CLOSE = b"{[", b"}]"
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[list(b'"\\{}[]')] = True
+_DELTA = np.zeros(256, dtype=np.int64)
+_DELTA[list(_OPEN)] = 1
+_DELTA[list(_CLOSE)] = -1
+_MEMBER = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"|[^\s,"]+)?\s*,?\s*', re.S)
+_SPACE = b" \t\r\n"
+
+
+class JsonError(Exception):
+    """Not a well-formed JSON document; ``offset`` is the byte where reading stopped."""
+
+    def __init__(self, what: str, offset: int, line: int, column: int):
+        super().__init__(f"{what} (ligne {line}, colonne {column})")
+        self.what, self.offset, self.line, self.column = what, offset, line, column
+
+
+class NotAnObject(Exception):
+    """The document is valid so far but is not a JSON object (an array, a scalar)."""
+
+
+@dataclass
+class Batch:
+    """Consecutive items of array member ``key``, as the bytes of a JSON array."""
+
+    key: str
+    data: bytes
+    offset: int  # byte offset in the document of the first item's bytes (``data[1:]``)
+
+
+@dataclass
+class Value:
+    """A member of the root object kept whole (its raw JSON)."""
+
+    key: str
+    data: bytes
+
+
+@dataclass
+class Scalar:
+    """A string, number, boolean or null member of the root object (raw JSON text)."""
+
+    key: str
+    data: bytes
+
+
+def members(
+    fh: BinaryIO,
+    item_keys: Collection[str],
+    value_keys: Collection[str],
+    block: int = BLOCK_BYTES,
+) -> Iterator[Batch | Value | Scalar]:
+    """The root object's members in document order: arrays named in ``item_keys`` as batches of
+    items, members named in ``value_keys`` whole, scalars; other containers skipped unread."""
+    scanner = _Scanner(set(item_keys), set(value_keys))
+    while data := fh.read(block):
+        yield from scanner.feed(data)
+    yield from scanner.close()
+
+
+class _Scanner:
+    """The state carried from one block to the next."""
+
+    def __init__(self, item_keys: set[str], value_keys: set[str]):
+        self.item_keys, self.value_keys = item_keys, value_keys
+        self.buf = b""
+        self.base = 0  # document offset of buf[0]
+        self.lines = 0  # newlines before buf[0]
+        self.line_start = 0  # document offset where the line of buf[0] starts
+        self.in_string = False
+        self.escaped = False  # the next byte is escaped by a backslash
+        self.depth = 0
+        self.openers: list[int] = []  # bracket bytes of the open levels 1 and 2
+        self.done = False
+        self.segment = 0  # buf position where the current run of keys/scalars starts
+        self.key = ""
+        self.mode = ""  # "items" | "value" | "skip" inside a level-2 container
+        self.start = 0  # buf position of the batch's or the value's first byte
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def error(self, what: str, pos: int) -> JsonError:
+        """``what`` at buffer position ``pos``, with its line and column in the document."""
+        head = self.buf[:pos]
+        newline = head.rfind(b"\n")
+        line = self.lines + head.count(b"\n") + 1
+        start = self.base + newline + 1 if newline >= 0 else self.line_start
+        return JsonError(what, self.base + pos, line, self.base + pos - start + 1)
+
+    def _drop(self, keep: int) -> None:
+        """Forget ``buf[:keep]``, keeping line counts right."""
+        gone = self.buf[:keep]
+        newline = gone.rfind(b"\n")
+        if newline >= 0:
+            self.line_start = self.base + newline + 1
+        self.lines += gone.count(b"\n")
+        self.base += keep
+        self.buf = self.buf[keep:]
+        self.segment -= keep
+        self.start -= keep
+
+    # --- scanning ---------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> Iterator[Batch | Value | Scalar]:
+        scanned = len(self.buf)
+        self.buf += data
+        yield from self._events(*self._brackets(scanned))
+        self._trim()
+
+    def _brackets(self, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions, bytes and depths after each bracket outside strings in ``buf[pos:]``."""
+        view = np.frombuffer(self.buf, dtype=np.uint8)[pos:]
+        where = np.flatnonzero(_SPECIAL[view])
+        chars = view[where]
+        quotes = where[chars == _QUOTE]
+        backslashes = where[chars == _BACKSLASH]
+        if self.escaped or len(backslashes):
+            quotes = np.setdiff1d(quotes, self._escaped(backslashes, len(view)), True)
+        brackets = where[(chars != _QUOTE) & (chars != _BACKSLASH)]
+        before = np.searchsorted(quotes, brackets) + self.in_string
+        brackets = brackets[before % 2 == 0]
+        self.in_string = bool((len(quotes) + self.in_string) % 2)
+        kinds = view[brackets]
+        depths = self.depth + np.cumsum(_DELTA[kinds])
+        if len(depths):
+            self.depth = int(depths[-1])
+        return brackets + pos, kinds, depths
+
+    def _escaped(self, backslashes: np.ndarray, size: int) -> np.ndarray:
+        """Positions (in the region) of the bytes a backslash escapes: the byte after each run of
+        an odd number of backslashes, a run carried from the previous block included."""
+        if self.escaped:  # the region's first byte is escaped
+            first_escaped = np.array([0])
+            if len(backslashes) and backslashes[0] == 0:
+                backslashes = backslashes[1:]  # an escaped backslash escapes nothing
+                first_escaped = np.array([0])
+        else:
+            first_escaped = np.array([], dtype=np.int64)
+        if not len(backslashes):
+            self.escaped = False
+            return first_escaped
+        breaks = np.flatnonzero(np.diff(backslashes) != 1)
+        starts = backslashes[np.concatenate(([0], breaks + 1))]
+        ends = backslashes[np.concatenate((breaks, [len(backslashes) - 1]))]
+        odd = ends[(ends - starts) % 2 == 0]  # run length ends - starts + 1 is odd
+        self.escaped = bool(len(odd)) and int(odd[-1]) == size - 1
+        return np.concatenate((first_escaped, odd + 1))
+
+    def _events(self, positions: np.ndarray, kinds: np.ndarray, depths: np.ndarray):
+        """Handle the brackets that open or close levels 1, 2 and 3 (items end at 3 -> 2)."""
+        shallow = np.flatnonzero(np.minimum(depths, depths - _DELTA[kinds]) <= 2)
+        for i in shallow.tolist():
+            pos, kind, depth = int(positions[i]), int(kinds[i]), int(depths[i])
+            if depth < 0:
+                raise self.error("crochet fermant sans ouvrant", pos)
+            if kind in _OPEN:
+                yield from self._open(pos, kind, depth)
+            else:
+                yield from self._close(pos, kind, depth)
+
+    def _open(self, pos: int, kind: int, depth: int) -> Iterator[Batch | Value | Scalar]:
+        if depth == 1:
+            self._check_root_start(pos, kind)
+            self.openers, self.segment = [kind], pos + 1
+        elif depth == 2:
+            self.openers.append(kind)
+            yield from self._member_starts(pos, kind)
+
+    def _close(self, pos: int, kind: int, depth: int) -> Iterator[Batch | Value | Scalar]:
+        if depth == 2 and self.mode == "items" and pos + 1 - self.start >= BATCH_BYTES:
+            yield self._batch(pos + 1)
+            self.start = pos + 1
+        elif depth == 1:
+            if _CLOSE.index(kind) != _OPEN.index(self.openers.pop()):
+                raise self.error("crochet fermant inattendu", pos)
+            yield from self._member_ends(pos)
+        elif depth == 0:
+            if _CLOSE.index(kind) != _OPEN.index(self.openers.pop()):
+                raise self.error("crochet fermant inattendu", pos)
+            yield from self._scalars(self.buf[self.segment : pos])
+            self.done, self.segment = True, pos + 1
+            self._check_rest(pos + 1)
+
+    def _check_root_start(self, pos: int, kind: int) -> None:
+        if self.done:
+            raise self.error("contenu après la fin du document", pos)
+        if self.buf[:pos].strip(_SPACE):
+            raise NotAnObject()
+        if kind != ord("{"):
+            raise NotAnObject()
+
+    def _member_starts(self, pos: int, kind: int) -> Iterator[Scalar]:
+        segment = self.buf[self.segment : pos]
+        yield from self._scalars(segment)
+        match = re.search(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$', segment)
+        if match is None:
+            raise self.error("membre sans nom", pos)
+        self.key = match.group(1).decode("utf-8", errors="replace")
+        if self.key in self.item_keys:
+            if kind != ord("["):
+                raise NotAnObject()
+            self.mode, self.start = "items", pos + 1
+        elif self.key in self.value_keys:
+            self.mode, self.start = "value", pos
+        else:
+            self.mode = "skip"
+
+    def _member_ends(self, pos: int) -> Iterator[Batch | Value]:
+        if self.mode == "items":
+            if self.buf[self.start : pos].strip(_SPACE + b","):
+                yield self._batch(pos)
+        elif self.mode == "value":
+            yield Value(self.key, self.buf[self.start : pos + 1])
+        self.mode, self.segment = "", pos + 1
+
+    def _batch(self, end: int) -> Batch:
+        raw = self.buf[self.start : end]
+        body = raw.lstrip(_SPACE + b",")
+        return Batch(self.key, b"[" + body + b"]", self.base + self.start + len(raw) - len(body))
+
+    def _scalars(self, segment: bytes) -> Iterator[Scalar]:
+        """The ``"key": scalar`` pairs of a run between containers (the last key of a run that
+        opens a container has no value here)."""
+        for match in _MEMBER.finditer(segment.lstrip(_SPACE + b",")):
+            if match.group(2) is not None:
+                yield Scalar(match.group(1).decode("utf-8", errors="replace"), match.group(2))
+
+    def _check_rest(self, pos: int) -> None:
+        rest = self.buf[pos:].strip(_SPACE)
+        if rest:
+            raise self.error("contenu après la fin du document", pos + self.buf[pos:].find(rest))
+
+    def _trim(self) -> None:
+        """Drop what no longer matters; bound what is kept."""
+        if self.done:
+            self._check_rest(self.segment)
+            keep, limit = len(self.buf), 0
+        elif not self.openers:  # before the root object: only blanks may be dropped
+            if len(self.buf) > MAX_SEGMENT_BYTES:
+                raise NotAnObject()
+            keep, limit = (0 if self.buf.strip(_SPACE) else len(self.buf)), 0
+        elif self.depth <= 1:
+            keep, limit = self.segment, MAX_SEGMENT_BYTES
+        elif self.mode in ("items", "value"):
+            keep, limit = self.start, MAX_VALUE_BYTES
+        else:
+            keep, limit = len(self.buf), 0
+        if limit and len(self.buf) - keep > limit:
+            raise self.error(f"membre « {self.key} » trop long", len(self.buf))
+        self._drop(max(0, keep))
+
+    def close(self) -> Iterator[Batch | Value | Scalar]:
+        if not self.done:
+            if not self.openers:
+                raise NotAnObject()
+            raise self.error("document interrompu", len(self.buf))
+        return iter(())
