@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -117,10 +118,74 @@ class Establishment(Base):
     is_medico_social: Mapped[bool] = mapped_column(Boolean, default=False)
     luhn_ok: Mapped[bool] = mapped_column(Boolean, default=True)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    # FiNESS+ only: WGS 84 point checked against the territory (never a point in another
+    # territory), and the flow's technical id, which groupings refer to.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    ege_id: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         Index("ix_establishments_dept_cat", "department", "is_medico_social", "category_code"),
     )
+
+
+class LegalEntity(Base):
+    """A FINESS legal entity (EJ, FiNESS+ ``pmej``) as in the latest FiNESS+ ingest."""
+
+    __tablename__ = "legal_entities"
+
+    finess_ej: Mapped[str] = mapped_column(String(9), primary_key=True)
+    pm_id: Mapped[str | None] = mapped_column(String(20), index=True)  # pmSmsseId
+    siren: Mapped[str | None] = mapped_column(String(9))
+    legal_status: Mapped[str | None] = mapped_column(String(4))  # statutJuridique (TRE-R400)
+    name: Mapped[str] = mapped_column(String(255))
+    long_name: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+
+
+class InactiveEstablishment(Base):
+    """A closed or inactive establishment of the FiNESS+ flow, kept apart from
+    ``establishments`` (which every count and link reads) so that it is never counted."""
+
+    __tablename__ = "inactive_establishments"
+
+    finess_et: Mapped[str] = mapped_column(String(9), primary_key=True)
+    finess_ej: Mapped[str | None] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(255))
+    department: Mapped[str] = mapped_column(String(3), index=True)
+    category_code: Mapped[str] = mapped_column(String(4))
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    ege_id: Mapped[str | None] = mapped_column(String(20))
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+
+
+class FinessGroup(Base):
+    """A FiNESS+ grouping: ``gcc`` (conventional, e.g. a GHT) or ``gco`` (cooperation, itself a
+    legal entity whose ``pm_id`` is given)."""
+
+    __tablename__ = "finess_groups"
+
+    group_id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "gcc:12", "gco:1001"
+    kind: Mapped[str] = mapped_column(String(3))
+    group_type: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(255))
+    pm_id: Mapped[str | None] = mapped_column(String(20))
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+
+
+class FinessGroupMember(Base):
+    """A member of a grouping: a legal entity (``pm_id``) or an establishment (``ege_id``),
+    by the flow's technical ids (``legal_entities.pm_id``, ``establishments.ege_id``)."""
+
+    __tablename__ = "finess_group_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(40), index=True)
+    pm_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    ege_id: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str | None] = mapped_column(String(8))  # typeRoleEntiteGroupe: S support, M
 
 
 class AdoptionStat(Base):

@@ -41,6 +41,7 @@ from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
+from ingest import load_finess_plus as finess_plus
 from ingest.sources.rows import Chunk, ReadStats, Rejected
 from ingest.staging import (
     index_stage,
@@ -81,6 +82,9 @@ ESTABLISHMENT_COLUMNS = [
     ("siret", "VARCHAR(14)"),
     ("opened_on", "DATE"),
     ("luhn_ok", "BOOLEAN"),
+    ("latitude", "FLOAT"),  # FiNESS+ only (empty from the etalab CSV)
+    ("longitude", "FLOAT"),
+    ("ege_id", "VARCHAR(20)"),
 ]
 
 
@@ -426,14 +430,17 @@ def relink_mailboxes(conn: Connection) -> int:
 
 
 def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -> LoadResult:
-    """Replace the establishments of the selected departments with the file's."""
+    """Replace the establishments of the selected departments with the file's (and, from a
+    FiNESS+ file, its legal entities, inactive establishments and groupings)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    new = _new_establishments(result, chunks)
+    extras = finess_plus.Extras()
+    new = _new_establishments(result, finess_plus.collect(chunks, extras))
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
         with indexes_dropped(conn, Establishment.__table__):
             result.created = insert_batches(conn, "establishments", new)
     else:
         _replace_establishments(conn, result, meta.departments, new)
+    finess_plus.write_extras(conn, extras, result.snapshot_id, meta.departments)
     _refresh_statistics(conn, "establishments")
     relink_mailboxes(conn)
     latest = latest_directory_snapshot(conn)

@@ -13,7 +13,9 @@ The files follow the published formats and their quirks (README, « Notes sur le
 - ``etalab-cs1100507-stock-*.csv``: cp1252, ``;``, metadata line, ``structureet`` lines with
   CSV quoting where needed and the empty trailing ``numuai``, a few ``geolocalisation`` lines,
   a few ``JJ/MM/AAAA`` dates and a couple of FINESS numbers with a wrong Luhn key.
-- a small FiNESS+ JSON (regional mode only) describing the same establishments of one department.
+- a small FiNESS+ JSON (regional mode) describing the same establishments of one department;
+  nationally, the FiNESS+ « structures » flow of every establishment, gzip-compressed, shaped
+  like the real daily file (``finess_plus_file``).
 
 Adoption is built to differ by department (base rates spread from 25 % to 70 %) and by category
 (EHPAD well above SAA) and to grow from one monthly snapshot to the next, with a few mailboxes
@@ -22,7 +24,7 @@ removed or changed, so that dashboards show trends and diffs. Same seed, same by
 
 Layout: ``tables`` (fixed data), ``world`` (places, establishments), ``mailboxes`` (directory
 lines over the snapshots), one writer per file (``annuaire_file``, ``finess_file``,
-``finess_json``), ``changed`` (a changed copy of an extract, for the re-ingest benchmark).
+``finess_json``, ``finess_plus_file``), ``changed`` (a changed copy of an extract, for the re-ingest benchmark).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ingest.demo.annuaire_file import write_directory
 from ingest.demo.changed import changed_copy
 from ingest.demo.finess_file import write_finess
 from ingest.demo.finess_json import write_finess_json
+from ingest.demo.finess_plus_file import FINESS_PLUS_FILE, write_finess_plus
 from ingest.demo.mailboxes import demo_mailboxes
 from ingest.demo.tables import (
     BAD_LINES_PER_EXTRACT,
@@ -88,7 +91,11 @@ def write_demo(
     finess = out_dir / FINESS_FILE
     write_finess(world, finess)
     finess_json = None
-    if not national:
+    if national:  # the FiNESS+ flow of the same establishments, as published (gzip)
+        finess_json = write_finess_plus(
+            world.structures, world.ej_names, out_dir / FINESS_PLUS_FILE, seed
+        )
+    else:
         finess_json = out_dir / FINESS_JSON_FILE
         fin_deps = [d for d in world.departments if d.finess_code]
         smallest = min(fin_deps, key=lambda d: (world.weights[world.departments.index(d)], d.code))

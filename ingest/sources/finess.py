@@ -2,16 +2,18 @@
 
 Pure: a binary file object in, :class:`EstablishmentRow` / :class:`Rejected` out (or the same
 by :class:`Chunk`, the writer's fast path); quirks in the README, « Notes sur le domaine ». One
-entry point, :func:`read_finess`, detects the format from the first bytes (``{`` -> JSON, else the etalab CSV).
+entry point, :func:`read_finess`, detects the format from the first bytes: gzip is inflated on
+the way, ``{`` is the FiNESS+ flow (read as a stream by ``finess_plus``), anything else the
+etalab CSV.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import json
 from collections.abc import Callable, Collection, Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import datetime
 from functools import partial
 from itertools import chain, islice
 from typing import BinaryIO
@@ -19,12 +21,14 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from balise.errors import SourceError
-from balise.referentials.departments import (
-    department_from_postcode,
-    load_departments,
-)
 from ingest.sources.columns import blocks, has_blank_or_lone_cr, line_count, parse_block, parts
 from ingest.sources.finess_columns import WANTED, Lookups, normalise_etalab
+from ingest.sources.finess_plus import (  # noqa: F401 (messages and rules: public here)
+    MSG_BAD_JSON,
+    MSG_NOT_FINESS_JSON,
+    department_from_cog,
+    read_finess_plus_chunks,
+)
 from ingest.sources.finess_values import (  # noqa: F401 (REASON_*, luhn_ok...: public here)
     REASON_CATEGORY,
     REASON_DEPARTMENT,
@@ -43,6 +47,7 @@ from ingest.sources.finess_values import (  # noqa: F401 (REASON_*, luhn_ok...: 
     split_acheminement,
     street_line,
 )
+from ingest.sources.gzip_stream import Prefixed, gunzip_if_compressed
 from ingest.sources.rows import (
     ESTABLISHMENT_SCHEMA,
     Chunk,
@@ -63,11 +68,7 @@ MSG_NOT_ETALAB = (
     "« finess;etalab;<numéro>;<AAAA-MM-JJ> »."
 )
 MSG_BAD_CSV = "Le fichier FINESS est mal formé à la ligne {line} (guillemets non fermés ?)."
-MSG_BAD_JSON = (
-    "Ce fichier JSON est illisible (ligne {line}, colonne {col}) : ce n'est pas un flux FiNESS+."
-)
 MSG_LONG_LINE = "La première ligne dépasse 64 Ko : ce n'est pas un fichier FINESS."
-MSG_NOT_FINESS_JSON = "Ce fichier JSON n'est pas un flux FiNESS+ : la liste « pmej » est absente."
 
 
 _WHITESPACE = b" \t\r\n"
@@ -104,10 +105,11 @@ def read_finess_chunks(
     """
     stats = stats if stats is not None else ReadStats()
     scope = frozenset(departments) if departments is not None else None
+    fh = gunzip_if_compressed(fh)  # FiNESS+ is published as .json.gz
     first, consumed = _first_content(fh)
-    if first.lstrip(_WHITESPACE).startswith(b"{"):
-        stats.format = FORMAT_JSON
-        return _in_chunks(_json_rows(_load_json(first + fh.read()), scope, stats))
+    if first.lstrip(_WHITESPACE).startswith(b"{"):  # FiNESS+, read as a stream
+        whole = io.BufferedReader(Prefixed(first, fh), BLOCK_BYTES)
+        return read_finess_plus_chunks(whole, scope, stats, lines_before=consumed - 1)
     stats.format = FORMAT_ETALAB
     stats.generated_at = _etalab_metadata(first)
     stats.encoding = "utf-8"
@@ -142,8 +144,8 @@ def _first_content(fh: BinaryIO) -> tuple[bytes, int]:
 def _refuse_binary(line: bytes) -> None:
     """Both formats start with printable UTF-8 text: control bytes or undecodable bytes in the
     first line mean a binary file (a zip, an image, a spreadsheet) given by mistake."""
-    try:
-        text = line.decode("utf-8")
+    try:  # a one-line JSON is cut at MAX_FIRST_LINE_BYTES, maybe inside a character
+        text = codecs.getincrementaldecoder("utf-8")().decode(line, final=False)
     except UnicodeDecodeError:
         raise SourceError(MSG_BINARY) from None
     if not text.rstrip("\r\n").replace("\t", " ").isprintable():
@@ -306,147 +308,3 @@ def _structureet_row(
         opened_on=parse_date(f[Col.DATEOUV]),
         luhn_ok=luhn_ok(finess),
     )
-
-
-# --- FiNESS+ JSON ------------------------------------------------------------------------------
-
-
-def _load_json(data: bytes) -> dict:
-    """The whole document: the national FiNESS+ feed is not published yet and ``json.load`` on a
-    100k-establishment document stays within a few hundred MB; stream it if that changes."""
-    try:
-        doc = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise SourceError(MSG_BAD_JSON.format(line=exc.lineno, col=exc.colno)) from None
-    except UnicodeDecodeError:
-        raise SourceError(MSG_BINARY) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("pmej"), list):
-        raise SourceError(MSG_NOT_FINESS_JSON)
-    return doc
-
-
-def _json_generated_at(doc: dict) -> datetime | None:
-    """``generatedAt`` ("2026-03-09T15:49:37.615611300Z") as a naive UTC datetime."""
-    try:
-        moment = datetime.fromisoformat(str(doc.get("generatedAt") or ""))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _json_rows(
-    doc: dict, scope: frozenset[str] | None, stats: ReadStats
-) -> Iterator[EstablishmentRow | Rejected]:
-    stats.generated_at = _json_generated_at(doc)
-    stats.encoding = "utf-8"
-    closed = 0
-    for position, pmej, ege in _iter_ege(doc["pmej"]):
-        if not isinstance(ege, dict) or not isinstance(pmej, dict):
-            stats.lines += 1
-            yield Rejected(position, REASON_JSON)
-            continue
-        if not _is_active(ege):
-            closed += 1
-            continue
-        stats.lines += 1
-        row = _ege_row(ege, pmej, position, scope, stats)
-        if row is not None:
-            yield row
-    if closed:
-        stats.notes.append(f"Établissements fermés ou inactifs ignorés : {closed}.")
-
-
-def _iter_ege(pmejs: Iterable) -> Iterator[tuple[int, object, object]]:
-    """(1-based position across the document, legal entity, establishment)."""
-    position = 0
-    for pmej in pmejs:
-        eges = pmej.get("ege") if isinstance(pmej, dict) else None
-        for ege in eges if isinstance(eges, list) else []:
-            position += 1
-            yield position, pmej, ege
-
-
-def _is_active(ege: dict) -> bool:
-    """Active: ``etatObjet`` A (or absent) and no closing date reached."""
-    if str(ege.get("etatObjet") or "A").strip().upper() != "A":
-        return False
-    closing = parse_date(str(_info(ege).get("dateFermeture") or ""))
-    return closing is None or closing > date.today()
-
-
-def _info(ege: dict) -> dict:
-    info = ege.get("informationsGeneralesEGE")
-    return info if isinstance(info, dict) else {}
-
-
-def _text(obj: dict, key: str) -> str:
-    value = obj.get(key)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _ege_row(
-    ege: dict, pmej: dict, position: int, scope: frozenset[str] | None, stats: ReadStats
-) -> EstablishmentRow | Rejected | None:
-    info = _info(ege)
-    finess = _text(info, "numFinessEge").upper()
-    if not is_finess_number(finess):
-        return Rejected(position, REASON_FINESS)
-    addresses = ege.get("adresse")
-    address = addresses[0] if isinstance(addresses, list) and addresses else {}
-    address = address if isinstance(address, dict) else {}
-    cog, postcode = _text(address, "cogCommune").upper(), _text(address, "codePostal")
-    department = department_from_cog(cog) or department_from_postcode(postcode)
-    if not department:
-        return Rejected(position, REASON_DEPARTMENT)
-    if scope is not None and department not in scope:
-        stats.out_of_scope += 1
-        return None
-    category = ege.get("categorieentiteGeographiqueExercice")
-    category = str(category).strip() if isinstance(category, str | int) else ""
-    if not category:
-        return Rejected(position, REASON_CATEGORY)
-    return _ege_to_row(position, finess, info, pmej, address, department, category, cog)
-
-
-def _ege_to_row(
-    position: int,
-    finess: str,
-    info: dict,
-    pmej: dict,
-    address: dict,
-    department: str,
-    category: str,
-    cog: str,
-) -> EstablishmentRow:
-    pm = pmej.get("informationsGeneralesPMEJ")
-    ej = _text(pm, "numFinessPm").upper() if isinstance(pm, dict) else ""
-    postcode, city = split_acheminement(_text(address, "ligneAcheminement"))
-    street = [
-        _text(address, k)
-        for k in ("numeroVoie", "complementNumeroVoie", "typeVoie", "libelleVoie", "lieuDit")
-    ]
-    return EstablishmentRow(
-        line=position,
-        finess_et=finess,
-        finess_ej=ej if is_finess_number(ej) else None,
-        name=_text(info, "nomEgeCourt") or _text(info, "nomEgeLong") or finess,
-        long_name=_text(info, "nomEgeLong") or None,
-        address=street_line(*street),
-        postcode=_text(address, "codePostal") or postcode,
-        city=city,
-        commune_code=cog if len(cog) == 5 else None,
-        department=department,
-        category_code=category,
-        category_label=None,  # the JSON carries the code only
-        siret=siret_or_none(_text(info, "siret")),
-        opened_on=parse_date(_text(info, "dateOuverture")),
-        luhn_ok=luhn_ok(finess),
-    )
-
-
-def department_from_cog(cog: str) -> str | None:
-    """Department of an INSEE commune code: 3 digits overseas (97x, 98x), else 2 ("2A004")."""
-    if len(cog) != 5:
-        return None
-    code = cog[:3] if cog.startswith(("97", "98")) else cog[:2]
-    return code if code in load_departments() else None

@@ -108,6 +108,8 @@ def normalise_etalab(
         lookup(col(Col.DATEOUV), lookups.dates, parse_date, pa.date32()),
         _luhn_ok(finess),
     ]
+    # The FiNESS+ fields (coordinates, technical id) are empty in the etalab CSV.
+    arrays += [pa.nulls(len(lines), f.type) for f in ESTABLISHMENT_SCHEMA][len(arrays) :]
     return pa.RecordBatch.from_arrays(arrays, schema=ESTABLISHMENT_SCHEMA), rejected, out_of_scope
 
 

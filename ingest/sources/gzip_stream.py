@@ -22,7 +22,7 @@ MSG_GZIP_TOO_BIG = (
 )
 
 
-class _Prefixed(io.RawIOBase):
+class Prefixed(io.RawIOBase):
     """``head`` (bytes already read) followed by the rest of ``fh``."""
 
     def __init__(self, head: bytes, fh: BinaryIO):
@@ -79,7 +79,7 @@ class GunzipStream(io.RawIOBase):
             more = self._zlib.unused_data or self._fh.read(CHUNK)
             if more.strip(b"\x00"):
                 self._zlib = zlib.decompressobj(wbits=31)
-                self._fh = _Prefixed(more, self._fh)
+                self._fh = Prefixed(more, self._fh)
             else:
                 self._ended = True
         self._inflated += len(data)
@@ -91,7 +91,7 @@ class GunzipStream(io.RawIOBase):
 def gunzip_if_compressed(fh: BinaryIO, limit: int = MAX_INFLATED_BYTES) -> BinaryIO:
     """``fh`` itself, or its inflated content when it starts with the gzip magic bytes."""
     head = fh.read(2)
-    rest = _Prefixed(head, fh)
+    rest = Prefixed(head, fh)
     if head != GZIP_MAGIC:
         return io.BufferedReader(rest, CHUNK)
     return io.BufferedReader(GunzipStream(rest, limit), CHUNK)

@@ -55,6 +55,11 @@ class EstablishmentRow(NamedTuple):
     siret: str | None
     opened_on: date | None
     luhn_ok: bool  # False: kept, but reported (the key of 2A/2B numbers is not verified)
+    # FiNESS+ only (the etalab CSV leaves them empty): WGS 84 point checked against the
+    # territory, and the flow's technical id (what its groupings refer to).
+    latitude: float | None = None
+    longitude: float | None = None
+    ege_id: str | None = None
 
 
 @dataclass
@@ -82,7 +87,14 @@ def _schema(row_type: type, types: dict[str, pa.DataType]) -> pa.Schema:
 # Chunks hold the fields of the row types, in their order.
 DIRECTORY_SCHEMA = _schema(DirectoryRow, {"line": pa.int64()})
 ESTABLISHMENT_SCHEMA = _schema(
-    EstablishmentRow, {"line": pa.int64(), "opened_on": pa.date32(), "luhn_ok": pa.bool_()}
+    EstablishmentRow,
+    {
+        "line": pa.int64(),
+        "opened_on": pa.date32(),
+        "luhn_ok": pa.bool_(),
+        "latitude": pa.float64(),
+        "longitude": pa.float64(),
+    },
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 06:46:52.359437
+Create Date: 2026-11-30 06:57:59.439777
 """
 
 from alembic import op
@@ -91,6 +91,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_events_date"), ["date"], unique=False)
+
+    op.create_table(
+        "finess_group_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.String(length=40), nullable=False),
+        sa.Column("pm_id", sa.String(length=20), nullable=True),
+        sa.Column("ege_id", sa.String(length=20), nullable=True),
+        sa.Column("role", sa.String(length=8), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("finess_group_members", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_finess_group_members_group_id"), ["group_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_finess_group_members_pm_id"), ["pm_id"], unique=False)
 
     op.create_table(
         "keyring",
@@ -300,6 +315,9 @@ def upgrade() -> None:
         sa.Column("is_medico_social", sa.Boolean(), nullable=False),
         sa.Column("luhn_ok", sa.Boolean(), nullable=False),
         sa.Column("snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("latitude", sa.Float(), nullable=True),
+        sa.Column("longitude", sa.Float(), nullable=True),
+        sa.Column("ege_id", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["snapshot_id"],
             ["snapshots.id"],
@@ -317,6 +335,20 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "finess_groups",
+        sa.Column("group_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=3), nullable=False),
+        sa.Column("group_type", sa.String(length=16), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("pm_id", sa.String(length=20), nullable=True),
+        sa.Column("snapshot_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["snapshots.id"],
+        ),
+        sa.PrimaryKeyConstraint("group_id"),
+    )
+    op.create_table(
         "folder_states",
         sa.Column("mailbox_id", sa.Integer(), nullable=False),
         sa.Column("folder", sa.String(length=255), nullable=False),
@@ -327,6 +359,47 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["mailbox_id"], ["watched_mailboxes.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("mailbox_id", "folder"),
     )
+    op.create_table(
+        "inactive_establishments",
+        sa.Column("finess_et", sa.String(length=9), nullable=False),
+        sa.Column("finess_ej", sa.String(length=9), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("department", sa.String(length=3), nullable=False),
+        sa.Column("category_code", sa.String(length=4), nullable=False),
+        sa.Column("closed_on", sa.Date(), nullable=True),
+        sa.Column("ege_id", sa.String(length=20), nullable=True),
+        sa.Column("snapshot_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["snapshots.id"],
+        ),
+        sa.PrimaryKeyConstraint("finess_et"),
+    )
+    with op.batch_alter_table("inactive_establishments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_inactive_establishments_department"), ["department"], unique=False
+        )
+
+    op.create_table(
+        "legal_entities",
+        sa.Column("finess_ej", sa.String(length=9), nullable=False),
+        sa.Column("pm_id", sa.String(length=20), nullable=True),
+        sa.Column("siren", sa.String(length=9), nullable=True),
+        sa.Column("legal_status", sa.String(length=4), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("long_name", sa.String(length=255), nullable=True),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("closed_on", sa.Date(), nullable=True),
+        sa.Column("snapshot_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["snapshots.id"],
+        ),
+        sa.PrimaryKeyConstraint("finess_ej"),
+    )
+    with op.batch_alter_table("legal_entities", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_legal_entities_pm_id"), ["pm_id"], unique=False)
+
     op.create_table(
         "mailboxes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -376,7 +449,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mailboxes_address")
 
     op.drop_table("mailboxes")
+    with op.batch_alter_table("legal_entities", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_legal_entities_pm_id"))
+
+    op.drop_table("legal_entities")
+    with op.batch_alter_table("inactive_establishments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_inactive_establishments_department"))
+
+    op.drop_table("inactive_establishments")
     op.drop_table("folder_states")
+    op.drop_table("finess_groups")
     with op.batch_alter_table("establishments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_establishments_finess_ej"))
         batch_op.drop_index("ix_establishments_dept_cat")
@@ -414,6 +496,11 @@ def downgrade() -> None:
 
     op.drop_table("onboarding")
     op.drop_table("keyring")
+    with op.batch_alter_table("finess_group_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_finess_group_members_pm_id"))
+        batch_op.drop_index(batch_op.f("ix_finess_group_members_group_id"))
+
+    op.drop_table("finess_group_members")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_date"))
 
