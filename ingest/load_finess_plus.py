@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, bindparam, delete
+from sqlalchemy import Connection, bindparam, delete, select
 
 from balise.models import FinessGroup, FinessGroupMember, InactiveEstablishment, LegalEntity
 from ingest.sources.finess_plus import (
@@ -23,7 +24,7 @@ from ingest.sources.finess_plus import (
     PlusChunk,
 )
 from ingest.sources.rows import Chunk
-from ingest.staging import insert_rows
+from ingest.staging import insert_batches, insert_rows
 
 _LEGAL_TYPES = [pa.string()] * 6 + [pa.bool_(), pa.date32()]
 _INACTIVE_TYPES = [pa.string()] * 5 + [pa.date32(), pa.string()]
@@ -72,10 +73,11 @@ def write_extras(
     if not extras.seen:
         return
     legal = _unique(extras.legal, "finess_ej")
-    numbers = sorted(set(legal.column("finess_ej").to_pylist())) if legal else []
-    for i in range(0, len(numbers), 5_000):
-        part = bindparam("numbers", numbers[i : i + 5_000], expanding=True)
-        conn.execute(delete(LegalEntity).where(LegalEntity.finess_ej.in_(part)))
+    if legal is not None and conn.execute(select(LegalEntity.finess_ej).limit(1)).first():
+        numbers = legal.column("finess_ej")
+        for start in range(0, len(numbers), 5_000):
+            part = bindparam("n", numbers.slice(start, 5_000).to_pylist(), expanding=True)
+            conn.execute(delete(LegalEntity).where(LegalEntity.finess_ej.in_(part)))
     _insert(conn, LegalEntity.__tablename__, legal, snapshot_id)
     scope = delete(InactiveEstablishment)
     if departments is not None:
@@ -88,23 +90,32 @@ def write_extras(
 
 
 def _unique(batches: list[pa.RecordBatch], key: str) -> pa.Table | None:
-    """The batches as one table, the first row of each ``key`` kept."""
+    """The batches as one table, the first row of each ``key`` kept (repeats are rare: the
+    check is done in Arrow, Python only sees the keys when there is one)."""
     if not batches:
         return None
     table = pa.Table.from_batches(batches)
+    if pc.count_distinct(table.column(key)).as_py() == table.num_rows:
+        return table
     seen: set[str] = set()
     first = [not (k in seen or seen.add(k)) for k in table.column(key).to_pylist()]
     return table.filter(pa.array(first, pa.bool_()))
 
 
 def _insert(conn: Connection, table: str, rows: pa.Table | None, snapshot_id: int) -> None:
-    if rows is None or rows.num_rows == 0:
-        return
-    # Dates as ISO text: what SQLAlchemy's Date reads back on SQLite, and COPY accepts.
-    columns = [pc.cast(c, pa.string()) if pa.types.is_date(c.type) else c for c in rows.columns]
-    values = zip(*(c.to_pylist() for c in columns), strict=True)
-    names = [*rows.column_names, "snapshot_id"]
-    insert_rows(conn, table, names, ((*v, snapshot_id) for v in values))
+    """Through the bulk path of the establishments (Arrow batches written in C, see
+    ``staging``): no Python object per value."""
+    if rows is not None and rows.num_rows:
+        insert_batches(conn, table, _with_snapshot(rows, snapshot_id))
+
+
+def _with_snapshot(rows: pa.Table, snapshot_id: int) -> Iterator[pa.RecordBatch]:
+    """Dates as ISO text (what SQLAlchemy's Date reads back on SQLite, and COPY accepts) and
+    the snapshot id, 20,000 rows at a time."""
+    for batch in rows.to_batches(max_chunksize=20_000):
+        arrays = [pc.cast(c, pa.string()) if pa.types.is_date(c.type) else c for c in batch.columns]
+        arrays.append(pa.array(np.full(batch.num_rows, snapshot_id, dtype=np.int64)))
+        yield pa.RecordBatch.from_arrays(arrays, names=[*batch.schema.names, "snapshot_id"])
 
 
 def _replace_groupings(conn: Connection, extras: Extras, snapshot_id: int) -> None:

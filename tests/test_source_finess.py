@@ -11,6 +11,7 @@ import pytest
 from stdnum import luhn
 
 from balise.errors import SourceError
+from balise.referentials.categories_r397 import category_label_r397
 from ingest.sources.finess import (
     REASON_CATEGORY,
     REASON_DEPARTMENT,
@@ -354,10 +355,11 @@ def test_json_establishment_gives_a_row():
             commune_code="01108",
             department="01",
             category_code="500",
-            category_label=None,
+            category_label=category_label_r397("500"),  # the JSON has the code only
             siret="26010009400010",
             opened_on=date(1980, 1, 1),
             luhn_ok=True,
+            ege_id="844",
         )
     ]
     assert (stats.format, stats.generated_at, stats.lines) == (
@@ -379,7 +381,7 @@ def test_json_keeps_only_active_establishments():
         stats=stats,
     )
     assert [r.finess_et for r in rows] == ["010780930", "980600027"]
-    assert stats.notes == ["Établissements fermés ou inactifs ignorés : 2."]
+    assert stats.notes[0] == "Établissements fermés ou inactifs mis à part : 2."
 
 
 def test_json_department_from_cog_commune_else_postcode():

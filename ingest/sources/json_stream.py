@@ -20,14 +20,14 @@ from typing import BinaryIO
 
 import numpy as np
 
-BLOCK_BYTES = 2 << 20
-BATCH_BYTES = 4 << 20  # raw bytes of items decoded at once
+BLOCK_BYTES = 1 << 20
+BATCH_BYTES = 512 << 10  # raw bytes of items decoded at once
 MAX_VALUE_BYTES = 256 << 20  # a member kept whole (groupings): far above real sizes
 MAX_SEGMENT_BYTES = 1 << 20  # keys and scalars between members
 
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPEN, _CLOSE = b"{[", b"}]"
-_DELTA = np.zeros(256, dtype=np.int64)
+_DELTA = np.zeros(256, dtype=np.int32)
 _DELTA[list(_OPEN)] = 1
 _DELTA[list(_CLOSE)] = -1
 _MEMBER = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"|[^\s,"]+)?\s*,?\s*', re.S)
@@ -155,9 +155,9 @@ class _Scanner:
         quote = (view == _QUOTE).view(np.uint8)
         near = np.flatnonzero((view & 0xD9) == 0x59)
         brackets = near[_DELTA[view[near]] != 0]
-        counts = np.add.reduceat(quote, np.concatenate(([0], brackets)), dtype=np.int64)
+        counts = np.add.reduceat(quote, np.concatenate(([0], brackets)), dtype=np.int32)
         if len(view) == 0:
-            counts = np.zeros(1, dtype=np.int64)
+            counts = np.zeros(1, dtype=np.int32)
         if self.escaped or self.buf.find(b"\\", pos) >= 0:
             escaped = self._escaped(np.flatnonzero(view == _BACKSLASH), len(view))
             escaped = escaped[escaped < len(view)]
@@ -181,7 +181,7 @@ class _Scanner:
                 backslashes = backslashes[1:]  # an escaped backslash escapes nothing
                 first_escaped = np.array([0])
         else:
-            first_escaped = np.array([], dtype=np.int64)
+            first_escaped = np.array([], dtype=np.int32)
         if not len(backslashes):
             self.escaped = False
             return first_escaped

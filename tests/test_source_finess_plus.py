@@ -1,0 +1,308 @@
+"""The FiNESS+ reader: both spellings (the real file's and the published schema's), what the
+JSON adds (legal entities, inactive establishments, groupings, checked coordinates), gzip,
+positions of bad records, foreign JSON refused, and the stream cutter underneath."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+from datetime import date
+
+import pytest
+
+from balise.errors import SourceError
+from ingest.sources.finess import read_finess_chunks
+from ingest.sources.finess_geo import lambert93_to_wgs84, wgs84_to_lambert93
+from ingest.sources.finess_plus import PlusChunk
+from ingest.sources.finess_values import REASON_CATEGORY, REASON_FINESS, REASON_JSON
+from ingest.sources.json_stream import Batch, JsonError, NotAnObject, Scalar, Value, members
+from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected, flatten
+
+IME, EJ = "010780930", "010000388"
+
+
+def ege_file(number: str = IME, **changes) -> dict:
+    """An establishment as the real daily file writes it (third-party readers of the file)."""
+    item = {
+        "informationsGeneralesEGE": {
+            "egeId": "844", "numFinessEge": number, "nomEgeCourt": "IME LES TILLEULS  ",
+            "nomEgeLong": "INSTITUT MEDICO EDUCATIF LES TILLEULS", "siret": "26010009400010",
+            "dateOuverture": "1980-01-01",
+        },
+        "categorieentiteGeographiqueExercice": "183",
+        "adresse": [{
+            "numeroVoie": "34", "typeVoie": "R", "libelleVoie": "CHARLES DE GAULLE",
+            "cogCommune": "01108", "ligneAcheminement": "COLIGNY", "codePostal": "01270",
+            "coordonneesGeographique": {
+                "coordonneeX": "6591233.10", "coordonneeY": "870124.50",
+                "directionLatitude": "46.383", "directionLongitude": "5.345",
+            },
+        }],
+        "evenement": [{"evenementId": "1", "codeEvenement": "01"}],
+        "etatObjet": "A",
+    }  # fmt: skip
+    item.update(changes)
+    return item
+
+
+def ege_schema(number: str = IME) -> dict:
+    """The same establishment spelt as ``schema-structures-v1.json`` says: coded objects,
+    ``categorieEntiteGeographiqueExercice``, ``siret`` at the establishment's level."""
+    item = ege_file(number)
+    item["informationsGeneralesEGE"].pop("siret")
+    item["siret"] = "26010009400010"
+    item["categorieEntiteGeographiqueExercice"] = {
+        "code": item.pop("categorieentiteGeographiqueExercice"),
+        "system": "https://mos.esante.gouv.fr/NOS/tre_r397-categorie-entite-geographique-exercice",
+    }
+    item["etatObjet"] = {"code": "A", "system": "https://mos.esante.gouv.fr/NOS/tre_r386"}
+    return item
+
+
+def flow(*eges: dict, schema: bool = False, gcc=None, gco=None, **top) -> bytes:
+    info = {"numFinessPm": EJ, "siren": "260100094", "statutJuridique": "60",
+            "denominationPm": "ASSOCIATION LES TILLEULS"}  # fmt: skip
+    key = "informationsGeneralesPmej" if schema else "informationsGeneralesPMEJ"
+    info["pm_smsseId" if schema else "pmSmsseId"] = "77"
+    doc = {"schemaVersion": "v1.0.0", "generatedAt": "2026-07-01T04:00:00.123456789Z", **top,
+           "pmej": [{key: info, "adresse": [], "ege": list(eges), "etatObjet": "A"}],
+           "gcc": gcc if gcc is not None else [], "gco": gco if gco is not None else []}  # fmt: skip
+    return json.dumps(doc, indent=2, ensure_ascii=False).encode()
+
+
+def read(data: bytes, departments=None, stats=None) -> tuple[list, list[PlusChunk]]:
+    chunks = list(read_finess_chunks(io.BytesIO(data), departments, stats or ReadStats()))
+    return list(flatten(chunks, EstablishmentRow)), chunks
+
+
+def test_the_file_spelling_and_the_schema_spelling_give_the_same_row():
+    stats = ReadStats()
+    rows, _ = read(flow(ege_file()), stats=stats)
+    schema_rows, _ = read(flow(ege_schema(), schema=True))
+    assert rows == schema_rows == [
+        EstablishmentRow(
+            line=1, finess_et=IME, finess_ej=EJ, name="IME LES TILLEULS",
+            long_name="INSTITUT MEDICO EDUCATIF LES TILLEULS", address="34 R CHARLES DE GAULLE",
+            postcode="01270", city="COLIGNY", commune_code="01108", department="01",
+            category_code="183", category_label="Institut Médico-Educatif (I.M.E.)",
+            siret="26010009400010", opened_on=date(1980, 1, 1), luhn_ok=True,
+            latitude=46.383, longitude=5.345, ege_id="844",
+        )
+    ]  # fmt: skip
+    assert (stats.format, str(stats.generated_at)) == ("finess-json", "2026-07-01 04:00:00.123456")
+
+
+def test_legal_entity_fields_are_kept_in_both_spellings():
+    for data in (flow(ege_file()), flow(ege_schema(), schema=True)):
+        _, chunks = read(data)
+        legal = [le for c in chunks for le in c.legal_entities]
+        assert legal == [
+            (EJ, "77", "260100094", "60", "ASSOCIATION LES TILLEULS", None, True, None)
+        ]
+
+
+def test_swapped_lambert_and_out_of_france_coordinates():
+    def coords(**c):
+        address = dict(ege_file()["adresse"][0], coordonneesGeographique=c)
+        return address
+
+    x, y = wgs84_to_lambert93(45.76, 4.84)  # Lyon
+    stats = ReadStats()
+    rows, _ = read(
+        flow(
+            ege_file(adresse=[coords(directionLatitude="5.345", directionLongitude="46.383")]),
+            ege_file("010780948", adresse=[coords(coordonneeX=f"{y:.2f}", coordonneeY=f"{x:.2f}")]),
+            ege_file("010780955", adresse=[coords(directionLatitude="0", directionLongitude="0")]),
+            ege_file("010780963", adresse=[coords()]),
+            ege_file(
+                "970400049",
+                adresse=[
+                    dict(
+                        coords(directionLatitude="-21.1", directionLongitude="55.5"),
+                        cogCommune="97411",
+                    )
+                ],
+            ),  # fmt: skip
+        ),
+        stats=stats,
+    )
+    points = [(r.latitude, r.longitude) for r in rows]
+    assert points[0] == (46.383, 5.345)  # reversed, put back
+    assert points[1] == pytest.approx((45.76, 4.84), abs=1e-6)  # Lambert-93, X/Y swapped
+    assert points[2:] == [(None, None), (None, None), (-21.1, 55.5)]  # in the sea; none; Réunion
+    assert stats.notes[-4:] == [
+        "Coordonnées converties depuis Lambert-93 : 1.",
+        "Coordonnées inversées puis corrigées : 1.",
+        "Coordonnées hors du territoire, ignorées : 1.",
+        "Coordonnées absentes : 1.",
+    ]
+
+
+def test_lambert93_origin_and_round_trip():
+    assert lambert93_to_wgs84(700_000, 6_600_000) == pytest.approx((46.5, 3.0))
+    assert lambert93_to_wgs84(*wgs84_to_lambert93(43.3, -1.2)) == pytest.approx((43.3, -1.2))
+
+
+def test_unknown_category_is_reported_and_kept():
+    stats = ReadStats()
+    rows, _ = read(flow(ege_file(categorieentiteGeographiqueExercice="999")), stats=stats)
+    assert [(r.category_code, r.category_label) for r in rows] == [("999", None)]
+    assert "Catégories inconnues de la nomenclature TRE-R397 : 999 (1)." in stats.notes
+
+
+def test_inactive_establishments_are_kept_apart():
+    closed = ege_file("010780948", etatObjet="I")
+    closed["informationsGeneralesEGE"]["dateFermeture"] = "2024-06-30"
+    past = ege_file("010780955")
+    past["informationsGeneralesEGE"]["dateFermeture"] = "2006-09-14"
+    stats = ReadStats()
+    rows, chunks = read(flow(ege_file(), closed, past), stats=stats)
+    assert [r.finess_et for r in rows] == [IME]
+    inactive = [i for c in chunks for i in c.inactive]
+    assert inactive == [
+        ("010780948", EJ, "IME LES TILLEULS", "01", "183", date(2024, 6, 30), "844"),
+        ("010780955", EJ, "IME LES TILLEULS", "01", "183", date(2006, 9, 14), "844"),
+    ]
+    assert "Établissements fermés ou inactifs mis à part : 2." in stats.notes
+
+
+def test_bad_records_are_counted_with_their_position():
+    no_category = ege_file("010780948")
+    del no_category["categorieentiteGeographiqueExercice"]
+    data = flow(ege_file(), "pas un objet", ege_file("12345"), no_category,
+                ege_file(informationsGeneralesEGE=["liste"]), ege_file("010780955"))  # fmt: skip
+    rows, _ = read(data)
+    assert [r if isinstance(r, Rejected) else r.finess_et for r in rows] == [
+        IME,
+        Rejected(2, REASON_JSON),
+        Rejected(3, REASON_FINESS),
+        Rejected(4, REASON_CATEGORY),
+        Rejected(5, REASON_JSON),
+        "010780955",
+    ]
+
+
+def test_groupings_in_the_file_shape_and_the_schema_shape():
+    gcc = [{"gccId": "12", "nomGcc": "GHT DE L'AIN", "typeGcc": "001",
+            "pmejDuGcc": [{"pmSmsseId": "77", "typeRoleEntiteGroupe": "S"}]}]  # fmt: skip
+    gco = {"pm_smsseId": "90", "typeGCO": "GCSMS",
+           "pmejDuGco": [{"pm_smsseId": "77", "typeRoleEntiteGroupe": "M"}],
+           "egeDuGco": [{"egeId": "844", "typeRoleEntiteGroupe": "M"}]}  # fmt: skip
+    _, chunks = read(flow(ege_file(), gcc=gcc, gco=gco))
+    assert [g for c in chunks for g in c.groups] == [
+        ("gcc:12", "gcc", "001", "GHT DE L'AIN", None),
+        ("gco:90", "gco", "GCSMS", None, "90"),
+    ]
+    assert [m for c in chunks for m in c.members] == [
+        ("gcc:12", "77", None, "S"),
+        ("gco:90", "77", None, "M"),
+        ("gco:90", None, "844", "M"),
+    ]
+
+
+def test_gzip_reads_like_plain_and_a_truncated_one_is_refused():
+    data = flow(ege_file(), ege_file("010780948"))
+    packed = gzip.compress(data)
+    assert read(packed)[0] == read(data)[0]
+    with pytest.raises(SourceError, match=r"gzip\) est corrompu ou tronqué"):
+        read(packed[: len(packed) // 2])
+
+
+NOT_FLOW = "Ce fichier JSON n'est pas un flux FiNESS+ : la liste « pmej » est absente."
+NOT_ETALAB = "Ce fichier n'est pas un fichier FINESS : la première ligne devrait être"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"type": "FeatureCollection", "features": [{"type": "Feature"}]}', NOT_FLOW),
+        (b'{"foo": 1}', NOT_FLOW),
+        (b'{"pmej": {"informationsGeneralesPMEJ": {}}}', NOT_FLOW),
+        (b"[1, 2]", NOT_ETALAB),  # not an object: not taken for FiNESS+ at all
+    ],
+    ids=["geojson", "other-object", "pmej-not-a-list", "array"],
+)
+def test_foreign_json_is_refused(data, message):
+    with pytest.raises(SourceError) as err:
+        read_finess_chunks(io.BytesIO(data))
+    assert str(err.value).startswith(message)
+
+
+def test_broken_json_inside_an_item_is_refused_with_its_place():
+    data = flow(ege_file()).replace(b'"nomEgeLong"', b'"nomEgeLong" "oops"', 1)
+    where = data.index(b'"oops"')  # a colon was expected here
+    line, column = data[:where].count(b"\n") + 1, where - data.rfind(b"\n", 0, where)
+    with pytest.raises(SourceError) as err:
+        read(data)
+    assert str(err.value) == (
+        f"Ce fichier JSON est illisible (ligne {line}, colonne {column}) : "
+        "ce n'est pas un flux FiNESS+."
+    )
+
+
+def test_selection_counts_out_of_scope_and_keeps_only_their_legal_entities():
+    other = ege_file("980600027", adresse=[{"cogCommune": "98613"}])
+    stats = ReadStats()
+    rows, chunks = read(flow(ege_file(), other), {"986"}, stats)
+    assert [r.finess_et for r in rows] == ["980600027"] and stats.out_of_scope == 1
+    assert [le[0] for c in chunks for le in c.legal_entities] == [EJ]
+
+
+# --- the stream cutter ---------------------------------------------------------------------------
+
+
+def _cut(data: bytes, block: int) -> dict:
+    out: dict = {"items": [], "values": {}, "scalars": {}}
+    for event in members(io.BytesIO(data), {"pmej"}, {"gco", "gcc"}, block=block):
+        if isinstance(event, Batch):
+            out["items"] += json.loads(event.data)
+        elif isinstance(event, Value):
+            out["values"][event.key] = json.loads(event.data)
+        elif isinstance(event, Scalar):
+            out["scalars"][event.key] = json.loads(event.data)
+    return out
+
+
+def test_cutter_gives_back_every_item_whatever_the_block_size():
+    """Strings full of brackets, quotes and backslashes, cut at every possible block boundary:
+    the items are the document's, the skipped member (even named ``pmej`` inside) is skipped."""
+    rng = random.Random(7)
+
+    def text() -> str:
+        return "".join(rng.choice('ab{}[]"\\ é,:') for _ in range(rng.randint(0, 12)))
+
+    items = [
+        {"k": text(), "ege": [{"x": text(), "y": [1, {"z": text()}]}], "\\": text()}
+        for _ in range(120)
+    ]
+    doc = {"v": "1", "gcc": [{"a": text()}], "skip": {"pmej": [1], "q": text()},
+           "generatedAt": "2026", "pmej": items, "gco": {"b": [text()]}, "n": 12, "t": True}  # fmt: skip
+    for ascii_only in (True, False):
+        data = json.dumps(doc, ensure_ascii=ascii_only).encode()
+        for block in (1, 2, 3, 7, 64, 4096):
+            out = _cut(data, block)
+            assert out["items"] == items
+            assert out["values"] == {"gcc": doc["gcc"], "gco": doc["gco"]}
+            assert out["scalars"] == {"v": "1", "generatedAt": "2026", "n": 12, "t": True}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{\n  "pmej": [ {"ege": [', "document interrompu (ligne 2, colonne 22)"),
+        (b'{"pmej": [] } x', "contenu après la fin du document (ligne 1, colonne 15)"),
+        (b'{"pmej": [}', "crochet fermant inattendu (ligne 1, colonne 11)"),
+    ],
+)
+def test_cutter_errors_say_where(data, message):
+    with pytest.raises(JsonError) as err:
+        _cut(data, 4)
+    assert str(err.value) == message
+
+
+def test_cutter_refuses_what_is_not_an_object():
+    for data in (b"[1]", b'"x"', b"   "):
+        with pytest.raises(NotAnObject):
+            _cut(data, 2)
