@@ -27,8 +27,8 @@ from ingest.sources.annuaire import (
     REASON_TYPE,
     read_extract,
 )
-from ingest.sources.finess import read_finess
-from ingest.sources.rows import ReadStats, Rejected
+from ingest.sources.finess import read_finess, read_finess_chunks
+from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected, flatten
 
 # The 31 header texts exactly as published (domain/annuaire-mssante.md), written out again here
 # rather than imported, so that a change in the generator cannot silently change the expectation.
@@ -310,9 +310,16 @@ def test_snapshots_grow_with_creations_removals_and_changes(regional_demo):
 # --------------------------------------------------------------------------- national mode
 
 
-def test_national_mode_scaled_down(tmp_path):
-    files = write_demo(tmp_path, national=True, scale=0.01)
-    assert files.finess_json is None and len(files.annuaire) == 1
+@pytest.fixture(scope="module")
+def national_demo(tmp_path_factory):
+    """The national demo at 1 % of its volumes."""
+    return write_demo(tmp_path_factory.mktemp("national"), national=True, scale=0.01)
+
+
+def test_national_mode_scaled_down(national_demo):
+    files = national_demo
+    assert files.finess_json.name == "finess-structures-journalier-20261015.json.gz"
+    assert len(files.annuaire) == 1
     assert files.annuaire[0].name == "Extraction_Correspondance_MSSante_202611010312.txt"
     lines = good_lines(files.annuaire[0])
     assert 4_800 < len(lines) < 5_900  # 536k * 0.01
@@ -335,6 +342,37 @@ def test_national_mode_scaled_down(tmp_path):
     assert {"971", "977", "978", "986"} <= {
         r.department for r in rows if not isinstance(r, Rejected)
     }
+
+
+# What both formats say of an establishment (dates and labels come from different sources: the
+# CSV's libcategetab, TRE-R397's label; the CSV's dateouv, the flow's dateOuverture).
+SHARED = ("finess_ej", "name", "long_name", "address", "postcode", "city", "department",
+          "category_code", "siret", "luhn_ok")  # fmt: skip
+
+
+def test_national_flow_says_what_the_csv_says(national_demo):
+    """The FiNESS+ flow of the national demo describes the CSV's establishments the same way,
+    plus what only it carries (inactive ones apart, legal entities, groupings, points)."""
+    stats = ReadStats()
+    with open(national_demo.finess, "rb") as fh:
+        csv_rows = {r.finess_et: r for r in read_finess(fh, None)}
+    with open(national_demo.finess_json, "rb") as fh:
+        chunks = list(read_finess_chunks(fh, None, stats))
+    json_rows = [r for r in flatten(chunks, EstablishmentRow) if not isinstance(r, Rejected)]
+    assert {r.finess_et for r in json_rows} == csv_rows.keys()
+    for row in json_rows:
+        csv_row = csv_rows[row.finess_et]
+        assert [getattr(row, f) for f in SHARED] == [getattr(csv_row, f) for f in SHARED]
+        if row.department not in ("977", "978"):  # FINESS keeps their former Guadeloupe codes
+            assert row.commune_code == csv_row.commune_code
+    inactive = [i for c in chunks for i in c.inactive]
+    assert 0.6 < len(inactive) / len(json_rows) < 0.75  # 69,809 / 104,699 in July 2026
+    assert not {i[0] for i in inactive} & csv_rows.keys()
+    assert sum(len(c.legal_entities) for c in chunks) > len({r.finess_ej for r in json_rows})
+    assert sum(len(c.groups) for c in chunks) > 10
+    located = [r for r in json_rows if r.latitude is not None]
+    assert 0.5 < len(located) / len(json_rows) < 0.8  # a third of addresses have no point
+    assert any(n.startswith("Coordonnées inversées puis corrigées") for n in stats.notes)
 
 
 # --------------------------------------------------------------------------- changed copy

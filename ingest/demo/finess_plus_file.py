@@ -22,13 +22,16 @@ Deterministic: its own ``random.Random`` (the other demo files keep their bytes)
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import random
 import unicodedata
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ingest.demo.world import luhn_key
 from ingest.sources.finess_geo import wgs84_to_lambert93
 
 FINESS_PLUS_FILE = "finess-structures-journalier-20261015.json.gz"
@@ -80,8 +83,7 @@ def write_finess_plus(structures: list, ej_names: dict[str, str], path: Path, se
     (gzip-compressed when the name ends in ``.gz``)."""
     rng = random.Random(seed * 7 + 1)
     ids = _Ids()
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", encoding="utf-8", newline="", compresslevel=1) as fh:
+    with _text_out(path) as fh:
         fh.write(f'{{"schemaVersion": "v1.0.0", "generatedAt": "{GENERATED_AT}", "pmej": [\n')
         first = True
         hospitals: list[tuple[str, str]] = []  # (department, pmSmsseId) of hospital entities
@@ -94,6 +96,22 @@ def write_finess_plus(structures: list, ej_names: dict[str, str], path: Path, se
         gcc, gco = _groupings(hospitals, associations, rng, ids)
         fh.write(f'\n], "gcc": {gcc}, "gco": {gco}}}\n')
     return path
+
+
+@contextmanager
+def _text_out(path: Path) -> Iterator[io.TextIOWrapper]:
+    """A text file, gzip-compressed (fast level, no timestamp: same seed, same bytes) when the
+    name ends in ``.gz``."""
+    with open(path, "wb") as raw:
+        if path.suffix != ".gz":
+            with io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+                yield fh
+            return
+        with (
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as packed,
+            io.TextIOWrapper(packed, encoding="utf-8", newline="") as fh,
+        ):
+            yield fh
 
 
 def _all_pmej(
@@ -143,7 +161,7 @@ def _closed_number(model, counters: dict[str, int]) -> str:
     seq = counters.get(prefix, 0) + 1
     counters[prefix] = seq
     body = f"{prefix}5{seq % 1000:03d}" if len(prefix) == 4 else f"{prefix}5{seq % 100_000:05d}"
-    return body + _luhn_key(body)
+    return body + luhn_key(body)
 
 
 def _closed_copy(model, counters: dict[str, int], rng: random.Random):
@@ -151,14 +169,6 @@ def _closed_copy(model, counters: dict[str, int], rng: random.Random):
     del rng
     name = f"{model.name.removesuffix(' (FICTIF)')} FERMÉ (FICTIF)"
     return replace(model, et=_closed_number(model, counters), name=name)
-
-
-def _luhn_key(body: str) -> str:
-    digits = [0 if not c.isdigit() else int(c) for c in body]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        total += (d * 2 - 9 if d * 2 > 9 else d * 2) if i % 2 == 0 else d
-    return str(-total % 10)
 
 
 # --- objects ----------------------------------------------------------------------------------
