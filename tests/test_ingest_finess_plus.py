@@ -1,0 +1,101 @@
+"""A FiNESS+ flow into the store (SQLite and PostgreSQL): establishments with their checked
+points, legal entities, inactive establishments kept apart, groupings read back; an etalab CSV
+afterwards leaves what only the flow carries untouched."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+
+from sqlalchemy import func, select
+
+from balise.models import (
+    Establishment,
+    FinessGroup,
+    FinessGroupMember,
+    InactiveEstablishment,
+    LegalEntity,
+)
+from balise.services.access import SYSTEM, Actor
+from balise.services.finess_groups import group_mates
+from ingest import jobs
+from tests.support.finess_plus import EJ, IME, ege_file, flow
+
+OTHER_EJ_IME = "380780080"
+
+
+def _flow_file(tmp_path, name="finess-structures-journalier-20260701.json.gz"):
+    closed = ege_file("010780948", etatObjet="I")
+    closed["informationsGeneralesEGE"]["dateFermeture"] = "2024-06-30"
+    grenoble = ege_file(OTHER_EJ_IME)
+    grenoble["informationsGeneralesEGE"]["egeId"] = "901"
+    grenoble["adresse"][0].update(cogCommune="38185", codePostal="38000")
+    data = flow(
+        ege_file(),
+        closed,
+        gcc=[{"gccId": "7", "nomGcc": "GHT DÉMO", "typeGcc": "001",
+              "pmejDuGcc": [{"pmSmsseId": "77", "typeRoleEntiteGroupe": "S"}],
+              "egeDuGCC": [{"egeId": "901", "typeRoleEntiteGroupe": "M"}]}],
+    )  # fmt: skip
+    data = data.replace(b'"ege": [', b'"ege": [' + _json(grenoble) + b", ", 1)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data))
+    return path
+
+
+def _json(item: dict) -> bytes:
+    return json.dumps(item, ensure_ascii=False).encode()
+
+
+def _count(engine, model) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_flow_fills_establishments_legal_entities_inactive_and_groupings(empty_db, tmp_path):
+    report = jobs.ingest(empty_db, "finess", str(_flow_file(tmp_path)), None)
+    assert (report.lines, report.kept, report.rejects.total) == (3, 2, 0)
+    with empty_db.connect() as conn:
+        e = Establishment.__table__.c
+        ime = conn.execute(select(e.latitude, e.longitude, e.ege_id, e.category_label)
+                           .where(e.finess_et == IME)).one()  # fmt: skip
+        le = LegalEntity.__table__.c
+        legal = conn.execute(select(le.finess_ej, le.pm_id, le.siren, le.legal_status)).one()
+        i = InactiveEstablishment.__table__.c
+        inactive = conn.execute(select(i.finess_et, i.closed_on)).one()
+    assert tuple(ime) == (46.383, 5.345, "844", "Institut Médico-Educatif (I.M.E.)")
+    assert tuple(legal) == (EJ, "77", "260100094", "60")
+    assert tuple(inactive) == ("010780948", date(2024, 6, 30))
+    assert (_count(empty_db, FinessGroup), _count(empty_db, FinessGroupMember)) == (1, 2)
+    # The inactive establishment is not counted with the others.
+    assert _count(empty_db, Establishment) == 2
+
+
+def test_group_mates_follow_legal_entities_and_establishments(empty_db, tmp_path):
+    jobs.ingest(empty_db, "finess", str(_flow_file(tmp_path)), None)
+    mates = group_mates(empty_db, SYSTEM, IME)
+    assert mates[["group_name", "finess_et", "department"]].values.tolist() == [
+        ["GHT DÉMO", OTHER_EJ_IME, "38"]
+    ]
+    animator = Actor(login="a", role="animator", departments=("01",))
+    assert group_mates(empty_db, animator, IME).empty  # the mate is in a department not theirs
+
+
+def test_csv_afterwards_keeps_what_only_the_flow_carries(empty_db, tmp_path):
+    jobs.ingest(empty_db, "finess", str(_flow_file(tmp_path)), None)
+    csv = tmp_path / "etalab-cs1100502-stock-20260801-0400.csv"
+    line = ["structureet", IME, EJ, "IME", "", "", "", "", "", "", "", "", "108", "01", "AIN",
+            "01270 COLIGNY", "", "", "183", "IME", "", "", "", "", "", "", "", "", "", "", "", ""]  # fmt: skip
+    csv.write_text("finess;etalab;112;2026-08-01\n" + ";".join(line) + "\n", encoding="utf-8")
+    jobs.ingest(empty_db, "finess", str(csv), ("01",))
+    assert (_count(empty_db, LegalEntity), _count(empty_db, InactiveEstablishment)) == (1, 1)
+    assert _count(empty_db, FinessGroup) == 1
+
+
+def test_selected_departments_replace_only_their_inactive_establishments(empty_db, tmp_path):
+    jobs.ingest(empty_db, "finess", str(_flow_file(tmp_path)), None)
+    again = _flow_file(tmp_path, "finess-structures-journalier-20260702.json.gz")
+    jobs.ingest(empty_db, "finess", str(again), ("38",))
+    assert _count(empty_db, InactiveEstablishment) == 1  # department 01's, untouched
+    assert _count(empty_db, FinessGroup) == 1  # groupings: replaced by national files only
