@@ -13,10 +13,15 @@ included, its peak memory read from the kernel's accounting of that child (``os.
       same through a bare sqlite3 connection (pandas' fallback, about twice as fast);
   (c) the floor: a Python script streaming the same rows into SQLite with executemany;
   (d) `balise ingest annuaire --all` of a copy with 1 % of the mailboxes changed, after (a);
-  (e) (a) into PostgreSQL, for the record.
+  (e) (a) into PostgreSQL, for the record;
+  (f) `balise ingest finess --all` of the FiNESS+ flow of the same establishments (the national
+      demo's ``finess-structures-journalier-*.json.gz``: ~175,000 establishments under ~110,000
+      legal entities with their events, contacts and roles, ~770 MB once inflated), fresh SQLite,
+      and (f') the same flow inflated beforehand (plain ``.json``).
 and prints the ratios against the targets: whole commands (a) and (a') ≤ 0.25 × (b) (and the
 same ratio to (b'), which no import writing the same rows reaches on this machine); peak memory
-≤ 250 MB for every command; (a) ≤ 2 × (c); (d) ≤ (a). For the record, it also prints the import
+≤ 250 MB for every command; (a) ≤ 2 × (c); (d) ≤ (a); (f) and (f') ≤ 1.5 × the CSV's FINESS
+command of (a). For the record, it also prints the import
 job's own time (``duration_s`` of the summary: no process start, no imports, no advance).
 
 The parent stays small on purpose (the files are generated in a child): a child started by
@@ -104,6 +109,7 @@ def step_generate(workdir: str) -> None:
     with open(annuaire, "rb") as fh:
         lines = sum(1 for _ in fh)
     print(json.dumps({"finess": str(files.finess), "annuaire": str(annuaire),
+                      "finess_plus": str(files.finess_json),
                       "changed": str(changed), "lines": lines,
                       "mb": annuaire.stat().st_size / 1e6,
                       "seconds": time.perf_counter() - t0}))  # fmt: skip
@@ -154,7 +160,21 @@ def step_floor(db_path: str, finess: str, annuaire: str) -> None:
     print(json.dumps({"duration_s": time.perf_counter() - t0}))
 
 
-STEPS = {"generate": step_generate, "naive": step_naive, "floor": step_floor}
+def step_gunzip(source: str, target: str) -> None:
+    import gzip
+    import shutil
+
+    with gzip.open(source, "rb") as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    print(json.dumps({"mb": Path(target).stat().st_size / 1e6}))
+
+
+STEPS = {
+    "generate": step_generate,
+    "naive": step_naive,
+    "floor": step_floor,
+    "gunzip": step_gunzip,
+}
 
 # --------------------------------------------------------------------------- the measures
 
@@ -170,6 +190,17 @@ def both_orders(work: Path, files: dict) -> dict[str, Run]:
     runs["a' annuaire"] = balise_ingest(a2_url, "annuaire", annuaire, work)
     runs["a' finess"] = balise_ingest(a2_url, "finess", finess, work)
     return runs
+
+
+def finess_plus(work: Path, files: dict) -> dict[str, Run]:
+    """(f) the FiNESS+ flow as published (gzip) and (f') inflated, each into a fresh SQLite."""
+    packed = Path(files["finess_plus"])
+    plain = work / packed.name.removesuffix(".gz")
+    run_step("gunzip", str(packed), str(plain))
+    return {
+        "f finess": balise_ingest(f"sqlite:///{work / 'f.db'}", "finess", packed, work),
+        "f' finess": balise_ingest(f"sqlite:///{work / 'f2.db'}", "finess", plain, work),
+    }
 
 
 def baselines(work: Path, files: dict) -> dict[str, Run]:
@@ -211,6 +242,7 @@ def main() -> None:
         print(f"files: {files['lines']:,} directory lines ({files['mb']:.0f} MB), "
               f"generated in {files['seconds']:.1f} s; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         runs = both_orders(work, files)
+        runs.update(finess_plus(work, files))
         runs.update(baselines(work, files))
         floor = own_peak_mb()  # before the PostgreSQL step imports ingest.demo here
         if not opts.skip_postgres:
@@ -238,6 +270,8 @@ def report(runs: dict[str, Run], floor: float) -> None:
         "a' annuaire": "(a') balise ingest annuaire --all (fresh SQLite)",
         "a' finess": "(a') then balise ingest finess --all",
         "d annuaire": "(d)  balise ingest annuaire, 1 % changed, after (a)",
+        "f finess": "(f)  FiNESS+ .json.gz: balise ingest finess --all",
+        "f' finess": "(f') FiNESS+ .json (inflated): balise ingest finess",
         "e finess": "(e)  PostgreSQL: balise ingest finess --all",
         "e annuaire": "(e)  then balise ingest annuaire --all",
         "b": "(b)  naive: read_csv + to_sql (SQLAlchemy engine)",
@@ -268,8 +302,10 @@ def checks(runs: dict[str, Run], totals: dict[str, float], jobs: dict[str, float
         ("(a') / (b'), whole commands", totals["a'"] / b_raw, TARGET_RATIO),
         ("(a) / (c), whole processes", totals["a"] / c, 2.0),
         ("(d) / (a) annuaire command", runs["d annuaire"].wall / runs["a annuaire"].wall, 1.0),
+        ("(f) / (a) finess command (.json.gz)", runs["f finess"].wall / runs["a finess"].wall, 1.5),
+        ("(f') / (a) finess command (.json)", runs["f' finess"].wall / runs["a finess"].wall, 1.5),
     ]
-    commands = [k for k in runs if k[0] in "ade"]
+    commands = [k for k in runs if k[0] in "adef"]
     rows += [(f"peak MB, {k}", runs[k].peak_mb, TARGET_PEAK_MB) for k in commands]
     for label, value, target in rows:
         verdict = "OK" if value <= target else "MISSED"
