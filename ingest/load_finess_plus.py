@@ -33,22 +33,35 @@ _INACTIVE_TYPES = [pa.string()] * 5 + [pa.date32(), pa.string()]
 @dataclass
 class Extras:
     """What the chunks of one FiNESS+ file carried besides establishment rows, held as Arrow
-    columns (a national file: ~100,000 legal entities, ~70,000 inactive establishments)."""
+    columns (a national file: ~100,000 legal entities, ~70,000 inactive establishments). Rows
+    wait in small lists and become Arrow by FLUSH_ROWS: one small Arrow batch per chunk of the
+    flow (a hundred rows) would cost some 40 MB more in allocation overhead nationally."""
+
+    FLUSH_ROWS = 10_000
 
     seen: bool = False
     legal: list[pa.RecordBatch] = field(default_factory=list)
     inactive: list[pa.RecordBatch] = field(default_factory=list)
     groups: list[tuple] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
+    _legal_rows: list[tuple] = field(default_factory=list)
+    _inactive_rows: list[tuple] = field(default_factory=list)
 
     def add(self, chunk: PlusChunk) -> None:
         self.seen = True
-        if chunk.legal_entities:
-            self.legal.append(_batch(chunk.legal_entities, LEGAL_ENTITY_FIELDS, _LEGAL_TYPES))
-        if chunk.inactive:
-            self.inactive.append(_batch(chunk.inactive, INACTIVE_FIELDS, _INACTIVE_TYPES))
+        self._legal_rows += chunk.legal_entities
+        self._inactive_rows += chunk.inactive
         self.groups.extend(chunk.groups)
         self.members.extend(chunk.members)
+        self.flush(self.FLUSH_ROWS)
+
+    def flush(self, at_least: int = 1) -> None:
+        if len(self._legal_rows) >= at_least:
+            self.legal.append(_batch(self._legal_rows, LEGAL_ENTITY_FIELDS, _LEGAL_TYPES))
+            self._legal_rows = []
+        if len(self._inactive_rows) >= at_least:
+            self.inactive.append(_batch(self._inactive_rows, INACTIVE_FIELDS, _INACTIVE_TYPES))
+            self._inactive_rows = []
 
 
 def _batch(rows: list[tuple], names: tuple[str, ...], types: list[pa.DataType]) -> pa.RecordBatch:
@@ -72,6 +85,7 @@ def write_extras(
     departments and (on a national ingest) the groupings."""
     if not extras.seen:
         return
+    extras.flush()
     legal = _unique(extras.legal, "finess_ej")
     if legal is not None and conn.execute(select(LegalEntity.finess_ej).limit(1)).first():
         numbers = legal.column("finess_ej")
