@@ -106,7 +106,7 @@ def normalise_etalab(
         strip_or_null(col(Col.LIBCATEG)),
         exact(col(Col.SIRET), _siret, siret_or_none),
         lookup(col(Col.DATEOUV), lookups.dates, parse_date, pa.date32()),
-        _luhn_ok(finess),
+        luhn_column(finess),
     ]
     # The FiNESS+ fields (coordinates, technical id) are empty in the etalab CSV.
     arrays += [pa.nulls(len(lines), f.type) for f in ESTABLISHMENT_SCHEMA][len(arrays) :]
@@ -166,7 +166,7 @@ def _siret(values: pa.Array) -> pa.Array:
     )
 
 
-def _luhn_ok(finess: pa.Array) -> pa.Array:
+def luhn_column(finess: pa.Array) -> pa.Array:
     """``luhn_ok`` of valid FINESS numbers (9 ASCII characters): A and B count as 0; from the
     right, the check digit and every second digit as is, the others doubled (digit sum)."""
     text = "".join(finess.to_pylist()).replace("A", "0").replace("B", "0")

@@ -102,8 +102,9 @@ class _Scanner:
         self.item_keys, self.value_keys = item_keys, value_keys
         self.buf = b""
         self.base = 0  # document offset of buf[0]
-        self.lines = 0  # newlines before buf[0]
-        self.line_start = 0  # document offset where the line of buf[0] starts
+        self.mark = 0  # document offset up to which newlines are counted
+        self.lines = 0  # newlines before ``mark``
+        self.line_start = 0  # document offset where the line of ``mark`` starts
         self.in_string = False
         self.escaped = False  # the next byte is escaped by a backslash
         self.depth = 0
@@ -116,21 +117,34 @@ class _Scanner:
 
     # --- bookkeeping ------------------------------------------------------------------------
 
+    def _count_lines(self, offset: int) -> None:
+        """Count the newlines from ``self.mark`` to document ``offset`` (in ``buf``): line
+        numbers cost one pass over the document, whatever the number of batches."""
+        low, high = self.mark - self.base, offset - self.base
+        newlines = self.buf.count(b"\n", low, high)
+        if newlines:
+            self.lines += newlines
+            self.line_start = self.base + self.buf.rfind(b"\n", low, high) + 1
+        self.mark = offset
+
+    def _line_column(self, offset: int) -> tuple[int, int]:
+        if offset >= self.mark:
+            self._count_lines(offset)
+            return self.lines + 1, offset - self.line_start + 1
+        low, high = offset - self.base, self.mark - self.base
+        newline = self.buf.rfind(b"\n", 0, low)
+        start = self.base + newline + 1 if newline >= 0 else self.base
+        return self.lines - self.buf.count(b"\n", low, high) + 1, offset - start + 1
+
     def error(self, what: str, pos: int) -> JsonError:
         """``what`` at buffer position ``pos``, with its line and column in the document."""
-        head = self.buf[:pos]
-        newline = head.rfind(b"\n")
-        line = self.lines + head.count(b"\n") + 1
-        start = self.base + newline + 1 if newline >= 0 else self.line_start
-        return JsonError(what, self.base + pos, line, self.base + pos - start + 1)
+        line, column = self._line_column(self.base + pos)
+        return JsonError(what, self.base + pos, line, column)
 
     def _drop(self, keep: int) -> None:
-        """Forget ``buf[:keep]``, keeping line counts right."""
-        gone = self.buf[:keep]
-        newline = gone.rfind(b"\n")
-        if newline >= 0:
-            self.line_start = self.base + newline + 1
-        self.lines += gone.count(b"\n")
+        """Forget ``buf[:keep]`` (its newlines counted first)."""
+        if self.base + keep > self.mark:
+            self._count_lines(self.base + keep)
         self.base += keep
         self.buf = self.buf[keep:]
         self.segment -= keep
@@ -262,9 +276,9 @@ class _Scanner:
     def _batch(self, end: int) -> Batch:
         raw = self.buf[self.start : end]
         body = raw.lstrip(_SPACE + b",")
-        first = self.start + len(raw) - len(body)
-        where = self.error("", first)
-        return Batch(self.key, b"[" + body + b"]", where.offset, where.line, where.column)
+        first = self.base + self.start + len(raw) - len(body)
+        line, column = self._line_column(first)
+        return Batch(self.key, b"[" + body + b"]", first, line, column)
 
     def _scalars(self, segment: bytes) -> Iterator[Scalar]:
         """The ``"key": scalar`` pairs of a run between containers (the last key of a run that
