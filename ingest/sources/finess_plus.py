@@ -46,7 +46,16 @@ from ingest.sources.finess_values import (
     split_acheminement,
     street_line,
 )
-from ingest.sources.json_stream import Batch, JsonError, NotAnObject, Scalar, Value, members
+from ingest.sources.json_stream import (
+    NOT_DECODED,
+    Batch,
+    JsonError,
+    NotAnObject,
+    Scalar,
+    Unproven,
+    Value,
+    members,
+)
 from ingest.sources.rows import ESTABLISHMENT_SCHEMA, Chunk, EstablishmentRow, ReadStats, Rejected
 from ingest.sources.rows import chunk_of as _chunk_of
 
@@ -130,6 +139,24 @@ class _Pmej(msgspec.Struct):
 
 
 _BATCH = msgspec.json.Decoder(list[_Pmej])
+_SYNTAX = msgspec.json.Decoder(list[msgspec.Raw])  # well-formed items, whatever their content
+
+
+def _decode_proven(data: bytes) -> list[_Pmej] | None:
+    """For the fast cut: the legal entities of a guessed batch, None if it is well formed but
+    not as typed (the tolerant path reads it), Unproven if it is not well formed."""
+    try:
+        return _BATCH.decode(data)
+    except msgspec.ValidationError:
+        try:
+            _SYNTAX.decode(data)
+        except msgspec.DecodeError:
+            raise Unproven() from None
+        return None
+    except msgspec.DecodeError:
+        raise Unproven() from None
+
+
 _TODAY = date.today()  # one reading, one "today"
 _ANY = msgspec.json.Decoder()
 _BYTE = re.compile(r"byte (\d+)")
@@ -151,7 +178,8 @@ def read_finess_plus_chunks(
     stats = stats if stats is not None else ReadStats()
     stats.format, stats.encoding = "finess-json", "utf-8"
     reader = _Reader(frozenset(departments) if departments is not None else None, stats)
-    events = _checked(members(fh, {"pmej"}, {"gco", "gcc"}), lines_before)
+    fast = ((b'"informationsGeneralesPMEJ"', b'"informationsGeneralesPmej"'), _decode_proven)
+    events = _checked(members(fh, {"pmej"}, {"gco", "gcc"}, fast=fast), lines_before)
     head = []
     for event in events:
         head.append(event)
@@ -251,7 +279,10 @@ class _Reader:
 
     def batch(self, batch: Batch) -> PlusChunk:
         try:
-            items = [(p, p.ege or []) for p in _BATCH.decode(batch.data)]
+            decoded = _BATCH.decode(batch.data) if batch.decoded is NOT_DECODED else batch.decoded
+            if decoded is None:
+                raise msgspec.ValidationError("not as typed")
+            items = [(p, p.ege or []) for p in decoded]
         except msgspec.ValidationError:
             items = list(self._tolerant_items(batch))
         except msgspec.DecodeError as exc:

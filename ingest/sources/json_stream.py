@@ -7,6 +7,13 @@ depth follows, and the ends of the array's items give byte ranges that a real pa
 see ``finess_plus``) decodes a batch at a time. Syntax inside items is the decoder's to check;
 the levels cut here (the root object, its members) are checked here.
 
+Fast cut: once the stream is known to stand between two items, the next cut is guessed at the
+last place where an item ends and the next begins with a known first key (FiNESS+ legal entities
+open with ``informationsGeneralesPMEJ``), and proven by the caller's decoder: a batch that decodes
+starts and ends between items (a wrong guess is unbalanced or cuts a string, and fails). Only
+when no guess can be made or proven does numpy scan the bytes (the first block, the end of the
+array, a file whose items open otherwise).
+
 Pure: a binary file object in, :class:`Batch` / :class:`Value` / :class:`Scalar` out, with
 :class:`JsonError` (byte offset, line, column) for a document that is not well formed.
 """
@@ -14,7 +21,7 @@ Pure: a binary file object in, :class:`Batch` / :class:`Value` / :class:`Scalar`
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -46,6 +53,14 @@ class NotAnObject(Exception):
     """The document is valid so far but is not a JSON object (an array, a scalar)."""
 
 
+class Unproven(Exception):
+    """Raised by a fast-cut decoder: these bytes are not a well-formed run of items."""
+
+
+NOT_DECODED = object()  # ``Batch.decoded`` of a batch cut by the scan (the caller decodes it)
+FAST_MIN_BYTES = 384 << 10  # a guessed batch is at least this long
+
+
 @dataclass
 class Batch:
     """Consecutive items of array member ``key``, as the bytes of a JSON array."""
@@ -55,6 +70,7 @@ class Batch:
     offset: int  # byte offset in the document of the first item's bytes (``data[1:]``)
     line: int  # line and column of that byte
     column: int
+    decoded: object = NOT_DECODED  # fast cut: what the caller's decoder returned
 
     def where(self, index: int) -> tuple[int, int]:
         """(line, column) in the document of ``data[index]``."""
@@ -86,10 +102,15 @@ def members(
     item_keys: Collection[str],
     value_keys: Collection[str],
     block: int = BLOCK_BYTES,
+    fast: tuple[Collection[bytes], Callable[[bytes], object]] | None = None,
 ) -> Iterator[Batch | Value | Scalar]:
     """The root object's members in document order: arrays named in ``item_keys`` as batches of
-    items, members named in ``value_keys`` whole, scalars; other containers skipped unread."""
-    scanner = _Scanner(set(item_keys), set(value_keys))
+    items, members named in ``value_keys`` whole, scalars; other containers skipped unread.
+
+    ``fast`` = (first keys of an item, as quoted JSON bytes; decoder): enables the fast cut. The
+    decoder gets the bytes of a JSON array of items and returns what it decoded (handed over in
+    ``Batch.decoded``) or raises :class:`Unproven`."""
+    scanner = _Scanner(set(item_keys), set(value_keys), fast)
     while data := fh.read(block):
         yield from scanner.feed(data)
     yield from scanner.close()
@@ -98,8 +119,16 @@ def members(
 class _Scanner:
     """The state carried from one block to the next."""
 
-    def __init__(self, item_keys: set[str], value_keys: set[str]):
+    def __init__(
+        self,
+        item_keys: set[str],
+        value_keys: set[str],
+        fast: tuple[Collection[bytes], Callable[[bytes], object]] | None = None,
+    ):
         self.item_keys, self.value_keys = item_keys, value_keys
+        self.markers, self.decode = fast if fast else ((), None)
+        self.resume = 0  # buf position where the scan state holds and nothing after is scanned
+        self.last_end: int | None = None  # buf position after the last item end the scan saw
         self.buf = b""
         self.base = 0  # document offset of buf[0]
         self.mark = 0  # document offset up to which newlines are counted
@@ -149,14 +178,71 @@ class _Scanner:
         self.buf = self.buf[keep:]
         self.segment -= keep
         self.start -= keep
+        self.resume -= keep
 
     # --- scanning ---------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> Iterator[Batch | Value | Scalar]:
-        scanned = len(self.buf)
         self.buf += data
-        yield from self._events(*self._brackets(scanned))
+        if self._between_items():
+            proven = yield from self._fast_cuts()
+            if proven and len(self.buf) - self.resume < 4 * FAST_MIN_BYTES:
+                self._trim()  # the rest is part of an item: wait for more bytes
+                return
+        yield from self._scan()
         self._trim()
+
+    def _scan(self) -> Iterator[Batch | Value | Scalar]:
+        """The exact scan of ``buf[resume:]``; when it ends inside the items of a fast-cut array,
+        the state is put back to the last item end (known: between items) for the next cut."""
+        self.last_end = None
+        positions, kinds, depths = self._brackets(self.resume)
+        self.resume = len(self.buf)
+        yield from self._events(positions, kinds, depths)
+        if self.decode and self.mode == "items" and self.last_end is not None and self.depth > 2:
+            self.resume, self.depth = self.last_end, 2
+            self.in_string = self.escaped = False
+
+    def _between_items(self) -> bool:
+        return bool(
+            self.decode and self.mode == "items" and self.depth == 2
+            and not self.in_string and not self.escaped
+        )  # fmt: skip
+
+    def _fast_cuts(self) -> Iterator[Batch]:
+        """Batches cut at guessed item ends and proven by the decoder; returns False when a guess
+        failed (then the exact scan takes over for the rest of the document)."""
+        while (cut := self._guess(self.start + FAST_MIN_BYTES)) is not None:
+            raw = self.buf[self.start : cut]
+            body = raw.lstrip(_SPACE + b",")
+            data = b"[" + body + b"]"
+            try:
+                decoded = self.decode(data)
+            except Unproven:
+                self.decode = None  # a guess went wrong once: scan exactly from here on
+                return False
+            first = self.base + self.start + len(raw) - len(body)
+            line, column = self._line_column(first)
+            yield Batch(self.key, data, first, line, column, decoded)
+            self.start = self.resume = cut
+        return True
+
+    def _guess(self, low: int) -> int | None:
+        """The buffer position just after the ``}`` closing the first item, past ``low``, that a
+        marker (the known first key of the next item) follows; None if there is none yet."""
+        best, used = None, None
+        for marker in self.markers:
+            at = self.buf.find(marker, low)
+            while at >= 0:
+                end = _item_end_before(self.buf, at)
+                if end is not None and end > low:
+                    if best is None or end < best:
+                        best, used = end, marker
+                    break
+                at = self.buf.find(marker, at + 1)
+        if used is not None:
+            self.markers = (used,)  # a document keeps one spelling: stop looking for the other
+        return best
 
     def _brackets(self, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions, bytes and depths after each bracket outside strings in ``buf[pos:]``.
@@ -227,9 +313,11 @@ class _Scanner:
             yield from self._member_starts(pos, kind)
 
     def _close(self, pos: int, kind: int, depth: int) -> Iterator[Batch | Value | Scalar]:
-        if depth == 2 and self.mode == "items" and pos + 1 - self.start >= BATCH_BYTES:
-            yield self._batch(pos + 1)
-            self.start = pos + 1
+        if depth == 2 and self.mode == "items":
+            self.last_end = pos + 1
+            if pos + 1 - self.start >= BATCH_BYTES:
+                yield self._batch(pos + 1)
+                self.start = pos + 1
         elif depth == 1:
             if _CLOSE.index(kind) != _OPEN.index(self.openers.pop()):
                 raise self.error("crochet fermant inattendu", pos)
@@ -312,8 +400,29 @@ class _Scanner:
         self._drop(max(0, keep))
 
     def close(self) -> Iterator[Batch | Value | Scalar]:
+        if self.resume < len(self.buf):  # bytes left unscanned after the last fast cut
+            yield from self._scan()
+            self._trim()
         if not self.done:
             if not self.openers:
                 raise NotAnObject()
             raise self.error("document interrompu", len(self.buf))
-        return iter(())
+
+
+def _item_end_before(buf: bytes, marker_at: int) -> int | None:
+    """For a marker at ``marker_at``, the position after the ``}`` of ``} , {marker``
+    (whitespace allowed around the comma and after the brace), or None."""
+    i = _skip_space_back(buf, marker_at - 1)
+    if i < 0 or buf[i] != ord("{"):
+        return None
+    i = _skip_space_back(buf, i - 1)
+    if i < 0 or buf[i] != ord(","):
+        return None
+    i = _skip_space_back(buf, i - 1)
+    return i + 1 if i >= 0 and buf[i] == ord("}") else None
+
+
+def _skip_space_back(buf: bytes, i: int) -> int:
+    while i >= 0 and buf[i] in _SPACE:
+        i -= 1
+    return i
