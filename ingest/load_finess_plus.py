@@ -7,8 +7,10 @@ the same transaction. An etalab CSV carries none of this: then nothing here is t
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -30,18 +32,51 @@ _LEGAL_TYPES = [pa.string()] * 6 + [pa.bool_(), pa.date32()]
 _INACTIVE_TYPES = [pa.string()] * 5 + [pa.date32(), pa.string()]
 
 
+class _Spill:
+    """Arrow batches written to an anonymous temporary file as they come and read back when
+    written to the store: a national file's legal entities and inactive establishments (~20 MB
+    as Arrow) stay out of memory while the establishments are read and written."""
+
+    def __init__(self, names: tuple[str, ...], types: list[pa.DataType]):
+        self.schema = pa.schema(list(zip(names, types, strict=True)))
+        self._file = None
+        self._writer = None
+        self._closed = False
+
+    def write(self, rows: list[tuple]) -> None:
+        if self._writer is None:
+            # Lives across calls (closed by close()); anonymous: gone with its descriptor.
+            self._file = tempfile.TemporaryFile(prefix="balise-finess-plus-")  # noqa: SIM115
+            self._writer = pa.ipc.new_stream(self._file, self.schema)
+        columns = zip(*rows, strict=True)
+        arrays = [pa.array(v, f.type) for v, f in zip(columns, self.schema, strict=True)]
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        if self._writer is None:
+            return
+        if not self._closed:
+            self._writer.close()
+            self._closed = True
+        self._file.seek(0)
+        yield from pa.ipc.open_stream(self._file)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
 @dataclass
 class Extras:
-    """What the chunks of one FiNESS+ file carried besides establishment rows, held as Arrow
-    columns (a national file: ~100,000 legal entities, ~70,000 inactive establishments). Rows
-    wait in small lists and become Arrow by FLUSH_ROWS: one small Arrow batch per chunk of the
-    flow (a hundred rows) would cost some 40 MB more in allocation overhead nationally."""
+    """What the chunks of one FiNESS+ file carried besides establishment rows. Legal entities
+    and inactive establishments wait in small lists and are spilled by FLUSH_ROWS (an Arrow
+    batch per chunk of the flow, a hundred rows, would cost tens of MB in allocation overhead)."""
 
     FLUSH_ROWS = 10_000
 
     seen: bool = False
-    legal: list[pa.RecordBatch] = field(default_factory=list)
-    inactive: list[pa.RecordBatch] = field(default_factory=list)
+    legal: _Spill = field(default_factory=lambda: _Spill(LEGAL_ENTITY_FIELDS, _LEGAL_TYPES))
+    inactive: _Spill = field(default_factory=lambda: _Spill(INACTIVE_FIELDS, _INACTIVE_TYPES))
     groups: list[tuple] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
     _legal_rows: list[tuple] = field(default_factory=list)
@@ -57,17 +92,15 @@ class Extras:
 
     def flush(self, at_least: int = 1) -> None:
         if len(self._legal_rows) >= at_least:
-            self.legal.append(_batch(self._legal_rows, LEGAL_ENTITY_FIELDS, _LEGAL_TYPES))
+            self.legal.write(self._legal_rows)
             self._legal_rows = []
         if len(self._inactive_rows) >= at_least:
-            self.inactive.append(_batch(self._inactive_rows, INACTIVE_FIELDS, _INACTIVE_TYPES))
+            self.inactive.write(self._inactive_rows)
             self._inactive_rows = []
 
-
-def _batch(rows: list[tuple], names: tuple[str, ...], types: list[pa.DataType]) -> pa.RecordBatch:
-    columns = zip(*rows, strict=True)
-    arrays = [pa.array(values, t) for values, t in zip(columns, types, strict=True)]
-    return pa.RecordBatch.from_arrays(arrays, names=list(names))
+    def close(self) -> None:
+        self.legal.close()
+        self.inactive.close()
 
 
 def collect(chunks: Iterable[Chunk], extras: Extras) -> Iterator[Chunk]:
@@ -85,51 +118,57 @@ def write_extras(
     departments and (on a national ingest) the groupings."""
     if not extras.seen:
         return
-    extras.flush()
-    legal = _unique(extras.legal, "finess_ej")
-    if legal is not None and conn.execute(select(LegalEntity.finess_ej).limit(1)).first():
-        numbers = legal.column("finess_ej")
-        for start in range(0, len(numbers), 5_000):
-            part = bindparam("n", numbers.slice(start, 5_000).to_pylist(), expanding=True)
-            conn.execute(delete(LegalEntity).where(LegalEntity.finess_ej.in_(part)))
-    _insert(conn, LegalEntity.__tablename__, legal, snapshot_id)
-    scope = delete(InactiveEstablishment)
-    if departments is not None:
-        scope = scope.where(InactiveEstablishment.department.in_(departments))
-    conn.execute(scope)
-    _insert(conn, InactiveEstablishment.__tablename__, _unique(extras.inactive, "finess_et"),
-            snapshot_id)  # fmt: skip
-    if departments is None:  # groupings span departments: only a national file replaces them
-        _replace_groupings(conn, extras, snapshot_id)
+    try:
+        extras.flush()
+        if conn.execute(select(LegalEntity.finess_ej).limit(1)).first():
+            for batch in _unique(extras.legal, "finess_ej"):
+                part = bindparam("n", batch.column("finess_ej").to_pylist(), expanding=True)
+                conn.execute(delete(LegalEntity).where(LegalEntity.finess_ej.in_(part)))
+        _insert(conn, LegalEntity.__tablename__, _unique(extras.legal, "finess_ej"), snapshot_id)
+        scope = delete(InactiveEstablishment)
+        if departments is not None:
+            scope = scope.where(InactiveEstablishment.department.in_(departments))
+        conn.execute(scope)
+        inactive = _unique(extras.inactive, "finess_et")
+        _insert(conn, InactiveEstablishment.__tablename__, inactive, snapshot_id)
+        if departments is None:  # groupings span departments: only a national file replaces them
+            _replace_groupings(conn, extras, snapshot_id)
+    finally:
+        extras.close()
 
 
-def _unique(batches: list[pa.RecordBatch], key: str) -> pa.Table | None:
-    """The batches as one table, the first row of each ``key`` kept (repeats are rare: the
-    check is done in Arrow, Python only sees the keys when there is one)."""
-    if not batches:
-        return None
-    table = pa.Table.from_batches(batches)
-    if pc.count_distinct(table.column(key)).as_py() == table.num_rows:
-        return table
+def _unique(spill: _Spill, key: str) -> Iterator[pa.RecordBatch]:
+    """The spilled batches, the first row of each ``key`` kept (repeats are rare: the check is
+    done in Arrow, Python only sees the keys when there is one)."""
+    keys = [b.column(key) for b in spill.batches()]
+    if not keys:
+        return
+    everything = pa.chunked_array(keys, pa.string())
+    if pc.count_distinct(everything).as_py() == len(everything):
+        yield from spill.batches()
+        return
     seen: set[str] = set()
-    first = [not (k in seen or seen.add(k)) for k in table.column(key).to_pylist()]
-    return table.filter(pa.array(first, pa.bool_()))
+    for batch in spill.batches():
+        first = [not (k in seen or seen.add(k)) for k in batch.column(key).to_pylist()]
+        yield batch.filter(pa.array(first, pa.bool_()))
 
 
-def _insert(conn: Connection, table: str, rows: pa.Table | None, snapshot_id: int) -> None:
+def _insert(conn: Connection, table: str, batches: Iterator[pa.RecordBatch], snapshot_id: int):
     """Through the bulk path of the establishments (Arrow batches written in C, see
-    ``staging``): no Python object per value."""
-    if rows is not None and rows.num_rows:
-        insert_batches(conn, table, _with_snapshot(rows, snapshot_id))
+    ``staging``): no Python object per value. Dates as ISO text (what SQLAlchemy's Date reads
+    back on SQLite, and COPY accepts), the snapshot id added."""
 
+    def prepared() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            arrays = [
+                pc.cast(c, pa.string()) if pa.types.is_date(c.type) else c for c in batch.columns
+            ]
+            arrays.append(pa.array(np.full(batch.num_rows, snapshot_id, dtype=np.int64)))
+            yield pa.RecordBatch.from_arrays(arrays, names=[*batch.schema.names, "snapshot_id"])
 
-def _with_snapshot(rows: pa.Table, snapshot_id: int) -> Iterator[pa.RecordBatch]:
-    """Dates as ISO text (what SQLAlchemy's Date reads back on SQLite, and COPY accepts) and
-    the snapshot id, 20,000 rows at a time."""
-    for batch in rows.to_batches(max_chunksize=20_000):
-        arrays = [pc.cast(c, pa.string()) if pa.types.is_date(c.type) else c for c in batch.columns]
-        arrays.append(pa.array(np.full(batch.num_rows, snapshot_id, dtype=np.int64)))
-        yield pa.RecordBatch.from_arrays(arrays, names=[*batch.schema.names, "snapshot_id"])
+    first = next(prepared_iter := prepared(), None)
+    if first is not None:
+        insert_batches(conn, table, chain([first], prepared_iter))
 
 
 def _replace_groupings(conn: Connection, extras: Extras, snapshot_id: int) -> None:
