@@ -23,17 +23,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from queue import Full, Queue
-from threading import Event, Thread
-from typing import TypeVar
 
 import pyarrow as pa
 from sqlalchemy import Connection
 
 from balise.db import ATTACHED_KEY
+from ingest.sources.ahead import read_ahead
 
 BATCH = 20_000
-T = TypeVar("T")
 
 
 def insert_rows(
@@ -224,47 +221,3 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
 def _rows_of(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[tuple]:
     for batch in _chain(first, rest):
         yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
-
-
-_END = object()
-
-
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """``items``, computed by a background thread up to ``depth`` ahead, so that reading and
-    parsing the next blocks (mostly in Arrow, which releases the GIL) overlaps with writing this
-    one (in C: ADBC, SQLite). An exception in the thread is raised here; leaving early stops the
-    thread before returning, so nothing reads the source after its file is closed."""
-    queue: Queue = Queue(depth)
-    stop = Event()
-
-    def put(entry: tuple) -> None:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return
-            except Full:
-                continue
-
-    def produce() -> None:
-        try:
-            for item in items:
-                put((item, None))
-                if stop.is_set():
-                    return
-            put((_END, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put((_END, exc))
-
-    thread = Thread(target=produce, name="balise-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = queue.get()
-            if error is not None:
-                raise error
-            if item is _END:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()

@@ -256,3 +256,17 @@ def test_cutter_refuses_what_is_not_an_object():
     for data in (b"[1]", b'"x"', b"   "):
         with pytest.raises(NotAnObject):
             _cut(data, 2)
+
+
+def test_gzip_members_are_chained_and_the_inflated_size_is_bounded():
+    from ingest.sources.gzip_stream import gunzip_if_compressed
+
+    data = flow(ege_file(), ege_file("010780948"))
+    two_members = gzip.compress(data[:100]) + gzip.compress(data[100:])
+    assert gunzip_if_compressed(io.BytesIO(two_members)).read() == data
+    bomb = gzip.compress(b" " * (3 << 20))  # 3 MB of blanks in a few kB
+    with pytest.raises(SourceError) as err:
+        gunzip_if_compressed(io.BytesIO(bomb), limit=1 << 20).read()
+    assert str(err.value) == (
+        "Le fichier compressé (gzip) dépasse 1 Mo une fois décompressé : il est refusé."
+    )

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from balise.errors import SourceError
+from ingest.sources.ahead import read_ahead
 
 GZIP_MAGIC = b"\x1f\x8b"
 # The largest data file an ingest accepts once inflated: BALISE_MAX_DOWNLOAD_MB's default (2048
@@ -51,18 +53,32 @@ class GunzipStream(io.RawIOBase):
         self._limit = limit
         self._inflated = 0
         self._zlib = zlib.decompressobj(wbits=31)
-        self._pending = b""
         self._ended = False
+        # Inflated one thread ahead (zlib releases the GIL), a few megabytes at most.
+        self._pieces = read_ahead(self._inflated_pieces(), depth=2)
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._pending and not self._ended:
-            self._pending = self._inflate_more(len(buffer))
+        while not self._pending:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._pending = memoryview(piece)
         n = min(len(buffer), len(self._pending))
         buffer[:n], self._pending = self._pending[:n], self._pending[n:]
         return n
+
+    def close(self) -> None:
+        self._pieces.close()  # stops the thread before the source is closed
+        super().close()
+
+    def _inflated_pieces(self) -> Iterator[bytes]:
+        while not self._ended:
+            if data := self._inflate_more(CHUNK):
+                yield data
 
     def _inflate_more(self, size: int) -> bytes:
         source = self._zlib.unconsumed_tail or self._fh.read(CHUNK)
