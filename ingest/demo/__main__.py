@@ -22,10 +22,15 @@ def main(argv: list[str] | None = None) -> None:
     files = write_demo(args.out_dir, national=args.national, seed=args.seed)
     elapsed = time.perf_counter() - started
     for path in [*files.annuaire, files.finess, files.finess_json]:
-        if path is not None:
-            with open(path, "rb") as fh:
-                lines = sum(1 for _ in fh)
-            print(f"{path.name}: {lines:,} lignes, {path.stat().st_size / 1e6:.1f} Mo")
+        if path is None:
+            continue
+        size = f"{path.stat().st_size / 1e6:.1f} Mo"
+        if path.suffix == ".gz":  # compressed: its lines mean nothing
+            print(f"{path.name}: {size} (gzip)")
+            continue
+        with open(path, "rb") as fh:
+            lines = sum(1 for _ in fh)
+        print(f"{path.name}: {lines:,} lignes, {size}")
     print(f"Généré en {elapsed:.1f} s.")
 
 
