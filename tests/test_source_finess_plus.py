@@ -270,3 +270,46 @@ def test_gzip_members_are_chained_and_the_inflated_size_is_bounded():
     assert str(err.value) == (
         "Le fichier compressé (gzip) dépasse 1 Mo une fois décompressé : il est refusé."
     )
+
+
+def test_fast_cut_guesses_are_proven_and_a_wrong_one_falls_back_to_the_scan(monkeypatch):
+    """With small guessed batches, cuts are guessed at the next legal entity's first key; an
+    establishment holding a list whose second object opens with that key makes a guess inside
+    an item, which cannot decode: the exact scan takes over and every establishment is still
+    read once, in order."""
+    from ingest.sources import json_stream
+
+    monkeypatch.setattr(json_stream, "FAST_MIN_BYTES", 300)
+    numbers = [with_key(f"0107{n:04d}") for n in range(40)]
+    eges = [ege_file(number) for number in numbers]
+    eges[20]["extra"] = [{"a": 1}, {"informationsGeneralesPMEJ": {}}]  # the trap
+    doc = json.loads(flow(eges[0]))
+    doc["pmej"] = [{**doc["pmej"][0], "ege": [e]} for e in eges]
+    verdicts: list[bool] = []
+
+    def decode(data: bytes) -> object:
+        try:
+            decoded = json.loads(data)
+        except ValueError:
+            verdicts.append(False)
+            raise json_stream.Unproven() from None
+        verdicts.append(True)
+        return decoded
+
+    seen = []
+    data = json.dumps(doc, indent=1).encode()
+    for batch in json_stream.members(
+        io.BytesIO(data), {"pmej"}, (), block=512, fast=((b'"informationsGeneralesPMEJ"',), decode)
+    ):
+        if isinstance(batch, Batch):
+            numbers_in = [p["ege"][0]["informationsGeneralesEGE"]["numFinessEge"]
+                          for p in json.loads(batch.data)]  # fmt: skip
+            seen += numbers_in
+    assert seen == numbers
+    assert verdicts.count(True) > 3 and verdicts[-1] is False  # guessed, then one wrong guess
+
+
+def with_key(body: str) -> str:
+    from stdnum import luhn
+
+    return body + luhn.calc_check_digit(body)
