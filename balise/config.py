@@ -25,6 +25,19 @@ DEFAULT_GEOJSON_URL = (
 )
 DEFAULT_GEOJSON_SHA256 = "c08a1ad48299763b50ef649f05a911c1021500c94719a1aa22a9d06191e43fc3"
 
+# The published sources, by the stable addresses of data.gouv.fr: ``/api/1/datasets/r/<resource>``
+# redirects to the latest file of a resource (udata's ``resource_redirect`` endpoint). The
+# directory: dataset ``annuaire-sante-extraction-des-bal-mssante``, refreshed daily (only the
+# latest file is kept online), served by a public authority, uncompressed. FINESS: the daily
+# « FINESS Structures » JSON flow of dataset ``finess-structures-1`` (gzip), whose resource id is
+# the one public reusers cite; the legacy etalab CSV stopped being refreshed in May 2026.
+DEFAULT_ANNUAIRE_URL = (
+    "https://www.data.gouv.fr/api/1/datasets/r/afe01105-d9a1-41fe-921f-e40ea48b2ba6"
+)
+DEFAULT_FINESS_URL = (
+    "https://www.data.gouv.fr/api/1/datasets/r/cd493959-fb03-41e5-9347-0edd14dfbc22"
+)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -40,8 +53,16 @@ class Settings:
     geojson_sha256: str = ""
     # CA bundle for https downloads (the ANS server chains to IGC-Santé, not in public stores).
     ca_bundle: str = ""
-    annuaire_url: str = ""
-    finess_url: str = ""
+    # Where ``balise ingest annuaire|finess`` without a file and the worker fetch each source;
+    # empty = none (a file must then be given by hand).
+    annuaire_url: str = DEFAULT_ANNUAIRE_URL
+    finess_url: str = DEFAULT_FINESS_URL
+    # A source that has not changed for this many days (or whose last check failed) is reported
+    # by ``balise sources`` (exit 1) and by the Vue régionale.
+    source_stale_days: int = 3
+    # Every imported file is kept there, compressed, by source and date; None = ``data_dir /
+    # "archive"``, "" = no archive.
+    archive_dir: str | None = None
     # Fernet key (urlsafe base64, 32 bytes) that encrypts stored secrets.
     secret_key: str = ""
     allowed_domains: tuple[str, ...] = ()
@@ -65,6 +86,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'balise.db'}"
+
+    def resolved_archive_dir(self) -> Path | None:
+        """Where imported files are archived, or None when the archive is off."""
+        if self.archive_dir is None:
+            return self.data_dir / "archive"
+        return Path(self.archive_dir) if self.archive_dir.strip() else None
+
+    def source_url(self, source: str) -> str:
+        """The configured URL of ``annuaire`` or ``finess`` ("" = none)."""
+        return (self.annuaire_url if source == "annuaire" else self.finess_url).strip()
 
     def expected_geojson_sha256(self) -> str:
         if self.geojson_sha256:
@@ -94,6 +125,8 @@ def _coerce(name: str, value: object) -> object:
             ) from exc
     if name == "max_download_mb":
         return _positive_megabytes(value)
+    if name == "source_stale_days":
+        return _positive_days(value)
     return str(value)
 
 
@@ -108,6 +141,20 @@ def _positive_megabytes(value: object) -> int:
             f"BALISE_MAX_DOWNLOAD_MB doit être un nombre entier de Mo (1 au moins), pas « {value} »."
         )
     return megabytes
+
+
+def _positive_days(value: object) -> int:
+    """A number of days, at least 1: a malformed threshold is refused rather than replaced."""
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise ConfigurationError(
+            f"BALISE_SOURCE_STALE_DAYS doit être un nombre entier de jours (1 au moins), "
+            f"pas « {value} »."
+        )
+    return days
 
 
 def _from_toml(path: str) -> dict[str, object]:

@@ -60,6 +60,31 @@ class Snapshot(Base):
     __table_args__ = (Index("ix_snapshots_source_sha", "source", "sha256"),)
 
 
+class SourceCheck(Base):
+    """The last check of each published source at its URL (``balise ingest annuaire|finess``
+    without a file, the worker's daily refresh): the validators the server gave for conditional
+    requests, when it was last checked and with what outcome, when its content last changed, and
+    the file it holds. ``balise sources`` and the Vue régionale read it."""
+
+    __tablename__ = "source_checks"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)  # "annuaire" | "finess"
+    url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(String(255))
+    last_modified: Mapped[str | None] = mapped_column(String(64))  # the header, as received
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # "imported" (a new file was read into a snapshot), "unchanged" or "failed".
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    # French: why the last attempt failed, or how "unchanged" was known.
+    message: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    # The date the file carries (its name, its URL, its metadata line or JSON date).
+    file_date: Mapped[datetime | None] = mapped_column(DateTime)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    snapshot_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class Mailbox(Base):
     """One version of a directory mailbox (slowly changing dimension, type 2).
 

@@ -40,19 +40,11 @@ def ingest() -> None:
 def _run_ingest(
     ctx: Context, kind, source, departments, region, all_departments, ca_bundle, timeout=600.0
 ):
-    from balise.db import engine_for, upgrade
-    from balise.services import audit
     from ingest import jobs
     from ingest.sources.files import DownloadLimits
-    from ingest.worker import advance_onboarding
 
     settings = ctx.settings
-    selection = resolve_selection(
-        departments, region, all_departments, settings.region, settings.departments
-    )
-    engine = engine_for(settings.resolved_database_url())
-    upgrade(engine)
-    actor = _check_import(ctx, engine, kind, selection)
+    engine, actor, selection = prepare(ctx, kind, (departments, region, all_departments))
     with ExitStack() as stack:
         progress = on_size = None
         if sys.stderr.isatty() and not ctx.as_json:
@@ -76,7 +68,29 @@ def _run_ingest(
             progress=progress,
             on_size=on_size,
             limits=DownloadLimits.of(timeout, settings.max_download_mb),
+            archive_dir=settings.resolved_archive_dir(),
         )
+    after_ingest(ctx, engine, actor, kind, selection, report, report.as_dict())
+
+
+def prepare(ctx: Context, kind: str, picked: tuple) -> tuple:
+    """(engine, actor, selection) for an import of ``kind`` into the departments ``picked``
+    (``--departments``, ``--region``, ``--all``), once the actor may import every one of them."""
+    from balise.db import engine_for, upgrade
+
+    settings = ctx.settings
+    selection = resolve_selection(*picked, settings.region, settings.departments)
+    engine = engine_for(settings.resolved_database_url())
+    upgrade(engine)
+    return engine, _check_import(ctx, engine, kind, selection), selection
+
+
+def after_ingest(ctx: Context, engine, actor, kind, selection, report, payload: dict) -> None:
+    """Audit line, onboarding advance and summary of an import (plus a warning on the error
+    output when the file could not be archived: the import stands)."""
+    from balise.services import audit
+    from ingest.worker import advance_onboarding
+
     with engine.begin() as conn:
         audit.record(conn, actor, f"ingest.{kind}", report.file_name,
                      detail={"snapshot": report.snapshot_id, "départements": selection or "*"})  # fmt: skip
@@ -84,7 +98,9 @@ def _run_ingest(
         # New directory lines or establishments are onboarding facts: advance now rather than
         # at the next page view (silent here: the advance writes its own audit line).
         advance_onboarding(engine, list(selection) if selection else None)
-    ctx.echo(summary(report), report.as_dict())
+    ctx.echo(summary(report), payload)
+    if report.archive_error and not ctx.as_json:
+        click.echo(f"Attention : {report.archive_error}", err=True)
 
 
 def _check_import(ctx: Context, engine, kind: str, selection) -> Actor:
@@ -138,22 +154,49 @@ def _reject_detail(rejects) -> str:
 def _ingest_command(kind: str, help_text: str):
     @requires("act", departments="departments")
     @ingest.command(name=kind, help=help_text)
-    @click.argument("source")
+    @click.argument("source", required=False)
     @selection_options
     @click.option(
         "--ca-bundle", type=click.Path(dir_okay=False), help="Autorité(s) de confiance PEM."
     )
     @click.option("--timeout", type=click.FloatRange(1, 86400), default=600.0, show_default=True,
                   help="Délai maximal d'un téléchargement https, en secondes.")  # fmt: skip
+    @click.option("--from-archive", is_flag=True,
+                  help="Réimporter les fichiers archivés (BALISE_ARCHIVE_DIR), du plus ancien au plus récent.")  # fmt: skip
+    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+                  help="Avec --from-archive : à partir de cette date (AAAA-MM-JJ).")  # fmt: skip
+    @click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
+                  help="Avec --from-archive : jusqu'à cette date incluse (AAAA-MM-JJ).")  # fmt: skip
     @pass_context
-    def command(ctx, source, departments, region, all_departments, ca_bundle, timeout):
-        _run_ingest(ctx, kind, source, departments, region, all_departments, ca_bundle, timeout)
+    def command(ctx, source, departments, region, all_departments, ca_bundle, timeout,
+                from_archive, since, until):  # fmt: skip
+        picked = (departments, region, all_departments)
+        if from_archive or since or until:
+            from ingest.cli_sources import check_replay_options, run_replay
+
+            check_replay_options(source, from_archive)
+            dates = (since.date() if since else None, until.date() if until else None)
+            run_replay(ctx, kind, picked, timeout, *dates)
+        elif source is None:
+            from ingest.cli_sources import run_refresh
+
+            run_refresh(ctx, kind, picked, ca_bundle, timeout)
+        else:
+            _run_ingest(ctx, kind, source, *picked, ca_bundle, timeout)
 
     return command
 
 
-_ingest_command("annuaire", "Importer un extrait de l'annuaire MSSanté (.txt, .zip ou URL https).")
-_ingest_command("finess", "Importer le fichier FINESS (CSV etalab ou JSON FiNESS+, ou URL https).")
+_ingest_command(
+    "annuaire",
+    "Importer un extrait de l'annuaire MSSanté (.txt, .zip ou URL https ; sans SOURCE : "
+    "l'adresse configurée, BALISE_ANNUAIRE_URL, si le fichier a changé).",
+)
+_ingest_command(
+    "finess",
+    "Importer le fichier FINESS (CSV etalab ou JSON FiNESS+, ou URL https ; sans SOURCE : "
+    "l'adresse configurée, BALISE_FINESS_URL, si le fichier a changé).",
+)
 
 
 @requires("admin")  # writes every department's data, as the system

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,7 +19,7 @@ from sqlalchemy import Engine
 from balise.db import write_transaction
 from balise.errors import SourceError
 from balise.formatting import fr_count
-from ingest import load
+from ingest import archive, load
 from ingest.sources import annuaire, finess
 from ingest.sources.files import DownloadLimits, fetch_source, open_rows
 from ingest.sources.rows import ReadStats
@@ -58,6 +59,9 @@ class IngestReport:
     changed: int = 0
     encoding: str = "utf-8"
     duration_s: float = 0.0
+    # Where the file was archived, or why it could not be (the import stands either way).
+    archived: str | None = None
+    archive_error: str | None = None
 
     def as_dict(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "rejects"}
@@ -79,9 +83,13 @@ def ingest(
     on_size: Callable[[int], None] | None = None,
     lock_wait_s: float = 30.0,
     limits: DownloadLimits | None = None,
+    generated_at: datetime | None = None,
+    archive_dir: Path | None = None,
 ) -> IngestReport:
     """Ingest one directory or FINESS ``source`` for ``departments`` (None = all); a URL is
-    downloaded within ``limits`` (deadline, size cap)."""
+    downloaded within ``limits`` (deadline, size cap). ``generated_at``: the file's date when it
+    carries none itself (a download's URL, an archive's header). Once committed, the file is
+    archived in ``archive_dir`` (None = not kept; a failure there leaves the import as it is)."""
     if kind not in SOURCES:
         raise SourceError(f"Source inconnue : {kind} (attendu : annuaire ou finess).")
     started = time.perf_counter()
@@ -100,16 +108,35 @@ def ingest(
                 result = _WRITERS[kind](conn, meta, _read(kind, stream, departments, stats))
             if kind == "annuaire" and stats.generated_at is None:
                 stats.generated_at = annuaire.parse_generated_at(local.file_name)
+            stats.generated_at = stats.generated_at or generated_at
             if result.kept == 0:
                 raise SourceError(_nothing_kept(kind, stats, result))
             duration = time.perf_counter() - started
             load.close_snapshot(conn, result, stats, duration)
+        kept = _archive(None if is_demo else archive_dir, kind, local, stats.generated_at)
     log.info("ingested %s %s as snapshot %s", kind, local.file_name, result.snapshot_id)
     return IngestReport(
         kind, local.file_name, result.snapshot_id, False, stats.lines, result.kept,
         result.duplicates, stats.out_of_scope, result.rejects, result.created, result.removed,
-        result.changed, stats.encoding, duration,
+        result.changed, stats.encoding, duration, *kept,
     )  # fmt: skip
+
+
+MSG_NOT_ARCHIVED = "Fichier importé, mais non archivé dans {folder} : {reason}."
+
+
+def _archive(
+    archive_dir: Path | None, kind: str, local, file_date: datetime | None
+) -> tuple[str | None, str | None]:
+    """Keep the imported file (after the commit: the snapshot stands whatever happens here);
+    (archived path, None), or (None, the French reason) when the archive cannot be written."""
+    if archive_dir is None:
+        return None, None
+    try:
+        return str(archive.keep(archive_dir, kind, local.path, local.sha256, file_date)), None
+    except OSError as exc:
+        log.warning("archive of %s in %s failed: %r", local.path.name, archive_dir, exc)
+        return None, MSG_NOT_ARCHIVED.format(folder=archive_dir, reason=exc.strerror or exc)
 
 
 def _read(kind: str, stream, departments: tuple[str, ...] | None, stats: ReadStats):

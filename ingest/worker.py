@@ -1,9 +1,10 @@
 """``balise worker``: run the per-department jobs on their own rhythm.
 
 Jobs: the poll of each department that has watched mailboxes (every ``poll_every`` minutes), and
-the directory / FINESS refresh (daily) when a source URL is configured. The refresh sends a HEAD
-request first: the ANS announces the file name, which carries its generation time, so a file
-already ingested is not downloaded again.
+the directory / FINESS refresh (daily) from their configured URLs (data.gouv.fr by default). The
+refresh is a conditional request (ETag / Last-Modified; a HEAD for a server that only announces a
+dated file name): an unchanged file is neither downloaded nor imported again (``ingest.refresh``),
+and every attempt is recorded for ``balise sources``.
 
 - PostgreSQL: jobs go through procrastinate (a Postgres-backed task queue). A periodic task
   defers one poll job per department with ``lock="poll:<dept>"`` (procrastinate never runs two
@@ -35,7 +36,7 @@ from sqlalchemy.engine import make_url
 
 from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError
-from balise.models import Snapshot, WatchedMailbox
+from balise.models import WatchedMailbox
 from balise.referentials.departments import resolve_selection
 from balise.services.access import SYSTEM
 from ingest.imap_reader import SessionPool
@@ -102,31 +103,22 @@ def poll_department(rt: Runtime, department: str) -> PollReport:
 
 
 def refresh_source(rt: Runtime, kind: str) -> str:
-    """Refresh the directory ("annuaire") or FINESS from its URL unless already ingested."""
-    from ingest import jobs
-    from ingest.sources.files import DownloadLimits, head_generated_at
+    """Refresh the directory ("annuaire") or FINESS from its configured URL: a conditional
+    request first, the file downloaded and imported only if it changed (``ingest.refresh``)."""
+    from ingest.refresh import refresh
+    from ingest.sources.files import DownloadLimits
 
     s = rt.settings
-    url = s.annuaire_url if kind == "annuaire" else s.finess_url
-    if not url:
+    if not s.source_url(kind):
         return "aucune URL configurée"
-    announced = head_generated_at(url, s.ca_bundle or None)
-    with rt.engine.connect() as conn:
-        latest = conn.scalar(
-            select(Snapshot.file_name)
-            .where(Snapshot.source == kind)
-            .order_by(Snapshot.id.desc())
-            .limit(1)
-        )
-    if announced and announced == latest:
-        return f"déjà à jour ({announced})"
     selection = resolve_selection(None, None, False, s.region, s.departments)
     limits = DownloadLimits.of(rt.download_timeout, s.max_download_mb)
-    report = jobs.ingest(
-        rt.engine, kind, url, selection, ca_bundle=s.ca_bundle or None, limits=limits
-    )
-    advance_onboarding(rt.engine, list(selection) if selection else None)
-    return f"importé : {report.file_name}"
+    report = refresh(rt.engine, kind, s, selection, limits, s.ca_bundle or None)
+    if report.ingest is None:
+        return f"inchangé ({report.how})"
+    if not report.ingest.already_ingested:
+        advance_onboarding(rt.engine, list(selection) if selection else None)
+    return f"importé : {report.ingest.file_name}"
 
 
 # ----- SQLite: one worker, a plain loop ----------------------------------------------------------

@@ -20,6 +20,11 @@ from tests.support.boundaries import write_boundary_file
 # that draw the map set BALISE_GEOJSON to ``boundary_file``; the others (and every process they
 # start) get the offline tile map.
 os.environ["BALISE_GEOJSON"] = ""
+# Likewise the default sources (data.gouv.fr) and the archive of imported files (under the
+# project's data/): tests that fetch or archive point these at their own server and folder.
+os.environ["BALISE_ANNUAIRE_URL"] = ""
+os.environ["BALISE_FINESS_URL"] = ""
+os.environ["BALISE_ARCHIVE_DIR"] = ""
 
 _db_names = itertools.count(1)
 

@@ -112,7 +112,9 @@ def fetch_source(
     if scheme == "http":
         raise SourceError(MSG_PLAIN_HTTP.format(url=source))
     if scheme == "https":
-        path, sha256 = _download(source, Path(workdir), ca_bundle, limits)
+        received = download(source, Path(workdir), ca_bundle, limits)
+        assert received is not None  # an unconditional GET is never "not modified"
+        path, sha256 = received.path, received.sha256
     elif "://" in source:
         raise SourceError(MSG_SCHEME.format(url=source))
     else:
@@ -149,7 +151,7 @@ def head_generated_at(url: str, ca_bundle: str | None = None) -> str | None:
         raise SourceError(MSG_PLAIN_HTTP.format(url=url))
     request = urllib.request.Request(url, method="HEAD", headers=_HEADERS)
     with _Deadline(TIMEOUT_S) as deadline, _request(request, ca_bundle, deadline) as response:
-        name = response.headers.get_filename()
+        name = response.headers.get_filename()  # an unconditional request: never None
     return Path(name).name if name else None
 
 
@@ -238,10 +240,14 @@ class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=ca_bundle)
-    except (OSError, ssl.SSLError):
-        raise ConfigurationError(MSG_CA_MISSING.format(path=ca_bundle)) from None
+    """The system's trust store, plus ``ca_bundle`` when given: one setting serves the ANS
+    server (IGC-Santé, in no public store) and the data.gouv.fr mirror (a public authority)."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError):
+            raise ConfigurationError(MSG_CA_MISSING.format(path=ca_bundle)) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
@@ -252,7 +258,8 @@ def _host(url: str) -> str:
 
 def _request(request: urllib.request.Request, ca_bundle: str | None, deadline: _Deadline):
     """Open ``request`` with certificate checks, cut at ``deadline``; network failures become
-    French SourceErrors."""
+    French SourceErrors. A conditional request the server answers ``304 Not Modified`` (after
+    any redirect) gives None."""
     host = _host(request.full_url)
     opener = urllib.request.build_opener(
         _DeadlineHTTPSHandler(_tls_context(ca_bundle), deadline), _HttpsOnlyRedirects
@@ -260,6 +267,9 @@ def _request(request: urllib.request.Request, ca_bundle: str | None, deadline: _
     try:
         return opener.open(request, timeout=min(TIMEOUT_S, deadline.seconds))
     except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 304 and _is_conditional(request):
+            return None
         raise SourceError(MSG_STATUS.format(host=host, status=exc.code)) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise SourceError(_network_failure(request.full_url, exc, deadline)) from None
@@ -283,26 +293,53 @@ def _network_failure(url: str, exc: Exception, deadline: _Deadline) -> str:
     return MSG_CUT.format(host=host)
 
 
-def _download(
-    url: str, workdir: Path, ca_bundle: str | None, limits: DownloadLimits
-) -> tuple[Path, str]:
+@dataclass(frozen=True)
+class Received:
+    """A completed download: the file, the sha256 of its bytes, and what the final response
+    (after redirects) said about it: its URL and its validators for the next conditional GET."""
+
+    path: Path
+    sha256: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def download(
+    url: str,
+    workdir: Path,
+    ca_bundle: str | None = None,
+    limits: DownloadLimits | None = None,
+    conditions: dict[str, str] | None = None,
+) -> Received | None:
     """Stream ``url`` into ``workdir`` (temporary name, renamed only when complete), hashing on
-    the way; the whole of it within ``limits``."""
+    the way; the whole of it within ``limits``, redirects included. ``conditions``
+    (``If-None-Match``, ``If-Modified-Since``) make it a conditional GET: None when the server
+    answers that nothing changed."""
+    if urllib.parse.urlsplit(url).scheme.lower() != "https":
+        raise SourceError(MSG_PLAIN_HTTP.format(url=url))
+    limits = limits or DownloadLimits()
     workdir.mkdir(parents=True, exist_ok=True)
-    request = urllib.request.Request(url, headers=_HEADERS)
-    with (
-        _Deadline(limits.deadline_s) as deadline,
-        _request(request, ca_bundle, deadline) as response,
-    ):
-        target = workdir / _download_name(response)
-        partial_file = target.with_name(target.name + ".part")
-        try:
-            digest = _receive(response, partial_file, limits, deadline)
-        except BaseException:
-            partial_file.unlink(missing_ok=True)
-            raise
+    request = urllib.request.Request(url, headers={**_HEADERS, **(conditions or {})})
+    with _Deadline(limits.deadline_s) as deadline:
+        response = _request(request, ca_bundle, deadline)
+        if response is None:
+            return None
+        with response:
+            target = workdir / _download_name(response)
+            partial_file = target.with_name(target.name + ".part")
+            try:
+                digest = _receive(response, partial_file, limits, deadline)
+            except BaseException:
+                partial_file.unlink(missing_ok=True)
+                raise
+            headers = response.headers
     os.replace(partial_file, target)
-    return target, digest
+    return Received(target, digest, response.url, headers.get("ETag"), headers.get("Last-Modified"))
+
+
+def _is_conditional(request: urllib.request.Request) -> bool:
+    return any(request.has_header(h) for h in ("If-none-match", "If-modified-since"))
 
 
 def _receive(response, path: Path, limits: DownloadLimits, deadline: _Deadline) -> str:

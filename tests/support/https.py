@@ -2,7 +2,12 @@
 for. Each path plays a :class:`Reply`: a plain answer, or a misbehaving one (a body cut short of
 its announced length, bytes trickled one at a time, chunked transfer cut off) to prove that a
 download is whole or nothing. Responses are written by hand so that every byte is under the
-test's control."""
+test's control.
+
+Like a static file server (data.gouv.fr's), a reply carrying an ``ETag`` or a ``Last-Modified``
+header answers a conditional GET whose ``If-None-Match`` / ``If-Modified-Since`` still match with
+``304 Not Modified`` and no body; a ``302`` with a ``Location`` header is a redirect. The request
+headers of every exchange are kept (``HttpsServer.headers``) so that a test sees what was asked."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -45,6 +51,8 @@ class HttpsServer:
     ca_bundle: str
     files: dict[str, Reply]
     requests: list[tuple[str, str]]
+    # The headers of each request, in the order of ``requests``.
+    headers: list[dict[str, str]] = field(default_factory=list)
 
     def url(self, path: str) -> str:
         return f"https://127.0.0.1:{self.port}{path}"
@@ -110,6 +118,25 @@ def _head(reply: Reply) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+def not_modified(reply: Reply, asked: dict[str, str]) -> bool:
+    """Whether a conditional request (header names title-cased) still matches what the reply
+    serves (RFC 9110 13.1: If-None-Match, when present, wins over If-Modified-Since)."""
+    etag, stamp = reply.headers.get("ETag"), reply.headers.get("Last-Modified")
+    if reply.status != 200:
+        return False
+    if "If-None-Match" in asked:
+        return etag is not None and etag in [t.strip() for t in asked["If-None-Match"].split(",")]
+    since = asked.get("If-Modified-Since")
+    if since is None or stamp is None:
+        return False
+    return parsedate_to_datetime(stamp) <= parsedate_to_datetime(since)
+
+
+def _unchanged_head(reply: Reply) -> Reply:
+    kept = {k: v for k, v in reply.headers.items() if k in ("ETag", "Last-Modified")}
+    return Reply(status=304, headers=kept, length=0)
+
+
 def _body(reply: Reply) -> bytes:
     body = reply.body if reply.cut_at is None else reply.body[: reply.cut_at]
     if not reply.chunked:
@@ -140,10 +167,15 @@ def serving_https(directory: Path) -> Iterator[HttpsServer]:
 
         def _respond(self, with_body: bool) -> None:
             state.requests.append((self.command, self.path))
+            asked = {name.title(): value for name, value in self.headers.items()}
+            state.headers.append(asked)
             self.close_connection = True
             reply = state.files.get(self.path)
             if reply is None:
                 self.send_error(404)
+                return
+            if not_modified(reply, asked):
+                self._send(_head(_unchanged_head(reply)), 0.0)
                 return
             self._send(_head(reply), reply.trickle_head_s)
             if with_body:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 06:57:59.439777
+Create Date: 2026-11-30 07:06:28.452821
 """
 
 from alembic import op
@@ -205,6 +205,22 @@ def upgrade() -> None:
     with op.batch_alter_table("snapshots", schema=None) as batch_op:
         batch_op.create_index("ix_snapshots_source_sha", ["source", "sha256"], unique=False)
 
+    op.create_table(
+        "source_checks",
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("etag", sa.String(length=255), nullable=True),
+        sa.Column("last_modified", sa.String(length=64), nullable=True),
+        sa.Column("checked_at", sa.DateTime(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("changed_at", sa.DateTime(), nullable=True),
+        sa.Column("file_name", sa.String(length=255), nullable=True),
+        sa.Column("file_date", sa.DateTime(), nullable=True),
+        sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("snapshot_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("source"),
+    )
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -476,6 +492,7 @@ def downgrade() -> None:
 
     op.drop_table("watched_mailboxes")
     op.drop_table("users")
+    op.drop_table("source_checks")
     with op.batch_alter_table("snapshots", schema=None) as batch_op:
         batch_op.drop_index("ix_snapshots_source_sha")
 
