@@ -151,15 +151,39 @@ def tile_map(tiles: pd.DataFrame, df: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Part des ESMS équipés par département (carte schématique)", height=560)
 
 
+def publication_gaps(dates: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The intervals between consecutive snapshots longer than twice the usual one (the median,
+    at least a day): a publication gap, a worker that stopped. Fewer than three points: none."""
+    dates = pd.Series(pd.to_datetime(dates)).sort_values().reset_index(drop=True)
+    if len(dates) < 3:
+        return []
+    steps = dates.diff().iloc[1:]
+    usual = max(steps.median(), pd.Timedelta(days=1))
+    return [(dates[i - 1], dates[i]) for i, step in steps.items() if step > 2 * usual]
+
+
 def trend_line(df: pd.DataFrame) -> go.Figure:
+    """Equipped share per directory snapshot. A gap in the history is left as one: the line
+    breaks there (an empty point, no invented value) and the span is shaded and named."""
+    spans = publication_gaps(df["date"])
+    breaks = pd.DataFrame({"date": [start + (end - start) / 2 for start, end in spans]})
+    points = pd.concat([df, breaks], ignore_index=True).sort_values("date", kind="stable")
+    shares = [None if pd.isna(s) else s for s in points["share"]]
     fig = go.Figure(
         go.Scatter(
-            x=df["date"], y=df["share"], mode="lines+markers", line={"color": OKABE_ITO[0], "width": 3},
-            text=[f"{fr_date(d)} : {fr_pct(s)} ({fr_int(e)} / {fr_int(n)})"
-                  for d, s, e, n in zip(df["date"], df["share"], df["equipped"], df["structures"], strict=True)],
+            x=points["date"], y=shares, mode="lines+markers", line={"color": OKABE_ITO[0], "width": 3},
+            connectgaps=False,
+            text=["" if pd.isna(s) else f"{fr_date(d)} : {fr_pct(s)} ({fr_int(e)} / {fr_int(n)})"
+                  for d, s, e, n in zip(points["date"], points["share"], points["equipped"], points["structures"], strict=True)],
             hovertemplate="%{text}<extra></extra>",
         )
     )  # fmt: skip
+    for start, end in spans:
+        fig.add_vrect(
+            x0=start, x1=end, fillcolor="#999999", opacity=0.15, line_width=0,
+            annotation_text=f"aucun instantané entre le {fr_date(start)} et le {fr_date(end)}",
+            annotation_position="top left",
+        )  # fmt: skip
     fig.update_xaxes(tickformat="%d/%m/%Y", tickvals=df["date"] if len(df) <= 12 else None)
     fig.update_yaxes(ticksuffix=" %", rangemode="tozero")
     return _layout(

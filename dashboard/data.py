@@ -627,3 +627,15 @@ def national_usage():
     from balise.services import usage_peers
 
     return usage_peers.national_usage()
+
+
+# --- sources ------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def source_problems(version: int) -> list[str]:
+    """What is wrong with the published sources (failed check, no change for days), re-read
+    every minute: a check that finds nothing new leaves the data version as it was."""
+    from balise.services import sources
+
+    return sources.problems(_engine(), settings())

@@ -46,3 +46,12 @@ def fr_date(value: date | datetime | None) -> str:
     if value is None or pd.isna(value):
         return "—"
     return value.strftime("%d/%m/%Y")
+
+
+_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|~$"})
+
+
+def plain(text: str) -> str:
+    """``text`` shown as written in a Streamlit markdown element (an URL's underscores or a
+    server's message never turn into formatting)."""
+    return text.translate(_MARKDOWN)

@@ -3,10 +3,12 @@
 import streamlit as st
 
 from dashboard import charts, data, tables
-from dashboard.format import fr_int, fr_pct, fr_points, fr_signed
+from dashboard.format import fr_int, fr_pct, fr_points, fr_signed, plain
 from dashboard.shell import page_context
 
 ctx = page_context("Vue régionale")
+if problems := data.source_problems(ctx.version):
+    st.warning("\n".join(f"- {plain(p)}" for p in problems), icon="⏳")  # « balise sources »
 h = data.headline(ctx.version, ctx.actor, ctx.deps)
 if h["structures"] == 0:
     st.info(
