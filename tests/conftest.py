@@ -87,6 +87,14 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
+def second_database_url(database_url, tmp_path, request) -> str:
+    """Another empty database on the same backend as ``database_url`` (a rebuild's target)."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'second.db'}"
+    return _fresh_postgres_url(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
 def empty_db(database_url) -> Iterator[Engine]:
     """An engine on a database with the schema and no data."""
     engine = make_engine(database_url)
