@@ -402,3 +402,19 @@ def test_the_worker_refreshes_with_a_conditional_request(sqlite_store, https_ser
     with sqlite_store.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Snapshot)) == 1
     assert check_row(sqlite_store).outcome == "unchanged"
+
+
+def test_the_ca_bundle_adds_to_the_system_store_and_vouches_for_no_one_else(
+    env, https_server, tmp_path
+):
+    """BALISE_CA_BUNDLE serves the ANS (IGC-Santé) and the public mirror alike; a bundle of
+    another authority still leaves the test server unrecognised."""
+    from tests.support.https import make_pki
+
+    (tmp_path / "autre").mkdir()
+    other_ca, _, _ = make_pki(tmp_path / "autre")
+    publish(https_server, first_extract(tmp_path).read_bytes(), STAMP_1)
+    result = run({**env, "BALISE_CA_BUNDLE": str(other_ca)}, "ingest", "annuaire")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Erreur : Le certificat du serveur 127.0.0.1 n'est pas reconnu")
+    assert https_server.requests == []

@@ -102,8 +102,8 @@ def fetch_source(
 ) -> LocalSource:
     """Make SOURCE (local path, ``.zip`` or ``https://`` URL) local and fingerprint it.
 
-    URLs are downloaded into ``workdir`` with TLS verified (``ca_bundle`` if given, else the system
-    store; never unverified), TLS 1.2 minimum, within ``limits``; ``http://`` is refused. A zip is
+    URLs are downloaded into ``workdir`` with TLS verified (the system store, plus ``ca_bundle`` if
+    given; never unverified), TLS 1.2 minimum, within ``limits``; ``http://`` is refused. A zip is
     checked here (readable, exactly one data file, sizes within bounds) so that a bad archive
     fails before anything is written.
     """
