@@ -132,29 +132,22 @@ def _coerce(name: str, value: object) -> object:
 
 def _positive_megabytes(value: object) -> int:
     """A size in MB, at least 1: a malformed or zero cap is refused rather than replaced."""
-    try:
-        megabytes = int(str(value).strip())
-    except ValueError:
-        megabytes = 0
-    if megabytes < 1:
-        raise ConfigurationError(
-            f"BALISE_MAX_DOWNLOAD_MB doit être un nombre entier de Mo (1 au moins), pas « {value} »."
-        )
-    return megabytes
+    return _at_least_one(value, "BALISE_MAX_DOWNLOAD_MB doit être un nombre entier de Mo")
 
 
 def _positive_days(value: object) -> int:
     """A number of days, at least 1: a malformed threshold is refused rather than replaced."""
+    return _at_least_one(value, "BALISE_SOURCE_STALE_DAYS doit être un nombre entier de jours")
+
+
+def _at_least_one(value: object, what: str) -> int:
     try:
-        days = int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
-        days = 0
-    if days < 1:
-        raise ConfigurationError(
-            f"BALISE_SOURCE_STALE_DAYS doit être un nombre entier de jours (1 au moins), "
-            f"pas « {value} »."
-        )
-    return days
+        number = 0
+    if number < 1:
+        raise ConfigurationError(f"{what} (1 au moins), pas « {value} ».")
+    return number
 
 
 def _from_toml(path: str) -> dict[str, object]:
