@@ -85,6 +85,8 @@ def _replay_one(
     same, newest = _store_position(engine, archived, departments)
     if same is not None:
         return Replayed(name, "already", MSG_SAME.format(name=name, snapshot=same))
+    # A file that carried no date was archived under its import day: that is its date now, or
+    # its snapshot would be dated by the replay and every later file look older.
     when = archived.file_date or datetime.combine(archived.day, datetime.min.time())
     if newest is not None and when < newest:
         return Replayed(name, "older", MSG_OLDER.format(name=name, day=fr_date(newest)))
@@ -92,9 +94,8 @@ def _replay_one(
         with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
             path = archive.restore(archived, Path(workdir), limits.max_bytes)
             report = jobs.ingest(
-                engine, archived.source, str(path), departments, limits=limits,
-                generated_at=archived.file_date,
-            )  # fmt: skip
+                engine, archived.source, str(path), departments, limits=limits, generated_at=when
+            )
     except BaliseError as exc:
         log.warning("replay of %s failed: %s", name, exc)
         return Replayed(name, "failed", f"{name} : {exc}")

@@ -270,3 +270,23 @@ def test_demo_files_are_not_archived(tmp_path):
                          archive_dir=tmp_path / "archive")  # fmt: skip
     assert report.archived is None and not (tmp_path / "archive").exists()
     engine.dispose()
+
+
+def test_undated_files_replay_under_their_archive_day(env, second_database_url, tmp_path):
+    """Files that carry no date (a name without a stamp, no date inside) were archived under
+    their import day; replayed, each snapshot takes that day, so none looks older than another."""
+    for day, extract in (("2026-09-01", first_extract), ("2026-09-02", second_extract)):
+        undated = tmp_path / f"extrait-{day}.txt"
+        undated.write_bytes(extract(tmp_path).read_bytes())
+        sha = fetch_source(str(undated), tmp_path / "w").sha256
+        kept = archive.keep(tmp_path / "archive", "annuaire", undated, sha, None)
+        kept.rename(kept.with_name(kept.name.replace(kept.name[9:19], day)))  # imported that day
+    result = run({**env, "BALISE_DATABASE_URL": second_database_url}, "ingest", "annuaire",
+                 "--from-archive")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "2 fichiers importés" in result.stdout.splitlines()[-1]
+    engine = make_engine(second_database_url)
+    with engine.connect() as conn:
+        dates = conn.scalars(select(Snapshot.generated_at).order_by(Snapshot.id)).all()
+    assert dates == [datetime(2026, 9, 1), datetime(2026, 9, 2)]
+    engine.dispose()
