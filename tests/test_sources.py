@@ -418,3 +418,40 @@ def test_the_ca_bundle_adds_to_the_system_store_and_vouches_for_no_one_else(
     assert result.exit_code == 1
     assert result.stderr.startswith("Erreur : Le certificat du serveur 127.0.0.1 n'est pas reconnu")
     assert https_server.requests == []
+
+
+def test_the_finess_plus_flow_by_default_compressed_then_not_modified(
+    env, empty_db, https_server, tmp_path, second_database_url
+):
+    """The « FINESS Structures » daily flow as data.gouv.fr serves it: a stable address, a
+    redirect to the dated gzip file; imported, dated by its JSON, archived, replayed alike."""
+    import gzip
+
+    from tests.support.finess_plus import ege_file, flow
+
+    name = "finess-structures-journalier-20260701.json.gz"
+    static = f"/resources/finess-structures-1/20260701-021625/{name}"
+    https_server.files["/r/finess"] = Reply(
+        status=302, headers={"Location": https_server.url(static)}
+    )
+    https_server.files[static] = Reply(gzip.compress(flow(ege_file())), headers={"ETag": '"j1"'})
+    env = {**env, "BALISE_FINESS_URL": https_server.url("/r/finess")}
+    result = run(env, "ingest", "finess")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"FINESS « {name} » : ")
+    generated = datetime(2026, 7, 1, 4, 0, 0, 123456)  # the flow's generatedAt
+    assert snapshots(empty_db) == [(1, name, generated)]
+    assert check_row(empty_db, "finess").file_date == generated
+    assert run(env, "ingest", "finess").stdout.startswith(
+        "FINESS : inchangé (le serveur répond 304"
+    )
+
+    (kept,) = (tmp_path / "archive" / "finess").iterdir()
+    assert re.fullmatch(r"finess-2026-07-01-[0-9a-f]{8}\.json\.gz\.gz", kept.name)
+    fresh = {**env, "BALISE_DATABASE_URL": second_database_url}
+    assert run(fresh, "ingest", "finess", "--from-archive").exit_code == 0
+    from balise.db import make_engine
+
+    rebuilt = make_engine(second_database_url)
+    assert snapshots(rebuilt) == [(1, name, generated)]
+    rebuilt.dispose()
