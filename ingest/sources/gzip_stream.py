@@ -107,6 +107,11 @@ class GunzipStream(io.RawIOBase):
 def gunzip_if_compressed(fh: BinaryIO, limit: int = MAX_INFLATED_BYTES) -> BinaryIO:
     """``fh`` itself, or its inflated content when it starts with the gzip magic bytes."""
     head = fh.read(2)
+    if head != GZIP_MAGIC and fh.seekable():
+        # Plain input is read as it is: a wrapper would buffer a whole chunk ahead, past the
+        # readers' bounds on how far they read before refusing a file.
+        fh.seek(-len(head), io.SEEK_CUR)
+        return fh
     rest = Prefixed(head, fh)
     if head != GZIP_MAGIC:
         return io.BufferedReader(rest, CHUNK)
