@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from balise.errors import ConfigurationError
@@ -67,11 +67,10 @@ class Settings:
     secret_key: str = ""
     allowed_domains: tuple[str, ...] = ()
     provision_backend: str = "request"
-    # Self-hosted Dovecot for the "dovecot" backend: its passwd-file and configuration (when
-    # empty, the backend uses the sandbox operator in ``sandbox_dir``).
+    # The Dovecot of the "dovecot" backend: its passwd-file (one file, or a path ending in %u
+    # for one file per account) and its configuration file (empty: doveadm's default).
     dovecot_passwd_file: str = ""
     dovecot_config: str = ""
-    sandbox_dir: Path = field(default=DEFAULT_DATA_DIR / "sandbox")
     demo: bool = False
     # Issue 6: how long audit lines are kept (``balise audit purge``), and where OIDC roles live.
     audit_retention_days: int = 400
@@ -104,7 +103,7 @@ class Settings:
 
 
 _TUPLES = {"departments", "allowed_domains"}
-_PATHS = {"data_dir", "sandbox_dir", "indicators_dir"}
+_PATHS = {"data_dir", "indicators_dir"}
 
 
 def _coerce(name: str, value: object) -> object:
@@ -175,7 +174,4 @@ def load_settings(**overrides: object) -> Settings:
     unknown = set(values) - {f.name for f in fields(Settings)}
     if unknown:
         raise ConfigurationError(f"Réglages inconnus : {', '.join(sorted(unknown))}.")
-    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})  # type: ignore[arg-type]
-    if "sandbox_dir" not in values:
-        settings = replace(settings, sandbox_dir=settings.data_dir / "sandbox")
-    return settings
+    return Settings(**{k: _coerce(k, v) for k, v in values.items()})  # type: ignore[arg-type]

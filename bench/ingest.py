@@ -213,7 +213,7 @@ def baselines(work: Path, files: dict) -> dict[str, Run]:
 
 
 def postgres(work: Path, files: dict) -> dict[str, Run]:
-    from ingest.demo.postgres import start_postgres
+    from sandbox.postgres import start_postgres
 
     server = start_postgres()
     try:
@@ -244,7 +244,7 @@ def main() -> None:
         runs = both_orders(work, files)
         runs.update(finess_plus(work, files))
         runs.update(baselines(work, files))
-        floor = own_peak_mb()  # before the PostgreSQL step imports ingest.demo here
+        floor = own_peak_mb()  # before the PostgreSQL step imports the sandbox package here
         if not opts.skip_postgres:
             runs.update(postgres(work, files))
         report(runs, floor)

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 from balise.mail.connection import MailAccount  # noqa: E402
 from balise.mail.probe_message import TEST_ID_HEADER  # noqa: E402
 from balise.mail.roundtrip import run_round_trip  # noqa: E402
-from balise.mail.sandbox import MailSandbox  # noqa: E402
 from balise.secrets import new_key, seal  # noqa: E402
+from sandbox.server import MailSandbox  # noqa: E402
 
 CASES = {
     "serveur avec IDLE, livraison immédiate": {},

@@ -200,7 +200,7 @@ _ingest_command(
 
 
 @requires("admin")  # writes every department's data, as the system
-@click.group(invoke_without_command=True)
+@click.command()
 @click.option("--national", is_flag=True, help="Fichiers à l'échelle nationale (bancs d'essai).")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Dossier des fichiers."
@@ -208,10 +208,8 @@ _ingest_command(
 @click.option("--no-ingest", is_flag=True, help="Écrire les fichiers sans les importer.")
 @pass_context
 def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> None:
-    """Générer des données de démonstration (fictives) et les importer ; « balise demo
+    """Générer des données de démonstration (fictives) et les importer ; « balise sandbox
     activity » y ajoute une activité de messagerie sur l'opérateur bac à sable."""
-    if click.get_current_context().invoked_subcommand:  # « balise demo activity »
-        return
     from balise.db import engine_for, upgrade
     from ingest import jobs
     from ingest.demo import write_demo
@@ -236,38 +234,3 @@ def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> Non
         f"(FINESS + {len(files.annuaire)} instantanés de l'annuaire), depuis {out}.",
         {"reports": [r.as_dict() for r in reports]},
     )
-
-
-@requires("admin")
-@demo.command("activity")
-@pass_context
-def demo_activity(ctx: Context) -> None:
-    """Activité de démonstration sur l'opérateur bac à sable : boîtes suivies, messages, relève."""
-    from balise.db import engine_for, upgrade
-    from balise.errors import ConfigurationError
-    from balise.mail import operator
-    from balise.mail.sandbox import MailSandbox
-    from ingest.demo_activity import run_demo_activity
-
-    directory = ctx.settings.sandbox_dir.resolve()
-    if operator.running_pid(directory) is None:
-        raise ConfigurationError(
-            "L'opérateur bac à sable ne tourne pas : lancez « balise bal sandbox --background »."
-        )
-    engine = engine_for(ctx.settings.resolved_database_url())
-    upgrade(engine)
-    # The BAL passwords are sealed with the key the dashboard uses in ``make run``.
-    key = ctx.settings.secret_key or operator.secret_key(directory)
-    r = run_demo_activity(engine, MailSandbox.attach(directory), key)
-    counted = sum(o.messages for o in r.poll.outcomes)
-    for o in r.poll.failed if not ctx.as_json else ():
-        click.echo(f"Échec {o.address} : {o.message}", err=True)
-    ctx.echo(
-        f"Activité de démonstration : {fr_count(len(r.watched), 'boîte suivie', 'boîtes suivies')}"
-        f" ({fr_count(r.created, 'nouvelle', 'nouvelles')}), "
-        f"{fr_count(r.delivered, 'message déposé', 'messages déposés')}, "
-        f"{fr_count(counted, 'nouveau message compté', 'nouveaux messages comptés')}, "
-        f"{fr_int(len(r.poll.failed))} en échec.",
-        {"watched": r.watched, "created": r.created, "delivered": r.delivered,
-         "counted": counted, "failed": [o.address for o in r.poll.failed]},
-    )  # fmt: skip

@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from balise.db import make_engine, upgrade
-from ingest.demo.postgres import PostgresServer, start_postgres
+from sandbox.postgres import PostgresServer, start_postgres
 from tests.support.boundaries import write_boundary_file
 
 # The map's default boundary file is a download from the internet: no test may reach it. Tests
@@ -119,7 +119,7 @@ def dovecot():
     """A running Dovecot sandbox (IMAP/IMAPS/LMTP/submission, every MSSanté auth mode).
 
     Shared by the session: make fresh accounts with ``tests.support.dovecot.unique_address``."""
-    from ingest.demo.mail import running_sandbox
+    from sandbox.harness import running_sandbox
 
     with running_sandbox() as sandbox:
         yield sandbox
@@ -128,7 +128,7 @@ def dovecot():
 @pytest.fixture(scope="session")
 def rogue_dovecot():
     """A Dovecot sandbox presenting an untrusted self-signed server certificate."""
-    from ingest.demo.mail import running_sandbox
+    from sandbox.harness import running_sandbox
 
     with running_sandbox(rogue=True) as sandbox:
         yield sandbox
@@ -151,7 +151,7 @@ def dovecot_other_operator():
     """Dovecot behaving like another operator's server: no IDLE, an ``INBOX.`` namespace with
     "." as separator, unflagged Sent/Junk folders, a relay delivering 1–3 s after accepting
     (``tests.support.dovecot.OTHER_OPERATOR``)."""
-    from ingest.demo.mail import running_sandbox
+    from sandbox.harness import running_sandbox
     from tests.support.dovecot import OTHER_OPERATOR
 
     with running_sandbox(**OTHER_OPERATOR) as sandbox:
@@ -163,7 +163,7 @@ def dovecot_silent_idle():
     """(sandbox, proxy): a server that offers IDLE but never pushes (``SilentIdleProxy`` in
     front of Dovecot), behind a relay delivering 1–3 s after accepting. Connect IMAP to the
     proxy's port with implicit TLS."""
-    from ingest.demo.mail import running_sandbox
+    from sandbox.harness import running_sandbox
     from tests.support.silent_idle import SilentIdleProxy
 
     with running_sandbox(relay_delay=(1.0, 3.0)) as sandbox, SilentIdleProxy(sandbox) as proxy:

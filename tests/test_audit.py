@@ -258,7 +258,7 @@ def test_credential_change_on_a_watched_mailbox_writes_one_line(empty_db):
 def test_provision_test_and_import_write_one_line_each(empty_db, tmp_path, dovecot):
     settings = Settings(
         data_dir=tmp_path, allowed_domains=(DOMAIN,), secret_key=new_key(),
-        provision_backend="dovecot", sandbox_dir=dovecot.directory,
+        **dovecot.provisioning_settings(),
     )  # fmt: skip
     anim = Actor("anne", "animator", ("01",))
     address = unique_address("jeanne", DOMAIN)

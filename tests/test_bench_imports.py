@@ -1,6 +1,6 @@
 """The benchmarks are not a package, so the import contracts of pyproject.toml cannot name them:
 this walks every bench script and checks that none imports the tests (the throw-away servers and
-fictitious mail they need live in ingest/demo/)."""
+fictitious mail they need live in the ``sandbox`` package, as the tests' do)."""
 
 from __future__ import annotations
 
@@ -33,3 +33,11 @@ def test_bench_imports_nothing_from_tests(path):
 
 def test_the_check_sees_a_test_import():
     assert imported_modules("def f():\n    from tests.support import ports\n") == ["tests.support"]
+
+
+def test_benches_take_their_throwaway_servers_from_the_sandbox_package():
+    servers = {"poll.py": "sandbox.harness", "roundtrip.py": "sandbox.server",
+               "ingest.py": "sandbox.postgres"}  # fmt: skip
+    for path in BENCHES:
+        if path.name in servers:
+            assert servers[path.name] in imported_modules(path.read_text()), path.name

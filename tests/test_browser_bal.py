@@ -34,8 +34,7 @@ def dashboard(tmp_path, dovecot):
         "BALISE_DEPARTMENTS": "01",
         "BALISE_ALLOWED_DOMAINS": DOMAIN,
         "BALISE_SECRET_KEY": new_key(),
-        "BALISE_PROVISION_BACKEND": "dovecot",
-        "BALISE_SANDBOX_DIR": str(dovecot.directory),
+        **dovecot.provisioning_env(),
     }
     server = start_streamlit(env, tmp_path)
     yield server

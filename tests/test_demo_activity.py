@@ -1,4 +1,4 @@
-"""``balise demo activity`` on a real sandbox Dovecot, SQLite and PostgreSQL: the Activité figures
+"""``balise sandbox activity`` on a real sandbox Dovecot, SQLite and PostgreSQL: the Activité figures
 equal what was delivered through the server, and a second run (``make run`` twice) neither
 watches, delivers nor counts anything twice."""
 
@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from balise.cli import cli
-from balise.mail.sandbox import free_port
 from balise.models import WatchedMailbox
 from balise.services import activity
 from balise.services.access import SYSTEM
 from balise.services.labels import category_label
-from ingest.demo.mail import running_sandbox
-from ingest.demo_activity import PLAN
+from sandbox.activity import PLAN
+from sandbox.harness import running_sandbox
+from sandbox.ports import free_port
 
 pytestmark = pytest.mark.mail
 
@@ -34,7 +34,7 @@ def db_with_ara_demo(empty_db, database_url, tmp_path):
 def _run(database_url: str, sandbox_dir) -> object:
     return CliRunner().invoke(
         cli,
-        ["--database-url", database_url, "demo", "activity"],
+        ["--database-url", database_url, "sandbox", "activity"],
         env={"BALISE_SANDBOX_DIR": str(sandbox_dir), "BALISE_SECRET_KEY": None},
     )
 
@@ -95,6 +95,5 @@ def test_demo_activity_needs_the_running_sandbox(db_with_ara_demo, database_url,
     result = _run(database_url, tmp_path / "no-sandbox")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Erreur : L'opérateur bac à sable ne tourne pas : "
-        "lancez « balise bal sandbox --background ».\n"
+        "Erreur : L'opérateur bac à sable ne tourne pas : lancez « balise sandbox --background ».\n"
     )

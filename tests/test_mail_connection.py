@@ -177,7 +177,7 @@ def test_sandbox_relay_refuses_unknown_recipients_and_files_spam_in_junk(dovecot
 
 
 def test_revoked_client_certificate_cannot_log_in():
-    from ingest.demo.mail import running_sandbox
+    from sandbox.harness import running_sandbox
 
     with running_sandbox() as server:
         address = unique_address("revoquee")
@@ -199,7 +199,7 @@ def test_a_restarted_sandbox_keeps_its_ports_and_accounts():
     import tempfile
     from pathlib import Path
 
-    from balise.mail.sandbox import MailSandbox
+    from sandbox.server import MailSandbox
 
     # Not pytest's tmp_path: its parents are 0700 and Dovecot's auth runs as 'dovecot'.
     directory = Path(tempfile.mkdtemp(prefix="balise-operateur-"))

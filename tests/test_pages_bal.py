@@ -31,8 +31,8 @@ def bal_env(empty_db, tmp_path, dovecot, monkeypatch):
     monkeypatch.setenv("BALISE_REGION", "84")
     monkeypatch.setenv("BALISE_ALLOWED_DOMAINS", DOMAIN)
     monkeypatch.setenv("BALISE_SECRET_KEY", new_key())
-    monkeypatch.setenv("BALISE_PROVISION_BACKEND", "dovecot")
-    monkeypatch.setenv("BALISE_SANDBOX_DIR", str(dovecot.directory))
+    for name, value in dovecot.provisioning_env().items():
+        monkeypatch.setenv(name, value)
     return empty_db
 
 
@@ -143,14 +143,24 @@ def test_tester_shows_each_step_then_the_history(bal_env):
 
 
 @pytest.mark.mail
-def test_pages_say_what_is_missing_without_the_sandbox(bal_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("BALISE_SANDBOX_DIR", str(tmp_path / "nulle-part"))
+def test_pages_say_what_is_missing_without_the_server(bal_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("BALISE_DOVECOT_PASSWD_FILE", str(tmp_path / "nulle-part" / "%u"))
     for page in ("provisionner", "tester"):
         at = _open(page)
         assert at.warning[0].value == (
-            f"L'opérateur bac à sable (Dovecot) ne tourne pas dans {tmp_path / 'nulle-part'} : "
-            "lancez « make run »."
+            f"Le dossier des fichiers d'utilisateurs Dovecot {tmp_path / 'nulle-part'} "
+            "n'existe pas."
         )
+    # The sandbox's files are there, but its Dovecot is not running.
+    stopped = tmp_path / "arrete"
+    (stopped / "users.d").mkdir(parents=True)
+    monkeypatch.setenv("BALISE_DOVECOT_PASSWD_FILE", str(stopped / "users.d" / "%u"))
+    monkeypatch.setenv("BALISE_DOVECOT_CONFIG", str(stopped / "dovecot.conf"))
+    at = _open("provisionner")
+    assert at.warning[0].value == (
+        f"Le serveur Dovecot ({stopped / 'dovecot.conf'}) ne répond pas : démarrez-le "
+        "(« make run » démarre l'opérateur bac à sable) ou choisissez le moteur « request »."
+    )
 
 
 @pytest.fixture

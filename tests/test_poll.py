@@ -15,9 +15,9 @@ from sqlalchemy import select
 from balise.models import DailyActivity, FolderState, WatchedMailbox
 from balise.services.access import SYSTEM
 from ingest.activity_store import take_leases
-from ingest.demo.mail import running_sandbox
 from ingest.poll import BUSY, run_poll
 from ingest.sources.mail_headers import ACTIVITY_TZ
+from sandbox.harness import running_sandbox
 from tests.support.activity import (
     DAC,
     EHPAD,

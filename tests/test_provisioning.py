@@ -31,14 +31,14 @@ from balise.errors import (
     PermissionDenied,
     ValidationError,
 )
-from balise.mail import operator
-from balise.mail.provision import DovecotBackend, PasswdFileDovecot
+from balise.mail.provision import PasswdFileDovecot, backend_for
 from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot, WatchedMailbox
 from balise.referentials.bal_rules import BalRequest
 from balise.secrets import new_key, reveal
 from balise.services import bal_tests
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
+from sandbox import operator
 from tests.support.dovecot import unique_address
 from tests.support.ports import free_port
 
@@ -220,11 +220,9 @@ def test_status_counts_group_by_department(db_with_ain_ehpad, tmp_path):
 
 
 def _sandbox_settings(tmp_path, dovecot) -> Settings:
+    """The dovecot backend pointed at the sandbox's passwd-files (one per account)."""
     return _settings(
-        tmp_path,
-        provision_backend="dovecot",
-        sandbox_dir=dovecot.directory,
-        allowed_domains=(DOMAIN, "sandbox.test"),
+        tmp_path, allowed_domains=(DOMAIN, "sandbox.test"), **dovecot.provisioning_settings()
     )
 
 
@@ -265,7 +263,7 @@ def test_dovecot_backend_account_works_for_an_independent_client(
     assert prov.get_bal(db_with_ain_ehpad, report.address).secret_ref == bal.secret_ref
 
 
-class _CrashAfterCreating(DovecotBackend):
+class _CrashAfterCreating(PasswdFileDovecot):
     """The real backend, then a crash (as if the store went away mid-batch)."""
 
     def provision(self, requests):
@@ -278,7 +276,7 @@ class _CrashAfterCreating(DovecotBackend):
 def test_failed_batch_is_undone_on_the_server(db_with_ain_ehpad, tmp_path, dovecot):
     settings = _sandbox_settings(tmp_path, dovecot)
     batch = [_per(unique_address("jeanne", DOMAIN)), _org(unique_address("soins", DOMAIN))]
-    crashing = _CrashAfterCreating(dovecot.directory)
+    crashing = _CrashAfterCreating(dovecot.users_dir / "%u", dovecot.config_path)
     with pytest.raises(MailError):
         prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch, backend=crashing)
     assert len(crashing.created) == 2
@@ -426,16 +424,21 @@ def test_cli_sandbox_provision_test_and_stop(
         "BALISE_DATABASE_URL": database_url,
         "BALISE_DATA_DIR": str(tmp_path),
         "BALISE_SANDBOX_DIR": str(sandbox_operator_dir),
-        "BALISE_PROVISION_BACKEND": "dovecot",
         "BALISE_ALLOWED_DOMAINS": "",
     }
     runner = CliRunner()
-    result = runner.invoke(cli, ["bal", "sandbox", "--background"], env=env)
+    result = runner.invoke(cli, ["sandbox", "--background"], env=env)
     assert result.exit_code == 0, result.output
     pid = operator.running_pid(sandbox_operator_dir)
     assert result.output == (
         f"Opérateur bac à sable (fictif) démarré : {sandbox_operator_dir} (processus {pid}).\n"
+        "Pour y provisionner des BAL :\n"
+        "  BALISE_PROVISION_BACKEND=dovecot\n"
+        f"  BALISE_DOVECOT_PASSWD_FILE={sandbox_operator_dir}/users.d/%u\n"
+        f"  BALISE_DOVECOT_CONFIG={sandbox_operator_dir}/dovecot.conf\n"
     )
+    # What the command says to set is all the backend needs.
+    env.update(line.strip().split("=", 1) for line in result.output.splitlines()[2:])
     env["BALISE_SECRET_KEY"] = operator.secret_key(sandbox_operator_dir)
     args = ["bal", "provision", "--type", "ORG", "--department", "01", "--domain", DOMAIN,
             "--finess", FINESS, "--service", "Équipe de nuit", "--responsible", "Dr Durand",
@@ -456,7 +459,7 @@ def test_cli_sandbox_provision_test_and_stop(
     )
     result = runner.invoke(cli, ["bal", "list"], env=env)
     assert result.output == f"equipe-de-nuit@{DOMAIN}  ORG  01  Test réussi\n"
-    result = runner.invoke(cli, ["bal", "sandbox", "--stop"], env=env)
+    result = runner.invoke(cli, ["sandbox", "--stop"], env=env)
     assert result.output == "Opérateur bac à sable arrêté.\n"
     assert operator.running_pid(sandbox_operator_dir) is None
     result = runner.invoke(cli, ["bal", "test", f"equipe-de-nuit@{DOMAIN}"], env=env)
@@ -464,6 +467,42 @@ def test_cli_sandbox_provision_test_and_stop(
         1, "Erreur : L'opérateur bac à sable n'est pas démarré : lancez « make run » pour "
         "tester cette BAL.\n",
     )  # fmt: skip
+    result = runner.invoke(cli, [*args[:-6], "--service", "Jour", *args[-4:]], env=env)
+    assert (result.exit_code, result.stderr) == (
+        1, f"Erreur : Le serveur Dovecot ({sandbox_operator_dir}/dovecot.conf) ne répond pas : "
+        "démarrez-le (« make run » démarre l'opérateur bac à sable) ou choisissez le moteur "
+        "« request ».\n",
+    )  # fmt: skip
+    assert operator.running_pid(sandbox_operator_dir) is None
+    assert not (sandbox_operator_dir / "users.d" / f"jour@{DOMAIN}").exists()
+
+
+def test_dovecot_backend_says_what_it_lacks_before_writing_anything(tmp_path):
+    settings = _settings(tmp_path, provision_backend="dovecot")
+    with pytest.raises(ConfigurationError) as exc:
+        backend_for(settings)
+    assert str(exc.value) == (
+        "Le moteur « dovecot » crée les comptes dans le fichier d'utilisateurs du serveur : "
+        "définissez BALISE_DOVECOT_PASSWD_FILE (et BALISE_DOVECOT_CONFIG) ; « make run » y met "
+        "ceux de l'opérateur bac à sable."
+    )
+    for passwd_file, message in (
+        (tmp_path / "absent" / "%u",
+         f"Le dossier des fichiers d'utilisateurs Dovecot {tmp_path / 'absent'} n'existe pas."),
+        (tmp_path / "users", f"Le fichier d'utilisateurs Dovecot {tmp_path / 'users'} n'existe pas."),
+        (tmp_path / "%u" / "users", f"BALISE_DOVECOT_PASSWD_FILE : {tmp_path / '%u' / 'users'} : "
+                                    "« %u » ne peut être que le nom du fichier."),
+    ):  # fmt: skip
+        with pytest.raises(ConfigurationError) as exc:
+            PasswdFileDovecot(passwd_file)
+        assert str(exc.value) == message
+    # A configured server that does not answer: refused before a single file is written.
+    (tmp_path / "users.d").mkdir()
+    backend = PasswdFileDovecot(tmp_path / "users.d" / "%u", tmp_path / "dovecot.conf")
+    with pytest.raises(ConfigurationError) as exc:
+        backend.provision([_per()])
+    assert str(exc.value).startswith(f"Le serveur Dovecot ({tmp_path}/dovecot.conf) ne répond pas")
+    assert list((tmp_path / "users.d").iterdir()) == []
 
 
 # ----- a self-hosted Dovecot with one passwd-file (not the sandbox) --------------------------

@@ -66,7 +66,7 @@ def _sign_in(engine) -> None:
 def _provision_and_test(engine, tmp_path, dovecot) -> str:
     settings = Settings(
         data_dir=tmp_path, allowed_domains=(DOMAIN,), secret_key=TEST_SECRET_KEY,
-        provision_backend="dovecot", sandbox_dir=dovecot.directory,
+        **dovecot.provisioning_settings(),
     )  # fmt: skip
     request = BalRequest("PER", "38", unique_address("jeanne", DOMAIN), "Jeanne", "Durand",
                          "10003456786")  # fmt: skip

@@ -244,29 +244,3 @@ def retry(ctx: Context, address: str) -> None:
     ctx.echo(_result_line(done), {"tests": [done.__dict__]})
     if done.outcome in ("timeout", "failed"):
         click.get_current_context().exit(1)
-
-
-@requires("admin")
-@bal.command()
-@click.option("--background", is_flag=True, help="Démarrer en arrière-plan puis rendre la main.")
-@click.option("--stop", "stop_it", is_flag=True, help="Arrêter l'opérateur bac à sable.")
-@pass_context
-def sandbox(ctx: Context, background: bool, stop_it: bool) -> None:
-    """Opérateur bac à sable : un Dovecot local et fictif pour provisionner et tester."""
-    from balise.mail import operator
-
-    directory = ctx.settings.sandbox_dir.resolve()
-    if stop_it:
-        stopped = operator.stop(directory)
-        ctx.echo("Opérateur bac à sable arrêté." if stopped else "Aucun opérateur bac à sable.")
-        return
-    operator.secret_key(directory)
-    if background:
-        pid = operator.start_background(directory)
-        ctx.echo(
-            f"Opérateur bac à sable (fictif) démarré : {directory} (processus {pid}).",
-            {"dossier": str(directory), "pid": pid},
-        )
-        return
-    ctx.echo(f"Opérateur bac à sable (fictif) dans {directory} ; Ctrl+C pour l'arrêter.")
-    operator.run_foreground(directory)

@@ -1,1 +1,2 @@
-"""Mail: connections (IMAP/SMTP), the sandbox operator, round-trip tests, provisioning."""
+"""Mail: connections (IMAP/SMTP), round-trip tests, provisioning (the sandbox operator that
+the tests and ``make run`` use is the separate ``sandbox`` package)."""

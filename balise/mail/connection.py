@@ -27,7 +27,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from imapclient import IMAPClient
@@ -98,6 +98,12 @@ class MailAccount:
             raise MailStepError(
                 f"Secret de {self.username} indisponible : {exc}", "secret"
             ) from exc
+
+    def with_token(self, token: str) -> MailAccount:
+        """This account signing in with ``token`` (a Pro Santé Connect access token), sealed
+        under a throw-away key: never stored, never logged."""
+        key = secrets.new_key()
+        return replace(self, secret_ref=secrets.seal(token, key), secret_key=key)
 
 
 def ssl_context(

@@ -1,10 +1,10 @@
 """Provisioning backends: one interface, chosen by the ``provision_backend`` setting.
 
 - ``dovecot``: creates the account and its mailbox on a Dovecot server that authenticates from
-  passwd-files: the sandbox operator of ``balise/mail/sandbox.py`` (:class:`DovecotBackend`), or
-  a self-hosted Dovecot with one passwd-file of hashed passwords (:class:`PasswdFileDovecot`,
-  settings ``dovecot_passwd_file`` and ``dovecot_config``). The password is returned once; the
-  caller stores it only as an ``enc:`` reference.
+  passwd-files of hashed passwords (:class:`PasswdFileDovecot`, settings
+  ``dovecot_passwd_file`` and ``dovecot_config``): a self-hosted Dovecot, or the sandbox
+  operator of ``make run`` (package ``sandbox``, which the core never imports). The password is
+  returned once; the caller stores it only as an ``enc:`` reference.
 - ``request``: writes the operator's request batch (xlsx + csv for the operator console); the BAL
   stays *requested* until someone confirms the operator created it.
 
@@ -13,10 +13,9 @@ Backends know nothing about the store: the service records statuses and audit li
 
 from __future__ import annotations
 
-import fcntl
 import logging
+import secrets
 import subprocess
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,13 @@ from typing import Protocol
 
 from balise.config import Settings
 from balise.errors import ConfigurationError, MailError
+from balise.mail.dovecot_accounts import (
+    PasswdDirectory,
+    doveadm,
+    passwd_files,
+    server_error,
+    wait_until_known,
+)
 from balise.mail.passwords import sha512_crypt
 from balise.referentials.bal_rules import BalRequest
 from balise.spreadsheets import append, csv_bytes, new_workbook, workbook_bytes
@@ -46,6 +52,10 @@ class Backend(Protocol):
 
     def provision(self, requests: list[BalRequest]) -> tuple[list[Provisioned], list[Path]]:
         """Provision ``requests``; return one outcome per request and the files written."""
+        ...
+
+    def check_server(self) -> None:
+        """ConfigurationError, in French, when the backend's server cannot be used now."""
         ...
 
     def rollback(self) -> None:
@@ -80,6 +90,9 @@ class RequestBackend:
         self.out_dir = out_dir
         self._written: list[Path] = []
 
+    def check_server(self) -> None:
+        """Nothing to reach: the request is a file."""
+
     def provision(self, requests: list[BalRequest]) -> tuple[list[Provisioned], list[Path]]:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -105,98 +118,61 @@ class RequestBackend:
         self._written = []
 
 
-class DovecotBackend:
-    """Accounts on a passwd-file Dovecot (the sandbox operator or a self-hosted one)."""
-
-    name = "dovecot"
-
-    def __init__(self, directory: Path):
-        from balise.mail.sandbox import MailSandbox
-
-        self._created: list[str] = []
-        try:
-            self.server = MailSandbox.attach(directory)
-        except FileNotFoundError as exc:
-            raise ConfigurationError(
-                f"Aucun serveur Dovecot (opérateur bac à sable) ne tourne dans {directory} : "
-                "lancez « make run » ou choisissez le moteur « request »."
-            ) from exc
-
-    def provision(self, requests: list[BalRequest]) -> tuple[list[Provisioned], list[Path]]:
-        existing = self.server.users()
-        fresh = [r.address for r in requests if r.address not in existing]
-        self._created = list(fresh)
-        try:
-            passwords = {a: self._new_password() for a in fresh}
-            if passwords:
-                self.server.add_users(passwords)
-            for address in fresh:
-                # Opening the INBOX creates the mail directory (and the auto folders) now,
-                # so that the first login and the first delivery find it.
-                self.server.doveadm("mailbox", "status", "-u", address, "messages", "INBOX")
-        except (OSError, RuntimeError, ValueError) as exc:
-            log.warning("dovecot provisioning failed: %s", type(exc).__name__)
-            raise MailError(
-                f"Le serveur Dovecot n'a pas créé la boîte : {exc}".rstrip(".") + "."
-            ) from exc
-        outcomes = [
-            Provisioned(r.address, "provisioned", passwords.get(r.address), r.address in passwords)
-            for r in requests
-        ]
-        return outcomes, []
-
-    def rollback(self) -> None:
-        present = self.server.users()
-        for address in self._created:
-            if address in present:
-                self.server.remove_user(address)
-        self._created = []
-
-    @staticmethod
-    def _new_password() -> str:
-        import secrets
-
-        return secrets.token_urlsafe(16)
-
-
 class PasswdFileDovecot:
-    """Accounts on a self-hosted Dovecot whose passdb/userdb is one passwd-file: a line per
-    account with a SHA512-CRYPT hash made by ``doveadm pw`` (never the password in clear), then
-    ``doveadm`` creates the mailbox. Dovecot re-reads the file at most once a second, so each
-    batch waits until ``doveadm user`` sees every new account."""
+    """Accounts on a Dovecot whose passdb/userdb are passwd-files (``dovecot_accounts``: one
+    file, or one file per account with a path ending in ``%u``): a SHA512-CRYPT hash made by
+    ``doveadm pw`` (never the password in clear) per account, then ``doveadm`` creates the
+    mailbox. Each batch waits until ``doveadm user`` sees every new account (a shared file is
+    re-read at most once a second). The sandbox operator of ``make run`` is one such Dovecot."""
 
     name = "dovecot"
 
-    def __init__(self, passwd_file: Path, config: Path | None = None, wait_s: float = 5.0):
-        self.passwd_file, self.config, self.wait_s = passwd_file, config, wait_s
+    def __init__(self, passwd_file: Path | str, config: Path | None = None, wait_s: float = 5.0):
+        self.config, self.wait_s = config, wait_s
         self._created: list[str] = []
-        if not passwd_file.exists():
+        try:
+            self.files = passwd_files(passwd_file)
+        except ValueError as exc:
+            raise ConfigurationError(f"BALISE_DOVECOT_PASSWD_FILE : {exc}") from exc
+        if not self.files.exists():
+            missing = (
+                f"Le dossier des fichiers d'utilisateurs Dovecot {self.files.directory}"
+                if isinstance(self.files, PasswdDirectory)
+                else f"Le fichier d'utilisateurs Dovecot {self.files.path}"
+            )
+            raise ConfigurationError(f"{missing} n'existe pas.")
+
+    def check_server(self) -> None:
+        """ConfigurationError unless the Dovecot of ``config`` answers (before writing)."""
+        if reason := server_error(self.config):
+            log.warning("dovecot does not answer: %s", reason)
+            where = f" ({self.config})" if self.config else ""
             raise ConfigurationError(
-                f"Le fichier d'utilisateurs Dovecot {passwd_file} n'existe pas."
+                f"Le serveur Dovecot{where} ne répond pas : démarrez-le (« make run » démarre "
+                "l'opérateur bac à sable) ou choisissez le moteur « request »."
             )
 
-    def _doveadm(self, *args: str) -> subprocess.CompletedProcess:
-        config = ["-c", str(self.config)] if self.config else []
-        return subprocess.run(["doveadm", *config, *args], capture_output=True, text=True)
-
     def users(self) -> set[str]:
-        lines = self.passwd_file.read_text(encoding="utf-8").splitlines()
-        return {line.split(":", 1)[0] for line in lines if line and not line.startswith("#")}
+        return self.files.users()
 
     def provision(self, requests: list[BalRequest]) -> tuple[list[Provisioned], list[Path]]:
         existing = self.users()
         fresh = [r.address for r in requests if r.address not in existing]
+        self._created = []
+        if fresh:
+            self.check_server()
         self._created = list(fresh)
-        passwords = {a: DovecotBackend._new_password() for a in fresh}
+        passwords = {a: secrets.token_urlsafe(16) for a in fresh}
         try:
-            lines = "".join(f"{a}:{self._hash(p)}::::::\n" for a, p in passwords.items())
-            with open(self.passwd_file, "a", encoding="utf-8") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                fh.write(lines)
+            self.files.add({a: self._hash(p) for a, p in passwords.items()})
             for address in fresh:
-                self._wait_until_known(address)
-                self._check(self._doveadm("mailbox", "status", "-u", address, "messages", "INBOX"))
-        except (OSError, RuntimeError) as exc:
+                wait_until_known(self.config, address, timeout=self.wait_s)
+                # Opening the INBOX creates the mail directory (and the auto folders) now,
+                # so that the first login and the first delivery find it.
+                self._check(doveadm(self.config, "mailbox", "status", "-u", address,
+                                    "messages", "INBOX"))  # fmt: skip
+        except (OSError, RuntimeError, ValueError) as exc:
+            log.warning("dovecot provisioning failed: %s", type(exc).__name__)
             message = f"Le serveur Dovecot n'a pas créé la boîte : {exc}".rstrip(".") + "."
             raise MailError(message) from exc
         outcomes = [
@@ -213,29 +189,16 @@ class PasswdFileDovecot:
         if done.returncode != 0:
             raise RuntimeError(done.stderr.strip() or f"doveadm a échoué ({done.returncode})")
 
-    def _wait_until_known(self, address: str, present: bool = True) -> None:
-        deadline = time.monotonic() + self.wait_s
-        while time.monotonic() < deadline:
-            if (self._doveadm("user", address).returncode == 0) == present:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"Dovecot ne voit pas le changement pour {address}")
-
     def rollback(self) -> None:
         if not self._created:
             return
-        gone = set(self._created)
-        with open(self.passwd_file, "r+", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            kept = [x for x in fh.read().splitlines(True) if x.split(":", 1)[0] not in gone]
-            fh.seek(0)
-            fh.truncate()
-            fh.write("".join(kept))
-        # Wait until Dovecot has re-read the file: it reloads on a new mtime or size, at most
-        # once a second, so a batch retried within the same second and of the same size would
-        # otherwise keep serving the hashes of the rolled-back accounts.
+        present = self.users()
+        self.files.remove([a for a in self._created if a in present])
+        # Wait until Dovecot has forgotten them: a shared file is reloaded on a new mtime or
+        # size, at most once a second, so a batch retried within the same second and of the
+        # same size would otherwise keep serving the hashes of the rolled-back accounts.
         for address in self._created:
-            self._wait_until_known(address, present=False)
+            wait_until_known(self.config, address, present=False, timeout=self.wait_s)
         self._created = []
 
 
@@ -246,9 +209,13 @@ def backend_for(settings: Settings, name: str | None = None) -> Backend:
         return RequestBackend(settings.data_dir / "demandes")
     if chosen == "dovecot" and settings.dovecot_passwd_file:
         config = Path(settings.dovecot_config) if settings.dovecot_config else None
-        return PasswdFileDovecot(Path(settings.dovecot_passwd_file), config)
+        return PasswdFileDovecot(settings.dovecot_passwd_file, config)
     if chosen == "dovecot":
-        return DovecotBackend(settings.sandbox_dir)
+        raise ConfigurationError(
+            "Le moteur « dovecot » crée les comptes dans le fichier d'utilisateurs du serveur : "
+            "définissez BALISE_DOVECOT_PASSWD_FILE (et BALISE_DOVECOT_CONFIG) ; « make run » y "
+            "met ceux de l'opérateur bac à sable."
+        )
     raise ConfigurationError(
         f"Moteur de provisionnement inconnu : {chosen} (attendu « dovecot » ou « request »)."
     )

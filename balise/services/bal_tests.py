@@ -13,6 +13,7 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from importlib.metadata import entry_points
 
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
@@ -24,7 +25,6 @@ from balise.mail.endpoints import submission_endpoint
 from balise.mail.probe_message import use_case
 from balise.mail.roundtrip import RoundTripResult, StepCallback, run_round_trip
 from balise.models import BalTest, ProvisionedBal, WatchedMailbox
-from balise.secrets import new_key, seal
 from balise.services import audit, keyring
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.provisioning import (
@@ -48,30 +48,21 @@ OUTCOMES = {
 }
 
 
-def _sandbox_accounts(bal: ProvisionedBal, settings: Settings, token: str | None):
-    from balise.mail.sandbox import MailSandbox
+def _plugged_accounts(
+    settings: Settings, bal: ProvisionedBal, token: str | None
+) -> tuple[MailAccount, MailAccount] | None:
+    """(submission, IMAP) accounts of ``bal`` from the first server plugged in through the
+    ``balise.mail_servers`` entry points that holds it; None when none does.
 
-    try:
-        server = MailSandbox.attach(settings.sandbox_dir)
-    except FileNotFoundError as exc:
-        raise ConfigurationError(
-            "L'opérateur bac à sable n'est pas démarré : lancez « make run » pour tester cette BAL."
-        ) from exc
-    base = MailAccount(server.host, server.imap_port, bal.address, "starttls", bal.auth_mode,
-                       bal.secret_ref, str(server.ca_path), secret_key=settings.secret_key)  # fmt: skip
-    if bal.auth_mode == "external":
-        cert, key = server.client_cert_for(bal.address)
-        base = replace(base, secret_ref=None, client_cert=str(cert), client_key=str(key))
-    elif bal.auth_mode in ("xoauth2", "oauthbearer"):
-        # The sandbox stands in for Pro Santé Connect: it issues the token for this test only.
-        base = _with_token(base, token or server.issue_token(bal.address))
-    return replace(base, port=server.submission_port), base
-
-
-def _with_token(account: MailAccount, token: str) -> MailAccount:
-    """The access token travels sealed under a throw-away key: never stored, never logged."""
-    key = new_key()
-    return replace(account, secret_ref=seal(token, key), secret_key=key)
+    A package that runs a Dovecot the ``dovecot`` backend provisions on (the sandbox operator)
+    plugs in a function ``(settings, bal, token) -> (smtp, imap) | None``: it knows where its
+    server listens and hands the credentials a holder would get elsewhere (a client
+    certificate, a Pro Santé Connect token). The core never imports such a package."""
+    for plugged in entry_points(group="balise.mail_servers"):
+        found = plugged.load()(settings, bal, token)
+        if found is not None:
+            return found
+    return None
 
 
 def _watched_accounts(bal: ProvisionedBal, settings: Settings, token: str | None, engine: Engine):
@@ -94,7 +85,7 @@ def _watched_accounts(bal: ProvisionedBal, settings: Settings, token: str | None
                        client_key=key_path, secret_key=settings.secret_key,
                        address=bal.address)  # fmt: skip
     if token:
-        imap = _with_token(imap, token)
+        imap = imap.with_token(token)
     host, port, tls_mode = submission_endpoint(
         row.imap_host, row.tls_mode, row.smtp_host, row.smtp_port, row.smtp_tls_mode
     )
@@ -104,9 +95,11 @@ def _watched_accounts(bal: ProvisionedBal, settings: Settings, token: str | None
 def accounts_for(
     engine: Engine, settings: Settings, bal: ProvisionedBal, token: str | None = None
 ) -> tuple[MailAccount, MailAccount]:
-    """(SMTP submission account, IMAP account) of ``bal`` in its own TLS and auth mode."""
-    if bal.backend == "dovecot":
-        return _sandbox_accounts(bal, settings, token)
+    """(SMTP submission account, IMAP account) of ``bal`` in its own TLS and auth mode: on the
+    plugged-in server that holds it (a BAL provisioned on the sandbox operator), else on the
+    servers registered for it."""
+    if bal.backend == "dovecot" and (plugged := _plugged_accounts(settings, bal, token)):
+        return plugged
     return _watched_accounts(bal, settings, token, engine)
 
 

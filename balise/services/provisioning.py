@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from balise.config import Settings
-from balise.errors import NotFoundError, PermissionDenied, ValidationError
+from balise.errors import ConfigurationError, NotFoundError, PermissionDenied, ValidationError
 from balise.mail.provision import Backend, backend_for
 from balise.models import BalTest, Establishment, Mailbox, ProvisionedBal, WatchedMailbox
 from balise.referentials.bal_rules import (
@@ -490,9 +490,8 @@ def operator_problem(settings: Settings) -> str | None:
             "BALISE_SECRET_KEY n'est pas définie : les mots de passe des BAL créées ne "
             "pourraient pas être gardés chiffrés."
         )
-    if not (settings.sandbox_dir / "sandbox.json").exists():
-        return (
-            f"L'opérateur bac à sable (Dovecot) ne tourne pas dans {settings.sandbox_dir} : "
-            "lancez « make run »."
-        )
+    try:
+        backend_for(settings).check_server()
+    except ConfigurationError as exc:
+        return str(exc)
     return None

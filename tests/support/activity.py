@@ -8,11 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import Engine, insert
 
 from balise.mail.connection import open_imap
-from balise.mail.sandbox import MailSandbox
 from balise.models import Establishment, Mailbox, Snapshot
 from balise.services.access import SYSTEM
 from balise.services.activity import WatchRequest, add_watched
-from ingest.demo.mail import raw_message
+from sandbox.harness import raw_message
+from sandbox.server import MailSandbox
 from tests.support.dovecot import TEST_SECRET_KEY, account_for
 
 # Counterpart domains and the category the directory gives them.

@@ -1,5 +1,5 @@
-"""Pytest glue for the real Dovecot sandbox (the server itself is ``balise.mail.sandbox``, started
-for a test by ``ingest.demo.mail.running_sandbox``).
+"""Pytest glue for the real Dovecot sandbox (the server itself is ``sandbox.server``, started
+for a test by ``sandbox.harness.running_sandbox``).
 
 The ``dovecot`` fixture (tests/conftest.py) is one session-scoped :class:`MailSandbox`; tests get
 fresh, unique addresses from :func:`unique_address` so that they never see each other's mail.
@@ -14,9 +14,9 @@ import shutil
 import time
 
 from balise.mail.connection import MailAccount
-from balise.mail.sandbox import MailSandbox
 from balise.secrets import new_key
-from ingest.demo.mail import sandbox_account
+from sandbox.harness import sandbox_account
+from sandbox.server import MailSandbox
 
 _counter = itertools.count(1)
 
@@ -36,7 +36,7 @@ def unique_address(prefix: str = "bal", domain: str = "sandbox.test") -> str:
     return f"{prefix}.{os.getpid()}.{next(_counter)}@{domain}"
 
 
-# Dovecot behaving like other operators' servers (issue 12; variants in balise.mail.sandbox):
+# Dovecot behaving like other operators' servers (issue 12; variants in sandbox.dovecot_config):
 # no IDLE, a Cyrus-like "INBOX." namespace with "." as separator, folders without special-use
 # flags that the server does not create by itself, and a relay that accepts at once then
 # delivers 1 to 3 s later. Make its accounts with ``add_operator_account``.
@@ -57,7 +57,7 @@ def account_for(
     password: str | None = None,
     timeout: float = 10.0,
 ) -> MailAccount:
-    """:func:`ingest.demo.mail.sandbox_account` with the session's key."""
+    """:func:`sandbox.harness.sandbox_account` with the session's key."""
     return sandbox_account(
         sandbox, address, TEST_SECRET_KEY, auth_mode, tls_mode, protocol, password, timeout
     )

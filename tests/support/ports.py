@@ -1,5 +1,5 @@
-"""A free TCP port on the loopback interface (the sandbox's helper, shared)."""
+"""A free TCP port on the loopback interface (``sandbox.ports``, shared with the benchmarks)."""
 
-from balise.mail.sandbox import free_port
+from sandbox.ports import free_port
 
 __all__ = ["free_port"]

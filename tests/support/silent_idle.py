@@ -17,7 +17,7 @@ import re
 import ssl
 import threading
 
-from balise.mail.sandbox import MailSandbox
+from sandbox.server import MailSandbox
 
 _IDLE = re.compile(rb"^\S+ IDLE\r?\n$", re.IGNORECASE)
 _PUSH = re.compile(rb"^\* \d+ (EXISTS|RECENT)\r?\n$", re.IGNORECASE)

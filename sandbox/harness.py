@@ -1,6 +1,6 @@
-"""Fictitious mail on the sandbox operator, for the benchmarks and the tests: a sandbox started in
-a throw-away directory, an account reaching one of its mailboxes in any MSSanté mode, and a
-placeholder message (nothing but a generic subject and body, never health data)."""
+"""What the tests and the benchmarks share to drive a sandbox: one started in a throw-away
+directory, an account reaching one of its mailboxes in any MSSanté mode, and a placeholder
+message (nothing but a generic subject and body, never health data)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from balise.mail.connection import MailAccount
-from balise.mail.sandbox import MailSandbox
 from balise.secrets import seal
+from sandbox.server import MailSandbox
 
 
 @contextmanager

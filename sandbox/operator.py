@@ -1,17 +1,20 @@
 """The sandbox operator as a long-running local service for ``make run``: start it in the
-background, find it again, stop it. The server itself is ``balise.mail.sandbox.MailSandbox``.
+background, find it again, stop it. The server itself is ``sandbox.server.MailSandbox``.
 
 Clearly a sandbox: a Dovecot on 127.0.0.1 with a throw-away CA; the BALs it holds are fictitious.
-Its state lives in one directory (the ``sandbox_dir`` setting): ``sandbox.json`` (ports, pid),
-``operator.log``, and ``secret.key``, the Fernet key that seals the sandbox BALs' passwords when
-no ``BALISE_SECRET_KEY`` is configured (a sandbox key beside sandbox data, never a real one).
+Its state lives in one directory (``BALISE_SANDBOX_DIR``, by default ``sandbox`` in the data
+directory): ``sandbox.json`` (ports, pid), ``operator.log``, and ``secret.key``, the Fernet key
+that seals the sandbox BALs' passwords when no ``BALISE_SECRET_KEY`` is configured (a sandbox key
+beside sandbox data, never a real one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +22,15 @@ import threading
 import time
 from pathlib import Path
 
+from balise.config import Settings
 from balise.errors import ConfigurationError
 from balise.secrets import new_key
+
+
+def sandbox_dir(settings: Settings) -> Path:
+    """The operator's directory: ``BALISE_SANDBOX_DIR``, else ``sandbox`` in the data directory."""
+    chosen = os.environ.get("BALISE_SANDBOX_DIR", "").strip()
+    return (Path(chosen) if chosen else settings.data_dir / "sandbox").resolve()
 
 
 def running_pid(directory: Path) -> int | None:
@@ -44,9 +54,23 @@ def secret_key(directory: Path) -> str:
     return path.read_text().strip()
 
 
+def check_can_run() -> None:
+    """ConfigurationError unless Dovecot and the relay's aiosmtpd (``dev`` extra) are installed."""
+    if shutil.which("dovecot") is None:
+        raise ConfigurationError(
+            "Dovecot n'est pas installé : lancez « scripts/system-deps.sh » (paquets "
+            "dovecot-imapd, dovecot-lmtpd, dovecot-submissiond)."
+        )
+    if importlib.util.find_spec("aiosmtpd") is None:
+        raise ConfigurationError(
+            "L'opérateur bac à sable a besoin des dépendances de développement : "
+            "« make setup » (pip install -e '.[dev]')."
+        )
+
+
 def run_foreground(directory: Path) -> None:
     """Start the sandbox and serve until SIGTERM or SIGINT."""
-    from balise.mail.sandbox import MailSandbox
+    from sandbox.server import MailSandbox
 
     sandbox = MailSandbox(directory).start()
     done = threading.Event()
@@ -68,7 +92,7 @@ def start_background(directory: Path, wait_s: float = 20.0) -> int:
     with contextlib.suppress(FileNotFoundError):
         (directory / "sandbox.json").unlink()
     log = open(directory / "operator.log", "ab")  # noqa: SIM115 - handed to the child
-    code = f"from balise.mail.operator import run_foreground; run_foreground({str(directory)!r})"
+    code = f"from sandbox.operator import run_foreground; run_foreground({str(directory)!r})"
     child = subprocess.Popen(
         [sys.executable, "-c", code], stdout=log, stderr=log, start_new_session=True
     )

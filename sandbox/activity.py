@@ -1,5 +1,6 @@
-"""Demo mailbox activity for ``make run``: a few watched mailboxes on the sandbox operator, mail
-put through the server, then the poll, so that the *Activité* page has figures.
+"""Demo mailbox activity for ``make run`` (``balise sandbox activity``): a few watched mailboxes
+on the sandbox operator, mail put through the server, then the poll, so that the *Activité* page
+has figures.
 
 Everything is fictitious: the watched mailboxes and their counterparts are mailboxes of the demo
 directory (``balise demo``, domains ``*-demo.mssante.fr``), accounts on the local sandbox Dovecot;
@@ -21,7 +22,6 @@ from email.utils import format_datetime
 from sqlalchemy import Engine, select
 
 from balise.errors import NotFoundError
-from balise.mail.sandbox import MailSandbox
 from balise.models import Establishment, Mailbox, WatchedMailbox
 from balise.secrets import reveal
 from balise.services.access import SYSTEM
@@ -33,6 +33,7 @@ from balise.services.activity import (
 )
 from balise.services.links import links_to_establishment
 from ingest.poll import PollReport, run_poll
+from sandbox.server import MailSandbox
 
 DEMO_DOMAIN = "%-demo.mssante.fr"  # the demo directory's structure domains (ingest/demo/)
 

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from balise.mail.sandbox import free_port
+from sandbox.ports import free_port
 
 
 def _bindir() -> Path:
