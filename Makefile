@@ -15,18 +15,23 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 	@scripts/system-deps.sh
 
-# The sandbox operator (a local, fictitious Dovecot) makes provisioning and tests work out of
-# the box; its BAL passwords are sealed with its own key unless BALISE_SECRET_KEY is set.
-# `balise demo activity` watches a few demo mailboxes on it, delivers fictitious mail and polls
-# (idempotent: a second `make run` counts nothing twice), so the Activité page has figures.
+# The sandbox operator (a local, fictitious Dovecot; package sandbox/, installed with the `dev`
+# extra by `setup`) makes provisioning and tests work out of the box: the dashboard's `dovecot`
+# backend writes into its passwd-files (one per account) and its BAL passwords are sealed with
+# its own key unless BALISE_SECRET_KEY is set. `balise sandbox activity` watches a few demo
+# mailboxes on it, delivers fictitious mail and polls (idempotent: a second `make run` counts
+# nothing twice), so the Activité page has figures.
+SANDBOX_DIR := $${BALISE_SANDBOX_DIR:-$${BALISE_DATA_DIR:-$(CURDIR)/data}/sandbox}
+SANDBOX_KEY := BALISE_SECRET_KEY=$${BALISE_SECRET_KEY:-$$(cat $(SANDBOX_DIR)/secret.key)}
+
 run: setup
 	$(BALISE) demo
-	$(BALISE) bal sandbox --background
-	BALISE_SECRET_KEY=$${BALISE_SECRET_KEY:-$$(cat $${BALISE_DATA_DIR:-data}/sandbox/secret.key)} \
-	$(BALISE) demo activity
+	$(BALISE) sandbox --background
+	$(SANDBOX_KEY) $(BALISE) sandbox activity
 	BALISE_PROVISION_BACKEND=$${BALISE_PROVISION_BACKEND:-dovecot} \
-	BALISE_SECRET_KEY=$${BALISE_SECRET_KEY:-$$(cat $${BALISE_DATA_DIR:-data}/sandbox/secret.key)} \
-	$(BALISE) serve
+	BALISE_DOVECOT_PASSWD_FILE=$${BALISE_DOVECOT_PASSWD_FILE:-$(SANDBOX_DIR)/users.d/%u} \
+	BALISE_DOVECOT_CONFIG=$${BALISE_DOVECOT_CONFIG:-$(SANDBOX_DIR)/dovecot.conf} \
+	$(SANDBOX_KEY) $(BALISE) serve
 
 demo: setup
 	$(BALISE) demo

@@ -22,8 +22,8 @@ actor = current_actor()
 settings = data.settings()
 if settings.provision_backend == "dovecot":
     st.caption(
-        "Moteur : **opérateur bac à sable** (serveur Dovecot local). Les BAL créées ici sont "
-        "fictives et servent à s'exercer."
+        "Moteur : **serveur Dovecot** : les comptes y sont créés directement. Avec « make run », "
+        "c'est l'opérateur bac à sable local : ses BAL sont fictives et servent à s'exercer."
     )
 else:
     st.caption(
