@@ -8,11 +8,9 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for, upgrade
 from balise.errors import ConfigurationError
 from balise.formatting import fr_count, fr_int
 from sandbox import operator
-from sandbox.server import MailSandbox
 
 
 @requires("admin")
@@ -30,6 +28,8 @@ def sandbox(ctx: Context, background: bool, stop_it: bool) -> None:
         stopped = operator.stop(directory)
         ctx.echo("Opérateur bac à sable arrêté." if stopped else "Aucun opérateur bac à sable.")
         return
+    from sandbox.server import MailSandbox
+
     operator.check_can_run()
     operator.secret_key(directory)
     env = MailSandbox(directory).provisioning_env()
@@ -51,7 +51,9 @@ def sandbox(ctx: Context, background: bool, stop_it: bool) -> None:
 @pass_context
 def activity(ctx: Context) -> None:
     """Activité de démonstration sur l'opérateur bac à sable : boîtes suivies, messages, relève."""
+    from balise.db import engine_for, upgrade
     from sandbox.activity import run_demo_activity
+    from sandbox.server import MailSandbox
 
     directory = operator.sandbox_dir(ctx.settings)
     if operator.running_pid(directory) is None:
