@@ -600,3 +600,7 @@ def test_self_hosted_passwd_file_dovecot(db_with_ain_ehpad, tmp_path, self_hoste
     again = prov.provision_many(db_with_ain_ehpad, SYSTEM, settings, batch)
     assert {r.created for r in again} == {False}
     assert stored == (directory / "users").read_text()
+    # Not the sandbox: no plugged-in server claims the BAL, whose test needs its servers.
+    with pytest.raises(ConfigurationError) as exc:
+        bal_tests.run_bal_test(db_with_ain_ehpad, SYSTEM, settings, reports[0].address)
+    assert str(exc.value).startswith(f"Aucun serveur connu pour {reports[0].address} : ")
