@@ -123,7 +123,7 @@ def test_polling_with_another_key_is_one_configuration_error(empty_db):
 def _settings(tmp_path, dovecot, key: str) -> Settings:
     return Settings(
         data_dir=tmp_path, allowed_domains=(DOMAIN,), secret_key=key,
-        provision_backend="dovecot", sandbox_dir=dovecot.directory,
+        **dovecot.provisioning_settings(),
     )  # fmt: skip
 
 
