@@ -154,6 +154,9 @@ class MailSandbox:
         self._http = tokens.start_introspection(self.tokens_path, self.introspection_port)
         self._relay = relay.start_relay(self, self.relay_port)
         self.start_dovecot()
+        # Written last: a sandbox another process can attach to is one that answers.
+        state = {"ports": self.ports, "rogue": self.rogue, "pid": os.getpid()}
+        (self.directory / "sandbox.json").write_text(json.dumps(state))
         return self
 
     def _prepare(self) -> None:
@@ -176,8 +179,6 @@ class MailSandbox:
             config, self.special_use, self.idle, self.inbox_prefix, self.auto_folders
         )
         self.config_path.write_text(config)
-        state = {"ports": self.ports, "rogue": self.rogue, "pid": os.getpid()}
-        (d / "sandbox.json").write_text(json.dumps(state))
 
     def start_dovecot(self) -> None:
         """Start ``dovecot -F`` and wait until IMAP answers."""

@@ -172,7 +172,7 @@ def test_cli_bal_test_without_a_key_says_so(database_url, tmp_path, dovecot):
     upgrade(engine)
     address = unique_address("jeanne", DOMAIN)
     prov.provision(engine, SYSTEM, _settings(tmp_path, dovecot, OLD), _per(address))
-    env = {"BALISE_DATABASE_URL": database_url, "BALISE_SANDBOX_DIR": str(dovecot.directory),
+    env = {"BALISE_DATABASE_URL": database_url, **dovecot.provisioning_env(),
            "BALISE_SECRET_KEY": "", "BALISE_USER": ""}  # fmt: skip
     res = CliRunner().invoke(cli, ["bal", "test", address], env=env)
     assert (res.exit_code, res.stderr) == (1, f"Erreur : {keyring.MISSING}\n")
