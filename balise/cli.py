@@ -18,7 +18,7 @@ import click
 
 from balise.config import Settings, load_settings
 from balise.errors import BaliseError
-from balise.services.access import Actor
+from balise.services.access import SYSTEM, Actor
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -52,6 +52,8 @@ class Context:
         """Who the command acts as: the account named by ``BALISE_USER`` (the same department
         rules as in the dashboard), else the local operator. An unknown or disabled account is
         refused (PermissionDenied), never replaced by the local operator."""
+        if self._actor is None and not self.claimed_login:
+            self._actor = SYSTEM  # nothing to look up: no store opened for it
         if self._actor is None:
             from balise.db import upgrade
             from balise.services.users import cli_actor

@@ -30,7 +30,7 @@ import click
 
 from balise.errors import PermissionDenied
 from balise.services.access import Actor, actable_departments, readable_departments
-from balise.services.refusals import audit_refusal, refusals_audited
+from balise.services.refusals import audit_refusal
 
 LEVELS = ("public", "read", "act", "admin")
 
@@ -87,9 +87,13 @@ def _guarded(callback: Callable, permission: Permission) -> Callable:
         if permission.level == "public":
             return callback(*args, **kwargs)
         actor = check(ctx, permission)
-        # A refusal the services raise without auditing it (a read) is audited here, once.
-        with refusals_audited(ctx.find_root().obj.engine, actor, action_name(ctx)):
+        # A refusal the services raise without auditing it (a read) is audited here, once. The
+        # store is opened only then: ``--help`` and the local operator's commands need none.
+        try:
             return callback(*args, **kwargs)
+        except PermissionDenied as exc:
+            audit_refusal(ctx.find_root().obj.engine, actor, action_name(ctx), exc)
+            raise
 
     return run
 
@@ -104,13 +108,16 @@ def check(ctx: click.Context, permission: Permission) -> Actor:
     except PermissionDenied as exc:  # BALISE_USER names an unknown or disabled account
         audit_refusal(context.engine, Actor(context.claimed_login[:255], "animator"), action, exc)
         raise
-    with refusals_audited(context.engine, actor, action):
+    try:
         _check_level(actor, permission.level, action)
         wanted = _departments(ctx.params.get(permission.departments or ""))
         if wanted and permission.level == "act":
             actable_departments(actor, wanted, action)
         elif wanted:
             readable_departments(actor, wanted)
+    except PermissionDenied as exc:  # the store is opened only to write the refusal's line
+        audit_refusal(context.engine, actor, action, exc)
+        raise
     return actor
 
 

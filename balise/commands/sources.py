@@ -5,13 +5,16 @@ attempt failed: cron sees it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.db import engine_for, upgrade
 from balise.formatting import fr_date, fr_datetime
-from balise.services import sources as source_health
+
+if TYPE_CHECKING:
+    from balise.services import sources as source_health
 
 
 @requires("read")
@@ -20,6 +23,9 @@ from balise.services import sources as source_health
 def sources(ctx: Context) -> None:
     """État des sources (annuaire, FINESS) : adresse, dernière vérification, dernier changement,
     date du fichier, dernier instantané ; code 1 si une source est en retard ou en échec."""
+    from balise.db import engine_for, upgrade
+    from balise.services import sources as source_health
+
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     found = source_health.health(engine, ctx.settings)
@@ -36,6 +42,8 @@ def sources(ctx: Context) -> None:
 
 
 def _describe(h: source_health.SourceHealth) -> str:
+    from balise.services import sources as source_health
+
     checked = fr_datetime(h.checked_at)
     if h.outcome:
         checked += f" ({source_health.outcome_label(h.outcome)}"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Column, Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +26,9 @@ from balise.secrets import MISSING_KEY
 from balise.services import audit
 from balise.services.access import Actor
 from balise.services.refusals import refusals_audited
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 SECRET_KEY = "secret_key"
 MISSING = MISSING_KEY
@@ -42,6 +45,8 @@ def fingerprint(key: str) -> str:
 
 
 def _fernet(key: str, name: str = "BALISE_SECRET_KEY") -> Fernet:
+    from cryptography.fernet import Fernet
+
     if not key:
         raise ConfigurationError(MISSING if name == "BALISE_SECRET_KEY" else f"{name} est vide.")
     try:
@@ -101,6 +106,8 @@ def require_key(engine: Engine, key: str) -> None:
 def _adopt(engine: Engine, fernet: Fernet, given: str) -> str:
     """First use of a key on this store: it must open the secrets already sealed; record its
     fingerprint. Returns the fingerprint now recorded (another process may have been first)."""
+    from cryptography.fernet import InvalidToken
+
     try:
         with engine.begin() as conn:
             for *_, token in _sealed(conn, limit=1):
@@ -122,6 +129,8 @@ def _adopt(engine: Engine, fernet: Fernet, given: str) -> str:
 def rotate(engine: Engine, actor: Actor, old_key: str, new_key: str, old_name: str) -> int:
     """Re-encrypt every stored ``enc:`` secret from ``old_key`` to ``new_key`` in one
     transaction, record the new fingerprint, audit it; administrators only. How many secrets."""
+    from cryptography.fernet import MultiFernet
+
     with refusals_audited(engine, actor, "secret_key.rotate", "BALISE_SECRET_KEY"):
         if actor.role != "admin":
             raise PermissionDenied("Seul un administrateur change la clé de chiffrement.")
@@ -158,6 +167,8 @@ def _check_old_key(conn: Connection, old_fp: str, new_fp: str, old_name: str) ->
 
 
 def _check_opens(old: Fernet, token: str, table: str, key: object, old_name: str) -> None:
+    from cryptography.fernet import InvalidToken
+
     try:
         old.decrypt(token.encode())
     except InvalidToken as exc:
