@@ -2,7 +2,9 @@
 
 It only hosts: each package plugs its own commands in through the ``balise.commands``
 entry-point group (see pyproject.toml), so the core never imports ``ingest`` or ``dashboard``.
-Errors are translated here: ``Erreur : <message>`` on stderr, exit status 1.
+Errors are translated here: ``Erreur : <message>`` on stderr, exit status 1; so is a write lock
+held longer than ``BALISE_LOCK_WAIT`` (any command that writes: ingest, poll, user, mailbox, bal,
+onboarding, export...).
 """
 
 from __future__ import annotations
@@ -100,6 +102,13 @@ class BaliseGroup(click.Group):
             if not _wants_json(ctx):
                 raise
             fail(ctx, exc.format_message(), exc.exit_code)
+        except Exception as exc:  # a write lock held longer than BALISE_LOCK_WAIT: a sentence
+            from balise.db import busy_message, is_lock_timeout  # (SQLAlchemy loads lazily)
+
+            if not is_lock_timeout(exc):
+                raise
+            settings = ctx.obj.settings if isinstance(ctx.obj, Context) else load_settings()
+            fail(ctx, busy_message(settings.lock_wait))
 
 
 def _wants_json(ctx: click.Context) -> bool:

@@ -80,6 +80,11 @@ class Settings:
     max_download_mb: int = 2048
     # Issue 16: the programme's indicator catalogues, one TOML file per campaign year.
     indicators_dir: Path = DEFAULT_DATA_DIR / "indicateurs"
+    # Issue 11: how long a writer waits for the store's write lock (seconds), and the deletion
+    # gate: an ingest closing more than this percentage of a department's current mailboxes or
+    # establishments is refused without --accept-drop (see ingest/gate.py).
+    lock_wait: float = 60.0
+    max_drop: float = 5.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -104,6 +109,8 @@ class Settings:
 
 _TUPLES = {"departments", "allowed_domains"}
 _PATHS = {"data_dir", "indicators_dir"}
+# Decimal settings and their bounds (a decimal comma is accepted: « 2,5 »).
+_NUMBERS = {"lock_wait": (0.0, 86400.0), "max_drop": (0.0, 100.0)}
 
 
 def _coerce(name: str, value: object) -> object:
@@ -115,6 +122,8 @@ def _coerce(name: str, value: object) -> object:
         return Path(str(value))
     if name == "demo":
         return str(value).lower() in {"1", "true", "yes", "oui"}
+    if name in _NUMBERS:
+        return _number(name, value)
     if name == "audit_retention_days":
         try:
             return int(str(value))
@@ -146,6 +155,19 @@ def _at_least_one(value: object, what: str) -> int:
         number = 0
     if number < 1:
         raise ConfigurationError(f"{what} (1 au moins), pas « {value} ».")
+    return number
+
+
+def _number(name: str, value: object) -> float:
+    low, high = _NUMBERS[name]
+    try:
+        number = float(str(value).replace(",", ".").strip())
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:  # also false for NaN
+        raise ConfigurationError(
+            f"BALISE_{name.upper()} doit être un nombre entre {low:g} et {high:g}, pas « {value} »."
+        )
     return number
 
 

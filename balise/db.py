@@ -1,7 +1,15 @@
 """Engine, sessions, schema upgrades and the store-wide write lock.
 
 SQLite runs in WAL mode so that readers (the dashboard) keep seeing the previous snapshot while an
-ingest writes the next one; PostgreSQL gives the same through MVCC.
+ingest writes the next one; PostgreSQL gives the same through MVCC. Readers never wait.
+
+Writers wait for a held lock at most ``BALISE_LOCK_WAIT`` seconds (SQLite's busy timeout,
+PostgreSQL's ``lock_timeout``), then fail with an error that :func:`is_lock_timeout` recognises
+and the edges turn into :func:`busy_message`. On SQLite, ``engine.begin()`` (the writers' way in)
+starts with ``BEGIN IMMEDIATE``: a deferred transaction that reads, then writes, cannot wait for
+the lock (SQLite returns « database is locked » at once to avoid a deadlock, whatever the busy
+timeout), whereas one that takes the lock first waits its turn. Reads (``engine.connect()``) stay
+deferred and never take the lock.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -27,17 +36,47 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ATTACHED_KEY = "balise_attached_scratch"
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    # Let SQLAlchemy, not pysqlite, decide when transactions begin (SQLAlchemy's documented
-    # recipe for SQLite), so that a writer can ask for BEGIN IMMEDIATE.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute(f"PRAGMA temp_store={_READ_TEMP_STORE}")
-    cur.close()
+# How long each engine's writers wait for the write lock (seconds), set by make_engine.
+_LOCK_WAIT: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
+
+
+def busy_message(wait_s: float) -> str:
+    """The French sentence for a writer that waited ``wait_s`` seconds for the lock in vain."""
+    held = f" depuis plus de {_fr_seconds(wait_s)}" if wait_s > 0 else ""
+    return (
+        f"Une importation est en cours : la base est verrouillée en écriture{held} ; "
+        "réessayez quand elle sera finie."
+    )
+
+
+def _fr_seconds(seconds: float) -> str:
+    return f"{seconds:g}".replace(".", ",") + " s"
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """True for a driver error saying the write lock stayed held longer than the wait: SQLite's
+    SQLITE_BUSY / SQLITE_LOCKED (« database is locked »), PostgreSQL's lock_timeout (55P03)."""
+    orig = getattr(exc, "orig", exc)
+    name = getattr(orig, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return True
+    return getattr(orig, "sqlstate", None) == "55P03"
+
+
+def _sqlite_pragmas(lock_wait_s: float):
+    def on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (SQLAlchemy's documented
+        # recipe for SQLite), so that a writer can ask for BEGIN IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(lock_wait_s * 1000)}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA temp_store={_READ_TEMP_STORE}")
+        cur.close()
+
+    return on_connect
 
 
 # Connections keep temporary b-trees in memory (the onboarding page's queries: 1.4 s cold this
@@ -53,17 +92,40 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their parent folder and pragmas."""
+def make_engine(url: str, lock_wait_s: float | None = None) -> Engine:
+    """An engine for ``url``; SQLite files get their parent folder and pragmas. Its writers wait
+    ``lock_wait_s`` seconds for the write lock (default: the ``BALISE_LOCK_WAIT`` setting)."""
+    if lock_wait_s is None:
+        from balise.config import load_settings
+
+        lock_wait_s = load_settings().lock_wait
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(lock_wait_s))
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+        # Writers come in through engine.begin(): take the write lock first (see the module's
+        # docstring). The option engine shares this engine's pool and events.
+        engine.begin = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin  # type: ignore[method-assign]
+    else:
+        options = f"-c lock_timeout={_pg_ms(lock_wait_s)}"
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"options": options})
+    _LOCK_WAIT[engine] = lock_wait_s
+    return engine
+
+
+def _pg_ms(seconds: float) -> int:
+    """PostgreSQL's lock_timeout in ms; 0 there means "wait forever", so never below 1."""
+    return max(int(seconds * 1000), 1)
+
+
+def lock_wait(engine: Engine | Connection) -> float:
+    """How long ``engine``'s writers wait for the write lock, in seconds."""
+    engine = getattr(engine, "engine", engine)  # a connection's engine
+    engine = getattr(engine, "_proxied", engine)  # an engine with execution options
+    return _LOCK_WAIT.get(engine, 60.0)
 
 
 @cache
@@ -86,7 +148,9 @@ def upgrade(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
+    # A deferred transaction: at head, Alembic only reads, and a read-only command run during
+    # an ingest must not wait for the write lock.
+    with engine.connect() as conn, conn.begin():
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -121,16 +185,17 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
 
 @contextmanager
 def write_transaction(
-    engine: Engine, lock_name: str, wait_s: float = 5.0, bulk: bool = False
+    engine: Engine, lock_name: str, wait_s: float | None = None, bulk: bool = False
 ) -> Iterator[Connection]:
     """One transaction holding the store-wide write lock named ``lock_name``.
 
-    SQLite: ``BEGIN IMMEDIATE`` takes the database write lock (waiting up to ``wait_s``).
-    PostgreSQL: a transaction-scoped advisory lock, waited for at most ``wait_s``.
-    A second writer therefore waits, then refuses with :class:`IngestBusyError`; nothing is
-    half-written because everything happens inside the one transaction. ``bulk`` (ingests)
-    sets SQLite up for big sorts for the transaction's length.
+    SQLite: ``BEGIN IMMEDIATE`` takes the database write lock (waiting up to ``wait_s``, by
+    default the engine's lock wait). PostgreSQL: a transaction-scoped advisory lock, waited for
+    at most ``wait_s``. A second writer therefore waits, then refuses with
+    :class:`IngestBusyError`; nothing is half-written because everything happens inside the one
+    transaction. ``bulk`` (ingests) sets SQLite up for big sorts for the transaction's length.
     """
+    wait_s = lock_wait(engine) if wait_s is None else wait_s
     with engine.connect() as conn:
         try:
             if is_sqlite(conn):
@@ -142,14 +207,21 @@ def write_transaction(
                 conn.begin()
             else:
                 conn.begin()
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait_s * 1000)}ms'")
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{_pg_ms(wait_s)}ms'")
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(lock_name)})
         except OperationalError as exc:
-            raise IngestBusyError(
-                "Une autre importation est en cours sur cette base ; réessayez quand elle sera finie."
-            ) from exc
+            if is_sqlite(conn):
+                _after_sqlite_write(conn, bulk)
+            if not is_lock_timeout(exc):
+                raise
+            raise IngestBusyError(busy_message(wait_s)) from exc
         try:
             yield conn
+        except OperationalError as exc:
+            conn.rollback()
+            if is_lock_timeout(exc):  # a statement waited for another writer's rows
+                raise IngestBusyError(busy_message(wait_s)) from exc
+            raise
         except BaseException:
             conn.rollback()
             raise
@@ -161,13 +233,15 @@ def write_transaction(
 
 
 def _after_sqlite_write(conn: Connection, bulk: bool) -> None:
-    """Detach and delete the transaction's scratch files; back to the usual pragmas."""
+    """Detach and delete the transaction's scratch files; back to the usual pragmas and the
+    engine's own lock wait."""
     dbapi = conn.connection.driver_connection
     for alias, path in conn.info.pop(ATTACHED_KEY, []):
         dbapi.execute(f"DETACH DATABASE {alias}")
         shutil.rmtree(Path(path).parent, ignore_errors=True)
     for pragma in _USUAL_PRAGMAS if bulk else ():
         dbapi.execute(pragma)
+    dbapi.execute(f"PRAGMA busy_timeout={int(lock_wait(conn) * 1000)}")
 
 
 def _lock_key(name: str) -> int:

@@ -61,3 +61,15 @@ class SecretError(BaliseError):
 class TamperingDetected(BaliseError):
     """Raised when the audit trail's hash chain does not verify: a line was changed, removed or
     slipped in. The message names the first broken link."""
+
+
+class DropRefused(BaliseError):
+    """Raised when an ingest would close too many of a department's current mailboxes or
+    establishments (the deletion gate, ``ingest.gate``); nothing is written. ``drops``: the
+    departments over the threshold (``ingest.load.Drop``)."""
+
+    def __init__(self, message: str, source: str, drops: list, file_name: str = ""):
+        super().__init__(message)
+        self.source = source
+        self.drops = drops
+        self.file_name = file_name

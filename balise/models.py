@@ -230,6 +230,27 @@ class AdoptionStat(Base):
     mailboxes_cab: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class IngestAlert(Base):
+    """An import the deletion gate refused with nobody at the keyboard (the worker's daily
+    refresh): the Vue régionale shows it until someone decides, by importing again with
+    ``--accept-drop`` or by dismissing it (both audited)."""
+
+    __tablename__ = "ingest_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(16))  # "annuaire" | "finess"
+    file_name: Mapped[str] = mapped_column(String(255))
+    # Comma list of the departments over the threshold; ``detail``: JSON
+    # [{"department", "current", "closing"}]; ``message``: the refusal, in French.
+    departments: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(16))  # None (open) | accepted | dismissed
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+
+
 class WatchedMailbox(Base):
     """A mailbox whose activity ``balise poll`` counts. Secrets are referenced, never in clear:
     ``secret_ref`` is ``enc:<fernet token>``, ``env:VAR`` or ``file:/path``."""

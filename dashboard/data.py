@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from balise.config import Settings, load_settings
 from balise.db import engine_for
-from balise.services import adoption, changes, geo, pack, snapshots, structures
+from balise.services import adoption, changes, geo, ingest_alerts, pack, snapshots, structures
 from balise.services.access import Actor
 from balise.services.structures import StructureFilter
 
@@ -118,6 +118,16 @@ def mailbox_mix(version: int, actor: Actor, deps: Deps, by: str = "department") 
 @st.cache_data(show_spinner=False)
 def trend(version: int, actor: Actor, deps: Deps) -> pd.DataFrame:
     return adoption.trend(_engine(), actor, deps)
+
+
+def open_ingest_alerts(actor: Actor, deps: Deps) -> pd.DataFrame:
+    """Imports refused by the deletion gate, awaiting a decision (a tiny table: not cached, so
+    a new alert or a decision shows at once)."""
+    return ingest_alerts.open_alerts(_engine(), actor, deps)
+
+
+def dismiss_ingest_alert(actor: Actor, alert_id: int) -> None:
+    ingest_alerts.dismiss(_engine(), actor, alert_id, "ignorée depuis la Vue régionale")
 
 
 # --- structures ---------------------------------------------------------------------------
@@ -415,7 +425,9 @@ def onboarding_advance(facts: str) -> int:
     spares repeated work)."""
     from balise.services import onboarding
 
-    return onboarding.advance_from_facts(_engine())
+    # A page view never waits for the write lock: while an ingest holds it, the advance is
+    # deferred (the ingest advances the pipeline itself when it commits).
+    return onboarding.advance_from_facts(_engine(), wait_s=0)
 
 
 def facts_marker() -> str:

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
+from sqlalchemy.exc import OperationalError
 
+from balise.db import busy_message, is_lock_timeout
 from balise.errors import BaliseError
 from balise.referentials.departments import load_departments, resolve_selection
 from balise.services.access import Actor
@@ -126,6 +128,10 @@ def act(action: Callable[[], object], done: str, key: str) -> None:
         action()
     except BaliseError as exc:
         st.error(str(exc))
+    except OperationalError as exc:  # the write lock stayed held longer than BALISE_LOCK_WAIT
+        if not is_lock_timeout(exc):
+            raise
+        st.error(busy_message(data.settings().lock_wait))
     else:
         st.session_state[key] = done
         st.rerun()

@@ -38,7 +38,15 @@ def ingest() -> None:
 
 
 def _run_ingest(
-    ctx: Context, kind, source, departments, region, all_departments, ca_bundle, timeout=600.0
+    ctx: Context,
+    kind,
+    source,
+    departments,
+    region,
+    all_departments,
+    ca_bundle,
+    timeout=600.0,
+    accept_drop=False,
 ):
     from ingest import jobs
     from ingest.sources.files import DownloadLimits
@@ -69,8 +77,11 @@ def _run_ingest(
             on_size=on_size,
             limits=DownloadLimits.of(timeout, settings.max_download_mb),
             archive_dir=settings.resolved_archive_dir(),
+            # The audit line and the onboarding advance (new directory lines or
+            # establishments are onboarding facts) commit with the import.
+            policy=jobs.Policy(actor, settings.max_drop, accept_drop),
         )
-    after_ingest(ctx, engine, actor, kind, selection, report, report.as_dict())
+    after_ingest(ctx, report, report.as_dict())
 
 
 def prepare(ctx: Context, kind: str, picked: tuple) -> tuple:
@@ -85,19 +96,9 @@ def prepare(ctx: Context, kind: str, picked: tuple) -> tuple:
     return engine, _check_import(ctx, engine, kind, selection), selection
 
 
-def after_ingest(ctx: Context, engine, actor, kind, selection, report, payload: dict) -> None:
-    """Audit line, onboarding advance and summary of an import (plus a warning on the error
-    output when the file could not be archived: the import stands)."""
-    from balise.services import audit
-    from ingest.worker import advance_onboarding
-
-    with engine.begin() as conn:
-        audit.record(conn, actor, f"ingest.{kind}", report.file_name,
-                     detail={"snapshot": report.snapshot_id, "départements": selection or "*"})  # fmt: skip
-    if not report.already_ingested:
-        # New directory lines or establishments are onboarding facts: advance now rather than
-        # at the next page view (silent here: the advance writes its own audit line).
-        advance_onboarding(engine, list(selection) if selection else None)
+def after_ingest(ctx: Context, report, payload: dict) -> None:
+    """The summary of an import (its audit line and onboarding advance committed with it), plus
+    a warning on the error output when the file could not be archived: the import stands."""
     ctx.echo(summary(report), payload)
     if report.archive_error and not ctx.as_json:
         click.echo(f"Attention : {report.archive_error}", err=True)
@@ -116,8 +117,14 @@ def _check_import(ctx: Context, engine, kind: str, selection) -> Actor:
 def summary(r: jobs.IngestReport) -> str:
     """The one-line French summary of an ingest."""
     from ingest import jobs
+    from ingest.gate import describe
 
     head = f"{jobs.SOURCES[r.source]} « {r.file_name} »"
+    if r.already_ingested and r.completed:
+        return (
+            f"{head} : déjà importé (instantané n° {r.snapshot_id}) ; sa ligne d'audit et "
+            "l'avancement de l'accompagnement manquaient : complétés."
+        )
     if r.already_ingested:
         return f"{head} : déjà importé (instantané n° {r.snapshot_id}), rien à faire."
     rejected = r.rejects.total if r.rejects else 0
@@ -136,9 +143,16 @@ def summary(r: jobs.IngestReport) -> str:
         f"{fr_count(r.removed, 'supprimée', 'supprimées')}, "
         f"{fr_count(r.changed, 'modifiée', 'modifiées')}"
     )
+    accepted = ""
+    if r.accepted_drops:
+        accepted = (
+            f" Suppressions acceptées (--accept-drop) : {describe(r.source, r.accepted_drops)}."
+        )
+    if r.settled_alerts:
+        accepted += f" Alerte(s) n° {', '.join(map(str, r.settled_alerts))} close(s)."
     return (
         f"{head} : {', '.join(parts)} ; {diff} ; instantané n° {r.snapshot_id} "
-        f"en {fr_decimal(r.duration_s)} s."
+        f"en {fr_decimal(r.duration_s)} s.{accepted}"
     )
 
 
@@ -167,22 +181,25 @@ def _ingest_command(kind: str, help_text: str):
                   help="Avec --from-archive : à partir de cette date (AAAA-MM-JJ).")  # fmt: skip
     @click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
                   help="Avec --from-archive : jusqu'à cette date incluse (AAAA-MM-JJ).")  # fmt: skip
+    @click.option("--accept-drop", is_flag=True,
+                  help="Accepter un import qui fermerait plus de BALISE_MAX_DROP % des BAL (ou "
+                  "établissements) d'un département (tracé dans le journal d'audit).")  # fmt: skip
     @pass_context
     def command(ctx, source, departments, region, all_departments, ca_bundle, timeout,
-                from_archive, since, until):  # fmt: skip
+                from_archive, since, until, accept_drop):  # fmt: skip
         picked = (departments, region, all_departments)
         if from_archive or since or until:
             from ingest.cli_sources import check_replay_options, run_replay
 
             check_replay_options(source, from_archive)
             dates = (since.date() if since else None, until.date() if until else None)
-            run_replay(ctx, kind, picked, timeout, *dates)
+            run_replay(ctx, kind, picked, timeout, *dates, accept_drop=accept_drop)
         elif source is None:
             from ingest.cli_sources import run_refresh
 
-            run_refresh(ctx, kind, picked, ca_bundle, timeout)
+            run_refresh(ctx, kind, picked, ca_bundle, timeout, accept_drop)
         else:
-            _run_ingest(ctx, kind, source, *picked, ca_bundle, timeout)
+            _run_ingest(ctx, kind, source, *picked, ca_bundle, timeout, accept_drop)
 
     return command
 
@@ -199,6 +216,46 @@ _ingest_command(
 )
 
 
+@requires("read")  # the alerts of the actor's departments
+@ingest.command("alerts")
+@pass_context
+def alerts(ctx: Context) -> None:
+    """Lister les imports automatiques refusés qui attendent une décision."""
+    from balise.db import engine_for, upgrade
+    from balise.formatting import fr_date
+    from balise.services import ingest_alerts
+    from ingest.jobs import SOURCES
+
+    engine = engine_for(ctx.settings.resolved_database_url())
+    upgrade(engine)
+    df = ingest_alerts.open_alerts(engine, ctx.actor, None)
+    lines = [
+        f"n° {a.id} du {fr_date(a.created_at)} ({SOURCES[a.source]}, « {a.file_name} ») : "
+        f"{a.message}"
+        for a in df.itertuples()
+    ]
+    ctx.echo(
+        "\n".join(lines) or "Aucune alerte d'import en attente.",
+        {"alerts": df.to_dict(orient="records")},
+    )
+
+
+@requires("act", objects=("alert_id",))  # the service checks the alert's departments
+@ingest.command("dismiss")
+@click.argument("alert_id", type=int)
+@click.option("--reason", default="", help="Pourquoi l'alerte est close sans import.")
+@pass_context
+def dismiss(ctx: Context, alert_id: int, reason: str) -> None:
+    """Clore une alerte d'import sans importer le fichier refusé (tracé dans l'audit)."""
+    from balise.db import engine_for, upgrade
+    from balise.services import ingest_alerts
+
+    engine = engine_for(ctx.settings.resolved_database_url())
+    upgrade(engine)
+    ingest_alerts.dismiss(engine, ctx.actor, alert_id, reason)
+    ctx.echo(f"Alerte n° {alert_id} close sans import.", {"alert": alert_id})
+
+
 @requires("admin")  # writes every department's data, as the system
 @click.command()
 @click.option("--national", is_flag=True, help="Fichiers à l'échelle nationale (bancs d'essai).")
@@ -213,7 +270,6 @@ def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> Non
     from balise.db import engine_for, upgrade
     from ingest import jobs
     from ingest.demo import write_demo
-    from ingest.worker import advance_onboarding
 
     out = out or ctx.settings.data_dir / ("demo-national" if national else "demo")
     files = write_demo(out, national=national)
@@ -223,12 +279,12 @@ def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> Non
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     selection = None if national else resolve_selection(region=ctx.settings.region)
-    reports = [jobs.ingest(engine, "finess", str(files.finess), selection, is_demo=True)]
-    for path in files.annuaire:
-        reports.append(jobs.ingest(engine, "annuaire", str(path), selection, is_demo=True))
+    policy = jobs.Policy(ctx.actor, ctx.settings.max_drop)
+    reports = [
+        jobs.ingest(engine, kind, str(path), selection, is_demo=True, policy=policy)
+        for kind, path in [("finess", files.finess)] + [("annuaire", p) for p in files.annuaire]
+    ]
     fresh = sum(not r.already_ingested for r in reports)
-    if fresh:
-        advance_onboarding(engine, list(selection) if selection else None)
     ctx.echo(
         f"Données de démonstration : {fresh} fichier(s) importé(s) sur {len(reports)} "
         f"(FINESS + {len(files.annuaire)} instantanés de l'annuaire), depuis {out}.",

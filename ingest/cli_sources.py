@@ -23,20 +23,24 @@ def check_replay_options(source: str | None, from_archive: bool) -> None:
         raise click.UsageError("--from-archive réimporte l'archive : ne donnez pas de SOURCE.")
 
 
-def run_refresh(ctx: Context, kind: str, picked: tuple, ca_bundle, timeout: float) -> None:
+def run_refresh(
+    ctx: Context, kind: str, picked: tuple, ca_bundle, timeout: float, accept_drop: bool = False
+) -> None:
     """No SOURCE: the configured URL, downloaded and imported only if its file changed."""
     from balise.services import audit
+    from ingest import jobs
     from ingest.refresh import refresh
     from ingest.sources.files import DownloadLimits
 
     settings = ctx.settings
     engine, actor, selection = prepare(ctx, kind, picked)
     limits = DownloadLimits.of(timeout, settings.max_download_mb)
+    policy = jobs.Policy(actor, settings.max_drop, accept_drop)
     done = refresh(
-        engine, kind, settings, selection, limits, ca_bundle or settings.ca_bundle or None
+        engine, kind, settings, selection, limits, ca_bundle or settings.ca_bundle or None, policy
     )
     if done.ingest is not None:
-        after_ingest(ctx, engine, actor, kind, selection, done.ingest, done.as_dict())
+        after_ingest(ctx, done.ingest, done.as_dict())
         return
     with engine.begin() as conn:
         audit.record(conn, actor, f"ingest.{kind}", done.url,
@@ -44,12 +48,14 @@ def run_refresh(ctx: Context, kind: str, picked: tuple, ca_bundle, timeout: floa
     ctx.echo(f"{LABELS[kind]} : inchangé ({done.how}) ; rien n'est importé.", done.as_dict())
 
 
-def run_replay(ctx: Context, kind: str, picked: tuple, timeout: float, since, until) -> None:
-    """``--from-archive``: one line per archived file, then the totals; exit 1 if one failed."""
-    from balise.services import audit
+def run_replay(
+    ctx: Context, kind: str, picked: tuple, timeout: float, since, until, accept_drop=False
+) -> None:
+    """``--from-archive``: one line per archived file, then the totals; exit 1 if one failed.
+    Each import commits with its audit line (naming the archived file) and onboarding advance."""
+    from ingest import jobs
     from ingest.replay import replay
     from ingest.sources.files import DownloadLimits
-    from ingest.worker import advance_onboarding
 
     folder = ctx.settings.resolved_archive_dir()
     if folder is None:
@@ -57,18 +63,12 @@ def run_replay(ctx: Context, kind: str, picked: tuple, timeout: float, since, un
     engine, actor, selection = prepare(ctx, kind, picked)
 
     def tell(one) -> None:
-        if one.report is not None:
-            with engine.begin() as conn:
-                audit.record(conn, actor, f"ingest.{kind}", one.report.file_name,
-                             detail={"snapshot": one.report.snapshot_id, "archive": one.name,
-                                     "départements": selection or "*"})  # fmt: skip
         if not ctx.as_json:
             click.echo(summary(one.report) if one.report else one.line, err=one.outcome == "failed")
 
     limits = DownloadLimits.of(timeout, ctx.settings.max_download_mb)
-    done = replay(engine, kind, folder, selection, since, until, limits, tell)
-    if any(one.outcome == "imported" for one in done):
-        advance_onboarding(engine, list(selection) if selection else None)
+    policy = jobs.Policy(actor, ctx.settings.max_drop, accept_drop)
+    done = replay(engine, kind, folder, selection, since, until, limits, tell, policy)
     counts = {o: sum(one.outcome == o for one in done) for o in REPLAY_OUTCOMES}
     ctx.echo(_replay_total(kind, counts), {"files": [one.as_dict() for one in done], **counts})
     if counts["failed"]:

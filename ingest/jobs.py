@@ -1,6 +1,12 @@
 """Ingest jobs: fetch a source, read it with the pure reader, write it with the one writer, inside
 one transaction holding the store's ingest lock. A failure anywhere rolls everything back, so the
-previous snapshot stays exactly as it was."""
+previous snapshot stays exactly as it was.
+
+One transaction per fact: the snapshot, the deletion gate's verdict (``ingest.gate``), the
+import's audit line, the onboarding advance its facts bring and the alerts it settles commit
+together or not at all; a crash at any point leaves nothing for a re-run to call « déjà
+importé ». A snapshot that lacks its audit line all the same (written by the former two-step
+writer) gets it, with the advance, from the « déjà importé » re-run."""
 
 from __future__ import annotations
 
@@ -8,18 +14,22 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from balise.db import write_transaction
 from balise.errors import SourceError
 from balise.formatting import fr_count
-from ingest import archive, load
+from balise.models import AuditEntry
+from balise.services import audit, ingest_alerts
+from balise.services.access import SYSTEM, Actor
+from balise.services.onboarding import advance_in
+from ingest import archive, gate, load
 from ingest.sources import annuaire, finess
 from ingest.sources.files import DownloadLimits, fetch_source, open_rows
 from ingest.sources.rows import ReadStats
@@ -62,13 +72,33 @@ class IngestReport:
     # Where the file was archived, or why it could not be (the import stands either way).
     archived: str | None = None
     archive_error: str | None = None
+    # Drops over the gate's threshold that --accept-drop let through, alerts it settled.
+    accepted_drops: list[load.Drop] = field(default_factory=list)
+    settled_alerts: list[int] = field(default_factory=list)
+    onboarding_moved: int = 0
+    # An « already ingested » file whose audit line (and onboarding advance) was missing.
+    completed: bool = False
 
     def as_dict(self) -> dict:
-        data = {k: v for k, v in self.__dict__.items() if k != "rejects"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("rejects", "accepted_drops")}
+        data["accepted_drops"] = [d.__dict__ for d in self.accepted_drops]
         data["rejected"] = self.rejects.total if self.rejects else 0
         data["rejected_by_reason"] = dict(self.rejects.reasons) if self.rejects else {}
         data["rejected_examples"] = self.rejects.examples[:10] if self.rejects else []
         return data
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who imports and what they accept: ``actor`` signs the audit line (``detail`` adds to
+    it); the deletion gate refuses drops over ``max_drop_pct`` % unless ``accept_drop``;
+    ``advance`` moves the onboarding pipeline from the new facts in the same transaction."""
+
+    actor: Actor = SYSTEM
+    max_drop_pct: float = 5.0
+    accept_drop: bool = False
+    advance: bool = True
+    detail: dict = field(default_factory=dict)
 
 
 def ingest(
@@ -81,15 +111,18 @@ def ingest(
     is_demo: bool = False,
     progress: Callable[[int], None] | None = None,
     on_size: Callable[[int], None] | None = None,
-    lock_wait_s: float = 30.0,
+    lock_wait_s: float | None = None,
     limits: DownloadLimits | None = None,
     generated_at: datetime | None = None,
     archive_dir: Path | None = None,
+    policy: Policy | None = None,
 ) -> IngestReport:
     """Ingest one directory or FINESS ``source`` for ``departments`` (None = all); a URL is
     downloaded within ``limits`` (deadline, size cap). ``generated_at``: the file's date when it
     carries none itself (a download's URL, an archive's header). Once committed, the file is
-    archived in ``archive_dir`` (None = not kept; a failure there leaves the import as it is)."""
+    archived in ``archive_dir`` (None = not kept; a failure there leaves the import as it is).
+    ``policy``: who imports, what the gate accepts (default: the local operator, no drop)."""
+    policy = policy or Policy()
     if kind not in SOURCES:
         raise SourceError(f"Source inconnue : {kind} (attendu : annuaire ou finess).")
     started = time.perf_counter()
@@ -99,7 +132,7 @@ def ingest(
         with write_transaction(engine, "ingest", wait_s=lock_wait_s, bulk=True) as conn:
             same = load.find_same_snapshot(conn, meta)
             if same is not None:
-                return IngestReport(kind, local.file_name, same, already_ingested=True)
+                return _already_ingested(conn, kind, local.file_name, same, departments, policy)
             if on_size:
                 on_size(local.path.stat().st_size)
             stats = ReadStats()
@@ -111,15 +144,62 @@ def ingest(
             stats.generated_at = stats.generated_at or generated_at
             if result.kept == 0:
                 raise SourceError(_nothing_kept(kind, stats, result))
+            accepted = gate.check(
+                kind, local.file_name, result.drops, policy.max_drop_pct, policy.accept_drop
+            )
             duration = time.perf_counter() - started
             load.close_snapshot(conn, result, stats, duration)
+            report = IngestReport(
+                kind, local.file_name, result.snapshot_id, False, stats.lines, result.kept,
+                result.duplicates, stats.out_of_scope, result.rejects, result.created,
+                result.removed, result.changed, stats.encoding, duration, accepted_drops=accepted,
+            )  # fmt: skip
+            _settle(conn, report, departments, policy)
         kept = _archive(None if is_demo else archive_dir, kind, local, stats.generated_at)
+        report.archived, report.archive_error = kept
     log.info("ingested %s %s as snapshot %s", kind, local.file_name, result.snapshot_id)
-    return IngestReport(
-        kind, local.file_name, result.snapshot_id, False, stats.lines, result.kept,
-        result.duplicates, stats.out_of_scope, result.rejects, result.created, result.removed,
-        result.changed, stats.encoding, duration, *kept,
-    )  # fmt: skip
+    return report
+
+
+def _already_ingested(
+    conn, kind: str, file_name: str, snapshot_id: int, departments, policy: Policy
+) -> IngestReport:
+    """The report of a file already ingested. A snapshot without its audit line (committed
+    apart from it by an earlier version, then interrupted) gets it now, with the onboarding
+    advance, so that a re-run completes what is missing."""
+    report = IngestReport(kind, file_name, snapshot_id, already_ingested=True)
+    audited = conn.execute(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.action == f"ingest.{kind}",
+            AuditEntry.outcome == "ok",
+            AuditEntry.detail.like(f'{{"snapshot": {snapshot_id},%'),
+        )
+        .limit(1)
+    ).first()
+    if audited is None:
+        _settle(conn, report, departments, policy)
+        report.completed = True
+    return report
+
+
+def _settle(
+    conn, report: IngestReport, departments: tuple[str, ...] | None, policy: Policy
+) -> None:
+    """What the import brings besides its rows, in its transaction: the alerts an accepted
+    drop settles, the onboarding advance and the audit line."""
+    if policy.accept_drop:
+        report.settled_alerts = ingest_alerts.accept_open(
+            conn, policy.actor, report.source, departments
+        )
+    if policy.advance:
+        report.onboarding_moved = advance_in(conn, departments)
+    detail: dict = {"snapshot": report.snapshot_id, "départements": departments or "*"}
+    detail |= policy.detail
+    if policy.accept_drop:
+        detail["suppressions acceptées"] = [d.__dict__ for d in report.accepted_drops]
+        detail["alertes closes"] = report.settled_alerts
+    audit.record(conn, policy.actor, f"ingest.{report.source}", report.file_name, detail=detail)
 
 
 MSG_NOT_ARCHIVED = "Fichier importé, mais non archivé dans {folder} : {reason}."

@@ -6,6 +6,11 @@ current mailbox versions: close removed and changed versions, open created and c
 new versions to FINESS, freeze the adoption figures of the snapshot. FINESS ingest: replace the
 establishments of the selected departments, relink current mailboxes, refresh the latest figures.
 Every statement is plain SQL that runs the same on SQLite and PostgreSQL.
+
+An import of some departments only closes versions of those departments: the others keep their
+current versions, hence their last imported state, and the figures frozen at the new snapshot
+cover every department the directory covers (``balise.services.snapshots``). What an import would
+close in each department is counted (``LoadResult.drops``) for the deletion gate (``ingest.gate``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
+from balise.services.snapshots import covered_departments
 from ingest import load_finess_plus as finess_plus
 from ingest.sources.rows import Chunk, ReadStats, Rejected
 from ingest.staging import (
@@ -119,6 +125,16 @@ class SnapshotMeta:
     is_demo: bool = False
 
 
+@dataclass(frozen=True)
+class Drop:
+    """What an import closes in one department: ``closing`` of its ``current`` mailboxes (or
+    establishments, for FINESS) are no longer in the file."""
+
+    department: str
+    current: int
+    closing: int
+
+
 @dataclass
 class LoadResult:
     snapshot_id: int
@@ -128,6 +144,7 @@ class LoadResult:
     removed: int = 0
     changed: int = 0
     rejects: RejectLog = field(default_factory=RejectLog)
+    drops: list[Drop] = field(default_factory=list)  # departments where something closes
 
     @property
     def duplicates(self) -> int:
@@ -217,7 +234,7 @@ def load_directory(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]
         result.kept = written - dropped
         result.created = result.kept
     _refresh_statistics(conn, "mailboxes")
-    freeze_adoption(conn, result.snapshot_id, meta.departments)
+    freeze_adoption(conn, result.snapshot_id, covered_departments(conn, result.snapshot_id))
     return result
 
 
@@ -283,6 +300,13 @@ def _drop_repeats(
 
 @contextmanager
 def indexes_dropped(conn: Connection, table: Table) -> Iterator[None]:
+    """SQLite: the indexes of ``table`` dropped for a bulk load into it, built once at the end.
+    Not on PostgreSQL: DROP INDEX holds an ACCESS EXCLUSIVE lock until commit, so every reader
+    of the table (the dashboard) would wait for the whole ingest (24 s on the national demo,
+    measured), whereas keeping the indexes costs the load a few per cent."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
     for index in table.indexes:
         index.drop(conn)
     yield
@@ -379,14 +403,17 @@ def _diff_mailboxes(
     s = result.snapshot_id
     scope, params = _scope_sql(departments, "m.department")
     # Removed: current versions of the selected departments that the new file no longer has.
-    result.removed = conn.execute(
+    closed = conn.execute(
         text(
             "UPDATE mailboxes SET valid_to = :s WHERE id IN (SELECT m.id FROM mailboxes m "
             f"WHERE m.valid_to IS NULL AND {scope} AND NOT EXISTS "
-            f"(SELECT 1 FROM {stage} st WHERE st.address = m.address))"
+            f"(SELECT 1 FROM {stage} st WHERE st.address = m.address)) RETURNING department"
         ),
         {"s": s, **params},
-    ).rowcount
+    ).scalars()
+    closing = Counter(closed)
+    result.removed = closing.total()
+    result.drops = _drops(conn, "mailboxes", "valid_to IS NULL", closing, after=True)
     # One pass over the staged rows keeps the new and the changed ones, with their old version.
     differs = " OR ".join(f"m.{c} IS DISTINCT FROM st.{c}" for c in VERSIONED)
     on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
@@ -445,7 +472,7 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
     relink_mailboxes(conn)
     latest = latest_directory_snapshot(conn)
     if latest is not None:
-        freeze_adoption(conn, latest, None, replace=True)
+        freeze_adoption(conn, latest, covered_departments(conn, latest), replace=True)
     return result
 
 
@@ -491,13 +518,20 @@ def _replace_establishments(
     insert_batches(conn, "stage_establishments", new)
     conn.exec_driver_sql("CREATE INDEX ix_stage_establishments ON stage_establishments (finess_et)")
     scope, params = _scope_sql(departments, "e.department")
-    result.removed = conn.execute(
-        text(
-            f"SELECT count(*) FROM establishments e WHERE {scope} AND NOT EXISTS "
-            "(SELECT 1 FROM stage_establishments st WHERE st.finess_et = e.finess_et)"
-        ),
-        params,
-    ).scalar_one()
+    closing = Counter(
+        dict(
+            conn.execute(
+                text(
+                    f"SELECT e.department, count(*) FROM establishments e WHERE {scope} AND NOT "
+                    "EXISTS (SELECT 1 FROM stage_establishments st WHERE st.finess_et = e.finess_et) "
+                    "GROUP BY e.department"
+                ),
+                params,
+            ).all()
+        )
+    )
+    result.removed = closing.total()
+    result.drops = _drops(conn, "establishments", "1 = 1", closing, after=False)
     result.created = conn.exec_driver_sql(
         "SELECT count(*) FROM stage_establishments st WHERE NOT EXISTS "
         "(SELECT 1 FROM establishments e WHERE e.finess_et = st.finess_et)"
@@ -516,6 +550,24 @@ def _replace_establishments(
     )
 
 
+def _drops(conn: Connection, table: str, current: str, closing: Counter, after: bool) -> list[Drop]:
+    """One ``Drop`` per department of ``closing`` (department -> rows closing), with the number
+    of its rows of ``table`` matching ``current`` now; ``after``: the closing rows no longer
+    match (they were closed already), so they are added back."""
+    if not closing:
+        return []
+    counted = dict(
+        conn.execute(
+            text(
+                f"SELECT department, count(*) FROM {table} WHERE {current} "
+                "AND department IN :departments GROUP BY department"
+            ).bindparams(bindparam("departments", expanding=True)),
+            {"departments": sorted(closing)},
+        ).all()
+    )
+    return [Drop(d, counted.get(d, 0) + (n if after else 0), n) for d, n in sorted(closing.items())]
+
+
 def latest_directory_snapshot(conn: Connection) -> int | None:
     return conn.execute(
         select(Snapshot.id)
@@ -528,12 +580,15 @@ def latest_directory_snapshot(conn: Connection) -> int | None:
 def freeze_adoption(
     conn: Connection, snapshot_id: int, departments: tuple[str, ...] | None, replace: bool = False
 ) -> None:
-    """Write the adoption figures of the médico-social establishments at ``snapshot_id``.
+    """Write the adoption figures of the médico-social establishments of ``departments`` (None:
+    all) at ``snapshot_id``: the departments the directory covers by then, so that each
+    snapshot holds every department's state, a department outside the import with its last
+    imported one (its mailbox versions are still valid at ``snapshot_id``).
 
     "Equipped" is the one definition of ``balise.services.links``. A mailbox counts once per
     department and category, even when it equips several establishments there through their
-    legal entity (EJ). With ``replace``, the figures of that snapshot are recomputed for every
-    department (after a FINESS ingest changed the establishments).
+    legal entity (EJ). With ``replace``, the figures of that snapshot are recomputed (after a
+    FINESS ingest changed the establishments).
     """
     if replace:
         conn.execute(delete(AdoptionStat).where(AdoptionStat.snapshot_id == snapshot_id))

@@ -57,8 +57,10 @@ def refresh(
     departments: tuple[str, ...] | None,
     limits: DownloadLimits | None = None,
     ca_bundle: str | None = None,
+    policy: jobs.Policy | None = None,
 ) -> RefreshReport:
-    """Refresh ``kind`` from its configured URL for ``departments`` (None = all)."""
+    """Refresh ``kind`` from its configured URL for ``departments`` (None = all); an import is
+    made by ``policy`` (who, what the deletion gate accepts: ``jobs.ingest``)."""
     url = settings.source_url(kind)
     if not url:
         label, setting = sources.SOURCES[kind], f"BALISE_{kind.upper()}_URL"
@@ -72,7 +74,7 @@ def refresh(
                 report = jobs.ingest(
                     engine, kind, str(checked.received.path), departments, ca_bundle=ca_bundle,
                     limits=limits, generated_at=checked.file_date,
-                    archive_dir=settings.resolved_archive_dir(),
+                    archive_dir=settings.resolved_archive_dir(), policy=policy,
                 )  # fmt: skip
     except Exception as exc:
         reason = str(exc) if isinstance(exc, BaliseError) else MSG_UNEXPECTED

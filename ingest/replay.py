@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -60,8 +60,10 @@ def replay(
     until: date | None = None,
     limits: DownloadLimits | None = None,
     on_file: Callable[[Replayed], None] | None = None,
+    policy: jobs.Policy | None = None,
 ) -> list[Replayed]:
-    """Replay the archived files of ``kind`` (from ``since`` to ``until``) into the store."""
+    """Replay the archived files of ``kind`` (from ``since`` to ``until``) into the store, each
+    by ``policy`` (its audit line names the archived file)."""
     files = archive.listing(archive_dir, kind, since, until)
     if not files:
         period = _period(since, until)
@@ -71,7 +73,7 @@ def replay(
     limits = limits or DownloadLimits()
     done = []
     for archived in files:
-        outcome = _replay_one(engine, archived, departments, limits)
+        outcome = _replay_one(engine, archived, departments, limits, policy or jobs.Policy())
         if on_file:
             on_file(outcome)
         done.append(outcome)
@@ -79,7 +81,11 @@ def replay(
 
 
 def _replay_one(
-    engine: Engine, archived: archive.Archived, departments, limits: DownloadLimits
+    engine: Engine,
+    archived: archive.Archived,
+    departments,
+    limits: DownloadLimits,
+    policy: jobs.Policy,
 ) -> Replayed:
     name = archived.path.name
     same, newest = _store_position(engine, archived, departments)
@@ -94,8 +100,9 @@ def _replay_one(
         with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
             path = archive.restore(archived, Path(workdir), limits.max_bytes)
             report = jobs.ingest(
-                engine, archived.source, str(path), departments, limits=limits, generated_at=when
-            )
+                engine, archived.source, str(path), departments, limits=limits, generated_at=when,
+                policy=replace(policy, detail={"archive": name}),
+            )  # fmt: skip
     except BaliseError as exc:
         log.warning("replay of %s failed: %s", name, exc)
         return Replayed(name, "failed", f"{name} : {exc}")

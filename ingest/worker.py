@@ -13,8 +13,10 @@ and every attempt is recorded for ``balise sources``.
 - SQLite: one worker (a file lock refuses a second), a plain loop keeping each department's
   next due time.
 
-After each poll that counted messages and each refresh that imported a file, the onboarding
-pipeline advances from the facts (``balise.services.onboarding.advance_from_facts``).
+After each poll that counted messages, the onboarding pipeline advances from the facts
+(``balise.services.onboarding.advance_from_facts``); a refresh that imports a file advances it in
+the import's own transaction. A refreshed file the deletion gate refuses (``ingest.gate``) is not
+imported: it leaves an alert (``balise.services.ingest_alerts``) until someone decides.
 
 A worker keeps its IMAP sessions between polls (``SessionPool``): a quiet mailbox then costs one
 EXAMINE per folder. cron or a systemd timer running ``balise poll`` is the alternative (README).
@@ -35,7 +37,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
 from balise.config import Settings
-from balise.errors import BaliseError, ConfigurationError
+from balise.errors import BaliseError, ConfigurationError, DropRefused
 from balise.models import WatchedMailbox
 from balise.referentials.departments import resolve_selection
 from balise.services.access import SYSTEM
@@ -104,7 +106,10 @@ def poll_department(rt: Runtime, department: str) -> PollReport:
 
 def refresh_source(rt: Runtime, kind: str) -> str:
     """Refresh the directory ("annuaire") or FINESS from its configured URL: a conditional
-    request first, the file downloaded and imported only if it changed (``ingest.refresh``)."""
+    request first, the file downloaded and imported only if it changed (``ingest.refresh``),
+    with its audit line and onboarding advance in the import's transaction. A file the
+    deletion gate refuses leaves an alert for the Vue régionale (one per file) instead."""
+    from ingest import jobs
     from ingest.refresh import refresh
     from ingest.sources.files import DownloadLimits
 
@@ -113,12 +118,27 @@ def refresh_source(rt: Runtime, kind: str) -> str:
         return "aucune URL configurée"
     selection = resolve_selection(None, None, False, s.region, s.departments)
     limits = DownloadLimits.of(rt.download_timeout, s.max_download_mb)
-    report = refresh(rt.engine, kind, s, selection, limits, s.ca_bundle or None)
+    policy = jobs.Policy(SYSTEM, s.max_drop)
+    try:
+        report = refresh(rt.engine, kind, s, selection, limits, s.ca_bundle or None, policy)
+    except DropRefused as refusal:
+        return f"refusé (alerte n° {_alert(rt.engine, kind, refusal)}) : {refusal}"
     if report.ingest is None:
         return f"inchangé ({report.how})"
-    if not report.ingest.already_ingested:
-        advance_onboarding(rt.engine, list(selection) if selection else None)
     return f"importé : {report.ingest.file_name}"
+
+
+def _alert(engine: Engine, kind: str, refusal: DropRefused) -> int:
+    """The open alert for the refused file: the existing one, else a new one."""
+    from balise.services import ingest_alerts
+
+    existing = ingest_alerts.is_open_for(engine, kind, refusal.file_name)
+    if existing:
+        return existing
+    with engine.begin() as conn:
+        alert = ingest_alerts.record(conn, SYSTEM, kind, refusal.file_name, refusal)
+    log.warning("worker: %s refused by the deletion gate, alert %d", kind, alert)
+    return alert
 
 
 # ----- SQLite: one worker, a plain loop ----------------------------------------------------------

@@ -31,6 +31,7 @@ from balise.models import (
     AuditEntry,
     BalTest,
     DailyActivity,
+    IngestAlert,
     Onboarding,
     ProvisionedBal,
     Snapshot,
@@ -121,6 +122,7 @@ def _samples(tmp_path: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]
         "mailboxes": {"38": BAL38, "69": BAL69},
         "finess": {"38": E38, "69": E69},
         "login": {"38": "anim38", "69": "admin"},  # one's own account, or someone else's
+        "alert_id": {"38": "1", "69": "2"},  # the import alerts of the seed
         "file": {
             "38": _sheet(tmp_path / "bal38.xlsx", f"neuf-isere@{DOMAIN}", "38"),
             "69": _sheet(tmp_path / "bal69.xlsx", f"neuf-rhone@{DOMAIN}", "69"),
@@ -185,6 +187,9 @@ def _state(engine: Engine) -> dict:
             "users": conn.execute(
                 select(User.login, User.role, User.departments, User.disabled, User.password_hash)
                 .order_by("login")
+            ).all(),
+            "alerts": conn.execute(
+                select(IngestAlert.id, IngestAlert.decision).order_by(IngestAlert.id)
             ).all(),
             **{
                 model.__tablename__: conn.scalar(select(func.count()).select_from(model))

@@ -302,7 +302,7 @@ def test_second_ingest_refuses_while_first_runs_and_readers_see_previous(
         other = write_directory(
             tmp_path / "other.txt", [directory_line("ORG", "n@x.mssante.fr", A)]
         )
-        with pytest.raises(IngestBusyError, match="Une autre importation est en cours"):
+        with pytest.raises(IngestBusyError, match="Une importation est en cours"):
             jobs.ingest(engine, "annuaire", str(other), ARA, lock_wait_s=0.3)
     finally:
         release.set()

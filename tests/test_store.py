@@ -34,7 +34,7 @@ def test_second_writer_is_refused_while_first_holds_the_lock(empty_db, database_
     other = make_engine(database_url)
     try:
         with (
-            pytest.raises(IngestBusyError, match="Une autre importation est en cours"),
+            pytest.raises(IngestBusyError, match="Une importation est en cours"),
             write_transaction(other, "ingest", wait_s=0.2),
         ):
             pass

@@ -28,13 +28,15 @@ def _store(ctx: Context) -> Engine:
     """The configured store, refusing an empty or unmigrated one with a French sentence."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from balise.db import engine_for
+    from balise.db import engine_for, is_lock_timeout
     from balise.services import snapshots
 
     engine = engine_for(ctx.settings.resolved_database_url())
     try:
         version = snapshots.data_version(engine)
     except SQLAlchemyError as exc:
+        if is_lock_timeout(exc):  # a locked store is not an empty one: the CLI says so
+            raise
         raise NotFoundError(NO_DATA) from exc
     if version == 0:
         raise NotFoundError(NO_DATA)

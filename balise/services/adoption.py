@@ -98,14 +98,17 @@ def mailbox_totals(
     return {code: int(n or 0) for code, n in zip(BAL_TYPES, row, strict=True)}
 
 
-def trend(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
-    """Equipped share at each directory snapshot, read from the frozen ``adoption_stats``."""
-    deps = readable_departments(actor, departments)
+def _department_points(engine: Engine, deps: tuple[str, ...] | None) -> pd.DataFrame:
+    """ESMS and equipped ESMS of each department at each directory snapshot, read from the
+    frozen ``adoption_stats``: every snapshot holds every department the directory had covered
+    by then, a department outside the import with its last imported state (see ``ingest.load``
+    ``freeze_adoption``)."""
     when = func.coalesce(Snapshot.generated_at, Snapshot.ingested_at)
     stmt = (
         select(
             AdoptionStat.snapshot_id,
             func.max(when),
+            AdoptionStat.department,
             func.sum(AdoptionStat.structures),
             func.sum(AdoptionStat.equipped),
         )
@@ -114,18 +117,54 @@ def trend(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd
             in_departments(AdoptionStat.department, deps),
             AdoptionStat.category_code.in_(sorted(medico_social_codes())),
         )
-        .group_by(AdoptionStat.snapshot_id)
-        .order_by(AdoptionStat.snapshot_id)
+        .group_by(AdoptionStat.snapshot_id, AdoptionStat.department)
+        .order_by(AdoptionStat.snapshot_id, AdoptionStat.department)
     )
-    df = frame(engine, stmt, ["snapshot_id", "date", "structures", "equipped"])
+    df = frame(engine, stmt, ["snapshot_id", "date", "department", "structures", "equipped"])
     df["date"] = pd.to_datetime(df["date"])
     df[["structures", "equipped"]] = df[["structures", "equipped"]].fillna(0).astype(int)
-    return _share(df)
+    return df
+
+
+def trend(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
+    """Equipped share of the selection at each directory day (the day's last import): the sum
+    over the departments of each one's latest import at or before it. ``departments`` counts
+    the departments with a state then (one imported later joins the sum at its first import)."""
+    from balise.services.snapshots import last_of_each_day
+
+    deps = readable_departments(actor, departments)
+    per_department = _department_points(engine, deps)
+    points = (
+        per_department.groupby(["snapshot_id", "date"], as_index=False)
+        .agg(
+            structures=("structures", "sum"),
+            equipped=("equipped", "sum"),
+            departments=("department", "count"),
+        )
+        .sort_values("snapshot_id")
+    )
+    return _share(last_of_each_day(points))
+
+
+def _deltas(per_department: pd.DataFrame, last: int, before: int) -> dict:
+    """Change of equipped ESMS and of the share between two snapshots, each department against
+    its own state at ``before``; a department without one (first imported since) counts no
+    change rather than all its ESMS as new."""
+    counts = ["structures", "equipped"]
+    at = per_department.set_index("department")
+    now = at.loc[at["snapshot_id"] == last, counts]
+    then = at.loc[at["snapshot_id"] == before, counts].reindex(now.index).fillna(now)
+    share_now = 100.0 * now["equipped"].sum() / max(now["structures"].sum(), 1)
+    share_then = 100.0 * then["equipped"].sum() / max(then["structures"].sum(), 1)
+    return {
+        "share_delta": float(share_now - share_then),
+        "equipped_delta": int(now["equipped"].sum() - then["equipped"].sum()),
+    }
 
 
 def headline(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> dict:
     """The regional view's figures: ESMS, equipped, share, mailboxes by type, and the change of
-    the share (in points) and of equipped ESMS since the previous directory snapshot."""
+    the share (in points) and of equipped ESMS since the previous directory day."""
     deps = readable_departments(actor, departments)
     cov = coverage(engine, actor, deps)
     structures, equipped = int(cov["structures"].sum()), int(cov["equipped"].sum())
@@ -137,9 +176,16 @@ def headline(engine: Engine, actor: Actor, departments: Iterable[str] | None) ->
         "share_delta": None,
         "equipped_delta": None,
     }
-    points = trend(engine, actor, deps)
+    per_department = _department_points(engine, deps)
+    points = trend_days(per_department)
     if len(points) >= 2:
-        last, before = points.iloc[-1], points.iloc[-2]
-        figures["share_delta"] = float(last["share"] - before["share"])
-        figures["equipped_delta"] = int(last["equipped"] - before["equipped"])
+        figures |= _deltas(per_department, int(points[-1]), int(points[-2]))
     return figures
+
+
+def trend_days(per_department: pd.DataFrame) -> list[int]:
+    """The snapshot ids of the trend's points: the last snapshot of each directory day."""
+    from balise.services.snapshots import last_of_each_day
+
+    snaps = per_department[["snapshot_id", "date"]].drop_duplicates("snapshot_id")
+    return last_of_each_day(snaps.sort_values("snapshot_id"))["snapshot_id"].tolist()

@@ -1,8 +1,8 @@
 """Referent territorial animators of each department (``data/animateurs.csv``, an example with
 fictitious people on example.org and phone numbers from the range ARCEP keeps for fiction).
 
-The CSV is loaded into the ``animators`` table the first time they are read (and again with
-:func:`load_animators` after an edit), so that the dashboard and exports read one place.
+The CSV is loaded into the ``animators`` table by :func:`load_animators` (after an edit); until
+then the referents are read from the file itself.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
 from balise.config import DEFAULT_DATA_DIR
 from balise.errors import SourceError
@@ -54,16 +54,15 @@ def referents(
     engine: Engine, departments: Iterable[str], path: Path = DEFAULT_FILE
 ) -> pd.DataFrame:
     """(department, name, email, phone) of the referents of ``departments`` (public contacts:
-    no permission needed), loading the example file into an empty table first."""
-    with engine.connect() as conn:
-        empty = conn.scalar(select(func.count()).select_from(Animator)) == 0
-    if empty and path.exists():
-        load_animators(engine, path)
+    no permission needed). While the table is empty, the example file is read as is: a page
+    view never writes (it would wait for the write lock while an ingest runs)."""
     stmt = select(Animator.departments, Animator.name, Animator.email, Animator.phone).order_by(
         Animator.name
     )
     wanted = list(departments)
     people = frame(engine, stmt, ["departments", "name", "email", "phone"])
+    if people.empty and path.exists():
+        people = pd.DataFrame(read_animators(path.read_text(encoding="utf-8")))
     rows = [(d, p.name, p.email, p.phone) for p in people.itertuples()
             for d in p.departments.split(",") if d in wanted]  # fmt: skip
     out = pd.DataFrame(rows, columns=["department", "name", "email", "phone"])

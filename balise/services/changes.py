@@ -2,6 +2,10 @@
 
 Between snapshots A < B an address is *created* when a version of it is valid at B and none at A,
 *removed* when valid at A and not at B. A mailbox whose type or structure changed is neither.
+
+Each department is compared with its own state: a department outside the imports between A and B
+kept its versions, so it shows no change; one the directory had not covered yet at A (its first
+import came later) is left out rather than shown with all its mailboxes as created.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from balise.models import Establishment, Mailbox
 from balise.services.access import Actor, readable_departments
 from balise.services.links import links_to_establishment, valid_at
 from balise.services.queries import frame, in_departments
+from balise.services.snapshots import known_departments
 
 NO_CATEGORY = ""  # mailboxes that link to no FINESS establishment
 
@@ -73,7 +78,7 @@ def changes(
     """Created and removed mailboxes between snapshots ``before`` and ``after``, grouped ``by``
     "department" (the mailbox's) or "category_code" (of the establishments it links to; an EJ
     mailbox counts once in each category it equips; "" = linked to no establishment)."""
-    deps = readable_departments(actor, departments)
+    deps = known_departments(engine, before, readable_departments(actor, departments))
     created = _count(engine, _appearing(after, before, deps), by).rename(columns={"n": "created"})
     removed = _count(engine, _appearing(before, after, deps), by).rename(columns={"n": "removed"})
     df = created.merge(removed, on=by, how="outer").fillna(0)
@@ -85,7 +90,7 @@ def totals(
     engine: Engine, actor: Actor, departments: Iterable[str] | None, before: int, after: int
 ) -> dict[str, int]:
     """Distinct addresses created and removed between two snapshots over the whole selection."""
-    deps = readable_departments(actor, departments)
+    deps = known_departments(engine, before, readable_departments(actor, departments))
     out = {}
     for name, where in (
         ("created", _appearing(after, before, deps)),

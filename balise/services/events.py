@@ -276,9 +276,11 @@ def adoption_comparison(engine: Engine, actor: Actor, event_id: int) -> pd.DataF
     group = case((attended, "Participants"), else_="Non participants")
     frames = []
     for snap in snapshots.directory_snapshots(engine).itertuples():
+        # Only the departments the directory had covered by then (the others have no state).
+        known = snapshots.known_departments(engine, int(snap.snapshot_id), deps)
         stmt = (
             select(group, func.count(), func.sum(case((is_equipped(int(snap.snapshot_id)), 1), else_=0)))
-            .where(Establishment.is_medico_social.is_(True), in_departments(Establishment.department, deps))
+            .where(Establishment.is_medico_social.is_(True), in_departments(Establishment.department, known))
             .group_by(group)
         )  # fmt: skip
         df = frame(engine, stmt, ["group", "structures", "equipped"])

@@ -182,45 +182,57 @@ def _moves_up(deps: tuple[str, ...] | None, today: date) -> Select:
 
 
 def advance_from_facts(
-    engine: Engine, departments: Iterable[str] | None = None, today: date | None = None
+    engine: Engine,
+    departments: Iterable[str] | None = None,
+    today: date | None = None,
+    wait_s: float | None = None,
 ) -> int:
     """Move every ESMS (of ``departments``, None = all) up to the stage its facts prove, never
     down; one history line per move. Returns how many structures moved. Set-wise: the first
-    national ingest moves some 20,000 structures."""
-    deps = tuple(departments) if departments is not None else None
+    national ingest moves some 20,000 structures. ``wait_s``: how long to wait for the write
+    lock (default: the engine's; a page view passes 0 and defers the advance)."""
     # The store-wide lock: two concurrent runs would both insert the same new row.
-    with write_transaction(engine, "onboarding") as conn:
-        moves = _MOVES.c
-        _MOVES.create(conn)
-        conn.execute(
-            insert(_MOVES).from_select(list(moves.keys()), _moves_up(deps, today or date.today()))
+    with write_transaction(engine, "onboarding", wait_s=wait_s) as conn:
+        return advance_in(conn, departments, today)
+
+
+def advance_in(
+    conn: Connection, departments: Iterable[str] | None = None, today: date | None = None
+) -> int:
+    """:func:`advance_from_facts` inside the caller's write transaction (an ingest advances the
+    pipeline in the transaction that brings the facts, with its audit line)."""
+    deps = tuple(departments) if departments is not None else None
+    moves = _MOVES.c
+    _MOVES.create(conn)
+    conn.execute(
+        insert(_MOVES).from_select(list(moves.keys()), _moves_up(deps, today or date.today()))
+    )
+    moved = conn.execute(select(func.count()).select_from(_MOVES)).scalar_one()
+    now = literal(_now(), DateTime)
+    conn.execute(insert(OnboardingHistory).from_select(
+        ["finess_et", "from_stage", "to_stage", "source", "reason", "actor", "at"],
+        select(moves.finess_et, func.coalesce(moves.current, "a_contacter"), moves.stage,
+               literal("auto"), moves.reason, literal(SYSTEM.login), now),
+    ))  # fmt: skip
+    conn.execute(
+        update(Onboarding)
+        .where(Onboarding.finess_et.in_(select(moves.finess_et)))
+        .values(
+            stage=select(moves.stage)
+            .where(moves.finess_et == Onboarding.finess_et)
+            .scalar_subquery(),
+            stage_since=now,
+            updated_at=now,
         )
-        moved = conn.execute(select(func.count()).select_from(_MOVES)).scalar_one()
-        now = literal(_now(), DateTime)
-        conn.execute(insert(OnboardingHistory).from_select(
-            ["finess_et", "from_stage", "to_stage", "source", "reason", "actor", "at"],
-            select(moves.finess_et, func.coalesce(moves.current, "a_contacter"), moves.stage,
-                   literal("auto"), moves.reason, literal(SYSTEM.login), now),
-        ))  # fmt: skip
-        conn.execute(
-            update(Onboarding)
-            .where(Onboarding.finess_et.in_(select(moves.finess_et)))
-            .values(
-                stage=select(moves.stage)
-                .where(moves.finess_et == Onboarding.finess_et)
-                .scalar_subquery(),
-                stage_since=now,
-                updated_at=now,
-            )
-        )
-        conn.execute(insert(Onboarding).from_select(
-            ["finess_et", "department", "stage", "stage_since", "updated_at"],
-            select(moves.finess_et, moves.department, moves.stage, now, now)
-            .where(moves.current.is_(None)),
-        ))  # fmt: skip
-        _MOVES.drop(conn)
-        if moved:
-            audit.record(conn, SYSTEM, "onboarding_auto", None, detail={"structures": moved})
+    )
+    conn.execute(insert(Onboarding).from_select(
+        ["finess_et", "department", "stage", "stage_since", "updated_at"],
+        select(moves.finess_et, moves.department, moves.stage, now, now)
+        .where(moves.current.is_(None)),
+    ))  # fmt: skip
+    _MOVES.drop(conn)
+    if moved:
+        audit.record(conn, SYSTEM, "onboarding_auto", None, detail={"structures": moved})
     return moved
 
 

@@ -1,15 +1,23 @@
 """What the store holds and how fresh it is: the latest snapshot of each source, the list of
-directory snapshots (for the trend and the « Évolutions » comparison)."""
+directory snapshots (for the trend and the « Évolutions » comparison), and which departments the
+directory had covered at a given snapshot.
+
+An import may cover a few departments only (``--departments 38``). A department outside it keeps
+its last imported state: its mailbox versions stay valid (``valid_to`` is only set for the
+departments an import covers), so "the directory at snapshot S" is, for each department, its
+latest import at or before S. A department no import had covered yet at S has no state there.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from balise.models import Snapshot
 from balise.services.queries import frame
 
 SOURCES = ("annuaire", "finess")
+EVERY_DEPARTMENT = "*"
 
 
 def data_date():
@@ -32,7 +40,10 @@ def latest_by_source(engine: Engine) -> pd.DataFrame:
 
 
 def directory_snapshots(engine: Engine) -> pd.DataFrame:
-    """Every directory snapshot, oldest first: id, date, departments covered."""
+    """The directory's states worth comparing, oldest first: one per data day, the last import
+    of that day (id, date, departments it covered). Importing one department again, or the
+    departments of one extract one by one, adds no day: the day's last import carries every
+    department's latest state."""
     stmt = (
         select(Snapshot.id, data_date(), Snapshot.departments)
         .where(Snapshot.source == "annuaire")
@@ -40,7 +51,41 @@ def directory_snapshots(engine: Engine) -> pd.DataFrame:
     )
     df = frame(engine, stmt, ["snapshot_id", "date", "departments"])
     df["date"] = pd.to_datetime(df["date"])
-    return df
+    return last_of_each_day(df)
+
+
+def last_of_each_day(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``df`` (ordered by ``snapshot_id``, with a ``date``) that are the last of
+    their calendar day."""
+    day = df["date"].dt.normalize()
+    return df[~day.duplicated(keep="last")].reset_index(drop=True)
+
+
+def covered_departments(conn: Connection, upto: int) -> tuple[str, ...] | None:
+    """The departments some directory import up to snapshot ``upto`` covered (None: every
+    department, once an import covered them all)."""
+    rows = conn.scalars(
+        select(Snapshot.departments)
+        .distinct()
+        .where(Snapshot.source == "annuaire", Snapshot.id <= upto)
+    ).all()
+    if EVERY_DEPARTMENT in rows:
+        return None
+    return tuple(sorted({d for row in rows for d in row.split(",") if d}))
+
+
+def known_departments(
+    engine: Engine, upto: int, wanted: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """``wanted`` (None: all) narrowed to the departments the directory had covered at
+    ``upto``: the others have no state to compare with yet."""
+    with engine.connect() as conn:
+        covered = covered_departments(conn, upto)
+    if covered is None:
+        return wanted
+    if wanted is None:
+        return covered
+    return tuple(d for d in wanted if d in covered)
 
 
 def data_version(engine: Engine) -> int:

@@ -26,6 +26,11 @@ if before >= after:
     st.warning("Choisissez une extraction de départ antérieure à celle d'arrivée.")
     st.stop()
 
+st.caption(
+    "Chaque département est comparé à son propre état : un département non réimporté entre "
+    "les deux extractions ne change pas ; un département importé pour la première fois entre "
+    "les deux n'est pas compté."
+)
 totals = data.changes_totals(ctx.version, ctx.actor, ctx.deps, before, after)
 m1, m2, m3 = st.columns(3)
 m1.metric("BAL créées", fr_int(totals["created"]))

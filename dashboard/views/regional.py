@@ -1,14 +1,30 @@
-"""Vue régionale: headline figures, map of the equipped share, trend, categories."""
+"""Vue régionale: imports awaiting a decision, headline figures, map of the equipped share,
+trend, categories."""
 
 import streamlit as st
 
 from dashboard import charts, data, tables
-from dashboard.format import fr_int, fr_pct, fr_points, fr_signed, plain
-from dashboard.shell import page_context
+from dashboard.format import fr_date, fr_int, fr_pct, fr_points, fr_signed, plain
+from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Vue régionale")
 if problems := data.source_problems(ctx.version):
     st.warning("\n".join(f"- {plain(p)}" for p in problems), icon="⏳")  # « balise sources »
+flash("ingest_alert_done")
+for alert in data.open_ingest_alerts(ctx.actor, ctx.deps).itertuples():
+    st.error(  # plain text: a file name's underscores are no markdown
+        plain(
+            f"Alerte n° {alert.id} — import automatique du {fr_date(alert.created_at)} "
+            f"(« {alert.file_name} ») : {alert.message} Sinon, une fois le fichier vérifié, "
+            "ignorez l'alerte."
+        )
+    )
+    if st.button("Ignorer cette alerte", key=f"dismiss_alert_{alert.id}"):
+        act(
+            lambda alert_id=alert.id: data.dismiss_ingest_alert(ctx.actor, alert_id),
+            f"Alerte n° {alert.id} ignorée (tracé dans le journal d'audit).",
+            "ingest_alert_done",
+        )
 h = data.headline(ctx.version, ctx.actor, ctx.deps)
 if h["structures"] == 0:
     st.info(

@@ -1,13 +1,17 @@
 """Two departments side by side on the small adoption store (Isère 38, Rhône 69): one BAL
 provisioned in each, each also watched by the activity poll (its secret in an absent variable,
-so a poll fails at once without any network), and an account of every kind. The store the
+so a poll fails at once without any network), an account of every kind, and an open import
+alert (deletion gate) in each department. The store the
 permission tests run on."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from datetime import datetime
+
+from sqlalchemy import Engine, insert
 
 from balise.config import Settings
+from balise.models import IngestAlert
 from balise.referentials.bal_rules import BalRequest
 from balise.services import activity, users
 from balise.services import provisioning as prov
@@ -40,3 +44,10 @@ def seed_two_departments(engine: Engine, settings: Settings) -> None:
         new = users.NewUser(actor.login, actor.role, actor.departments)
         users.add_user(engine, SYSTEM, new)
     users.disable_user(engine, SYSTEM, DISABLED)
+    for department in ("38", "69"):  # alert 1 in the Isère, 2 in the Rhône
+        with engine.begin() as conn:
+            conn.execute(insert(IngestAlert).values(
+                created_at=datetime(2026, 11, 25), source="annuaire", departments=department,
+                file_name=f"annuaire-{department}.txt", message="Import refusé.",
+                detail=f'[{{"department": "{department}", "current": 40, "closing": 30}}]',
+            ))  # fmt: skip

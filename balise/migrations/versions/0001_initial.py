@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 07:06:28.452821
+Create Date: 2026-11-30 07:22:46.500749
 """
 
 from alembic import op
@@ -107,6 +107,20 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_finess_group_members_pm_id"), ["pm_id"], unique=False)
 
+    op.create_table(
+        "ingest_alerts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("file_name", sa.String(length=255), nullable=False),
+        sa.Column("departments", sa.Text(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("decision", sa.String(length=16), nullable=True),
+        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.Column("decided_by", sa.String(length=255), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
     op.create_table(
         "keyring",
         sa.Column("name", sa.String(length=32), nullable=False),
@@ -513,6 +527,7 @@ def downgrade() -> None:
 
     op.drop_table("onboarding")
     op.drop_table("keyring")
+    op.drop_table("ingest_alerts")
     with op.batch_alter_table("finess_group_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_finess_group_members_pm_id"))
         batch_op.drop_index(batch_op.f("ix_finess_group_members_group_id"))
