@@ -103,12 +103,22 @@ class BaliseGroup(click.Group):
                 raise
             fail(ctx, exc.format_message(), exc.exit_code)
         except Exception as exc:  # a write lock held longer than BALISE_LOCK_WAIT: a sentence
-            from balise.db import busy_message, is_lock_timeout  # (SQLAlchemy loads lazily)
-
-            if not is_lock_timeout(exc):
+            if not _lock_timeout(exc):
                 raise
+            from balise.db import busy_message
+
             settings = ctx.obj.settings if isinstance(ctx.obj, Context) else load_settings()
             fail(ctx, busy_message(settings.lock_wait))
+
+
+def _lock_timeout(exc: Exception) -> bool:
+    """Whether ``exc`` says the store's write lock stayed held too long. Only a command that
+    opened the store can raise that: the others (``--help``...) never load SQLAlchemy here."""
+    if "balise.db" not in sys.modules:
+        return False
+    from balise.db import is_lock_timeout
+
+    return is_lock_timeout(exc)
 
 
 def _wants_json(ctx: click.Context) -> bool:

@@ -172,20 +172,24 @@ def refused_by_the_worker(empty_db, https_server, tmp_path):
 
 
 def test_the_worker_refuses_and_leaves_one_alert_per_file(refused_by_the_worker, empty_db):
-    rt, server, _url = refused_by_the_worker
+    rt, _server, _url = refused_by_the_worker
     before = rows_by_table(empty_db)
-    assert refresh_source(rt, "annuaire") == (
+    refusal = (
         f"refusé (alerte n° 1) : Import refusé : il fermerait 30 BAL sur 40 dans le 38 "
         f"(75,0{T}%), au-delà du seuil de 5{T}% (BALISE_MAX_DROP, et 20 au moins). Fichier "
         "tronqué ou partiel ? Rien n'a été modifié ; si ces suppressions sont réelles, relancez "
         "avec --accept-drop."
     )
+    assert refresh_source(rt, "annuaire") == refusal
     after = rows_by_table(empty_db)
     changed = {t for t in after if after[t] != before[t]}
-    assert changed - {"audit_log", "audit_chain"} == {"ingest_alerts"}  # and its audit line
-    gets = sum(method == "GET" for method, _ in server.requests)
-    assert refresh_source(rt, "annuaire") == "refusé, en attente d'une décision (alerte n° 1)"
-    assert sum(method == "GET" for method, _ in server.requests) == gets  # not downloaded again
+    # The alert, its audit line and the failed check (``balise sources``); no data.
+    assert changed - {"audit_log", "audit_chain"} == {"ingest_alerts", "source_checks"}
+    # The next refresh asks again (the last good file's validators are kept) and is refused
+    # again: the same alert, not a second one.
+    assert refresh_source(rt, "annuaire") == refusal
+    with empty_db.connect() as conn:
+        assert conn.scalars(select(IngestAlert.id)).all() == [1]
     assert audit_lines(empty_db, "ingest.annuaire")[-1] == (
         "refused", {"alerte": 1, "suppressions": [{"department": "38", "current": 40, "closing": 30}]}
     )  # fmt: skip
