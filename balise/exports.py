@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 
 import pandas as pd
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -133,8 +132,3 @@ def build_workbook(title: str, cover: Sequence[tuple[str, str]], sheets: Sequenc
         _add_chart(ws, sheet, first_row)
         _printable(ws)
     return workbook_bytes(wb)
-
-
-def french_date(value: date | datetime | None) -> str:
-    """« 25/11/2026 », or « — » when unknown."""
-    return value.strftime("%d/%m/%Y") if value is not None and not pd.isna(value) else "—"

@@ -1,5 +1,5 @@
 """Pure functions: DataFrame in, plotly Figure out. French titles and axes, a colour-blind-safe
-palette (Okabe-Ito for categories, Cividis for the share), French number separators."""
+palette (Okabe-Ito for categories, Cividis for the share), numbers written by balise.formatting."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from balise.formatting import THIN, fr_date, fr_int, fr_percent
 from balise.services.labels import bal_type_label, category_label, department_label
-from dashboard.format import fr_date, fr_int, fr_pct
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 SHARE_SCALE = "Cividis"
+PERCENT_SUFFIX = f"{THIN}%"  # as balise.formatting.fr_percent writes it
 TYPE_COLUMNS = ["mailboxes_per", "mailboxes_org", "mailboxes_app", "mailboxes_cab"]
 
 
@@ -23,7 +24,7 @@ def _layout(fig: go.Figure, title: str, x: str = "", y: str = "", height: int = 
         title={"text": title, "x": 0},
         xaxis_title=x,
         yaxis_title=y,
-        separators=", ",  # decimal comma, space between thousands
+        separators=f",{THIN}",  # decimal comma; thousands as balise.formatting writes them
         colorway=OKABE_ITO,
         height=height,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
@@ -44,7 +45,7 @@ def _count_axis(fig: go.Figure) -> None:
 
 def _share_hover(df: pd.DataFrame) -> list[str]:
     return [
-        f"<b>{department_label(r.department)}</b><br>{fr_pct(r.share)} équipés"
+        f"<b>{department_label(r.department)}</b><br>{fr_percent(r.share / 100)} équipés"
         f"<br>{fr_int(r.equipped)} ESMS sur {fr_int(r.structures)}"
         for r in df.itertuples()
     ]
@@ -62,7 +63,7 @@ def _colourbar_trace() -> go.Scatter:
     return go.Scatter(
         x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
         marker={"colorscale": SHARE_SCALE, "cmin": 0, "cmax": 100, "color": [0], "showscale": True,
-                "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": " %"}},
+                "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": PERCENT_SUFFIX}},
     )  # fmt: skip
 
 
@@ -139,7 +140,7 @@ def tile_map(tiles: pd.DataFrame, df: pd.DataFrame) -> go.Figure:
             x=shown["col"], y=-shown["row"], mode="markers+text", text=shown["code"],
             marker={"symbol": "square", "size": 30, "color": shown["share"], "cmin": 0, "cmax": 100,
                     "colorscale": SHARE_SCALE, "showscale": True,
-                    "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": " %"}},
+                    "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": PERCENT_SUFFIX}},
             textfont={"color": "white", "size": 10},
             hovertext=_share_hover(shown.assign(department=shown["code"])),
             hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
@@ -173,7 +174,7 @@ def trend_line(df: pd.DataFrame) -> go.Figure:
         go.Scatter(
             x=points["date"], y=shares, mode="lines+markers", line={"color": OKABE_ITO[0], "width": 3},
             connectgaps=False,
-            text=["" if pd.isna(s) else f"{fr_date(d)} : {fr_pct(s)} ({fr_int(e)} / {fr_int(n)})"
+            text=["" if pd.isna(s) else f"{fr_date(d)} : {fr_percent(s / 100)} ({fr_int(e)} / {fr_int(n)})"
                   for d, s, e, n in zip(points["date"], points["share"], points["equipped"], points["structures"], strict=True)],
             hovertemplate="%{text}<extra></extra>",
         )
@@ -185,7 +186,7 @@ def trend_line(df: pd.DataFrame) -> go.Figure:
             annotation_position="top left",
         )  # fmt: skip
     fig.update_xaxes(tickformat="%d/%m/%Y", tickvals=df["date"] if len(df) <= 12 else None)
-    fig.update_yaxes(ticksuffix=" %", rangemode="tozero")
+    fig.update_yaxes(ticksuffix=PERCENT_SUFFIX, rangemode="tozero")
     return _layout(
         fig,
         "Évolution de la part des ESMS équipés",
@@ -201,12 +202,12 @@ def category_bars(df: pd.DataFrame) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=df["share"], y=labels, orientation="h", marker_color=OKABE_ITO[2],
-            text=[fr_pct(s) for s in df["share"]], textposition="auto",
+            text=[fr_percent(s / 100) for s in df["share"]], textposition="auto",
             customdata=[f"{fr_int(e)} sur {fr_int(n)}" for e, n in zip(df["equipped"], df["structures"], strict=True)],
             hovertemplate="%{y} : %{text} (%{customdata})<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_xaxes(ticksuffix=" %", range=[0, 100])
+    fig.update_xaxes(ticksuffix=PERCENT_SUFFIX, range=[0, 100])
     return _layout(
         fig,
         "Part des ESMS équipés par catégorie",
@@ -223,14 +224,14 @@ def mix_bars(df: pd.DataFrame, by: str, shares: bool = False) -> go.Figure:
     fig = go.Figure()
     for col in TYPE_COLUMNS:
         values = (100 * df[col] / total).fillna(0) if shares else df[col]
-        text = [fr_pct(v) if shares else fr_int(v) for v in values]
+        text = [fr_percent(v / 100) if shares else fr_int(v) for v in values]
         fig.add_trace(go.Bar(x=labels, y=values, name=bal_type_label(col[-3:].upper()), text=text,
                              hovertemplate="%{x} · %{fullData.name} : %{text}<extra></extra>"))  # fmt: skip
     # Labels only where they fit: small segments stay readable through the hover.
     fig.update_traces(textposition="inside", insidetextanchor="middle", textangle=0)
     fig.update_layout(barmode="stack", uniformtext={"minsize": 10, "mode": "hide"})
     if shares:
-        fig.update_yaxes(ticksuffix=" %", range=[0, 100])
+        fig.update_yaxes(ticksuffix=PERCENT_SUFFIX, range=[0, 100])
     else:
         _count_axis(fig)
     axis = "Département" if by == "department" else "Catégorie"
@@ -424,7 +425,7 @@ def attendance_comparison(df: pd.DataFrame, event_date) -> go.Figure:
             x=part["date"], y=part["share"], name=str(group), mode="lines+markers",
             line={"color": EVENT_GROUP_COLOURS.get(str(group))},
             customdata=list(zip(part["equipped"], part["structures"], strict=True)),
-            hovertemplate="%{fullData.name} · %{x|%d/%m/%Y} : %{y:.1f} % équipées "
+            hovertemplate="%{fullData.name} · %{x|%d/%m/%Y} : %{y:.1f}" + PERCENT_SUFFIX + " équipées "
                           "(%{customdata[0]} sur %{customdata[1]})<extra></extra>",
         ))  # fmt: skip
     marker = pd.Timestamp(event_date)
@@ -432,7 +433,7 @@ def attendance_comparison(df: pd.DataFrame, event_date) -> go.Figure:
                   line={"dash": "dot", "color": "#555"})  # fmt: skip
     fig.add_annotation(x=marker, y=1, yref="paper", text="Événement", showarrow=False,
                        yanchor="bottom")  # fmt: skip
-    fig.update_yaxes(range=[0, 100], ticksuffix=" %")
+    fig.update_yaxes(range=[0, 100], ticksuffix=PERCENT_SUFFIX)
     fig.update_xaxes(tickformat="%d/%m/%Y")
     return _layout(fig, "Part des structures équipées : participantes ou non", "Date",
                    "Part équipée")  # fmt: skip

@@ -7,9 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 from balise.errors import BaliseError, PermissionDenied
+from balise.formatting import fr_decimal, fr_int
 from balise.services.labels import category_label, department_label
 from dashboard import data, tables
-from dashboard.format import fr_decimal, fr_int
 from dashboard.shell import PageContext
 
 TOP = 30

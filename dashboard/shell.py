@@ -11,10 +11,10 @@ from sqlalchemy.exc import OperationalError
 
 from balise.db import busy_message, is_lock_timeout
 from balise.errors import BaliseError
+from balise.formatting import fr_date
 from balise.referentials.departments import load_departments, resolve_selection
 from balise.services.access import Actor
 from dashboard import data
-from dashboard.format import fr_date
 
 NO_SESSION = (
     "Aucun utilisateur n'est connecté pour cette page : ouvrez le tableau de bord par son "

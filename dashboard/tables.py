@@ -1,10 +1,12 @@
-"""Tables as users read them: French headers, labels instead of codes, sortable numbers."""
+"""Tables as users read them: French headers, labels instead of codes, sortable numbers, times
+in Paris."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from balise.formatting import paris_times
 from balise.services.labels import COLUMNS, readable
 
 NUMBER_COLUMNS = {
@@ -38,3 +40,19 @@ def labelled(df: pd.DataFrame, headings: dict[str, str], **kwargs):
     heading."""
     table = df[list(headings)].rename(columns=headings)
     return st.dataframe(table, hide_index=True, width="stretch", **kwargs)
+
+
+def in_paris(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """A copy whose ``columns`` of stored instants (UTC) read as Paris times."""
+    return df.assign(**{c: paris_times(df[c]) for c in columns})
+
+
+def instant(label: str | None = None, seconds: bool = False):
+    """The column setting that writes a Paris time (see :func:`in_paris`) « 25/11/2026 14:05 »."""
+    time = "HH:mm:ss" if seconds else "HH:mm"
+    return st.column_config.DatetimeColumn(label, format=f"DD/MM/YYYY {time}")
+
+
+def day(label: str | None = None):
+    """The column setting that writes a day « 25/11/2026 »."""
+    return st.column_config.DatetimeColumn(label, format="DD/MM/YYYY")

@@ -11,7 +11,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.formatting import fr_count, fr_decimal, fr_int
+from balise.formatting import fr_count, fr_int, fr_seconds
 from balise.referentials.departments import resolve_selection
 from balise.services.access import Actor, check_can_act
 from balise.services.refusals import refusals_audited
@@ -152,7 +152,7 @@ def summary(r: jobs.IngestReport) -> str:
         accepted += f" Alerte(s) n° {', '.join(map(str, r.settled_alerts))} close(s)."
     return (
         f"{head} : {', '.join(parts)} ; {diff} ; instantané n° {r.snapshot_id} "
-        f"en {fr_decimal(r.duration_s)} s.{accepted}"
+        f"en {fr_seconds(r.duration_s)}.{accepted}"
     )
 
 
@@ -222,7 +222,7 @@ _ingest_command(
 def alerts(ctx: Context) -> None:
     """Lister les imports automatiques refusés qui attendent une décision."""
     from balise.db import engine_for, upgrade
-    from balise.formatting import fr_date
+    from balise.formatting import fr_date, paris_time
     from balise.services import ingest_alerts
     from ingest.jobs import SOURCES
 
@@ -230,7 +230,7 @@ def alerts(ctx: Context) -> None:
     upgrade(engine)
     df = ingest_alerts.open_alerts(engine, ctx.actor, None)
     lines = [
-        f"n° {a.id} du {fr_date(a.created_at)} ({SOURCES[a.source]}, « {a.file_name} ») : "
+        f"n° {a.id} du {fr_date(paris_time(a.created_at))} ({SOURCES[a.source]}, « {a.file_name} ») : "
         f"{a.message}"
         for a in df.itertuples()
     ]

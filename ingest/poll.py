@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from balise.config import load_settings
 from balise.errors import BaliseError
-from balise.formatting import fr_count, fr_decimal, fr_int
+from balise.formatting import fr_count, fr_int, fr_seconds
 from balise.services import keyring
 from balise.services.access import Actor
 from balise.services.activity import domain_categories, poll_scope
@@ -67,7 +67,7 @@ class PollReport:
             f"{fr_count(len(self.outcomes), 'boîte relevée', 'boîtes relevées')}, "
             f"{fr_int(len(self.failed))} en échec, "
             f"{fr_count(counted, 'nouveau message compté', 'nouveaux messages comptés')} "
-            f"en {fr_decimal(self.seconds)} s."
+            f"en {fr_seconds(self.seconds)}."
         )
 
 

@@ -21,6 +21,7 @@ from balise.cli import cli
 from balise.config import Settings
 from balise.db import make_engine
 from balise.errors import PermissionDenied, ValidationError
+from balise.formatting import fr_datetime
 from balise.models import AuditEntry, Base
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
@@ -320,8 +321,10 @@ def test_csv_export_is_french_and_neutralises_formulas(empty_db):
     with empty_db.begin() as conn:
         audit.record(conn, SYSTEM, "bal.provision", "=HYPERLINK(1)", "refused", "38")
     data = audit_log.export_csv(empty_db, SYSTEM).decode("utf-8-sig").splitlines()
-    assert data[0] == "Date (UTC);Qui;Action;Objet;Département;Résultat;Détail"
+    assert data[0] == "Date (heure de Paris);Qui;Action;Objet;Département;Résultat;Détail"
     assert data[1].split(";")[1:6] == ["système", "bal.provision", "'=HYPERLINK(1)", "38", "Refusé"]
+    stored = audit_log.entries(empty_db, SYSTEM)["at"].iloc[0].to_pydatetime()  # UTC
+    assert data[1].split(";")[0] == fr_datetime(stored, seconds=True)  # in Paris
 
 
 def test_cli_audit_export_and_purge(database_url, tmp_path):

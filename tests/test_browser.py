@@ -70,7 +70,7 @@ def shoot(page, name: str) -> None:
 
 def metric(page, label: str) -> str:
     box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return box.locator('[data-testid="stMetricValue"]').inner_text().replace("\u00a0", " ")
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
 
 
 def go(page, title: str) -> None:
@@ -82,7 +82,7 @@ def test_regional_then_department_then_structure_then_pack(dashboard, page):
     page.goto(dashboard.url)
     settle(page, "Vue régionale")
     expect(page.get_by_text("Données de démonstration")).to_be_visible(timeout=30_000)
-    assert metric(page, "ESMS suivis") == "2" and metric(page, "Part équipée") == "50,0 %"
+    assert metric(page, "ESMS suivis") == "2" and metric(page, "Part équipée") == "50,0\u202f%"
     shoot(page, "01-vue-regionale")
     # The Rhône's boundary, filled: a path of many points (plotly drops some), not a tile's four.
     fills = page.locator(".js-plotly-plot").first.locator(".scatterlayer path.js-fill")

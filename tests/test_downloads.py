@@ -72,7 +72,7 @@ def test_a_trickle_is_cut_at_the_overall_deadline(https_server, tmp_path, where)
     message = _fetch_refused(https_server, "/slow.txt", tmp_path / "work", _limits(1.5))
     assert 1.4 < time.monotonic() - started < 5
     assert message == (
-        "Le téléchargement depuis 127.0.0.1 a dépassé le délai de 1,5 s (option --timeout) : "
+        f"Le téléchargement depuis 127.0.0.1 a dépassé le délai de 1,5{NNBSP}s (option --timeout) : "
         "abandonné, rien n'est importé."
     )
 
@@ -125,7 +125,7 @@ CASES = {
     "trickle": (
         lambda tmp: Reply(second_extract(tmp).read_bytes(), trickle_s=0.05),
         ["--timeout", "1"],
-        "Erreur : Le téléchargement depuis 127.0.0.1 a dépassé le délai de 1 s",
+        f"Erreur : Le téléchargement depuis 127.0.0.1 a dépassé le délai de 1{NNBSP}s",
     ),
     "over the cap": (
         lambda tmp: Reply(bytes(2 << 20)),
@@ -185,7 +185,7 @@ def test_worker_refresh_gives_up_at_its_deadline(empty_db, https_server, tmp_pat
     )
     before = rows_by_table(empty_db)
     started = time.monotonic()
-    with pytest.raises(SourceError, match="a dépassé le délai de 1 s"):
+    with pytest.raises(SourceError, match=f"a dépassé le délai de 1{NNBSP}s"):
         refresh_source(Runtime(empty_db, settings, download_timeout=1.0), "annuaire")
     assert time.monotonic() - started < 5
     after = rows_by_table(empty_db)

@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from balise.errors import MailError
+from balise.formatting import THIN
 from balise.mail.connection import ANS_CIPHERS, open_imap, open_smtp
 from tests.support.dovecot import AUTH_MODES, account_for, unique_address
 
@@ -116,8 +117,10 @@ def test_silent_server_is_a_timeout(dovecot):
     try:
         with pytest.raises(MailError) as e:
             open_imap(account)
+        # The timeout as French writes it: decimal comma, narrow no-break space before « s ».
         assert (
-            str(e.value) == f"Délai dépassé (0.3 s) à l'étape « connexion » avec 127.0.0.1:{port}."
+            str(e.value)
+            == f"Délai dépassé (0,3{THIN}s) à l'étape « connexion » avec 127.0.0.1:{port}."
         )
     finally:
         listener.close()

@@ -13,7 +13,7 @@ from balise.formatting import fr_datetime
 from balise.models import Snapshot
 from balise.services import sources
 from dashboard import charts
-from dashboard.format import plain
+from dashboard.markdown import plain
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import open_page
 

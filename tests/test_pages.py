@@ -7,12 +7,11 @@ import pytest
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
+from balise.formatting import THIN
 from balise.services.access import Actor
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as, open_page
 from tests.support.apptest import figure as rendered_figure
-
-NBSP = "\u00a0"
 
 
 @pytest.fixture
@@ -46,10 +45,10 @@ def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatc
     assert at.caption[0].value == "Données : Annuaire du 15/11/2026 · FINESS du 01/10/2026"
     assert "Données de démonstration" in at.warning[0].value
     assert _metrics(at) == {
-        "ESMS suivis": "5", "ESMS équipés": "3", "Part équipée": f"60,0{NBSP}%", "BAL des ESMS": "4",
+        "ESMS suivis": "5", "ESMS équipés": "3", "Part équipée": f"60,0{THIN}%", "BAL des ESMS": "4",
         "BAL personnelles": "1", "BAL organisationnelles": "1", "BAL applicatives": "1", "BAL de cabinet": "1",
     }  # fmt: skip
-    assert [m.delta for m in at.metric][1:3] == ["-1", f"-20,0{NBSP}pts"]
+    assert [m.delta for m in at.metric][1:3] == ["-1", f"-20,0{THIN}pts"]
     figure = rendered_figure(at)
     shapes = [t for t in figure["data"] if t.get("fill") == "toself"]
     assert [t["name"] for t in shapes] == ["38", "69"]
@@ -90,7 +89,7 @@ def test_department_page_filters_and_opens_a_structure(db_with_small_adoption, m
     assert _metrics(at) == {
         "Structures affichées": "5",
         "Équipées": "3",
-        "Part équipée": f"60,0{NBSP}%",
+        "Part équipée": f"60,0{THIN}%",
     }
     assert at.dataframe[0].value["Statut"].tolist().count("Non équipé") == 2
     at.selectbox(key="dep_status").set_value("not_equipped").run()
@@ -106,7 +105,7 @@ def test_department_page_filters_and_opens_a_structure(db_with_small_adoption, m
 def test_bal_types_page_counts_and_shares(db_with_small_adoption, monkeypatch):
     at = _open(_app(db_with_small_adoption, monkeypatch), "bal_types")
     assert _metrics(at)["BAL applicatives"] == "1"
-    assert [m.delta for m in at.metric] == [f"25,0{NBSP}% des BAL"] * 4
+    assert [m.delta for m in at.metric] == [f"25,0{THIN}% des BAL"] * 4
     by_dep = at.dataframe[0].value.set_index("Département")
     assert (
         by_dep.loc["38 – Isère", "BAL (total)"] == 3

@@ -4,12 +4,14 @@ and the real Dovecot sandbox."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from balise.config import load_settings
+from balise.formatting import THIN
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
@@ -131,7 +133,9 @@ def test_tester_shows_each_step_then_the_history(bal_env):
     steps = [m.value for m in at.markdown if m.value.startswith((":green[", ":red[", ":gray["))]
     assert [s.split(" ")[1] for s in steps] == ["Connexion", "Authentification", "Envoi",
                                                  "Réception"]  # fmt: skip
-    assert all(s.startswith(":green[:material/check_circle:]") and s.endswith(" s") for s in steps)
+    # Each step's time in French: « 0,05 s » (decimal comma, narrow no-break space).
+    assert all(s.startswith(":green[:material/check_circle:]") for s in steps)
+    assert all(re.search(rf" \d+,\d\d{THIN}s$", s) for s in steps), steps
     assert at.success[0].value == "Message reçu dans la boîte de réception."
     at.run()
     assert len(at.get("plotly_chart")) == 2

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
+from balise.formatting import THIN
 from balise.models import DailyActivity, FolderState, WatchedMailbox
 from balise.services.access import SYSTEM
 from ingest.activity_store import take_leases
@@ -222,7 +223,7 @@ def test_each_fault_marks_its_mailbox_and_the_others_are_polled(empty_db, doveco
         gone: f"Authentification refusée pour {gone} sur 127.0.0.1:{dovecot.imap_port} "
         "(mode password).",
         folder: f"Dossier « Projets » introuvable sur 127.0.0.1:{dovecot.imap_port} pour {folder}.",
-        slow: f"Délai dépassé (1 s) à l'étape « connexion » avec 127.0.0.1:{port}.",
+        slow: f"Délai dépassé (1{THIN}s) à l'étape « connexion » avec 127.0.0.1:{port}.",
     }
     for address, message in expected.items():
         assert (by[address].ok, by[address].message) == (False, message)

@@ -15,6 +15,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from balise.formatting import THIN
 from balise.mail.connection import open_imap
 from balise.mail.probe_message import build_message, use_case
 from balise.mail.roundtrip import SEEN_BY, STEPS, run_round_trip
@@ -86,7 +87,7 @@ def test_timeout_is_an_outcome_not_a_crash(dovecot):
     # The message goes to the sender itself while we watch another mailbox: it never shows.
     result = run_round_trip(smtp, elsewhere, recipient=smtp.username, timeout=1.0)
     assert (result.outcome, result.failed_step) == ("timeout", "visible")
-    assert result.message == "Le message de test n'est pas arrivé dans les 1 s."
+    assert result.message == f"Le message de test n'est pas arrivé dans les 1{THIN}s."
     assert 1.0 <= result.steps["visible"] < 3.0
 
 

@@ -73,10 +73,10 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(empty_db):
     for i in range(users.MAX_FAILURES):
         with pytest.raises(PermissionDenied, match="incorrect"):
             users.authenticate(empty_db, "anim38", f"faux-{i}", now=t0 + timedelta(seconds=i))
-    # locked: even the right password is refused, with the time it opens again
+    # locked: even the right password is refused, with the time it opens again in Paris
+    # (10:15 UTC is 11:15 in November)
     with pytest.raises(
-        PermissionDenied,
-        match=r"^Compte verrouillé après trop d'échecs : réessayez après 10:15 \(UTC\)\.$",
+        PermissionDenied, match=r"^Compte verrouillé après trop d'échecs : réessayez après 11:15\.$"
     ):
         users.authenticate(empty_db, "anim38", PASSWORD, now=t0 + timedelta(minutes=5))
     actor = users.authenticate(empty_db, "anim38", PASSWORD, now=t0 + timedelta(minutes=16))

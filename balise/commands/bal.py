@@ -12,6 +12,7 @@ import click
 from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.errors import BaliseError, ValidationError
+from balise.formatting import fr_seconds
 from balise.referentials.lifecycles import BAL_STATUSES
 from balise.services.access import SYSTEM
 
@@ -174,7 +175,7 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
 def _result_line(result) -> str:
     from balise.mail.roundtrip import SEEN_BY
 
-    steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items())
+    steps = ", ".join(f"{k} {fr_seconds(v, 2)}" for k, v in result.steps.items())
     seen = f" ; vu par {SEEN_BY[result.seen_by]}" if result.seen_by else ""
     details = f"{steps}{seen}".removeprefix(" ; ")
     timings = f" ({details})" if details else ""

@@ -35,6 +35,7 @@ from imapclient.exceptions import IMAPClientError
 
 from balise import secrets
 from balise.errors import MailError, SecretError
+from balise.formatting import fr_seconds
 from balise.mail.endpoints import AUTH_MODES, TLS_MODES
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ def timed_step(account: MailAccount, step: str, timings: dict[str, float]) -> It
         raise
     except TimeoutError as exc:
         raise MailStepError(
-            f"Délai dépassé ({account.timeout:g} s) à l'étape « {_LABELS.get(step, step)} » avec "
+            f"Délai dépassé ({fr_seconds(account.timeout, None)}) à l'étape « {_LABELS.get(step, step)} » avec "
             f"{account.where}.",
             step,
         ) from exc

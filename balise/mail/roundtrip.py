@@ -30,6 +30,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from balise.errors import MailError
+from balise.formatting import fr_seconds
 from balise.mail.connection import MailAccount, MailStepError, open_imap, open_smtp
 from balise.mail.folders import special_folder
 from balise.mail.probe_message import TEST_ID_HEADER, UseCase, build_message, use_case
@@ -310,7 +311,9 @@ def _run_watched(watches, smtp_account, recipient, case, test_id, timeout, with_
 def _conclude(result: RoundTripResult, hit: _Watch | None, timeout: float, on_step) -> None:
     if hit is None:
         result.outcome, result.failed_step = "timeout", "visible"
-        result.message = f"Le message de test n'est pas arrivé dans les {timeout:g} s."
+        result.message = (
+            f"Le message de test n'est pas arrivé dans les {fr_seconds(timeout, None)}."
+        )
         _notify(on_step, "visible", "failed", result.steps["visible"])
         return
     if hit.error is not None:

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, or_, select, true
 
 from balise.errors import PermissionDenied, ValidationError
+from balise.formatting import paris_times
 from balise.models import AUDIT_NO_DELETE, AuditEntry
 from balise.services import audit, audit_chain
 from balise.services.access import Actor
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ["at", "actor", "action", "object", "department", "outcome", "detail"]
 LABELS = {
-    "at": "Date (UTC)", "actor": "Qui", "action": "Action", "object": "Objet",
+    "at": "Date (heure de Paris)", "actor": "Qui", "action": "Action", "object": "Objet",
     "department": "Département", "outcome": "Résultat", "detail": "Détail",
 }  # fmt: skip
 OUTCOMES = {"ok": "Réussi", "refused": "Refusé", "failed": "Échoué"}
@@ -123,7 +124,7 @@ def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> 
     df = entries(engine, actor, flt)
     with engine.begin() as conn:
         audit.record(conn, actor, "audit.export", "journal d'audit", detail={"lignes": len(df)})
-    df["at"] = df["at"].dt.strftime("%d/%m/%Y %H:%M:%S")
+    df["at"] = paris_times(df["at"]).dt.strftime("%d/%m/%Y %H:%M:%S")
     df["outcome"] = df["outcome"].map(lambda o: OUTCOMES.get(o, o))
     return frame_csv(df.rename(columns=LABELS))
 

@@ -6,14 +6,15 @@ audit line records it (selection and format; no figures, no file content)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from balise.errors import NotFoundError
-from balise.exports import Chart, Sheet, build_workbook, french_date
+from balise.exports import Chart, Sheet, build_workbook
+from balise.formatting import fr_date, paris_time
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.departments import department_name
 from balise.referentials.lifecycles import PACK_TABLES
@@ -78,7 +79,7 @@ def _changes_sheet(engine, actor, deps) -> Sheet:
     df = readable(
         changes.changes(engine, actor, deps, int(before.snapshot_id), int(after.snapshot_id))
     )
-    note = f"BAL créées et supprimées entre le {french_date(before.date)} et le {french_date(after.date)}"
+    note = f"BAL créées et supprimées entre le {fr_date(before.date)} et le {fr_date(after.date)}"
     return Sheet("Créations-suppressions", df, dict.fromkeys(df.columns[1:], "int"), note=note)
 
 
@@ -114,19 +115,20 @@ def sheets(
 def cover_lines(
     engine: Engine, deps: tuple[str, ...] | None, now: datetime
 ) -> list[tuple[str, str]]:
-    """The cover sheet: date, selection, each source with its snapshot date."""
+    """The cover sheet: date (``now``, an instant, as its day in Paris), selection, each source
+    with its snapshot date."""
     selection = (
         "Tous les départements"
         if deps is None
         else ", ".join(f"{d} {department_name(d)}" for d in deps)
     )
-    lines = [("Date du document", french_date(now)), ("Sélection", selection)]
+    lines = [("Date du document", fr_date(paris_time(now))), ("Sélection", selection)]
     latest = snapshots.latest_by_source(engine)
     for source, label in SOURCE_LABELS.items():
         row = latest[latest["source"] == source]
         value = "aucune donnée importée"
         if not row.empty:
-            value = f"extraction du {french_date(row.iloc[0]['date'])} ({row.iloc[0]['file_name']})"
+            value = f"extraction du {fr_date(row.iloc[0]['date'])} ({row.iloc[0]['file_name']})"
         lines.append((label, value))
     if latest["is_demo"].any():
         lines.append(("Attention", "Données de démonstration : ces chiffres sont fictifs."))
@@ -157,7 +159,7 @@ def build_pack(
     # Issue 7: the « Événements » sheet, only when the selection has events.
     views += [s for s in (events.pack_sheet(engine, actor, deps),) if s is not None]
     views += _programme_sheets(engine, actor, deps, indicators_dir)
-    return build_workbook(TITLE, cover_lines(engine, deps, datetime.now()), views)
+    return build_workbook(TITLE, cover_lines(engine, deps, datetime.now(UTC)), views)
 
 
 def _programme_sheets(engine, actor, deps, indicators_dir: Path | None) -> list[Sheet]:

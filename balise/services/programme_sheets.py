@@ -5,7 +5,7 @@ below each target). Layout only goes through :mod:`balise.exports` (hence the on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -134,7 +134,7 @@ def indicator_workbook(
     deps = pack._check_export(engine, actor, departments, "indicateurs xlsx")
     report = indicators.evaluate(engine, actor, deps, year, month, directory)
     sheets = [indicator_sheet(report), Sheet("ESMS sous l'objectif", misses_table(report))]
-    cover = pack.cover_lines(engine, deps, datetime.now())
+    cover = pack.cover_lines(engine, deps, datetime.now(UTC))
     cover.append(("Catalogue", catalogue_note(report)))
     return build_workbook("Indicateurs du programme ESMS numérique", cover, sheets), report
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, NoReturn
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
+from balise.formatting import fr_time
 from balise.models import User
 from balise.referentials.departments import load_departments
 from balise.services import audit
@@ -266,8 +267,10 @@ def authenticate(engine: Engine, login: str, password: str, now: datetime | None
         if user.disabled:
             _refuse(conn, login, "refused", f"Le compte {login} est désactivé.")
         if user.locked_until and user.locked_until > now:
-            until = user.locked_until.strftime("%H:%M")
-            why = f"Compte verrouillé après trop d'échecs : réessayez après {until} (UTC)."
+            why = (
+                "Compte verrouillé après trop d'échecs : réessayez après "
+                f"{fr_time(user.locked_until)}."
+            )
             _refuse(conn, login, "refused", why)
         if not verify_password(password, user.password_hash):
             _refuse(conn, login, "failed", WRONG_CREDENTIALS, _count_failure(conn, user.id, now))

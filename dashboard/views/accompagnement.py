@@ -8,10 +8,10 @@ from functools import partial
 import streamlit as st
 
 from balise.errors import BaliseError
+from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES, FollowUp
 from dashboard import charts, data, tables
-from dashboard.format import fr_int
 from dashboard.programme_blocks import priorities_block
 from dashboard.shell import act, flash, page_context
 
@@ -132,19 +132,20 @@ with follow_tab:
         history = data.onboarding_history(marker, ctx.actor, chosen)
         if not history.empty:
             tables.labelled(
-                history.assign(
+                tables.in_paris(history, "at").assign(
                     from_stage=history["from_stage"].map(STAGES),
                     to_stage=history["to_stage"].map(STAGES),
                     source=history["source"].map({"auto": "Automatique", "manuel": "Manuel"}),
                 ),
                 {
-                    "at": "Date (UTC)",
+                    "at": "Date",
                     "from_stage": "De",
                     "to_stage": "Vers",
                     "source": "Origine",
                     "reason": "Motif",
                     "actor": "Par",
                 },
+                column_config={"Date": tables.instant()},
             )
 if moved:
     st.toast(f"{moved} structure(s) avancée(s) d'après les faits.")

@@ -4,9 +4,9 @@ the last poll of each box."""
 
 import streamlit as st
 
+from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from dashboard import charts, data, tables
-from dashboard.format import fr_int
 from dashboard.programme_blocks import peer_usage_block
 from dashboard.shell import page_context
 
@@ -57,7 +57,7 @@ if silent.empty:
     st.success("Toutes les boîtes suivies ont échangé au moins un message ce mois-ci.")
 else:
     tables.labelled(
-        silent.assign(
+        tables.in_paris(silent, "last_activity_at").assign(
             department=silent["department"].map(department_label),
             category_code=silent["category_code"].map(category_label),
         ),
@@ -68,13 +68,13 @@ else:
             "category_code": "Catégorie",
             "last_activity_at": "Dernier message",
         },
-        column_config={"Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY")},
+        column_config={"Dernier message": tables.day()},
     )
 
 st.subheader("Dernière relève de chaque boîte")
 status = data.activity_poll_status(marker, ctx.actor, ctx.deps)
 tables.labelled(
-    status.assign(
+    tables.in_paris(status, "last_poll_at", "last_activity_at").assign(
         department=status["department"].map(department_label),
         last_poll_ok=status["last_poll_ok"].map({True: "OK", False: "Échec"}).fillna("Jamais"),
         last_poll_message=status["last_poll_message"].fillna(""),
@@ -82,14 +82,14 @@ tables.labelled(
     {
         "address": "Adresse",
         "department": "Département",
-        "last_poll_at": "Relevée le (UTC)",
+        "last_poll_at": "Relevée le",
         "last_poll_ok": "État",
         "last_poll_message": "Message",
         "last_activity_at": "Dernier message",
     },
     column_config={
-        "Relevée le (UTC)": st.column_config.DatetimeColumn(format="DD/MM/YYYY HH:mm"),
-        "Dernier message": st.column_config.DatetimeColumn(format="DD/MM/YYYY"),
+        "Relevée le": tables.instant(),
+        "Dernier message": tables.day(),
     },
 )
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from balise.errors import BaliseError
 from balise.services.audit_log import LABELS, MAX_ROWS, OUTCOMES, AuditFilter
-from dashboard import data
+from dashboard import data, tables
 from dashboard.shell import current_actor
 
 st.title("Journal d'audit")
@@ -39,7 +39,7 @@ start, end = (tuple(period) + (today,))[:2] if period else (None, None)
 flt = AuditFilter(start, end, tuple(actors), tuple(actions), tuple(outcomes), search=search)
 lines = data.audit_entries(marker, actor, flt)
 
-shown = lines.assign(
+shown = tables.in_paris(lines, "at").assign(
     outcome=lines["outcome"].map(lambda o: OUTCOMES.get(o, o)),
     department=lines["department"].fillna("—"),
     detail=lines["detail"].fillna(""),
@@ -53,7 +53,7 @@ st.dataframe(
     shown.rename(columns=LABELS),
     hide_index=True,
     width="stretch",
-    column_config={LABELS["at"]: st.column_config.DatetimeColumn(format="DD/MM/YYYY HH:mm:ss")},
+    column_config={LABELS["at"]: tables.instant(seconds=True)},
 )
 
 if st.button("Préparer l'export CSV", key="audit_build_csv"):

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from balise.formatting import fr_int, fr_percent
 from dashboard import charts, data, tables
-from dashboard.format import fr_int, fr_pct
 from dashboard.shell import page_context
 
 ctx = page_context("Types de BAL")
@@ -25,7 +25,7 @@ for col, (code, n) in zip(cols, totals.items(), strict=True):
     col.metric(
         f"BAL {names[code]}",
         fr_int(n),
-        f"{fr_pct(100 * n / total)} des BAL",
+        f"{fr_percent(n / total)} des BAL",
         delta_color="off",
         delta_arrow="off",
     )

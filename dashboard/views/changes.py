@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from balise.formatting import fr_date, fr_int, fr_signed
 from dashboard import charts, data, tables
-from dashboard.format import fr_date, fr_int
 from dashboard.shell import page_context
 
 ctx = page_context("Évolutions")
@@ -35,10 +35,7 @@ totals = data.changes_totals(ctx.version, ctx.actor, ctx.deps, before, after)
 m1, m2, m3 = st.columns(3)
 m1.metric("BAL créées", fr_int(totals["created"]))
 m2.metric("BAL supprimées", fr_int(totals["removed"]))
-m3.metric(
-    "Solde",
-    f"{'+' if totals['created'] >= totals['removed'] else '−'}{fr_int(abs(totals['created'] - totals['removed']))}",
-)
+m3.metric("Solde", fr_signed(totals["created"] - totals["removed"]))
 by_dep = data.changes_between(ctx.version, ctx.actor, ctx.deps, before, after, "department")
 by_cat = data.changes_between(ctx.version, ctx.actor, ctx.deps, before, after, "category_code")
 if by_dep.empty:

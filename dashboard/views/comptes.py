@@ -8,7 +8,7 @@ import streamlit as st
 from balise.referentials.departments import load_departments
 from balise.services.access import ROLES
 from balise.services.users import NewUser
-from dashboard import data
+from dashboard import data, tables
 from dashboard.shell import act, current_actor, flash
 
 COLUMNS = {
@@ -24,8 +24,13 @@ if actor.role != "admin":
     st.stop()
 flash("accounts_done")
 accounts = data.users_frame(actor)
-shown = accounts.assign(role=accounts["role"].map(lambda r: ROLES.get(r, r)))
-st.dataframe(shown.rename(columns=COLUMNS), hide_index=True, width="stretch")
+shown = tables.in_paris(accounts, "locked_until", "created_at").assign(
+    role=accounts["role"].map(lambda r: ROLES.get(r, r))
+)
+st.dataframe(
+    shown.rename(columns=COLUMNS), hide_index=True, width="stretch",
+    column_config={COLUMNS["locked_until"]: tables.instant(), COLUMNS["created_at"]: tables.instant()},
+)  # fmt: skip
 departments = list(load_departments())
 
 

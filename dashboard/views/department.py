@@ -3,10 +3,10 @@ click opens the structure."""
 
 import streamlit as st
 
+from balise.formatting import fr_int, fr_percent
 from balise.services.labels import category_label
 from balise.services.structures import STRUCTURE_COLUMNS, StructureFilter
 from dashboard import charts, data, tables
-from dashboard.format import fr_int, fr_pct
 from dashboard.navigation import page_path
 from dashboard.shell import page_context
 
@@ -38,7 +38,7 @@ equipped = int(df["equipped"].sum())
 m1, m2, m3 = st.columns(3)
 m1.metric("Structures affichées", fr_int(len(df)))
 m2.metric("Équipées", fr_int(equipped))
-m3.metric("Part équipée", fr_pct(100 * equipped / len(df)))
+m3.metric("Part équipée", fr_percent(equipped / len(df)))
 st.plotly_chart(charts.status_bars(df), key="status")
 
 event = tables.show(

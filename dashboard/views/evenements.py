@@ -7,10 +7,10 @@ from functools import partial
 
 import streamlit as st
 
+from balise.formatting import fr_date
 from balise.services.events import KINDS, EventInput
 from balise.services.labels import department_label
 from dashboard import charts, data, tables
-from dashboard.format import fr_date
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Événements et webinaires")

@@ -7,10 +7,10 @@ from datetime import date
 import streamlit as st
 
 from balise.errors import BaliseError, PermissionDenied
+from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.programme_sheets import catalogue_note, indicator_matrix, value_text
 from dashboard import data, tables
-from dashboard.format import fr_int
 from dashboard.shell import page_context
 
 ctx = page_context("Programme ESMS numérique")

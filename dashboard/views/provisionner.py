@@ -7,7 +7,7 @@ from balise.errors import BaliseError
 from balise.referentials.bal_rules import FIELD_LABELS, REQUIRED, BalRequest, suggest_address
 from balise.referentials.bal_types import BAL_TYPES
 from balise.services.provisioning import STATUSES
-from dashboard import data
+from dashboard import data, tables
 from dashboard.operator_servers import operator_servers_form
 from dashboard.shell import current_actor, selection
 
@@ -133,8 +133,11 @@ with tab_list:
     if bals.empty:
         st.info("Aucune BAL provisionnée dans cette sélection.")
     else:
-        shown = bals.assign(statut=bals["statut"].map(STATUSES)).rename(columns=LIST_COLUMNS)
-        st.dataframe(shown, hide_index=True)
+        shown = tables.in_paris(bals, "mis_a_jour").assign(statut=bals["statut"].map(STATUSES))
+        st.dataframe(
+            shown.rename(columns=LIST_COLUMNS), hide_index=True,
+            column_config={LIST_COLUMNS["mis_a_jour"]: tables.instant()},
+        )  # fmt: skip
         waiting = bals.loc[bals["statut"] == "requested", "adresse"].tolist()
         if waiting:
             chosen = st.selectbox("BAL demandée à confirmer", waiting, key="prov_confirm_pick")

@@ -3,8 +3,9 @@ trend, categories."""
 
 import streamlit as st
 
+from balise.formatting import fr_date, fr_int, fr_percent, fr_points, fr_signed, paris_time
 from dashboard import charts, data, tables
-from dashboard.format import fr_date, fr_int, fr_pct, fr_points, fr_signed, plain
+from dashboard.markdown import plain
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Vue régionale")
@@ -14,7 +15,7 @@ flash("ingest_alert_done")
 for alert in data.open_ingest_alerts(ctx.actor, ctx.deps).itertuples():
     st.error(  # plain text: a file name's underscores are no markdown
         plain(
-            f"Alerte n° {alert.id} — import automatique du {fr_date(alert.created_at)} "
+            f"Alerte n° {alert.id} — import automatique du {fr_date(paris_time(alert.created_at))} "
             f"(« {alert.file_name} ») : {alert.message} Sinon, une fois le fichier vérifié, "
             "ignorez l'alerte."
         )
@@ -36,7 +37,7 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("ESMS suivis", fr_int(h["structures"]))
 c2.metric("ESMS équipés", fr_int(h["equipped"]), fr_signed(h["equipped_delta"]),
           help="Évolution depuis l'extraction précédente de l'annuaire.")  # fmt: skip
-c3.metric("Part équipée", fr_pct(h["share"]), fr_points(h["share_delta"]))
+c3.metric("Part équipée", fr_percent(h["share"] / 100), fr_points(h["share_delta"]))
 c4.metric("BAL des ESMS", fr_int(sum(h["mailboxes"].values())))
 t1, t2, t3, t4 = st.columns(4)
 for col, code, label in zip(

@@ -4,10 +4,10 @@ history across directory snapshots."""
 import streamlit as st
 
 from balise.errors import BaliseError, PermissionDenied
+from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.structures import StructureFilter
 from dashboard import charts, data, tables
-from dashboard.format import fr_int
 from dashboard.shell import page_context
 
 ctx = page_context("Structure")

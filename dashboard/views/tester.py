@@ -4,9 +4,10 @@ test a whole department; history of latency and outcomes."""
 import streamlit as st
 
 from balise.errors import BaliseError
+from balise.formatting import fr_seconds
 from balise.mail.roundtrip import SEEN_BY, STEPS
 from balise.services.bal_tests import TESTABLE
-from dashboard import charts, data
+from dashboard import charts, data, tables
 from dashboard.operator_servers import operator_servers_form
 from dashboard.shell import current_actor, selection
 
@@ -41,7 +42,7 @@ testable = bals.loc[bals["statut"].isin(TESTABLE), "adresse"].tolist() if not ba
 
 
 def _step_line(step: str, state: str, seconds: float | None) -> str:
-    timing = f" {seconds:.2f} s".replace(".", ",") if seconds is not None else ""
+    timing = f" {fr_seconds(seconds, 2)}" if seconds is not None else ""
     return f"{ICONS[state]} {STEP_LABELS[step]}{timing}"
 
 
@@ -108,7 +109,7 @@ with tab_run:
 
 with tab_history:
     marker = data.bal_version()
-    history = data.bal_test_history(marker, actor, deps)
+    history = tables.in_paris(data.bal_test_history(marker, actor, deps), "debut")
     if history.empty:
         st.info("Aucun test enregistré pour cette sélection.")
     else:
@@ -121,4 +122,7 @@ with tab_history:
             dossier=history["dossier"].fillna("—"),
             vu_par=history["vu_par"].map(SEEN_BY).fillna("—"),
         )
-        st.dataframe(shown.rename(columns=HISTORY_COLUMNS), hide_index=True)
+        st.dataframe(
+            shown.rename(columns=HISTORY_COLUMNS), hide_index=True,
+            column_config={HISTORY_COLUMNS["debut"]: tables.instant(seconds=True)},
+        )  # fmt: skip

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from balise.errors import ConfigurationError, SourceError
-from balise.formatting import fr_decimal, fr_int
+from balise.formatting import fr_int, fr_seconds
 from ingest.sources.archive import data_member, is_zip, open_member, open_zip
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ MSG_STATUS = "Le serveur {host} a refusé le téléchargement (code HTTP {status
 MSG_UNREACHABLE = "Le serveur {host} est injoignable."
 MSG_TIMEOUT = "Le serveur {host} n'a pas répondu à temps."
 MSG_LATE = (
-    "Le téléchargement depuis {host} a dépassé le délai de {seconds} s (option --timeout) : "
+    "Le téléchargement depuis {host} a dépassé le délai de {seconds} (option --timeout) : "
     "abandonné, rien n'est importé."
 )
 MSG_SHORT = (
@@ -280,7 +280,7 @@ def _network_failure(url: str, exc: Exception, deadline: _Deadline) -> str:
     log.warning("download of %s failed: %r", url, exc)
     host = _host(url)
     if deadline.expired:
-        return MSG_LATE.format(host=host, seconds=_seconds(deadline.seconds))
+        return MSG_LATE.format(host=host, seconds=fr_seconds(deadline.seconds, None))
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, ssl.SSLCertVerificationError):
         return MSG_CERT.format(host=host)
@@ -363,7 +363,7 @@ def _receive(response, path: Path, limits: DownloadLimits, deadline: _Deadline) 
     except (OSError, http.client.HTTPException) as exc:
         raise SourceError(_network_failure(response.url, exc, deadline)) from None
     if deadline.expired:  # the shut-down socket read as a clean end
-        raise SourceError(MSG_LATE.format(host=host, seconds=_seconds(deadline.seconds)))
+        raise SourceError(MSG_LATE.format(host=host, seconds=fr_seconds(deadline.seconds, None)))
     if expected is not None and received != expected:
         log.warning("download of %s: %d bytes of %d", response.url, received, expected)
         raise SourceError(
@@ -373,10 +373,6 @@ def _receive(response, path: Path, limits: DownloadLimits, deadline: _Deadline) 
         "downloaded %s: %d bytes in %.1f s", response.url, received, time.monotonic() - started
     )
     return digest.hexdigest()
-
-
-def _seconds(seconds: float) -> str:
-    return fr_int(seconds) if seconds == int(seconds) else fr_decimal(seconds)
 
 
 def _content_length(response) -> int | None:
