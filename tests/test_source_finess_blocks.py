@@ -7,11 +7,15 @@ from __future__ import annotations
 import io
 import random
 
+import pyarrow as pa
 import pytest
+from stdnum import luhn
 
 from ingest.demo import write_demo
 from ingest.sources import finess
 from ingest.sources.finess import read_finess
+from ingest.sources.finess_columns import luhn_column
+from ingest.sources.finess_values import luhn_ok
 from ingest.sources.rows import ReadStats
 from tests.support.spy import spy
 from tests.test_source_finess import META, et, with_key
@@ -107,6 +111,18 @@ def test_tricky_values_in_clean_blocks_read_as_the_line_reader_reads_them(
     reasons = {getattr(r, "reason", None) for r in rows}
     assert {finess.REASON_FINESS, finess.REASON_DEPARTMENT, finess.REASON_CATEGORY} <= reasons
     assert {r.luhn_ok for r in rows if hasattr(r, "luhn_ok")} == {True, False}
+
+
+def test_the_luhn_check_in_bulk_is_stdnum_number_by_number():
+    """The column path checks keys all at once; each answer is stdnum's for that number (Corsican
+    A/B counting as 0), so the two paths cannot drift apart on any key."""
+    rng = random.Random(13)
+    numbers = [f"{rng.randrange(10**9):09d}" for _ in range(4000)]
+    numbers += [f"2{rng.choice('AB')}{rng.randrange(10**7):07d}" for _ in range(1000)]
+    bulk = luhn_column(pa.array(numbers)).to_pylist()
+    assert bulk == [luhn.is_valid(n.replace("A", "0").replace("B", "0")) for n in numbers]
+    assert bulk == [luhn_ok(n) for n in numbers]
+    assert 300 < sum(bulk) < 700  # about one in ten numbers has a right key
 
 
 def test_quotes_sections_blank_lines_and_bad_counts_go_to_the_line_reader(

@@ -41,6 +41,7 @@ from ingest.demo.tables import (
     SURNAME_STARTS,
     WRONG_KEY_FINESS,
 )
+from ingest.sources.finess_values import luhn_digits
 
 T = TypeVar("T")
 
@@ -61,11 +62,9 @@ def slug(text: str) -> str:
 
 
 def luhn_key(body: str) -> str:
-    """The Luhn check digit to append to ``body`` (letters of 2A/2B numbers count as 0: the
-    real rule for Corsica is not verified, see the README's domain notes)."""
-    if not body.isdigit():
-        body = "".join(ch if ch.isdigit() else "0" for ch in body)
-    return luhn.calc_check_digit(body)
+    """The Luhn check digit to append to ``body``, Corsican 2A/2B numbers by the reader's own
+    convention (:func:`ingest.sources.finess_values.luhn_digits`)."""
+    return luhn.calc_check_digit(luhn_digits(body))
 
 
 def pick(rng: random.Random, items: Sequence[T]) -> T:

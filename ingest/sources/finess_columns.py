@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from stdnum import luhn
 
 from ingest.sources.columns import (
     column,
@@ -33,6 +34,7 @@ from ingest.sources.finess_values import (
     Col,
     etalab_commune_code,
     etalab_department,
+    luhn_digits,
     parse_date,
     siret_or_none,
     split_acheminement,
@@ -41,7 +43,12 @@ from ingest.sources.rows import ESTABLISHMENT_SCHEMA, Rejected
 
 WANTED = sorted(v for k, v in vars(Col).items() if k.isupper())
 _FINESS = "^[0-9][0-9AB][0-9]{7}$"
-_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9])  # digit sum of 2*d
+# The Luhn sum in bulk, its terms taken from ``stdnum.luhn`` rather than written again: what
+# digit d at position p (from the left, of 9) adds to the checksum, modulo 10. The checksum is
+# the sum of the terms modulo 10, and a lone digit among zeros gives its own term.
+_LUHN_TERMS = np.array(
+    [[luhn.checksum(str(d) + "0" * (8 - p)) for d in range(10)] for p in range(9)]
+)
 
 
 @dataclass
@@ -167,10 +174,8 @@ def _siret(values: pa.Array) -> pa.Array:
 
 
 def luhn_column(finess: pa.Array) -> pa.Array:
-    """``luhn_ok`` of valid FINESS numbers (9 ASCII characters): A and B count as 0; from the
-    right, the check digit and every second digit as is, the others doubled (digit sum)."""
-    text = "".join(finess.to_pylist()).replace("A", "0").replace("B", "0")
+    """``luhn_ok`` of valid FINESS numbers (9 ASCII characters, upper case), all at once."""
+    text = luhn_digits("".join(finess.to_pylist()))
     digits = (np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")).reshape(-1, 9)
-    doubled = _DOUBLED[digits[:, 1::2]]  # positions 1, 3, 5, 7: second, fourth... from the right
-    total = digits[:, 0::2].sum(axis=1) + doubled.sum(axis=1)
+    total = _LUHN_TERMS[np.arange(9), digits].sum(axis=1)
     return pa.array(total % 10 == 0, pa.bool_())

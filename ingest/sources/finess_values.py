@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from stdnum import luhn
+
 from balise.referentials.departments import department_from_finess, department_from_postcode
 
 # The only reasons a row is rejected (the writer counts rows per reason).
@@ -31,22 +33,23 @@ class Col:
 
 _FINESS_SYNTAX = re.compile(r"[0-9][0-9AB][0-9]{7}")
 _CEDEX = re.compile(r"\s+CEDEX(\s+\d+)?$", re.IGNORECASE)
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # digit sum of 2*d
 
 
-def luhn_ok(number: str) -> bool:
-    """Whether the last character of a 9-character FINESS number is its Luhn check digit.
+def luhn_digits(number: str) -> str:
+    """The digits a FINESS number's Luhn key is computed on.
 
     Corsican numbers (``2A``/``2B``): how ANS puts A and B in the sum is not documented. Here they
     count as 0 (the department was 20 before 1976), an unverified convention: a failure on such a
     number only flags the row, it never rejects it.
     """
-    digits = number.upper().replace("A", "0").replace("B", "0")
-    if len(digits) != 9 or not digits.isdigit():
-        return False
-    # From the right: check digit and every second digit as is, the others doubled (digit sum).
-    total = sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(c)] for c in digits[-2::-2])
-    return total % 10 == 0
+    return number.upper().replace("A", "0").replace("B", "0")
+
+
+def luhn_ok(number: str) -> bool:
+    """Whether the last character of a 9-character FINESS number is its Luhn check digit
+    (``stdnum.luhn`` on :func:`luhn_digits`)."""
+    digits = luhn_digits(number)
+    return len(digits) == 9 and digits.isascii() and digits.isdigit() and luhn.is_valid(digits)
 
 
 def is_finess_number(value: str) -> bool:
