@@ -10,13 +10,13 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from balise.formatting import THIN, fr_date, fr_int, fr_percent
-from balise.services.labels import bal_type_label, category_label, department_label
+from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
+from balise.services.labels import category_label, department_label
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 SHARE_SCALE = "Cividis"
 PERCENT_SUFFIX = f"{THIN}%"  # as balise.formatting.fr_percent writes it
-TYPE_COLUMNS = ["mailboxes_per", "mailboxes_org", "mailboxes_app", "mailboxes_cab"]
 
 
 def _layout(fig: go.Figure, title: str, x: str = "", y: str = "", height: int = 420) -> go.Figure:
@@ -222,10 +222,10 @@ def mix_bars(df: pd.DataFrame, by: str, shares: bool = False) -> go.Figure:
     labels = df[by].map(department_label if by == "department" else category_label)
     total = df[TYPE_COLUMNS].sum(axis=1).where(lambda s: s > 0)
     fig = go.Figure()
-    for col in TYPE_COLUMNS:
-        values = (100 * df[col] / total).fillna(0) if shares else df[col]
+    for t in TYPES:
+        values = (100 * df[t.column] / total).fillna(0) if shares else df[t.column]
         text = [fr_percent(v / 100) if shares else fr_int(v) for v in values]
-        fig.add_trace(go.Bar(x=labels, y=values, name=bal_type_label(col[-3:].upper()), text=text,
+        fig.add_trace(go.Bar(x=labels, y=values, name=t.label, marker_color=t.colour, text=text,
                              hovertemplate="%{x} · %{fullData.name} : %{text}<extra></extra>"))  # fmt: skip
     # Labels only where they fit: small segments stay readable through the hover.
     fig.update_traces(textposition="inside", insidetextanchor="middle", textangle=0)
@@ -257,12 +257,13 @@ def changes_bars(df: pd.DataFrame, by: str) -> go.Figure:
 def history_bars(df: pd.DataFrame) -> go.Figure:
     """One structure's mailboxes at each directory snapshot, stacked by type."""
     fig = go.Figure()
-    for col in TYPE_COLUMNS:
+    for t in TYPES:
         fig.add_trace(
             go.Bar(
-                x=[fr_date(d) for d in df["date"]], y=df[col], name=bal_type_label(col[-3:].upper())
+                x=[fr_date(d) for d in df["date"]], y=df[t.column], name=t.label,
+                marker_color=t.colour,
             )
-        )
+        )  # fmt: skip
     fig.update_layout(barmode="stack")
     _count_axis(fig)
     return _layout(

@@ -7,12 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from balise.formatting import paris_times
+from balise.referentials.bal_types import TYPE_COLUMNS
 from balise.services.labels import COLUMNS, readable
 
-NUMBER_COLUMNS = {
-    "structures", "equipped", "mailboxes", "mailboxes_per", "mailboxes_org", "mailboxes_app",
-    "mailboxes_cab", "created", "removed",
-}  # fmt: skip
+NUMBER_COLUMNS = {"structures", "equipped", "mailboxes", *TYPE_COLUMNS, "created", "removed"}
 
 
 def show(df: pd.DataFrame, columns: list[str], **kwargs):

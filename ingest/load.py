@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 
 from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
-from balise.referentials.bal_types import BAL_TYPES
+from balise.referentials.bal_types import BAL_TYPES, TYPE_COLUMNS
 from balise.referentials.categories import medico_social_codes
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from balise.services.snapshots import covered_departments
@@ -611,7 +611,7 @@ def freeze_adoption(
         ),
     )
     columns = ["snapshot_id", "department", "category_code", "structures", "equipped"]
-    columns += [f"mailboxes_{t.lower()}" for t in BAL_TYPES]
+    columns += TYPE_COLUMNS
     conn.execute(insert(AdoptionStat).from_select(columns, rows))
 
 

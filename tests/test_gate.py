@@ -9,7 +9,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from dashboard.format import plain
 from sqlalchemy import select
 
 from balise.cli import cli
@@ -18,6 +17,7 @@ from balise.errors import PermissionDenied
 from balise.models import AuditEntry, IngestAlert, Snapshot
 from balise.services import ingest_alerts
 from balise.services.access import Actor
+from dashboard.markdown import plain
 from ingest.worker import Runtime, refresh_source
 from tests.support.apptest import app_as
 from tests.support.extracts import (

@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from balise.formatting import THIN
+from balise.referentials.bal_types import TYPES
 from balise.services.access import Actor
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as, open_page
@@ -114,7 +115,12 @@ def test_bal_types_page_counts_and_shares(db_with_small_adoption, monkeypatch):
     by_cat = at.dataframe[1].value.set_index("Catégorie")
     assert by_cat.loc["SSIAD", "BAL applicatives"] == 1
     at.radio(key="types_unit").set_value("Part (%)").run()
-    assert rendered_figure(at)["data"][0]["y"] == [pytest.approx(100 / 3), 0.0]
+    traces = rendered_figure(at)["data"]
+    assert traces[0]["y"] == [pytest.approx(100 / 3), 0.0]
+    # Names and colours come from the one table of BAL types.
+    assert [(t["name"], t["marker"]["color"]) for t in traces] == [
+        (b.label, b.colour) for b in TYPES
+    ]
 
 
 def test_structure_page_identity_mailboxes_history(db_with_small_adoption, monkeypatch):

@@ -9,6 +9,9 @@ from datetime import datetime
 import pytest
 
 from balise.errors import SourceError
+from balise.models import AdoptionStat
+from balise.referentials.bal_types import TYPES
+from balise.services.labels import COLUMNS, bal_type_label
 from ingest.sources import annuaire
 from ingest.sources.annuaire import (
     DIRECTORY_HEADER,
@@ -153,6 +156,17 @@ def test_all_four_bal_types_and_labels_are_normalised():
         )
     )
     assert [r.bal_type for r in rows] == ["PER", "ORG", "APP", "CAB", "PER"]
+
+
+def test_each_bal_type_has_its_count_column_and_heading():
+    """The one table of BAL types names columns the adoption statistics really hold, and the
+    headings of the tables and exports are its own."""
+    assert [t.code for t in TYPES] == ["PER", "ORG", "APP", "CAB"]
+    stored = set(AdoptionStat.__table__.columns.keys())
+    for t in TYPES:
+        assert t.column in stored
+        assert COLUMNS[t.column] == t.plural and bal_type_label(t.code) == t.label
+    assert len({t.colour for t in TYPES}) == len(TYPES)
 
 
 def test_department_column_wins_over_the_postcode():

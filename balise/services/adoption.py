@@ -15,13 +15,11 @@ from sqlalchemy import Engine, and_, case, distinct, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
-from balise.referentials.bal_types import BAL_TYPES
+from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
 from balise.referentials.categories import medico_social_codes
 from balise.services.access import Actor, readable_departments
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from balise.services.queries import frame, in_departments
-
-TYPE_COLUMNS = [f"mailboxes_{code.lower()}" for code in BAL_TYPES]
 
 
 def _share(df: pd.DataFrame) -> pd.DataFrame:
@@ -34,8 +32,8 @@ def _share(df: pd.DataFrame) -> pd.DataFrame:
 def type_counts() -> list:
     """One COUNT(DISTINCT mailbox) column per BAL type, over the joined current mailboxes."""
     return [
-        func.count(distinct(case((Mailbox.bal_type == code, Mailbox.id)))).label(col)
-        for code, col in zip(BAL_TYPES, TYPE_COLUMNS, strict=True)
+        func.count(distinct(case((Mailbox.bal_type == t.code, Mailbox.id)))).label(t.column)
+        for t in TYPES
     ]
 
 
@@ -95,7 +93,7 @@ def mailbox_totals(
     )
     with engine.connect() as conn:
         row = conn.execute(stmt).one()
-    return {code: int(n or 0) for code, n in zip(BAL_TYPES, row, strict=True)}
+    return {t.code: int(n or 0) for t, n in zip(TYPES, row, strict=True)}
 
 
 def _department_points(engine: Engine, deps: tuple[str, ...] | None) -> pd.DataFrame:

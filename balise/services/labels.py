@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from balise.referentials.bal_types import BAL_TYPES
+from balise.referentials.bal_types import BAL_TYPES, TYPES
 from balise.referentials.categories import load_categories
 from balise.referentials.departments import department_name
 
@@ -21,10 +21,7 @@ COLUMNS: dict[str, str] = {
     "equipped": "ESMS équipés",
     "share": "Part équipée (%)",
     "mailboxes": "BAL (total)",
-    "mailboxes_per": "BAL personnelles",
-    "mailboxes_org": "BAL organisationnelles",
-    "mailboxes_app": "BAL applicatives",
-    "mailboxes_cab": "BAL de cabinet",
+    **{t.column: t.plural for t in TYPES},
     "finess_et": "FINESS",
     "name": "Nom",
     "city": "Commune",

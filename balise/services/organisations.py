@@ -17,9 +17,10 @@ from sqlalchemy import Engine, and_, case, func, select
 
 from balise.errors import NotFoundError
 from balise.models import Establishment, Mailbox
+from balise.referentials.bal_types import TYPE_COLUMNS
 from balise.referentials.priority_weights import DEFAULT_FILE, load_weights
 from balise.services.access import Actor, readable_departments
-from balise.services.adoption import TYPE_COLUMNS, frame, type_counts
+from balise.services.adoption import frame, type_counts
 from balise.services.esms_facts import esms_in
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 

@@ -15,19 +15,19 @@ from sqlalchemy import Engine
 from balise.errors import NotFoundError
 from balise.exports import Chart, Sheet, build_workbook
 from balise.formatting import fr_date, paris_time
-from balise.referentials.bal_types import BAL_TYPES
+from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
 from balise.referentials.departments import department_name
 from balise.referentials.lifecycles import PACK_TABLES
 from balise.services import adoption, audit, changes, events, snapshots, structures
 from balise.services.access import Actor, check_can_act, readable_departments
-from balise.services.labels import COLUMNS, bal_type_label, readable
+from balise.services.labels import COLUMNS, readable
 from balise.services.refusals import refusals_audited
 from balise.spreadsheets import frame_csv
 
 TITLE = "Adoption de MSSanté dans le médico-social"
 SOURCE_LABELS = {"annuaire": "Annuaire MSSanté (ANS)", "finess": "FINESS (établissements)"}
 _PCT = COLUMNS["share"]
-_TYPES = [COLUMNS[c] for c in adoption.TYPE_COLUMNS]
+_TYPES = [COLUMNS[c] for c in TYPE_COLUMNS]
 
 
 def _as_fraction(df: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def _coverage_sheet(engine, actor, deps, by: str, name: str, chart_title: str) -
     cov = adoption.coverage(engine, actor, deps, by=by)
     mix = adoption.mailbox_mix(engine, actor, deps, by=by)
     df = cov.merge(mix, on=by, how="left").fillna(0)
-    cols = [by, "structures", "equipped", "share", *adoption.TYPE_COLUMNS]
+    cols = [by, "structures", "equipped", "share", *TYPE_COLUMNS]
     table = _as_fraction(readable(df, cols))
     formats = dict.fromkeys(table.columns[1:], "int") | {_PCT: "pct"}
     key = table.columns[0]
@@ -50,7 +50,7 @@ def _coverage_sheet(engine, actor, deps, by: str, name: str, chart_title: str) -
 def _types_sheet(engine, actor, deps) -> Sheet:
     totals = adoption.mailbox_totals(engine, actor, deps)
     df = pd.DataFrame(
-        {"Type de BAL": [bal_type_label(c) for c in BAL_TYPES], "BAL": list(totals.values())}
+        {"Type de BAL": [t.label for t in TYPES], "BAL": [totals[t.code] for t in TYPES]}
     )
     chart = Chart("bar", "BAL des ESMS par type", "Type de BAL", ("BAL",), "Nombre de BAL")
     return Sheet("Types de BAL", df, {"BAL": "int"}, chart)

@@ -11,8 +11,9 @@ from sqlalchemy import Engine, and_, case, func, or_, select
 
 from balise.errors import NotFoundError
 from balise.models import Establishment, Mailbox, Snapshot
+from balise.referentials.bal_types import TYPE_COLUMNS
 from balise.services.access import Actor, readable_departments
-from balise.services.adoption import TYPE_COLUMNS, type_counts
+from balise.services.adoption import type_counts
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from balise.services.queries import frame, in_departments
 from balise.services.snapshots import data_date

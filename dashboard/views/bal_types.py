@@ -3,6 +3,7 @@
 import streamlit as st
 
 from balise.formatting import fr_int, fr_percent
+from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
 from dashboard import charts, data, tables
 from dashboard.shell import page_context
 
@@ -14,18 +15,11 @@ if total == 0:
         "Aucune BAL rattachée aux ESMS de cette sélection : importez l'annuaire (`balise ingest annuaire SOURCE`)."
     )
     st.stop()
-cols = st.columns(4)
-names = {
-    "PER": "personnelles",
-    "ORG": "organisationnelles",
-    "APP": "applicatives",
-    "CAB": "de cabinet",
-}
-for col, (code, n) in zip(cols, totals.items(), strict=True):
+for col, t in zip(st.columns(len(TYPES)), TYPES, strict=True):
     col.metric(
-        f"BAL {names[code]}",
-        fr_int(n),
-        f"{fr_percent(n / total)} des BAL",
+        t.plural,
+        fr_int(totals[t.code]),
+        f"{fr_percent(totals[t.code] / total)} des BAL",
         delta_color="off",
         delta_arrow="off",
     )
@@ -36,7 +30,7 @@ as_share = (
 by_dep = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps, by="department")
 by_cat = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps, by="category_code")
 tab1, tab2 = st.tabs(["Par département", "Par catégorie"])
-columns = ["mailboxes_per", "mailboxes_org", "mailboxes_app", "mailboxes_cab", "mailboxes"]
+columns = [*TYPE_COLUMNS, "mailboxes"]
 with tab1:
     st.plotly_chart(charts.mix_bars(by_dep, "department", as_share), key="mix_dep")
     tables.show(by_dep, ["department", *columns])

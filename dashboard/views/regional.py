@@ -4,6 +4,7 @@ trend, categories."""
 import streamlit as st
 
 from balise.formatting import fr_date, fr_int, fr_percent, fr_points, fr_signed, paris_time
+from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
 from dashboard import charts, data, tables
 from dashboard.markdown import plain
 from dashboard.shell import act, flash, page_context
@@ -39,12 +40,8 @@ c2.metric("ESMS équipés", fr_int(h["equipped"]), fr_signed(h["equipped_delta"]
           help="Évolution depuis l'extraction précédente de l'annuaire.")  # fmt: skip
 c3.metric("Part équipée", fr_percent(h["share"] / 100), fr_points(h["share_delta"]))
 c4.metric("BAL des ESMS", fr_int(sum(h["mailboxes"].values())))
-t1, t2, t3, t4 = st.columns(4)
-for col, code, label in zip(
-    (t1, t2, t3, t4), ("PER", "ORG", "APP", "CAB"),
-    ("BAL personnelles", "BAL organisationnelles", "BAL applicatives", "BAL de cabinet"), strict=True,
-):  # fmt: skip
-    col.metric(label, fr_int(h["mailboxes"][code]))
+for col, t in zip(st.columns(len(TYPES)), TYPES, strict=True):
+    col.metric(t.plural, fr_int(h["mailboxes"][t.code]))
 
 cov = data.coverage(ctx.version, ctx.actor, ctx.deps)
 geojson = data.boundaries(data.settings().geojson)
@@ -81,9 +78,6 @@ tables.show(
         "structures",
         "equipped",
         "share",
-        "mailboxes_per",
-        "mailboxes_org",
-        "mailboxes_app",
-        "mailboxes_cab",
+        *TYPE_COLUMNS,
     ],
 )
