@@ -8,6 +8,7 @@ secret in clear. Mail activity is kept as daily counts by counterpart *category*
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     DDL,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -25,9 +27,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from balise.referentials.lifecycles import (
+    BalStatus,
+    DataSource,
+    LinkKind,
+    OnboardingStage,
+    RoundTripOutcome,
+)
+
 
 class Base(DeclarativeBase):
     pass
+
+
+def coded(vocabulary: type[StrEnum], length: int) -> Enum:
+    """A column of one of ``balise.referentials.lifecycles``' vocabularies: stored as its plain
+    codes in a VARCHAR (no database enum type, no CHECK: a new code needs no migration), read back
+    as members; a code outside the vocabulary is refused when written or compared."""
+    return Enum(
+        vocabulary, native_enum=False, create_constraint=False, length=length,
+        values_callable=lambda members: [m.value for m in members], validate_strings=True,
+    )  # fmt: skip
 
 
 class Snapshot(Base):
@@ -36,7 +56,7 @@ class Snapshot(Base):
     __tablename__ = "snapshots"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source: Mapped[str] = mapped_column(String(16))  # "annuaire" | "finess"
+    source: Mapped[DataSource] = mapped_column(coded(DataSource, 16))
     file_name: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     # When the producer generated the file (ANS file name timestamp, FINESS metadata date).
@@ -101,8 +121,8 @@ class Mailbox(Base):
     department: Mapped[str] = mapped_column(String(3))
     structure_id_type: Mapped[str | None] = mapped_column(String(2))
     structure_id: Mapped[str | None] = mapped_column(String(20))
-    # Which FINESS number the structure id matched: "ET" (establishment), "EJ" (legal entity).
-    link_kind: Mapped[str | None] = mapped_column(String(2))
+    # Which FINESS number the structure id matched (none: the line equips no structure).
+    link_kind: Mapped[LinkKind | None] = mapped_column(coded(LinkKind, 2))
     service: Mapped[str | None] = mapped_column(String(255))
     profession_code: Mapped[str | None] = mapped_column(String(8))
     structure_name: Mapped[str | None] = mapped_column(String(255))
@@ -340,7 +360,7 @@ class ProvisionedBal(Base):
     # How the BAL signs in for a round trip: password | xoauth2 | external (client certificate).
     auth_mode: Mapped[str] = mapped_column(String(16), default="password")
     backend: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[BalStatus] = mapped_column(coded(BalStatus, 16), index=True)
     secret_ref: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
@@ -357,7 +377,7 @@ class BalTest(Base):
     recipient: Mapped[str] = mapped_column(String(255), index=True)
     use_case: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime)
-    outcome: Mapped[str] = mapped_column(String(16))  # passed | junk | timeout | failed
+    outcome: Mapped[RoundTripOutcome] = mapped_column(coded(RoundTripOutcome, 16))
     failed_step: Mapped[str | None] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(Text)
     connect_s: Mapped[float | None] = mapped_column()
@@ -493,8 +513,7 @@ class Onboarding(Base):
 
     finess_et: Mapped[str] = mapped_column(String(9), primary_key=True)
     department: Mapped[str] = mapped_column(String(3), index=True)
-    # a_contacter | contacte | sensibilise | bal_demandee | bal_creee | bal_testee | usage_regulier
-    stage: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[OnboardingStage] = mapped_column(coded(OnboardingStage, 16))
     stage_since: Mapped[datetime] = mapped_column(DateTime)
     next_action: Mapped[str | None] = mapped_column(String(255))
     next_action_on: Mapped[date | None] = mapped_column(Date, index=True)
@@ -510,8 +529,8 @@ class OnboardingHistory(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     finess_et: Mapped[str] = mapped_column(String(9), index=True)
-    from_stage: Mapped[str | None] = mapped_column(String(16))
-    to_stage: Mapped[str] = mapped_column(String(16))
+    from_stage: Mapped[OnboardingStage | None] = mapped_column(coded(OnboardingStage, 16))
+    to_stage: Mapped[OnboardingStage] = mapped_column(coded(OnboardingStage, 16))
     source: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(String(255))
     actor: Mapped[str] = mapped_column(String(255))

@@ -11,6 +11,7 @@ from plotly.colors import sample_colorscale
 
 from balise.formatting import THIN, fr_date, fr_int, fr_percent
 from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
+from balise.referentials.lifecycles import RoundTripOutcome
 from balise.services.labels import category_label, department_label
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
@@ -348,17 +349,11 @@ def category_sankey(flows: pd.DataFrame) -> go.Figure:
 
 # --- BAL round-trip tests (issue 5: Tester page) -------------------------------------------
 
-OUTCOME_LABELS = {
-    "passed": "Réussi",
-    "junk": "Réussi (indésirables)",
-    "timeout": "Délai dépassé",
-    "failed": "Échec",
-}
 OUTCOME_COLOURS = {
-    "passed": OKABE_ITO[2],
-    "junk": OKABE_ITO[1],
-    "timeout": OKABE_ITO[3],
-    "failed": OKABE_ITO[5],
+    RoundTripOutcome.PASSED: OKABE_ITO[2],
+    RoundTripOutcome.JUNK: OKABE_ITO[1],
+    RoundTripOutcome.TIMEOUT: OKABE_ITO[3],
+    RoundTripOutcome.FAILED: OKABE_ITO[5],
 }
 
 
@@ -366,12 +361,12 @@ def roundtrip_latency(history: pd.DataFrame) -> go.Figure:
     """Each test's time to see the message (connect + auth + submit + visible), by outcome."""
     fig = go.Figure()
     total = history[["connexion_s", "authentification_s", "envoi_s", "reception_s"]].sum(axis=1)
-    for outcome, label in OUTCOME_LABELS.items():
+    for outcome in RoundTripOutcome:
         rows = history["resultat"] == outcome
         if rows.any():
             fig.add_trace(
                 go.Scatter(
-                    x=history.loc[rows, "debut"], y=total[rows], mode="markers", name=label,
+                    x=history.loc[rows, "debut"], y=total[rows], mode="markers", name=outcome.label,
                     marker={"color": OUTCOME_COLOURS[outcome], "size": 9},
                     text=history.loc[rows, "adresse"],
                     hovertemplate="%{text}<br>%{y:.2f} s<extra></extra>",
@@ -386,13 +381,13 @@ def roundtrip_outcomes(counts: pd.DataFrame) -> go.Figure:
     """Tests per day, stacked by outcome."""
     fig = go.Figure()
     days = sorted(counts["jour"].unique())
-    for outcome, label in OUTCOME_LABELS.items():
+    for outcome in RoundTripOutcome:
         rows = counts[counts["resultat"] == outcome].set_index("jour")["tests"]
         if not rows.empty:
             # Days as labels: one bar per day, whatever the span (no time-of-day axis).
             fig.add_trace(
                 go.Bar(x=[fr_date(d) for d in days], y=rows.reindex(days, fill_value=0),
-                       name=label, marker_color=OUTCOME_COLOURS[outcome])
+                       name=outcome.label, marker_color=OUTCOME_COLOURS[outcome])
             )  # fmt: skip
     fig.update_layout(barmode="stack")
     fig.update_xaxes(type="category")

@@ -13,6 +13,7 @@ from balise.db import busy_message, is_lock_timeout
 from balise.errors import BaliseError
 from balise.formatting import fr_date
 from balise.referentials.departments import load_departments, resolve_selection
+from balise.referentials.lifecycles import DataSource
 from balise.services.access import Actor
 from dashboard import data
 
@@ -91,8 +92,7 @@ def sidebar() -> None:
 
 def _data_dates() -> None:
     latest = data.latest_snapshots(data.data_version())
-    names = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
-    lines = [f"{names.get(r.source, r.source)} : {fr_date(r.date)}" for r in latest.itertuples()]
+    lines = [f"{DataSource(r.source).label} : {fr_date(r.date)}" for r in latest.itertuples()]
     st.sidebar.caption(
         "Dates des données : " + " · ".join(lines) if lines else "Aucune donnée importée"
     )
@@ -107,8 +107,7 @@ def page_context(title: str) -> PageContext:
         st.info(NO_DATA)
         st.stop()
     dates = " · ".join(
-        f"{'Annuaire' if r.source == 'annuaire' else 'FINESS'} du {fr_date(r.date)}"
-        for r in latest.itertuples()
+        f"{DataSource(r.source).label} du {fr_date(r.date)}" for r in latest.itertuples()
     )
     st.caption(f"Données : {dates}")
     if latest["is_demo"].any():

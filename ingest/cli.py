@@ -13,6 +13,7 @@ from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.formatting import fr_count, fr_int, fr_seconds
 from balise.referentials.departments import resolve_selection
+from balise.referentials.lifecycles import DATA_SOURCES, DataSource
 from balise.services.access import Actor, check_can_act
 from balise.services.refusals import refusals_audited
 
@@ -116,10 +117,9 @@ def _check_import(ctx: Context, engine, kind: str, selection) -> Actor:
 
 def summary(r: jobs.IngestReport) -> str:
     """The one-line French summary of an ingest."""
-    from ingest import jobs
     from ingest.gate import describe
 
-    head = f"{jobs.SOURCES[r.source]} « {r.file_name} »"
+    head = f"{DATA_SOURCES[r.source]} « {r.file_name} »"
     if r.already_ingested and r.completed:
         return (
             f"{head} : déjà importé (instantané n° {r.snapshot_id}) ; sa ligne d'audit et "
@@ -165,9 +165,9 @@ def _reject_detail(rejects) -> str:
     return " ; ".join(chunks)
 
 
-def _ingest_command(kind: str, help_text: str):
+def _ingest_command(kind: DataSource, help_text: str):
     @requires("act", departments="departments")
-    @ingest.command(name=kind, help=help_text)
+    @ingest.command(name=kind.value, help=help_text)
     @click.argument("source", required=False)
     @selection_options
     @click.option(
@@ -205,12 +205,12 @@ def _ingest_command(kind: str, help_text: str):
 
 
 _ingest_command(
-    "annuaire",
+    DataSource.ANNUAIRE,
     "Importer un extrait de l'annuaire MSSanté (.txt, .zip ou URL https ; sans SOURCE : "
     "l'adresse configurée, BALISE_ANNUAIRE_URL, si le fichier a changé).",
 )
 _ingest_command(
-    "finess",
+    DataSource.FINESS,
     "Importer le fichier FINESS (CSV etalab ou JSON FiNESS+, ou URL https ; sans SOURCE : "
     "l'adresse configurée, BALISE_FINESS_URL, si le fichier a changé).",
 )
@@ -224,13 +224,12 @@ def alerts(ctx: Context) -> None:
     from balise.db import engine_for, upgrade
     from balise.formatting import fr_date, paris_time
     from balise.services import ingest_alerts
-    from ingest.jobs import SOURCES
 
     engine = engine_for(ctx.settings.resolved_database_url())
     upgrade(engine)
     df = ingest_alerts.open_alerts(engine, ctx.actor, None)
     lines = [
-        f"n° {a.id} du {fr_date(paris_time(a.created_at))} ({SOURCES[a.source]}, « {a.file_name} ») : "
+        f"n° {a.id} du {fr_date(paris_time(a.created_at))} ({DATA_SOURCES[a.source]}, « {a.file_name} ») : "
         f"{a.message}"
         for a in df.itertuples()
     ]
@@ -282,7 +281,8 @@ def demo(ctx: Context, national: bool, out: Path | None, no_ingest: bool) -> Non
     policy = jobs.Policy(ctx.actor, ctx.settings.max_drop)
     reports = [
         jobs.ingest(engine, kind, str(path), selection, is_demo=True, policy=policy)
-        for kind, path in [("finess", files.finess)] + [("annuaire", p) for p in files.annuaire]
+        for kind, path in [(DataSource.FINESS, files.finess)]
+        + [(DataSource.ANNUAIRE, p) for p in files.annuaire]
     ]
     fresh = sum(not r.already_ingested for r in reports)
     ctx.echo(

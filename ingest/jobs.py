@@ -26,6 +26,7 @@ from balise.db import write_transaction
 from balise.errors import SourceError
 from balise.formatting import fr_count
 from balise.models import AuditEntry
+from balise.referentials.lifecycles import DATA_SOURCES, DataSource
 from balise.services import audit, ingest_alerts
 from balise.services.access import SYSTEM, Actor
 from balise.services.onboarding import advance_in
@@ -49,8 +50,6 @@ def _lean_allocators() -> None:
 
 
 _lean_allocators()
-
-SOURCES = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
 
 
 @dataclass
@@ -123,7 +122,7 @@ def ingest(
     archived in ``archive_dir`` (None = not kept; a failure there leaves the import as it is).
     ``policy``: who imports, what the gate accepts (default: the local operator, no drop)."""
     policy = policy or Policy()
-    if kind not in SOURCES:
+    if kind not in DATA_SOURCES:
         raise SourceError(f"Source inconnue : {kind} (attendu : annuaire ou finess).")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
@@ -139,7 +138,7 @@ def ingest(
             with open_rows(local) as raw:
                 stream = CountingReader(raw, progress) if progress else raw
                 result = _WRITERS[kind](conn, meta, _read(kind, stream, departments, stats))
-            if kind == "annuaire" and stats.generated_at is None:
+            if kind == DataSource.ANNUAIRE and stats.generated_at is None:
                 stats.generated_at = annuaire.parse_generated_at(local.file_name)
             stats.generated_at = stats.generated_at or generated_at
             if result.kept == 0:
@@ -220,7 +219,9 @@ def _archive(
 
 
 def _read(kind: str, stream, departments: tuple[str, ...] | None, stats: ReadStats):
-    read = annuaire.read_extract_chunks if kind == "annuaire" else finess.read_finess_chunks
+    read = (
+        annuaire.read_extract_chunks if kind == DataSource.ANNUAIRE else finess.read_finess_chunks
+    )
     return read(stream, departments, stats)
 
 
@@ -250,19 +251,19 @@ class CountingReader:
         return getattr(self._raw, name)
 
 
-_WRITERS = {"annuaire": load.load_directory, "finess": load.load_finess}
+_WRITERS = {DataSource.ANNUAIRE: load.load_directory, DataSource.FINESS: load.load_finess}
 
 
 def _nothing_kept(kind: str, stats: ReadStats, result: load.LoadResult) -> str:
     """Why an ingest that kept no row is refused (the store is left unchanged)."""
     if stats.lines == 0:
-        return f"Le fichier {SOURCES[kind]} ne contient aucune ligne de données."
+        return f"Le fichier {DATA_SOURCES[kind]} ne contient aucune ligne de données."
     if stats.out_of_scope and not result.rejects.total:
         return (
-            f"Aucune ligne du fichier {SOURCES[kind]} ne concerne les départements choisis "
+            f"Aucune ligne du fichier {DATA_SOURCES[kind]} ne concerne les départements choisis "
             f"({fr_count(stats.out_of_scope, 'ligne', 'lignes')} hors sélection)."
         )
     return (
-        f"Aucune ligne valide dans le fichier {SOURCES[kind]} "
+        f"Aucune ligne valide dans le fichier {DATA_SOURCES[kind]} "
         f"({fr_count(result.rejects.total, 'ligne rejetée', 'lignes rejetées')})."
     )

@@ -45,6 +45,7 @@ from sqlalchemy import (
 from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
 from balise.referentials.bal_types import BAL_TYPES, TYPE_COLUMNS
 from balise.referentials.categories import medico_social_codes
+from balise.referentials.lifecycles import DataSource, LinkKind
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from balise.services.snapshots import covered_departments
 from ingest import load_finess_plus as finess_plus
@@ -118,7 +119,7 @@ class RejectLog:
 
 @dataclass
 class SnapshotMeta:
-    source: str  # "annuaire" | "finess"
+    source: DataSource
     file_name: str
     sha256: str
     departments: tuple[str, ...] | None  # None = every department
@@ -325,7 +326,7 @@ class FinessNumbers:
         self.ej = np.sort(_finess_keys(_nine_bytes(ej)))
 
     def link_kinds(self, structure_ids: pa.Array) -> pa.Array:
-        """ "ET", "EJ" or null for each id: the rule of ``_LINK_KIND`` below, in bulk."""
+        """``LinkKind`` code or null for each id: the rule of ``_LINK_KIND`` below, in bulk."""
         ids = pc.dictionary_encode(structure_ids)
         distinct = ids.dictionary
         finess = pc.match_substring_regex(distinct, "^[0-9][0-9AB][0-9]{7}$")
@@ -337,7 +338,7 @@ class FinessNumbers:
         return _LINK_NAMES.take(pa.array(codes).take(ids.indices))
 
 
-_LINK_NAMES = pa.array([None, "ET", "EJ"], pa.string())
+_LINK_NAMES = pa.array([None, LinkKind.ET.value, LinkKind.EJ.value], pa.string())
 
 
 def _nine_bytes(text: str) -> np.ndarray:
@@ -441,8 +442,10 @@ def _diff_mailboxes(
 # rule in bulk, for the first ingest).
 _LINK_KIND = (
     "CASE WHEN {t}.structure_id IS NULL THEN NULL "
-    "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_et = {t}.structure_id) THEN 'ET' "
-    "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_ej = {t}.structure_id) THEN 'EJ' "
+    "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_et = {t}.structure_id) "
+    f"THEN '{LinkKind.ET}' "
+    "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_ej = {t}.structure_id) "
+    f"THEN '{LinkKind.EJ}' "
     "END"
 )
 
@@ -571,7 +574,7 @@ def _drops(conn: Connection, table: str, current: str, closing: Counter, after: 
 def latest_directory_snapshot(conn: Connection) -> int | None:
     return conn.execute(
         select(Snapshot.id)
-        .where(Snapshot.source == "annuaire")
+        .where(Snapshot.source == DataSource.ANNUAIRE)
         .order_by(Snapshot.id.desc())
         .limit(1)
     ).scalar()

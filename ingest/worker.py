@@ -40,6 +40,7 @@ from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError, DropRefused
 from balise.models import WatchedMailbox
 from balise.referentials.departments import resolve_selection
+from balise.referentials.lifecycles import DataSource
 from balise.services.access import SYSTEM
 from ingest.imap_reader import SessionPool
 from ingest.poll import PollReport, run_poll
@@ -170,7 +171,7 @@ def run_loop(
     with single_worker_lock(rt.engine):
         while not stop.is_set():
             now = time.monotonic()
-            for kind in ("finess", "annuaire"):
+            for kind in (DataSource.FINESS, DataSource.ANNUAIRE):
                 if due.get(kind, 0.0) <= now:
                     due[kind] = now + refresh_every_s
                     _guarded(lambda kind=kind: refresh_source(rt, kind))
@@ -254,7 +255,7 @@ def _add_schedulers(app, poll_cron: str, refresh_cron: str, defer_polls, refresh
     @app.periodic(cron=refresh_cron)
     @app.task(name="balise.schedule_refresh", queueing_lock="schedule_refresh")
     def schedule_refresh(timestamp: int) -> None:
-        for kind in ("finess", "annuaire"):
+        for kind in (DataSource.FINESS, DataSource.ANNUAIRE):
             with suppress(AlreadyEnqueued):
                 refresh_task.configure(queueing_lock=f"refresh:{kind}").defer(kind=kind)
 

@@ -56,8 +56,8 @@ def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
     assert wb.sheetnames == [*SHEETS, *PROGRAMME]
     cover = {r[0]: r[1] for r in wb["Couverture"].iter_rows(min_row=3, values_only=True)}
     assert cover["Sélection"] == "38 Isère, 69 Rhône"
-    assert cover["Annuaire MSSanté (ANS)"] == "extraction du 15/11/2026 (annuaire-3.txt)"
-    assert cover["FINESS (établissements)"] == "extraction du 01/10/2026 (finess-1.txt)"
+    assert cover["Annuaire MSSanté"] == "extraction du 15/11/2026 (annuaire-3.txt)"
+    assert cover["FINESS"] == "extraction du 01/10/2026 (finess-1.txt)"
     deps = wb["Départements"]
     assert [c.value for c in deps[1]][:5] == [
         "Département",

@@ -43,7 +43,7 @@ def _metrics(at: AppTest) -> dict[str, str]:
 def test_regional_view_figures_banner_and_map(db_with_small_adoption, monkeypatch, boundary_file):
     at = _app(db_with_small_adoption, monkeypatch, geojson=str(boundary_file))
     assert at.title[0].value == "Vue régionale"
-    assert at.caption[0].value == "Données : Annuaire du 15/11/2026 · FINESS du 01/10/2026"
+    assert at.caption[0].value == "Données : Annuaire MSSanté du 15/11/2026 · FINESS du 01/10/2026"
     assert "Données de démonstration" in at.warning[0].value
     assert _metrics(at) == {
         "ESMS suivis": "5", "ESMS équipés": "3", "Part équipée": f"60,0{THIN}%", "BAL des ESMS": "4",

@@ -13,19 +13,11 @@ from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.errors import BaliseError, ValidationError
 from balise.formatting import fr_seconds
-from balise.referentials.lifecycles import BAL_STATUSES
+from balise.referentials.lifecycles import BAL_STATUSES, BalStatus
 from balise.services.access import SYSTEM
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-
-OUTCOME_LINES = {
-    "passed": "réussi",
-    "junk": "réussi avec avertissement",
-    "timeout": "délai dépassé",
-    "failed": "échec",
-}
 
 
 def _store(ctx: Context) -> Engine:
@@ -79,7 +71,7 @@ def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> 
         request.address = suggest_address(request, domain)
     settings = _settings(ctx, backend)
     report = prov.provision(_store(ctx), ctx.actor, settings, request)
-    verb = "créée" if report.status == "provisioned" else "demandée à l'opérateur"
+    verb = "créée" if report.status == BalStatus.PROVISIONED else "demandée à l'opérateur"
     if not report.created:
         verb = "déjà provisionnée, rien n'a été refait"
     summary = f"BAL {report.address} {verb}."
@@ -164,7 +156,7 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
     else:
         raise BaliseError("Indiquez une adresse ou --department.")
     lines = [_result_line(r) for r in results] or ["Aucune BAL à tester dans ce département."]
-    failed = [r for r in results if r.outcome in ("timeout", "failed")]
+    failed = [r for r in results if not r.outcome.arrived]
     if len(results) > 1:
         lines.append(f"{len(results)} BAL testées, {len(failed)} en échec.")
     ctx.echo("\n".join(lines), {"tests": [r.__dict__ for r in results]})
@@ -179,7 +171,7 @@ def _result_line(result) -> str:
     seen = f" ; vu par {SEEN_BY[result.seen_by]}" if result.seen_by else ""
     details = f"{steps}{seen}".removeprefix(" ; ")
     timings = f" ({details})" if details else ""
-    return f"{result.sender} : {OUTCOME_LINES[result.outcome]} — {result.message}{timings}"
+    return f"{result.sender} : {result.outcome.label.lower()} — {result.message}{timings}"
 
 
 @requires("read", departments="departments")
@@ -243,5 +235,5 @@ def retry(ctx: Context, address: str) -> None:
         ctx.echo(summary, {"adresse": done.address, "statut": done.status})
         return
     ctx.echo(_result_line(done), {"tests": [done.__dict__]})
-    if done.outcome in ("timeout", "failed"):
+    if not done.outcome.arrived:
         click.get_current_context().exit(1)

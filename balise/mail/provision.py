@@ -32,6 +32,7 @@ from balise.mail.dovecot_accounts import (
 )
 from balise.mail.passwords import sha512_crypt
 from balise.referentials.bal_rules import BalRequest
+from balise.referentials.lifecycles import BalStatus
 from balise.spreadsheets import append, csv_bytes, new_workbook, workbook_bytes
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Provisioned:
     """What a backend did for one BAL. ``secret`` is handed once and never logged."""
 
     address: str
-    status: str  # "requested" | "provisioned"
+    status: BalStatus  # REQUESTED (asked of the operator) or PROVISIONED (created)
     secret: str | None = field(default=None, repr=False)
     created: bool = True  # False when the account already existed (idempotent re-run)
 
@@ -109,7 +110,7 @@ class RequestBackend:
         # Typed by users (a service named « =HYPERLINK(...) »): written inert, read by a person.
         xlsx.write_bytes(workbook_bytes(book))
         text.write_bytes(csv_bytes(header, rows))
-        outcomes = [Provisioned(r.address, "requested") for r in requests]
+        outcomes = [Provisioned(r.address, BalStatus.REQUESTED) for r in requests]
         return outcomes, [xlsx, text]
 
     def rollback(self) -> None:
@@ -176,7 +177,9 @@ class PasswdFileDovecot:
             message = f"Le serveur Dovecot n'a pas créé la boîte : {exc}".rstrip(".") + "."
             raise MailError(message) from exc
         outcomes = [
-            Provisioned(r.address, "provisioned", passwords.get(r.address), r.address in passwords)
+            Provisioned(
+                r.address, BalStatus.PROVISIONED, passwords.get(r.address), r.address in passwords
+            )
             for r in requests
         ]
         return outcomes, []

@@ -34,6 +34,7 @@ from balise.formatting import fr_seconds
 from balise.mail.connection import MailAccount, MailStepError, open_imap, open_smtp
 from balise.mail.folders import special_folder
 from balise.mail.probe_message import TEST_ID_HEADER, UseCase, build_message, use_case
+from balise.referentials.lifecycles import RoundTripOutcome
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class RoundTripResult:
     recipient: str
     use_case: str
     started_at: datetime
-    outcome: str = "failed"  # passed | junk | timeout | failed
+    outcome: RoundTripOutcome = RoundTripOutcome.FAILED
     failed_step: str | None = None
     message: str = ""  # a French sentence
     steps: dict[str, float] = field(default_factory=dict)
@@ -310,7 +311,7 @@ def _run_watched(watches, smtp_account, recipient, case, test_id, timeout, with_
 
 def _conclude(result: RoundTripResult, hit: _Watch | None, timeout: float, on_step) -> None:
     if hit is None:
-        result.outcome, result.failed_step = "timeout", "visible"
+        result.outcome, result.failed_step = RoundTripOutcome.TIMEOUT, "visible"
         result.message = (
             f"Le message de test n'est pas arrivé dans les {fr_seconds(timeout, None)}."
         )
@@ -322,10 +323,11 @@ def _conclude(result: RoundTripResult, hit: _Watch | None, timeout: float, on_st
         _notify(on_step, "visible", "failed", result.steps["visible"])
         return
     result.folder, result.seen_by = hit.folder, hit.seen_by
-    result.outcome = "passed" if hit.folder == "INBOX" else "junk"
+    inbox = hit.folder == "INBOX"
+    result.outcome = RoundTripOutcome.PASSED if inbox else RoundTripOutcome.JUNK
     result.message = (
         "Message reçu dans la boîte de réception."
-        if result.outcome == "passed"
+        if inbox
         else f"Message reçu, mais classé dans le dossier {hit.folder} (indésirables)."
     )
     _notify(on_step, "visible", "ok", result.steps["visible"])

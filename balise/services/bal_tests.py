@@ -25,6 +25,7 @@ from balise.mail.endpoints import submission_endpoint
 from balise.mail.probe_message import use_case
 from balise.mail.roundtrip import RoundTripResult, StepCallback, run_round_trip
 from balise.models import BalTest, ProvisionedBal, WatchedMailbox
+from balise.referentials.lifecycles import BalStatus, RoundTripOutcome
 from balise.services import audit, keyring
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.provisioning import (
@@ -39,13 +40,7 @@ from balise.services.refusals import refusals_audited
 
 log = logging.getLogger(__name__)
 
-TESTABLE = ("provisioned", "test_passed", "test_failed", "active")
-OUTCOMES = {
-    "passed": "Réussi",
-    "junk": "Réussi (indésirables)",
-    "timeout": "Délai dépassé",
-    "failed": "Échec",
-}
+TESTABLE = (BalStatus.PROVISIONED, BalStatus.TEST_PASSED, BalStatus.TEST_FAILED, BalStatus.ACTIVE)
 
 
 def _plugged_accounts(
@@ -128,10 +123,10 @@ def _require_key_for(engine: Engine, settings: Settings, addresses: list[str]) -
         keyring.require_key(engine, settings.secret_key)
 
 
-def _new_status(current: str, outcome: str) -> str:
-    if outcome in ("passed", "junk"):
-        return "active" if current == "active" else "test_passed"
-    return "test_failed"
+def _new_status(current: str, outcome: str) -> BalStatus:
+    if RoundTripOutcome(outcome).arrived:
+        return BalStatus.ACTIVE if current == BalStatus.ACTIVE else BalStatus.TEST_PASSED
+    return BalStatus.TEST_FAILED
 
 
 def _record(engine: Engine, actor: Actor, bal: ProvisionedBal, result: RoundTripResult) -> None:
@@ -153,7 +148,7 @@ def _record(engine: Engine, actor: Actor, bal: ProvisionedBal, result: RoundTrip
             .values(status=status, updated_at=_now())
         )
         detail = {"résultat": result.outcome, "étape": result.failed_step, "test": result.test_id}
-        outcome = "ok" if result.outcome in ("passed", "junk") else "failed"
+        outcome = "ok" if RoundTripOutcome(result.outcome).arrived else "failed"
         audit.record(conn, actor, "bal.test", bal.address, outcome, bal.department, detail)
 
 
@@ -234,8 +229,8 @@ def run_department_tests(
 def _untestable(engine: Engine, actor: Actor, address: str, exc: BaliseError) -> RoundTripResult:
     """The failed result of a BAL whose test could not start. A refusal is already audited and
     is no test; any other cause is recorded as a test that failed at the connection step."""
-    result = RoundTripResult(uuid.uuid4().hex, address, address, "", _now(), "failed",
-                             "connect", str(exc))  # fmt: skip
+    result = RoundTripResult(uuid.uuid4().hex, address, address, "", _now(),
+                             RoundTripOutcome.FAILED, "connect", str(exc))  # fmt: skip
     if not isinstance(exc, PermissionDenied):
         _record(engine, actor, get_bal(engine, address), result)
     return result
@@ -247,9 +242,9 @@ def retry(
     """Retry the step that failed: a provisioning still *requested*, or a failed test."""
     bal = get_bal(engine, address)
     authorise_bal(engine, actor, bal, "bal.retry")  # before its status tells anything
-    if bal.status == "requested":
+    if bal.status == BalStatus.REQUESTED:
         return retry_provision(engine, actor, settings, address)
-    if bal.status == "test_failed":
+    if bal.status == BalStatus.TEST_FAILED:
         return run_bal_test(engine, actor, settings, address)
     state = STATUSES[bal.status]
     raise ValidationError(

@@ -29,6 +29,7 @@ from balise.models import (
     Snapshot,
     WatchedMailbox,
 )
+from balise.referentials.lifecycles import DataSource, OnboardingStage, RoundTripOutcome
 from balise.services.access import Actor, readable_departments
 from balise.services.adoption import frame, in_departments
 from balise.services.links import links_to_establishment, valid_at
@@ -85,7 +86,9 @@ def parse_month(text: str) -> date:
 def default_month(engine: Engine) -> date:
     """The month of the newest directory snapshot (the data's « now »), else this month."""
     with engine.connect() as conn:
-        newest = conn.scalar(select(func.max(data_date())).where(Snapshot.source == "annuaire"))
+        newest = conn.scalar(
+            select(func.max(data_date())).where(Snapshot.source == DataSource.ANNUAIRE)
+        )
     newest = pd.Timestamp(newest).date() if newest is not None else date.today()
     return newest.replace(day=1)
 
@@ -94,7 +97,9 @@ def snapshot_before(engine: Engine, moment: datetime) -> int | None:
     """The newest directory snapshot dated before ``moment`` (None: none yet)."""
     with engine.connect() as conn:
         return conn.scalar(
-            select(func.max(Snapshot.id)).where(Snapshot.source == "annuaire", data_date() < moment)
+            select(func.max(Snapshot.id)).where(
+                Snapshot.source == DataSource.ANNUAIRE, data_date() < moment
+            )
         )
 
 
@@ -155,7 +160,7 @@ def esms_facts(
         df[col] = df[col].fillna(0).astype(int)
     for col in ("org_app", "tested"):
         df[col] = df[col].astype("boolean").fillna(False).astype(bool)
-    df["stage"] = df["stage"].fillna("a_contacter")
+    df["stage"] = df["stage"].fillna(OnboardingStage.A_CONTACTER)
     df.attrs["snapshot_id"] = snapshot
     return df
 
@@ -189,7 +194,9 @@ def _tested(engine: Engine, scope: list, period: Period) -> pd.DataFrame:
         select(Establishment.finess_et, func.count() > 0)
         .join(p, or_(p.finess == Establishment.finess_et, p.finess == Establishment.finess_ej))
         .join(t, or_(t.sender == p.address, t.recipient == p.address))
-        .where(*scope, t.outcome == "passed", t.started_at >= start, t.started_at < end)
+        .where(
+            *scope, t.outcome == RoundTripOutcome.PASSED, t.started_at >= start, t.started_at < end
+        )
         .group_by(Establishment.finess_et)
     )
     return frame(engine, stmt, ["finess_et", "tested"])

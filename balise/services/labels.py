@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from balise.referentials.bal_types import BAL_TYPES, TYPES
 from balise.referentials.categories import load_categories
 from balise.referentials.departments import department_name
+from balise.referentials.lifecycles import LINK_KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,7 +39,6 @@ COLUMNS: dict[str, str] = {
 }
 
 NO_CATEGORY_LABEL = "Non rattachée à un établissement"
-LINK_KINDS = {"ET": "Établissement (FINESS ET)", "EJ": "Entité juridique (FINESS EJ)"}
 
 
 def department_label(code: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from balise.models import Establishment, Mailbox
+from balise.referentials.lifecycles import LinkKind
 
 
 def valid_at(snapshot_id: int | None) -> ColumnElement[bool]:
@@ -29,8 +30,8 @@ def valid_at(snapshot_id: int | None) -> ColumnElement[bool]:
 def links_to_establishment() -> ColumnElement[bool]:
     """A mailbox row that links to the ``Establishment`` row of the enclosing query."""
     return or_(
-        and_(Mailbox.link_kind == "ET", Mailbox.structure_id == Establishment.finess_et),
-        and_(Mailbox.link_kind == "EJ", Mailbox.structure_id == Establishment.finess_ej),
+        and_(Mailbox.link_kind == LinkKind.ET, Mailbox.structure_id == Establishment.finess_et),
+        and_(Mailbox.link_kind == LinkKind.EJ, Mailbox.structure_id == Establishment.finess_ej),
     )
 
 

@@ -54,7 +54,12 @@ from balise.models import (
     ProvisionedBal,
     WatchedMailbox,
 )
-from balise.referentials.lifecycles import ONBOARDING_STAGES
+from balise.referentials.lifecycles import (
+    ONBOARDING_STAGES,
+    BalStatus,
+    OnboardingStage,
+    RoundTripOutcome,
+)
 from balise.services import audit
 from balise.services.access import SYSTEM, Actor, check_can_act, readable_departments
 from balise.services.links import is_equipped, links_to_establishment, valid_at
@@ -64,8 +69,11 @@ STAGES = ONBOARDING_STAGES  # code -> French label, in order
 RANK = {code: i for i, code in enumerate(STAGES)}
 ACTIVE_DAYS = 30  # messages within this window count as regular use
 SILENT_DAYS = 30  # equipped this long without regular use: « à relancer »
-EQUIPPED_STAGES = ("bal_creee", "bal_testee")
-CREATED_STATUSES = ("provisioned", "test_passed", "test_failed", "active")
+EQUIPPED_STAGES = (OnboardingStage.BAL_CREEE, OnboardingStage.BAL_TESTEE)
+CREATED_STATUSES = (
+    BalStatus.PROVISIONED, BalStatus.TEST_PASSED, BalStatus.TEST_FAILED, BalStatus.ACTIVE
+)  # fmt: skip
+FIRST = OnboardingStage.A_CONTACTER  # a structure without an onboarding row
 
 
 # The moves of one automatic advance, for the length of its transaction.
@@ -104,11 +112,12 @@ def _structure_addresses(among: Select) -> Select:
 
 def _facts(today: date) -> list[tuple[str, str, Select]]:
     """(stage, reason, SELECT finess_et) for each kind of fact."""
+    S = OnboardingStage
     esms = Establishment.is_medico_social.is_(True)
     bal = select(ProvisionedBal.finess).join(
         Establishment, Establishment.finess_et == ProvisionedBal.finess
     )
-    passed = BalTest.outcome == "passed"
+    passed = BalTest.outcome == RoundTripOutcome.PASSED
     tested_addresses = union(
         select(BalTest.recipient).where(passed), select(BalTest.sender).where(passed)
     )
@@ -129,11 +138,11 @@ def _facts(today: date) -> list[tuple[str, str, Select]]:
         .having(func.sum(active_mailboxes.c.messages) > 0)
     )
     return [
-        ("bal_demandee", "BAL demandée à l'opérateur", bal.where(ProvisionedBal.status == "requested", esms)),
-        ("bal_creee", "BAL provisionnée", bal.where(ProvisionedBal.status.in_(CREATED_STATUSES), esms)),
-        ("bal_creee", "BAL dans l'annuaire MSSanté", select(Establishment.finess_et).where(esms, is_equipped())),
-        ("bal_testee", "Test d'envoi et de réception réussi", tested),
-        ("usage_regulier", f"Messages échangés dans les {ACTIVE_DAYS} derniers jours", active),
+        (S.BAL_DEMANDEE, "BAL demandée à l'opérateur", bal.where(ProvisionedBal.status == BalStatus.REQUESTED, esms)),
+        (S.BAL_CREEE, "BAL provisionnée", bal.where(ProvisionedBal.status.in_(CREATED_STATUSES), esms)),
+        (S.BAL_CREEE, "BAL dans l'annuaire MSSanté", select(Establishment.finess_et).where(esms, is_equipped())),
+        (S.BAL_TESTEE, "Test d'envoi et de réception réussi", tested),
+        (S.USAGE_REGULIER, f"Messages échangés dans les {ACTIVE_DAYS} derniers jours", active),
     ]  # fmt: skip
 
 
@@ -211,7 +220,7 @@ def advance_in(
     now = literal(_now(), DateTime)
     conn.execute(insert(OnboardingHistory).from_select(
         ["finess_et", "from_stage", "to_stage", "source", "reason", "actor", "at"],
-        select(moves.finess_et, func.coalesce(moves.current, "a_contacter"), moves.stage,
+        select(moves.finess_et, func.coalesce(moves.current, FIRST.value), moves.stage,
                literal("auto"), moves.reason, literal(SYSTEM.login), now),
     ))  # fmt: skip
     conn.execute(
@@ -269,7 +278,7 @@ def _set_stages(conn: Connection, moves: list[Move], source: str, actor: Actor) 
             [{"target": m.finess, "new_stage": m.stage} for m in known],
         )
     conn.execute(insert(OnboardingHistory), [
-        {"finess_et": m.finess, "from_stage": m.current or "a_contacter", "to_stage": m.stage,
+        {"finess_et": m.finess, "from_stage": m.current or FIRST, "to_stage": m.stage,
          "source": source, "reason": m.reason, "actor": actor.login, "at": now}
         for m in moves
     ])  # fmt: skip
@@ -304,9 +313,9 @@ def move(engine: Engine, actor: Actor, finess: str, stage: str, reason: str | No
         raise ValidationError(f"Étape inconnue : {stage} (étapes : {', '.join(STAGES.values())}).")
     with engine.connect() as conn:
         department, current = _authorised(conn, actor, finess, "onboarding_move")
-        if (current or "a_contacter") != stage:
+        if (current or FIRST) != stage:
             _set_stages(conn, [Move(finess, department, current, stage, reason)], "manuel", actor)
-        detail = {"de": STAGES[current or "a_contacter"], "vers": STAGES[stage]}
+        detail = {"de": STAGES[current or FIRST], "vers": STAGES[stage]}
         audit.record(conn, actor, "onboarding_move", finess, "ok", department, detail)
         conn.commit()
 
@@ -331,7 +340,7 @@ def plan_follow_up(engine: Engine, actor: Actor, finess: str, follow_up: FollowU
         if current is None:
             conn.execute(
                 insert(Onboarding).values(
-                    finess_et=finess, department=department, stage="a_contacter",
+                    finess_et=finess, department=department, stage=FIRST,
                     stage_since=now, updated_at=now, **values,
                 )
             )  # fmt: skip
@@ -348,7 +357,7 @@ def plan_follow_up(engine: Engine, actor: Actor, finess: str, follow_up: FollowU
 
 # ----- reads ----------------------------------------------------------------------------------
 
-_stage = func.coalesce(Onboarding.stage, literal("a_contacter"))
+_stage = func.coalesce(Onboarding.stage, literal(FIRST.value))
 
 
 def _esms_with_stage(deps: tuple[str, ...] | None) -> Select:
@@ -429,7 +438,7 @@ def overdue(
         )
         .join(Onboarding, Onboarding.finess_et == Establishment.finess_et)
         .where(in_departments(Establishment.department, deps))
-        .where(or_(and_(late, Onboarding.stage != "usage_regulier"), silent))
+        .where(or_(and_(late, Onboarding.stage != OnboardingStage.USAGE_REGULIER), silent))
     )  # fmt: skip
     columns = ["finess_et", "name", "department", "stage", "stage_since", "next_action",
                "next_action_on", "assigned_to"]  # fmt: skip
@@ -447,7 +456,7 @@ def _is_late(row, today: date) -> bool:
 
 
 def _why(row, today: date) -> str:
-    if _is_late(row, today) and row.stage != "usage_regulier":
+    if _is_late(row, today) and row.stage != OnboardingStage.USAGE_REGULIER:
         what = f" : {row.next_action}" if row.next_action else ""
         return f"Action prévue le {row.next_action_on:%d/%m/%Y}{what}"
     return f"Équipée depuis le {row.stage_since:%d/%m/%Y}, sans usage régulier"

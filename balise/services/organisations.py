@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, case, func, select
 from balise.errors import NotFoundError
 from balise.models import Establishment, Mailbox
 from balise.referentials.bal_types import TYPE_COLUMNS
+from balise.referentials.lifecycles import LinkKind
 from balise.referentials.priority_weights import DEFAULT_FILE, load_weights
 from balise.services.access import Actor, readable_departments
 from balise.services.adoption import frame, type_counts
@@ -113,7 +114,7 @@ def organisation_esms(engine: Engine, actor: Actor, finess_ej: str) -> pd.DataFr
         ["finess_et", "bal_type", "address", "link_kind"],
     )  # fmt: skip
     boxes["bal"] = boxes["bal_type"] + " " + boxes["address"]
-    boxes.loc[boxes["link_kind"] == "EJ", "bal"] += " (EJ)"
+    boxes.loc[boxes["link_kind"] == LinkKind.EJ, "bal"] += " (EJ)"
     listed = boxes.groupby("finess_et")["bal"].agg(" ; ".join).rename("bals")
     df = base.merge(listed, on="finess_et", how="left")
     df["bals"] = df["bals"].fillna("")

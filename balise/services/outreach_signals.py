@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, case, func, select, union_all
 
 from balise.models import Attendance, AuditEntry, Establishment, Event, Mailbox, OnboardingHistory
+from balise.referentials.lifecycles import OnboardingStage
 from balise.services.adoption import frame, in_departments
 from balise.services.esms_facts import esms_in, stages_at
 from balise.services.events import confirmed
@@ -65,7 +66,7 @@ def signals(
     df["siblings_equipped"] = df["siblings_equipped"].fillna(0).astype(int)
     df["personal_bals"] = df["personal_bals"].fillna(0).astype(int)
     df["category_share"] = df["category_share"].fillna(0.0).astype(float)
-    df["stage"] = df["stage"].fillna("a_contacter")
+    df["stage"] = df["stage"].fillna(OnboardingStage.A_CONTACTER)
     return df[SIGNAL_COLUMNS]
 
 

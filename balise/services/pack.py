@@ -17,7 +17,7 @@ from balise.exports import Chart, Sheet, build_workbook
 from balise.formatting import fr_date, paris_time
 from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
 from balise.referentials.departments import department_name
-from balise.referentials.lifecycles import PACK_TABLES
+from balise.referentials.lifecycles import PACK_TABLES, DataSource
 from balise.services import adoption, audit, changes, events, snapshots, structures
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.labels import COLUMNS, readable
@@ -25,7 +25,6 @@ from balise.services.refusals import refusals_audited
 from balise.spreadsheets import frame_csv
 
 TITLE = "Adoption de MSSanté dans le médico-social"
-SOURCE_LABELS = {"annuaire": "Annuaire MSSanté (ANS)", "finess": "FINESS (établissements)"}
 _PCT = COLUMNS["share"]
 _TYPES = [COLUMNS[c] for c in TYPE_COLUMNS]
 
@@ -124,12 +123,12 @@ def cover_lines(
     )
     lines = [("Date du document", fr_date(paris_time(now))), ("Sélection", selection)]
     latest = snapshots.latest_by_source(engine)
-    for source, label in SOURCE_LABELS.items():
+    for source in DataSource:
         row = latest[latest["source"] == source]
         value = "aucune donnée importée"
         if not row.empty:
             value = f"extraction du {fr_date(row.iloc[0]['date'])} ({row.iloc[0]['file_name']})"
-        lines.append((label, value))
+        lines.append((source.label, value))
     if latest["is_demo"].any():
         lines.append(("Attention", "Données de démonstration : ces chiffres sont fictifs."))
     return lines

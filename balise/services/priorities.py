@@ -16,12 +16,13 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from balise.formatting import fr_percent
+from balise.referentials.lifecycles import OnboardingStage
 from balise.referentials.priority_weights import DEFAULT_FILE, PriorityWeights, load_weights
 from balise.services.access import Actor, readable_departments
 from balise.services.onboarding import RANK, STAGES
 from balise.services.outreach_signals import Moment, signals
 
-ENGAGED_STAGE = "sensibilise"  # this stage or a later one counts as engaged
+ENGAGED_STAGE = OnboardingStage.SENSIBILISE  # this stage or a later one counts as engaged
 
 
 def scored(df: pd.DataFrame, weights: PriorityWeights, at: datetime) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from balise.referentials.bal_rules import (
     normalised,
     validate,
 )
-from balise.referentials.lifecycles import BAL_STATUSES
+from balise.referentials.lifecycles import BAL_STATUSES, BalStatus
 from balise.secrets import seal
 from balise.services import audit, keyring
 from balise.services.access import Actor, check_can_act, readable_departments
@@ -229,7 +229,7 @@ def _row(request: BalRequest, backend: str, now: datetime) -> dict:
         "practice": request.practice or None,
         "auth_mode": DEFAULT_AUTH.get(request.bal_type, "password"),
         "backend": backend,
-        "status": "requested",
+        "status": BalStatus.REQUESTED,
         "created_at": now,
         "updated_at": now,
     }
@@ -334,9 +334,9 @@ def get_bal(engine: Engine, address: str) -> ProvisionedBal:
 
 
 _TRANSITIONS = {
-    "bal.confirm": ({"requested"}, "provisioned"),
-    "bal.disable": (set(STATUSES) - {"disabled"}, "disabled"),
-    "bal.activate": ({"test_passed", "provisioned"}, "active"),
+    "bal.confirm": ({BalStatus.REQUESTED}, BalStatus.PROVISIONED),
+    "bal.disable": (set(BalStatus) - {BalStatus.DISABLED}, BalStatus.DISABLED),
+    "bal.activate": ({BalStatus.TEST_PASSED, BalStatus.PROVISIONED}, BalStatus.ACTIVE),
 }
 
 
@@ -380,7 +380,7 @@ def activate_from_traffic(engine: Engine, actor: Actor) -> list[str]:
     query = (
         select(ProvisionedBal.address)
         .join(WatchedMailbox, WatchedMailbox.address == ProvisionedBal.address)
-        .where(ProvisionedBal.status == "test_passed")
+        .where(ProvisionedBal.status == BalStatus.TEST_PASSED)
         .where(WatchedMailbox.last_activity_at.is_not(None))
     )
     allowed = readable_departments(actor, None)
@@ -388,7 +388,7 @@ def activate_from_traffic(engine: Engine, actor: Actor) -> list[str]:
         query = query.where(ProvisionedBal.department.in_(allowed))
     with engine.connect() as conn:
         addresses = list(conn.scalars(query))
-    return [a for a in addresses if activate(engine, actor, a) == "active"]
+    return [a for a in addresses if activate(engine, actor, a) == BalStatus.ACTIVE]
 
 
 def retry_provision(
@@ -398,7 +398,7 @@ def retry_provision(
     is re-sent to the operator as a new request file."""
     bal = get_bal(engine, address)
     authorise_bal(engine, actor, bal, "bal.retry")
-    if bal.status != "requested":
+    if bal.status != BalStatus.REQUESTED:
         raise ValidationError("Le champ « statut » ne le permet pas : la BAL est déjà créée.")
     backend = backend or backend_for(settings, bal.backend)
     request = _request_of(bal)

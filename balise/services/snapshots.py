@@ -14,9 +14,9 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
 from balise.models import Snapshot
+from balise.referentials.lifecycles import DataSource
 from balise.services.queries import frame
 
-SOURCES = ("annuaire", "finess")
 EVERY_DEPARTMENT = "*"
 
 
@@ -46,7 +46,7 @@ def directory_snapshots(engine: Engine) -> pd.DataFrame:
     department's latest state."""
     stmt = (
         select(Snapshot.id, data_date(), Snapshot.departments)
-        .where(Snapshot.source == "annuaire")
+        .where(Snapshot.source == DataSource.ANNUAIRE)
         .order_by(Snapshot.id)
     )
     df = frame(engine, stmt, ["snapshot_id", "date", "departments"])
@@ -67,7 +67,7 @@ def covered_departments(conn: Connection, upto: int) -> tuple[str, ...] | None:
     rows = conn.scalars(
         select(Snapshot.departments)
         .distinct()
-        .where(Snapshot.source == "annuaire", Snapshot.id <= upto)
+        .where(Snapshot.source == DataSource.ANNUAIRE, Snapshot.id <= upto)
     ).all()
     if EVERY_DEPARTMENT in rows:
         return None

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, and_, case, func, or_, select
 from balise.errors import NotFoundError
 from balise.models import Establishment, Mailbox, Snapshot
 from balise.referentials.bal_types import TYPE_COLUMNS
+from balise.referentials.lifecycles import DataSource
 from balise.services.access import Actor, readable_departments
 from balise.services.adoption import type_counts
 from balise.services.links import is_equipped, links_to_establishment, valid_at
@@ -151,7 +152,7 @@ def establishment_history(engine: Engine, actor: Actor, finess_et: str) -> pd.Da
         .select_from(Snapshot)
         .join(Establishment, Establishment.finess_et == finess_et)
         .outerjoin(Mailbox, and_(links_to_establishment(), valid_at(Snapshot.id)))
-        .where(Snapshot.source == "annuaire")
+        .where(Snapshot.source == DataSource.ANNUAIRE)
         .group_by(Snapshot.id, data_date(), Snapshot.departments)
         .order_by(Snapshot.id)
     )

@@ -6,6 +6,7 @@ import streamlit as st
 from balise.errors import BaliseError
 from balise.referentials.bal_rules import FIELD_LABELS, REQUIRED, BalRequest, suggest_address
 from balise.referentials.bal_types import BAL_TYPES
+from balise.referentials.lifecycles import BalStatus
 from balise.services.provisioning import STATUSES
 from dashboard import data, tables
 from dashboard.operator_servers import operator_servers_form
@@ -91,7 +92,7 @@ with tab_one:
         except BaliseError as exc:
             st.error(str(exc))
         else:
-            done = "créée" if report.status == "provisioned" else "demandée à l'opérateur"
+            done = "créée" if report.status == BalStatus.PROVISIONED else "demandée à l'opérateur"
             st.success(f"BAL {report.address} {done}.")
             if report.secret:
                 st.code(report.secret, language="text")
@@ -138,7 +139,7 @@ with tab_list:
             shown.rename(columns=LIST_COLUMNS), hide_index=True,
             column_config={LIST_COLUMNS["mis_a_jour"]: tables.instant()},
         )  # fmt: skip
-        waiting = bals.loc[bals["statut"] == "requested", "adresse"].tolist()
+        waiting = bals.loc[bals["statut"] == BalStatus.REQUESTED, "adresse"].tolist()
         if waiting:
             chosen = st.selectbox("BAL demandée à confirmer", waiting, key="prov_confirm_pick")
             if st.button("Confirmer sa création par l'opérateur", key="prov_confirm"):

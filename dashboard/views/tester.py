@@ -6,6 +6,7 @@ import streamlit as st
 from balise.errors import BaliseError
 from balise.formatting import fr_seconds
 from balise.mail.roundtrip import SEEN_BY, STEPS
+from balise.referentials.lifecycles import ROUND_TRIP_OUTCOMES, RoundTripOutcome
 from balise.services.bal_tests import TESTABLE
 from dashboard import charts, data, tables
 from dashboard.operator_servers import operator_servers_form
@@ -61,7 +62,9 @@ def _run_one(address: str, case_id: str, with_xdm: bool) -> None:
     except BaliseError as exc:
         st.error(str(exc))
         return
-    show = {"passed": st.success, "junk": st.warning}.get(result.outcome, st.error)
+    show = {RoundTripOutcome.PASSED: st.success, RoundTripOutcome.JUNK: st.warning}.get(
+        result.outcome, st.error
+    )
     show(result.message)
 
 
@@ -99,10 +102,10 @@ with tab_run:
                 except BaliseError as exc:
                     st.error(str(exc))
                     results = []
-            passed = sum(r.outcome in ("passed", "junk") for r in results)
+            passed = sum(r.outcome.arrived for r in results)
             st.info(f"{passed} BAL sur {len(results)} ont réussi leur test.")
             st.dataframe(
-                [{"Adresse": r.sender, "Résultat": charts.OUTCOME_LABELS[r.outcome],
+                [{"Adresse": r.sender, "Résultat": r.outcome.label,
                   "Message": r.message} for r in results],
                 hide_index=True,
             )  # fmt: skip
@@ -117,7 +120,7 @@ with tab_history:
         st.plotly_chart(charts.roundtrip_latency(history), key="test_latency")
         st.plotly_chart(charts.roundtrip_outcomes(counts), key="test_outcomes")
         shown = history.assign(
-            resultat=history["resultat"].map(charts.OUTCOME_LABELS),
+            resultat=history["resultat"].map(ROUND_TRIP_OUTCOMES),
             etape_en_echec=history["etape_en_echec"].fillna("—"),
             dossier=history["dossier"].fillna("—"),
             vu_par=history["vu_par"].map(SEEN_BY).fillna("—"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 07:22:46.500749
+Create Date: 2026-11-30 07:41:20.449957
 """
 
 from alembic import op
@@ -63,7 +63,19 @@ def upgrade() -> None:
         sa.Column("recipient", sa.String(length=255), nullable=False),
         sa.Column("use_case", sa.String(length=64), nullable=True),
         sa.Column("started_at", sa.DateTime(), nullable=False),
-        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column(
+            "outcome",
+            sa.Enum(
+                "passed",
+                "junk",
+                "timeout",
+                "failed",
+                name="roundtripoutcome",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("failed_step", sa.String(length=16), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("connect_s", sa.Double(), nullable=True),
@@ -132,7 +144,22 @@ def upgrade() -> None:
         "onboarding",
         sa.Column("finess_et", sa.String(length=9), nullable=False),
         sa.Column("department", sa.String(length=3), nullable=False),
-        sa.Column("stage", sa.String(length=16), nullable=False),
+        sa.Column(
+            "stage",
+            sa.Enum(
+                "a_contacter",
+                "contacte",
+                "sensibilise",
+                "bal_demandee",
+                "bal_creee",
+                "bal_testee",
+                "usage_regulier",
+                name="onboardingstage",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("stage_since", sa.DateTime(), nullable=False),
         sa.Column("next_action", sa.String(length=255), nullable=True),
         sa.Column("next_action_on", sa.Date(), nullable=True),
@@ -151,8 +178,38 @@ def upgrade() -> None:
         "onboarding_history",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("finess_et", sa.String(length=9), nullable=False),
-        sa.Column("from_stage", sa.String(length=16), nullable=True),
-        sa.Column("to_stage", sa.String(length=16), nullable=False),
+        sa.Column(
+            "from_stage",
+            sa.Enum(
+                "a_contacter",
+                "contacte",
+                "sensibilise",
+                "bal_demandee",
+                "bal_creee",
+                "bal_testee",
+                "usage_regulier",
+                name="onboardingstage",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "to_stage",
+            sa.Enum(
+                "a_contacter",
+                "contacte",
+                "sensibilise",
+                "bal_demandee",
+                "bal_creee",
+                "bal_testee",
+                "usage_regulier",
+                name="onboardingstage",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("source", sa.String(length=8), nullable=False),
         sa.Column("reason", sa.String(length=255), nullable=True),
         sa.Column("actor", sa.String(length=255), nullable=False),
@@ -180,7 +237,21 @@ def upgrade() -> None:
         sa.Column("practice", sa.String(length=255), nullable=True),
         sa.Column("auth_mode", sa.String(length=16), nullable=False),
         sa.Column("backend", sa.String(length=16), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "requested",
+                "provisioned",
+                "test_passed",
+                "test_failed",
+                "active",
+                "disabled",
+                name="balstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("secret_ref", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
@@ -197,7 +268,11 @@ def upgrade() -> None:
     op.create_table(
         "snapshots",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column(
+            "source",
+            sa.Enum("annuaire", "finess", name="datasource", native_enum=False, length=16),
+            nullable=False,
+        ),
         sa.Column("file_name", sa.String(length=255), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("generated_at", sa.DateTime(), nullable=True),
@@ -438,7 +513,9 @@ def upgrade() -> None:
         sa.Column("department", sa.String(length=3), nullable=False),
         sa.Column("structure_id_type", sa.String(length=2), nullable=True),
         sa.Column("structure_id", sa.String(length=20), nullable=True),
-        sa.Column("link_kind", sa.String(length=2), nullable=True),
+        sa.Column(
+            "link_kind", sa.Enum("ET", "EJ", name="linkkind", native_enum=False), nullable=True
+        ),
         sa.Column("service", sa.String(length=255), nullable=True),
         sa.Column("profession_code", sa.String(length=8), nullable=True),
         sa.Column("structure_name", sa.String(length=255), nullable=True),
