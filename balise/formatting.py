@@ -100,6 +100,13 @@ def fr_date(day: date | datetime | None) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+def fr_month(day: date | datetime | None) -> str:
+    """« 11/2026 »: the month of a campaign or a reference period."""
+    if is_missing(day):
+        return MISSING
+    return day.strftime("%m/%Y")
+
+
 def paris_time(at: datetime) -> datetime:
     """A stored instant (naive = UTC) as the wall-clock time in Paris, naive."""
     aware = at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ from balise.formatting import (
     fr_datetime,
     fr_decimal,
     fr_int,
+    fr_month,
     fr_percent,
     fr_points,
     fr_seconds,
@@ -52,7 +53,7 @@ def test_unknown_values_show_a_dash_or_no_change():
 
 
 def test_days_stay_as_recorded_and_instants_read_in_paris():
-    assert fr_date(date(2026, 11, 25)) == "25/11/2026"
+    assert fr_date(date(2026, 11, 25)) == "25/11/2026" and fr_month(date(2026, 11, 1)) == "11/2026"
     # Stored naive = UTC: one hour ahead in winter, two in summer, the day turning at midnight.
     assert fr_datetime(datetime(2026, 11, 25, 10, 15)) == "25/11/2026 11:15"
     assert fr_datetime(datetime(2026, 7, 1, 22, 30, 9), seconds=True) == "02/07/2026 00:30:09"

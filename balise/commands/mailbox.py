@@ -13,7 +13,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.formatting import fr_count
+from balise.formatting import fr_count, fr_datetime
 from balise.mail.endpoints import AUTH_MODES, IMAP_PORTS, TLS_MODES
 
 if TYPE_CHECKING:
@@ -126,9 +126,9 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
         if r["last_poll_at"] is None:
             last = "jamais relevée"
         elif r["last_poll_ok"]:
-            last = f"relevée le {r['last_poll_at']:%d/%m/%Y %H:%M} UTC"
+            last = f"relevée le {fr_datetime(r['last_poll_at'])}"
         else:
-            last = f"échec le {r['last_poll_at']:%d/%m/%Y %H:%M} UTC : {r['last_poll_message']}"
+            last = f"échec le {fr_datetime(r['last_poll_at'])} : {r['last_poll_message']}"
         click.echo(
             f"{r['address']}  {r['department']}  {_endpoints_line(r)}  secret : {r['secret']}  {last}"
         )

@@ -9,6 +9,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
+from balise.formatting import fr_date
 from balise.referentials.lifecycles import ONBOARDING_STAGES
 from balise.services.access import actable_departments
 
@@ -66,7 +67,7 @@ def late(ctx: Context, departments: tuple[str, ...]) -> None:
 
     engine = engine_for(ctx.settings.resolved_database_url())
     df = ob.overdue(engine, ctx.actor, departments or None)
-    lines = [f"{r.due:%d/%m/%Y}  {r.finess_et}  {r.name} — {r.reason}" for r in df.itertuples()]
+    lines = [f"{fr_date(r.due)}  {r.finess_et}  {r.name} — {r.reason}" for r in df.itertuples()]
     summary = "\n".join([*lines, f"{len(df)} structure(s) à relancer."])
     ctx.echo(
         summary, {"late": df[["finess_et", "name", "department", "reason"]].to_dict("records")}

@@ -13,7 +13,7 @@ from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.commands.export import _store, _write
 from balise.errors import NotFoundError
-from balise.formatting import fr_count, fr_date, fr_decimal, fr_int, fr_percent
+from balise.formatting import fr_count, fr_date, fr_decimal, fr_int, fr_month, fr_percent
 from balise.referentials.departments import resolve_selection
 from balise.referentials.indicator_catalogue import LEVELS, STATUSES
 
@@ -98,7 +98,7 @@ def _indicator_lines(report: indicators.IndicatorReport) -> list[str]:
     deps = sorted(report.table["department"].unique())
     lines = [
         f"Indicateurs du programme — campagne {cat.year} ({STATUSES[cat.status]}), mois de "
-        f"référence {report.month:%m/%Y}, {fr_count(len(deps), 'département', 'départements')}."
+        f"référence {fr_month(report.month)}, {fr_count(len(deps), 'département', 'départements')}."
     ]
     for ind in cat.indicators:
         rows = report.table[report.table["indicator"] == ind.id]

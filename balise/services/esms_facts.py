@@ -19,6 +19,7 @@ from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.elements import ColumnElement
 
 from balise.errors import ValidationError
+from balise.formatting import fr_month
 from balise.models import (
     BalTest,
     DailyActivity,
@@ -56,8 +57,8 @@ class Period:
     def label(self) -> str:
         last = self.end - timedelta(days=1)
         if self.months == 1:
-            return f"{last:%m/%Y}"
-        return f"{self.start:%m/%Y} à {last:%m/%Y}"
+            return fr_month(last)
+        return f"{fr_month(self.start)} à {fr_month(last)}"
 
 
 def _add_months(day: date, n: int) -> date:

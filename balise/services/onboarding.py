@@ -43,6 +43,7 @@ from sqlalchemy.sql import Select, Subquery
 
 from balise.db import write_transaction
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
+from balise.formatting import fr_date, paris_time
 from balise.models import (
     AuditEntry,
     BalTest,
@@ -458,8 +459,8 @@ def _is_late(row, today: date) -> bool:
 def _why(row, today: date) -> str:
     if _is_late(row, today) and row.stage != OnboardingStage.USAGE_REGULIER:
         what = f" : {row.next_action}" if row.next_action else ""
-        return f"Action prévue le {row.next_action_on:%d/%m/%Y}{what}"
-    return f"Équipée depuis le {row.stage_since:%d/%m/%Y}, sans usage régulier"
+        return f"Action prévue le {fr_date(row.next_action_on)}{what}"
+    return f"Équipée depuis le {fr_date(paris_time(row.stage_since))}, sans usage régulier"
 
 
 def change_marker(engine: Engine) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from balise.formatting import fr_percent
+from balise.formatting import fr_date, fr_percent
 from balise.referentials.lifecycles import OnboardingStage
 from balise.referentials.priority_weights import DEFAULT_FILE, PriorityWeights, load_weights
 from balise.services.access import Actor, readable_departments
@@ -92,7 +92,7 @@ _REASONS = {
     "categorie_equipee": lambda r: (
         f"catégorie équipée à {fr_percent(r.category_share, 0)} dans le département"
     ),
-    "evenement": lambda r: f"présent à « {r.last_event_title} » le {r.last_event:%d/%m/%Y}",
+    "evenement": lambda r: f"présent à « {r.last_event_title} » le {fr_date(r.last_event)}",
     "etape": lambda r: f"étape « {STAGES[r.stage]} »",
 }
 

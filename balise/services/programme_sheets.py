@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from balise.exports import Sheet, build_workbook
-from balise.formatting import fr_decimal, fr_int, fr_percent
+from balise.formatting import fr_decimal, fr_int, fr_month, fr_percent
 from balise.referentials.indicator_catalogue import LEVELS, STATUSES, CatalogueError, Indicator
 from balise.services import indicators, pack, usage_peers
 from balise.services.access import Actor
@@ -65,7 +65,7 @@ def catalogue_note(report: indicators.IndicatorReport) -> str:
     cat = report.catalogue
     return (
         f"Catalogue {cat.file_name} (campagne {cat.year}, {STATUSES[cat.status]}) — mois de "
-        f"référence {report.month:%m/%Y}. Niveau ESMS ou organisme : part des unités qui "
+        f"référence {fr_month(report.month)}. Niveau ESMS ou organisme : part des unités qui "
         "atteignent le seuil ; niveau département : sa valeur."
     )
 

@@ -7,7 +7,7 @@ from datetime import date
 import streamlit as st
 
 from balise.errors import BaliseError, PermissionDenied
-from balise.formatting import fr_int
+from balise.formatting import fr_int, fr_month
 from balise.services.labels import category_label, department_label
 from balise.services.programme_sheets import catalogue_note, indicator_matrix, value_text
 from dashboard import data, tables
@@ -28,7 +28,7 @@ if not years:
     st.stop()
 left, right = st.columns(2)
 month = left.selectbox("Mois de référence", _months(data.default_month()),
-                       format_func=lambda d: f"{d:%m/%Y}", key="prog_month")  # fmt: skip
+                       format_func=fr_month, key="prog_month")  # fmt: skip
 year = right.selectbox("Campagne", years[::-1], key="prog_year",
                        index=years[::-1].index(month.year) if month.year in years else 0)  # fmt: skip
 try:
