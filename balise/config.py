@@ -72,13 +72,14 @@ class Settings:
     dovecot_passwd_file: str = ""
     dovecot_config: str = ""
     demo: bool = False
-    # Issue 6: how long audit lines are kept (``balise audit purge``), and where OIDC roles live.
+    # How long audit lines are kept (``balise audit purge``), and where OIDC roles live.
     audit_retention_days: int = 400
     oidc_role_claim: str = "balise_role"
     oidc_departments_claim: str = "balise_departments"
-    # Issue 11: the largest file a download (or the data file of a zip, inflated) may bring.
+    # The largest file a download (or the data file of a zip, inflated) may bring: a cap, so
+    # that a wrong URL or a zip bomb cannot fill the disk.
     max_download_mb: int = 2048
-    # Issue 16: the programme's indicator catalogues, one TOML file per campaign year.
+    # The programme's indicator catalogues, one TOML file per campaign year.
     indicators_dir: Path = DEFAULT_DATA_DIR / "indicateurs"
     # Issue 11: how long a writer waits for the store's write lock (seconds), and the deletion
     # gate: an ingest closing more than this percentage of a department's current mailboxes or

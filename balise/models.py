@@ -460,7 +460,7 @@ class Keyring(Base):
     since: Mapped[datetime] = mapped_column(DateTime)
 
 
-# --- audit_log is append-only, enforced by the database itself (issue 6) ---------------------
+# --- audit_log is append-only, enforced by the database itself --------------------------------
 # Triggers refuse every UPDATE and DELETE (and TRUNCATE on PostgreSQL, REPLACE on SQLite). The
 # retention purge (balise.services.audit_log.purge) is the one deletion path: in a single
 # transaction it drops the no-delete trigger, deletes the expired lines and creates the trigger
@@ -504,7 +504,7 @@ for _dialect, _statements in AUDIT_APPEND_ONLY.items():
         )
 
 
-# --- territorial animation: onboarding pipeline, animators, events (issue 7) ------------------
+# --- territorial animation: onboarding pipeline, animators, events ---------------------------
 class Onboarding(Base):
     """Where one structure stands on the way from first contact to regular use. A structure
     without a row is « à contacter »."""

@@ -1,4 +1,4 @@
-"""Territorial animation benchmark (issue 7) on the regional demo (ARA, ~2,100 ESMS, ~36,000
+"""Territorial animation benchmark (onboarding, events, pack) on the regional demo (ARA, ~2,100 ESMS, ~36,000
 current mailboxes, 4 directory snapshots).
 
     .venv/bin/python bench/animation.py [--lines 300]

@@ -1,4 +1,4 @@
-"""Command-line start-up benchmark (issue 13): how long a user waits for the commands that cron
+"""Command-line start-up benchmark: how long a user waits for the commands that cron
 and people run most, process start included, and how much memory they take.
 
     .venv/bin/python bench/cli_start.py [--runs 15]

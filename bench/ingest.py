@@ -1,4 +1,4 @@
-"""Ingest benchmark (issue 2): national-scale files, every approach timed as a whole process.
+"""Ingest benchmark: national-scale files, every approach timed as a whole process.
 
     .venv/bin/python bench/ingest.py [--workdir DIR] [--skip-postgres]
 

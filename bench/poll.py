@@ -1,4 +1,4 @@
-"""Activity poll benchmark (issue 4): 300 mailboxes x 30 messages on a local Dovecot sandbox.
+"""Activity poll benchmark: 300 mailboxes x 30 messages on a local Dovecot sandbox.
 
     .venv/bin/python bench/poll.py [--mailboxes 300] [--messages 30] [--workers 8]
 

@@ -1,4 +1,4 @@
-"""Round-trip benchmark (issues 5 and 12): how fast ``balise bal test`` sees a message arrive.
+"""Round-trip benchmark (sandbox and operator-like servers): how fast ``balise bal test`` sees a message arrive.
 
     .venv/bin/python bench/roundtrip.py [--trips 50] [--baseline-trips 5] [--every 5]
 

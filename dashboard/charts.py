@@ -300,7 +300,7 @@ def status_bars(df: pd.DataFrame) -> go.Figure:
     )
 
 
-# --- mailbox activity (issue 4) ------------------------------------------------------------
+# --- mailbox activity ----------------------------------------------------------------------
 DIRECTIONS = {"in": "reçus", "out": "envoyés"}
 
 
@@ -347,7 +347,7 @@ def category_sankey(flows: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Échanges entre catégories de structures (90 derniers jours)", height=460)
 
 
-# --- BAL round-trip tests (issue 5: Tester page) -------------------------------------------
+# --- BAL round-trip tests (Tester page) ----------------------------------------------------
 
 OUTCOME_COLOURS = {
     RoundTripOutcome.PASSED: OKABE_ITO[2],
@@ -394,7 +394,7 @@ def roundtrip_outcomes(counts: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Résultats des tests par jour", "Jour", "Nombre de tests", height=360)
 
 
-# --- territorial animation: onboarding funnel, events (issue 7) -----------------------------
+# --- territorial animation: onboarding funnel, events --------------------------------------
 
 
 def onboarding_funnel(df: pd.DataFrame) -> go.Figure:

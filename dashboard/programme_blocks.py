@@ -1,4 +1,4 @@
-"""Blocks the programme adds to existing pages (issue 16): « Qui appeler d'abord » on the
+"""Blocks the programme adds to existing pages: « Qui appeler d'abord » on the
 Accompagnement page, « Usage comparé » on the Activité page. Widgets only; figures come from
 dashboard/data.py."""
 

@@ -1,5 +1,6 @@
 """The sandbox's Dovecot configuration: the template, and the variants that make the same
-Dovecot behave like other operators' servers (issue 12).
+Dovecot behave like other operators' servers, so that the client is tested against more than
+one server's habits.
 
 Variants: ``idle=False`` announces no IDLE (nor NOTIFY) capability, so clients must poll;
 ``inbox_prefix="INBOX."`` puts every folder under a Cyrus/Courier-like ``INBOX.`` namespace with

@@ -113,7 +113,7 @@ def db_with_ain_ehpad(empty_db) -> Engine:
     return empty_db
 
 
-# --- Mail: a real Dovecot sandbox for the session (issue 4; glue in tests/support/dovecot.py) ---
+# --- Mail: a real Dovecot sandbox for the session (glue in tests/support/dovecot.py) ---
 @pytest.fixture(scope="session")
 def dovecot():
     """A running Dovecot sandbox (IMAP/IMAPS/LMTP/submission, every MSSanté auth mode).
@@ -134,7 +134,7 @@ def rogue_dovecot():
         yield sandbox
 
 
-# --- Downloads: a real local TLS server (issue 11; glue in tests/support/https.py) ---
+# --- Downloads: a real local TLS server (glue in tests/support/https.py) ---
 @pytest.fixture
 def https_server(tmp_path, monkeypatch):
     """A TLS server on 127.0.0.1 whose certificate only a test CA vouches for; set what each

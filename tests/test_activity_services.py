@@ -48,7 +48,8 @@ def test_actions_check_rights_and_write_one_audit_line(empty_db):
                 AuditEntry.actor, AuditEntry.action, AuditEntry.object, AuditEntry.outcome
             ).order_by(AuditEntry.id)
         ).all()
-    # Every refusal leaves its line too (issue 11); the invalid request is not an action.
+    # Every refusal leaves its line too (who was refused what is audited); the invalid request
+    # is not an action.
     assert [tuple(r) for r in audit] == [
         ("anne", "mailbox.add", "a@b.test", "refused"),
         ("marc", "mailbox.add", "a@b.test", "refused"),

@@ -1,4 +1,4 @@
-"""The archive of imported files (issue 14): each one kept compressed under BALISE_ARCHIVE_DIR,
+"""The archive of imported files, so that any import can be replayed: each one kept compressed under BALISE_ARCHIVE_DIR,
 named by source, date and fingerprint, idempotent; restored with its name and date (``gzip -dN``
 does it too); refused when altered, truncated or too big; ``balise ingest … --from-archive``
 rebuilds the same history in an empty store (SQLite and PostgreSQL), skips what is already there

@@ -1,4 +1,4 @@
-"""A BAL at a real operator (issue 12): its servers as the operator publishes them — IMAP with
+"""A BAL at a real operator, not the sandbox's defaults: its servers as the operator publishes them — IMAP with
 implicit TLS, submission on another host name and port with STARTTLS, a login that is not the
 address — registered with ``balise mailbox add``, then ``balise bal test``: the message goes to
 and from the BAL's address and the history stays under the BAL. On the usual Dovecot and on

@@ -1,4 +1,4 @@
-"""Downloads are whole or nothing (issue 11): a real local TLS server plays a body cut short of its
+"""Downloads are whole or nothing, so that a bad download never replaces good data: a real local TLS server plays a body cut short of its
 ``Content-Length``, bytes trickled past the deadline, files over the size cap, a zip bomb and a zip
 corrupted in the middle. Each one is an ``Erreur : …`` with exit 1 and the store unchanged, from
 ``balise ingest`` and from the worker's refresh; no test reaches the internet."""

@@ -28,7 +28,7 @@ SHEETS = [
     "Créations-suppressions",
     "Structures",
 ]
-PROGRAMME = ["Indicateurs"]  # issue 16: always; « Usage des BAL suivies » with watched BALs
+PROGRAMME = ["Indicateurs"]  # always; « Usage des BAL suivies » with watched BALs
 
 
 @pytest.fixture

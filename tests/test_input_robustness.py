@@ -1,7 +1,7 @@
-"""No traceback, ever, from input (issue 11). Property-based tests (hypothesis) feed random bytes
-and mutations of the demo files (cut, lines duplicated, dropped or shuffled, bytes flipped or
-spliced in, re-encoded, separators swapped, zipped whole, cut or corrupted) to both readers, on
-their Arrow block paths and their line paths, and to the whole ``balise ingest`` command. The only
+"""No traceback, ever, from input: a bad file gets a French message and loses nothing.
+Property-based tests (hypothesis) feed random bytes and mutations of the demo files (cut, lines
+duplicated, dropped or shuffled, bytes flipped or spliced in, re-encoded, separators swapped,
+zipped whole, cut or corrupted) to both readers, on their Arrow block paths and their line paths, and to the whole ``balise ingest`` command. The only
 outcomes allowed: rows, or a SourceError / ``Erreur : …`` with the store unchanged.
 
 Examples per run: 300 per reader (600), 40 per store backend for the command (80). Plus the

@@ -222,7 +222,7 @@ def test_a_restarted_sandbox_keeps_its_ports_and_accounts():
 
 
 def test_the_other_operator_set_up_behaves_as_it_claims(dovecot_other_operator):
-    """The Dovecot the issue-12 tests use: no IDLE nor NOTIFY, folders under "INBOX." with "."
+    """The Dovecot the operator-like tests use: no IDLE nor NOTIFY, folders under "INBOX." with "."
     as separator, without special-use flags, none created by the server itself."""
     from tests.support.dovecot import add_operator_account
 

@@ -1,6 +1,6 @@
 """The Vue régionale tells what ``balise sources`` tells (a banner, one line per problem), and the
 trend shows a gap in the history as a gap: the line breaks, the span is shaded and named, no
-point is invented (issue 14)."""
+point is invented."""
 
 from __future__ import annotations
 

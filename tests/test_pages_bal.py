@@ -261,7 +261,7 @@ def test_provisionner_tells_a_programme_manager_they_do_not_provision(request_en
 def test_servers_of_a_bal_at_an_operator_then_its_test(
     request_env, dovecot_other_operator, monkeypatch
 ):
-    """Issue 12 on the pages: the operator's published servers (IMAP with implicit TLS,
+    """An operator's BAL on the pages: the operator's published servers (IMAP with implicit TLS,
     submission on another host and port with STARTTLS, a login that is not the address) typed
     on Provisionner, shown again on Tester, and the test there passes on a server without IDLE
     whose relay delivers late."""

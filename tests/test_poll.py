@@ -368,7 +368,7 @@ def test_sent_folder_found_by_name_on_a_server_without_special_use(empty_db):
         assert counts(empty_db, address) == {(D1, "out", DAC): 1}
 
 
-# --- servers that behave like other operators' (issue 12) -----------------------------------
+# --- servers that behave like other operators' ----------------------------------------------
 def test_sent_folder_that_vanishes_is_a_failure_and_nothing_is_counted_twice_when_back(
     empty_db, dovecot_other_operator
 ):

@@ -156,7 +156,7 @@ def test_late_delivery_on_a_server_without_idle_is_seen_within_a_second(dovecot_
 
 
 def test_a_server_offering_idle_that_never_pushes(dovecot_silent_idle):
-    """The issue's « délai dépassé » although the message arrived after 1 s: IDLE is announced,
+    """No « délai dépassé » for a message that arrived after 1 s: IDLE is announced,
     the push never comes; the re-check every half second finds the message anyway."""
     server, proxy = dovecot_silent_idle
     smtp, imap = _pair(server)

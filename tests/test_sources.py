@@ -1,4 +1,4 @@
-"""Sources configured by default, fetched only when they change, and their health (issue 14).
+"""Sources configured by default, fetched only when they change, and their health.
 
 A local HTTPS server (``https_server``) plays data.gouv.fr: a stable address that redirects to a
 dated static file carrying an ETag and a Last-Modified, then answers ``304`` to a conditional

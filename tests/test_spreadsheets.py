@@ -1,4 +1,4 @@
-"""Formula injection (issue 11, point 8): every spreadsheet file the tool writes keeps hostile
+"""Formula injection: every spreadsheet file the tool writes keeps hostile
 text inert, every writer goes through ``balise.spreadsheets``, and a real LibreOffice shows the
 text of an operator request instead of computing it."""
 

@@ -23,7 +23,7 @@ class Actor:
         return self.role in ("admin", "manager")
 
 
-# The local operator at the command line, before issue 6's accounts: every department.
+# The local operator: the command line without BALISE_USER, the worker, the demo; every department.
 SYSTEM = Actor(login="système", role="admin")
 
 

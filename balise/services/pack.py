@@ -155,14 +155,15 @@ def build_pack(
     """The webinar workbook for the selection (built on demand; takes about a second)."""
     deps = _check_export(engine, actor, departments, "pack xlsx")
     views = list(sheets(engine, actor, deps).values())
-    # Issue 7: the « Événements » sheet, only when the selection has events.
+    # The « Événements » sheet (attendance and its effect), only when the selection has events.
     views += [s for s in (events.pack_sheet(engine, actor, deps),) if s is not None]
     views += _programme_sheets(engine, actor, deps, indicators_dir)
     return build_workbook(TITLE, cover_lines(engine, deps, datetime.now(UTC)), views)
 
 
 def _programme_sheets(engine, actor, deps, indicators_dir: Path | None) -> list[Sheet]:
-    """Issue 16: « Indicateurs » always, « Usage des BAL suivies » when BALs are watched."""
+    """The programme's sheets: « Indicateurs » always, « Usage des BAL suivies » when BALs are
+    watched."""
     from balise.services import indicators, programme_sheets  # they build on this module
 
     directory = indicators_dir or indicators.DEFAULT_DIR

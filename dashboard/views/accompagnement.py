@@ -45,7 +45,7 @@ if not funnel.empty:
 board_tab, late_tab, call_tab, follow_tab = st.tabs(
     ["Tableau par étape", "À relancer", "Qui appeler d'abord", "Suivi d'une structure"]
 )
-with call_tab:  # issue 16
+with call_tab:  # the programme's « Qui appeler d'abord »
     priorities_block(ctx)
 
 with board_tab:

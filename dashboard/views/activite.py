@@ -93,4 +93,4 @@ tables.labelled(
     },
 )
 
-peer_usage_block(ctx, marker)  # issue 16
+peer_usage_block(ctx, marker)  # the programme's « Usage comparé »

@@ -14,7 +14,8 @@ from ingest.sources.ahead import read_ahead
 
 GZIP_MAGIC = b"\x1f\x8b"
 # The largest data file an ingest accepts once inflated: BALISE_MAX_DOWNLOAD_MB's default (2048
-# MB, issue 11). The national FiNESS+ structures file is a few hundred MB inflated.
+# MB), so that a gzip bomb cannot fill the disk. The national FiNESS+ structures file is a few
+# hundred MB inflated.
 MAX_INFLATED_BYTES = 2048 << 20
 CHUNK = 1 << 20
 

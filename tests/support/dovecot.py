@@ -36,7 +36,7 @@ def unique_address(prefix: str = "bal", domain: str = "sandbox.test") -> str:
     return f"{prefix}.{os.getpid()}.{next(_counter)}@{domain}"
 
 
-# Dovecot behaving like other operators' servers (issue 12; variants in sandbox.dovecot_config):
+# Dovecot behaving like other operators' servers (variants in sandbox.dovecot_config):
 # no IDLE, a Cyrus-like "INBOX." namespace with "." as separator, folders without special-use
 # flags that the server does not create by itself, and a relay that accepts at once then
 # delivers 1 to 3 s later. Make its accounts with ``add_operator_account``.

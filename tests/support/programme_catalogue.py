@@ -1,4 +1,4 @@
-"""A catalogue with one indicator per fact and level (issue 16), written where a test wants it;
+"""A catalogue with one indicator per fact and level, written where a test wants it;
 the figures it gives on ``programme_seed`` are worked out in tests/test_indicators.py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The small adoption dataset (``adoption_seed``) plus what the programme reads (issue 16):
+"""The small adoption dataset (``adoption_seed``) plus what the programme reads (indicators, priorities, usage):
 a second legal entity in the Isère, unlinked personal mailboxes, « Dématérialisation » flags,
 a provisioned and tested BAL, a watched mailbox with activity, onboarding history and a
 webinar. Expected figures are worked out in the tests that use it.
