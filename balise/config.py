@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from balise.errors import ConfigurationError
+from balise.referentials.lifecycles import DataSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
@@ -100,7 +101,7 @@ class Settings:
 
     def source_url(self, source: str) -> str:
         """The configured URL of ``annuaire`` or ``finess`` ("" = none)."""
-        return (self.annuaire_url if source == "annuaire" else self.finess_url).strip()
+        return (self.annuaire_url if source == DataSource.ANNUAIRE else self.finess_url).strip()
 
     def expected_geojson_sha256(self) -> str:
         if self.geojson_sha256:

@@ -88,7 +88,7 @@ class SourceCheck(Base):
 
     __tablename__ = "source_checks"
 
-    source: Mapped[str] = mapped_column(String(16), primary_key=True)  # "annuaire" | "finess"
+    source: Mapped[DataSource] = mapped_column(coded(DataSource, 16), primary_key=True)
     url: Mapped[str] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(String(255))
     last_modified: Mapped[str | None] = mapped_column(String(64))  # the header, as received

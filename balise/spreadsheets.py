@@ -26,6 +26,8 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
+from balise.formatting import fr_date
+
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_DELIMITER = ";"
 # XML cannot carry most control characters: openpyxl refuses them, so one stray byte in a
@@ -118,7 +120,7 @@ def _csv_text(value: object) -> str:
     if isinstance(value, float | Decimal):
         return str(value).replace(".", ",")  # French decimal comma
     if isinstance(value, date):  # datetimes too: the exports show days
-        return value.strftime("%d/%m/%Y")
+        return fr_date(value)
     return str(neutralise(value))
 
 

@@ -9,11 +9,11 @@ import click
 from balise.cli import Context
 from balise.errors import ConfigurationError
 from balise.formatting import fr_count, fr_int
+from balise.referentials.lifecycles import DATA_SOURCES
 from ingest.cli import after_ingest, prepare, summary
 
 MSG_ARCHIVE_OFF = "L'archive est désactivée (réglage BALISE_ARCHIVE_DIR vide) : rien à réimporter."
 REPLAY_OUTCOMES = ("imported", "already", "older", "failed")
-LABELS = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
 
 
 def check_replay_options(source: str | None, from_archive: bool) -> None:
@@ -45,7 +45,7 @@ def run_refresh(
     with engine.begin() as conn:
         audit.record(conn, actor, f"ingest.{kind}", done.url,
                      detail={"résultat": "inchangé", "départements": selection or "*"})  # fmt: skip
-    ctx.echo(f"{LABELS[kind]} : inchangé ({done.how}) ; rien n'est importé.", done.as_dict())
+    ctx.echo(f"{DATA_SOURCES[kind]} : inchangé ({done.how}) ; rien n'est importé.", done.as_dict())
 
 
 def run_replay(
@@ -77,7 +77,7 @@ def run_replay(
 
 def _replay_total(kind: str, counts: dict[str, int]) -> str:
     return (
-        f"Archive {LABELS[kind]} : "
+        f"Archive {DATA_SOURCES[kind]} : "
         f"{fr_count(counts['imported'], 'fichier importé', 'fichiers importés')}, "
         f"{fr_int(counts['already'])} déjà présent(s), "
         f"{fr_int(counts['older'])} antérieur(s) au dernier instantané, "

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError
+from balise.referentials.lifecycles import DATA_SOURCES
 from balise.services import sources
 from ingest import jobs
 from ingest.sources import remote
@@ -63,7 +64,7 @@ def refresh(
     made by ``policy`` (who, what the deletion gate accepts: ``jobs.ingest``)."""
     url = settings.source_url(kind)
     if not url:
-        label, setting = sources.SOURCES[kind], f"BALISE_{kind.upper()}_URL"
+        label, setting = DATA_SOURCES[kind], f"BALISE_{kind.upper()}_URL"
         raise ConfigurationError(MSG_NO_URL.format(label=label, setting=setting, source=kind))
     checked_at = sources.now_utc()
     try:

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, Row, func, insert, select, update
 from balise.config import Settings
 from balise.formatting import fr_date, fr_datetime, fr_int
 from balise.models import Snapshot, SourceCheck
+from balise.referentials.lifecycles import DataSource
 
-SOURCES = {"annuaire": "Annuaire MSSanté", "finess": "FINESS"}
 OUTCOMES = {"imported": "nouveau fichier importé", "unchanged": "inchangé", "failed": "échec"}
 
 
@@ -60,7 +60,8 @@ def health(engine: Engine, settings: Settings, now: datetime | None = None) -> l
         checks = {c.source: c for c in conn.execute(select(SourceCheck.__table__))}
         latest = _latest_snapshots(conn)
     return [
-        _health(source, settings, checks.get(source), latest.get(source), now) for source in SOURCES
+        _health(source, settings, checks.get(source), latest.get(source), now)
+        for source in DataSource
     ]
 
 
@@ -89,7 +90,7 @@ def _health(
     changes = [d for d in (check and check.changed_at, ingested_at) if d is not None]
     found = SourceHealth(
         source=source,
-        label=SOURCES[source],
+        label=DataSource(source).label,
         url=settings.source_url(source),
         checked_at=check.checked_at if check else None,
         outcome=check.outcome if check else None,

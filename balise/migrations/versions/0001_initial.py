@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 07:41:20.449957
+Create Date: 2026-11-30 07:41:26.919557
 """
 
 from alembic import op
@@ -296,7 +296,11 @@ def upgrade() -> None:
 
     op.create_table(
         "source_checks",
-        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column(
+            "source",
+            sa.Enum("annuaire", "finess", name="datasource", native_enum=False, length=16),
+            nullable=False,
+        ),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("etag", sa.String(length=255), nullable=True),
         sa.Column("last_modified", sa.String(length=64), nullable=True),
