@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, select
 from balise.errors import BaliseError, SourceError
 from balise.formatting import fr_date
 from balise.models import Snapshot
+from balise.referentials.lifecycles import DATA_SOURCES
 from ingest import archive, jobs, load
 from ingest.sources.files import DownloadLimits
 
@@ -68,7 +69,7 @@ def replay(
     if not files:
         period = _period(since, until)
         raise SourceError(
-            MSG_NONE.format(label=jobs.SOURCES[kind], folder=archive_dir / kind, period=period)
+            MSG_NONE.format(label=DATA_SOURCES[kind], folder=archive_dir / kind, period=period)
         )
     limits = limits or DownloadLimits()
     done = []

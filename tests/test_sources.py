@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from balise.cli import cli
 from balise.config import DEFAULT_ANNUAIRE_URL, DEFAULT_FINESS_URL, load_settings
 from balise.errors import ConfigurationError
-from balise.formatting import fr_date, fr_datetime
+from balise.formatting import MISSING, THIN, fr_date, fr_datetime
 from balise.models import Snapshot, SourceCheck
 from balise.services import sources
 from ingest.sources import remote
@@ -128,7 +128,7 @@ def test_the_default_source_is_fetched_once_then_asked_conditionally(
     first = run(env, "ingest", "annuaire")
     assert first.exit_code == 0, first.output
     assert re.fullmatch(
-        rf"Annuaire MSSanté « {DATA_NAME} » : 8 lignes lues, .* 5 créées, .* instantané n° 1 en [0-9,]+ s\.\n",
+        rf"Annuaire MSSanté « {DATA_NAME} » : 8 lignes lues, .* 5 créées, .* instantané n° 1 en [0-9,]+\u202fs\.\n",
         first.stdout,
     )
     assert https_server.requests == [("GET", STABLE), ("GET", static)]
@@ -267,7 +267,7 @@ def test_a_file_the_reader_refuses_is_a_failed_attempt(env, empty_db, https_serv
             "est incomplet : 1\u202f000 octets reçus sur 3\u202f000",
         ),
         (Reply(bytes(2 << 20)), 1, "dépasse la taille maximale de 1 Mo"),
-        (Reply(b"x" * 50, trickle_s=0.05), 64, "a dépassé le délai de 1 s"),
+        (Reply(b"x" * 50, trickle_s=0.05), 64, f"a dépassé le délai de 1{THIN}s"),
     ],
     ids=["short", "too big", "late"],
 )
@@ -296,12 +296,12 @@ def test_balise_sources_lists_each_source(env, empty_db, https_server, tmp_path)
         f"Annuaire MSSanté : {https_server.url(STABLE)}\n"
         f"  dernière vérification : {fr_datetime(row.checked_at)} (nouveau fichier importé)\n"
         f"  dernier changement : {fr_datetime(row.checked_at)}\n"
-        "  date du fichier : 25/11/2026 03:15\n"
+        "  date du fichier : 25/11/2026 04:15\n"  # Last-Modified 03:15 GMT, in Paris
         "  dernier instantané : n° 1 du 25/11/2026\n"
         "FINESS : aucune adresse configurée\n"
-        "  dernière vérification : –\n"
-        "  dernier changement : –\n"
-        "  date du fichier : –\n"
+        f"  dernière vérification : {MISSING}\n"
+        f"  dernier changement : {MISSING}\n"
+        f"  date du fichier : {MISSING}\n"
         "  dernier instantané : aucun\n"
     )
     assert result.stderr == ""
