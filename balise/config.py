@@ -82,7 +82,7 @@ class Settings:
     max_download_mb: int = 2048
     # The programme's indicator catalogues, one TOML file per campaign year.
     indicators_dir: Path = DEFAULT_DATA_DIR / "indicateurs"
-    # Issue 11: how long a writer waits for the store's write lock (seconds), and the deletion
+    # How long a writer waits for the store's write lock (seconds), and the deletion
     # gate: an ingest closing more than this percentage of a department's current mailboxes or
     # establishments is refused without --accept-drop (see ingest/gate.py).
     lock_wait: float = 60.0

@@ -259,7 +259,7 @@ class IngestAlert(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    source: Mapped[str] = mapped_column(String(16))  # "annuaire" | "finess"
+    source: Mapped[DataSource] = mapped_column(coded(DataSource, 16))
     file_name: Mapped[str] = mapped_column(String(255))
     # Comma list of the departments over the threshold; ``detail``: JSON
     # [{"department", "current", "closing"}]; ``message``: the refusal, in French.

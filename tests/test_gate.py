@@ -14,6 +14,7 @@ from sqlalchemy import select
 from balise.cli import cli
 from balise.config import load_settings
 from balise.errors import PermissionDenied
+from balise.formatting import fr_date, paris_time
 from balise.models import AuditEntry, IngestAlert, Snapshot
 from balise.services import ingest_alerts
 from balise.services.access import Actor
@@ -226,9 +227,10 @@ def test_the_regional_view_shows_the_alert_until_dismissed(
 
 
 def _today() -> str:
+    """Today in Paris, as the alerts give their day."""
     from datetime import UTC, datetime
 
-    return datetime.now(UTC).strftime("%d/%m/%Y")
+    return fr_date(paris_time(datetime.now(UTC)))
 
 
 def test_an_import_with_accept_drop_settles_the_alert(

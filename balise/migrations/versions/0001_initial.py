@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 07:41:26.919557
+Create Date: 2026-11-30 07:41:37.325920
 """
 
 from alembic import op
@@ -123,7 +123,11 @@ def upgrade() -> None:
         "ingest_alerts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column(
+            "source",
+            sa.Enum("annuaire", "finess", name="datasource", native_enum=False, length=16),
+            nullable=False,
+        ),
         sa.Column("file_name", sa.String(length=255), nullable=False),
         sa.Column("departments", sa.Text(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
