@@ -344,3 +344,17 @@ def test_empty_departments_option_is_a_french_selection_error(tmp_path):
             f"Erreur : Aucun département dans « {value} » : indiquez des codes séparés par des "
             "virgules (ex. 01,38), ou --region, ou --all.\n",
         )
+
+
+@pytest.mark.parametrize("kind", ["annuaire", "finess"])
+def test_a_nul_byte_never_reaches_the_store(kind):
+    """Found by the property test on PostgreSQL (« text fields cannot contain NUL »): a NUL byte
+    in a field is unreadable text for the directory (the line is rejected) and U+FFFD for FINESS
+    (as the bytes cp1252 leaves undefined), whichever path reads the block."""
+    data = seeds()[kind].data
+    cut = data.index(b"\n", len(data) // 2) + 1
+    bad = data[:cut] + data[cut:].replace(b"(FICTIF)", b"(FIC\x00TIF)", 1)  # a free-text field
+    rows = read_all(kind, io.BytesIO(bad), None)
+    texts = [v for r in rows if not isinstance(r, Rejected) for v in r]
+    assert not any(isinstance(v, str) and "\x00" in v for v in texts)
+    assert len(rows) == len(read_all(kind, io.BytesIO(data), None))

@@ -287,6 +287,8 @@ def _rows(
         lineno += 1
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
+            if "\x00" in line:  # a NUL byte is no text character: the line is unreadable
+                raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
         except UnicodeDecodeError:
             stats.lines += 1
             yield Rejected(lineno, REASON_ENCODING)

@@ -97,7 +97,10 @@ def has_blank_or_lone_cr(block: bytes) -> bool:
 
 def parse_block(block: bytes, width: int, wanted: list[int], delimiter: str) -> pa.Table | None:
     """Columns ``wanted`` (named ``c<i>``) of a UTF-8 ``block`` without quoting, or None unless
-    every line has exactly ``width`` fields."""
+    every line has exactly ``width`` fields. A block holding a NUL byte goes to the line reader,
+    which says what it makes of it (no database stores text with NUL: PostgreSQL refuses it)."""
+    if b"\x00" in block:
+        return None
     invalid: list[object] = []
     names = [f"c{i}" for i in range(width)]
     try:

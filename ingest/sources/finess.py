@@ -231,12 +231,13 @@ def _decoded_lines(lines: Iterable[bytes], stats: ReadStats) -> Iterator[str]:
     for raw in lines:
         if stats.encoding == "utf-8":
             try:
-                yield raw.decode("utf-8")
+                yield raw.decode("utf-8").replace("\x00", "\ufffd")
                 continue
             except UnicodeDecodeError:
                 stats.encoding = "cp1252"
                 stats.notes.append("Encodage détecté : Windows-1252 (cp1252).")
-        yield raw.decode("cp1252", errors="replace")
+        # A NUL byte is no character either: U+FFFD too (no database stores NUL in text).
+        yield raw.decode("cp1252", errors="replace").replace("\x00", "\ufffd")
 
 
 def _etalab_rows(
