@@ -349,8 +349,8 @@ def test_empty_departments_option_is_a_french_selection_error(tmp_path):
 @pytest.mark.parametrize("kind", ["annuaire", "finess"])
 def test_a_nul_byte_never_reaches_the_store(kind):
     """Found by the property test on PostgreSQL (« text fields cannot contain NUL »): a NUL byte
-    in a field is unreadable text for the directory (the line is rejected) and U+FFFD for FINESS
-    (as the bytes cp1252 leaves undefined), whichever path reads the block."""
+    in a field reads as U+FFFD (as the bytes cp1252 leaves undefined in FINESS), whichever path
+    reads the block; in an address or a number it makes the line invalid."""
     data = seeds()[kind].data
     cut = data.index(b"\n", len(data) // 2) + 1
     bad = data[:cut] + data[cut:].replace(b"(FICTIF)", b"(FIC\x00TIF)", 1)  # a free-text field

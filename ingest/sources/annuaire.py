@@ -287,8 +287,6 @@ def _rows(
         lineno += 1
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
-            if "\x00" in line:  # a NUL byte is no text character: the line is unreadable
-                raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
         except UnicodeDecodeError:
             stats.lines += 1
             yield Rejected(lineno, REASON_ENCODING)
@@ -323,6 +321,8 @@ def _rows(
         if not is_valid_address(address):
             yield Rejected(lineno, REASON_ADDRESS)
             continue
+        if "\x00" in line:  # no text character, and no database stores it: U+FFFD, as in FINESS
+            f = [value.replace("\x00", "\ufffd") for value in f]
         sid = f[i_sid]
         yield DirectoryRow(
             lineno,
