@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from balise.errors import IngestBusyError
+from balise.formatting import fr_seconds
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # conn.info key: (alias, path) of the scratch SQLite files a writer attached to its connection
@@ -42,15 +43,11 @@ _LOCK_WAIT: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
 
 def busy_message(wait_s: float) -> str:
     """The French sentence for a writer that waited ``wait_s`` seconds for the lock in vain."""
-    held = f" depuis plus de {_fr_seconds(wait_s)}" if wait_s > 0 else ""
+    held = f" depuis plus de {fr_seconds(wait_s, None)}" if wait_s > 0 else ""
     return (
         f"Une importation est en cours : la base est verrouillée en écriture{held} ; "
         "réessayez quand elle sera finie."
     )
-
-
-def _fr_seconds(seconds: float) -> str:
-    return f"{seconds:g}".replace(".", ",") + " s"
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

@@ -47,11 +47,13 @@ def fr_int(n: float | None) -> str:
     return f"{round(n):,}".replace(",", THIN)
 
 
-def fr_decimal(x: float | None, digits: int = 1) -> str:
-    """« 1 234,5 »."""
+def fr_decimal(x: float | None, digits: int | None = 1) -> str:
+    """« 1 234,5 »; ``digits=None`` writes a setting as it was given (« 5 », « 0,3 »), not a
+    measure rounded to a fixed precision."""
     if is_missing(x):
         return MISSING
-    return f"{x:,.{digits}f}".replace(",", THIN).replace(".", ",")
+    text = f"{x:,g}" if digits is None else f"{x:,.{digits}f}"
+    return text.replace(",", THIN).replace(".", ",")
 
 
 def fr_percent(fraction: float | None, digits: int = 1) -> str:
@@ -82,9 +84,7 @@ def fr_seconds(seconds: float | None, digits: int | None = 1) -> str:
     """« 1,2 s »; ``digits=None`` writes a setting as given: « 1 s », « 0,3 s »."""
     if is_missing(seconds):
         return MISSING
-    # digits=None: a timeout or a deadline, written as set, not a measure
-    text = f"{seconds:g}".replace(".", ",") if digits is None else fr_decimal(seconds, digits)
-    return f"{text}{THIN}s"
+    return f"{fr_decimal(seconds, digits)}{THIN}s"
 
 
 def fr_count(n: int, singular: str, plural: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from balise.errors import DropRefused
-from balise.formatting import THIN, fr_int, fr_percent
+from balise.formatting import THIN, fr_decimal, fr_int, fr_percent
 from ingest.load import Drop
 
 MIN_DROP = 20
@@ -52,10 +52,9 @@ def describe(kind: str, drops: Iterable[Drop]) -> str:
 
 
 def refusal(kind: str, drops: list[Drop], max_drop_pct: float) -> str:
-    threshold = f"{max_drop_pct:g}".replace(".", ",")
     return (
         f"Import refusé : il fermerait {describe(kind, drops)}, au-delà du seuil de "
-        f"{threshold}{THIN}% (BALISE_MAX_DROP, et {MIN_DROP} au moins). Fichier tronqué ou "
+        f"{fr_decimal(max_drop_pct, None)}{THIN}% (BALISE_MAX_DROP, et {MIN_DROP} au moins). Fichier tronqué ou "
         "partiel ? Rien n'a été modifié ; si ces suppressions sont réelles, relancez avec "
         "--accept-drop."
     )

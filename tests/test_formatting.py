@@ -4,7 +4,9 @@ narrow no-break spaces, decimal commas, percents from fractions, Paris times fro
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -62,3 +64,36 @@ def test_days_stay_as_recorded_and_instants_read_in_paris():
     shown = paris_times(pd.Series([datetime(2026, 1, 1, 12), None]))
     assert shown.iloc[0] == pd.Timestamp(2026, 1, 1, 13) and pd.isna(shown.iloc[1])
     assert paris_times(pd.Series([None, None], dtype=object)).isna().all()
+
+
+# Writing a number, a date or a time for a reader by hand, somewhere else than balise/formatting.py.
+HAND_MADE = re.compile(
+    r"""%d/%m|%m/%Y|%H:%M|\.replace\("\.", ","\)|\\u00a0|:,(\.\d)?[df]?\}|:,\}"""
+)
+# Where such a pattern is no display of ours: plotly's own axis and hover date syntax (d3), and the
+# CSV cell of a float (its full precision, not a rounded display).
+NOT_DISPLAY = {
+    ("dashboard/charts.py", "tickformat="),
+    ("dashboard/charts.py", "%{x|%d/%m/%Y}"),
+    ("balise/spreadsheets.py", 'return str(value).replace(".", ",")'),
+}
+
+
+def test_numbers_dates_and_times_are_written_by_the_one_module():
+    """Enumerate, don't remember: every product source file is read, and none writes a French
+    number, date or time by hand (the demo's generators write files, not displays)."""
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for package in ("balise", "ingest", "dashboard"):
+        for path in sorted((root / package).rglob("*.py")):
+            name = path.relative_to(root).as_posix()
+            if name == "balise/formatting.py" or name.startswith(
+                ("ingest/demo/", "balise/migrations/")
+            ):
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if HAND_MADE.search(line) and not any(
+                    name == where and what in line for where, what in NOT_DISPLAY
+                ):
+                    found.append(f"{name}:{number}: {line.strip()}")
+    assert found == []

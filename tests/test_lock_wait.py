@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 
 from balise.cli import cli
 from balise.db import make_engine
+from balise.formatting import THIN
 from balise.models import AuditEntry, Onboarding, ProvisionedBal, Snapshot, WatchedMailbox
 from balise.services import adoption
 from balise.services.access import SYSTEM
@@ -28,7 +29,7 @@ from tests.test_ingest import ARA, A, finess_file, first_extract, second_extract
 
 BUSY = (
     "Erreur : Une importation est en cours : la base est verrouillée en écriture depuis plus "
-    "de 0,5 s ; réessayez quand elle sera finie.\n"
+    f"de 0,5{THIN}s ; réessayez quand elle sera finie.\n"
 )
 BAL = "accueil@ehpad-a.test.mssante.fr"
 

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, or_, select, true
 
 from balise.errors import PermissionDenied, ValidationError
-from balise.formatting import paris_times
+from balise.formatting import fr_datetime
 from balise.models import AUDIT_NO_DELETE, AuditEntry
 from balise.services import audit, audit_chain
 from balise.services.access import Actor
@@ -124,7 +124,7 @@ def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> 
     df = entries(engine, actor, flt)
     with engine.begin() as conn:
         audit.record(conn, actor, "audit.export", "journal d'audit", detail={"lignes": len(df)})
-    df["at"] = paris_times(df["at"]).dt.strftime("%d/%m/%Y %H:%M:%S")
+    df["at"] = [fr_datetime(at, seconds=True) for at in df["at"]]
     df["outcome"] = df["outcome"].map(lambda o: OUTCOMES.get(o, o))
     return frame_csv(df.rename(columns=LABELS))
 
