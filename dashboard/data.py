@@ -1,7 +1,10 @@
 """The only place with Streamlit caches. Each function wraps one ``balise.services`` read.
 
-Cache keys carry the store's data version (newest snapshot id), so a new ingest shows at the next
+Each cached read takes first a *marker* of the part of the store it reads (``data_marker``: the
+newest snapshot id; ``bal_marker``, ``activity_marker``, ``audit_marker``, ``animation_marker``,
+``facts_marker``, ``programme_marker``: one tiny query each), so that a change shows at the next
 rerun; and the acting user, so that later logins never share another user's cached figures.
+``departments`` is always the selection of departments (a tuple of INSEE codes).
 Sections: store and settings / adoption / structures / changes / exports. Append new cached reads
 in a section of their own.
 """
@@ -23,7 +26,7 @@ from balise.services import adoption, changes, geo, ingest_alerts, pack, snapsho
 from balise.services.access import Actor
 from balise.services.structures import StructureFilter
 
-Deps = tuple[str, ...]
+Departments = tuple[str, ...]
 log = logging.getLogger(__name__)
 
 # --- store and settings -------------------------------------------------------------------
@@ -39,7 +42,7 @@ def _engine():
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def data_version() -> int:
+def data_marker() -> int:
     """Newest snapshot id (0 in a store with no data yet); re-read every 15 s at most (one tiny
     query). A database error is raised, never read as « no data yet »: see store_errors."""
     return snapshots.data_version(_engine())
@@ -78,12 +81,12 @@ def _store_not_created() -> bool:
 
 
 @st.cache_data(show_spinner=False)
-def latest_snapshots(version: int) -> pd.DataFrame:
+def latest_snapshots(marker: int) -> pd.DataFrame:
     return snapshots.latest_by_source(_engine())
 
 
 @st.cache_data(show_spinner=False)
-def directory_snapshots(version: int) -> pd.DataFrame:
+def directory_snapshots(marker: int) -> pd.DataFrame:
     return snapshots.directory_snapshots(_engine())
 
 
@@ -101,29 +104,33 @@ def tile_grid() -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def headline(version: int, actor: Actor, deps: Deps) -> dict:
-    return adoption.headline(_engine(), actor, deps)
+def headline(marker: int, actor: Actor, departments: Departments) -> dict:
+    return adoption.headline(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def coverage(version: int, actor: Actor, deps: Deps, by: str = "department") -> pd.DataFrame:
-    return adoption.coverage(_engine(), actor, deps, by=by)
+def coverage(
+    marker: int, actor: Actor, departments: Departments, by: str = "department"
+) -> pd.DataFrame:
+    return adoption.coverage(_engine(), actor, departments, by=by)
 
 
 @st.cache_data(show_spinner=False)
-def mailbox_mix(version: int, actor: Actor, deps: Deps, by: str = "department") -> pd.DataFrame:
-    return adoption.mailbox_mix(_engine(), actor, deps, by=by)
+def mailbox_mix(
+    marker: int, actor: Actor, departments: Departments, by: str = "department"
+) -> pd.DataFrame:
+    return adoption.mailbox_mix(_engine(), actor, departments, by=by)
 
 
 @st.cache_data(show_spinner=False)
-def trend(version: int, actor: Actor, deps: Deps) -> pd.DataFrame:
-    return adoption.trend(_engine(), actor, deps)
+def trend(marker: int, actor: Actor, departments: Departments) -> pd.DataFrame:
+    return adoption.trend(_engine(), actor, departments)
 
 
-def open_ingest_alerts(actor: Actor, deps: Deps) -> pd.DataFrame:
+def open_ingest_alerts(actor: Actor, departments: Departments) -> pd.DataFrame:
     """Imports refused by the deletion gate, awaiting a decision (a tiny table: not cached, so
     a new alert or a decision shows at once)."""
-    return ingest_alerts.open_alerts(_engine(), actor, deps)
+    return ingest_alerts.open_alerts(_engine(), actor, departments)
 
 
 def dismiss_ingest_alert(actor: Actor, alert_id: int) -> None:
@@ -134,27 +141,29 @@ def dismiss_ingest_alert(actor: Actor, alert_id: int) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def structure_list(version: int, actor: Actor, deps: Deps, flt: StructureFilter) -> pd.DataFrame:
-    return structures.structures(_engine(), actor, deps, flt)
+def structure_list(
+    marker: int, actor: Actor, departments: Departments, flt: StructureFilter
+) -> pd.DataFrame:
+    return structures.structures(_engine(), actor, departments, flt)
 
 
 @st.cache_data(show_spinner=False)
-def cities(version: int, actor: Actor, deps: Deps) -> list[str]:
-    return structures.cities(_engine(), actor, deps)
+def cities(marker: int, actor: Actor, departments: Departments) -> list[str]:
+    return structures.cities(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def establishment(version: int, actor: Actor, finess_et: str) -> dict:
+def establishment(marker: int, actor: Actor, finess_et: str) -> dict:
     return structures.establishment(_engine(), actor, finess_et)
 
 
 @st.cache_data(show_spinner=False)
-def establishment_mailboxes(version: int, actor: Actor, finess_et: str) -> pd.DataFrame:
+def establishment_mailboxes(marker: int, actor: Actor, finess_et: str) -> pd.DataFrame:
     return structures.establishment_mailboxes(_engine(), actor, finess_et)
 
 
 @st.cache_data(show_spinner=False)
-def establishment_history(version: int, actor: Actor, finess_et: str) -> pd.DataFrame:
+def establishment_history(marker: int, actor: Actor, finess_et: str) -> pd.DataFrame:
     return structures.establishment_history(_engine(), actor, finess_et)
 
 
@@ -163,29 +172,31 @@ def establishment_history(version: int, actor: Actor, finess_et: str) -> pd.Data
 
 @st.cache_data(show_spinner=False)
 def changes_between(
-    version: int, actor: Actor, deps: Deps, before: int, after: int, by: str
+    marker: int, actor: Actor, departments: Departments, before: int, after: int, by: str
 ) -> pd.DataFrame:
-    return changes.changes(_engine(), actor, deps, before, after, by=by)
+    return changes.changes(_engine(), actor, departments, before, after, by=by)
 
 
 @st.cache_data(show_spinner=False)
-def changes_totals(version: int, actor: Actor, deps: Deps, before: int, after: int) -> dict:
-    return changes.totals(_engine(), actor, deps, before, after)
+def changes_totals(
+    marker: int, actor: Actor, departments: Departments, before: int, after: int
+) -> dict:
+    return changes.totals(_engine(), actor, departments, before, after)
 
 
 # --- exports (actions: never cached, built when asked) -------------------------------------
 
 
-def build_pack(actor: Actor, deps: Deps) -> bytes:
-    return pack.build_pack(_engine(), actor, deps, settings().indicators_dir)
+def build_pack(actor: Actor, departments: Departments) -> bytes:
+    return pack.build_pack(_engine(), actor, departments, settings().indicators_dir)
 
 
-def table_csv(actor: Actor, deps: Deps, table: str) -> bytes:
-    return pack.table_csv(_engine(), actor, deps, table)
+def table_csv(actor: Actor, departments: Departments, table: str) -> bytes:
+    return pack.table_csv(_engine(), actor, departments, table)
 
 
-# --- BAL provisioning and round-trip tests (issue 5) ---------------------------------------
-# Lists are cached under a "BAL version" (count + last change of provisioned BALs and tests,
+# --- BAL provisioning and round-trip tests -------------------------------------------------
+# Lists are cached under the BAL marker (count + last change of provisioned BALs and tests,
 # one tiny query) so that an action shows at the next rerun; actions are never cached.
 
 
@@ -198,33 +209,33 @@ def _bal_services():
     return provisioning, bal_tests, bal_import
 
 
-def bal_version() -> str:
+def bal_marker() -> str:
     provisioning, _, _ = _bal_services()
     return provisioning.change_marker(_engine())
 
 
 @st.cache_data(show_spinner=False)
-def bal_list(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def bal_list(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     provisioning, _, _ = _bal_services()
-    return provisioning.bals_frame(_engine(), actor, list(deps))
+    return provisioning.bals_frame(_engine(), actor, list(departments))
 
 
 @st.cache_data(show_spinner=False)
-def bal_status_counts(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def bal_status_counts(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     provisioning, _, _ = _bal_services()
-    return provisioning.status_counts(_engine(), actor, list(deps))
+    return provisioning.status_counts(_engine(), actor, list(departments))
 
 
 @st.cache_data(show_spinner=False)
-def bal_test_history(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def bal_test_history(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     _, bal_tests, _ = _bal_services()
-    return bal_tests.history(_engine(), actor, list(deps))
+    return bal_tests.history(_engine(), actor, list(departments))
 
 
 @st.cache_data(show_spinner=False)
-def bal_outcome_counts(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def bal_outcome_counts(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     _, bal_tests, _ = _bal_services()
-    return bal_tests.outcome_counts(_engine(), actor, list(deps))
+    return bal_tests.outcome_counts(_engine(), actor, list(departments))
 
 
 def bal_check(actor: Actor, request) -> list[tuple[str, str]]:
@@ -311,7 +322,7 @@ def bal_operator_status() -> str | None:
     return provisioning.operator_problem(settings())
 
 
-# --- mailbox activity (issue 4) ------------------------------------------------------------
+# --- mailbox activity ----------------------------------------------------------------------
 # Cached under an "activity marker" (watched mailboxes count + last poll time, one tiny query)
 # so that a new poll shows at the next rerun.
 
@@ -323,41 +334,41 @@ def activity_marker() -> str:
 
 
 @st.cache_data(show_spinner=False)
-def activity_headline(marker: str, actor: Actor, deps: Deps) -> dict:
+def activity_headline(marker: str, actor: Actor, departments: Departments) -> dict:
     from balise.services import activity
 
-    return activity.headline(_engine(), actor, deps)
+    return activity.headline(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def activity_weekly(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def activity_weekly(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import activity
 
-    return activity.weekly_messages(_engine(), actor, deps)
+    return activity.weekly_messages(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def activity_flows(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def activity_flows(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import activity
 
-    return activity.category_flows(_engine(), actor, deps)
+    return activity.category_flows(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def activity_silent(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def activity_silent(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import activity
 
-    return activity.silent_mailboxes(_engine(), actor, deps)
+    return activity.silent_mailboxes(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def activity_poll_status(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def activity_poll_status(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import activity
 
-    return activity.poll_status(_engine(), actor, deps)
+    return activity.poll_status(_engine(), actor, departments)
 
 
-# --- accounts, sign-in and audit trail (issue 6) --------------------------------------------
+# --- accounts, sign-in and audit trail ------------------------------------------------------
 # Sign-ins and exports are actions: never cached. Audit reads are cached under the newest
 # audit line's id, so a new line shows at the next rerun.
 
@@ -408,7 +419,7 @@ def audit_csv(actor: Actor, flt) -> bytes:
     return audit_log.export_csv(_engine(), actor, flt)
 
 
-# --- territorial animation: onboarding pipeline, events (issue 7) ---------------------------
+# --- territorial animation: onboarding pipeline, events -------------------------------------
 # Cached under an "animation marker": the facts (snapshots, BALs and tests, activity) and the
 # newest audit line, which every animation action and automatic advance writes.
 
@@ -416,7 +427,9 @@ def audit_csv(actor: Actor, flt) -> bytes:
 def animation_marker() -> str:
     from balise.services import onboarding
 
-    return f"{data_version()}|{bal_version()}|{activity_marker()}|{onboarding.change_marker(_engine())}"
+    return (
+        f"{data_marker()}|{bal_marker()}|{activity_marker()}|{onboarding.change_marker(_engine())}"
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -431,7 +444,7 @@ def onboarding_advance(facts: str) -> int:
 
 
 def facts_marker() -> str:
-    return f"{data_version()}|{bal_version()}|{activity_marker()}"
+    return f"{data_marker()}|{bal_marker()}|{activity_marker()}"
 
 
 @st.cache_data(show_spinner=False)
@@ -442,17 +455,17 @@ def onboarding_board(marker: str, actor: Actor, department: str) -> pd.DataFrame
 
 
 @st.cache_data(show_spinner=False)
-def onboarding_funnel(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def onboarding_funnel(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import onboarding
 
-    return onboarding.funnel(_engine(), actor, deps)
+    return onboarding.funnel(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def onboarding_overdue(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def onboarding_overdue(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import onboarding
 
-    return onboarding.overdue(_engine(), actor, deps)
+    return onboarding.overdue(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
@@ -463,10 +476,10 @@ def onboarding_history(marker: str, actor: Actor, finess: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def referents(deps: Deps) -> pd.DataFrame:
+def referents(departments: Departments) -> pd.DataFrame:
     from balise.services import animators
 
-    return animators.referents(_engine(), deps)
+    return animators.referents(_engine(), departments)
 
 
 def onboarding_move(actor: Actor, finess: str, stage: str, reason: str | None) -> None:
@@ -482,10 +495,10 @@ def onboarding_plan(actor: Actor, finess: str, follow_up) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def events_list(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def events_list(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import events
 
-    return events.list_events(_engine(), actor, deps)
+    return events.list_events(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
@@ -557,7 +570,7 @@ def user_set_password(actor: Actor, login: str, password: str) -> None:
     users.set_password(_engine(), actor, login, password)
 
 
-# --- programme: indicators, organisations, outreach priorities, usage (issue 16) -------------
+# --- programme: indicators, organisations, outreach priorities, usage -----------------------
 # Indicators and priorities read every kind of fact: cached under the animation marker plus
 # the catalogue and weights files' modification times, so that an edited threshold shows at once.
 
@@ -586,10 +599,12 @@ def default_month():
 
 
 @st.cache_data(show_spinner=False)
-def indicator_report(marker: str, actor: Actor, deps: Deps, year: int | None, month):
+def indicator_report(marker: str, actor: Actor, departments: Departments, year: int | None, month):
     from balise.services import indicators
 
-    return indicators.evaluate(_engine(), actor, deps, year, month, settings().indicators_dir)
+    return indicators.evaluate(
+        _engine(), actor, departments, year, month, settings().indicators_dir
+    )
 
 
 def indicator_misses(report, indicator_id: str, department: str) -> pd.DataFrame:
@@ -600,17 +615,17 @@ def indicator_misses(report, indicator_id: str, department: str) -> pd.DataFrame
 
 
 @st.cache_data(show_spinner=False)
-def organisations(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def organisations(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import organisations as orgs
 
-    return orgs.organisations(_engine(), actor, deps)
+    return orgs.organisations(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
-def high_leverage(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def high_leverage(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import organisations as orgs
 
-    return orgs.high_leverage(_engine(), actor, deps)
+    return orgs.high_leverage(_engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
@@ -621,17 +636,19 @@ def organisation_esms(marker: str, actor: Actor, finess_ej: str) -> pd.DataFrame
 
 
 @st.cache_data(show_spinner=False)
-def outreach_priorities(marker: str, actor: Actor, deps: Deps, top: int) -> pd.DataFrame:
+def outreach_priorities(
+    marker: str, actor: Actor, departments: Departments, top: int
+) -> pd.DataFrame:
     from balise.services import priorities
 
-    return priorities.priorities(_engine(), actor, deps, top)
+    return priorities.priorities(_engine(), actor, departments, top)
 
 
 @st.cache_data(show_spinner=False)
-def peer_usage(marker: str, actor: Actor, deps: Deps) -> pd.DataFrame:
+def peer_usage(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
     from balise.services import usage_peers
 
-    return usage_peers.peer_usage(_engine(), actor, deps)
+    return usage_peers.peer_usage(_engine(), actor, departments)
 
 
 @st.cache_resource(show_spinner=False)
@@ -645,9 +662,9 @@ def national_usage():
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def source_problems(version: int) -> list[str]:
+def source_problems(marker: int) -> list[str]:
     """What is wrong with the published sources (failed check, no change for days), re-read
-    every minute: a check that finds nothing new leaves the data version as it was."""
+    every minute: a check that finds nothing new leaves the data marker as it was."""
     from balise.services import sources
 
     return sources.problems(_engine(), settings())

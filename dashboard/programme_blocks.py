@@ -18,7 +18,7 @@ TOP = 30
 def priorities_block(ctx: PageContext) -> None:
     """The non-equipped ESMS of the selection, best first, with their reasons in words."""
     try:
-        df = data.outreach_priorities(data.programme_marker(), ctx.actor, ctx.deps, TOP)
+        df = data.outreach_priorities(data.programme_marker(), ctx.actor, ctx.departments, TOP)
     except PermissionDenied:
         raise  # dashboard/app.py shows and audits refused reads
     except BaliseError as exc:  # an unreadable weights file
@@ -46,7 +46,7 @@ def priorities_block(ctx: PageContext) -> None:
 def peer_usage_block(ctx: PageContext, marker: str) -> None:
     """Messages per month of each watched BAL beside the median of its category and the
     national order of magnitude."""
-    df = data.peer_usage(marker, ctx.actor, ctx.deps)
+    df = data.peer_usage(marker, ctx.actor, ctx.departments)
     if df.empty:
         return
     national = data.national_usage()

@@ -32,8 +32,8 @@ NO_DATA = (
 @dataclass(frozen=True)
 class PageContext:
     actor: Actor
-    deps: tuple[str, ...]
-    version: int
+    departments: tuple[str, ...]
+    marker: int
 
 
 def current_actor() -> Actor:
@@ -91,7 +91,7 @@ def sidebar() -> None:
 
 
 def _data_dates() -> None:
-    latest = data.latest_snapshots(data.data_version())
+    latest = data.latest_snapshots(data.data_marker())
     lines = [f"{DataSource(r.source).label} : {fr_date(r.date)}" for r in latest.itertuples()]
     st.sidebar.caption(
         "Dates des données : " + " · ".join(lines) if lines else "Aucune donnée importée"
@@ -101,8 +101,8 @@ def _data_dates() -> None:
 def page_context(title: str) -> PageContext:
     """Title, data date, demo banner and empty states; stops the page when there is nothing."""
     st.title(title)
-    version = data.data_version()
-    latest = data.latest_snapshots(version) if version else None
+    marker = data.data_marker()
+    latest = data.latest_snapshots(marker) if marker else None
     if latest is None or latest.empty:
         st.info(NO_DATA)
         st.stop()
@@ -112,11 +112,11 @@ def page_context(title: str) -> PageContext:
     st.caption(f"Données : {dates}")
     if latest["is_demo"].any():
         st.warning("**Données de démonstration** : ces chiffres sont fictifs.", icon="⚠️")
-    deps = selection()
-    if not deps:
+    departments = selection()
+    if not departments:
         st.info("Choisissez au moins un département dans la barre latérale.")
         st.stop()
-    return PageContext(current_actor(), deps, version)
+    return PageContext(current_actor(), departments, marker)
 
 
 def act(action: Callable[[], object], done: str, key: str) -> None:

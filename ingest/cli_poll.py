@@ -104,12 +104,12 @@ def _sqlite_worker(ctx: Context, rt, poll_every: int, once: bool) -> None:
 
     if once:
         with single_worker_lock(rt.engine):
-            deps = departments_to_poll(rt.engine)
-            for dep in deps:
+            departments = departments_to_poll(rt.engine)
+            for dep in departments:
                 poll_department(rt, dep)
         rt.sessions.close()
-        done = fr_count(len(deps), "département relevé", "départements relevés")
-        ctx.echo(f"Worker : {done}.", {"departments": deps})
+        done = fr_count(len(departments), "département relevé", "départements relevés")
+        ctx.echo(f"Worker : {done}.", {"departments": departments})
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -323,8 +323,8 @@ def test_national_mode_scaled_down(national_demo):
     assert files.annuaire[0].name == "Extraction_Correspondance_MSSante_202611010312.txt"
     lines = good_lines(files.annuaire[0])
     assert 4_800 < len(lines) < 5_900  # 536k * 0.01
-    deps = {department_from_postcode(f[28]) for f in lines}
-    assert len(deps) > 95 and {"2A", "2B", "974", "976"} <= deps
+    departments = {department_from_postcode(f[28]) for f in lines}
+    assert len(departments) > 95 and {"2A", "2B", "974", "976"} <= departments
     rows = establishments(files.finess)
     assert 1_050 < len(rows) < 1_150  # 103k * 0.01, plus one DAC per department
     assert {"9A", "9D", "2A"} <= {f[13] for f in rows.values()}

@@ -58,20 +58,31 @@ def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
     assert cover["Sélection"] == "38 Isère, 69 Rhône"
     assert cover["Annuaire MSSanté"] == "extraction du 15/11/2026 (annuaire-3.txt)"
     assert cover["FINESS"] == "extraction du 01/10/2026 (finess-1.txt)"
-    deps = wb["Départements"]
-    assert [c.value for c in deps[1]][:5] == [
+    departments = wb["Départements"]
+    assert [c.value for c in departments[1]][:5] == [
         "Département",
         "ESMS",
         "ESMS équipés",
         "Part équipée (%)",
         "BAL personnelles",
     ]
-    assert deps["A1"].font.bold and deps.freeze_panes == "A2" and deps.auto_filter.ref == "A1:H3"
-    assert [deps["A2"].value, deps["B2"].value, deps["C2"].value] == ["38 – Isère", 3, 2]
-    assert deps["D2"].value == pytest.approx(2 / 3) and deps["D2"].number_format == "0.0 %"
-    assert deps["B2"].number_format == "# ##0"
-    assert deps.column_dimensions["A"].width >= 12
-    assert len(deps._charts) == 1 and len(wb["Évolution"]._charts) == 1
+    assert (
+        departments["A1"].font.bold
+        and departments.freeze_panes == "A2"
+        and departments.auto_filter.ref == "A1:H3"
+    )
+    assert [departments["A2"].value, departments["B2"].value, departments["C2"].value] == [
+        "38 – Isère",
+        3,
+        2,
+    ]
+    assert (
+        departments["D2"].value == pytest.approx(2 / 3)
+        and departments["D2"].number_format == "0.0 %"
+    )
+    assert departments["B2"].number_format == "# ##0"
+    assert departments.column_dimensions["A"].width >= 12
+    assert len(departments._charts) == 1 and len(wb["Évolution"]._charts) == 1
     assert wb["Évolution"]["A2"].number_format == "dd/mm/yyyy"
     with db_with_small_adoption.connect() as conn:
         audit = conn.execute(select(AuditEntry.action, AuditEntry.object, AuditEntry.actor)).all()

@@ -161,8 +161,8 @@ def test_exports_page_builds_the_pack_on_demand(db_with_small_adoption, monkeypa
     at.button(key="build_pack").click().run()
     assert not at.exception
     assert at.get("download_button")[0].proto.label == "Télécharger le pack (xlsx)"
-    deps, content = at.session_state["pack"]
-    assert deps == ("01", "03", "07", "15", "26", "38", "42", "43", "63", "69", "73", "74")
+    departments, content = at.session_state["pack"]
+    assert departments == ("01", "03", "07", "15", "26", "38", "42", "43", "63", "69", "73", "74")
     out = tmp_path / "pack.xlsx"
     out.write_bytes(content)
     assert load_workbook(out)["Départements"]["B2"].value == 3

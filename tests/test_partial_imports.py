@@ -139,8 +139,8 @@ def stagger(engine, tmp_path: Path, steps: int) -> list[int]:
         ("20261001", [e1], ("38",)), ("20261101", [e3], ("69",)), ("20261201", [e1, e2], ("38",)),
     ][:steps]  # fmt: skip
     return [
-        jobs.ingest(engine, "annuaire", _extract(tmp_path, stamp, lines), deps).snapshot_id
-        for stamp, lines, deps in imports
+        jobs.ingest(engine, "annuaire", _extract(tmp_path, stamp, lines), departments).snapshot_id
+        for stamp, lines, departments in imports
     ]
 
 

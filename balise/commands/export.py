@@ -59,10 +59,10 @@ def _write(out: Path, data: bytes) -> None:
         raise BaliseError(f"Impossible d'écrire le fichier {out} : {exc.strerror}.") from exc
 
 
-def _summary(deps: tuple[str, ...] | None) -> str:
-    if deps is None:
+def _summary(departments: tuple[str, ...] | None) -> str:
+    if departments is None:
         return "tous les départements"
-    return f"{len(deps)} département{'s' if len(deps) > 1 else ''}"
+    return f"{len(departments)} département{'s' if len(departments) > 1 else ''}"
 
 
 department_option = click.option(
@@ -87,14 +87,18 @@ def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
 
     from balise.services import pack
 
-    deps = _selection(ctx, departments)
-    data = pack.build_pack(_store(ctx), ctx.actor, deps, ctx.settings.indicators_dir)
+    departments = _selection(ctx, departments)
+    data = pack.build_pack(_store(ctx), ctx.actor, departments, ctx.settings.indicators_dir)
     _write(out, data)
     # Counted in the workbook itself: the pack adds sheets of its own (e.g. « Événements »).
     sheets = len(load_workbook(io.BytesIO(data), read_only=True).sheetnames)
     ctx.echo(
-        f"Pack webinaire écrit dans {out} : {sheets} feuilles, {_summary(deps)}.",
-        {"file": str(out), "sheets": sheets, "departments": list(deps) if deps else "*"},
+        f"Pack webinaire écrit dans {out} : {sheets} feuilles, {_summary(departments)}.",
+        {
+            "file": str(out),
+            "sheets": sheets,
+            "departments": list(departments) if departments else "*",
+        },
     )
 
 
@@ -111,11 +115,11 @@ def csv(ctx: Context, out: Path, table: str, departments: tuple[str, ...]) -> No
     """Écrire un tableau du pack en CSV (séparateur ;)."""
     from balise.services import pack
 
-    deps = _selection(ctx, departments)
-    data = pack.table_csv(_store(ctx), ctx.actor, deps, table)
+    departments = _selection(ctx, departments)
+    data = pack.table_csv(_store(ctx), ctx.actor, departments, table)
     _write(out, data)
     rows = max(data.count(b"\n") - 1, 0)
     ctx.echo(
-        f"Tableau « {table} » écrit dans {out} : {rows} lignes, {_summary(deps)}.",
+        f"Tableau « {table} » écrit dans {out} : {rows} lignes, {_summary(departments)}.",
         {"file": str(out), "table": table, "rows": rows},
     )

@@ -36,8 +36,8 @@ def advance(ctx: Context, departments: tuple[str, ...]) -> None:
     from balise.db import engine_for
     from balise.services import onboarding as ob
 
-    deps = actable_departments(ctx.actor, departments or None, "onboarding.advance")
-    moved = ob.advance_from_facts(engine_for(ctx.settings.resolved_database_url()), deps)
+    departments = actable_departments(ctx.actor, departments or None, "onboarding.advance")
+    moved = ob.advance_from_facts(engine_for(ctx.settings.resolved_database_url()), departments)
     ctx.echo(f"{moved} structure(s) avancée(s) d'après les faits.", {"moved": moved})
 
 

@@ -73,17 +73,17 @@ def indicateurs(ctx: Context, annee: int | None, month: str | None, departments:
     from balise.services import indicators, programme_sheets
     from balise.services.esms_facts import parse_month
 
-    deps = _selection(ctx, departments)
+    departments = _selection(ctx, departments)
     engine = _store(ctx)
     when = parse_month(month) if month else None
     directory = ctx.settings.indicators_dir
     if xlsx is not None:
         data, report = programme_sheets.indicator_workbook(
-            engine, ctx.actor, deps, annee, when, directory
+            engine, ctx.actor, departments, annee, when, directory
         )
         _write(xlsx, data)
     else:
-        report = indicators.evaluate(engine, ctx.actor, deps, annee, when, directory)
+        report = indicators.evaluate(engine, ctx.actor, departments, annee, when, directory)
     lines = _indicator_lines(report)
     if xlsx is not None:
         lines.append(f"Classeur écrit dans {xlsx}.")
@@ -95,10 +95,10 @@ def _indicator_lines(report: indicators.IndicatorReport) -> list[str]:
     from balise.services.labels import department_label
 
     cat = report.catalogue
-    deps = sorted(report.table["department"].unique())
+    departments = sorted(report.table["department"].unique())
     lines = [
         f"Indicateurs du programme — campagne {cat.year} ({STATUSES[cat.status]}), mois de "
-        f"référence {fr_month(report.month)}, {fr_count(len(deps), 'département', 'départements')}."
+        f"référence {fr_month(report.month)}, {fr_count(len(departments), 'département', 'départements')}."
     ]
     for ind in cat.indicators:
         rows = report.table[report.table["indicator"] == ind.id]
@@ -151,10 +151,10 @@ def priorites(ctx: Context, departments: tuple[str, ...], top: int, backtest: bo
     from balise.services import backtest as bt
     from balise.services import priorities
 
-    deps = _selection(ctx, departments)
+    departments = _selection(ctx, departments)
     engine = _store(ctx)
     if backtest:
-        result = bt.backtest(engine, ctx.actor, deps, k=top)
+        result = bt.backtest(engine, ctx.actor, departments, k=top)
         if result.snapshots == 0:
             raise NotFoundError(
                 "Le backtest demande au moins deux instantanés de l'annuaire : importez-en un "
@@ -162,22 +162,22 @@ def priorites(ctx: Context, departments: tuple[str, ...], top: int, backtest: bo
             )
         ctx.echo("\n".join(_backtest_lines(result)), result.as_dict())
         return
-    df = priorities.priorities(engine, ctx.actor, deps, top)
-    ctx.echo("\n".join(_priority_lines(df, deps)), _priority_payload(df))
+    df = priorities.priorities(engine, ctx.actor, departments, top)
+    ctx.echo("\n".join(_priority_lines(df, departments)), _priority_payload(df))
 
 
-def _scope(deps: tuple[str, ...] | None) -> str:
+def _scope(departments: tuple[str, ...] | None) -> str:
     from balise.services.labels import department_label
 
-    if deps is None:
+    if departments is None:
         return "tous les départements"
-    return ", ".join(department_label(d) for d in deps)
+    return ", ".join(department_label(d) for d in departments)
 
 
-def _priority_lines(df, deps: tuple[str, ...] | None) -> list[str]:
+def _priority_lines(df, departments: tuple[str, ...] | None) -> list[str]:
     n, total = len(df), df.attrs["candidates"]
     head = (
-        f"Priorités d'appel — {_scope(deps)} : {fr_int(n)} premiers sur "
+        f"Priorités d'appel — {_scope(departments)} : {fr_int(n)} premiers sur "
         f"{fr_count(total, 'ESMS non équipé', 'ESMS non équipés')} (score sur "
         f"{fr_decimal(df.attrs['maximum'])}, poids : {df.attrs['weights']})."
     )

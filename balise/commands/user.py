@@ -99,8 +99,8 @@ def list_(ctx: Context) -> None:
     for r in df.itertuples():
         state = "désactivé" if r.disabled else "actif"
         kind = "local" if r.local else "OIDC"
-        deps = r.departments or "tous départements"
-        click.echo(f"{r.login}  {ROLES.get(r.role, r.role)}  {deps}  {kind}  {state}")
+        departments = r.departments or "tous départements"
+        click.echo(f"{r.login}  {ROLES.get(r.role, r.role)}  {departments}  {kind}  {state}")
     click.echo(f"{len(df)} compte(s).")
 
 

@@ -91,17 +91,17 @@ def department_from_finess(finess_code: str, postcode: str = "") -> str | None:
 def normalise_department(value: str, postcode: str = "") -> str | None:
     """Department from a directory ``Département`` cell (a code or a label), else the postcode."""
     raw = (value or "").strip()
-    deps = load_departments()
+    departments = load_departments()
     if raw:
         code = raw.upper()
         if len(code) == 1 and code.isdigit():
             code = "0" + code
-        if code in deps:
+        if code in departments:
             return code
         head = code.split(" ", 1)[0].split("-", 1)[0]
-        if head in deps and len(head) >= 2:
+        if head in departments and len(head) >= 2:
             return head
-        by_name = {d.name.upper(): d.code for d in deps.values()}
+        by_name = {d.name.upper(): d.code for d in departments.values()}
         if code in by_name:
             return by_name[code]
     return department_from_postcode(postcode)

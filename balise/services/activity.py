@@ -315,7 +315,7 @@ def watched_rows(
 ) -> list[dict]:
     """The watched mailboxes and their last poll, secrets described, never shown (plain rows:
     ``balise mailbox list`` prints them without loading pandas)."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     w = WatchedMailbox
     stmt = (
         select(
@@ -323,7 +323,7 @@ def watched_rows(
             w.smtp_port, w.smtp_tls_mode, w.username, w.auth_mode, w.secret_ref, w.last_poll_at,
             w.last_poll_ok, w.last_poll_message, w.last_activity_at,
         )
-        .where(in_departments(w.department, deps))
+        .where(in_departments(w.department, departments))
         .order_by(w.department, w.address)
     )  # fmt: skip
     found = [_with_submission(r) for r in rows(engine, stmt)]
@@ -400,17 +400,19 @@ def headline(
     engine: Engine, actor: Actor, departments: Iterable[str] | None, today: date | None = None
 ) -> dict:
     """Watched mailboxes, active mailboxes and active structures over the last 30 days."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     w, d = WatchedMailbox, DailyActivity
     since = _since(today, ACTIVE_DAYS)
     active = (
         select(w.id)
         .join(d, d.mailbox_id == w.id)
-        .where(in_departments(w.department, deps), d.day >= since, d.messages > 0)
+        .where(in_departments(w.department, departments), d.day >= since, d.messages > 0)
         .distinct()
     ).subquery()
     with engine.connect() as conn:
-        total = conn.scalar(select(func.count(w.id)).where(in_departments(w.department, deps)))
+        total = conn.scalar(
+            select(func.count(w.id)).where(in_departments(w.department, departments))
+        )
         mailboxes = conn.scalar(select(func.count()).select_from(active))
         structures = conn.scalar(
             select(func.count(distinct(Establishment.finess_et)))
@@ -444,13 +446,13 @@ def weekly_messages(
     """Messages per week (Monday), department and direction."""
     import pandas as pd
 
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     w, d = WatchedMailbox, DailyActivity
     week = _week_start(engine.dialect.name, d.day).label("week")
     stmt = (
         select(week, w.department, d.direction, func.sum(d.messages).label("messages"))
         .join(w, w.id == d.mailbox_id)
-        .where(in_departments(w.department, deps), d.day >= _since(today, 7 * weeks))
+        .where(in_departments(w.department, departments), d.day >= _since(today, 7 * weeks))
         .group_by(week, w.department, d.direction)
         .order_by(week, w.department, d.direction)
     )
@@ -474,12 +476,12 @@ def category_flows(
     Received messages flow counterpart -> watched mailbox, sent ones the other way."""
     import pandas as pd
 
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     w, d = WatchedMailbox, DailyActivity
     stmt = (
         select(d.mailbox_id, d.direction, d.counterpart_category, func.sum(d.messages))
         .join(w, w.id == d.mailbox_id)
-        .where(in_departments(w.department, deps), d.day >= _since(today, days))
+        .where(in_departments(w.department, departments), d.day >= _since(today, days))
         .group_by(d.mailbox_id, d.direction, d.counterpart_category)
     )
     with engine.connect() as conn:
@@ -509,7 +511,7 @@ def silent_mailboxes(
     engine: Engine, actor: Actor, departments: Iterable[str] | None, today: date | None = None
 ) -> pd.DataFrame:
     """Watched mailboxes with no message in the last 30 days, with their structure: whom to call."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     w = WatchedMailbox
     cutoff = datetime.combine(_since(today, ACTIVE_DAYS), datetime.min.time())
     stmt = (
@@ -523,7 +525,7 @@ def silent_mailboxes(
         .outerjoin(Mailbox, (Mailbox.address == w.address) & Mailbox.valid_to.is_(None))
         .outerjoin(Establishment, links_to_establishment())
         .where(
-            in_departments(w.department, deps),
+            in_departments(w.department, departments),
             (w.last_activity_at.is_(None)) | (w.last_activity_at < cutoff),
         )
         .order_by(w.department, w.address)

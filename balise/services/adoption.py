@@ -51,10 +51,10 @@ def coverage(
     by: str = "department",
 ) -> pd.DataFrame:
     """ESMS and equipped ESMS now, grouped ``by`` "department" or "category_code", with share."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     key = getattr(Establishment, by)
     equipped = func.sum(case((is_equipped(), 1), else_=0))
-    stmt = select(key, func.count(), equipped).where(_esms(deps)).group_by(key).order_by(key)
+    stmt = select(key, func.count(), equipped).where(_esms(departments)).group_by(key).order_by(key)
     df = frame(engine, stmt, [by, "structures", "equipped"])
     df["equipped"] = df["equipped"].fillna(0).astype(int)
     return _share(df)
@@ -65,13 +65,13 @@ def mailbox_mix(
 ) -> pd.DataFrame:
     """Current mailboxes linked to ESMS, counted per BAL type, grouped ``by`` a column of the
     establishment ("department" or "category_code"). An EJ mailbox counts once per group."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     key = getattr(Establishment, by)
     stmt = (
         select(key, *type_counts())
         .select_from(Establishment)
         .join(Mailbox, and_(links_to_establishment(), valid_at(None)))
-        .where(_esms(deps))
+        .where(_esms(departments))
         .group_by(key)
         .order_by(key)
     )
@@ -84,19 +84,19 @@ def mailbox_totals(
     engine: Engine, actor: Actor, departments: Iterable[str] | None
 ) -> dict[str, int]:
     """Distinct current mailboxes linked to the selection's ESMS, per type code (PER...)."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     stmt = (
         select(*type_counts())
         .select_from(Establishment)
         .join(Mailbox, and_(links_to_establishment(), valid_at(None)))
-        .where(_esms(deps))
+        .where(_esms(departments))
     )
     with engine.connect() as conn:
         row = conn.execute(stmt).one()
     return {t.code: int(n or 0) for t, n in zip(TYPES, row, strict=True)}
 
 
-def _department_points(engine: Engine, deps: tuple[str, ...] | None) -> pd.DataFrame:
+def _department_points(engine: Engine, departments: tuple[str, ...] | None) -> pd.DataFrame:
     """ESMS and equipped ESMS of each department at each directory snapshot, read from the
     frozen ``adoption_stats``: every snapshot holds every department the directory had covered
     by then, a department outside the import with its last imported state (see ``ingest.load``
@@ -112,7 +112,7 @@ def _department_points(engine: Engine, deps: tuple[str, ...] | None) -> pd.DataF
         )
         .join(Snapshot, Snapshot.id == AdoptionStat.snapshot_id)
         .where(
-            in_departments(AdoptionStat.department, deps),
+            in_departments(AdoptionStat.department, departments),
             AdoptionStat.category_code.in_(sorted(medico_social_codes())),
         )
         .group_by(AdoptionStat.snapshot_id, AdoptionStat.department)
@@ -130,8 +130,8 @@ def trend(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd
     the departments with a state then (one imported later joins the sum at its first import)."""
     from balise.services.snapshots import last_of_each_day
 
-    deps = readable_departments(actor, departments)
-    per_department = _department_points(engine, deps)
+    departments = readable_departments(actor, departments)
+    per_department = _department_points(engine, departments)
     points = (
         per_department.groupby(["snapshot_id", "date"], as_index=False)
         .agg(
@@ -163,18 +163,18 @@ def _deltas(per_department: pd.DataFrame, last: int, before: int) -> dict:
 def headline(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> dict:
     """The regional view's figures: ESMS, equipped, share, mailboxes by type, and the change of
     the share (in points) and of equipped ESMS since the previous directory day."""
-    deps = readable_departments(actor, departments)
-    cov = coverage(engine, actor, deps)
+    departments = readable_departments(actor, departments)
+    cov = coverage(engine, actor, departments)
     structures, equipped = int(cov["structures"].sum()), int(cov["equipped"].sum())
     figures = {
         "structures": structures,
         "equipped": equipped,
         "share": 100.0 * equipped / structures if structures else 0.0,
-        "mailboxes": mailbox_totals(engine, actor, deps),
+        "mailboxes": mailbox_totals(engine, actor, departments),
         "share_delta": None,
         "equipped_delta": None,
     }
-    per_department = _department_points(engine, deps)
+    per_department = _department_points(engine, departments)
     points = trend_days(per_department)
     if len(points) >= 2:
         figures |= _deltas(per_department, int(points[-1]), int(points[-2]))

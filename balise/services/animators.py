@@ -34,9 +34,9 @@ def read_animators(text: str) -> list[dict]:
         )
     rows = []
     for r in reader:
-        deps = ",".join(d.strip() for d in (r["departements"] or "").split(",") if d.strip())
+        departments = ",".join(d.strip() for d in (r["departements"] or "").split(",") if d.strip())
         rows.append({"name": r["nom"].strip(), "email": r["email"].strip().lower(),
-                     "phone": (r["telephone"] or "").strip() or None, "departments": deps})  # fmt: skip
+                     "phone": (r["telephone"] or "").strip() or None, "departments": departments})  # fmt: skip
     return rows
 
 

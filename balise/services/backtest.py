@@ -79,7 +79,7 @@ def backtest(
     weights_file: Path = DEFAULT_FILE,
 ) -> BacktestResult:
     """Score each snapshot's non-equipped ESMS of the selection; see the module docstring."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     weights = load_weights(weights_file)
     snaps = directory_snapshots(engine)
     result = BacktestResult(k=k)
@@ -87,9 +87,9 @@ def backtest(
     for i in range(len(snaps) - 1):
         snap = snaps.iloc[i]
         moment = Moment(int(snap.snapshot_id), snap.date.to_pydatetime())
-        df = scored(signals(engine, deps, moment, deps), weights, moment.at)
+        df = scored(signals(engine, departments, moment, departments), weights, moment.at)
         later = [int(s) for s in snaps["snapshot_id"].iloc[i + 1 :]]
-        df["positive"] = df["finess_et"].isin(equipped_at_any(engine, deps, later))
+        df["positive"] = df["finess_et"].isin(equipped_at_any(engine, departments, later))
         _add_snapshot(result, snap, df)
         pooled.append(df[["score", "positive"]])
         seen |= set(df["finess_et"])

@@ -34,7 +34,7 @@ def _valid_at(version, snapshot_id: int) -> ColumnElement[bool]:
     )
 
 
-def _appearing(present_at: int, absent_at: int, deps: tuple[str, ...] | None):
+def _appearing(present_at: int, absent_at: int, departments: tuple[str, ...] | None):
     """WHERE clauses: versions valid at ``present_at`` whose address has no version valid at
     ``absent_at``. Only versions that began or ended between the two snapshots can qualify,
     which the indexes on valid_from / valid_to find without scanning the directory."""
@@ -48,7 +48,7 @@ def _appearing(present_at: int, absent_at: int, deps: tuple[str, ...] | None):
         valid_at(present_at),
         moved,
         ~exists(still),
-        in_departments(Mailbox.department, deps),
+        in_departments(Mailbox.department, departments),
     )
 
 
@@ -78,9 +78,13 @@ def changes(
     """Created and removed mailboxes between snapshots ``before`` and ``after``, grouped ``by``
     "department" (the mailbox's) or "category_code" (of the establishments it links to; an EJ
     mailbox counts once in each category it equips; "" = linked to no establishment)."""
-    deps = known_departments(engine, before, readable_departments(actor, departments))
-    created = _count(engine, _appearing(after, before, deps), by).rename(columns={"n": "created"})
-    removed = _count(engine, _appearing(before, after, deps), by).rename(columns={"n": "removed"})
+    departments = known_departments(engine, before, readable_departments(actor, departments))
+    created = _count(engine, _appearing(after, before, departments), by).rename(
+        columns={"n": "created"}
+    )
+    removed = _count(engine, _appearing(before, after, departments), by).rename(
+        columns={"n": "removed"}
+    )
     df = created.merge(removed, on=by, how="outer").fillna(0)
     df[["created", "removed"]] = df[["created", "removed"]].astype(int)
     return df.sort_values(by).reset_index(drop=True)
@@ -90,11 +94,11 @@ def totals(
     engine: Engine, actor: Actor, departments: Iterable[str] | None, before: int, after: int
 ) -> dict[str, int]:
     """Distinct addresses created and removed between two snapshots over the whole selection."""
-    deps = known_departments(engine, before, readable_departments(actor, departments))
+    departments = known_departments(engine, before, readable_departments(actor, departments))
     out = {}
     for name, where in (
-        ("created", _appearing(after, before, deps)),
-        ("removed", _appearing(before, after, deps)),
+        ("created", _appearing(after, before, departments)),
+        ("removed", _appearing(before, after, departments)),
     ):
         stmt = select(func.count(func.distinct(Mailbox.address))).where(*where)
         with engine.connect() as conn:

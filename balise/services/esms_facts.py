@@ -104,11 +104,11 @@ def snapshot_before(engine: Engine, moment: datetime) -> int | None:
         )
 
 
-def esms_in(deps: tuple[str, ...] | None, opened_before: date | None = None) -> list:
-    """ESMS of ``deps``, without those FINESS says opened after ``opened_before``."""
+def esms_in(departments: tuple[str, ...] | None, opened_before: date | None = None) -> list:
+    """ESMS of ``departments``, without those FINESS says opened after ``opened_before``."""
     conds = [
         Establishment.is_medico_social.is_(True),
-        in_departments(Establishment.department, deps),
+        in_departments(Establishment.department, departments),
     ]
     if opened_before is not None:
         conds.append(
@@ -140,9 +140,9 @@ def esms_facts(
     """One row per ESMS of the selection: identity (``ESMS_COLUMNS``) and ``FACT_COLUMNS``:
     ORG/APP mailbox published (bool), mailboxes and those with « Dématérialisation » = O,
     a provisioned BAL tested OK in the period (bool), messages in the period, stage reached."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     end = datetime.combine(period.end, datetime.min.time())
-    scope = esms_in(deps, period.end)
+    scope = esms_in(departments, period.end)
     e = Establishment
     base = frame(engine, select(e.finess_et, e.finess_ej, e.name, e.city, e.department,
                                 e.category_code).where(*scope).order_by(e.department, e.name),

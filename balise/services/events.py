@@ -61,18 +61,20 @@ def _departments(value: str) -> tuple[str, ...]:
     return tuple(d for d in value.split(",") if d)
 
 
-def _check(conn: Connection, actor: Actor, deps: tuple[str, ...], action: str, obj: str) -> None:
+def _check(
+    conn: Connection, actor: Actor, departments: tuple[str, ...], action: str, obj: str
+) -> None:
     """The actor may act on every department of the event (a regional event: all of them)."""
     try:
-        if not deps and actor.role != "admin":
+        if not departments and actor.role != "admin":
             raise PermissionDenied(
                 "Un événement régional (sans département) est géré par un administrateur."
             )
-        for dep in deps:
+        for dep in departments:
             check_can_act(actor, dep, "events")
     except PermissionDenied as exc:
         conn.rollback()
-        audit.record(conn, actor, action, obj, "refused", deps[0] if deps else None,
+        audit.record(conn, actor, action, obj, "refused", departments[0] if departments else None,
                      {"motif": str(exc)})  # fmt: skip
         conn.commit()
         exc.audited = True
@@ -125,12 +127,12 @@ def delete_event(engine: Engine, actor: Actor, event_id: int) -> None:
         conn.commit()
 
 
-def _visible(deps: tuple[str, ...] | None) -> ColumnElement[bool]:
-    """Events touching one of ``deps``, and regional events (no department)."""
-    if deps is None:
+def _visible(departments: tuple[str, ...] | None) -> ColumnElement[bool]:
+    """Events touching one of ``departments``, and regional events (no department)."""
+    if departments is None:
         return Event.id.is_not(None)
     padded = "," + Event.departments + ","
-    return or_(Event.departments == "", *[padded.like(f"%,{d},%") for d in deps])
+    return or_(Event.departments == "", *[padded.like(f"%,{d},%") for d in departments])
 
 
 def confirmed() -> ColumnElement[bool]:
@@ -143,7 +145,7 @@ def confirmed() -> ColumnElement[bool]:
 
 def list_events(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
     """Events of the selection, latest first, with their attendance counts."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     to_review = and_(Attendance.match_kind == "fuzzy", Attendance.reviewed.is_(False))
     stmt = (
         select(
@@ -155,7 +157,7 @@ def list_events(engine: Engine, actor: Actor, departments: Iterable[str] | None)
         )
         .outerjoin(Attendance, Attendance.event_id == Event.id)
         .outerjoin(Establishment, Establishment.finess_et == Attendance.finess_et)
-        .where(_visible(deps))
+        .where(_visible(departments))
         .group_by(Event.id, Event.title, Event.date, Event.theme, Event.departments, Event.replay_url)
         .order_by(Event.date.desc(), Event.id.desc())
     )  # fmt: skip
@@ -185,9 +187,9 @@ def import_attendance(
     rows = read_attendance(data, filename)
     with engine.connect() as conn:
         event = _event(conn, event_id)
-        deps = _departments(event.departments)
-        _check(conn, actor, deps, "attendance_import", f"événement {event_id}")
-        matcher = Matcher(conn, deps or None)
+        departments = _departments(event.departments)
+        _check(conn, actor, departments, "attendance_import", f"événement {event_id}")
+        matcher = Matcher(conn, departments or None)
         lines = []
         for row in rows:
             m = matcher.match(row)
@@ -269,7 +271,7 @@ def adoption_comparison(engine: Engine, actor: Actor, event_id: int) -> pd.DataF
     event's departments that attended and those that did not."""
     with engine.connect() as conn:
         event = _event(conn, event_id)
-    deps = readable_departments(actor, _departments(event.departments) or None)
+    departments = readable_departments(actor, _departments(event.departments) or None)
     attended = Establishment.finess_et.in_(
         select(Attendance.finess_et).where(Attendance.event_id == event_id, confirmed())
     )
@@ -277,7 +279,7 @@ def adoption_comparison(engine: Engine, actor: Actor, event_id: int) -> pd.DataF
     frames = []
     for snap in snapshots.directory_snapshots(engine).itertuples():
         # Only the departments the directory had covered by then (the others have no state).
-        known = snapshots.known_departments(engine, int(snap.snapshot_id), deps)
+        known = snapshots.known_departments(engine, int(snap.snapshot_id), departments)
         stmt = (
             select(group, func.count(), func.sum(case((is_equipped(int(snap.snapshot_id)), 1), else_=0)))
             .where(Establishment.is_medico_social.is_(True), in_departments(Establishment.department, known))

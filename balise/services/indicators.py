@@ -76,13 +76,13 @@ def evaluate(
 ) -> IndicatorReport:
     """Every indicator of the catalogue for the selection, at ``month`` (default: the month
     of the newest directory snapshot)."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     month = (month or default_month(engine)).replace(day=1)
     catalogue = choose_catalogue(directory, year, month)
     periods = {kind: period_of(kind, month) for kind in PERIODS}
     # Every period ends with the month: the same ESMS (those open by then) in each frame.
     facts = {
-        kind: esms_facts(engine, actor, deps, periods[kind])
+        kind: esms_facts(engine, actor, departments, periods[kind])
         for kind in sorted({ind.period for ind in catalogue.indicators})
     }
     esms = next(iter(facts.values()))[ESMS_COLUMNS].copy()

@@ -52,11 +52,11 @@ def record(conn: Connection, actor: Actor, source: str, file_name: str, refusal)
 
 def open_alerts(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
     """Undecided alerts touching the selection (None: all departments), oldest first."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     stmt = select(*(getattr(IngestAlert, c) for c in COLUMNS)).where(IngestAlert.decision.is_(None))
     df = frame(engine, stmt.order_by(IngestAlert.id), COLUMNS)
-    if deps is not None:
-        touches = df["departments"].map(lambda d: bool(set(d.split(",")) & set(deps)))
+    if departments is not None:
+        touches = df["departments"].map(lambda d: bool(set(d.split(",")) & set(departments)))
         df = df[touches].reset_index(drop=True)
     return df
 
@@ -85,8 +85,8 @@ def accept_open(
     ).all()
     covered = [
         alert_id
-        for alert_id, deps in rows
-        if departments is None or set(deps.split(",")) <= set(departments)
+        for alert_id, alert_departments in rows
+        if departments is None or set(alert_departments.split(",")) <= set(departments)
     ]
     if covered:
         conn.execute(

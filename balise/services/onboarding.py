@@ -172,11 +172,11 @@ def _strongest_facts(today: date) -> Subquery:
     )
 
 
-def _moves_up(deps: tuple[str, ...] | None, today: date) -> Select:
+def _moves_up(departments: tuple[str, ...] | None, today: date) -> Select:
     """(finess_et, department, current, stage, reason) of each ESMS whose facts prove a stage
     above its current one."""
     esms = (
-        _esms_with_stage(deps)
+        _esms_with_stage(departments)
         .with_only_columns(
             Establishment.finess_et, Establishment.department, Onboarding.stage.label("current")
         )
@@ -211,11 +211,13 @@ def advance_in(
 ) -> int:
     """:func:`advance_from_facts` inside the caller's write transaction (an ingest advances the
     pipeline in the transaction that brings the facts, with its audit line)."""
-    deps = tuple(departments) if departments is not None else None
+    departments = tuple(departments) if departments is not None else None
     moves = _MOVES.c
     _MOVES.create(conn)
     conn.execute(
-        insert(_MOVES).from_select(list(moves.keys()), _moves_up(deps, today or date.today()))
+        insert(_MOVES).from_select(
+            list(moves.keys()), _moves_up(departments, today or date.today())
+        )
     )
     moved = conn.execute(select(func.count()).select_from(_MOVES)).scalar_one()
     now = literal(_now(), DateTime)
@@ -361,12 +363,12 @@ def plan_follow_up(engine: Engine, actor: Actor, finess: str, follow_up: FollowU
 _stage = func.coalesce(Onboarding.stage, literal(FIRST.value))
 
 
-def _esms_with_stage(deps: tuple[str, ...] | None) -> Select:
+def _esms_with_stage(departments: tuple[str, ...] | None) -> Select:
     return (
         select(Establishment)
         .outerjoin(Onboarding, Onboarding.finess_et == Establishment.finess_et)
         .where(Establishment.is_medico_social.is_(True))
-        .where(in_departments(Establishment.department, deps))
+        .where(in_departments(Establishment.department, departments))
     )
 
 
@@ -389,9 +391,9 @@ def board(engine: Engine, actor: Actor, department: str) -> pd.DataFrame:
 
 def funnel(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
     """(department, stage, label, structures) for every stage, zeros included."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     stmt = (
-        _esms_with_stage(deps)
+        _esms_with_stage(departments)
         .with_only_columns(Establishment.department, _stage, func.count())
         .group_by(Establishment.department, _stage)
     )
@@ -426,7 +428,7 @@ def overdue(
 ) -> pd.DataFrame:
     """« À relancer »: next actions past their date, and structures equipped for more than
     ``SILENT_DAYS`` without reaching regular use. Oldest first."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     today = today or date.today()
     silent_since = datetime.combine(today - timedelta(days=SILENT_DAYS), datetime.min.time())
     late = Onboarding.next_action_on < today
@@ -438,7 +440,7 @@ def overdue(
             Onboarding.next_action_on, Onboarding.assigned_to,
         )
         .join(Onboarding, Onboarding.finess_et == Establishment.finess_et)
-        .where(in_departments(Establishment.department, deps))
+        .where(in_departments(Establishment.department, departments))
         .where(or_(and_(late, Onboarding.stage != OnboardingStage.USAGE_REGULIER), silent))
     )  # fmt: skip
     columns = ["finess_et", "name", "department", "stage", "stage_since", "next_action",

@@ -32,9 +32,9 @@ ORGANISATION_COLUMNS = ["finess_ej", "department", "esms", "equipped", "share", 
 def organisations(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
     """One row per EJ and department of the selection: ESMS, equipped, share (0-100), names of
     its ESMS, and its current BALs per type (an EJ-wide BAL counted once)."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     e = Establishment
-    scope = (*esms_in(deps), e.finess_ej.is_not(None))
+    scope = (*esms_in(departments), e.finess_ej.is_not(None))
     equipped = func.sum(case((is_equipped(), 1), else_=0))
     counts = frame(
         engine,
@@ -94,9 +94,9 @@ def high_leverage(
 def organisation_esms(engine: Engine, actor: Actor, finess_ej: str) -> pd.DataFrame:
     """The ESMS of one EJ that the actor may read: identity, equipped, and their current BALs
     (addresses with type, « EJ » when the BAL names the legal entity)."""
-    deps = readable_departments(actor, None)
+    departments = readable_departments(actor, None)
     e = Establishment
-    scope = (*esms_in(deps), e.finess_ej == finess_ej)
+    scope = (*esms_in(departments), e.finess_ej == finess_ej)
     base = frame(
         engine,
         select(e.finess_et, e.name, e.city, e.department, e.category_code,

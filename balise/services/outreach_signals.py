@@ -44,22 +44,22 @@ class Moment:
 
 def signals(
     engine: Engine,
-    deps: tuple[str, ...] | None,
+    departments: tuple[str, ...] | None,
     moment: Moment,
     sibling_deps: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """One row per ESMS of ``deps`` not equipped at ``moment``, with its signals
+    """One row per ESMS of ``departments`` not equipped at ``moment``, with its signals
     (``SIGNAL_COLUMNS``). Siblings are counted in ``sibling_deps`` (None: everywhere)."""
     e = Establishment
-    scope = esms_in(deps, moment.at.date())
+    scope = esms_in(departments, moment.at.date())
     stmt = select(e.finess_et, e.finess_ej, e.name, e.city, e.department, e.category_code).where(
         *scope, ~is_equipped(moment.snapshot_id)
     )
     df = frame(engine, stmt, SIGNAL_COLUMNS[:6])
     df = df.merge(_siblings(engine, sibling_deps, moment), on="finess_ej", how="left")
-    df = df.merge(_category_shares(engine, deps, moment), on=["department", "category_code"],
+    df = df.merge(_category_shares(engine, departments, moment), on=["department", "category_code"],
                   how="left")  # fmt: skip
-    for part in (_personal_bals(engine, deps, moment), _last_event(engine, moment),
+    for part in (_personal_bals(engine, departments, moment), _last_event(engine, moment),
                  _last_contact(engine, moment), frame(engine, select(stages_at(moment.at)),
                                                       ["finess_et", "stage"])):  # fmt: skip
         df = df.merge(part, on="finess_et", how="left")
@@ -70,30 +70,34 @@ def signals(
     return df[SIGNAL_COLUMNS]
 
 
-def _siblings(engine: Engine, deps: tuple[str, ...] | None, moment: Moment) -> pd.DataFrame:
+def _siblings(engine: Engine, departments: tuple[str, ...] | None, moment: Moment) -> pd.DataFrame:
     """Equipped ESMS per legal entity (the candidate itself is not equipped: never counted)."""
     e = Establishment
     stmt = (
         select(e.finess_ej, func.count())
-        .where(*esms_in(deps, moment.at.date()), e.finess_ej.is_not(None),
+        .where(*esms_in(departments, moment.at.date()), e.finess_ej.is_not(None),
                is_equipped(moment.snapshot_id))
         .group_by(e.finess_ej)
     )  # fmt: skip
     return frame(engine, stmt, ["finess_ej", "siblings_equipped"])
 
 
-def _category_shares(engine: Engine, deps: tuple[str, ...] | None, moment: Moment) -> pd.DataFrame:
+def _category_shares(
+    engine: Engine, departments: tuple[str, ...] | None, moment: Moment
+) -> pd.DataFrame:
     e = Establishment
     equipped = func.sum(case((is_equipped(moment.snapshot_id), 1), else_=0))
     stmt = (
         select(e.department, e.category_code, equipped * 1.0 / func.count())
-        .where(*esms_in(deps, moment.at.date()))
+        .where(*esms_in(departments, moment.at.date()))
         .group_by(e.department, e.category_code)
     )
     return frame(engine, stmt, ["department", "category_code", "category_share"])
 
 
-def _personal_bals(engine: Engine, deps: tuple[str, ...] | None, moment: Moment) -> pd.DataFrame:
+def _personal_bals(
+    engine: Engine, departments: tuple[str, ...] | None, moment: Moment
+) -> pd.DataFrame:
     """Personal mailboxes (PER) that name the structure without a FINESS link: its SIRET as
     structure id, or (when they name no SIRET) its name, any case, and postcode as « Raison
     sociale » and postcode.
@@ -101,7 +105,7 @@ def _personal_bals(engine: Engine, deps: tuple[str, ...] | None, moment: Moment)
     aggregates (names compared case-folded in Python, the same on both databases)."""
     e, m = Establishment, Mailbox
     unlinked = (m.bal_type == "PER", m.link_kind.is_(None), valid_at(moment.snapshot_id))
-    scope = esms_in(deps, moment.at.date())
+    scope = esms_in(departments, moment.at.date())
     by_siret = (
         select(e.finess_et, func.count(func.distinct(m.id)))
         .join(m, and_(m.structure_id == e.siret, m.structure_id_type == "3"))
@@ -111,7 +115,7 @@ def _personal_bals(engine: Engine, deps: tuple[str, ...] | None, moment: Moment)
     names = (
         select(m.department, m.postcode, m.structure_name, func.count())
         .where(
-            in_departments(m.department, deps),
+            in_departments(m.department, departments),
             *unlinked,
             m.structure_name.is_not(None),
             func.coalesce(m.structure_id_type, "") != "3",
@@ -166,12 +170,14 @@ def _last_contact(engine: Engine, moment: Moment) -> pd.DataFrame:
 
 
 def equipped_at_any(
-    engine: Engine, deps: tuple[str, ...] | None, snapshot_ids: Iterable[int]
+    engine: Engine, departments: tuple[str, ...] | None, snapshot_ids: Iterable[int]
 ) -> set[str]:
-    """ESMS of ``deps`` equipped at one at least of ``snapshot_ids`` (the backtest's outcome:
+    """ESMS of ``departments`` equipped at one at least of ``snapshot_ids`` (the backtest's outcome:
     those that became equipped later)."""
     found: set[str] = set()
     for snapshot_id in snapshot_ids:
-        stmt = select(Establishment.finess_et).where(*esms_in(deps), is_equipped(snapshot_id))
+        stmt = select(Establishment.finess_et).where(
+            *esms_in(departments), is_equipped(snapshot_id)
+        )
         found |= set(frame(engine, stmt, ["finess_et"])["finess_et"])
     return found

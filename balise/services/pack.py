@@ -35,9 +35,9 @@ def _as_fraction(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _coverage_sheet(engine, actor, deps, by: str, name: str, chart_title: str) -> Sheet:
-    cov = adoption.coverage(engine, actor, deps, by=by)
-    mix = adoption.mailbox_mix(engine, actor, deps, by=by)
+def _coverage_sheet(engine, actor, departments, by: str, name: str, chart_title: str) -> Sheet:
+    cov = adoption.coverage(engine, actor, departments, by=by)
+    mix = adoption.mailbox_mix(engine, actor, departments, by=by)
     df = cov.merge(mix, on=by, how="left").fillna(0)
     cols = [by, "structures", "equipped", "share", *TYPE_COLUMNS]
     table = _as_fraction(readable(df, cols))
@@ -46,8 +46,8 @@ def _coverage_sheet(engine, actor, deps, by: str, name: str, chart_title: str) -
     return Sheet(name, table, formats, Chart("bar", chart_title, key, (_PCT,), "Part équipée", key))
 
 
-def _types_sheet(engine, actor, deps) -> Sheet:
-    totals = adoption.mailbox_totals(engine, actor, deps)
+def _types_sheet(engine, actor, departments) -> Sheet:
+    totals = adoption.mailbox_totals(engine, actor, departments)
     df = pd.DataFrame(
         {"Type de BAL": [t.label for t in TYPES], "BAL": [totals[t.code] for t in TYPES]}
     )
@@ -55,9 +55,11 @@ def _types_sheet(engine, actor, deps) -> Sheet:
     return Sheet("Types de BAL", df, {"BAL": "int"}, chart)
 
 
-def _trend_sheet(engine, actor, deps) -> Sheet:
+def _trend_sheet(engine, actor, departments) -> Sheet:
     df = _as_fraction(
-        readable(adoption.trend(engine, actor, deps), ["date", "structures", "equipped", "share"])
+        readable(
+            adoption.trend(engine, actor, departments), ["date", "structures", "equipped", "share"]
+        )
     )
     formats = {
         COLUMNS["date"]: "date",
@@ -69,21 +71,21 @@ def _trend_sheet(engine, actor, deps) -> Sheet:
     return Sheet("Évolution", df, formats, chart)
 
 
-def _changes_sheet(engine, actor, deps) -> Sheet:
+def _changes_sheet(engine, actor, departments) -> Sheet:
     snaps = snapshots.directory_snapshots(engine)
     if len(snaps) < 2:
         empty = pd.DataFrame(columns=[COLUMNS[c] for c in ("department", "created", "removed")])
         return Sheet("Créations-suppressions", empty, note="Une seule extraction de l'annuaire.")
     before, after = snaps.iloc[-2], snaps.iloc[-1]
     df = readable(
-        changes.changes(engine, actor, deps, int(before.snapshot_id), int(after.snapshot_id))
+        changes.changes(engine, actor, departments, int(before.snapshot_id), int(after.snapshot_id))
     )
     note = f"BAL créées et supprimées entre le {fr_date(before.date)} et le {fr_date(after.date)}"
     return Sheet("Créations-suppressions", df, dict.fromkeys(df.columns[1:], "int"), note=note)
 
 
-def _structures_sheet(engine, actor, deps) -> Sheet:
-    df = structures.structures(engine, actor, deps)
+def _structures_sheet(engine, actor, departments) -> Sheet:
+    df = structures.structures(engine, actor, departments)
     table = readable(df, structures.STRUCTURE_COLUMNS)
     return Sheet("Structures", table, dict.fromkeys(_TYPES, "int"))
 
@@ -107,19 +109,19 @@ def sheets(
     engine: Engine, actor: Actor, departments: Iterable[str] | None, only: Iterable[str] = TABLES
 ) -> dict[str, Sheet]:
     """The pack's views by table name (see ``TABLES``), in pack order."""
-    deps = readable_departments(actor, departments)
-    return {name: _BUILDERS[name](engine, actor, deps) for name in only}
+    departments = readable_departments(actor, departments)
+    return {name: _BUILDERS[name](engine, actor, departments) for name in only}
 
 
 def cover_lines(
-    engine: Engine, deps: tuple[str, ...] | None, now: datetime
+    engine: Engine, departments: tuple[str, ...] | None, now: datetime
 ) -> list[tuple[str, str]]:
     """The cover sheet: date (``now``, an instant, as its day in Paris), selection, each source
     with its snapshot date."""
     selection = (
         "Tous les départements"
-        if deps is None
-        else ", ".join(f"{d} {department_name(d)}" for d in deps)
+        if departments is None
+        else ", ".join(f"{d} {department_name(d)}" for d in departments)
     )
     lines = [("Date du document", fr_date(paris_time(now))), ("Sélection", selection)]
     latest = snapshots.latest_by_source(engine)
@@ -136,14 +138,18 @@ def cover_lines(
 
 def _check_export(engine: Engine, actor: Actor, departments, what: str) -> tuple[str, ...] | None:
     with refusals_audited(engine, actor, "export", what):  # a refused export: one audit line
-        deps = readable_departments(actor, departments)
-        for dep in deps or ("*",):
+        departments = readable_departments(actor, departments)
+        for dep in departments or ("*",):
             check_can_act(actor, dep, "export")
     with engine.begin() as conn:
         audit.record(
-            conn, actor, "export", what, detail={"departments": list(deps) if deps else "*"}
+            conn,
+            actor,
+            "export",
+            what,
+            detail={"departments": list(departments) if departments else "*"},
         )
-    return deps
+    return departments
 
 
 def build_pack(
@@ -153,22 +159,22 @@ def build_pack(
     indicators_dir: Path | None = None,
 ) -> bytes:
     """The webinar workbook for the selection (built on demand; takes about a second)."""
-    deps = _check_export(engine, actor, departments, "pack xlsx")
-    views = list(sheets(engine, actor, deps).values())
+    departments = _check_export(engine, actor, departments, "pack xlsx")
+    views = list(sheets(engine, actor, departments).values())
     # The « Événements » sheet (attendance and its effect), only when the selection has events.
-    views += [s for s in (events.pack_sheet(engine, actor, deps),) if s is not None]
-    views += _programme_sheets(engine, actor, deps, indicators_dir)
-    return build_workbook(TITLE, cover_lines(engine, deps, datetime.now(UTC)), views)
+    views += [s for s in (events.pack_sheet(engine, actor, departments),) if s is not None]
+    views += _programme_sheets(engine, actor, departments, indicators_dir)
+    return build_workbook(TITLE, cover_lines(engine, departments, datetime.now(UTC)), views)
 
 
-def _programme_sheets(engine, actor, deps, indicators_dir: Path | None) -> list[Sheet]:
+def _programme_sheets(engine, actor, departments, indicators_dir: Path | None) -> list[Sheet]:
     """The programme's sheets: « Indicateurs » always, « Usage des BAL suivies » when BALs are
     watched."""
     from balise.services import indicators, programme_sheets  # they build on this module
 
     directory = indicators_dir or indicators.DEFAULT_DIR
-    found = [programme_sheets.pack_indicator_sheet(engine, actor, deps, directory),
-             programme_sheets.usage_sheet(engine, actor, deps)]  # fmt: skip
+    found = [programme_sheets.pack_indicator_sheet(engine, actor, departments, directory),
+             programme_sheets.usage_sheet(engine, actor, departments)]  # fmt: skip
     return [s for s in found if s is not None]
 
 
@@ -176,8 +182,8 @@ def table_csv(engine: Engine, actor: Actor, departments: Iterable[str] | None, t
     """One view of the pack as CSV."""
     if table not in TABLES:
         raise NotFoundError(f"Tableau inconnu : {table} (choix : {', '.join(TABLES)}).")
-    deps = _check_export(engine, actor, departments, f"csv {table}")
-    sheet = sheets(engine, actor, deps, only=[table])[table]
+    departments = _check_export(engine, actor, departments, f"csv {table}")
+    sheet = sheets(engine, actor, departments, only=[table])[table]
     df = sheet.frame.copy()
     if _PCT in df:
         df[_PCT] = (df[_PCT] * 100).round(1)

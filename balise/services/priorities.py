@@ -109,11 +109,11 @@ def priorities(
     ``rank``, ``score``, ``reasons`` and their signals, as of ``now`` (default: the present,
     naive UTC) on the current mailboxes. The attrs hold ``candidates`` (how many were scored)
     and ``maximum`` (the highest score possible)."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     weights = load_weights(weights_file)
     moment = Moment(None, now) if now is not None else Moment.now()
     siblings_scope = readable_departments(actor, None)
-    df = scored(signals(engine, deps, moment, siblings_scope), weights, moment.at)
+    df = scored(signals(engine, departments, moment, siblings_scope), weights, moment.at)
     candidates = len(df)
     if top is not None:
         df = df.head(top)

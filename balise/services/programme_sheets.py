@@ -93,12 +93,12 @@ def indicator_sheet(report: indicators.IndicatorReport) -> Sheet:
 
 
 def pack_indicator_sheet(
-    engine: Engine, actor: Actor, deps: tuple[str, ...] | None, directory: Path
+    engine: Engine, actor: Actor, departments: tuple[str, ...] | None, directory: Path
 ) -> Sheet:
     """The pack's « Indicateurs » sheet; a catalogue that cannot be read leaves the sheet empty
     with the reason, and the rest of the pack is still written."""
     try:
-        return indicator_sheet(indicators.evaluate(engine, actor, deps, directory=directory))
+        return indicator_sheet(indicators.evaluate(engine, actor, departments, directory=directory))
     except CatalogueError as exc:
         return Sheet(INDICATOR_SHEET, pd.DataFrame({"Indicateur": []}), note=str(exc))
 
@@ -131,19 +131,22 @@ def indicator_workbook(
     directory: Path,
 ) -> tuple[bytes, indicators.IndicatorReport]:
     """``balise indicateurs --xlsx``: an export (checked and audited like the pack)."""
-    deps = pack._check_export(engine, actor, departments, "indicateurs xlsx")
-    report = indicators.evaluate(engine, actor, deps, year, month, directory)
+    departments = pack._check_export(engine, actor, departments, "indicateurs xlsx")
+    report = indicators.evaluate(engine, actor, departments, year, month, directory)
     sheets = [indicator_sheet(report), Sheet("ESMS sous l'objectif", misses_table(report))]
-    cover = pack.cover_lines(engine, deps, datetime.now(UTC))
+    cover = pack.cover_lines(engine, departments, datetime.now(UTC))
     cover.append(("Catalogue", catalogue_note(report)))
     return build_workbook("Indicateurs du programme ESMS numérique", cover, sheets), report
 
 
 def usage_sheet(
-    engine: Engine, actor: Actor, deps: tuple[str, ...] | None, national_file: Path | None = None
+    engine: Engine,
+    actor: Actor,
+    departments: tuple[str, ...] | None,
+    national_file: Path | None = None,
 ) -> Sheet | None:
     """Messages per month of the watched mailboxes beside their peers; None without any."""
-    df = usage_peers.peer_usage(engine, actor, deps, national_file=national_file
+    df = usage_peers.peer_usage(engine, actor, departments, national_file=national_file
                                 or usage_peers.NATIONAL_FILE)  # fmt: skip
     if df.empty:
         return None

@@ -91,15 +91,15 @@ class FinessOwner:
     legal_entity: bool = False
 
     def label(self) -> str:
-        deps = ", ".join(self.departments)
+        codes = ", ".join(self.departments)
         if not self.name:  # another department's, for an animator: which department only
             kind = "une entité juridique" if self.legal_entity else "un établissement"
-            return f"{kind} du département {deps}"
+            return f"{kind} du département {codes}"
         if self.legal_entity:
             return (
-                f"entité juridique gestionnaire de {self.name}, {self.city}, département(s) {deps}"
+                f"entité juridique gestionnaire de {self.name}, {self.city}, département(s) {codes}"
             )
-        return f"{self.name}, {self.city}, département {deps}"
+        return f"{self.name}, {self.city}, département {codes}"
 
 
 def _finess_owners(conn: Connection, numbers: list[str]) -> dict[str, FinessOwner]:
@@ -119,8 +119,10 @@ def _finess_owners(conn: Connection, numbers: list[str]) -> dict[str, FinessOwne
         if row.finess_ej in numbers:
             by_ej.setdefault(row.finess_ej, []).append(row)
     for ej, members in by_ej.items():
-        deps = tuple(sorted({m.department for m in members}))
-        owners.setdefault(ej, FinessOwner(ej, members[0].name, members[0].city or "", deps, True))
+        departments = tuple(sorted({m.department for m in members}))
+        owners.setdefault(
+            ej, FinessOwner(ej, members[0].name, members[0].city or "", departments, True)
+        )
     return owners
 
 

@@ -71,9 +71,9 @@ def structures(
     flt: StructureFilter | None = None,
 ) -> pd.DataFrame:
     """ESMS of the selection with equipped yes/no and their current mailboxes per type."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     e = Establishment
-    scope = (e.is_medico_social.is_(True), in_departments(e.department, deps))
+    scope = (e.is_medico_social.is_(True), in_departments(e.department, departments))
     # Mailbox counts per establishment in a subquery, so that the EXISTS of is_equipped()
     # correlates to the establishment only.
     counts = (
@@ -99,11 +99,12 @@ def structures(
 
 def cities(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> list[str]:
     """The communes where the selection has ESMS (for the commune filter)."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     stmt = (
         select(Establishment.city)
         .where(
-            Establishment.is_medico_social.is_(True), in_departments(Establishment.department, deps)
+            Establishment.is_medico_social.is_(True),
+            in_departments(Establishment.department, departments),
         )
         .where(Establishment.city.is_not(None))
         .group_by(Establishment.city)

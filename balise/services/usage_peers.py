@@ -66,7 +66,7 @@ def peer_usage(
     """One row per watched mailbox of the selection (``PEER_COLUMNS``): messages per month over
     the last 90 days, the median of its category's watched mailboxes and how many they are,
     the national messages per BAL per month."""
-    deps = readable_departments(actor, departments)
+    departments = readable_departments(actor, departments)
     peers_scope = readable_departments(actor, None)
     national = national_usage(national_file)
     w, d = WatchedMailbox, DailyActivity
@@ -92,5 +92,5 @@ def peer_usage(
     df["peer_median"] = by_category.transform("median")
     df["peers"] = by_category.transform("size").astype(int)
     df["national"] = national.per_mailbox
-    mine = df if deps is None else df[df["department"].isin(deps)]
+    mine = df if departments is None else df[df["department"].isin(departments)]
     return mine[PEER_COLUMNS].reset_index(drop=True)

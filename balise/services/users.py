@@ -239,8 +239,8 @@ def count_users(engine: Engine) -> int:
 
 
 def _actor_of(user) -> Actor:
-    deps = tuple(d for d in (user.departments or "").split(",") if d)
-    return Actor(user.login, user.role, deps)
+    departments = tuple(d for d in (user.departments or "").split(",") if d)
+    return Actor(user.login, user.role, departments)
 
 
 def actor_for(engine: Engine, login: str) -> Actor:
@@ -344,10 +344,10 @@ def oidc_actor(engine: Engine, claims: Mapping[str, object], names: ClaimNames) 
             # Several roles in the claim: the widest wins (admin > manager > animator).
             role = next(r for r in ROLES if r in roles)
             try:
-                role, deps = _clean_role(role, _claim_list(claims.get(names.departments)))
+                role, departments = _clean_role(role, _claim_list(claims.get(names.departments)))
             except ValidationError as exc:
                 _refuse(conn, login, "refused", str(exc), {"méthode": "oidc"})
-            actor = Actor(login, role, deps)
+            actor = Actor(login, role, departments)
         detail = {"méthode": "oidc", "source": "comptes" if user else "revendication"}
         audit.record(conn, actor, "login", login, detail=detail)
     return actor

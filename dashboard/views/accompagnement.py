@@ -28,8 +28,8 @@ except BaliseError as exc:  # an ingest holds the store: the next visit advances
 marker = data.animation_marker()
 
 
-def _referents_line(deps: tuple[str, ...]) -> None:
-    refs = data.referents(deps)
+def _referents_line(departments: tuple[str, ...]) -> None:
+    refs = data.referents(departments)
     if refs.empty:
         st.caption("Aucun animateur référent enregistré pour ces départements.")
         return
@@ -37,8 +37,8 @@ def _referents_line(deps: tuple[str, ...]) -> None:
     st.caption("Animateurs référents — " + " · ".join(people))
 
 
-_referents_line(ctx.deps)
-funnel = data.onboarding_funnel(marker, ctx.actor, ctx.deps)
+_referents_line(ctx.departments)
+funnel = data.onboarding_funnel(marker, ctx.actor, ctx.departments)
 if not funnel.empty:
     st.plotly_chart(charts.onboarding_funnel(funnel), key="onboarding_funnel")
 
@@ -49,7 +49,9 @@ with call_tab:  # the programme's « Qui appeler d'abord »
     priorities_block(ctx)
 
 with board_tab:
-    department = st.selectbox("Département", ctx.deps, format_func=department_label, key="ob_dep")
+    department = st.selectbox(
+        "Département", ctx.departments, format_func=department_label, key="ob_dep"
+    )
     board = data.onboarding_board(marker, ctx.actor, department)
     columns = st.columns(len(STAGES))
     for column, (stage, label) in zip(columns, STAGES.items(), strict=True):
@@ -63,7 +65,7 @@ with board_tab:
         )
 
 with late_tab:
-    late = data.onboarding_overdue(marker, ctx.actor, ctx.deps)
+    late = data.onboarding_overdue(marker, ctx.actor, ctx.departments)
     if late.empty:
         st.success("Rien à relancer : aucune action en retard, aucune structure équipée muette.")
     else:

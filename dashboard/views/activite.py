@@ -16,7 +16,7 @@ st.caption(
     "correspondants seulement, jamais l'objet ni le contenu des messages."
 )
 marker = data.activity_marker()
-head = data.activity_headline(marker, ctx.actor, ctx.deps)
+head = data.activity_headline(marker, ctx.actor, ctx.departments)
 if not head["watched"]:
     st.info(
         "Aucune boîte suivie dans ces départements : ajoutez-en avec `balise mailbox add`, "
@@ -29,13 +29,13 @@ m1.metric("BAL suivies", fr_int(head["watched"]))
 m2.metric("BAL actives (30 jours)", fr_int(head["active_mailboxes"]))
 m3.metric("Structures actives (30 jours)", fr_int(head["active_structures"]))
 
-weekly = data.activity_weekly(marker, ctx.actor, ctx.deps)
+weekly = data.activity_weekly(marker, ctx.actor, ctx.departments)
 if weekly.empty:
     st.info("Aucun message relevé sur les 12 dernières semaines.")
 else:
     st.plotly_chart(charts.weekly_messages_bars(weekly), key="activity_weekly")
 
-flows = data.activity_flows(marker, ctx.actor, ctx.deps)
+flows = data.activity_flows(marker, ctx.actor, ctx.departments)
 if not flows.empty:
     st.plotly_chart(charts.category_sankey(flows), key="activity_sankey")
     recognised = flows[flows["use_cases"] != ""]
@@ -52,7 +52,7 @@ if not flows.empty:
         )
 
 st.subheader("BAL équipées mais silencieuses (30 jours) : à appeler")
-silent = data.activity_silent(marker, ctx.actor, ctx.deps)
+silent = data.activity_silent(marker, ctx.actor, ctx.departments)
 if silent.empty:
     st.success("Toutes les boîtes suivies ont échangé au moins un message ce mois-ci.")
 else:
@@ -72,7 +72,7 @@ else:
     )
 
 st.subheader("Dernière relève de chaque boîte")
-status = data.activity_poll_status(marker, ctx.actor, ctx.deps)
+status = data.activity_poll_status(marker, ctx.actor, ctx.departments)
 tables.labelled(
     tables.in_paris(status, "last_poll_at", "last_activity_at").assign(
         department=status["department"].map(department_label),

@@ -8,7 +8,7 @@ from dashboard import charts, data, tables
 from dashboard.shell import page_context
 
 ctx = page_context("Types de BAL")
-totals = data.headline(ctx.version, ctx.actor, ctx.deps)["mailboxes"]
+totals = data.headline(ctx.marker, ctx.actor, ctx.departments)["mailboxes"]
 total = sum(totals.values())
 if total == 0:
     st.info(
@@ -27,8 +27,8 @@ for col, t in zip(st.columns(len(TYPES)), TYPES, strict=True):
 as_share = (
     st.radio("Afficher", ["Nombre", "Part (%)"], horizontal=True, key="types_unit") == "Part (%)"
 )
-by_dep = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps, by="department")
-by_cat = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps, by="category_code")
+by_dep = data.mailbox_mix(ctx.marker, ctx.actor, ctx.departments, by="department")
+by_cat = data.mailbox_mix(ctx.marker, ctx.actor, ctx.departments, by="category_code")
 tab1, tab2 = st.tabs(["Par département", "Par catégorie"])
 columns = [*TYPE_COLUMNS, "mailboxes"]
 with tab1:

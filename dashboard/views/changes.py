@@ -7,7 +7,7 @@ from dashboard import charts, data, tables
 from dashboard.shell import page_context
 
 ctx = page_context("Évolutions")
-snaps = data.directory_snapshots(ctx.version)
+snaps = data.directory_snapshots(ctx.marker)
 if len(snaps) < 2:
     st.info(
         "Il faut au moins deux extractions de l'annuaire : relancez `balise ingest annuaire SOURCE` un autre jour."
@@ -31,13 +31,15 @@ st.caption(
     "les deux extractions ne change pas ; un département importé pour la première fois entre "
     "les deux n'est pas compté."
 )
-totals = data.changes_totals(ctx.version, ctx.actor, ctx.deps, before, after)
+totals = data.changes_totals(ctx.marker, ctx.actor, ctx.departments, before, after)
 m1, m2, m3 = st.columns(3)
 m1.metric("BAL créées", fr_int(totals["created"]))
 m2.metric("BAL supprimées", fr_int(totals["removed"]))
 m3.metric("Solde", fr_signed(totals["created"] - totals["removed"]))
-by_dep = data.changes_between(ctx.version, ctx.actor, ctx.deps, before, after, "department")
-by_cat = data.changes_between(ctx.version, ctx.actor, ctx.deps, before, after, "category_code")
+by_dep = data.changes_between(ctx.marker, ctx.actor, ctx.departments, before, after, "department")
+by_cat = data.changes_between(
+    ctx.marker, ctx.actor, ctx.departments, before, after, "category_code"
+)
 if by_dep.empty:
     st.info("Aucune BAL créée ni supprimée entre ces deux extractions.")
     st.stop()

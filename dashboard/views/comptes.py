@@ -42,11 +42,11 @@ with st.form("user_new", clear_on_submit=True):
     login = st.text_input("Identifiant (ou e-mail pour OIDC)", max_chars=255, key="new_login")
     name = st.text_input("Nom affiché", max_chars=255, key="new_name")
     role = st.selectbox("Rôle", list(ROLES), format_func=ROLES.get, key="new_role")
-    deps = st.multiselect("Départements (animateur)", departments, key="new_departments")
+    assigned = st.multiselect("Départements (animateur)", departments, key="new_departments")
     password = st.text_input("Mot de passe (vide : connexion OIDC seulement)", type="password",
                              key="new_password")  # fmt: skip
     if st.form_submit_button("Créer le compte", type="primary"):
-        new = NewUser(login, role, tuple(deps), password or None, name)
+        new = NewUser(login, role, tuple(assigned), password or None, name)
         _act(lambda: data.user_add(actor, new), f"Compte {login.strip().lower()} créé.")
 
 if not accounts.empty:
@@ -58,10 +58,10 @@ if not accounts.empty:
         role = st.selectbox("Rôle", list(ROLES), index=list(ROLES).index(current["role"]),
                             format_func=ROLES.get, key=f"edit_role_{chosen}")  # fmt: skip
         mine = [d for d in (current["departments"] or "").split(",") if d]
-        deps = st.multiselect("Départements (animateur)", departments, default=mine,
+        assigned = st.multiselect("Départements (animateur)", departments, default=mine,
                               key=f"edit_departments_{chosen}")  # fmt: skip
         if st.form_submit_button("Enregistrer le rôle"):
-            _act(lambda: data.user_set_role(actor, chosen, role, deps), "Rôle enregistré.")
+            _act(lambda: data.user_set_role(actor, chosen, role, assigned), "Rôle enregistré.")
     with st.form("user_password", clear_on_submit=True):
         password = st.text_input("Nouveau mot de passe", type="password", key="edit_password")
         if st.form_submit_button("Changer le mot de passe"):

@@ -13,23 +13,28 @@ from dashboard.shell import page_context
 STATUSES = {"": "Tous", "equipped": "Équipés", "not_equipped": "Non équipés"}
 
 ctx = page_context("Département")
-refs = data.referents(ctx.deps)
+refs = data.referents(ctx.departments)
 if not refs.empty:
     people = " · ".join(f"{r.department} : {r.name} ({r.email}, {r.phone or 'pas de téléphone'})"
                         for r in refs.itertuples())  # fmt: skip
     st.caption(f"Animateurs référents — {people}")
-cats = data.coverage(ctx.version, ctx.actor, ctx.deps, by="category_code")["category_code"].tolist()
+cats = data.coverage(ctx.marker, ctx.actor, ctx.departments, by="category_code")[
+    "category_code"
+].tolist()
 f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
 chosen_cats = f1.multiselect(
     "Catégorie", cats, format_func=category_label, key="dep_categories", placeholder="Toutes"
 )
 chosen_cities = f2.multiselect(
-    "Commune", data.cities(ctx.version, ctx.actor, ctx.deps), key="dep_cities", placeholder="Toutes"
+    "Commune",
+    data.cities(ctx.marker, ctx.actor, ctx.departments),
+    key="dep_cities",
+    placeholder="Toutes",
 )
 status = f3.selectbox("Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status")
 search = f4.text_input("Recherche (nom ou FINESS)", key="dep_search")
 flt = StructureFilter(tuple(chosen_cats), tuple(chosen_cities), status, search)
-df = data.structure_list(ctx.version, ctx.actor, ctx.deps, flt)
+df = data.structure_list(ctx.marker, ctx.actor, ctx.departments, flt)
 
 if df.empty:
     st.info("Aucune structure ne correspond à ces filtres.")

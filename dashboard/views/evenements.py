@@ -25,14 +25,14 @@ with st.expander("Nouvel événement"), st.form("ev_new"):
     title = st.text_input("Titre", placeholder="Midis du collectif #8", max_chars=255)
     when = st.date_input("Date", value=date.today(), format="DD/MM/YYYY")
     theme = st.text_input("Thème", max_chars=255)
-    deps = st.multiselect("Départements", ctx.deps, default=list(ctx.deps),
+    departments = st.multiselect("Départements", ctx.departments, default=list(ctx.departments),
                           format_func=department_label)  # fmt: skip
     replay = st.text_input("Lien du replay", placeholder="https://…")
     if st.form_submit_button("Créer l'événement"):
-        ev = EventInput(title, when, theme, tuple(deps), replay)
+        ev = EventInput(title, when, theme, tuple(departments), replay)
         _act(lambda: data.event_create(ctx.actor, ev), f"Événement « {title.strip()} » créé.")
 
-listed = data.events_list(marker, ctx.actor, ctx.deps)
+listed = data.events_list(marker, ctx.actor, ctx.departments)
 if listed.empty:
     st.info("Aucun événement dans ces départements : créez-en un ci-dessus.")
     st.stop()

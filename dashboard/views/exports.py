@@ -21,18 +21,21 @@ st.markdown(
     "sources), les tableaux de chaque vue et leurs graphiques."
 )
 st.plotly_chart(
-    charts.category_bars(data.coverage(ctx.version, ctx.actor, ctx.deps, by="category_code")),
+    charts.category_bars(data.coverage(ctx.marker, ctx.actor, ctx.departments, by="category_code")),
     key="preview",
 )
 
 if st.button("Préparer le pack webinaire", type="primary", key="build_pack"):
     try:
         with st.spinner("Préparation du classeur…"):
-            st.session_state["pack"] = (ctx.deps, data.build_pack(ctx.actor, ctx.deps))
+            st.session_state["pack"] = (
+                ctx.departments,
+                data.build_pack(ctx.actor, ctx.departments),
+            )
     except BaliseError as exc:
         st.error(str(exc))
 ready = st.session_state.get("pack")
-if ready and ready[0] == ctx.deps:
+if ready and ready[0] == ctx.departments:
     st.download_button(
         "Télécharger le pack (xlsx)", ready[1], file_name="balise-pack-webinaire.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="download_pack",
@@ -42,11 +45,15 @@ st.subheader("Un tableau en CSV")
 table = st.selectbox("Tableau", TABLES, format_func=TABLE_LABELS.get, key="csv_table")
 if st.button("Préparer le CSV", key="build_csv"):
     try:
-        st.session_state["csv"] = (ctx.deps, table, data.table_csv(ctx.actor, ctx.deps, table))
+        st.session_state["csv"] = (
+            ctx.departments,
+            table,
+            data.table_csv(ctx.actor, ctx.departments, table),
+        )
     except BaliseError as exc:
         st.error(str(exc))
 ready_csv = st.session_state.get("csv")
-if ready_csv and ready_csv[:2] == (ctx.deps, table):
+if ready_csv and ready_csv[:2] == (ctx.departments, table):
     st.download_button(
         "Télécharger le CSV",
         ready_csv[2],

@@ -32,7 +32,7 @@ month = left.selectbox("Mois de référence", _months(data.default_month()),
 year = right.selectbox("Campagne", years[::-1], key="prog_year",
                        index=years[::-1].index(month.year) if month.year in years else 0)  # fmt: skip
 try:
-    report = data.indicator_report(marker, ctx.actor, ctx.deps, year, month)
+    report = data.indicator_report(marker, ctx.actor, ctx.departments, year, month)
 except PermissionDenied:
     raise  # dashboard/app.py shows and audits refused reads
 except BaliseError as exc:  # an unreadable catalogue
@@ -56,7 +56,7 @@ with indicators_tab:
     c1, c2 = st.columns(2)
     chosen = c1.selectbox("Indicateur", list(by_id), format_func=lambda i: by_id[i].label,
                           key="prog_indicator")  # fmt: skip
-    department = c2.selectbox("Département", ctx.deps, format_func=department_label,
+    department = c2.selectbox("Département", ctx.departments, format_func=department_label,
                               key="prog_department")  # fmt: skip
     missing = data.indicator_misses(report, chosen, department)
     ind = by_id[chosen]
@@ -84,7 +84,7 @@ with organisations_tab:
         "esms": "ESMS", "equipped": "Équipés", "share": "Part équipée (%)",
         "mailboxes": "BAL",
     }  # fmt: skip
-    lever = data.high_leverage(marker, ctx.actor, ctx.deps)
+    lever = data.high_leverage(marker, ctx.actor, ctx.departments)
     if lever.empty:
         st.info("Aucun organisme à fort levier dans la sélection.")
     else:
@@ -93,7 +93,7 @@ with organisations_tab:
                          share=lever["share"].round(1)),
             orgs_headings | {"to_equip": "À équiper"}, key="prog_lever",
         )  # fmt: skip
-    orgs = data.organisations(marker, ctx.actor, ctx.deps)
+    orgs = data.organisations(marker, ctx.actor, ctx.departments)
     st.subheader(f"Tous les organismes ({fr_int(len(orgs))})")
     tables.labelled(
         orgs.assign(department=orgs["department"].map(department_label),

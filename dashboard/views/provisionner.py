@@ -129,7 +129,7 @@ with tab_many:
                 st.error(str(exc))
 
 with tab_list:
-    marker = data.bal_version()
+    marker = data.bal_marker()
     bals = data.bal_list(marker, actor, tuple(departments))
     if bals.empty:
         st.info("Aucune BAL provisionnée dans cette sélection.")

@@ -10,10 +10,10 @@ from dashboard.markdown import plain
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Vue régionale")
-if problems := data.source_problems(ctx.version):
+if problems := data.source_problems(ctx.marker):
     st.warning("\n".join(f"- {plain(p)}" for p in problems), icon="⏳")  # « balise sources »
 flash("ingest_alert_done")
-for alert in data.open_ingest_alerts(ctx.actor, ctx.deps).itertuples():
+for alert in data.open_ingest_alerts(ctx.actor, ctx.departments).itertuples():
     st.error(  # plain text: a file name's underscores are no markdown
         plain(
             f"Alerte n° {alert.id} — import automatique du {fr_date(paris_time(alert.created_at))} "
@@ -27,7 +27,7 @@ for alert in data.open_ingest_alerts(ctx.actor, ctx.deps).itertuples():
             f"Alerte n° {alert.id} ignorée (tracé dans le journal d'audit).",
             "ingest_alert_done",
         )
-h = data.headline(ctx.version, ctx.actor, ctx.deps)
+h = data.headline(ctx.marker, ctx.actor, ctx.departments)
 if h["structures"] == 0:
     st.info(
         "Aucun ESMS dans cette sélection : importez le fichier FINESS (`balise ingest finess SOURCE`)."
@@ -43,7 +43,7 @@ c4.metric("BAL des ESMS", fr_int(sum(h["mailboxes"].values())))
 for col, t in zip(st.columns(len(TYPES)), TYPES, strict=True):
     col.metric(t.plural, fr_int(h["mailboxes"][t.code]))
 
-cov = data.coverage(ctx.version, ctx.actor, ctx.deps)
+cov = data.coverage(ctx.marker, ctx.actor, ctx.departments)
 geojson = data.boundaries(data.settings().geojson)
 if geojson is not None:
     st.plotly_chart(charts.choropleth(geojson, cov), key="map")
@@ -54,7 +54,7 @@ else:
     )
 
 left, right = st.columns(2)
-points = data.trend(ctx.version, ctx.actor, ctx.deps)
+points = data.trend(ctx.marker, ctx.actor, ctx.departments)
 with left:
     if points.empty:
         st.info(
@@ -64,12 +64,14 @@ with left:
         st.plotly_chart(charts.trend_line(points), key="trend")
 with right:
     st.plotly_chart(
-        charts.category_bars(data.coverage(ctx.version, ctx.actor, ctx.deps, by="category_code")),
+        charts.category_bars(
+            data.coverage(ctx.marker, ctx.actor, ctx.departments, by="category_code")
+        ),
         key="categories",
     )
 
 st.subheader("Par département")
-mix = data.mailbox_mix(ctx.version, ctx.actor, ctx.deps)
+mix = data.mailbox_mix(ctx.marker, ctx.actor, ctx.departments)
 table = cov.merge(mix, on="department", how="left").fillna(0)
 tables.show(
     table,

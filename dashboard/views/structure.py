@@ -13,7 +13,7 @@ from dashboard.shell import page_context
 ctx = page_context("Structure")
 if "finess" in st.query_params:
     st.session_state["structure"] = st.query_params["finess"]
-listing = data.structure_list(ctx.version, ctx.actor, ctx.deps, StructureFilter())
+listing = data.structure_list(ctx.marker, ctx.actor, ctx.departments, StructureFilter())
 labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in listing.itertuples()}
 current = st.session_state.get("structure")
 if current and current not in labels:
@@ -31,7 +31,7 @@ finess = st.selectbox(
 st.session_state["structure"] = finess
 
 try:
-    ident = data.establishment(ctx.version, ctx.actor, finess)
+    ident = data.establishment(ctx.marker, ctx.actor, finess)
 except BaliseError as exc:
     if isinstance(exc, PermissionDenied):  # another department's structure: a refused read
         data.audit_refusal(ctx.actor, "page.structure", exc)
@@ -51,12 +51,12 @@ if not refs.empty:
         f"{r.name} ({r.email}, {r.phone or 'pas de téléphone'})" for r in refs.itertuples()
     )
     st.caption(f"Animateur référent du département — {people}")
-boxes = data.establishment_mailboxes(ctx.version, ctx.actor, finess)
+boxes = data.establishment_mailboxes(ctx.marker, ctx.actor, finess)
 st.metric("BAL MSSanté rattachées", fr_int(len(boxes)))
 if boxes.empty:
     st.info("Cette structure n'a aucune BAL dans l'annuaire : proposez-lui d'en ouvrir une.")
 else:
     tables.show(boxes, ["address", "bal_type", "service", "link_kind", "first_seen"])
-history = data.establishment_history(ctx.version, ctx.actor, finess)
+history = data.establishment_history(ctx.marker, ctx.actor, finess)
 if not history.empty:
     st.plotly_chart(charts.history_bars(history), key="history")

@@ -33,12 +33,12 @@ st.title("Tester des BAL")
 actor = current_actor()
 if problem := data.bal_operator_status():
     st.warning(problem, icon=":material/warning:")
-deps = tuple(selection()) or tuple(actor.departments)
-if not deps:
+departments = tuple(selection()) or tuple(actor.departments)
+if not departments:
     st.info("Choisissez au moins un département dans la barre latérale.")
     st.stop()
-marker = data.bal_version()
-bals = data.bal_list(marker, actor, deps)
+marker = data.bal_marker()
+bals = data.bal_list(marker, actor, departments)
 testable = bals.loc[bals["statut"].isin(TESTABLE), "adresse"].tolist() if not bals.empty else []
 
 
@@ -94,7 +94,7 @@ with tab_run:
             for address in picked:
                 _run_one(address, case_id, with_xdm)
         st.divider()
-        department = st.selectbox("Département", deps, key="test_department")
+        department = st.selectbox("Département", departments, key="test_department")
         if st.button("Tester toutes les BAL du département", key="test_department_run"):
             with st.spinner("Tests en cours…"):
                 try:
@@ -111,12 +111,12 @@ with tab_run:
             )  # fmt: skip
 
 with tab_history:
-    marker = data.bal_version()
-    history = tables.in_paris(data.bal_test_history(marker, actor, deps), "debut")
+    marker = data.bal_marker()
+    history = tables.in_paris(data.bal_test_history(marker, actor, departments), "debut")
     if history.empty:
         st.info("Aucun test enregistré pour cette sélection.")
     else:
-        counts = data.bal_outcome_counts(marker, actor, deps)
+        counts = data.bal_outcome_counts(marker, actor, departments)
         st.plotly_chart(charts.roundtrip_latency(history), key="test_latency")
         st.plotly_chart(charts.roundtrip_outcomes(counts), key="test_outcomes")
         shown = history.assign(

@@ -123,9 +123,9 @@ class World:
     app_scale: float = 1.0  # national mode: applicative mailboxes are rare in the public file
 
 
-def _weights(deps: list[Department], rng: random.Random) -> list[float]:
+def _weights(departments: list[Department], rng: random.Random) -> list[float]:
     out = []
-    for dep in deps:
+    for dep in departments:
         if dep.code in ARA_WEIGHTS:
             out.append(ARA_WEIGHTS[dep.code])
         elif len(dep.code) == 2:
@@ -168,9 +168,9 @@ def _places(dep: Department, rng: random.Random, n: int) -> list[Place]:
 
 def new_world(codes: Iterable[str], rng: random.Random) -> World:
     deps_by_code = load_departments()
-    deps = [deps_by_code[c] for c in codes]
-    places = {d.code: _places(d, rng, 40 if len(d.code) == 2 else 12) for d in deps}
-    return World(rng, deps, _weights(deps, rng), places)
+    departments = [deps_by_code[c] for c in codes]
+    places = {d.code: _places(d, rng, 40 if len(d.code) == 2 else 12) for d in departments}
+    return World(rng, departments, _weights(departments, rng), places)
 
 
 def allocate(total: int, weights: list[float]) -> list[int]:
@@ -275,12 +275,12 @@ def _new_structure(world: World, dep: Department, code: str, ctx: _DepContext) -
 
 
 def build_structures(world: World, counts: dict[str, int]) -> None:
-    deps = [d for d in world.departments if d.finess_code]
+    departments = [d for d in world.departments if d.finess_code]
     weights = [w for d, w in zip(world.departments, world.weights, strict=True) if d.finess_code]
     # Hospitals first, so that some EHPAD can belong to a hospital's legal entity.
     codes = [c for c in HOSPITALS if c in counts] + [c for c in counts if c not in HOSPITALS]
     split = {c: allocate(counts[c], weights) for c in codes}
-    for k, dep in enumerate(deps):
+    for k, dep in enumerate(departments):
         ctx = _DepContext()
         for code in codes:
             n = 1 if code == "606" else split[code][k]  # one DAC per department
