@@ -8,7 +8,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
-from balise.errors import ConfigurationError
+from balise.errors import ConfigurationError, MailError
 from balise.formatting import fr_count, fr_int
 from sandbox import operator
 
@@ -50,9 +50,11 @@ def sandbox(ctx: Context, background: bool, stop_it: bool) -> None:
 @sandbox.command("activity")
 @pass_context
 def activity(ctx: Context) -> None:
-    """Activité de démonstration sur l'opérateur bac à sable : boîtes suivies, messages, relève."""
+    """Activité de démonstration sur l'opérateur bac à sable : boîtes suivies dans chaque
+    département de la région, messages, relève."""
     from balise.db import engine_for, upgrade
-    from sandbox.activity import run_demo_activity
+    from balise.referentials.departments import region_departments
+    from sandbox.activity import plan_for, run_demo_activity
     from sandbox.server import MailSandbox
 
     directory = operator.sandbox_dir(ctx.settings)
@@ -64,7 +66,8 @@ def activity(ctx: Context) -> None:
     upgrade(engine)
     # The BAL passwords are sealed with the key the dashboard uses in ``make run``.
     key = ctx.settings.secret_key or operator.secret_key(directory)
-    r = run_demo_activity(engine, MailSandbox.attach(directory), key)
+    plan = plan_for(region_departments(ctx.settings.region))
+    r = run_demo_activity(engine, MailSandbox.attach(directory), key, plan)
     counted = sum(o.messages for o in r.poll.outcomes)
     for o in r.poll.failed if not ctx.as_json else ():
         click.echo(f"Échec {o.address} : {o.message}", err=True)
@@ -77,3 +80,8 @@ def activity(ctx: Context) -> None:
         {"watched": r.watched, "created": r.created, "delivered": r.delivered,
          "counted": counted, "failed": [o.address for o in r.poll.failed]},
     )  # fmt: skip
+    if r.poll.failed:  # the Activité page would miss these boxes: not a success
+        raise MailError(
+            f"Relève de démonstration en échec pour "
+            f"{fr_count(len(r.poll.failed), 'boîte', 'boîtes')} (détail ci-dessus)."
+        )
