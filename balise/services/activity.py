@@ -125,6 +125,8 @@ def _reference_problems(reference: str) -> list[tuple[str, str]]:
     kind, _, value = reference.partition(":")
     if kind not in ("env", "file"):
         return [("secret", "La référence du secret doit commencer par env: ou file:.")]
+    if kind == "env" and not value.strip():
+        return [("secret", "Le nom de la variable d'environnement du secret est vide.")]
     if kind == "env" and not ENV_NAME_RE.match(value):
         return [("secret", f"« {value} » n'est pas un nom de variable d'environnement "
                            "(lettres, chiffres et _, par exemple BALISE_SECRET_ACCUEIL).")]  # fmt: skip
