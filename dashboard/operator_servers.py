@@ -9,6 +9,8 @@ A secret typed here is sealed at once; left empty, the one already registered is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from balise.errors import BaliseError, PermissionDenied
@@ -158,9 +160,12 @@ def watchable(actor: Actor, departments: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(d for d in departments if _acts_on(actor, d))
 
 
-def watch_mailbox_form(actor: Actor, departments: tuple[str, ...], key: str) -> None:
+def watch_mailbox_form(
+    actor: Actor, departments: tuple[str, ...], key: str, then: Callable[[str], None] | None = None
+) -> None:
     """« Suivre une boîte »: a mailbox, its department, servers, login and secret. The service
-    refuses what the actor may not do (audited) and writes the audit line (never the secret)."""
+    refuses what the actor may not do (audited) and writes the audit line (never the secret);
+    ``then`` gets the address once it is watched."""
     allowed = watchable(actor, departments)
     if not allowed:
         try:  # the service's own sentence: « Un chargé de programme consulte… »
@@ -176,9 +181,15 @@ def watch_mailbox_form(actor: Actor, departments: tuple[str, ...], key: str) -> 
     department = right.selectbox("Département", allowed, format_func=department_label,
                                  key=f"{key}_department")  # fmt: skip
     values = _fields({}, key) | _identity({}, address, key, reference=True)
+
+    def _watch() -> None:
+        actions.mailbox_watch(actor, _request(address, department, values))
+        if then is not None:
+            then(address)
+
     if st.button("Suivre cette boîte", type="primary", key=f"{key}_save"):
         act(
-            lambda: actions.mailbox_watch(actor, _request(address, department, values)),
+            _watch,
             f"Boîte {address} suivie : elle sera relevée par « balise poll » ou « balise worker ».",
             key=f"{key}_done",
         )

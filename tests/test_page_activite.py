@@ -231,12 +231,15 @@ def test_a_box_added_on_the_page_is_polled_from_it(activite_env, monkeypatch, do
     address = unique_address("suivi", "ehpad-rose.test")
     password = dovecot.add_user(address)
     dovecot.deliver(address, raw_message("a@pharma.test", [address]), sender="a@pharma.test")
+    first = activity.WatchRequest("a@ehpad-rose.test", "38", "127.0.0.1", 143,
+                                  secret_ref="env:BALISE_SECRET_A")  # fmt: skip
+    activity.add_watched(activite_env, SYSTEM, first, "")  # listed first: not the one offered
     at = app_as(activite_env, monkeypatch, ANIMATOR, page="activite")
     _fill(at, address=address, imap_host=dovecot.host, imap_port=str(dovecot.imap_port),
           secret=password, ca_bundle=str(dovecot.ca_path))  # fmt: skip
     at.button(key="watch_save").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert at.selectbox(key="poll_pick").value == address
+    assert at.selectbox(key="poll_pick").value == address  # the new box, not the first
     at.button(key="poll_now").click().run()
     assert not at.exception, at.exception
     assert at.success[0].value == f"Boîte {address} relevée : 1 nouveau message compté."

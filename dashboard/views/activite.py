@@ -24,8 +24,14 @@ if polled := st.session_state.pop("poll_now_report", None):
     (st.success if worked else st.error)(sentence)
 marker = data.activity_marker()
 head = data.activity_headline(marker, ctx.actor, ctx.departments)
+
+
+def _pick_for_poll(address: str) -> None:
+    st.session_state["poll_pick"] = address  # « Relever maintenant » below offers the new box
+
+
 with st.expander("Suivre une boîte", expanded=not head["watched"]):
-    watch_mailbox_form(ctx.actor, ctx.departments, key="watch")
+    watch_mailbox_form(ctx.actor, ctx.departments, key="watch", then=_pick_for_poll)
 if not head["watched"]:
     st.info(
         "Aucune boîte suivie dans ces départements : ajoutez-en une ci-dessus (« Suivre une "
