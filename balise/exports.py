@@ -9,8 +9,8 @@ space as thousands separator (``# ##0`` shows « 1 234 » everywhere); percentag
 which a French Excel or LibreOffice shows as « 45,2 % ».
 
 Layout of a sheet: an optional note (row 1), the table, its chart *below* it (16:9, after a page
-break: printed alone on a landscape page, the chart is a slide), then further tables
-(``Section``), each after a page break. Printed landscape, one page wide; the header row of the
+break: printed alone on a landscape page, the chart is a slide; beside a table too long to
+scroll past), then further tables (``Section``), each after a page break. Printed landscape, one page wide; the header row of the
 sheet's list (its last table) is repeated at the top of every printed page.
 """
 
@@ -44,6 +44,7 @@ HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 # A 16:9 chart (cm): pasted on a slide or printed alone on a landscape A4 page, it fills it.
 CHART_WIDTH, CHART_HEIGHT = 25.4, 14.29
 CHART_ROWS = 29  # rows of default height (0,5 cm) the chart covers
+LONG_TABLE = 40  # rows: a longer table gets its chart beside it, not after its last row
 TITLE_PT, AXIS_TITLE_PT, TEXT_PT = 20, 14, 13  # readable from the back of a room
 LABELLED_BARS = 15  # up to this many bars (all series), each carries its value
 FOOTER = "&A — page &P / &N"  # sheet name, page number and count on every printed page
@@ -123,8 +124,9 @@ def _title(text: str, size: int) -> Title | None:
     return Title(tx=Text(rich=_rich(size, text, bold=True)), overlay=False) if text else None
 
 
-def _add_chart(ws: Worksheet, sheet: Sheet, header_row: int, anchor_row: int) -> None:
-    """The chart of ``sheet`` from its table (header at ``header_row``) at ``anchor_row``."""
+def _add_chart(ws: Worksheet, sheet: Sheet, header_row: int, anchor: str) -> None:
+    """The chart of ``sheet`` from its table (header at ``header_row``), its corner at
+    ``anchor``."""
     spec, df = sheet.chart, sheet.frame
     chart = BarChart() if spec.kind == "bar" else LineChart()
     shown = min(len(df), spec.max_categories or len(df))
@@ -138,7 +140,7 @@ def _add_chart(ws: Worksheet, sheet: Sheet, header_row: int, anchor_row: int) ->
     chart.set_categories(Reference(ws, min_col=cat_col, min_row=header_row + 1, max_row=last_row))
     bars = shown * len(spec.values)
     _style_chart(chart, spec, percent=sheet.formats.get(spec.values[0]) == "pct", bars=bars)
-    ws.add_chart(chart, f"A{anchor_row}")
+    ws.add_chart(chart, anchor)
 
 
 def _style_chart(chart, spec: Chart, percent: bool, bars: int) -> None:
@@ -214,6 +216,18 @@ def _note(ws: Worksheet, note: str, columns: int) -> None:
     ws.row_dimensions[1].height = 15 * max(1, -(-len(note) // max(int(width), 20)))
 
 
+def _place_chart(ws: Worksheet, sheet: Sheet, header: int, last: int) -> int:
+    """Below a table that fits on a screen, after a page break (printed alone, the chart is a
+    slide); beside a longer one (a year of daily figures), where it is seen without scrolling
+    and printed beside the first rows. Returns the last row used."""
+    if len(sheet.frame) > LONG_TABLE:
+        _add_chart(ws, sheet, header, f"{get_column_letter(len(sheet.frame.columns) + 2)}{header}")
+        return last
+    _page_break_before(ws, last + 2)
+    _add_chart(ws, sheet, header, f"A{last + 2}")
+    return last + 1 + CHART_ROWS
+
+
 def _sheet(ws: Worksheet, sheet: Sheet) -> None:
     frames = [sheet.frame, *(s.frame for s in sheet.sections)]
     _fit_widths(ws, frames)
@@ -225,9 +239,7 @@ def _sheet(ws: Worksheet, sheet: Sheet) -> None:
     if not sheet.sections:  # a second table would scroll under a frozen first header
         ws.freeze_panes = ws.cell(row=header + 1, column=1)
     if sheet.chart is not None and not sheet.frame.empty:
-        _page_break_before(ws, last + 2)
-        _add_chart(ws, sheet, header, last + 2)
-        last += 1 + CHART_ROWS
+        last = _place_chart(ws, sheet, header, last)
     for section in sheet.sections:
         _page_break_before(ws, last + 2)
         put(ws, last + 2, 1, section.title).font = Font(bold=True, size=13)

@@ -10,12 +10,14 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import insert
 
 from balise.cli import cli
+from balise.exports import Chart, Sheet, build_workbook
 from balise.models import DailyActivity, Establishment, WatchedMailbox
 from balise.referentials.departments import region_departments
 from balise.services import onboarding, pack, pack_animation
@@ -118,6 +120,21 @@ def test_the_category_chart_keeps_the_fifteen_largest(db_with_follow_up):
     (chart,) = ws._charts
     assert chart.series[0].cat.numRef.f == "'Catégories'!$A$2:$A$16"
     assert chart.title.tx.rich.p[0].r[0].t.endswith("(les 15 qui comptent le plus d'ESMS)")
+
+
+@pytest.mark.parametrize(("days", "corner", "breaks"), [(40, (42, 0), [42]), (41, (0, 4), [])])
+def test_a_chart_goes_below_a_short_table_and_beside_a_long_one(days, corner, breaks):
+    # 40 rows fit on a screen: the chart follows them on a page of its own; a 41st row moves it
+    # beside the table (row 1, two columns right), where it is seen without scrolling.
+    frame = pd.DataFrame({"Date": pd.date_range("2026-01-01", periods=days).date,
+                          "ESMS": range(days), "Part": [0.5] * days})  # fmt: skip
+    chart = Chart("line", "Part équipée", "Date", ("Part",))
+    data = build_workbook("x", [], [Sheet("Évolution", frame, {"Part": "pct"}, chart)])
+    ws = load_workbook(io.BytesIO(data))["Évolution"]
+    (drawn,) = ws._charts
+    assert (drawn.anchor._from.row, drawn.anchor._from.col) == corner
+    assert [b.id for b in ws.row_breaks.brk] == breaks
+    assert ws.print_title_rows == "$1:$1"
 
 
 # --- the animation sheets ---
