@@ -440,7 +440,7 @@ def test_json_errors_are_json_on_stdout(walk_env):
     assert (res.exit_code, res.stderr) == (1, "")
     assert json.loads(res.stdout) == {"error": "Vous n'avez pas accès au département 69."}
     res = _cli(walk_env, "anim38", "--json", "export", "csv")  # a usage error
-    assert (res.exit_code, json.loads(res.stdout)) == (2, {"error": "Missing argument 'OUT'."})
+    assert (res.exit_code, json.loads(res.stdout)) == (2, {"error": "Argument manquant 'SORTIE'."})
     res = _cli({**walk_env, "BALISE_CONFIG": "/nulle-part.toml"}, "", "--json", "bal", "list")
     assert (res.exit_code, res.stderr) == (1, "")  # the settings themselves: JSON too
     assert json.loads(res.stdout) == {

@@ -87,7 +87,9 @@ def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> 
 
 @requires("act", objects=("file",))
 @bal.command(name="import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--dry-run", is_flag=True, help="Vérifier seulement, ne rien créer.")
 @backend_option
 @pass_context
@@ -114,7 +116,7 @@ def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> Non
 
 @requires("public")
 @bal.command()
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", metavar="SORTIE", type=click.Path(dir_okay=False, path_type=Path))
 @pass_context
 def template(ctx: Context, out: Path) -> None:
     """Écrire le modèle de classeur d'import."""
@@ -126,7 +128,7 @@ def template(ctx: Context, out: Path) -> None:
 
 @requires("act", departments="department", objects=("address", "recipient"))
 @bal.command()
-@click.argument("address", required=False)
+@click.argument("address", metavar="[ADRESSE]", required=False)
 @click.option("--department", help="Tester toutes les BAL de ce département.")
 @click.option(
     "--to",
@@ -135,7 +137,7 @@ def template(ctx: Context, out: Path) -> None:
 )
 @click.option("--use-case", "case_id", help="Cas d'usage du message (data/use_cases.csv).")
 @click.option("--xdm", is_flag=True, help="Joindre une archive IHE_XDM.ZIP factice.")
-@click.option("--timeout", default=30.0, show_default=True, help="Attente maximale (s).")
+@click.option("--timeout", type=float, default=30, show_default=True, help="Attente maximale (s).")
 @click.option("--concurrency", default=4, show_default=True, help="Tests simultanés (lot).")
 @click.option("--token-env", help="Variable d'environnement contenant le jeton PSC (XOAUTH2).")
 @pass_context
@@ -196,7 +198,7 @@ def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> Non
 
 
 def _lifecycle(action_name: str, verb: str):
-    @click.argument("address")
+    @click.argument("address", metavar="ADRESSE")
     @pass_context
     def command(ctx: Context, address: str) -> None:
         from balise.services import provisioning as prov
@@ -220,7 +222,7 @@ requires("act", objects=("address",))(
 
 @requires("act", objects=("address",))
 @bal.command()
-@click.argument("address")
+@click.argument("address", metavar="ADRESSE")
 @pass_context
 def retry(ctx: Context, address: str) -> None:
     """Relancer l'étape en échec : une demande restée en attente ou un test échoué."""
