@@ -12,7 +12,7 @@ import click
 from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.errors import BaliseError, ValidationError
-from balise.formatting import fr_seconds
+from balise.formatting import fr_int, fr_seconds
 from balise.referentials.lifecycles import BAL_STATUSES, BalStatus
 from balise.services.access import SYSTEM
 
@@ -160,16 +160,19 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
     lines = [_result_line(r) for r in results] or ["Aucune BAL à tester dans ce département."]
     failed = [r for r in results if not r.outcome.arrived]
     if len(results) > 1:
-        lines.append(f"{len(results)} BAL testées, {len(failed)} en échec.")
+        lines.append(f"{fr_int(len(results))} BAL testées, {fr_int(len(failed))} en échec.")
     ctx.echo("\n".join(lines), {"tests": [r.__dict__ for r in results]})
     if failed:  # after every BAL is reported
         click.get_current_context().exit(1)
 
 
 def _result_line(result) -> str:
-    from balise.mail.roundtrip import SEEN_BY
+    from balise.mail.roundtrip import SEEN_BY, STEP_LABELS
 
-    steps = ", ".join(f"{k} {fr_seconds(v, 2)}" for k, v in result.steps.items())
+    steps = ", ".join(
+        f"{STEP_LABELS[step].lower()} {fr_seconds(seconds, 2)}"
+        for step, seconds in result.steps.items()
+    )
     seen = f" ; vu par {SEEN_BY[result.seen_by]}" if result.seen_by else ""
     details = f"{steps}{seen}".removeprefix(" ; ")
     timings = f" ({details})" if details else ""
@@ -231,7 +234,8 @@ def retry(ctx: Context, address: str) -> None:
 
     done = bal_tests.retry(_store(ctx), ctx.actor, ctx.settings, address)
     if isinstance(done, prov.ProvisionReport):
-        summary = f"BAL {done.address} : provisionnement relancé (statut : {done.status})."
+        status = prov.STATUSES[done.status].lower()
+        summary = f"BAL {done.address} : provisionnement relancé (statut : {status})."
         if done.secret and not ctx.as_json:
             summary += f"\nMot de passe (affiché une seule fois) : {done.secret}"
         ctx.echo(summary, {"adresse": done.address, "statut": done.status})
