@@ -340,6 +340,8 @@ def test_bal_retry_acts_as_the_user_not_as_the_system(walk_env, empty_db):
     prov.provision(empty_db, SYSTEM, settings, cab(f"attente@{DOMAIN}", "38"))
     res = _cli(walk_env, "anim38", "bal", "retry", f"attente@{DOMAIN}")
     assert res.exit_code == 0, res.output
+    # The status's French label, not its code (« requested »).
+    assert res.stdout == f"BAL attente@{DOMAIN} : provisionnement relancé (statut : demandée).\n"
     with empty_db.connect() as conn:
         who = conn.execute(
             select(AuditEntry.actor, AuditEntry.outcome).where(AuditEntry.action == "bal.retry")
