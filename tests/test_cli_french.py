@@ -112,12 +112,24 @@ def test_every_usage_error_is_french_with_click_exit_status(path, command, tmp_p
         assert res.exit_code == 2, (option, res.output)
         assert f"Erreur : Valeur invalide pour '{option}' : « {value} » " in res.stderr
         errors.append(res.stderr)
-    if any(isinstance(p, click.Argument) and p.required for p in command.params):
+    arguments = [p for p in command.params if isinstance(p, click.Argument) and p.required]
+    if arguments:
         res = _run(tmp_path, *path)
         assert res.exit_code == 2 and "Erreur : Argument manquant '" in res.stderr, res.output
         errors.append(res.stderr)
+    if any(isinstance(p, click.Option) and p.required for p in command.params):
+        res = _run(tmp_path, *path, *(_any_value(p) for p in arguments))
+        assert res.exit_code == 2 and "Erreur : Option manquante '" in res.stderr, res.output
+        errors.append(res.stderr)
     for error in errors:
         assert _english(error) == [], error
+
+
+def _any_value(argument: click.Argument) -> str:
+    """A value ``argument`` accepts (a choice, or any text)."""
+    if isinstance(argument.type, click.Choice):
+        return str(argument.type.choices[0])
+    return "x"
 
 
 def test_every_argument_is_named_in_french():
