@@ -78,11 +78,13 @@ def export() -> None:
 
 @requires("read", departments="departments")
 @export.command("xlsx")
-@click.argument("out", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "out", metavar="[SORTIE]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
 @department_option
 @pass_context
 def xlsx(ctx: Context, out: Path | None, departments: tuple[str, ...]) -> None:
-    """Écrire le pack webinaire OUT.xlsx (par défaut balise-pack-<départements>-<AAAA-MM-JJ>.xlsx
+    """Écrire le pack webinaire SORTIE.xlsx (par défaut balise-pack-<départements>-<AAAA-MM-JJ>.xlsx
     dans le dossier courant)."""
     from openpyxl import load_workbook
 
@@ -106,7 +108,7 @@ def xlsx(ctx: Context, out: Path | None, departments: tuple[str, ...]) -> None:
 
 @requires("read", departments="departments")
 @export.command("csv")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", metavar="SORTIE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--table", type=click.Choice(PACK_TABLES), default="departements", show_default=True,
     help="Tableau à exporter.",
