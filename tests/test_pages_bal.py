@@ -52,11 +52,17 @@ def _errors(at: AppTest) -> list[str]:
 
 
 @pytest.mark.mail
-def test_provisionner_validates_live_then_creates_the_bal(bal_env):
+def test_provisionner_validates_from_the_first_submit_then_creates_the_bal(bal_env):
     at = _open("provisionner")
     assert at.title[0].value == "Provisionner des BAL"
     assert "opérateur bac à sable" in at.caption[0].value
-    # Nothing typed yet: every missing field of a PER is named, the button is disabled.
+    # No structure in an empty store: a PER BAL is for a department, « 01 – Ain » the first.
+    assert at.selectbox(key="prov_department").value == "01"
+    assert at.selectbox(key="prov_department").options[0] == "01 – Ain"
+    # Nothing typed yet: nothing is wrong yet either.
+    assert _errors(at) == [] and not at.button(key="prov_submit").disabled
+    at.button(key="prov_submit").click().run()
+    # Submitted empty: every missing field of a PER is named, the button waits for a fix.
     assert _errors(at) == [
         "Le champ « prénom du titulaire » est obligatoire pour une BAL PER.",
         "Le champ « nom du titulaire » est obligatoire pour une BAL PER.",
