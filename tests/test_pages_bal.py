@@ -17,7 +17,7 @@ from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
 from balise.services import activity, audit_log
 from balise.services import provisioning as prov
-from balise.services.access import SYSTEM, Actor
+from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as, open_page
 from tests.support.dovecot import add_login, add_operator_account, unique_address
