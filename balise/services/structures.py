@@ -158,7 +158,10 @@ def establishment_history(engine: Engine, actor: Actor, finess_et: str) -> pd.Da
         .order_by(Snapshot.id)
     )
     df = frame(engine, stmt, ["snapshot_id", "date", "departments", *TYPE_COLUMNS])
+    # As booleans: on no directory snapshot yet (FINESS imported first) the map of an empty
+    # column is no boolean mask, and df[covers] would pick columns.
     covers = df["departments"].map(lambda d: d == "*" or ident["department"] in d.split(","))
+    covers = covers.astype(bool)
     df = df[covers].drop(columns="departments").reset_index(drop=True)
     df["date"] = pd.to_datetime(df["date"])
     df["mailboxes"] = df[TYPE_COLUMNS].sum(axis=1)
