@@ -88,10 +88,11 @@ def pick_structure(
     return data.establishment(data.data_marker(), actor, picked)
 
 
-def show_structure(actor: Actor, ident: dict) -> list[str]:
-    """Identity and current BALs of the picked structure; returns their addresses."""
+def show_structure(actor: Actor, ident: dict, where=None) -> list[str]:
+    """Identity and current BALs of the picked structure, in ``where`` (a container; the page
+    by default); returns their addresses."""
     finess = ident["finess_et"]
-    with st.container(border=True):
+    with (where or st.container()).container(border=True):
         st.markdown(
             f"**{ident['name']}**  \n**FINESS** {finess} · **Catégorie** "
             f"{category_label(ident['category_code'])} · **Commune** {ident['city'] or '—'} · "

@@ -360,8 +360,7 @@ def test_provisionner_problems_after_the_first_submit_then_the_bal(structures_en
     assert at.success[-1].value == f"BAL helene.le-boeuf@{DOMAIN} demandée à l'opérateur."
     bal = prov.get_bal(structures_env, f"helene.le-boeuf@{DOMAIN}")
     assert (bal.finess, bal.department) == (GLYCINES, "38")
-    at.run()
-    card = at.dataframe[0].value  # the structure's card lists its new BAL
+    card = at.dataframe[0].value  # the structure's card lists its new BAL at once
     assert card.values.tolist() == [[f"helene.le-boeuf@{DOMAIN}", "Personnelle", "non",
                                      "Demandée"]]  # fmt: skip
 

@@ -131,7 +131,8 @@ with tab_one:
     structure = pick_structure(
         actor, departments, key="prov_structure", page="provisionner", on_change=_start_again
     )
-    known = show_structure(actor, structure) if structure is not None else []
+    card = st.empty()  # drawn again below once a BAL is provisioned: the card lists it at once
+    known = show_structure(actor, structure, card.container()) if structure is not None else []
     request = _form(structure, known)
     # No verdict on a form nobody has submitted yet: the problems show after the first click.
     tried = st.session_state.get(TRIED, False)
@@ -151,6 +152,8 @@ with tab_one:
     )  # fmt: skip
     if clicked and not problems:
         _provision(request)
+        if structure is not None:
+            show_structure(actor, structure, card.container())
 
 with tab_many:
     st.download_button(
