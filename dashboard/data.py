@@ -96,6 +96,11 @@ def structure_list(
 
 
 @st.cache_data(show_spinner=False)
+def structure_search_labels(marker: int, actor: Actor, departments: Departments) -> dict[str, str]:
+    return structures.search_labels(engine(), actor, departments)
+
+
+@st.cache_data(show_spinner=False)
 def cities(marker: int, actor: Actor, departments: Departments) -> list[str]:
     return structures.cities(engine(), actor, departments)
 

@@ -13,7 +13,6 @@ from balise.errors import NotFoundError, PermissionDenied
 from balise.services.access import Actor
 from balise.services.labels import bal_type_label, category_label, department_label
 from balise.services.provisioning import STATUSES
-from balise.services.structures import StructureFilter
 from dashboard import actions, data
 from dashboard.navigation import page_path
 
@@ -21,15 +20,6 @@ QUERY_KEY = "finess"
 PLACEHOLDER = "Rechercher une structure par nom, commune ou numéro FINESS"
 BAL_COLUMNS = {"adresse": "Adresse", "type": "Type de BAL", "annuaire": "Dans l'annuaire",
                "statut": "Provisionnement"}  # fmt: skip
-
-
-def _choices(actor: Actor, departments: tuple[str, ...]) -> dict[str, str]:
-    """FINESS -> the label searched by the box: « name – commune – FINESS number »."""
-    listing = data.structure_list(data.data_marker(), actor, departments, StructureFilter())
-    return {
-        r.finess_et: f"{r.name} – {r.city or 'commune inconnue'} – FINESS {r.finess_et}"
-        for r in listing.itertuples()
-    }
 
 
 def _keep_in_address(key: str) -> None:
@@ -65,7 +55,7 @@ def pick_structure(
 ) -> dict | None:
     """The search box; the picked structure's identity (``structures.establishment``) or None.
     ``on_change`` runs too when the user picks another structure (a form to start again)."""
-    choices = _choices(actor, departments)
+    choices = data.structure_search_labels(data.data_marker(), actor, departments)
     wanted = st.query_params.get(QUERY_KEY)
     if wanted in choices:
         st.session_state[key] = wanted
