@@ -204,10 +204,12 @@ def test_pages_offer_only_the_animators_department(db_with_two_departments, monk
     assert at.sidebar.multiselect[0].options == ["38 – Isère"]
     _open(at, "provisionner")
     assert not at.exception
-    assert at.selectbox(key="prov_department").options == ["38"]
+    assert at.selectbox(key="prov_department").options == ["38 – Isère"]
+    offered = at.selectbox(key="prov_structure").options  # the Isère's structures only
+    assert sorted(o[-9:] for o in offered) == ["380000001", "380000002", "380000003"]
     _open(at, "tester")
     assert at.multiselect(key="test_pick").options == [BAL38]
-    assert at.selectbox(key="test_department").options == ["38"]
+    assert at.selectbox(key="test_department").options == ["38 – Isère"]
 
 
 def test_structure_page_refuses_another_departments_structure(
