@@ -96,6 +96,14 @@ def structure_list(
 
 
 @st.cache_data(show_spinner=False)
+def structure_points(marker: int, actor: Actor, departments: Departments, flt: StructureFilter):
+    """The Département page's map: placed ESMS and the count of those without coordinates."""
+    from balise.services import structure_map
+
+    return structure_map.structure_points(engine(), actor, departments, flt)
+
+
+@st.cache_data(show_spinner=False)
 def cities(marker: int, actor: Actor, departments: Departments) -> list[str]:
     return structures.cities(engine(), actor, departments)
 
