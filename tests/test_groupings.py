@@ -1,0 +1,87 @@
+"""Organismes gestionnaires by FiNESS+ grouping, and organisations named by their raison
+sociale, on a small national FiNESS+ flow with two groupings and a directory extract; SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from balise.errors import NotFoundError
+from balise.services import organisations
+from balise.services.access import SYSTEM, Actor
+from balise.services.finess_groups import grouping_esms, groupings
+from ingest import jobs
+from tests.support.extracts import directory_line, write_directory
+from tests.support.finess_plus import (
+    EHPAD_AIN,
+    EJ,
+    EJ_VERCORS,
+    IME,
+    VERCORS_1,
+    VERCORS_2,
+    grouped_flow,
+)
+
+ANIM38 = Actor("anim38", "animator", ("38",))
+TILLEULS = f"ASSOCIATION LES TILLEULS (EJ {EJ})"
+VERCORS = f"FONDATION DU VERCORS (EJ {EJ_VERCORS})"
+
+
+@pytest.fixture
+def db_with_groupings(empty_db, tmp_path):
+    """The flow of ``grouped_flow`` (national ingest: groupings kept), then a directory: an ORG
+    BAL for the IME, an APP BAL naming the foundation (so both its ESMS are equipped)."""
+    flow = tmp_path / "finess-structures-journalier-20261101.json"
+    flow.write_bytes(grouped_flow())
+    jobs.ingest(empty_db, "finess", str(flow), None)
+    extract = write_directory(tmp_path / "Extraction_Correspondance_MSSante_202611150312.txt", [
+        directory_line("ORG", "accueil@ime-tilleuls.mssante.fr", IME, "01270", "01"),
+        directory_line("APP", "dpi@vercors.mssante.fr", EJ_VERCORS, "38000", "38"),
+    ])  # fmt: skip
+    jobs.ingest(empty_db, "annuaire", str(extract), ("01", "38"))
+    return empty_db
+
+
+def test_one_row_per_grouping_with_its_esms_equipped_and_bals(db_with_groupings):
+    df = groupings(db_with_groupings, SYSTEM, None)
+    rows = df[["group_id", "kind", "name", "departments", "esms", "equipped", "mailboxes_org",
+               "mailboxes_app", "mailboxes"]].values.tolist()  # fmt: skip
+    # GHT: the association's two ESMS (the IME named twice, counted once) and Vercors 1.
+    # GCSMS: the foundation's two ESMS (its EJ-wide BAL counted once) and the IME.
+    assert rows == [
+        ["gcc:7", "gcc", "GHT DÉMO", "01, 38", 3, 2, 1, 1, 2],
+        ["gco:501", "gco", "GCSMS DU VERCORS", "01, 38", 3, 3, 1, 1, 2],
+    ]
+    assert df["organisations"].tolist() == [f"{TILLEULS} ; {VERCORS}"] * 2
+    assert df["share"].round(1).tolist() == [66.7, 100.0]
+
+
+def test_an_animator_counts_only_the_esms_of_their_departments(db_with_groupings):
+    df = groupings(db_with_groupings, ANIM38, None)
+    assert df[["group_id", "esms", "departments", "organisations"]].values.tolist() == [
+        ["gco:501", 2, "38", VERCORS],
+        ["gcc:7", 1, "38", VERCORS],
+    ]
+    assert grouping_esms(db_with_groupings, ANIM38, "gcc:7")["finess_et"].tolist() == [VERCORS_1]
+
+
+def test_a_groupings_esms_with_their_organisation_and_bals(db_with_groupings):
+    df = grouping_esms(db_with_groupings, SYSTEM, "gco:501").set_index("finess_et")
+    assert df.index.tolist() == [VERCORS_1, VERCORS_2, IME]  # by name: « ESMS … », « IME … »
+    assert df.loc[IME, "ej_name"] == "ASSOCIATION LES TILLEULS"
+    assert df.loc[IME, "bals"] == "ORG accueil@ime-tilleuls.mssante.fr"
+    assert df.loc[VERCORS_2, "bals"] == "APP dpi@vercors.mssante.fr (EJ)"
+    assert df["equipped"].tolist() == [True, True, True]
+    with pytest.raises(NotFoundError) as info:
+        grouping_esms(db_with_groupings, SYSTEM, "gcc:404")
+    assert str(info.value) == "Aucun ESMS lisible pour le groupement FiNESS+ gcc:404."
+    assert EHPAD_AIN in grouping_esms(db_with_groupings, SYSTEM, "gcc:7")["finess_et"].tolist()
+
+
+def test_organisations_are_named_by_their_raison_sociale(db_with_groupings):
+    df = organisations.organisations(db_with_groupings, SYSTEM, None)
+    assert df[["finess_ej", "ej_name", "esms", "equipped"]].values.tolist() == [
+        [EJ, "ASSOCIATION LES TILLEULS", 2, 1],
+        [EJ_VERCORS, "FONDATION DU VERCORS", 2, 2],
+    ]
+    assert organisations.organisation_label(EJ, None) == f"EJ {EJ}"
