@@ -428,6 +428,20 @@ def organisation_esms(marker: str, actor: Actor, finess_ej: str) -> pd.DataFrame
 
 
 @st.cache_data(show_spinner=False)
+def groupings(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
+    from balise.services import finess_groups
+
+    return finess_groups.groupings(engine(), actor, departments)
+
+
+@st.cache_data(show_spinner=False)
+def grouping_esms(marker: str, actor: Actor, group_id: str) -> pd.DataFrame:
+    from balise.services import finess_groups
+
+    return finess_groups.grouping_esms(engine(), actor, group_id)
+
+
+@st.cache_data(show_spinner=False)
 def outreach_priorities(
     marker: str, actor: Actor, departments: Departments, top: int
 ) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from balise.services import organisations
 from balise.services.access import SYSTEM, Actor
 from balise.services.finess_groups import grouping_esms, groupings
 from ingest import jobs
+from tests.support.apptest import open_page
 from tests.support.extracts import directory_line, write_directory
 from tests.support.finess_plus import (
     EHPAD_AIN,
@@ -21,6 +22,8 @@ from tests.support.finess_plus import (
     VERCORS_2,
     grouped_flow,
 )
+from tests.support.programme_catalogue import write_catalogue
+from tests.support.programme_seed import seed_programme
 
 ANIM38 = Actor("anim38", "animator", ("38",))
 TILLEULS = f"ASSOCIATION LES TILLEULS (EJ {EJ})"
@@ -85,3 +88,41 @@ def test_organisations_are_named_by_their_raison_sociale(db_with_groupings):
         [EJ_VERCORS, "FONDATION DU VERCORS", 2, 2],
     ]
     assert organisations.organisation_label(EJ, None) == f"EJ {EJ}"
+
+
+def test_programme_page_names_organisations_and_shows_the_groupings(
+    db_with_groupings, monkeypatch, tmp_path
+):
+    url = db_with_groupings.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("BALISE_DATABASE_URL", url)
+    monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BALISE_INDICATORS_DIR", str(write_catalogue(tmp_path / "ind")))
+    at = open_page("programme", departments=["01", "38"])
+    assert not at.exception, at.exception
+    orgs = next(d.value for d in at.dataframe if "Ses ESMS" in d.value.columns)
+    assert orgs["Organisme"].tolist() == ["ASSOCIATION LES TILLEULS", "FONDATION DU VERCORS"]
+    assert at.selectbox(key="prog_ej").options == [TILLEULS, VERCORS]
+    groups = next(d.value for d in at.dataframe if "Groupement" in d.value.columns)
+    assert groups[["Groupement", "Départements", "ESMS", "Équipés", "BAL"]].values.tolist() == [
+        ["GHT DÉMO", "01, 38", 3, 2, 2],
+        ["GCSMS DU VERCORS", "01, 38", 3, 3, 2],
+    ]
+    assert groups["Type"].tolist()[1] == "Groupement de coopération (GCSMS…)"
+    at.selectbox(key="prog_group").set_value("gcc:7").run()
+    esms = at.dataframe[-1].value.set_index("FINESS")
+    assert esms.loc[EHPAD_AIN, "Statut"] == "Non équipé"
+    assert esms.loc[VERCORS_1, "Organisme"] == "FONDATION DU VERCORS"
+    assert esms.loc[VERCORS_1, "BAL"] == "APP dpi@vercors.mssante.fr (EJ)"
+
+
+def test_programme_page_without_groupings_says_where_they_come_from(empty_db, monkeypatch,
+                                                                     tmp_path):  # fmt: skip
+    seed_programme(empty_db)
+    monkeypatch.setenv("BALISE_DATABASE_URL", empty_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BALISE_INDICATORS_DIR", str(write_catalogue(tmp_path / "ind")))
+    at = open_page("programme", departments=["38"])
+    assert not at.exception, at.exception
+    assert any(c.value.startswith("Aucun groupement dans la sélection") for c in at.caption)
+    # The legacy FINESS file names no organisation: the selector shows the EJ number.
+    assert at.selectbox(key="prog_ej").options[0] == "EJ 380000100"
