@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from balise.errors import NotFoundError
-from balise.services import organisations
+from balise.services import organisations, priorities
 from balise.services.access import SYSTEM, Actor
 from balise.services.finess_groups import grouping_esms, groupings
 from ingest import jobs
@@ -126,3 +126,11 @@ def test_programme_page_without_groupings_says_where_they_come_from(empty_db, mo
     assert any(c.value.startswith("Aucun groupement dans la sélection") for c in at.caption)
     # The legacy FINESS file names no organisation: the selector shows the EJ number.
     assert at.selectbox(key="prog_ej").options[0] == "EJ 380000100"
+
+
+def test_priorities_name_the_organisation_of_the_equipped_siblings(db_with_groupings):
+    df = priorities.priorities(db_with_groupings, SYSTEM, ["01"]).set_index("finess_et")
+    assert df.loc[EHPAD_AIN, "ej_name"] == "ASSOCIATION LES TILLEULS"
+    assert df.loc[EHPAD_AIN, "reasons"].startswith(
+        "1 ESMS du même organisme (ASSOCIATION LES TILLEULS) est équipé"
+    )

@@ -135,6 +135,21 @@ def esms_with_bals(engine: Engine, scope: tuple) -> pd.DataFrame:
     return df
 
 
+def legal_entity_names(engine: Engine, finess_ejs: Iterable[str]) -> dict[str, str]:
+    """The raison sociale of each of ``finess_ejs`` that the FiNESS+ flow named (public data:
+    no permission needed beyond the caller's own read)."""
+    wanted = sorted({ej for ej in finess_ejs if isinstance(ej, str) and ej})
+    names: dict[str, str] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            part = wanted[i : i + 500]
+            stmt = select(LegalEntity.finess_ej, LegalEntity.name)
+            names.update(
+                tuple(r) for r in conn.execute(stmt.where(LegalEntity.finess_ej.in_(part)))
+            )
+    return names
+
+
 def organisation_label(finess_ej: str, ej_name: str | None) -> str:
     """« ASSOCIATION LES TILLEULS (EJ 010000388) », or the number alone when FINESS gives no
     name (the legacy file)."""
