@@ -121,7 +121,9 @@ def priorities(
     if top is not None:
         df = df.head(top)
     names = legal_entity_names(engine, df["finess_ej"])
-    df = with_reasons(df.assign(ej_name=df["finess_ej"].map(names).fillna("")), weights, moment.at)
+    df = with_reasons(
+        df.assign(ej_name=[names.get(ej, "") for ej in df["finess_ej"]]), weights, moment.at
+    )
     df.insert(0, "rank", range(1, len(df) + 1))
     df.attrs.update(candidates=candidates, maximum=weights.maximum, weights=weights.file_name)
     return df
