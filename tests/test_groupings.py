@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from balise.errors import NotFoundError
-from balise.services import organisations, priorities
+from balise.services import indicators, organisations, priorities
 from balise.services.access import SYSTEM, Actor
 from balise.services.finess_groups import grouping_esms, groupings
+from balise.services.programme_sheets import misses_table
 from ingest import jobs
 from tests.support.apptest import open_page
 from tests.support.extracts import directory_line, write_directory
@@ -134,3 +135,15 @@ def test_priorities_name_the_organisation_of_the_equipped_siblings(db_with_group
     assert df.loc[EHPAD_AIN, "reasons"].startswith(
         "1 ESMS du même organisme (ASSOCIATION LES TILLEULS) est équipé"
     )
+
+
+def test_the_esms_below_a_target_carry_their_organisation_name(db_with_groupings, tmp_path):
+    report = indicators.evaluate(db_with_groupings, SYSTEM, ["01", "38"],
+                                 directory=write_catalogue(tmp_path / "ind"))  # fmt: skip
+    below = indicators.misses(report, "org-ej", "01")
+    assert below[["finess_et", "ej_name"]].values.tolist() == [
+        [EHPAD_AIN, "ASSOCIATION LES TILLEULS"]
+    ]
+    sheet = misses_table(report)  # the pack's sheet of the ESMS below each target
+    row = sheet[sheet["FINESS"] == EHPAD_AIN].iloc[0]
+    assert (row["Organisme"], row["FINESS EJ"]) == ("ASSOCIATION LES TILLEULS", EJ)

@@ -74,7 +74,8 @@ with indicators_tab:
         tables.labelled(
             shown,
             {"finess_et": "FINESS", "name": "Nom", "city": "Commune",
-             "category_code": "Catégorie", "finess_ej": "Organisme (EJ)", "value": "Valeur"},
+             "category_code": "Catégorie", "ej_name": "Organisme", "finess_ej": "FINESS EJ",
+             "value": "Valeur"},
         )  # fmt: skip
 
 with organisations_tab:
