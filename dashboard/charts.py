@@ -306,7 +306,8 @@ def status_bars(df: pd.DataFrame) -> go.Figure:
 # category). Colour says equipped or not, as on the status bars.
 CATEGORY_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "star",
                     "triangle-down", "pentagon", "hexagon"]  # fmt: skip
-STATUS_COLOURS = {True: ("Équipés", OKABE_ITO[2]), False: ("Non équipés", OKABE_ITO[1])}
+STATUS_TRACES = {True: ("equipped", "Équipés", OKABE_ITO[2]),
+                 False: ("not_equipped", "Non équipés", OKABE_ITO[1])}  # fmt: skip
 
 
 def _outline_trace(geojson: dict, departments: set[str]) -> go.Scatter | None:
@@ -327,35 +328,44 @@ def _outline_trace(geojson: dict, departments: set[str]) -> go.Scatter | None:
 
 
 def _point_hover(df: pd.DataFrame) -> list[str]:
+    labels = {c: html.escape(category_label(c)) for c in df["category_code"].unique()}
+    columns = ("name", "category_code", "city", "department", "finess_et", "equipped")
     return [
-        f"<b>{html.escape(r.name)}</b><br>{html.escape(category_label(r.category_code))}"
-        f"<br>{html.escape(r.city or '')} ({r.department}) · FINESS {r.finess_et}"
-        f"<br>{'Équipé' if r.equipped else 'Non équipé'} · cliquer pour ouvrir la fiche"
-        for r in df.itertuples()
+        f"<b>{html.escape(name)}</b><br>{labels[category]}<br>{html.escape(city or '')} "
+        f"({department}) · FINESS {finess}<br>{'Équipé' if equipped else 'Non équipé'}"
+        " · cliquer pour ouvrir la fiche"
+        # Plain lists: iterating pandas' Arrow-backed strings one by one is slow.
+        for name, category, city, department, finess, equipped in zip(
+            *(df[c].tolist() for c in columns), strict=True
+        )
     ]
 
 
 def structure_map(points: pd.DataFrame, geojson: dict | None, departments) -> go.Figure:
     """ESMS as points on their departments' outline: colour = equipped or not, symbol =
     category; each point carries its FINESS number (``customdata``) for :func:`clicked_finess`.
-    Plain lon/lat axes, as the regional map: nothing is fetched from a map server."""
+    Plain lon/lat axes, as the regional map: nothing is fetched from a map server. One trace
+    per status and category (``legendgroup`` "equipped" / "not_equipped"), each with one
+    symbol: plotly checks a per-point symbol array point by point (seconds for a region)."""
     fig = go.Figure()
     outline = _outline_trace(geojson, set(departments)) if geojson else None
     if outline is not None:
         fig.add_trace(outline)
     categories = sorted(points["category_code"].unique())
     symbols = {c: CATEGORY_SYMBOLS[i % len(CATEGORY_SYMBOLS)] for i, c in enumerate(categories)}
-    for equipped, (label, colour) in STATUS_COLOURS.items():
-        part = points[points["equipped"] == equipped]
-        fig.add_trace(
-            go.Scatter(
-                x=part["longitude"], y=part["latitude"], mode="markers",
-                name=f"{label} ({fr_int(len(part))})", customdata=part["finess_et"].tolist(),
-                marker={"color": colour, "size": 11, "line": {"color": "white", "width": 1},
-                        "symbol": part["category_code"].map(symbols).tolist()},
-                text=_point_hover(part), hovertemplate="%{text}<extra></extra>",
-            )
-        )  # fmt: skip
+    for equipped, (group, label, colour) in STATUS_TRACES.items():
+        status = points[points["equipped"] == equipped]
+        for n, (code, part) in enumerate(status.groupby("category_code", sort=True)):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["longitude"], y=part["latitude"], mode="markers",
+                    name=f"{label} ({fr_int(len(status))})", legendgroup=group, showlegend=n == 0,
+                    customdata=part["finess_et"].tolist(),
+                    marker={"color": colour, "size": 11, "symbol": symbols[code],
+                            "line": {"color": "white", "width": 1}},
+                    text=_point_hover(part), hovertemplate="%{text}<extra></extra>",
+                )
+            )  # fmt: skip
     for code, symbol in symbols.items():  # legend only: which symbol is which category
         fig.add_trace(
             go.Scatter(

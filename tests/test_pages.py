@@ -108,16 +108,21 @@ def test_department_page_maps_the_placed_esms(db_with_small_adoption, monkeypatc
     at = _open(_app(db_with_small_adoption, monkeypatch, str(boundary_file)), "department")
     shown = rendered_figure(at, 1)
     assert shown["layout"]["title"]["text"].startswith("Les ESMS sur la carte")
-    outline, *points = shown["data"][:3]
+    outline, *points = shown["data"][:3]  # one trace per status and category (EHPAD only)
     assert outline["fill"] == "toself" and outline["name"] == "Limites"
-    assert [t["name"] for t in points] == ["Équipés (2)", "Non équipés (1)"]
+    assert [(t["legendgroup"], t["name"]) for t in points] == [
+        ("equipped", "Équipés (2)"), ("not_equipped", "Non équipés (1)"),
+    ]  # fmt: skip
     # E2 has no coordinates, E4's are reversed (outside France): counted, not drawn.
     assert [t["customdata"] for t in points] == [["380000001", "690000002"], ["380000003"]]
     assert "2 ESMS sans coordonnées ne sont pas placés sur la carte." in [
         c.value for c in at.caption
     ]
     at.selectbox(key="dep_status").set_value("not_equipped").run()  # the list's filters
-    assert [t["customdata"] for t in rendered_figure(at, 1)["data"][1:3]] == [[], ["380000003"]]
+    placed = [t for t in rendered_figure(at, 1)["data"] if t.get("customdata")]
+    assert [(t["legendgroup"], t["customdata"]) for t in placed] == [
+        ("not_equipped", ["380000003"])
+    ]
     assert "1 ESMS sans coordonnées n'est pas placé sur la carte." in [c.value for c in at.caption]
 
 

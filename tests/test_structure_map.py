@@ -4,6 +4,7 @@ and the function that turns a click on the figure into the structure to open."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from balise.errors import PermissionDenied
@@ -62,16 +63,28 @@ def test_a_store_without_coordinates_places_nothing(empty_db):
     assert placed.points.empty and placed.unplaced == 5
 
 
+def _status_traces(figure) -> dict[str, list]:
+    """The point traces of each status: {"equipped": [...], "not_equipped": [...]}."""
+    out: dict[str, list] = {"equipped": [], "not_equipped": []}
+    for trace in figure.data:
+        if trace.legendgroup in out:
+            out[trace.legendgroup].append(trace)
+    return out
+
+
 def test_the_figure_carries_each_point_finess_and_a_click_opens_it(db_with_placed_esms):
     points = structure_points(db_with_placed_esms, SYSTEM, ["38", "69"]).points
     figure = structure_map(points, boundary_collection(), ("38", "69"))
-    outline, equipped, not_equipped = figure.data[:3]
+    outline = figure.data[0]
     assert outline.fill == "toself" and outline.hoverinfo == "skip"
-    assert list(equipped.customdata) == ["380000001", "690000002"]
-    assert list(not_equipped.customdata) == ["380000003"]
-    assert equipped.name == "Équipés (2)" and not_equipped.name == "Non équipés (1)"
+    traces = _status_traces(figure)
+    assert [list(t.customdata) for t in traces["equipped"]] == [["380000001", "690000002"]]
+    assert [list(t.customdata) for t in traces["not_equipped"]] == [["380000003"]]
+    assert [t.name for t in traces["equipped"] + traces["not_equipped"]] == [
+        "Équipés (2)", "Non équipés (1)",
+    ]  # fmt: skip
     # Legend of categories: EHPAD (500) only here, one symbol.
-    assert [t.name for t in figure.data[3:]] == ["EHPAD"]
+    assert [t.name for t in figure.data if t.legendgroup == "categories"] == ["EHPAD"]
     # Streamlit's selection state after a click on the second equipped point.
     click = {"points": [{"curve_number": 1, "point_index": 1, "customdata": "690000002"}],
              "point_indices": [1], "box": [], "lasso": []}  # fmt: skip
@@ -79,6 +92,23 @@ def test_the_figure_carries_each_point_finess_and_a_click_opens_it(db_with_place
     assert clicked_finess({**click, "points": [{"customdata": ["380000003"]}]}) == "380000003"
     assert clicked_finess({"points": [], "box": [], "lasso": []}) is None
     assert clicked_finess(None) is None
+
+
+def test_one_symbol_per_category_and_one_legend_line_per_status():
+    points = pd.DataFrame({
+        "finess_et": ["1", "2", "3", "4"], "name": ["A", "B", "C", "D"],
+        "category_code": ["500", "354", "500", "183"], "city": ["X"] * 4,
+        "department": ["38"] * 4, "equipped": [True, True, False, True],
+        "latitude": [45.1, 45.2, 45.3, 45.4], "longitude": [5.1, 5.2, 5.3, 5.4],
+    })  # fmt: skip
+    figure = structure_map(points, None, ("38",))
+    traces = _status_traces(figure)
+    equipped = {t.marker.symbol: list(t.customdata) for t in traces["equipped"]}
+    legend = {t.name: t.marker.symbol for t in figure.data if t.legendgroup == "categories"}
+    assert equipped == {legend["IME"]: ["4"], legend["SSIAD"]: ["2"], legend["EHPAD"]: ["1"]}
+    assert len(set(legend.values())) == 3
+    assert [t.showlegend for t in traces["equipped"]] == [True, False, False]
+    assert [t.name for t in traces["not_equipped"]] == ["Non équipés (1)"]
 
 
 def test_without_a_boundary_file_the_points_are_drawn_alone(db_with_placed_esms):
