@@ -38,7 +38,8 @@ def priorities_block(ctx: PageContext) -> None:
         df.assign(department=df["department"].map(department_label),
                   category_code=df["category_code"].map(category_label)),
         {"rank": "Rang", "score": "Score", "name": "Structure", "city": "Commune",
-         "department": "Département", "category_code": "Catégorie", "reasons": "Pourquoi"},
+         "department": "Département", "category_code": "Catégorie", "ej_name": "Organisme",
+         "reasons": "Pourquoi"},
         column_config={"Score": st.column_config.NumberColumn(format="localized")},
         key="priorities_table",
     )  # fmt: skip

@@ -147,3 +147,17 @@ def test_the_esms_below_a_target_carry_their_organisation_name(db_with_groupings
     sheet = misses_table(report)  # the pack's sheet of the ESMS below each target
     row = sheet[sheet["FINESS"] == EHPAD_AIN].iloc[0]
     assert (row["Organisme"], row["FINESS EJ"]) == ("ASSOCIATION LES TILLEULS", EJ)
+
+
+def test_accompagnement_names_the_organisation_of_whom_to_call(
+    db_with_groupings, monkeypatch, tmp_path
+):
+    url = db_with_groupings.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("BALISE_DATABASE_URL", url)
+    monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
+    at = open_page("accompagnement", departments=["01"])
+    assert not at.exception, at.exception
+    calls = next(d.value for d in at.dataframe if "Pourquoi" in d.value.columns)
+    row = calls.set_index("Structure").loc[f"ESMS {EHPAD_AIN}"]
+    assert row["Organisme"] == "ASSOCIATION LES TILLEULS"
+    assert row["Pourquoi"].startswith("1 ESMS du même organisme (ASSOCIATION LES TILLEULS)")
