@@ -101,6 +101,14 @@ def structure_search_labels(marker: int, actor: Actor, departments: Departments)
 
 
 @st.cache_data(show_spinner=False)
+def structure_points(marker: int, actor: Actor, departments: Departments, flt: StructureFilter):
+    """The Département page's map: placed ESMS and the count of those without coordinates."""
+    from balise.services import structure_map
+
+    return structure_map.structure_points(engine(), actor, departments, flt)
+
+
+@st.cache_data(show_spinner=False)
 def cities(marker: int, actor: Actor, departments: Departments) -> list[str]:
     return structures.cities(engine(), actor, departments)
 
@@ -448,6 +456,20 @@ def organisation_esms(marker: str, actor: Actor, finess_ej: str) -> pd.DataFrame
     from balise.services import organisations as orgs
 
     return orgs.organisation_esms(engine(), actor, finess_ej)
+
+
+@st.cache_data(show_spinner=False)
+def groupings(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
+    from balise.services import finess_groups
+
+    return finess_groups.groupings(engine(), actor, departments)
+
+
+@st.cache_data(show_spinner=False)
+def grouping_esms(marker: str, actor: Actor, group_id: str) -> pd.DataFrame:
+    from balise.services import finess_groups
+
+    return finess_groups.grouping_esms(engine(), actor, group_id)
 
 
 @st.cache_data(show_spinner=False)

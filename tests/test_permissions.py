@@ -18,7 +18,17 @@ from balise.errors import PermissionDenied
 from balise.models import AuditEntry
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
-from balise.services import activity, adoption, bal_import, bal_tests, pack, structures, users
+from balise.services import (
+    activity,
+    adoption,
+    bal_import,
+    bal_tests,
+    finess_groups,
+    pack,
+    structure_map,
+    structures,
+    users,
+)
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from tests.support.apptest import app_as
@@ -64,6 +74,8 @@ REFUSED_CALLS = {
     "structure mailboxes": lambda db, s: structures.establishment_mailboxes(db, ANIM38, E69),
     "structure history": lambda db, s: structures.establishment_history(db, ANIM38, E69),
     "structure list": lambda db, s: structures.structures(db, ANIM38, ["69"]),
+    "structure map": lambda db, s: structure_map.structure_points(db, ANIM38, ["69"]),
+    "groupings": lambda db, s: finess_groups.groupings(db, ANIM38, ["69"]),
     "adoption figures": lambda db, s: adoption.coverage(db, ANIM38, ["38", "69"]),
     "provision": lambda db, s: prov.provision(db, ANIM38, s, cab(f"neuf@{DOMAIN}", "69")),
     "confirm": lambda db, s: prov.confirm(db, ANIM38, BAL69),

@@ -40,7 +40,8 @@ class StructureFilter:
     search: str = ""
 
 
-def _filters(flt: StructureFilter) -> list:
+def structure_conditions(flt: StructureFilter) -> list:
+    """The WHERE conditions of ``flt`` on ``establishments`` (the list and the map share them)."""
     conds = []
     if flt.categories:
         conds.append(Establishment.category_code.in_(flt.categories))
@@ -88,7 +89,7 @@ def structures(
         .add_columns(case((is_equipped(), True), else_=False))
         .add_columns(*(func.coalesce(counts.c[col], 0) for col in TYPE_COLUMNS))
         .outerjoin(counts, counts.c.finess_et == e.finess_et)
-        .where(*scope, *_filters(flt or StructureFilter()))
+        .where(*scope, *structure_conditions(flt or StructureFilter()))
         .order_by(e.department, e.name)
     )
     df = frame(engine, stmt, STRUCTURE_COLUMNS)
