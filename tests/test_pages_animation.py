@@ -61,7 +61,13 @@ def test_accompagnement_board_funnel_and_manual_move(animation_db):
     onboarding.advance_from_facts(animation_db)  # as ingest, poll and the worker do
     at = _open("accompagnement")
     assert at.title[0].value == "Accompagnement des structures"
-    assert any("Sacha Témoin" in c.value and "Noa Gabarit" in c.value for c in at.caption)
+    # The referents: one row each in a small table, not one paragraph.
+    referents = next(m.value for m in at.markdown if m.value.startswith("| Département"))
+    rows = referents.splitlines()[2:]
+    assert [r for r in rows if "Sacha Témoin" in r] == [
+        "| 38 – Isère | Sacha Témoin | sacha.temoin@example.org | 01 99 00 01 38 |"
+    ]
+    assert any("Noa Gabarit" in r and r.startswith("| 69 – Rhône") for r in rows)
     funnel = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     assert funnel["type"] == "funnel"
     assert funnel["y"][0] == "À contacter" and funnel["y"][-1] == "Usage régulier"
@@ -70,6 +76,15 @@ def test_accompagnement_board_funnel_and_manual_move(animation_db):
     assert headers[:7] == ["**À contacter** (1)", "**Contacté** (0)", "**Sensibilisé** (0)",
                            "**BAL demandée** (0)", "**BAL créée** (2)", "**BAL testée** (0)",
                            "**Usage régulier** (0)"]  # fmt: skip
+    # Below, one wide table of the department's structures, whole names, stage order first.
+    board = next(d.value for d in at.dataframe if "Étape" in d.value.columns)
+    assert board["Étape"].tolist() == ["À contacter", "BAL créée", "BAL créée"]
+    assert board["Prochaine action"].tolist() == ["—"] * 3  # never « None »
+    at.multiselect(key="ob_stages").set_value(["bal_creee"]).run()
+    board = next(d.value for d in at.dataframe if "Étape" in d.value.columns)
+    assert board["Étape"].tolist() == ["BAL créée", "BAL créée"]
+    at.multiselect(key="ob_stages").set_value(["usage_regulier"]).run()
+    assert "Aucune structure à ces étapes dans ce département." in [c.value for c in at.caption]
     assert at.success[0].value.startswith("Rien à relancer")
     # Follow one structure and move it by hand.
     at.selectbox(key="ob_structure").set_value(E3).run()
