@@ -57,10 +57,12 @@ def labelled(
 def without_missing(table: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, dict]:
     """A grid draws a missing value as « None »: a column holding one becomes text, « — » in
     its place and the others written the French way (its date or number setting, made for
-    typed values, is then dropped)."""
+    typed values, is then dropped). Blank text reads « — » too."""
     out, config = table.copy(), dict(config)
     for col in out.columns:
         values = out[col]
+        if values.dtype == object:
+            values = values.map(lambda v: None if isinstance(v, str) and not v.strip() else v)
         if not values.isna().any():
             continue
         setting = config.get(col) or {}

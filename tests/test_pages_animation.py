@@ -165,3 +165,29 @@ def test_evenements_create_review_and_compare(animation_db):
     assert (
         figure["layout"]["title"]["text"] == "Part des structures équipées : participantes ou non"
     )
+
+
+def test_evenements_refuse_a_twin_and_confirm_a_deletion(animation_db):
+    midi = events.create_event(animation_db, SYSTEM, MIDI)
+    at = _open("evenements")
+    listed = next(d.value for d in at.dataframe if "Replay" in d.value.columns)
+    assert listed["Thème"].tolist() == ["La MSS"] and listed["Départements"].tolist() == ["38, 69"]
+    # The same title, day and departments: the service's French refusal, nothing created.
+    _by_label(at.text_input, "Titre").input(MIDI.title)
+    _by_label(at.date_input, "Date").set_value(MIDI.date)
+    _by_label(at.button, "Créer l'événement").click().run()
+    assert [e.value for e in at.error] == [
+        f"L'événement « {MIDI.title} » du 20/10/2026 existe déjà pour ces départements "
+        f"(n° {midi}) : modifiez-le plutôt que d'en créer un second."
+    ]
+    # Deleting asks first; « Annuler » keeps the event, « Oui » deletes it.
+    at.button(key="ev_delete").click().run()
+    assert at.main.warning[0].value.startswith(f"Supprimer « {MIDI.title} » du 20/10/2026 et ses 0 ")
+    assert len(events.list_events(animation_db, SYSTEM, None)) == 1
+    at.button(key="ev_delete_no").click().run()
+    assert not at.main.warning and len(events.list_events(animation_db, SYSTEM, None)) == 1
+    at.button(key="ev_delete").click().run()
+    at.button(key="ev_delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert "Événement supprimé." in [s.value for s in at.success]
+    assert events.list_events(animation_db, SYSTEM, None).empty
