@@ -182,7 +182,9 @@ def test_evenements_refuse_a_twin_and_confirm_a_deletion(animation_db):
     ]
     # Deleting asks first; « Annuler » keeps the event, « Oui » deletes it.
     at.button(key="ev_delete").click().run()
-    assert at.main.warning[0].value.startswith(f"Supprimer « {MIDI.title} » du 20/10/2026 et ses 0 ")
+    assert at.main.warning[0].value.startswith(
+        f"Supprimer « {MIDI.title} » du 20/10/2026 et ses 0 "
+    )
     assert len(events.list_events(animation_db, SYSTEM, None)) == 1
     at.button(key="ev_delete_no").click().run()
     assert not at.main.warning and len(events.list_events(animation_db, SYSTEM, None)) == 1
