@@ -38,12 +38,12 @@ MAX_ROWS = 5000
 # codes written literally); ``ingest.*`` and ``page.*`` are families, and a refused command
 # line is named after its command (``action_label`` writes « balise bal test »).
 ACTIONS = {
-    "login": "Connexion", "user.add": "Compte créé", "user.role": "Rôle modifié",
+    "login": "Connexion", "user.list": "Liste des comptes", "user.add": "Compte créé", "user.role": "Rôle modifié",
     "user.disable": "Compte désactivé", "user.passwd": "Mot de passe changé",
     "bal.provision": "BAL provisionnée", "bal.import": "Import de BAL (classeur)",
     "bal.retry": "Provisionnement relancé", "bal.confirm": "BAL confirmée par l'opérateur",
     "bal.disable": "BAL désactivée", "bal.activate": "BAL active", "bal.test": "Test de BAL",
-    "mailbox.add": "Boîte suivie ajoutée", "mailbox.update": "Boîte suivie modifiée",
+    "poll": "Relève des boîtes suivies", "mailbox.add": "Boîte suivie ajoutée", "mailbox.update": "Boîte suivie modifiée",
     "mailbox.move": "Boîte suivie déplacée", "mailbox.remove": "Boîte suivie retirée",
     "ingest.alert_dismiss": "Alerte d'import ignorée", "export": "Export",
     "audit.export": "Export du journal d'audit", "audit.purge": "Purge du journal d'audit",

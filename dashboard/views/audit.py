@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from balise.errors import BaliseError
-from balise.formatting import fr_int
+from balise.formatting import fr_int, is_missing
 from balise.services.audit_log import (
     LABELS,
     MAX_ROWS,
@@ -57,7 +57,7 @@ lines = data.audit_entries(marker, actor, flt)
 shown = tables.in_paris(lines, "at").assign(
     action=lines["action"].map(action_label),
     outcome=lines["outcome"].map(lambda o: OUTCOMES.get(o, o)),
-    department=lines["department"].map(lambda d: department_label(d) if d else None),
+    department=lines["department"].map(lambda d: None if is_missing(d) else department_label(d)),
     detail=lines["detail"].map(detail_text),
 )
 a, b = st.columns(2)
