@@ -412,9 +412,9 @@ def onboarding_funnel(df: pd.DataFrame) -> go.Figure:
     kept as given by the service)."""
     totals = df.groupby(["stage", "label"], sort=False)["structures"].sum().reset_index()
     fig = go.Figure(go.Funnel(
-        y=totals["label"], x=totals["structures"], textinfo="value",
-        marker={"color": OKABE_ITO[0]},
-        hovertemplate="%{y} : %{x} structure(s)<extra></extra>",
+        y=totals["label"], x=totals["structures"], text=totals["structures"].map(fr_int),
+        textinfo="text", marker={"color": OKABE_ITO[0]},  # « 1 077 », not plotly's « 1077 »
+        hovertemplate="%{y} : %{text} structure(s)<extra></extra>",
     ))  # fmt: skip
     return _layout(fig, "Accompagnement : structures par étape", height=400)
 

@@ -129,20 +129,38 @@ def _grid_problems(page) -> list[str]:
     return problems
 
 
-def _read_everything(page) -> tuple[str, list[str]]:
-    """The visible text of the page and its grids' problems, with every expander opened and
-    every tab shown in turn."""
-    main = page.locator('[data-testid="stMain"]')
-    for summary in main.locator('[data-testid="stExpander"] summary').all():
-        summary.click()
+# A number of four digits or more written without its thousands space, in a chart (« 1077 »
+# where « 1 077 » is meant); a year alone is a date.
+BARE_NUMBER = re.compile(r"(?<![\d/,.:])\d{4,}(?![\d/,.:])")
+
+
+def _chart_problems(page) -> list[str]:
+    texts = page.locator(".js-plotly-plot svg text").all_text_contents()
+    return [f"chart number « {t} »" for t in texts
+            for n in BARE_NUMBER.findall(t) if not re.fullmatch(r"(19|20)\d\d", n)]  # fmt: skip
+
+
+def _open_expanders(page) -> None:
+    """Open the folded expanders (a click on an open one would fold it)."""
+    for details in page.locator('[data-testid="stMain"] [data-testid="stExpander"] details').all():
+        if details.get_attribute("open") is None:
+            details.locator("summary").click()
     page.wait_for_timeout(500)
-    texts, grids = [_visible_text(page)], _grid_problems(page)
+
+
+def _read_everything(page) -> tuple[str, list[str]]:
+    """The visible text of the page and its grids' and charts' problems, with every expander
+    opened and every tab shown in turn."""
+    main = page.locator('[data-testid="stMain"]')
+    _open_expanders(page)
+    texts, problems = [_visible_text(page)], _grid_problems(page) + _chart_problems(page)
     for tab in main.get_by_role("tab").all():
         tab.click()
         page.wait_for_timeout(800)
+        _open_expanders(page)
         texts.append(_visible_text(page))
-        grids += _grid_problems(page)
-    return "\n".join(texts), sorted(set(grids))
+        problems += _grid_problems(page) + _chart_problems(page)
+    return "\n".join(texts), sorted(set(problems))
 
 
 @pytest.mark.parametrize("spec", PAGES, ids=[p.url_path for p in PAGES])
