@@ -57,7 +57,11 @@ BOARD = {"name": "Structure", "city": "Commune", "category_code": "Catégorie", 
 
 with board_tab:
     department = st.selectbox(
-        "Département", ctx.departments, format_func=department_label, key="ob_dep"
+        "Département",
+        ctx.departments,
+        format_func=department_label,
+        key="ob_dep",
+        placeholder="Choisir…",
     )
     board = data.onboarding_board(marker, ctx.actor, department)
     for column, (stage, label) in zip(st.columns(len(STAGES)), STAGES.items(), strict=True):
@@ -108,7 +112,7 @@ def _follow_up(row, department: str) -> None:
     names = ["", *data.referents((department,))["name"].tolist()]
     with st.form("ob_move"):
         stage = st.selectbox("Nouvelle étape", list(STAGES), index=list(STAGES).index(row.stage),
-                             format_func=STAGES.get)  # fmt: skip
+                             format_func=STAGES.get, placeholder="Choisir…")  # fmt: skip
         reason = st.text_input("Motif (facultatif)", max_chars=255)
         if st.form_submit_button("Changer d'étape"):
             _act(lambda: actions.onboarding_move(ctx.actor, row.finess_et, stage, reason or None),
@@ -122,7 +126,8 @@ def _follow_up(row, department: str) -> None:
         )
         assigned = row.assigned_to if row.assigned_to in names else ""
         who = st.selectbox("Suivie par", names, index=names.index(assigned),
-                           format_func=lambda n: n or "Personne")  # fmt: skip
+                           format_func=lambda n: n or "Personne",
+                           placeholder="Choisir…")  # fmt: skip
         notes = st.text_area("Notes (jamais de données de patient)", value=_text(row.notes))
         if st.form_submit_button("Enregistrer le suivi"):
             plan = FollowUp(action, when, notes, who)
@@ -138,7 +143,11 @@ with follow_tab:
     flash("ob_done")
     # Its own department: the follow-up never depends on a choice made in another tab.
     follow_department = st.selectbox(
-        "Département", ctx.departments, format_func=department_label, key="ob_follow_dep"
+        "Département",
+        ctx.departments,
+        format_func=department_label,
+        key="ob_follow_dep",
+        placeholder="Choisir…",
     )
     followed = data.onboarding_board(marker, ctx.actor, follow_department)
     labels = {r.finess_et: f"{r.name} – {r.city} ({r.finess_et})" for r in followed.itertuples()}

@@ -43,7 +43,9 @@ st.subheader("Nouveau compte")
 with st.form("user_new", clear_on_submit=True):
     login = st.text_input("Identifiant (ou e-mail pour OIDC)", max_chars=255, key="new_login")
     name = st.text_input("Nom affiché", max_chars=255, key="new_name")
-    role = st.selectbox("Rôle", list(ROLES), format_func=ROLES.get, key="new_role")
+    role = st.selectbox(
+        "Rôle", list(ROLES), format_func=ROLES.get, key="new_role", placeholder="Choisir…"
+    )
     assigned = st.multiselect("Départements (animateur)", departments, key="new_departments",
                               format_func=department_label, placeholder=PICK_DEPARTMENTS,
                               select_all=False)  # fmt: skip
@@ -55,12 +57,15 @@ with st.form("user_new", clear_on_submit=True):
 
 if not accounts.empty:
     st.subheader("Modifier un compte")
-    chosen = st.selectbox("Compte", accounts["login"].tolist(), key="edit_login")
+    chosen = st.selectbox(
+        "Compte", accounts["login"].tolist(), key="edit_login", placeholder="Choisir…"
+    )
     current = accounts.set_index("login").loc[chosen]
     with st.form("user_edit"):
         # Keys carry the account, so that picking another one shows its own values.
         role = st.selectbox("Rôle", list(ROLES), index=list(ROLES).index(current["role"]),
-                            format_func=ROLES.get, key=f"edit_role_{chosen}")  # fmt: skip
+                            format_func=ROLES.get, key=f"edit_role_{chosen}",
+                            placeholder="Choisir…")  # fmt: skip
         mine = [d for d in (current["departments"] or "").split(",") if d]
         assigned = st.multiselect("Départements (animateur)", departments, default=mine,
                                   key=f"edit_departments_{chosen}", format_func=department_label,

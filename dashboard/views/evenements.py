@@ -62,7 +62,9 @@ tables.labelled(
 titles = dict(
     zip(listed["id"], listed["title"] + " (" + listed["date"].map(fr_date) + ")", strict=True)
 )
-event_id = st.selectbox("Événement", list(titles), format_func=titles.get, key="ev_pick")
+event_id = st.selectbox(
+    "Événement", list(titles), format_func=titles.get, key="ev_pick", placeholder="Choisir…"
+)
 event = listed[listed["id"] == event_id].iloc[0]
 
 st.subheader("Présences")
@@ -112,7 +114,9 @@ if not unmatched.empty:
         st.form("ev_assign"),
     ):
         options = dict(zip(unmatched["id"], unmatched["raw_name"], strict=True))
-        line_id = st.selectbox("Ligne", list(options), format_func=options.get)
+        line_id = st.selectbox(
+            "Ligne", list(options), format_func=options.get, placeholder="Choisir…"
+        )
         finess = st.text_input("FINESS de la structure", max_chars=9)
         if st.form_submit_button("Rattacher"):
             _act(lambda: actions.attendance_review(ctx.actor, int(line_id), True, finess),
