@@ -48,10 +48,19 @@ def labelled(
     heading. An empty frame shows ``empty`` instead (a caption, or an information box)."""
     if df.empty:
         return st.caption(empty) if caption else st.info(empty)
-    table, config = without_missing(
-        df[list(headings)].rename(columns=headings), kwargs.pop("column_config", None) or {}
-    )
+    table = df[list(headings)].rename(columns=headings)
+    config = {**_counts(table), **(kwargs.pop("column_config", None) or {})}
+    table, config = without_missing(table, config)
     return st.dataframe(table, column_config=config, hide_index=True, width="stretch", **kwargs)
+
+
+def _counts(table: pd.DataFrame) -> dict:
+    """Numbers written the browser's way (« 1 077 » in French), not « 1077 »."""
+    return {
+        col: st.column_config.NumberColumn(col, format="localized")
+        for col in table.columns
+        if pd.api.types.is_numeric_dtype(table[col]) and table[col].dtype != bool
+    }
 
 
 def without_missing(table: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, dict]:
