@@ -193,3 +193,19 @@ def test_evenements_refuse_a_twin_and_confirm_a_deletion(animation_db):
     assert not at.exception, at.exception
     assert "Événement supprimé." in [s.value for s in at.success]
     assert events.list_events(animation_db, SYSTEM, None).empty
+
+
+def test_follow_up_tab_picks_its_own_department(animation_db):
+    """The « Suivi » tab no longer follows the board tab's department: it has its own picker."""
+    at = _open("accompagnement")
+    at.selectbox(key="ob_dep").set_value("69").run()  # the board shows the Rhône
+    assert at.selectbox(key="ob_follow_dep").value == "38"
+    assert at.selectbox(key="ob_structure").options == [  # by name, as the service orders
+        '=HYPERLINK("http://x") EHPAD Le Chêne – VOIRON (380000003)',
+        "EHPAD Les Tilleuls – GRENOBLE (380000001)",
+        "SSIAD du Grésivaudan – CROLLES (380000002)",
+    ]
+    at.selectbox(key="ob_follow_dep").set_value("69").run()
+    assert at.selectbox(key="ob_structure").options == [
+        "EHPAD Bellecour – LYON (690000002)", "IME Les Cèdres – LYON (690000001)"
+    ]  # fmt: skip
