@@ -450,6 +450,16 @@ OUTCOME_COLOURS = {
 }
 
 
+# A time axis's labels as fine as its tick spacing (plotly picks the spacing from the span):
+# four tests within one minute get « 09:34:10 », « 09:34:20 »…, never four « 30/11 09:34 ».
+MINUTE_MS, DAY_MS = 60_000, 86_400_000
+TIME_TICK_FORMATS = [
+    {"dtickrange": [None, MINUTE_MS], "value": "%H:%M:%S"},
+    {"dtickrange": [MINUTE_MS, DAY_MS], "value": "%d/%m %H:%M"},
+    {"dtickrange": [DAY_MS, None], "value": "%d/%m/%Y"},
+]  # fmt: skip
+
+
 def roundtrip_latency(history: pd.DataFrame) -> go.Figure:
     """Each test's time to see the message (connect + auth + submit + visible), by outcome."""
     fig = go.Figure()
@@ -462,11 +472,11 @@ def roundtrip_latency(history: pd.DataFrame) -> go.Figure:
                     x=history.loc[rows, "debut"], y=total[rows], mode="markers", name=outcome.label,
                     marker={"color": OUTCOME_COLOURS[outcome], "size": 9},
                     text=history.loc[rows, "adresse"],
-                    hovertemplate="%{text}<br>%{y:.2f} s<extra></extra>",
+                    hovertemplate="%{text}<br>%{x}<br>%{y:.2f} s<extra></extra>",
                 )
             )  # fmt: skip
     fig.update_yaxes(rangemode="tozero")
-    fig.update_xaxes(tickformat="%d/%m %H:%M")
+    fig.update_xaxes(tickformatstops=TIME_TICK_FORMATS, hoverformat="%d/%m/%Y %H:%M:%S")
     return _layout(fig, "Durée des tests aller-retour", "Date du test", "Secondes", height=360)
 
 
@@ -495,9 +505,9 @@ def onboarding_funnel(df: pd.DataFrame) -> go.Figure:
     kept as given by the service)."""
     totals = df.groupby(["stage", "label"], sort=False)["structures"].sum().reset_index()
     fig = go.Figure(go.Funnel(
-        y=totals["label"], x=totals["structures"], textinfo="value",
-        marker={"color": OKABE_ITO[0]},
-        hovertemplate="%{y} : %{x} structure(s)<extra></extra>",
+        y=totals["label"], x=totals["structures"], text=totals["structures"].map(fr_int),
+        textinfo="text", marker={"color": OKABE_ITO[0]},  # « 1 077 », not plotly's « 1077 »
+        hovertemplate="%{y} : %{text} structure(s)<extra></extra>",
     ))  # fmt: skip
     return _layout(fig, "Accompagnement : structures par étape", height=400)
 
