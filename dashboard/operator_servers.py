@@ -180,7 +180,7 @@ def watch_mailbox_form(
     address = left.text_input("Adresse de la boîte", placeholder="accueil@ehpad.mssante.fr",
                               key=f"{key}_address").strip().lower()  # fmt: skip
     department = right.selectbox("Département", allowed, format_func=department_label,
-                                 key=f"{key}_department")  # fmt: skip
+                                 key=f"{key}_department", placeholder="Choisir…")  # fmt: skip
     values = _fields({}, key) | _identity({}, address, key, reference=True)
 
     def _watch() -> None:

@@ -23,15 +23,23 @@ cats = data.coverage(ctx.marker, ctx.actor, ctx.departments, by="category_code")
 ].tolist()
 f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
 chosen_cats = f1.multiselect(
-    "Catégorie", cats, format_func=category_label, key="dep_categories", placeholder="Toutes"
+    "Catégorie",
+    cats,
+    format_func=category_label,
+    key="dep_categories",
+    placeholder="Toutes",
+    select_all=False,
 )
 chosen_cities = f2.multiselect(
     "Commune",
     data.cities(ctx.marker, ctx.actor, ctx.departments),
     key="dep_cities",
     placeholder="Toutes",
+    select_all=False,
 )
-status = f3.selectbox("Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status")
+status = f3.selectbox(
+    "Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status", placeholder="Choisir…"
+)
 search = f4.text_input("Recherche (nom ou FINESS)", key="dep_search")
 flt = StructureFilter(tuple(chosen_cats), tuple(chosen_cities), status, search)
 df = data.structure_list(ctx.marker, ctx.actor, ctx.departments, flt)
@@ -81,7 +89,11 @@ if event and event.selection.rows:
 _structure_map()
 labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in df.itertuples()}
 pick = st.selectbox(
-    "Ouvrir la fiche d'une structure", list(labels), format_func=labels.get, key="dep_pick"
+    "Ouvrir la fiche d'une structure",
+    list(labels),
+    format_func=labels.get,
+    key="dep_pick",
+    placeholder="Choisir…",
 )
 if st.button("Ouvrir la fiche", key="dep_open"):
     _open(pick)
