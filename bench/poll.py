@@ -28,7 +28,7 @@ from balise.db import make_engine, upgrade  # noqa: E402
 from balise.mail.connection import open_imap  # noqa: E402
 from balise.secrets import new_key  # noqa: E402
 from balise.services.access import SYSTEM  # noqa: E402
-from balise.services.activity import WatchRequest, add_watched  # noqa: E402
+from balise.services.watched_mailboxes import WatchRequest, add_watched  # noqa: E402
 from ingest.imap_reader import SessionPool  # noqa: E402
 from ingest.poll import run_poll  # noqa: E402
 from sandbox.harness import raw_message, running_sandbox, sandbox_account  # noqa: E402

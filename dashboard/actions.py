@@ -85,17 +85,17 @@ def bal_run_department(actor: Actor, department: str):
 
 
 def bal_save_endpoints(actor: Actor, request) -> bool:
-    """Register or change a BAL's servers (``activity.WatchRequest``); True when added."""
-    from balise.services import activity
+    """Register or change a BAL's servers (``watched_mailboxes.WatchRequest``); True when added."""
+    from balise.services import watched_mailboxes
 
-    return activity.save_endpoints(engine(), actor, request, settings().secret_key)
+    return watched_mailboxes.save_endpoints(engine(), actor, request, settings().secret_key)
 
 
 def mailbox_watch(actor: Actor, request) -> int:
     """Start watching a mailbox (« Suivre une boîte », page Activité); its id."""
-    from balise.services import activity
+    from balise.services import watched_mailboxes
 
-    return activity.add_watched(engine(), actor, request, settings().secret_key)
+    return watched_mailboxes.add_watched(engine(), actor, request, settings().secret_key)
 
 
 def mailbox_poll_now(actor: Actor, address: str, department: str) -> tuple[bool, str]:

@@ -218,9 +218,9 @@ def may_act_on_bals(actor: Actor, department: str) -> bool:
 
 def bal_endpoints(actor: Actor, address: str) -> dict | None:
     """How a BAL at an operator is reached (servers, login, auth; the secret only described)."""
-    from balise.services import activity
+    from balise.services import watched_mailboxes
 
-    return activity.endpoints(engine(), actor, address)
+    return watched_mailboxes.endpoints(engine(), actor, address)
 
 
 def bal_use_cases() -> dict[str, str]:

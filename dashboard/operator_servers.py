@@ -3,7 +3,7 @@ a real operator is reached, as the operator publishes it (IMAP, submission, logi
 the Activité page's « Suivre une boîte », the same widgets for a mailbox to watch.
 
 Widgets only: reading and saving go through ``dashboard.data`` and ``dashboard.actions``
-(``balise.services.activity``, which checks the actor's rights and writes the audit line).
+(``balise.services.watched_mailboxes``, which checks the actor's rights and writes the audit line).
 A secret typed here is sealed at once; left empty, the one already registered is kept.
 """
 
@@ -16,8 +16,8 @@ import streamlit as st
 from balise.errors import BaliseError, PermissionDenied
 from balise.mail.endpoints import AUTH_MODES, IMAP_PORTS, TLS_MODES
 from balise.services.access import Actor, check_can_act
-from balise.services.activity import WatchRequest
 from balise.services.labels import department_label
+from balise.services.watched_mailboxes import WatchRequest
 from dashboard import actions, data
 from dashboard.shell import act
 

@@ -26,13 +26,9 @@ from balise.errors import NotFoundError
 from balise.models import Establishment, Mailbox, WatchedMailbox
 from balise.secrets import reveal
 from balise.services.access import SYSTEM
-from balise.services.activity import (
-    WatchRequest,
-    add_watched,
-    domain_categories,
-    move_watched,
-)
+from balise.services.counterparts import domain_categories
 from balise.services.links import links_to_establishment
+from balise.services.watched_mailboxes import WatchRequest, add_watched, move_watched
 from ingest.poll import PollReport, run_poll
 from sandbox.server import MailSandbox
 

@@ -10,15 +10,15 @@ from sqlalchemy import insert, select
 
 from balise.errors import PermissionDenied, ValidationError
 from balise.models import AuditEntry, DailyActivity, WatchedMailbox
-from balise.services import activity
+from balise.services import activity, counterparts, watched_mailboxes
 from balise.services.access import SYSTEM, Actor
 from tests.support.activity import DAC, EHPAD, MIXED, PHARMACIE, seed_directory
 
 KEY = "x" * 43 + "="  # not used: every request below names an env: reference
 
 
-def _request(address: str, department: str = "38") -> activity.WatchRequest:
-    return activity.WatchRequest(
+def _request(address: str, department: str = "38") -> watched_mailboxes.WatchRequest:
+    return watched_mailboxes.WatchRequest(
         address=address, department=department, imap_host="imap.example.test", imap_port=143,
         secret_ref="env:BAL_SECRET",
     )  # fmt: skip
@@ -27,21 +27,24 @@ def _request(address: str, department: str = "38") -> activity.WatchRequest:
 def test_actions_check_rights_and_write_one_audit_line(empty_db):
     animator = Actor("anne", "animator", ("01",))
     with pytest.raises(PermissionDenied, match="^Vous n'avez pas accès au département 38.$"):
-        activity.add_watched(empty_db, animator, _request("a@b.test"), KEY)
+        watched_mailboxes.add_watched(empty_db, animator, _request("a@b.test"), KEY)
     manager = Actor("marc", "manager")
     with pytest.raises(PermissionDenied):
-        activity.add_watched(empty_db, manager, _request("a@b.test"), KEY)
-    activity.add_watched(empty_db, animator, _request("a@b.test", "01"), KEY)
+        watched_mailboxes.add_watched(empty_db, manager, _request("a@b.test"), KEY)
+    watched_mailboxes.add_watched(empty_db, animator, _request("a@b.test", "01"), KEY)
     with pytest.raises(ValidationError) as bad:
-        activity.add_watched(
-            empty_db, SYSTEM, activity.WatchRequest("x@y.test", "38", "h", 0, "tls", "magic"), KEY
+        watched_mailboxes.add_watched(
+            empty_db,
+            SYSTEM,
+            watched_mailboxes.WatchRequest("x@y.test", "38", "h", 0, "tls", "magic"),
+            KEY,
         )
     assert [field for field, _ in bad.value.problems] == [
         "tls_mode", "auth_mode", "imap_port",
     ]  # fmt: skip
     with pytest.raises(PermissionDenied):
-        activity.remove_watched(empty_db, Actor("bob", "animator", ("38",)), "a@b.test")
-    activity.remove_watched(empty_db, animator, "A@B.test")
+        watched_mailboxes.remove_watched(empty_db, Actor("bob", "animator", ("38",)), "a@b.test")
+    watched_mailboxes.remove_watched(empty_db, animator, "A@B.test")
     with empty_db.connect() as conn:
         audit = conn.execute(
             select(
@@ -58,10 +61,10 @@ def test_actions_check_rights_and_write_one_audit_line(empty_db):
         ("anne", "mailbox.remove", "a@b.test", "ok"),
     ]
     # An animator only reads their departments.
-    activity.add_watched(empty_db, SYSTEM, _request("c@d.test", "38"), KEY)
-    assert activity.watched(empty_db, animator).empty
+    watched_mailboxes.add_watched(empty_db, SYSTEM, _request("c@d.test", "38"), KEY)
+    assert watched_mailboxes.watched(empty_db, animator).empty
     with pytest.raises(PermissionDenied):
-        activity.watched(empty_db, animator, ["38"])
+        watched_mailboxes.watched(empty_db, animator, ["38"])
 
 
 def _activity(engine, rows: list[tuple[str, date, str, str, int]]) -> None:
@@ -95,12 +98,12 @@ def _activity(engine, rows: list[tuple[str, date, str, str, int]]) -> None:
     ],
 )  # fmt: skip
 def test_a_secret_reference_must_name_a_variable_or_a_file(empty_db, reference, refusal):
-    request = activity.WatchRequest("a@b.test", "38", "h.test", 143, secret_ref=reference)
+    request = watched_mailboxes.WatchRequest("a@b.test", "38", "h.test", 143, secret_ref=reference)
     with pytest.raises(ValidationError) as bad:
-        activity.add_watched(empty_db, SYSTEM, request, KEY)
+        watched_mailboxes.add_watched(empty_db, SYSTEM, request, KEY)
     assert bad.value.problems == [("secret", refusal)]
-    good = activity.WatchRequest("a@b.test", "38", "h.test", 143, secret_ref="env:_BAL_2")
-    activity.add_watched(empty_db, SYSTEM, good, KEY)
+    good = watched_mailboxes.WatchRequest("a@b.test", "38", "h.test", 143, secret_ref="env:_BAL_2")
+    watched_mailboxes.add_watched(empty_db, SYSTEM, good, KEY)
 
 
 def test_weeks_start_on_monday(empty_db):
@@ -121,7 +124,7 @@ def test_weeks_start_on_monday(empty_db):
 def test_domain_heuristic_flows_and_silent_mailboxes(empty_db):
     seed_directory(empty_db, extra={"a@ehpad-rose.test": EHPAD})
     with empty_db.connect() as conn:
-        resolved = activity.domain_categories(conn)
+        resolved = counterparts.domain_categories(conn)
     assert resolved == {"ehpad-rose.test": EHPAD, "pharma.test": PHARMACIE, "dac.test": DAC}
     assert MIXED not in resolved  # no majority: unresolved rather than guessed
     _activity(empty_db, [

@@ -29,7 +29,7 @@ from balise.secrets import new_key
 from balise.services import audit, audit_chain, audit_log, bal_import, bal_tests, pack, users
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
-from balise.services.activity import WatchRequest, add_watched
+from balise.services.watched_mailboxes import WatchRequest, add_watched
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as
 from tests.support.dovecot import unique_address

@@ -26,7 +26,7 @@ from balise.secrets import new_key
 from balise.services import bal_tests, keyring
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
-from balise.services.activity import WatchRequest, add_watched
+from balise.services.watched_mailboxes import WatchRequest, add_watched
 from ingest.poll import run_poll
 from tests.support.dovecot import unique_address
 from tests.support.store_dump import all_text, rows_by_table

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from balise.errors import PermissionDenied
 from balise.models import AuditEntry, WatchedMailbox
 from balise.secrets import new_key
-from balise.services import activity
+from balise.services import watched_mailboxes
 from balise.services.access import SYSTEM, Actor
 from sandbox.harness import raw_message
 from tests.support.activity import seed_directory, seed_polled_activity
@@ -159,7 +159,7 @@ def test_suivre_une_boite_watches_it_secret_sealed_and_audited(activite_env, mon
     assert {m.label: m.value for m in at.metric}["BAL suivies"] == "1"
     status = _poll_status(at)
     assert status.loc["suivi@ehpad-rose.test", "État"] == "Jamais"
-    found = activity.endpoints(activite_env, SYSTEM, "suivi@ehpad-rose.test")
+    found = watched_mailboxes.endpoints(activite_env, SYSTEM, "suivi@ehpad-rose.test")
     assert (found["username"], found["imap_port"], found["tls_mode"], found["secret"]) == (
         "suivi-rose", 143, "starttls", "chiffré",
     )  # fmt: skip
@@ -207,7 +207,7 @@ def test_suivre_une_boite_refuses_bad_input_in_french(activite_env, monkeypatch)
     _fill(at, secret_env="BALISE_SECRET_ACCUEIL")
     at.button(key="watch_save").click().run()
     assert not at.error, [e.value for e in at.error]
-    found = activity.endpoints(activite_env, SYSTEM, "accueil@ehpad-rose.test")
+    found = watched_mailboxes.endpoints(activite_env, SYSTEM, "accueil@ehpad-rose.test")
     assert (found["imap_port"], found["secret"]) == (143, "variable BALISE_SECRET_ACCUEIL")
 
 
@@ -218,9 +218,11 @@ def test_suivre_une_boite_is_not_for_a_reader(activite_env, monkeypatch):
     assert at.info[0].value == "Un chargé de programme consulte et exporte mais n'agit pas."
     assert not [b for b in at.button if b.key in ("watch_save", "poll_now")]
     # The service refuses them too (a forged request), and audits the refusal.
-    request = activity.WatchRequest("a@ehpad-rose.test", "38", "127.0.0.1", 143, secret=SECRET)
+    request = watched_mailboxes.WatchRequest(
+        "a@ehpad-rose.test", "38", "127.0.0.1", 143, secret=SECRET
+    )
     with pytest.raises(PermissionDenied):
-        activity.add_watched(activite_env, manager, request, new_key())
+        watched_mailboxes.add_watched(activite_env, manager, request, new_key())
     assert _audit(activite_env) == [("marc", "mailbox.add", "a@ehpad-rose.test", "38",
                                      "refused", ANY)]  # fmt: skip
 
@@ -231,9 +233,11 @@ def test_a_box_added_on_the_page_is_polled_from_it(activite_env, monkeypatch, do
     address = unique_address("suivi", "ehpad-rose.test")
     password = dovecot.add_user(address)
     dovecot.deliver(address, raw_message("a@pharma.test", [address]), sender="a@pharma.test")
-    first = activity.WatchRequest("a@ehpad-rose.test", "38", "127.0.0.1", 143,
+    first = watched_mailboxes.WatchRequest("a@ehpad-rose.test", "38", "127.0.0.1", 143,
                                   secret_ref="env:BALISE_SECRET_A")  # fmt: skip
-    activity.add_watched(activite_env, SYSTEM, first, "")  # listed first: not the one offered
+    watched_mailboxes.add_watched(
+        activite_env, SYSTEM, first, ""
+    )  # listed first: not the one offered
     at = app_as(activite_env, monkeypatch, ANIMATOR, page="activite")
     _fill(at, address=address, imap_host=dovecot.host, imap_port=str(dovecot.imap_port),
           secret=password, ca_bundle=str(dovecot.ca_path))  # fmt: skip

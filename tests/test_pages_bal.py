@@ -15,7 +15,7 @@ from balise.formatting import THIN
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
-from balise.services import activity, audit_log
+from balise.services import audit_log, watched_mailboxes
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
@@ -257,7 +257,7 @@ def test_servers_of_a_bal_at_an_operator_then_its_test(
     at.button(key="prov_servers_save").click().run()
     assert not at.exception, at.exception
     assert f"Serveurs de {address} enregistrés." in [x.value for x in at.success]
-    found = activity.endpoints(request_env, SYSTEM, address)
+    found = watched_mailboxes.endpoints(request_env, SYSTEM, address)
     assert {k: found[k] for k in ("imap_port", "tls_mode", "smtp_host", "smtp_port",
             "smtp_tls_mode", "username", "secret")} == {
         "imap_port": server.imaps_port, "tls_mode": "implicit", "smtp_host": "localhost",

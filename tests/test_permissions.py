@@ -19,7 +19,6 @@ from balise.models import AuditEntry
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
 from balise.services import (
-    activity,
     adoption,
     bal_import,
     bal_tests,
@@ -28,6 +27,7 @@ from balise.services import (
     structure_map,
     structures,
     users,
+    watched_mailboxes,
 )
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
@@ -87,7 +87,7 @@ REFUSED_CALLS = {
     "export csv": lambda db, s: pack.table_csv(db, ANIM38, ["69"], "structures"),
     "BAL list": lambda db, s: prov.bals_frame(db, ANIM38, ["69"]),
     "test history": lambda db, s: bal_tests.history(db, ANIM38, ["69"]),
-    "watched mailboxes": lambda db, s: activity.watched(db, ANIM38, ["69"]),
+    "watched mailboxes": lambda db, s: watched_mailboxes.watched(db, ANIM38, ["69"]),
 }
 
 

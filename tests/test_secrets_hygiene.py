@@ -24,7 +24,7 @@ from balise.referentials.bal_rules import BalRequest
 from balise.services import bal_tests, users
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
-from balise.services.activity import WatchRequest, add_watched
+from balise.services.watched_mailboxes import WatchRequest, add_watched
 from ingest.poll import run_poll
 from ingest.sources.files import _tls_context
 from tests.support.activity import raw_message

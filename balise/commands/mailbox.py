@@ -77,11 +77,11 @@ def add(
     **opts,
 ) -> None:
     """Suivre une boîte."""
-    from balise.services import activity
+    from balise.services import watched_mailboxes
 
     secret = click.prompt("Secret", hide_input=True, err=True) if ask_secret else None
     ref = f"env:{secret_env}" if secret_env else f"file:{secret_file}" if secret_file else None
-    request = activity.WatchRequest(
+    request = watched_mailboxes.WatchRequest(
         address=address,
         imap_port=port or IMAP_PORTS[opts["tls_mode"]],
         secret=secret,
@@ -91,10 +91,10 @@ def add(
         **opts,
     )
     engine = _store(ctx)
-    activity.add_watched(engine, ctx.actor, request, ctx.settings.secret_key)
+    watched_mailboxes.add_watched(engine, ctx.actor, request, ctx.settings.secret_key)
     clean = request.address.strip().lower()
     ctx.echo(
-        f"Boîte {clean} suivie ({_endpoints_line(activity.endpoints(engine, ctx.actor, clean))}).",
+        f"Boîte {clean} suivie ({_endpoints_line(watched_mailboxes.endpoints(engine, ctx.actor, clean))}).",
         {"address": clean, "status": "watched"},
     )
 
@@ -116,9 +116,9 @@ def _endpoints_line(found) -> str:
 @pass_context
 def list_(ctx: Context, departments: tuple[str, ...]) -> None:
     """Lister les boîtes suivies et leur dernière relève."""
-    from balise.services import activity
+    from balise.services import watched_mailboxes
 
-    found = activity.watched_rows(_store(ctx), ctx.actor, departments or None)
+    found = watched_mailboxes.watched_rows(_store(ctx), ctx.actor, departments or None)
     if ctx.as_json:
         ctx.echo("", {"mailboxes": found})
         return
@@ -141,7 +141,7 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
 @pass_context
 def remove(ctx: Context, address: str) -> None:
     """Ne plus suivre une boîte (ses comptages sont effacés)."""
-    from balise.services import activity
+    from balise.services import watched_mailboxes
 
-    activity.remove_watched(_store(ctx), ctx.actor, address)
+    watched_mailboxes.remove_watched(_store(ctx), ctx.actor, address)
     ctx.echo(f"Boîte {address.strip().lower()} retirée du suivi.")

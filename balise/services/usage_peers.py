@@ -4,7 +4,7 @@ of the watched mailboxes of the same category and with the national order of mag
 
 The peers are the watched mailboxes of every department the actor may read (not only the
 selection, so that one department alone still has peers); a mailbox's category is the one the
-Activité page gives it (``activity.own_categories``: its directory line, else its domain).
+Activité page gives it (``counterparts.own_categories``: its directory line, else its domain).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from balise.config import DEFAULT_DATA_DIR
 from balise.errors import ConfigurationError
 from balise.models import DailyActivity, WatchedMailbox
 from balise.services.access import Actor, readable_departments
-from balise.services.activity import own_categories
 from balise.services.adoption import frame, in_departments
+from balise.services.counterparts import own_categories
 
 NATIONAL_FILE = DEFAULT_DATA_DIR / "usage_national.toml"
 WINDOW_DAYS = 90

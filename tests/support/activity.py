@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert
 from balise.mail.connection import open_imap
 from balise.models import Establishment, Mailbox, Snapshot
 from balise.services.access import SYSTEM
-from balise.services.activity import WatchRequest, add_watched
+from balise.services.watched_mailboxes import WatchRequest, add_watched
 from sandbox.harness import raw_message
 from sandbox.server import MailSandbox
 from tests.support.dovecot import TEST_SECRET_KEY, account_for

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, insert
 from balise.config import Settings
 from balise.models import IngestAlert
 from balise.referentials.bal_rules import BalRequest
-from balise.services import activity, users
 from balise.services import provisioning as prov
+from balise.services import users, watched_mailboxes
 from balise.services.access import SYSTEM, Actor
 from tests.support.adoption_seed import seed_small_adoption
 
@@ -37,9 +37,9 @@ def seed_two_departments(engine: Engine, settings: Settings) -> None:
     for address, dep in ((BAL38, "38"), (BAL69, "69")):
         prov.provision(engine, SYSTEM, settings, cab(address, dep))
         prov.confirm(engine, SYSTEM, address)  # requested -> provisioned: testable
-        watch = activity.WatchRequest(address, dep, "127.0.0.1", 143,
+        watch = watched_mailboxes.WatchRequest(address, dep, "127.0.0.1", 143,
                                       secret_ref=f"env:{ABSENT_SECRET}")  # fmt: skip
-        activity.add_watched(engine, SYSTEM, watch, settings.secret_key)
+        watched_mailboxes.add_watched(engine, SYSTEM, watch, settings.secret_key)
     for actor in (ANIM38, MANAGER, ADMIN, Actor(DISABLED, "admin")):
         new = users.NewUser(actor.login, actor.role, actor.departments)
         users.add_user(engine, SYSTEM, new)
