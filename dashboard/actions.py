@@ -31,9 +31,9 @@ def table_csv(actor: Actor, departments: Departments, table: str) -> bytes:
 
 
 def bal_check(actor: Actor, request) -> list[tuple[str, str]]:
-    from balise.services import provisioning
+    from balise.services import bal_requests
 
-    return provisioning.check_request(engine(), actor, settings(), request)
+    return bal_requests.check_request(engine(), actor, settings(), request)
 
 
 def audit_refusal(actor: Actor, action: str, exc) -> None:
@@ -50,9 +50,9 @@ def bal_provision(actor: Actor, request):
 
 
 def bal_confirm(actor: Actor, address: str) -> str:
-    from balise.services import provisioning
+    from balise.services import bal_lifecycle
 
-    return provisioning.confirm(engine(), actor, address)
+    return bal_lifecycle.confirm(engine(), actor, address)
 
 
 def bal_import_check(actor: Actor, data: bytes):

@@ -151,26 +151,26 @@ def changes_totals(
 
 
 def _bal_services():
-    from balise.services import bal_import, bal_tests, provisioning
+    from balise.services import bal_import, bal_tests, provisioned_bals
 
-    return provisioning, bal_tests, bal_import
+    return provisioned_bals, bal_tests, bal_import
 
 
 def bal_marker() -> str:
-    provisioning, _, _ = _bal_services()
-    return provisioning.change_marker(engine())
+    provisioned_bals, _, _ = _bal_services()
+    return provisioned_bals.change_marker(engine())
 
 
 @st.cache_data(show_spinner=False)
 def bal_list(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
-    provisioning, _, _ = _bal_services()
-    return provisioning.bals_frame(engine(), actor, list(departments))
+    provisioned_bals, _, _ = _bal_services()
+    return provisioned_bals.bals_frame(engine(), actor, list(departments))
 
 
 @st.cache_data(show_spinner=False)
 def bal_status_counts(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
-    provisioning, _, _ = _bal_services()
-    return provisioning.status_counts(engine(), actor, list(departments))
+    provisioned_bals, _, _ = _bal_services()
+    return provisioned_bals.status_counts(engine(), actor, list(departments))
 
 
 @st.cache_data(show_spinner=False)
@@ -189,8 +189,8 @@ def bal_outcome_counts(marker: str, actor: Actor, departments: Departments) -> p
 def structure_bals(marker: str, actor: Actor, finess_et: str) -> pd.DataFrame:
     """A structure's BALs in the directory and provisioned; ``marker``: the data marker and the
     BAL marker (see ``structure_bals_marker``)."""
-    provisioning, _, _ = _bal_services()
-    return provisioning.structure_bals(engine(), actor, finess_et)
+    provisioned_bals, _, _ = _bal_services()
+    return provisioned_bals.structure_bals(engine(), actor, finess_et)
 
 
 def structure_bals_marker() -> str:
@@ -199,8 +199,9 @@ def structure_bals_marker() -> str:
 
 def structure_domain(addresses: list[str]) -> str | None:
     """The allowed domain a structure already uses, proposed for its next BAL."""
-    provisioning, _, _ = _bal_services()
-    return provisioning.structure_domain(addresses, settings().allowed_domains)
+    from balise.services import bal_requests
+
+    return bal_requests.structure_domain(addresses, settings().allowed_domains)
 
 
 def may_act_on_bals(actor: Actor, department: str) -> bool:
@@ -237,7 +238,8 @@ def bal_template() -> bytes:
 
 def bal_operator_status() -> str | None:
     """What is missing for provisioning and tests to work, in French; None when ready."""
-    provisioning, _, _ = _bal_services()
+    from balise.services import provisioning
+
     return provisioning.operator_problem(settings())
 
 
@@ -327,9 +329,7 @@ def audit_choices(marker: int, actor: Actor) -> dict[str, list[str]]:
 def animation_marker() -> str:
     from balise.services import onboarding
 
-    return (
-        f"{data_marker()}|{bal_marker()}|{activity_marker()}|{onboarding.change_marker(engine())}"
-    )
+    return f"{data_marker()}|{bal_marker()}|{activity_marker()}|{onboarding.change_marker(engine())}"
 
 
 @st.cache_data(show_spinner=False)

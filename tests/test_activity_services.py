@@ -1,5 +1,6 @@
-"""balise.services.activity on SQLite and PostgreSQL: rights and audit of the actions, the
-week grouping, the category heuristic, the Sankey flows and the silent mailboxes."""
+"""balise.services.activity, watched_mailboxes and counterparts on SQLite and PostgreSQL: rights
+and audit of the actions, the week grouping, the category heuristic, the Sankey flows and the
+silent mailboxes."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from balise.models import (
 )
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
+from balise.services import bal_lifecycle
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
 from tests.support.command_tree import walk
@@ -418,7 +419,7 @@ def test_a_department_test_reports_and_records_every_bal(walk_env, empty_db):
     settings = Settings(data_dir=Path(walk_env["BALISE_DATA_DIR"]), allowed_domains=(DOMAIN,))
     lost = f"sans-serveur@{DOMAIN}"  # no server known for it: its test cannot even start
     prov.provision(empty_db, SYSTEM, settings, cab(lost, "38"))
-    prov.confirm(empty_db, SYSTEM, lost)
+    bal_lifecycle.confirm(empty_db, SYSTEM, lost)
     res = _cli(walk_env, "anim38", "bal", "test", "--department", "38", "--timeout", "1")
     assert res.exit_code == 1
     lines = res.stdout.splitlines()

@@ -15,7 +15,7 @@ from balise.formatting import THIN
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
-from balise.services import audit_log, watched_mailboxes
+from balise.services import audit_log, bal_lifecycle, provisioned_bals, watched_mailboxes
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
@@ -237,7 +237,7 @@ def test_servers_of_a_bal_at_an_operator_then_its_test(
     add_login(server, login, address, "Mdp-Page-9")
     prov.provision(request_env, SYSTEM, load_settings(), BalRequest("PER", "01", address,
                    "Paul", "Martin", RPPS))  # fmt: skip
-    prov.confirm(request_env, SYSTEM, address)
+    bal_lifecycle.confirm(request_env, SYSTEM, address)
 
     at = _open("provisionner")
     assert at.selectbox(key="prov_servers_pick").value == address
@@ -351,7 +351,7 @@ def test_provisionner_problems_after_the_first_submit_then_the_bal(structures_en
         "Le champ « RPPS ou ADELI du titulaire » a une clé de contrôle RPPS fausse."
     ]
     assert at.button(key="prov_submit").disabled
-    assert not prov.bals_frame(structures_env, SYSTEM).shape[0]
+    assert not provisioned_bals.bals_frame(structures_env, SYSTEM).shape[0]
     at.text_input(key="prov_holder_id").input(RPPS).run()  # told as it changes from now on
     assert _errors(at) == []
     assert f"Adresse proposée : helene.le-boeuf@{DOMAIN}" in [c.value for c in at.caption]
@@ -435,7 +435,7 @@ def test_tester_narrows_to_the_structure_picked(structures_env, monkeypatch):
     elsewhere = BalRequest("CAB", "38", f"cabinet@{DOMAIN}", practice="Cabinet")
     for request in (glycines, elsewhere):
         prov.provision(structures_env, SYSTEM, settings, request)
-        prov.confirm(structures_env, SYSTEM, request.address)
+        bal_lifecycle.confirm(structures_env, SYSTEM, request.address)
     at = app_as(structures_env, monkeypatch, ANIM38, page="tester")
     assert at.multiselect(key="test_pick").options == [f"cabinet@{DOMAIN}",
                                                        f"marie.curie@{DOMAIN}"]  # fmt: skip

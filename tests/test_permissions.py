@@ -21,9 +21,11 @@ from balise.secrets import new_key
 from balise.services import (
     adoption,
     bal_import,
+    bal_lifecycle,
     bal_tests,
     finess_groups,
     pack,
+    provisioned_bals,
     structure_map,
     structures,
     users,
@@ -78,14 +80,14 @@ REFUSED_CALLS = {
     "groupings": lambda db, s: finess_groups.groupings(db, ANIM38, ["69"]),
     "adoption figures": lambda db, s: adoption.coverage(db, ANIM38, ["38", "69"]),
     "provision": lambda db, s: prov.provision(db, ANIM38, s, cab(f"neuf@{DOMAIN}", "69")),
-    "confirm": lambda db, s: prov.confirm(db, ANIM38, BAL69),
-    "disable": lambda db, s: prov.disable(db, ANIM38, BAL69),
+    "confirm": lambda db, s: bal_lifecycle.confirm(db, ANIM38, BAL69),
+    "disable": lambda db, s: bal_lifecycle.disable(db, ANIM38, BAL69),
     "test one BAL": lambda db, s: bal_tests.run_bal_test(db, ANIM38, s, BAL69, timeout=1),
     "test a department": lambda db, s: bal_tests.run_department_tests(db, ANIM38, s, "69"),
     "import": lambda db, s: bal_import.apply(db, ANIM38, s, _sheet(f"neuf@{DOMAIN}", "69")),
     "export pack": lambda db, s: pack.build_pack(db, ANIM38, ["69"]),
     "export csv": lambda db, s: pack.table_csv(db, ANIM38, ["69"], "structures"),
-    "BAL list": lambda db, s: prov.bals_frame(db, ANIM38, ["69"]),
+    "BAL list": lambda db, s: provisioned_bals.bals_frame(db, ANIM38, ["69"]),
     "test history": lambda db, s: bal_tests.history(db, ANIM38, ["69"]),
     "watched mailboxes": lambda db, s: watched_mailboxes.watched(db, ANIM38, ["69"]),
 }
@@ -113,15 +115,15 @@ def test_refused_actions_are_audited_and_change_nothing(db_with_two_departments,
         ("bal.import", f"neuf@{DOMAIN}"), ("export", "csv structures"),
     ]  # fmt: skip
     assert prov.get_bal(db, BAL69).status == "provisioned"
-    assert prov.bals_frame(db, SYSTEM)["adresse"].tolist() == [BAL38, BAL69]
+    assert provisioned_bals.bals_frame(db, SYSTEM)["adresse"].tolist() == [BAL38, BAL69]
 
 
 def test_the_animator_reads_and_acts_in_their_own_department(db_with_two_departments, tmp_path):
     db, settings = db_with_two_departments, _settings(tmp_path)
     assert set(structures.structures(db, ANIM38, None)["department"]) == {"38"}
     assert structures.establishment(db, ANIM38, "380000001")["name"] == "EHPAD Les Tilleuls"
-    assert prov.bals_frame(db, ANIM38)["adresse"].tolist() == [BAL38]
-    assert prov.disable(db, ANIM38, BAL38) == "disabled"
+    assert provisioned_bals.bals_frame(db, ANIM38)["adresse"].tolist() == [BAL38]
+    assert bal_lifecycle.disable(db, ANIM38, BAL38) == "disabled"
     assert pack.table_csv(db, ANIM38, ["38"], "structures").count(b"\n") == 4  # header + 3 ESMS
     report = prov.provision(db, ANIM38, settings, cab(f"neuf@{DOMAIN}", "38"))
     assert report.status == "requested"

@@ -35,7 +35,7 @@ from balise.mail.provision import PasswdFileDovecot, backend_for
 from balise.models import AuditEntry, Mailbox, ProvisionedBal, Snapshot, WatchedMailbox
 from balise.referentials.bal_rules import BalRequest
 from balise.secrets import new_key, reveal
-from balise.services import bal_tests
+from balise.services import bal_lifecycle, bal_requests, bal_tests, provisioned_bals
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from sandbox import operator
@@ -103,12 +103,14 @@ def test_lifecycle_confirm_then_disable(db_with_ain_ehpad, tmp_path):
     prov.provision(db_with_ain_ehpad, ANIMATOR_01, settings, _per())
     address = f"jeanne.durand@{DOMAIN}"
     with pytest.raises(ValidationError) as exc:
-        prov.activate(db_with_ain_ehpad, ANIMATOR_01, address)
+        bal_lifecycle.activate(db_with_ain_ehpad, ANIMATOR_01, address)
     assert str(exc.value) == "Le champ « statut » ne le permet pas : la BAL est demandée."
-    assert prov.confirm(db_with_ain_ehpad, ANIMATOR_01, address) == "provisioned"
-    assert prov.confirm(db_with_ain_ehpad, ANIMATOR_01, address) == "provisioned"  # idempotent
-    assert prov.disable(db_with_ain_ehpad, ANIMATOR_01, address) == "disabled"
-    frame = prov.bals_frame(db_with_ain_ehpad, ANIMATOR_01)
+    assert bal_lifecycle.confirm(db_with_ain_ehpad, ANIMATOR_01, address) == "provisioned"
+    assert (
+        bal_lifecycle.confirm(db_with_ain_ehpad, ANIMATOR_01, address) == "provisioned"
+    )  # idempotent
+    assert bal_lifecycle.disable(db_with_ain_ehpad, ANIMATOR_01, address) == "disabled"
+    frame = provisioned_bals.bals_frame(db_with_ain_ehpad, ANIMATOR_01)
     assert frame[["adresse", "statut"]].values.tolist() == [[address, "disabled"]]
     with db_with_ain_ehpad.connect() as conn:
         actions = conn.execute(
@@ -134,7 +136,7 @@ def test_refusals_name_the_field(db_with_ain_ehpad, tmp_path):
                 valid_from=snap,
             )
         )  # fmt: skip
-    problems = prov.check_request(db_with_ain_ehpad, SYSTEM, settings, _org())
+    problems = bal_requests.check_request(db_with_ain_ehpad, SYSTEM, settings, _org())
     assert problems == [
         ("address", f"Le champ « adresse » : soins@{DOMAIN} existe déjà dans l'annuaire MSSanté.")
     ]
@@ -148,7 +150,7 @@ def test_refusals_name_the_field(db_with_ain_ehpad, tmp_path):
     assert str(exc.value) == (
         f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées."
     )
-    assert prov.check_request(db_with_ain_ehpad, SYSTEM, settings, _per()) == [
+    assert bal_requests.check_request(db_with_ain_ehpad, SYSTEM, settings, _per()) == [
         (
             "address",
             f"Le champ « adresse » : jeanne.durand@{DOMAIN} existe déjà parmi les BAL provisionnées.",
@@ -177,7 +179,7 @@ def test_retry_resends_a_request_and_traffic_makes_a_tested_bal_active(db_with_a
     again = prov.retry_provision(db_with_ain_ehpad, ANIMATOR_01, settings, first.address)
     assert again.status == "requested" and again.files[0] != first.files[0]
     assert len(list((tmp_path / "demandes").glob("*.csv"))) == 2
-    prov.confirm(db_with_ain_ehpad, ANIMATOR_01, first.address)
+    bal_lifecycle.confirm(db_with_ain_ehpad, ANIMATOR_01, first.address)
     with pytest.raises(ValidationError):
         prov.retry_provision(db_with_ain_ehpad, ANIMATOR_01, settings, first.address)
     with db_with_ain_ehpad.begin() as conn:
@@ -192,12 +194,14 @@ def test_retry_resends_a_request_and_traffic_makes_a_tested_bal_active(db_with_a
                 imap_port=143, tls_mode="starttls", auth_mode="password", folders="",
             )
         )  # fmt: skip
-    assert prov.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == []  # no traffic yet
+    assert (
+        bal_lifecycle.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == []
+    )  # no traffic yet
     with db_with_ain_ehpad.begin() as conn:
         conn.execute(update(WatchedMailbox).values(last_activity_at=datetime(2026, 11, 20)))
-    assert prov.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == [first.address]
+    assert bal_lifecycle.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == [first.address]
     assert prov.get_bal(db_with_ain_ehpad, first.address).status == "active"
-    assert prov.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == []
+    assert bal_lifecycle.activate_from_traffic(db_with_ain_ehpad, ANIMATOR_01) == []
 
 
 def test_status_counts_group_by_department(db_with_ain_ehpad, tmp_path):
@@ -206,14 +210,14 @@ def test_status_counts_group_by_department(db_with_ain_ehpad, tmp_path):
     prov.provision(
         db_with_ain_ehpad, SYSTEM, settings, _per(f"paul.martin@{DOMAIN}", department="38")
     )
-    prov.confirm(db_with_ain_ehpad, SYSTEM, f"soins@{DOMAIN}")
-    counts = prov.status_counts(db_with_ain_ehpad, SYSTEM)
+    bal_lifecycle.confirm(db_with_ain_ehpad, SYSTEM, f"soins@{DOMAIN}")
+    counts = provisioned_bals.status_counts(db_with_ain_ehpad, SYSTEM)
     assert counts.values.tolist() == [
         ["01", "provisioned", 1], ["01", "requested", 1], ["38", "requested", 1],
     ]  # fmt: skip
-    assert prov.bals_frame(db_with_ain_ehpad, ANIMATOR_01)["departement"].unique().tolist() == [
-        "01"
-    ]
+    assert provisioned_bals.bals_frame(db_with_ain_ehpad, ANIMATOR_01)[
+        "departement"
+    ].unique().tolist() == ["01"]
 
 
 # ----- dovecot backend on the real sandbox ----------------------------------------------------
@@ -326,7 +330,7 @@ def test_provisioned_bals_pass_their_round_trip_in_their_own_auth_mode(
     second = bal_tests.run_bal_test(db_with_ain_ehpad, ANIMATOR_01, settings, app.address)
     assert (first.outcome, second.outcome) == ("passed", "passed")
     assert steps[-1] == ("visible", "ok")
-    frame = prov.bals_frame(db_with_ain_ehpad, ANIMATOR_01)
+    frame = provisioned_bals.bals_frame(db_with_ain_ehpad, ANIMATOR_01)
     assert set(frame["statut"]) == {"test_passed"}
     history = bal_tests.history(db_with_ain_ehpad, ANIMATOR_01)
     assert history["adresse"].tolist() == [app.address, per.address]

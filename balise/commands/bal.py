@@ -1,5 +1,6 @@
 """``balise bal provision|import|template|test|list|confirm|disable|retry``: thin commands over
-``balise.services.provisioning``, ``bal_import`` and ``bal_tests``."""
+``balise.services.provisioning``, ``bal_lifecycle``, ``provisioned_bals``, ``bal_import`` and
+``bal_tests``."""
 
 from __future__ import annotations
 
@@ -186,15 +187,15 @@ def _result_line(result) -> str:
 @pass_context
 def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> None:
     """Lister les BAL provisionnées (celles qui ont du trafic réel passent « actives »)."""
-    from balise.services import provisioning as prov
+    from balise.services import bal_lifecycle, provisioned_bals
 
     engine = _store(ctx)
     # Bookkeeping from facts (real traffic seen by the poll), like the onboarding auto-advance:
     # done by the system whoever lists, so that a reader's list is up to date.
-    prov.activate_from_traffic(engine, SYSTEM)
-    frame = prov.bals_frame(engine, ctx.actor, list(departments) or None, status)
+    bal_lifecycle.activate_from_traffic(engine, SYSTEM)
+    frame = provisioned_bals.bals_frame(engine, ctx.actor, list(departments) or None, status)
     lines = [
-        f"{r.adresse}  {r.type}  {r.departement}  {prov.STATUSES[r.statut]}"
+        f"{r.adresse}  {r.type}  {r.departement}  {BAL_STATUSES[r.statut]}"
         for r in frame.itertuples()
     ]
     ctx.echo("\n".join(lines) or "Aucune BAL provisionnée.", {"bal": frame.to_dict("records")})
@@ -204,11 +205,11 @@ def _lifecycle(action_name: str, verb: str):
     @click.argument("address", metavar="ADRESSE")
     @pass_context
     def command(ctx: Context, address: str) -> None:
-        from balise.services import provisioning as prov
+        from balise.services import bal_lifecycle
 
-        action = getattr(prov, action_name)
+        action = getattr(bal_lifecycle, action_name)
         status = action(_store(ctx), ctx.actor, address)
-        ctx.echo(f"BAL {address} {verb} (statut : {prov.STATUSES[status].lower()}).")
+        ctx.echo(f"BAL {address} {verb} (statut : {BAL_STATUSES[status].lower()}).")
 
     return command
 

@@ -3,7 +3,7 @@
 Required fields depend on the BAL type (ANS TRE_R257 and the seed webinar); the address follows
 the operator's convention (``prenom.nom@domaine``, ``service@domaine``) on an allowed domain.
 Every problem is a French sentence naming the field. The "already exists" check needs the store:
-it lives in ``balise.services.provisioning`` and reuses :func:`address_taken_problem`.
+it lives in ``balise.services.bal_requests`` and reuses :func:`address_taken_problem`.
 """
 
 from __future__ import annotations

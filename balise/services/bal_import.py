@@ -13,12 +13,8 @@ from balise.mail.provision import Backend
 from balise.referentials.bal_sheet import read_sheet
 from balise.services import audit
 from balise.services.access import Actor
-from balise.services.provisioning import (
-    ProvisionReport,
-    authorise,
-    plan,
-    provision_many,
-)
+from balise.services.bal_requests import plan
+from balise.services.provisioning import ProvisionReport, authorise, provision_many
 
 
 @dataclass

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, insert
 from balise.config import Settings
 from balise.models import IngestAlert
 from balise.referentials.bal_rules import BalRequest
+from balise.services import bal_lifecycle, users, watched_mailboxes
 from balise.services import provisioning as prov
-from balise.services import users, watched_mailboxes
 from balise.services.access import SYSTEM, Actor
 from tests.support.adoption_seed import seed_small_adoption
 
@@ -36,7 +36,7 @@ def seed_two_departments(engine: Engine, settings: Settings) -> None:
     seed_small_adoption(engine)
     for address, dep in ((BAL38, "38"), (BAL69, "69")):
         prov.provision(engine, SYSTEM, settings, cab(address, dep))
-        prov.confirm(engine, SYSTEM, address)  # requested -> provisioned: testable
+        bal_lifecycle.confirm(engine, SYSTEM, address)  # requested -> provisioned: testable
         watch = watched_mailboxes.WatchRequest(address, dep, "127.0.0.1", 143,
                                       secret_ref=f"env:{ABSENT_SECRET}")  # fmt: skip
         watched_mailboxes.add_watched(engine, SYSTEM, watch, settings.secret_key)
