@@ -139,15 +139,15 @@ def audit_csv(actor: Actor, flt) -> bytes:
 
 
 def onboarding_move(actor: Actor, finess: str, stage: str, reason: str | None) -> None:
-    from balise.services import onboarding
+    from balise.services import onboarding_actions
 
-    onboarding.move(engine(), actor, finess, stage, reason)
+    onboarding_actions.move(engine(), actor, finess, stage, reason)
 
 
 def onboarding_plan(actor: Actor, finess: str, follow_up) -> None:
-    from balise.services import onboarding
+    from balise.services import onboarding_actions
 
-    onboarding.plan_follow_up(engine(), actor, finess, follow_up)
+    onboarding_actions.plan_follow_up(engine(), actor, finess, follow_up)
 
 
 def event_create(actor: Actor, event) -> int:

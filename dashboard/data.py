@@ -327,37 +327,37 @@ def audit_choices(marker: int, actor: Actor) -> dict[str, list[str]]:
 
 
 def animation_marker() -> str:
-    from balise.services import onboarding
+    from balise.services import onboarding_reads
 
-    return f"{data_marker()}|{bal_marker()}|{activity_marker()}|{onboarding.change_marker(engine())}"
+    return f"{data_marker()}|{bal_marker()}|{activity_marker()}|{onboarding_reads.change_marker(engine())}"
 
 
 @st.cache_data(show_spinner=False)
 def onboarding_board(marker: str, actor: Actor, department: str) -> pd.DataFrame:
-    from balise.services import onboarding
+    from balise.services import onboarding_reads
 
-    return onboarding.board(engine(), actor, department)
+    return onboarding_reads.board(engine(), actor, department)
 
 
 @st.cache_data(show_spinner=False)
 def onboarding_funnel(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
-    from balise.services import onboarding
+    from balise.services import onboarding_reads
 
-    return onboarding.funnel(engine(), actor, departments)
+    return onboarding_reads.funnel(engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
 def onboarding_overdue(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
-    from balise.services import onboarding
+    from balise.services import onboarding_reads
 
-    return onboarding.overdue(engine(), actor, departments)
+    return onboarding_reads.overdue(engine(), actor, departments)
 
 
 @st.cache_data(show_spinner=False)
 def onboarding_history(marker: str, actor: Actor, finess: str) -> pd.DataFrame:
-    from balise.services import onboarding
+    from balise.services import onboarding_reads
 
-    return onboarding.history(engine(), actor, finess)
+    return onboarding_reads.history(engine(), actor, finess)
 
 
 @st.cache_data(show_spinner=False)

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
-from balise.services import events, onboarding
+from balise.services import events, onboarding, onboarding_actions
 from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.streamlit import start_streamlit
@@ -28,7 +28,7 @@ def animation_dashboard(tmp_path_factory):
     upgrade(engine)
     seed_small_adoption(engine)
     onboarding.advance_from_facts(engine)  # as ingest does: a page view never advances
-    onboarding.plan_follow_up(engine, SYSTEM, "690000001", onboarding.FollowUp(
+    onboarding_actions.plan_follow_up(engine, SYSTEM, "690000001", onboarding_actions.FollowUp(
         "Rappeler la direction", date(2026, 1, 5), assigned_to="Noa Gabarit"))  # fmt: skip
     event_id = events.create_event(engine, SYSTEM, MIDI)
     events.import_attendance(engine, SYSTEM, event_id, SHEET_CSV, "midi.csv")

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from balise.db import make_engine, upgrade
 from balise.models import Establishment
-from balise.services import events, onboarding
+from balise.services import events, onboarding_actions
 from balise.services.access import SYSTEM
 from balise.services.events import EventInput
 from dashboard.navigation import PAGES
@@ -71,7 +71,7 @@ def _store(tmp: Path, demo: bool) -> dict[str, str]:
             )
         events.create_event(engine, SYSTEM, EventInput("Midi MSSanté", date(2026, 11, 5), "",
                                                        ("38", "69")))  # fmt: skip
-        onboarding.plan_follow_up(engine, SYSTEM, finess, onboarding.FollowUp(
+        onboarding_actions.plan_follow_up(engine, SYSTEM, finess, onboarding_actions.FollowUp(
             "Rappeler la direction", date(2026, 12, 3), assigned_to=None))  # fmt: skip
     engine.dispose()
     return env

@@ -20,6 +20,8 @@ from balise.models import (
     WatchedMailbox,
 )
 from balise.services import onboarding as ob
+from balise.services import onboarding_actions as ob_actions
+from balise.services import onboarding_reads as ob_reads
 from balise.services.access import SYSTEM, Actor
 from tests.support.adoption_seed import seed_small_adoption
 
@@ -147,17 +149,17 @@ def test_recent_activity_means_regular_use_and_stages_never_go_back(small_db):
     ob.advance_from_facts(small_db)
     assert stages(small_db)[E1] == "usage_regulier"
     # A manual stage above the facts is kept too.
-    ob.move(small_db, SYSTEM, E5, "bal_testee", "Test fait avec la structure")
+    ob_actions.move(small_db, SYSTEM, E5, "bal_testee", "Test fait avec la structure")
     ob.advance_from_facts(small_db)
     assert stages(small_db)[E5] == "bal_testee"
 
 
 def test_manual_moves_both_ways_with_history_and_audit(small_db):
-    ob.move(small_db, ISERE, E3, "contacte", "Appel à la directrice")
-    ob.move(small_db, ISERE, E3, "sensibilise")
-    ob.move(small_db, ISERE, E3, "contacte", "Erreur de saisie")  # the animator corrects
+    ob_actions.move(small_db, ISERE, E3, "contacte", "Appel à la directrice")
+    ob_actions.move(small_db, ISERE, E3, "sensibilise")
+    ob_actions.move(small_db, ISERE, E3, "contacte", "Erreur de saisie")  # the animator corrects
     assert stages(small_db)[E3] == "contacte"
-    history = ob.history(small_db, ISERE, E3)
+    history = ob_reads.history(small_db, ISERE, E3)
     assert list(
         zip(history["from_stage"], history["to_stage"], history["source"], strict=True)
     ) == [
@@ -173,22 +175,22 @@ def test_manual_moves_both_ways_with_history_and_audit(small_db):
     assert audit[0] == ("onboarding_move", E3, "ok", '{"de": "À contacter", "vers": "Contacté"}')
     assert len(audit) == 3
     with pytest.raises(ValidationError, match="Étape inconnue : signee"):
-        ob.move(small_db, ISERE, E3, "signee")
+        ob_actions.move(small_db, ISERE, E3, "signee")
     with pytest.raises(NotFoundError, match="La structure FINESS 389999999 n'existe pas"):
-        ob.move(small_db, ISERE, "389999999", "contacte")
+        ob_actions.move(small_db, ISERE, "389999999", "contacte")
 
 
 def test_another_department_is_refused_and_the_refusal_audited(small_db):
     with pytest.raises(PermissionDenied) as err:
-        ob.move(small_db, ISERE, E4, "contacte")
+        ob_actions.move(small_db, ISERE, E4, "contacte")
     assert str(err.value) == "Vous n'avez pas accès au département 69."
     with pytest.raises(PermissionDenied):
-        ob.plan_follow_up(small_db, ISERE, E4, ob.FollowUp(next_action="Relancer"))
+        ob_actions.plan_follow_up(small_db, ISERE, E4, ob_actions.FollowUp(next_action="Relancer"))
     manager = Actor("ars", "manager")
     with pytest.raises(PermissionDenied, match="Un chargé de programme consulte"):
-        ob.move(small_db, manager, E1, "contacte")
+        ob_actions.move(small_db, manager, E1, "contacte")
     with pytest.raises(PermissionDenied):
-        ob.board(small_db, ISERE, "69")
+        ob_reads.board(small_db, ISERE, "69")
     assert stages(small_db) == {}
     with small_db.connect() as conn:
         audit = conn.execute(
@@ -203,17 +205,19 @@ def test_another_department_is_refused_and_the_refusal_audited(small_db):
 
 def test_overdue_next_actions_and_equipped_but_silent_structures(small_db):
     ob.advance_from_facts(small_db)
-    ob.plan_follow_up(small_db, SYSTEM, E4, ob.FollowUp(
+    ob_actions.plan_follow_up(small_db, SYSTEM, E4, ob_actions.FollowUp(
         next_action="Rappeler la direction", next_action_on=TODAY - timedelta(days=2),
         notes="Intéressée par la BAL organisationnelle", assigned_to="Camille Exemple",
     ))  # fmt: skip
-    ob.plan_follow_up(small_db, SYSTEM, E3, ob.FollowUp("Envoyer la plaquette", TODAY))  # not late
+    ob_actions.plan_follow_up(
+        small_db, SYSTEM, E3, ob_actions.FollowUp("Envoyer la plaquette", TODAY)
+    )  # not late
     long_ago = datetime.combine(TODAY - timedelta(days=45), datetime.min.time())
     with small_db.begin() as conn:
         conn.execute(
             update(Onboarding).where(Onboarding.finess_et == E2).values(stage_since=long_ago)
         )
-    late = ob.overdue(small_db, SYSTEM, ["38", "69", "75"], today=TODAY)
+    late = ob_reads.overdue(small_db, SYSTEM, ["38", "69", "75"], today=TODAY)
     assert list(late["finess_et"]) == [E2, E4]  # oldest due date first
     assert late.loc[1, "reason"] == (
         f"Action prévue le {TODAY - timedelta(days=2):%d/%m/%Y} : Rappeler la direction"
@@ -221,15 +225,15 @@ def test_overdue_next_actions_and_equipped_but_silent_structures(small_db):
     assert late.loc[0, "reason"] == f"Équipée depuis le {long_ago:%d/%m/%Y}, sans usage régulier"
     assert late.loc[1, "assigned_to"] == "Camille Exemple"
     # An animator of Isère sees only Isère; regular use clears the silent structure.
-    assert list(ob.overdue(small_db, ISERE, None, today=TODAY)["finess_et"]) == [E2]
-    ob.move(small_db, ISERE, E2, "usage_regulier")
-    assert ob.overdue(small_db, ISERE, None, today=TODAY).empty
+    assert list(ob_reads.overdue(small_db, ISERE, None, today=TODAY)["finess_et"]) == [E2]
+    ob_actions.move(small_db, ISERE, E2, "usage_regulier")
+    assert ob_reads.overdue(small_db, ISERE, None, today=TODAY).empty
 
 
 def test_funnel_counts_every_stage_per_department(small_db):
     ob.advance_from_facts(small_db)
-    ob.move(small_db, SYSTEM, E3, "sensibilise")
-    funnel = ob.funnel(small_db, SYSTEM, ["38", "69"])
+    ob_actions.move(small_db, SYSTEM, E3, "sensibilise")
+    funnel = ob_reads.funnel(small_db, SYSTEM, ["38", "69"])
     counts = {(r.department, r.stage): r.structures for r in funnel.itertuples()}
     assert len(funnel) == 14  # 2 departments x 7 stages, zeros included
     assert counts[("38", "bal_creee")] == 2
@@ -238,7 +242,7 @@ def test_funnel_counts_every_stage_per_department(small_db):
     assert counts[("69", "bal_creee")] == 1
     assert sum(counts.values()) == 5  # the 5 ESMS of 38 and 69; the pharmacy is not one
     assert list(funnel["label"][:7]) == list(ob.STAGES.values())
-    board = ob.board(small_db, ISERE, "38")
+    board = ob_reads.board(small_db, ISERE, "38")
     assert list(zip(board["finess_et"], board["stage"], strict=True)) == [
         (E3, "sensibilise"), (E1, "bal_creee"), (E2, "bal_creee"),
     ]  # fmt: skip
@@ -260,7 +264,9 @@ def test_cli_advance_move_and_late(small_db, database_url):
     assert run("advance").stdout == "2 structure(s) avancée(s) d'après les faits.\n"  # 69 and 75
     moved = run("move", E3, "contacte", "--motif", "Appel")
     assert (moved.exit_code, moved.stdout) == (0, "Structure 380000003 : Contacté.\n")
-    ob.plan_follow_up(small_db, SYSTEM, E3, ob.FollowUp("Envoyer la plaquette", date(2026, 1, 5)))
+    ob_actions.plan_follow_up(
+        small_db, SYSTEM, E3, ob_actions.FollowUp("Envoyer la plaquette", date(2026, 1, 5))
+    )
     late = run("late", "--department", "38")
     assert late.stdout == (
         '05/01/2026  380000003  =HYPERLINK("http://x") EHPAD Le Chêne — '

@@ -20,9 +20,9 @@ from balise.cli import cli
 from balise.exports import Chart, Sheet, build_workbook
 from balise.models import DailyActivity, Establishment, WatchedMailbox
 from balise.referentials.departments import region_departments
-from balise.services import onboarding, pack, pack_animation
+from balise.services import onboarding, onboarding_actions, pack, pack_animation
 from balise.services.access import SYSTEM, Actor
-from balise.services.onboarding import FollowUp
+from balise.services.onboarding_actions import FollowUp
 from tests.support.libreoffice import (
     libreoffice_pdf,
     libreoffice_resaved,
@@ -45,11 +45,11 @@ def db_with_follow_up(empty_db):
     action planned for 05/01/2026 (late); a watched mailbox in the Rhône with 60 messages on
     10/11/2026; 150 more EHPAD in the Isère."""
     seed_programme(empty_db)
-    onboarding.move(empty_db, SYSTEM, E3, "contacte")
-    onboarding.move(empty_db, SYSTEM, E4, "sensibilise")
+    onboarding_actions.move(empty_db, SYSTEM, E3, "contacte")
+    onboarding_actions.move(empty_db, SYSTEM, E4, "sensibilise")
     for finess in (E3, E4):
         late = FollowUp("Rappeler la direction", date(2026, 1, 5), None, None)
-        onboarding.plan_follow_up(empty_db, SYSTEM, finess, late)
+        onboarding_actions.plan_follow_up(empty_db, SYSTEM, finess, late)
     extra = [{"finess_et": f"38100{i:04d}", "finess_ej": "380000100", "name": f"EHPAD n° {i}",
               "city": "GRENOBLE", "department": "38", "category_code": "500",
               "is_medico_social": True, "snapshot_id": 1} for i in range(EXTRA)]  # fmt: skip

@@ -101,9 +101,9 @@ def test_accompagnement_board_funnel_and_manual_move(animation_db):
 
 
 def test_accompagnement_lists_overdue_actions(animation_db):
-    from balise.services import onboarding
+    from balise.services import onboarding_actions
 
-    onboarding.plan_follow_up(animation_db, SYSTEM, E3, onboarding.FollowUp(
+    onboarding_actions.plan_follow_up(animation_db, SYSTEM, E3, onboarding_actions.FollowUp(
         "Rappeler la direction", date(2026, 1, 5), notes="Rappel", assigned_to="Sacha Témoin"))  # fmt: skip
     at = _open("accompagnement")
     late = next(d.value for d in at.dataframe if "Motif" in d.value.columns)

@@ -17,7 +17,7 @@ from balise.formatting import THIN
 from balise.models import Attendance, Event, Mailbox, OnboardingHistory
 from balise.referentials.indicator_catalogue import CatalogueError
 from balise.referentials.priority_weights import DEFAULT_FILE, parse_weights
-from balise.services import backtest, onboarding, priorities
+from balise.services import backtest, onboarding_actions, priorities
 from balise.services.access import SYSTEM
 from balise.services.outreach_signals import Moment, signals
 from tests.support.programme_seed import E3, E8, E9, SIRET_E9, seed_programme
@@ -78,7 +78,9 @@ def test_signals_at_a_snapshot_ignore_everything_that_came_later(db_with_program
 
 
 def test_a_follow_up_recorded_is_a_contact_from_its_time_on(db_with_programme):
-    onboarding.plan_follow_up(db_with_programme, SYSTEM, E9, onboarding.FollowUp("Appeler"))
+    onboarding_actions.plan_follow_up(
+        db_with_programme, SYSTEM, E9, onboarding_actions.FollowUp("Appeler")
+    )
     now = signals(db_with_programme, ("38",), Moment.now()).set_index("finess_et")
     assert not pd.isna(now.loc[E9, "last_contact"])
     past = signals(db_with_programme, ("38",), Moment(None, datetime(2026, 1, 1)))

@@ -51,10 +51,13 @@ def move(ctx: Context, finess: str, stage: str, reason: str | None) -> None:
     """Mettre la structure FINESS à l'ÉTAPE : a_contacter, contacte, sensibilise, bal_demandee,
     bal_creee, bal_testee ou usage_regulier."""
     from balise.db import engine_for
-    from balise.services import onboarding as ob
+    from balise.services import onboarding_actions
+    from balise.services.onboarding import STAGES
 
-    ob.move(engine_for(ctx.settings.resolved_database_url()), ctx.actor, finess, stage, reason)
-    ctx.echo(f"Structure {finess} : {ob.STAGES[stage]}.", {"finess": finess, "stage": stage})
+    onboarding_actions.move(
+        engine_for(ctx.settings.resolved_database_url()), ctx.actor, finess, stage, reason
+    )
+    ctx.echo(f"Structure {finess} : {STAGES[stage]}.", {"finess": finess, "stage": stage})
 
 
 @requires("read", departments="departments")
@@ -64,10 +67,10 @@ def move(ctx: Context, finess: str, stage: str, reason: str | None) -> None:
 def late(ctx: Context, departments: tuple[str, ...]) -> None:
     """Lister les structures à relancer."""
     from balise.db import engine_for
-    from balise.services import onboarding as ob
+    from balise.services import onboarding_reads
 
     engine = engine_for(ctx.settings.resolved_database_url())
-    df = ob.overdue(engine, ctx.actor, departments or None)
+    df = onboarding_reads.overdue(engine, ctx.actor, departments or None)
     lines = [f"{fr_date(r.due)}  {r.finess_et}  {r.name} — {r.reason}" for r in df.itertuples()]
     summary = "\n".join([*lines, f"{len(df)} structure(s) à relancer."])
     ctx.echo(

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from balise.exports import Chart, Section, Sheet
 from balise.formatting import fr_count, fr_decimal, fr_int, fr_month
-from balise.services import onboarding, usage_peers
+from balise.services import onboarding, onboarding_reads, usage_peers
 from balise.services.access import Actor
 from balise.services.labels import category_label, department_label
 
@@ -27,7 +27,7 @@ SHOWN_MAILBOXES = 15  # bars a slide can show: the busiest watched mailboxes
 
 
 def _funnel_table(engine: Engine, actor: Actor, departments: tuple[str, ...] | None):
-    funnel = onboarding.funnel(engine, actor, departments)
+    funnel = onboarding_reads.funnel(engine, actor, departments)
     by_stage = funnel.pivot_table(
         index="stage", columns="department", values="structures", aggfunc="sum", sort=False
     ).reindex(list(onboarding.STAGES), fill_value=0)
@@ -42,7 +42,7 @@ def _funnel_table(engine: Engine, actor: Actor, departments: tuple[str, ...] | N
 
 
 def _late_table(engine: Engine, actor: Actor, departments: tuple[str, ...] | None):
-    late = onboarding.overdue(engine, actor, departments)
+    late = onboarding_reads.overdue(engine, actor, departments)
     return pd.DataFrame({
         "Échéance": late["due"], "Structure": late["name"], "FINESS": late["finess_et"],
         "Département": late["department"].map(department_label),

@@ -9,7 +9,8 @@ import streamlit as st
 
 from balise.formatting import MISSING, fr_int
 from balise.services.labels import category_label, department_label
-from balise.services.onboarding import STAGES, FollowUp
+from balise.services.onboarding import STAGES
+from balise.services.onboarding_actions import FollowUp
 from dashboard import actions, charts, data, tables
 from dashboard.markdown import plain
 from dashboard.programme_blocks import priorities_block
