@@ -464,7 +464,7 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
     """Replace the establishments of the selected departments with the file's (and, from a
     FiNESS+ file, its legal entities, inactive establishments and groupings)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    extras, points = finess_plus.Extras(), {}
+    extras, points = finess_plus.Extras(), load_points.Points()
     tapped = load_points.collect(finess_plus.collect(chunks, extras), points)
     new = _new_establishments(result, tapped)
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:

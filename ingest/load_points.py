@@ -12,18 +12,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+import pyarrow as pa
 from sqlalchemy import Connection
 
 from ingest.sources.rows import Chunk, EstablishmentPoint
 from ingest.staging import insert_rows
 
 
-def collect(chunks: Iterable[Chunk], points: dict[str, EstablishmentPoint]) -> Iterator[Chunk]:
-    """``chunks`` unchanged, their points kept in ``points`` (the first line of a number wins,
-    as for the establishments)."""
+class Points:
+    """The points of a file, kept compact (Arrow arrays, not a Python object per point: a
+    national file has a hundred thousand) until the establishments are written."""
+
+    def __init__(self) -> None:
+        self._batches: list[pa.RecordBatch] = []
+
+    def add(self, points: list[EstablishmentPoint]) -> None:
+        if points:
+            columns = zip(*points, strict=True)
+            self._batches.append(pa.RecordBatch.from_arrays(
+                [pa.array(c, t) for c, t in zip(columns, _TYPES, strict=True)], names=_NAMES
+            ))  # fmt: skip
+
+    def first_of_each(self) -> pa.Table:
+        """One point per number: its first line's (as for the establishments)."""
+        table = pa.Table.from_batches(self._batches, _SCHEMA)
+        table = table.sort_by("line")
+        _, first = np.unique(table.column("finess_et").to_numpy(), return_index=True)
+        return table.take(pa.array(first)).drop_columns("line")
+
+
+_NAMES = list(EstablishmentPoint._fields)
+_TYPES = [pa.int64(), pa.string(), pa.float64(), pa.float64()]
+_SCHEMA = pa.schema(list(zip(_NAMES, _TYPES, strict=True)))
+
+
+def collect(chunks: Iterable[Chunk], points: Points) -> Iterator[Chunk]:
+    """``chunks`` unchanged, their points kept in ``points``."""
     for chunk in chunks:
-        for point in chunk.points:
-            points.setdefault(point.finess_et, point)
+        points.add(chunk.points)
         yield chunk
 
 
@@ -41,9 +68,10 @@ def keep_earlier_points(conn: Connection) -> None:
     )
 
 
-def write_points(conn: Connection, points: dict[str, EstablishmentPoint]) -> int:
+def write_points(conn: Connection, points: Points) -> int:
     """Set the file's points on its establishments; returns how many were set."""
-    if not points:
+    table = points.first_of_each()
+    if not table.num_rows:
         return 0
     on_commit = "" if conn.dialect.name == "sqlite" else " ON COMMIT DROP"
     conn.exec_driver_sql("DROP TABLE IF EXISTS stage_points")
@@ -51,7 +79,7 @@ def write_points(conn: Connection, points: dict[str, EstablishmentPoint]) -> int
         "CREATE TEMP TABLE stage_points (finess_et VARCHAR(9) PRIMARY KEY, latitude FLOAT, "
         f"longitude FLOAT){on_commit}"
     )
-    rows = ((p.finess_et, p.latitude, p.longitude) for p in points.values())
+    rows = zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True)
     insert_rows(conn, "stage_points", ["finess_et", "latitude", "longitude"], rows)
     return conn.exec_driver_sql(
         "UPDATE establishments SET "

@@ -65,10 +65,12 @@ class Places:
 
     departments: dict[str, str] = field(default_factory=dict)
     geo: GeoStats = field(default_factory=GeoStats)
+    _codes: dict[str, str] = field(default_factory=dict)  # one string per department code
 
     def remember(self, finess: list[str], departments: list[str]) -> None:
+        codes = self._codes
         for number, department in zip(finess, departments, strict=True):
-            self.departments.setdefault(number, department)
+            self.departments.setdefault(number, codes.setdefault(department, department))
 
 
 def is_lambert93(source: str) -> bool:
