@@ -61,16 +61,56 @@ _LAMBERT = ("LAMBERT_93", "LAMBERT-93", "LAMBERT 93", "EPSG:2154")
 @dataclass
 class Places:
     """What the geolocalisation lines need from the structureet lines before them: the
-    department of each establishment kept (first line of a number), and the counts."""
+    department of each establishment kept (first line of a number), and the counts.
 
-    departments: dict[str, str] = field(default_factory=dict)
+    Held as sorted integer arrays (the FINESS number read in base 36, so 2A/2B fit; the
+    department as an index into ``_codes``), not a dict of 100 000 strings: a national file
+    must stay under the ingest's 250 MB peak."""
+
     geo: GeoStats = field(default_factory=GeoStats)
-    _codes: dict[str, str] = field(default_factory=dict)  # one string per department code
+    _codes: dict[str, int] = field(default_factory=dict)
+    _keys: list[np.ndarray] = field(default_factory=list)
+    _deps: list[np.ndarray] = field(default_factory=list)
+    _pending: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
+    _table: tuple[np.ndarray, np.ndarray] | None = None
 
     def remember(self, finess: list[str], departments: list[str]) -> None:
-        codes = self._codes
-        for number, department in zip(finess, departments, strict=True):
-            self.departments.setdefault(number, codes.setdefault(department, department))
+        keys, deps = self._pending
+        keys += [int(number, 36) for number in finess]
+        deps += [self._codes.setdefault(d, len(self._codes)) for d in departments]
+        if len(keys) >= _FLUSH:
+            self._flush()
+
+    def departments_of(self, finess: list[str]) -> list[str | None]:
+        """The department of each number, None for an establishment the file did not keep."""
+        uniq, deps = self._lookup_table()
+        if not len(uniq) or not finess:
+            return [None] * len(finess)
+        asked = np.array([int(number, 36) for number in finess], dtype=np.int64)
+        at = np.minimum(np.searchsorted(uniq, asked), len(uniq) - 1)
+        names = list(self._codes)
+        return [names[d] if hit else None
+                for hit, d in zip((uniq[at] == asked).tolist(), deps[at].tolist(), strict=True)]  # fmt: skip
+
+    def _flush(self) -> None:
+        keys, deps = self._pending
+        if keys:
+            self._keys.append(np.array(keys, dtype=np.int64))
+            self._deps.append(np.array(deps, dtype=np.int16))
+            self._pending, self._table = ([], []), None
+
+    def _lookup_table(self) -> tuple[np.ndarray, np.ndarray]:
+        self._flush()
+        if self._table is None:
+            keys = np.concatenate(self._keys) if self._keys else np.zeros(0, np.int64)
+            deps = np.concatenate(self._deps) if self._deps else np.zeros(0, np.int16)
+            uniq, first = np.unique(keys, return_index=True)  # first line of a number wins
+            self._keys, self._deps = [uniq], [deps[first]]
+            self._table = (uniq, deps[first])
+        return self._table
+
+
+_FLUSH = 65_536
 
 
 def is_lambert93(source: str) -> bool:
@@ -134,7 +174,8 @@ def checked_points(
     """(line, finess, x, y, sourcecoordet) of well-formed lines -> the points inside their
     territory. Lines of an establishment the file did not keep (another department, rejected)
     are skipped; other systems than Lambert-93 and points out of the territory are counted."""
-    known = [(r, places.departments[r[1]]) for r in rows if r[1] in places.departments]
+    departments = places.departments_of([r[1] for r in rows])
+    known = [(r, d) for r, d in zip(rows, departments, strict=True) if d is not None]
     lambert = [(r, d) for r, d in known if is_lambert93(r[4])]
     places.geo.counts[OTHER_SYSTEM] += len(known) - len(lambert)
     if not lambert:
