@@ -78,7 +78,7 @@ def export() -> None:
 
 @requires("read", departments="departments")
 @export.command("xlsx")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", metavar="SORTIE", type=click.Path(dir_okay=False, path_type=Path))
 @department_option
 @pass_context
 def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
@@ -104,7 +104,7 @@ def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
 
 @requires("read", departments="departments")
 @export.command("csv")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", metavar="SORTIE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--table", type=click.Choice(PACK_TABLES), default="departements", show_default=True,
     help="Tableau à exporter.",
