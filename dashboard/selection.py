@@ -78,7 +78,7 @@ def read_address(actor: Actor) -> None:
     for and may not be shown."""
     values = st.query_params.get_all(ADDRESS_PARAM)
     raw = ",".join(values)
-    if not values or raw == st.session_state.get(ADDRESS_SEEN_KEY):
+    if not raw.strip(", ") or raw == st.session_state.get(ADDRESS_SEEN_KEY):
         return
     st.session_state[ADDRESS_SEEN_KEY] = raw
     asked = parse_address(values, options(actor))
@@ -106,7 +106,9 @@ def write_address(departments: Sequence[str]) -> None:
     """Put the selection in the page address (only when it changed: each write is a message to
     the browser)."""
     value = ",".join(departments)
-    if st.query_params.get_all(ADDRESS_PARAM) != [value]:
+    if not value:  # an account without departments: nothing to keep, no empty parameter
+        st.query_params.pop(ADDRESS_PARAM, None)
+    elif st.query_params.get_all(ADDRESS_PARAM) != [value]:
         st.query_params[ADDRESS_PARAM] = value
     st.session_state[ADDRESS_SEEN_KEY] = value
 

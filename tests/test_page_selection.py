@@ -174,3 +174,12 @@ def test_the_follow_up_tab_drops_a_structure_outside_the_selection(region_84):
     assert at.selectbox(key="ob_dep").value == "38"
     assert at.selectbox(key="ob_structure").value is None
     assert not any(m.value.startswith("Étape actuelle") for m in _ok(at).markdown)
+
+
+def test_an_account_without_departments_gets_no_empty_parameter(
+    db_with_small_adoption, monkeypatch
+):
+    nobody = Actor("anim", "animator", ())
+    at = _ok(app_as(db_with_small_adoption, monkeypatch, nobody, query_params={"departements": ""}))
+    assert "departements" not in at.query_params and not at.sidebar.info
+    assert at.info[0].value == "Choisissez au moins un département dans la barre latérale."
