@@ -5,19 +5,16 @@ tests/artifacts/."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from tests.support.adoption_seed import seed_small_adoption
-from tests.support.browser import chromium
 from tests.support.streamlit import start_streamlit
+from tests.test_browser import browser, page, shoot  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture
@@ -33,28 +30,21 @@ def dashboard(tmp_path):
     server.stop()
 
 
-@pytest.fixture
-def page(dashboard):
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1400, "height": 1600}, locale="fr-FR")
-        yield context.new_page()
-
-
-def _settled(page, heading: str, metric: str, value: str) -> None:
+def _settled(pg, heading: str, metric: str, value: str) -> None:
     """The page has run to its end and shows ``metric`` = ``value``."""
-    page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
-    box = page.locator('[data-testid="stMetric"]').filter(has_text=metric).first
+    pg.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+    box = pg.locator('[data-testid="stMetric"]').filter(has_text=metric).first
     expect(box.locator('[data-testid="stMetricValue"]')).to_have_text(value, timeout=30_000)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+    pg.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
 
 
-def _chips(page) -> list[str]:
-    sidebar = page.locator('[data-testid="stSidebar"]')
+def _chips(pg) -> list[str]:
+    sidebar = pg.locator('[data-testid="stSidebar"]')
     chips = sidebar.locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]')
     return [c.get_attribute("aria-label") for c in chips.all()]
 
 
-def test_the_selection_survives_page_switches_and_a_reload(dashboard, page):
+def test_the_selection_survives_page_switches_and_a_reload(dashboard, page):  # noqa: F811
     page.goto(dashboard.url)
     _settled(page, "Vue régionale", "ESMS suivis", "5")
     expect(page).to_have_url(re.compile(r"\?departements=38%2C69$"), timeout=30_000)
@@ -75,5 +65,4 @@ def test_the_selection_survives_page_switches_and_a_reload(dashboard, page):
     _settled(page, "Département", "Structures affichées", "3")
     assert _chips(page) == ["38 – Isère"]
     expect(page).to_have_url(re.compile(r"/departement\?departements=38$"))
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "selection-apres-rechargement.png"), full_page=True)
+    shoot(page, "selection-apres-rechargement")
