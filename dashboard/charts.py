@@ -3,6 +3,7 @@ palette (Okabe-Ito for categories, Cividis for the share), numbers written by ba
 
 from __future__ import annotations
 
+import html
 import math
 
 import pandas as pd
@@ -298,6 +299,98 @@ def status_bars(df: pd.DataFrame) -> go.Figure:
         "Nombre d'ESMS",
         height=360,
     )
+
+
+# --- the Département page's map of structures ---------------------------------------------
+# Up to ten categories get a symbol of their own; beyond, symbols repeat (the hover names the
+# category). Colour says equipped or not, as on the status bars.
+CATEGORY_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "star",
+                    "triangle-down", "pentagon", "hexagon"]  # fmt: skip
+STATUS_TRACES = {True: ("equipped", "Équipés", OKABE_ITO[2]),
+                 False: ("not_equipped", "Non équipés", OKABE_ITO[1])}  # fmt: skip
+
+
+def _outline_trace(geojson: dict, departments: set[str]) -> go.Scatter | None:
+    """The selected departments' boundaries as one grey line trace (no tile, no CDN)."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for feature in geojson["features"]:
+        if feature["properties"]["code"] in departments:
+            for ring in _rings(feature["geometry"]):
+                xs += [p[0] for p in ring] + [None]
+                ys += [p[1] for p in ring] + [None]
+    if not xs:
+        return None
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", fill="toself", fillcolor="#F2F2F2", name="Limites",
+        line={"color": "#9A9A9A", "width": 1}, hoverinfo="skip", showlegend=False,
+    )  # fmt: skip
+
+
+def _point_hover(df: pd.DataFrame) -> list[str]:
+    labels = {c: html.escape(category_label(c)) for c in df["category_code"].unique()}
+    columns = ("name", "category_code", "city", "department", "finess_et", "equipped")
+    return [
+        f"<b>{html.escape(name)}</b><br>{labels[category]}<br>{html.escape(city or '')} "
+        f"({department}) · FINESS {finess}<br>{'Équipé' if equipped else 'Non équipé'}"
+        " · cliquer pour ouvrir la fiche"
+        # Plain lists: iterating pandas' Arrow-backed strings one by one is slow.
+        for name, category, city, department, finess, equipped in zip(
+            *(df[c].tolist() for c in columns), strict=True
+        )
+    ]
+
+
+def structure_map(points: pd.DataFrame, geojson: dict | None, departments) -> go.Figure:
+    """ESMS as points on their departments' outline: colour = equipped or not, symbol =
+    category; each point carries its FINESS number (``customdata``) for :func:`clicked_finess`.
+    Plain lon/lat axes, as the regional map: nothing is fetched from a map server. One trace
+    per status and category (``legendgroup`` "equipped" / "not_equipped"), each with one
+    symbol: plotly checks a per-point symbol array point by point (seconds for a region)."""
+    fig = go.Figure()
+    outline = _outline_trace(geojson, set(departments)) if geojson else None
+    if outline is not None:
+        fig.add_trace(outline)
+    categories = sorted(points["category_code"].unique())
+    symbols = {c: CATEGORY_SYMBOLS[i % len(CATEGORY_SYMBOLS)] for i, c in enumerate(categories)}
+    for equipped, (group, label, colour) in STATUS_TRACES.items():
+        status = points[points["equipped"] == equipped]
+        for n, (code, part) in enumerate(status.groupby("category_code", sort=True)):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["longitude"], y=part["latitude"], mode="markers",
+                    name=f"{label} ({fr_int(len(status))})", legendgroup=group, showlegend=n == 0,
+                    customdata=part["finess_et"].tolist(),
+                    marker={"color": colour, "size": 11, "symbol": symbols[code],
+                            "line": {"color": "white", "width": 1}},
+                    text=_point_hover(part), hovertemplate="%{text}<extra></extra>",
+                )
+            )  # fmt: skip
+    for code, symbol in symbols.items():  # legend only: which symbol is which category
+        fig.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", name=category_label(code),
+                marker={"symbol": symbol, "color": "#777777", "size": 10}, hoverinfo="skip",
+                legendgroup="categories", legendgrouptitle_text="Catégories",
+            )
+        )  # fmt: skip
+    fig.update_xaxes(visible=False)
+    middle = points["latitude"].mean() if len(points) else 46.5
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1 / math.cos(math.radians(middle)))
+    fig.update_layout(plot_bgcolor="white")
+    return _layout(fig, "Les ESMS sur la carte (cliquer sur un point ouvre sa fiche)", height=560)
+
+
+def clicked_finess(selection) -> str | None:
+    """The FINESS number of the point clicked on :func:`structure_map` (Streamlit's selection
+    state: ``points`` with their ``customdata``), None when nothing is selected."""
+    for point in (selection or {}).get("points", []):
+        value = point.get("customdata")
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 # --- mailbox activity ----------------------------------------------------------------------

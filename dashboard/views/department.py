@@ -6,7 +6,7 @@ import streamlit as st
 from balise.formatting import fr_int, fr_percent
 from balise.services.labels import category_label
 from balise.services.structures import STRUCTURE_COLUMNS, StructureFilter
-from dashboard import charts, data, tables
+from dashboard import charts, data, store, tables
 from dashboard.navigation import page_path
 from dashboard.shell import page_context
 
@@ -57,8 +57,28 @@ def _open(finess: str) -> None:
     st.switch_page(page_path("structure"))
 
 
+def _structure_map() -> None:
+    """The listed ESMS where FINESS places them; a click on a point opens its sheet."""
+    placed = data.structure_points(ctx.marker, ctx.actor, ctx.departments, flt)
+    if placed.unplaced:
+        n = fr_int(placed.unplaced)
+        st.caption(f"{n} ESMS sans coordonnées ne sont pas placés sur la carte."
+                   if placed.unplaced > 1 else "1 ESMS sans coordonnées n'est pas placé sur la carte.")  # fmt: skip
+    if placed.points.empty:
+        st.info("Aucun ESMS de cette liste n'a de coordonnées : le flux FiNESS+ les donne "
+                "(`balise ingest finess` sur un fichier JSON), le fichier FINESS historique non.")  # fmt: skip
+        return
+    geojson = data.boundaries(store.settings().geojson)
+    figure = charts.structure_map(placed.points, geojson, ctx.departments)
+    clicked = st.plotly_chart(figure, key="structures_map", on_select="rerun",
+                              selection_mode="points")  # fmt: skip
+    if finess := charts.clicked_finess(clicked.selection if clicked else None):
+        _open(finess)
+
+
 if event and event.selection.rows:
     _open(df.iloc[event.selection.rows[0]]["finess_et"])
+_structure_map()
 labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in df.itertuples()}
 pick = st.selectbox(
     "Ouvrir la fiche d'une structure", list(labels), format_func=labels.get, key="dep_pick"

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from balise.errors import BaliseError
-from balise.services.pack import TABLES
+from balise.services.pack import TABLES, file_name
 from dashboard import actions, charts, data
 from dashboard.shell import page_context
 
@@ -37,7 +37,7 @@ if st.button("Préparer le pack webinaire", type="primary", key="build_pack"):
 ready = st.session_state.get("pack")
 if ready and ready[0] == ctx.departments:
     st.download_button(
-        "Télécharger le pack (xlsx)", ready[1], file_name="balise-pack-webinaire.xlsx",
+        "Télécharger le pack (xlsx)", ready[1], file_name=file_name(ready[0]),
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="download_pack",
     )  # fmt: skip
 

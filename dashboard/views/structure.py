@@ -10,6 +10,7 @@ from balise.services.structures import StructureFilter
 from dashboard import actions, charts, data, tables
 from dashboard.selection import structure_in_selection
 from dashboard.shell import page_context
+from dashboard.structure_picker import link_with_structure
 
 ctx = page_context("Structure")
 if "finess" in st.query_params:
@@ -47,6 +48,12 @@ st.markdown(
     f"**Catégorie** {category_label(ident['category_code'])} ({ident['category_label'] or ident['category_code']})  \n"
     f"**Adresse** {address or '—'} · **Département** {department_label(ident['department'])}"
 )
+if data.may_act_on_bals(ctx.actor, ident["department"]):
+    provision, test, _ = st.columns([1, 1, 3])
+    with provision:
+        link_with_structure("provisionner", "Provisionner une BAL", ":material/person_add:", finess)
+    with test:
+        link_with_structure("tester", "Tester ses BAL", ":material/fact_check:", finess)
 refs = data.referents((ident["department"],))
 if not refs.empty:
     people = " · ".join(
