@@ -9,7 +9,7 @@ French warning, never shown), and becomes the selection."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import streamlit as st
@@ -177,15 +177,3 @@ def picker(actor: Actor) -> tuple[str, ...]:
     chosen = current(actor)
     write_address(chosen)
     return chosen
-
-
-def structure_in_selection(finess: str | None, listed: Collection[str]) -> str | None:
-    """The structure a page was showing, kept only while it is in the selected departments'
-    list; otherwise a French note and None (the page offers its list again)."""
-    if finess and finess not in listed:
-        st.info(
-            "La structure affichée jusqu'ici n'est pas dans les départements sélectionnés : "
-            "choisissez-en une dans la liste, ou ajoutez son département à la sélection."
-        )
-        return None
-    return finess

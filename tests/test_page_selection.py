@@ -144,7 +144,10 @@ def test_the_structure_page_drops_a_structure_outside_the_selection(region_84):
     at.switch_page("views/structure.py").run()
     assert at.header[0].value == "EHPAD Les Tilleuls"
     at.sidebar.selectbox(key="_departments_only").set_value("69").run()
-    assert "n'est pas dans les départements sélectionnés" in _ok(at).info[0].value
+    assert [w.value for w in _ok(at).main.warning][-1] == (
+        "EHPAD Les Tilleuls (FINESS 380000001) est dans le département 38 – Isère, hors de la "
+        "sélection : ajoutez ce département dans la barre latérale pour la choisir."
+    )
     assert at.header[0].value != "EHPAD Les Tilleuls"
     assert at.selectbox(key="structure_pick").options == [
         "EHPAD Bellecour (690000002)", "IME Les Cèdres (690000001)",
@@ -154,9 +157,14 @@ def test_the_structure_page_drops_a_structure_outside_the_selection(region_84):
 def test_a_structure_link_outside_the_linked_departments_is_not_shown(region_84):
     at = _ok(open_page(query_params={"departements": "69", "finess": "380000001"}))
     at.switch_page("views/structure.py").run()
-    assert "n'est pas dans les départements sélectionnés" in _ok(at).info[0].value
+    assert [w.value for w in _ok(at).main.warning][-1] == (
+        "EHPAD Les Tilleuls (FINESS 380000001) est dans le département 38 – Isère, hors de la "
+        "sélection : ajoutez ce département dans la barre latérale pour la choisir."
+    )
     assert at.header[0].value != "EHPAD Les Tilleuls" and "finess" not in at.query_params
     assert at.session_state["structure"] != "380000001"
+    at.run()  # said once: the structure is no longer asked for
+    assert not any("hors de la sélection" in w.value for w in at.warning)
 
 
 def test_address_codes_are_read_as_the_referential_writes_them():

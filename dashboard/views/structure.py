@@ -8,18 +8,18 @@ from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.structures import StructureFilter
 from dashboard import actions, charts, data, tables
-from dashboard.selection import structure_in_selection
 from dashboard.shell import page_context
-from dashboard.structure_picker import link_with_structure
+from dashboard.structure_picker import explain_outside, link_with_structure
 
 ctx = page_context("Structure")
 if "finess" in st.query_params:
     st.session_state["structure"] = st.query_params["finess"]
 listing = data.structure_list(ctx.marker, ctx.actor, ctx.departments, StructureFilter())
 labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in listing.itertuples()}
-current = structure_in_selection(st.session_state.get("structure"), labels)
-if current is None:  # a structure outside the selection is not kept, nor its link
-    st.session_state.pop("structure", None)
+current = st.session_state.get("structure")
+if current and current not in labels:  # outside the selection: said why, then not kept
+    explain_outside(ctx.actor, current, "structure")
+    current = st.session_state["structure"] = None
     st.query_params.pop("finess", None)
 if not labels:
     st.info(
