@@ -70,7 +70,7 @@ def _fields(current: dict, key: str) -> dict:
     )  # fmt: skip
     values["tls_mode"] = left.selectbox(
         "TLS de l'IMAP", TLS_MODES, TLS_MODES.index(current.get("tls_mode", "starttls")),
-        format_func=TLS_LABELS.get, key=f"{key}_tls_mode",
+        format_func=TLS_LABELS.get, key=f"{key}_tls_mode", placeholder="Choisir…",
     )  # fmt: skip
     values["smtp_host"] = right.text_input(
         "Serveur d'envoi (SMTP)", current.get("smtp_host", ""),
@@ -84,6 +84,7 @@ def _fields(current: dict, key: str) -> dict:
     values["smtp_tls_mode"] = right.selectbox(
         "TLS de l'envoi", smtp_modes, smtp_modes.index(current.get("smtp_tls_mode", "")),
         format_func=lambda m: TLS_LABELS.get(m, "comme l'IMAP"), key=f"{key}_smtp_tls_mode",
+        placeholder="Choisir…",
     )  # fmt: skip
     return values
 
@@ -112,7 +113,7 @@ def _identity(current: dict, address: str, key: str, reference: bool = False) ->
     )  # fmt: skip
     values["auth_mode"] = left.selectbox(
         "Authentification", AUTH_MODES, AUTH_MODES.index(current.get("auth_mode", "password")),
-        format_func=AUTH_LABELS.get, key=f"{key}_auth_mode",
+        format_func=AUTH_LABELS.get, key=f"{key}_auth_mode", placeholder="Choisir…",
     )  # fmt: skip
     values |= _secret(right, current, key, reference)
     values["ca_bundle"] = right.text_input(
@@ -179,7 +180,7 @@ def watch_mailbox_form(
     address = left.text_input("Adresse de la boîte", placeholder="accueil@ehpad.mssante.fr",
                               key=f"{key}_address").strip().lower()  # fmt: skip
     department = right.selectbox("Département", allowed, format_func=department_label,
-                                 key=f"{key}_department")  # fmt: skip
+                                 key=f"{key}_department", placeholder="Choisir…")  # fmt: skip
     values = _fields({}, key) | _identity({}, address, key, reference=True)
 
     def _watch() -> None:

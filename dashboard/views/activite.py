@@ -117,7 +117,9 @@ def _poll_now(address: str) -> None:
 pollable = status[status["department"].isin(watchable(ctx.actor, ctx.departments))]
 if not pollable.empty:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    picked = left.selectbox("Boîte à relever", pollable["address"], key="poll_pick")
+    picked = left.selectbox(
+        "Boîte à relever", pollable["address"], key="poll_pick", placeholder="Choisir…"
+    )
     if right.button("Relever maintenant", key="poll_now"):
         act(partial(_poll_now, picked), "", key="watch_done")
 

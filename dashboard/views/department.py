@@ -6,7 +6,7 @@ import streamlit as st
 from balise.formatting import fr_int, fr_percent
 from balise.services.labels import category_label
 from balise.services.structures import STRUCTURE_COLUMNS, StructureFilter
-from dashboard import charts, data, store, tables
+from dashboard import charts, data, maps, store, tables
 from dashboard.navigation import page_path
 from dashboard.shell import page_context
 
@@ -23,15 +23,23 @@ cats = data.coverage(ctx.marker, ctx.actor, ctx.departments, by="category_code")
 ].tolist()
 f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
 chosen_cats = f1.multiselect(
-    "Catégorie", cats, format_func=category_label, key="dep_categories", placeholder="Toutes"
+    "Catégorie",
+    cats,
+    format_func=category_label,
+    key="dep_categories",
+    placeholder="Toutes",
+    select_all=False,
 )
 chosen_cities = f2.multiselect(
     "Commune",
     data.cities(ctx.marker, ctx.actor, ctx.departments),
     key="dep_cities",
     placeholder="Toutes",
+    select_all=False,
 )
-status = f3.selectbox("Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status")
+status = f3.selectbox(
+    "Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status", placeholder="Choisir…"
+)
 search = f4.text_input("Recherche (nom ou FINESS)", key="dep_search")
 flt = StructureFilter(tuple(chosen_cats), tuple(chosen_cities), status, search)
 df = data.structure_list(ctx.marker, ctx.actor, ctx.departments, flt)
@@ -69,10 +77,10 @@ def _structure_map() -> None:
                 "(`balise ingest finess` sur un fichier JSON), le fichier FINESS historique non.")  # fmt: skip
         return
     geojson = data.boundaries(store.settings().geojson)
-    figure = charts.structure_map(placed.points, geojson, ctx.departments)
+    figure = maps.structure_map(placed.points, geojson, ctx.departments)
     clicked = st.plotly_chart(figure, key="structures_map", on_select="rerun",
                               selection_mode="points")  # fmt: skip
-    if finess := charts.clicked_finess(clicked.selection if clicked else None):
+    if finess := maps.clicked_finess(clicked.selection if clicked else None):
         _open(finess)
 
 
@@ -81,7 +89,11 @@ if event and event.selection.rows:
 _structure_map()
 labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in df.itertuples()}
 pick = st.selectbox(
-    "Ouvrir la fiche d'une structure", list(labels), format_func=labels.get, key="dep_pick"
+    "Ouvrir la fiche d'une structure",
+    list(labels),
+    format_func=labels.get,
+    key="dep_pick",
+    placeholder="Choisir…",
 )
 if st.button("Ouvrir la fiche", key="dep_open"):
     _open(pick)

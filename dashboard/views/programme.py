@@ -31,9 +31,11 @@ if not years:
     st.stop()
 left, right = st.columns(2)
 month = left.selectbox("Mois de référence", _months(data.default_month()),
-                       format_func=fr_month, key="prog_month")  # fmt: skip
+                       format_func=fr_month, key="prog_month",
+                       placeholder="Choisir…")  # fmt: skip
 year = right.selectbox("Campagne", years[::-1], key="prog_year",
-                       index=years[::-1].index(month.year) if month.year in years else 0)  # fmt: skip
+                       index=years[::-1].index(month.year) if month.year in years else 0,
+                       placeholder="Choisir…")  # fmt: skip
 try:
     report = data.indicator_report(marker, ctx.actor, ctx.departments, year, month)
 except PermissionDenied:
@@ -58,9 +60,9 @@ with indicators_tab:
     by_id = {i.id: i for i in report.catalogue.indicators}
     c1, c2 = st.columns(2)
     chosen = c1.selectbox("Indicateur", list(by_id), format_func=lambda i: by_id[i].label,
-                          key="prog_indicator")  # fmt: skip
+                          key="prog_indicator", placeholder="Choisir…")  # fmt: skip
     department = c2.selectbox("Département", ctx.departments, format_func=department_label,
-                              key="prog_department")  # fmt: skip
+                              key="prog_department", placeholder="Choisir…")  # fmt: skip
     missing = data.indicator_misses(report, chosen, department)
     ind = by_id[chosen]
     if missing.empty:

@@ -60,7 +60,11 @@ def _department(structure: dict | None) -> str:
     if structure is not None:  # the structure's own: a BAL belongs to its structure's department
         return structure["department"]
     return st.selectbox(
-        "Département", departments, format_func=department_label, key="prov_department"
+        "Département",
+        departments,
+        format_func=department_label,
+        key="prov_department",
+        placeholder="Choisir…",
     )
 
 
@@ -75,7 +79,7 @@ def _domain(structure: dict | None, known: list[str]) -> str:
         if proposed and (proposed in domains or not domains):
             st.session_state["prov_domain"] = proposed
     if domains:
-        return st.selectbox("Domaine", domains, key="prov_domain")
+        return st.selectbox("Domaine", domains, key="prov_domain", placeholder="Choisir…")
     return st.text_input("Domaine", placeholder="structure.mssante.fr", key="prov_domain")
 
 
@@ -160,7 +164,12 @@ with tab_many:
         "Télécharger le modèle d'import", data.bal_template(), file_name="import_bal.xlsx",
         key="prov_template",
     )  # fmt: skip
-    uploaded = st.file_uploader("Classeur d'import (xlsx)", type=["xlsx"], key="prov_upload")
+    uploaded = st.file_uploader(
+        "Classeur d'import (xlsx)",
+        type=["xlsx"],
+        key="prov_upload",
+        help="Un classeur .xlsx rempli d'après le modèle ci-dessus.",
+    )
     if uploaded is not None:
         content = uploaded.getvalue()
         try:
@@ -196,7 +205,9 @@ with tab_list:
         )  # fmt: skip
         waiting = bals.loc[bals["statut"] == BalStatus.REQUESTED, "adresse"].tolist()
         if waiting:
-            chosen = st.selectbox("BAL demandée à confirmer", waiting, key="prov_confirm_pick")
+            chosen = st.selectbox(
+                "BAL demandée à confirmer", waiting, key="prov_confirm_pick", placeholder="Choisir…"
+            )
             if st.button("Confirmer sa création par l'opérateur", key="prov_confirm"):
                 try:
                     actions.bal_confirm(actor, chosen)
@@ -206,6 +217,11 @@ with tab_list:
         at_operator = bals.loc[bals["moteur"] == "request"]
         if not at_operator.empty:
             st.subheader("Serveurs de l'opérateur")
-            picked = st.selectbox("BAL", at_operator["adresse"].tolist(), key="prov_servers_pick")
+            picked = st.selectbox(
+                "BAL",
+                at_operator["adresse"].tolist(),
+                key="prov_servers_pick",
+                placeholder="Choisir…",
+            )
             where = at_operator.set_index("adresse").loc[picked, "departement"]
             operator_servers_form(actor, picked, where, key="prov_servers")

@@ -29,7 +29,7 @@ if not labels:
 options = list(labels)
 finess = st.selectbox(
     "Structure", options, index=options.index(current) if current in options else 0,
-    format_func=labels.get, key="structure_pick",
+    format_func=labels.get, key="structure_pick", placeholder="Choisir…",
 )  # fmt: skip
 st.session_state["structure"] = finess
 

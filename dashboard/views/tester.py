@@ -105,17 +105,31 @@ with tab_run:
     if not testable:
         _nothing_to_test(structure)
     else:
-        picked = st.multiselect("BAL à tester", testable, default=testable[:1], key="test_pick")
+        picked = st.multiselect(
+            "BAL à tester",
+            testable,
+            default=testable[:1],
+            key="test_pick",
+            placeholder="Choisir…",
+            select_all=False,
+        )
         cases = data.bal_use_cases()
         case_id = st.selectbox(
-            "Cas d'usage du message", list(cases), format_func=cases.get, key="test_case"
+            "Cas d'usage du message",
+            list(cases),
+            format_func=cases.get,
+            key="test_case",
+            placeholder="Choisir…",
         )
         with_xdm = st.checkbox("Joindre une archive IHE_XDM.ZIP factice", key="test_xdm")
         at_operator = bals.loc[bals["moteur"] == "request"]
         if not at_operator.empty:
             with st.expander("Serveurs de l'opérateur d'une BAL"):
                 chosen = st.selectbox(
-                    "BAL", at_operator["adresse"].tolist(), key="test_servers_pick"
+                    "BAL",
+                    at_operator["adresse"].tolist(),
+                    key="test_servers_pick",
+                    placeholder="Choisir…",
                 )
                 where = at_operator.set_index("adresse").loc[chosen, "departement"]
                 operator_servers_form(actor, chosen, where, key="test_servers")
@@ -124,7 +138,11 @@ with tab_run:
                 _run_one(address, case_id, with_xdm)
         st.divider()
         department = st.selectbox(
-            "Département", departments, format_func=department_label, key="test_department"
+            "Département",
+            departments,
+            format_func=department_label,
+            key="test_department",
+            placeholder="Choisir…",
         )
         if st.button("Tester toutes les BAL du département", key="test_department_run"):
             with st.spinner("Tests en cours…"):
