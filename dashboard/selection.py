@@ -157,6 +157,7 @@ def picker(actor: Actor) -> tuple[str, ...]:
         help="La sélection s'applique à toutes les pages et reste dans l'adresse de la page : "
         "un lien ou un rechargement l'ouvre telle quelle.",
         placeholder="Choisir des départements",
+        select_all=False,  # Streamlit's « Select all » is English; « Toute la région » does it
     )
     # The shortcut lists the usual departments and the selected ones, not all 101 of France.
     usual = {*default_selection(actor), *current(actor)}
