@@ -175,11 +175,11 @@ def test_address_codes_are_read_as_the_referential_writes_them():
 
 def test_the_follow_up_tab_drops_a_structure_outside_the_selection(region_84):
     at = _ok(open_page("accompagnement"))
-    at.selectbox(key="ob_dep").set_value("69").run()
+    at.selectbox(key="ob_follow_dep").set_value("69").run()
     at.selectbox(key="ob_structure").set_value("690000001").run()
     assert any(m.value.startswith("Étape actuelle") for m in _ok(at).markdown)
     at.sidebar.selectbox(key="_departments_only").set_value("38").run()
-    assert at.selectbox(key="ob_dep").value == "38"
+    assert at.selectbox(key="ob_follow_dep").value == "38"
     assert at.selectbox(key="ob_structure").value is None
     assert not any(m.value.startswith("Étape actuelle") for m in _ok(at).markdown)
 
