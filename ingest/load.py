@@ -49,6 +49,7 @@ from balise.referentials.lifecycles import DataSource, LinkKind
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from balise.services.snapshots import covered_departments
 from ingest import load_finess_plus as finess_plus
+from ingest import load_points
 from ingest.sources.rows import Chunk, ReadStats, Rejected
 from ingest.staging import (
     index_stage,
@@ -89,7 +90,7 @@ ESTABLISHMENT_COLUMNS = [
     ("siret", "VARCHAR(14)"),
     ("opened_on", "DATE"),
     ("luhn_ok", "BOOLEAN"),
-    ("latitude", "FLOAT"),  # FiNESS+ only (empty from the etalab CSV)
+    ("latitude", "FLOAT"),  # FiNESS+ (the etalab CSV's points are set after: load_points)
     ("longitude", "FLOAT"),
     ("ege_id", "VARCHAR(20)"),
 ]
@@ -463,13 +464,15 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
     """Replace the establishments of the selected departments with the file's (and, from a
     FiNESS+ file, its legal entities, inactive establishments and groupings)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    extras = finess_plus.Extras()
-    new = _new_establishments(result, finess_plus.collect(chunks, extras))
+    extras, points = finess_plus.Extras(), load_points.Points()
+    tapped = load_points.collect(finess_plus.collect(chunks, extras), points)
+    new = _new_establishments(result, tapped)
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
         with indexes_dropped(conn, Establishment.__table__):
             result.created = insert_batches(conn, "establishments", new)
     else:
         _replace_establishments(conn, result, meta.departments, new)
+    load_points.write_points(conn, points)
     finess_plus.write_extras(conn, extras, result.snapshot_id, meta.departments)
     _refresh_statistics(conn, "establishments")
     relink_mailboxes(conn)
@@ -520,6 +523,7 @@ def _replace_establishments(
     conn.exec_driver_sql(f"CREATE TEMP TABLE stage_establishments ({cols}){on_commit}")
     insert_batches(conn, "stage_establishments", new)
     conn.exec_driver_sql("CREATE INDEX ix_stage_establishments ON stage_establishments (finess_et)")
+    load_points.keep_earlier_points(conn)
     scope, params = _scope_sql(departments, "e.department")
     closing = Counter(
         dict(
