@@ -30,7 +30,10 @@ from balise.referentials.lifecycles import DATA_SOURCES, DataSource
 from balise.services import audit, ingest_alerts
 from balise.services.access import SYSTEM, Actor
 from balise.services.onboarding import advance_in
-from ingest import archive, gate, load
+from ingest import archive, gate
+from ingest.load import snapshots
+from ingest.load.directory import load_directory
+from ingest.load.finess import load_finess
 from ingest.sources import annuaire, finess
 from ingest.sources.files import DownloadLimits, fetch_source, open_rows
 from ingest.sources.rows import ReadStats
@@ -62,7 +65,7 @@ class IngestReport:
     kept: int = 0
     duplicates: int = 0
     out_of_scope: int = 0
-    rejects: load.RejectLog | None = None
+    rejects: snapshots.RejectLog | None = None
     created: int = 0
     removed: int = 0
     changed: int = 0
@@ -72,7 +75,7 @@ class IngestReport:
     archived: str | None = None
     archive_error: str | None = None
     # Drops over the gate's threshold that --accept-drop let through, alerts it settled.
-    accepted_drops: list[load.Drop] = field(default_factory=list)
+    accepted_drops: list[snapshots.Drop] = field(default_factory=list)
     settled_alerts: list[int] = field(default_factory=list)
     onboarding_moved: int = 0
     # An « already ingested » file whose audit line (and onboarding advance) was missing.
@@ -127,9 +130,9 @@ def ingest(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
         local = fetch_source(source, Path(workdir), ca_bundle=ca_bundle, limits=limits)
-        meta = load.SnapshotMeta(kind, local.file_name, local.sha256, departments, is_demo)
+        meta = snapshots.SnapshotMeta(kind, local.file_name, local.sha256, departments, is_demo)
         with write_transaction(engine, "ingest", wait_s=lock_wait_s, bulk=True) as conn:
-            same = load.find_same_snapshot(conn, meta)
+            same = snapshots.find_same_snapshot(conn, meta)
             if same is not None:
                 return _already_ingested(conn, kind, local.file_name, same, departments, policy)
             if on_size:
@@ -147,7 +150,7 @@ def ingest(
                 kind, local.file_name, result.drops, policy.max_drop_pct, policy.accept_drop
             )
             duration = time.perf_counter() - started
-            load.close_snapshot(conn, result, stats, duration)
+            snapshots.close_snapshot(conn, result, stats, duration)
             report = IngestReport(
                 kind, local.file_name, result.snapshot_id, False, stats.lines, result.kept,
                 result.duplicates, stats.out_of_scope, result.rejects, result.created,
@@ -251,10 +254,10 @@ class CountingReader:
         return getattr(self._raw, name)
 
 
-_WRITERS = {DataSource.ANNUAIRE: load.load_directory, DataSource.FINESS: load.load_finess}
+_WRITERS = {DataSource.ANNUAIRE: load_directory, DataSource.FINESS: load_finess}
 
 
-def _nothing_kept(kind: str, stats: ReadStats, result: load.LoadResult) -> str:
+def _nothing_kept(kind: str, stats: ReadStats, result: snapshots.LoadResult) -> str:
     """Why an ingest that kept no row is refused (the store is left unchanged)."""
     if stats.lines == 0:
         return f"Le fichier {DATA_SOURCES[kind]} ne contient aucune ligne de données."
