@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-import pyarrow as pa
 from sqlalchemy import Engine, select
 
 from balise.db import write_transaction
@@ -30,7 +29,7 @@ from balise.referentials.lifecycles import DATA_SOURCES, DataSource
 from balise.services import audit, ingest_alerts
 from balise.services.access import SYSTEM, Actor
 from balise.services.onboarding import advance_in
-from ingest import archive, gate
+from ingest import archive, arrow_setup, gate  # noqa: F401 (arrow_setup: first, on import)
 from ingest.load import snapshots
 from ingest.load.directory import load_directory
 from ingest.load.finess import load_finess
@@ -39,20 +38,6 @@ from ingest.sources.files import DownloadLimits, fetch_source, open_rows
 from ingest.sources.rows import ReadStats
 
 log = logging.getLogger(__name__)
-
-
-def _lean_allocators() -> None:
-    """Allocators for ingests, which run threads (Arrow's parsers, the read-ahead thread).
-    Arrow: jemalloc gives freed blocks back where mimalloc (Arrow's default) keeps per-thread
-    caches (about 60 MB less peak memory on the national files, at the same speed). glibc's
-    malloc is set in ``ingest/__init__.py``, before any thread starts."""
-    try:
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except NotImplementedError:  # an Arrow build without jemalloc
-        pa.set_memory_pool(pa.system_memory_pool())
-
-
-_lean_allocators()
 
 
 @dataclass
