@@ -25,7 +25,6 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from balise.errors import IngestBusyError
 from balise.formatting import fr_seconds
@@ -129,10 +128,6 @@ def lock_wait(engine: Engine | Connection) -> float:
 def engine_for(url: str) -> Engine:
     """One engine per URL per process (engines hold the connection pool)."""
     return make_engine(url)
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 def upgrade(engine: Engine) -> None:

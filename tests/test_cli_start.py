@@ -12,10 +12,13 @@ import sys
 import textwrap
 
 from balise.db import make_engine, upgrade
+from balise.models import WatchedMailbox
+from balise.services.watch_list import WATCHED
 
 HEAVY = ("pandas", "numpy", "pyarrow", "adbc_driver_sqlite", "streamlit", "procrastinate",
-         "openpyxl", "plotly", "alembic", "imapclient", "aiosmtpd", "sqlalchemy", "cryptography")  # fmt: skip
-# What reading the store costs (``mailbox list``): the ORM and the models, nothing more.
+         "openpyxl", "plotly", "alembic", "imapclient", "aiosmtpd", "sqlalchemy", "cryptography",
+         "sqlalchemy.orm", "balise.models")  # fmt: skip
+# What reading the store costs (``mailbox list``): SQLAlchemy Core, neither the ORM nor the models.
 STORE = ("sqlalchemy",)
 
 _PROBE = textwrap.dedent(
@@ -80,3 +83,12 @@ def test_the_probe_names_the_step_that_loads_a_heavy_library(tmp_path):
     first = _first_loads(tmp_path, [["demo", "--no-ingest", "--out", str(tmp_path / "d")],
                                     ["export", "csv", str(out)]])  # fmt: skip
     assert first.get("pandas", "").startswith("balise ")
+
+
+def test_the_core_handle_of_the_watch_list_names_columns_of_the_model():
+    # watch_list reads watched_mailboxes without the models: its handle must not drift from them.
+    model = WatchedMailbox.__table__
+    assert WATCHED.name == model.name
+    for col in WATCHED.c:
+        assert col.name in model.c, col.name
+        assert isinstance(model.c[col.name].type, type(col.type)), col.name
