@@ -112,6 +112,13 @@ def make_engine(url: str, lock_wait_s: float | None = None) -> Engine:
     return engine
 
 
+def close_engines() -> None:
+    """Close the pooled connections of every engine made here (the command line's exit,
+    ``balise.launcher``); an engine stays usable (it reconnects on demand)."""
+    for engine in list(_LOCK_WAIT.keys()):
+        engine.dispose()
+
+
 def _pg_ms(seconds: float) -> int:
     """PostgreSQL's lock_timeout in ms; 0 there means "wait forever", so never below 1."""
     return max(int(seconds * 1000), 1)
