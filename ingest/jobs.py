@@ -31,9 +31,6 @@ from balise.services.access import SYSTEM, Actor
 from balise.services.onboarding import advance_in
 from ingest import archive, arrow_setup, gate  # noqa: F401 (arrow_setup: first, on import)
 from ingest.load import snapshots
-from ingest.load.directory import load_directory
-from ingest.load.finess import load_finess
-from ingest.sources import annuaire, finess
 from ingest.sources.files import DownloadLimits, fetch_source, open_rows
 from ingest.sources.rows import ReadStats
 
@@ -125,9 +122,11 @@ def ingest(
             stats = ReadStats()
             with open_rows(local) as raw:
                 stream = CountingReader(raw, progress) if progress else raw
-                result = _WRITERS[kind](conn, meta, _read(kind, stream, departments, stats))
+                result = _load(conn, meta, stream, stats)
             if kind == DataSource.ANNUAIRE and stats.generated_at is None:
-                stats.generated_at = annuaire.parse_generated_at(local.file_name)
+                from ingest.sources.annuaire import parse_generated_at
+
+                stats.generated_at = parse_generated_at(local.file_name)
             stats.generated_at = stats.generated_at or generated_at
             if result.kept == 0:
                 raise SourceError(_nothing_kept(kind, stats, result))
@@ -206,11 +205,19 @@ def _archive(
         return None, MSG_NOT_ARCHIVED.format(folder=archive_dir, reason=exc.strerror or exc)
 
 
-def _read(kind: str, stream, departments: tuple[str, ...] | None, stats: ReadStats):
-    read = (
-        annuaire.read_extract_chunks if kind == DataSource.ANNUAIRE else finess.read_finess_chunks
-    )
-    return read(stream, departments, stats)
+def _load(conn, meta: snapshots.SnapshotMeta, stream, stats: ReadStats) -> snapshots.LoadResult:
+    """Read ``stream`` with the reader of the snapshot's source, write it with its writer. Each
+    source's modules load for its own imports only (a directory import skips the FINESS and
+    FiNESS+ readers and writers: msgspec, the geography, the R397 nomenclature...)."""
+    if meta.source == DataSource.ANNUAIRE:
+        from ingest.load.directory import load_directory
+        from ingest.sources.annuaire import read_extract_chunks
+
+        return load_directory(conn, meta, read_extract_chunks(stream, meta.departments, stats))
+    from ingest.load.finess import load_finess
+    from ingest.sources.finess import read_finess_chunks
+
+    return load_finess(conn, meta, read_finess_chunks(stream, meta.departments, stats))
 
 
 class CountingReader:
@@ -237,9 +244,6 @@ class CountingReader:
 
     def __getattr__(self, name):
         return getattr(self._raw, name)
-
-
-_WRITERS = {DataSource.ANNUAIRE: load_directory, DataSource.FINESS: load_finess}
 
 
 def _nothing_kept(kind: str, stats: ReadStats, result: snapshots.LoadResult) -> str:
