@@ -21,6 +21,8 @@ setup: $(VENV)/.installed
 # its own key unless BALISE_SECRET_KEY is set. `balise sandbox activity` watches a few demo
 # mailboxes on it, delivers fictitious mail and polls (idempotent: a second `make run` counts
 # nothing twice), so the Activité page has figures.
+# The dashboard's port: `make run PORT=8600` when 8501 is taken.
+PORT ?= 8501
 SANDBOX_DIR := $${BALISE_SANDBOX_DIR:-$${BALISE_DATA_DIR:-$(CURDIR)/data}/sandbox}
 SANDBOX_KEY := BALISE_SECRET_KEY=$${BALISE_SECRET_KEY:-$$(cat $(SANDBOX_DIR)/secret.key)}
 
@@ -31,7 +33,7 @@ run: setup
 	BALISE_PROVISION_BACKEND=$${BALISE_PROVISION_BACKEND:-dovecot} \
 	BALISE_DOVECOT_PASSWD_FILE=$${BALISE_DOVECOT_PASSWD_FILE:-$(SANDBOX_DIR)/users.d/%u} \
 	BALISE_DOVECOT_CONFIG=$${BALISE_DOVECOT_CONFIG:-$(SANDBOX_DIR)/dovecot.conf} \
-	$(SANDBOX_KEY) $(BALISE) serve
+	$(SANDBOX_KEY) $(BALISE) serve --port $(PORT)
 
 demo: setup
 	$(BALISE) demo

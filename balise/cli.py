@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from balise import cli_french
 from balise.config import Settings, load_settings
 from balise.errors import BaliseError
 from balise.services.access import SYSTEM, Actor
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+cli_french.install()  # before any plug-in's command is built: click's words in French
 
 
 class Context:
@@ -90,7 +93,8 @@ class BaliseGroup(click.Group):
         if command is None:
             for ep in _plugins():
                 if ep.name == name:
-                    return ep.load()
+                    command = ep.load()
+                    cli_french.frenchify(command)
         return command
 
     def invoke(self, ctx: click.Context):
@@ -139,7 +143,7 @@ def _plugins():
     return entry_points(group="balise.commands")
 
 
-@click.group(cls=BaliseGroup)
+@click.group(cls=BaliseGroup, subcommand_metavar=cli_french.SUBCOMMAND_METAVAR)
 @click.option("--database-url", envvar="BALISE_DATABASE_URL", help="URL SQLAlchemy de la base.")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON pour les scripts.")
 @click.option("-v", "--verbose", is_flag=True, help="Journal détaillé sur la sortie d'erreur.")

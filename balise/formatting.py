@@ -107,6 +107,11 @@ def fr_month(day: date | datetime | None) -> str:
     return day.strftime("%m/%Y")
 
 
+def iso_day(day: date | datetime) -> str:
+    """« 2026-11-30 »: a day in a file name, where names sort by date."""
+    return day.strftime("%Y-%m-%d")
+
+
 def paris_time(at: datetime) -> datetime:
     """A stored instant (naive = UTC) as the wall-clock time in Paris, naive."""
     aware = at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import streamlit as st
 
 from balise.errors import PermissionDenied
-from dashboard import data
+from dashboard import actions, store
 from dashboard.auth import account_box, require_actor
 from dashboard.navigation import PAGES
 from dashboard.shell import current_actor, sidebar
 
 st.set_page_config(page_title="Balise – MSSanté médico-social", page_icon="📬", layout="wide")
-with data.store_errors():  # a database error anywhere: one French error, never « no data yet »
+with store.store_errors():  # a database error anywhere: one French error, never « no data yet »
     require_actor()  # login gate: stops here until someone is signed in; pages read the actor
 
     menu: dict[str, list] = {}
@@ -27,5 +27,5 @@ with data.store_errors():  # a database error anywhere: one French error, never 
     try:
         page.run()
     except PermissionDenied as exc:  # a read refused by the services (e.g. a tampered selection)
-        data.audit_refusal(current_actor(), f"page.{page.url_path}", exc)
+        actions.audit_refusal(current_actor(), f"page.{page.url_path}", exc)
         st.error(str(exc))

@@ -12,7 +12,7 @@
 
 Fail closed: a secrets file that exists but cannot be read or parsed, or an ``[auth]`` section
 missing what ``st.login`` needs, stops every page with an error; it never falls back to the open
-mode. A database error while checking accounts is an error too (``data.store_errors``).
+mode. A database error while checking accounts is an error too (``store.store_errors``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import streamlit as st
 
 from balise.errors import BaliseError
 from balise.services.access import ROLES, SYSTEM, Actor
-from dashboard import data
+from dashboard import actions, data
 
 ACTOR_KEY = "actor"
 OPEN_KEY = "open_mode"  # set while the actor is the local operator of the open mode
@@ -107,7 +107,7 @@ def _oidc_actor() -> Actor:
             st.login()
         st.stop()
     try:
-        return data.oidc_login(st.user.to_dict())
+        return actions.oidc_login(st.user.to_dict())
     except BaliseError as exc:
         st.error(str(exc))
         if st.button("Se déconnecter", key="oidc_logout_refused"):
@@ -123,7 +123,7 @@ def _local_login() -> Actor:
         submitted = st.form_submit_button("Se connecter", type="primary")
     if submitted:
         try:
-            actor = data.local_login(login, password)
+            actor = actions.local_login(login, password)
         except BaliseError as exc:
             st.error(str(exc))
         else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 
 from balise.cli import Context, pass_context
 from balise.command_access import requires
+from balise.processes import run_in_foreground
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -30,4 +30,5 @@ def serve(ctx: Context, port: int, address: str) -> None:
     click.echo(f"Tableau de bord : http://{address}:{port}")
     # The page processes read the settings from the environment: pass on --database-url.
     env = {**os.environ, "BALISE_DATABASE_URL": ctx.settings.resolved_database_url()}
-    raise SystemExit(subprocess.call(cmd, env=env))
+    # Stopping « balise serve » (SIGTERM, Ctrl+C) stops Streamlit too: the port is freed.
+    raise SystemExit(run_in_foreground(cmd, env))

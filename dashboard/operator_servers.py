@@ -13,7 +13,7 @@ from balise.errors import BaliseError
 from balise.mail.endpoints import AUTH_MODES, IMAP_PORTS, TLS_MODES
 from balise.services.access import Actor
 from balise.services.activity import WatchRequest
-from dashboard import data
+from dashboard import actions, data
 
 TLS_LABELS = {"starttls": "STARTTLS", "implicit": "TLS implicite"}
 AUTH_LABELS = {
@@ -117,7 +117,7 @@ def operator_servers_form(actor: Actor, address: str, department: str, key: str)
     values = _fields(current, key) | _identity(current, address, key)
     if st.button("Enregistrer les serveurs", key=f"{key}_save"):
         try:
-            added = data.bal_save_endpoints(actor, _request(address, department, values))
+            added = actions.bal_save_endpoints(actor, _request(address, department, values))
         except BaliseError as exc:
             st.error(str(exc))
         else:

@@ -15,7 +15,7 @@ from balise.formatting import fr_date
 from balise.referentials.departments import load_departments, resolve_selection
 from balise.referentials.lifecycles import DataSource
 from balise.services.access import Actor
-from dashboard import data
+from dashboard import data, store
 
 NO_SESSION = (
     "Aucun utilisateur n'est connecté pour cette page : ouvrez le tableau de bord par son "
@@ -49,7 +49,7 @@ def current_actor() -> Actor:
 def _default_selection() -> list[str]:
     """The configured region, narrowed to what the actor may read (an animator's own
     departments when the region holds none of them)."""
-    s = data.settings()
+    s = store.settings()
     wanted = resolve_selection(default_region=s.region, default_departments=s.departments)
     actor = current_actor()
     if actor.sees_all:
@@ -130,7 +130,7 @@ def act(action: Callable[[], object], done: str, key: str) -> None:
     except OperationalError as exc:  # the write lock stayed held longer than BALISE_LOCK_WAIT
         if not is_lock_timeout(exc):
             raise
-        st.error(busy_message(data.settings().lock_wait))
+        st.error(busy_message(store.settings().lock_wait))
     else:
         st.session_state[key] = done
         st.rerun()

@@ -36,6 +36,11 @@ from balise.formatting import fr_int
 
 # zlib level 3: a national directory file (116 MB) in about 1 s, to 18 MB (level 6: 2 s, 15 MB).
 LEVEL = 3
+# A file that is already compressed (zip, gzip: the FiNESS+ flow is published as .json.gz) is
+# only wrapped: deflate's stored blocks cost a copy, where level 3 would spend seconds on bytes
+# it cannot shrink. The wrapper still carries the original name and date in its header.
+STORED = 0
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"PK\x03\x04")
 CHUNK = 1 << 20
 
 MSG_BROKEN = "L'archive {name} est illisible ou tronquée ; rien n'est importé."
@@ -90,7 +95,7 @@ def keep(
         with open(path, "rb") as src, open(partial, "wb") as raw:
             # GzipFile writes the basename of ``filename`` less ".gz" as FNAME.
             with gzip.GzipFile(
-                filename=name + ".gz", mode="wb", fileobj=raw, compresslevel=LEVEL,
+                filename=name + ".gz", mode="wb", fileobj=raw, compresslevel=_level_for(src),
                 mtime=_mtime(file_date),
             ) as out:  # fmt: skip
                 shutil.copyfileobj(src, out, CHUNK)
@@ -149,6 +154,13 @@ def restore(archived: Archived, workdir: Path, max_bytes: int) -> Path:
         target.unlink(missing_ok=True)
         raise SourceError(MSG_ALTERED.format(name=name))
     return target
+
+
+def _level_for(src) -> int:
+    """STORED for bytes that are already compressed, LEVEL otherwise; ``src`` stays at 0."""
+    head = src.read(4)
+    src.seek(0)
+    return STORED if head.startswith(_COMPRESSED_MAGIC) else LEVEL
 
 
 def read_header(path: Path) -> tuple[str | None, datetime | None]:

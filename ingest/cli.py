@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from balise.cli import Context, pass_context
+from balise.cli_french import Day
 from balise.command_access import requires
 from balise.formatting import fr_count, fr_int, fr_seconds
 from balise.referentials.departments import resolve_selection
@@ -168,18 +169,18 @@ def _reject_detail(rejects) -> str:
 def _ingest_command(kind: DataSource, help_text: str):
     @requires("act", departments="departments")
     @ingest.command(name=kind.value, help=help_text)
-    @click.argument("source", required=False)
+    @click.argument("source", metavar="[SOURCE]", required=False)
     @selection_options
     @click.option(
         "--ca-bundle", type=click.Path(dir_okay=False), help="Autorité(s) de confiance PEM."
     )
-    @click.option("--timeout", type=click.FloatRange(1, 86400), default=600.0, show_default=True,
+    @click.option("--timeout", type=click.FloatRange(1, 86400), default=600, show_default=True,
                   help="Délai maximal d'un téléchargement https, en secondes.")  # fmt: skip
     @click.option("--from-archive", is_flag=True,
                   help="Réimporter les fichiers archivés (BALISE_ARCHIVE_DIR), du plus ancien au plus récent.")  # fmt: skip
-    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+    @click.option("--since", type=Day(),
                   help="Avec --from-archive : à partir de cette date (AAAA-MM-JJ).")  # fmt: skip
-    @click.option("--until", type=click.DateTime(["%Y-%m-%d"]),
+    @click.option("--until", type=Day(),
                   help="Avec --from-archive : jusqu'à cette date incluse (AAAA-MM-JJ).")  # fmt: skip
     @click.option("--accept-drop", is_flag=True,
                   help="Accepter un import qui fermerait plus de BALISE_MAX_DROP % des BAL (ou "
@@ -192,8 +193,7 @@ def _ingest_command(kind: DataSource, help_text: str):
             from ingest.cli_sources import check_replay_options, run_replay
 
             check_replay_options(source, from_archive)
-            dates = (since.date() if since else None, until.date() if until else None)
-            run_replay(ctx, kind, picked, timeout, *dates, accept_drop=accept_drop)
+            run_replay(ctx, kind, picked, timeout, since, until, accept_drop=accept_drop)
         elif source is None:
             from ingest.cli_sources import run_refresh
 
@@ -241,7 +241,7 @@ def alerts(ctx: Context) -> None:
 
 @requires("act", objects=("alert_id",))  # the service checks the alert's departments
 @ingest.command("dismiss")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", metavar="ALERTE", type=int)
 @click.option("--reason", default="", help="Pourquoi l'alerte est close sans import.")
 @pass_context
 def dismiss(ctx: Context, alert_id: int, reason: str) -> None:

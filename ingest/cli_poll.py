@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @click.option("--mailbox", "mailboxes", multiple=True, help="Adresse d'une boîte suivie.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Connexions IMAP en parallèle.")  # fmt: skip
-@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30, show_default=True,
               help="Délai par boîte, en secondes.")  # fmt: skip
 @pass_context
 def poll(

@@ -56,6 +56,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from balise.errors import MailError
 from balise.mail.dovecot_accounts import PER_ACCOUNT, PasswdDirectory, wait_until_known
 from balise.mail.passwords import sha512_crypt
 from sandbox import dovecot_config, relay, tokens
@@ -240,7 +241,12 @@ class MailSandbox:
             ["doveadm", "-c", str(self.config_path), *args], capture_output=True, text=True
         )
         if check and done.returncode != 0:
-            raise RuntimeError(f"doveadm {args[0]} failed: {done.stderr.strip()}")
+            # What the server said last (« User lookup failed: Internal error occurred... »),
+            # and where it logged the cause.
+            said = (done.stderr.strip().splitlines() or [f"code {done.returncode}"])[-1]
+            raise MailError(
+                f"Le Dovecot du bac à sable a échoué : {said.strip()} Journal : {self.log_path}."
+            )
         return done.stdout
 
     def users(self) -> frozenset[str]:

@@ -87,6 +87,31 @@ def test_an_archived_file_keeps_its_name_and_date_and_is_written_once(tmp_path):
     assert datetime.fromtimestamp(restored.stat().st_mtime, UTC).replace(tzinfo=None) == GENERATED_1
 
 
+def test_an_already_compressed_file_is_wrapped_not_compressed_again(tmp_path):
+    """The FiNESS+ flow comes as .json.gz: its archive stores the gzip bytes as they are (a
+    header plus stored blocks, a few bytes per 64 KiB), gives them back exactly, and costs a
+    copy rather than a second deflate pass."""
+    body = json.dumps([{"n": i, "x": "é" * (i % 50)} for i in range(40_000)]).encode()
+    source = tmp_path / "finess-structures-journalier-20261129.json.gz"
+    source.write_bytes(gzip.compress(body, compresslevel=6))
+    kept = archive.keep(tmp_path / "a", "finess", source, "cd" * 32, GENERATED_1)
+    assert kept.name == "finess-2026-10-01-cdcdcdcd.json.gz.gz"
+    assert gzip.decompress(kept.read_bytes()) == source.read_bytes()
+    overhead = kept.stat().st_size - source.stat().st_size
+    assert 0 < overhead <= 128 + source.stat().st_size // 10_000
+    with open(source, "rb") as fh:  # the decision itself: deflate would only spend time
+        assert (archive._level_for(fh), fh.tell()) == (archive.STORED, 0)
+    # A plain file still shrinks.
+    plain = tmp_path / "plain.json"
+    plain.write_bytes(body)
+    with open(plain, "rb") as fh:
+        assert archive._level_for(fh) == archive.LEVEL
+    assert (
+        archive.keep(tmp_path / "a", "finess", plain, "ef" * 32, None).stat().st_size
+        < len(body) / 3
+    )
+
+
 def test_a_file_without_a_date_is_archived_under_the_import_day(tmp_path):
     source = tmp_path / "extrait sans date é.txt"
     source.write_bytes(first_extract(tmp_path).read_bytes())

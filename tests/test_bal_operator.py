@@ -8,6 +8,7 @@ relay delivering 1–3 s after accepting), SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -83,8 +84,11 @@ def test_bal_at_an_operator_with_its_published_endpoints_and_a_login(
     tested = _run(database_url, tmp_path, "bal", "test", address)
     assert tested.exit_code == 0, tested.output
     assert tested.stdout.startswith(
-        f"{address} : réussi — Message reçu dans la boîte de réception. (connect "
+        f"{address} : réussi — Message reçu dans la boîte de réception. (connexion "
     )
+    # The steps in French, each timed in French form (« 0,01 s »); JSON keeps their codes.
+    timed = re.findall(r"(\w+) \d+,\d\d\u202fs", tested.stdout)
+    assert timed == ["connexion", "authentification", "envoi", "réception"], tested.stdout
     with empty_db.connect() as conn:
         row = conn.execute(select(BalTest.sender, BalTest.recipient, BalTest.seen_by)).one()
     assert (row.sender, row.recipient) == (address, address)

@@ -5,7 +5,9 @@ shows its chart. Screenshots go to tests/artifacts/ (kept out of git) for a huma
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -118,6 +120,9 @@ def test_regional_then_department_then_structure_then_pack(dashboard, page):
     download_button.wait_for(timeout=30_000)
     with page.expect_download() as info:
         download_button.click()
+    # Named by the selection (the two departments of its sheet below) and the day in Paris.
+    day = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
+    assert info.value.suggested_filename == f"balise-pack-38-69-{day}.xlsx"
     target = ARTIFACTS / "pack-webinaire.xlsx"
     info.value.save_as(target)
     wb = load_workbook(target)

@@ -340,6 +340,8 @@ def test_bal_retry_acts_as_the_user_not_as_the_system(walk_env, empty_db):
     prov.provision(empty_db, SYSTEM, settings, cab(f"attente@{DOMAIN}", "38"))
     res = _cli(walk_env, "anim38", "bal", "retry", f"attente@{DOMAIN}")
     assert res.exit_code == 0, res.output
+    # The status's French label, not its code (« requested »).
+    assert res.stdout == f"BAL attente@{DOMAIN} : provisionnement relancé (statut : demandée).\n"
     with empty_db.connect() as conn:
         who = conn.execute(
             select(AuditEntry.actor, AuditEntry.outcome).where(AuditEntry.action == "bal.retry")
@@ -440,7 +442,7 @@ def test_json_errors_are_json_on_stdout(walk_env):
     assert (res.exit_code, res.stderr) == (1, "")
     assert json.loads(res.stdout) == {"error": "Vous n'avez pas accès au département 69."}
     res = _cli(walk_env, "anim38", "--json", "export", "csv")  # a usage error
-    assert (res.exit_code, json.loads(res.stdout)) == (2, {"error": "Missing argument 'OUT'."})
+    assert (res.exit_code, json.loads(res.stdout)) == (2, {"error": "Argument manquant 'SORTIE'."})
     res = _cli({**walk_env, "BALISE_CONFIG": "/nulle-part.toml"}, "", "--json", "bal", "list")
     assert (res.exit_code, res.stderr) == (1, "")  # the settings themselves: JSON too
     assert json.loads(res.stdout) == {

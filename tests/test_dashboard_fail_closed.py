@@ -18,8 +18,8 @@ from streamlit.testing.v1 import AppTest
 from balise.services import users
 from balise.services.access import SYSTEM, Actor
 from dashboard.auth import SECRETS_BROKEN
-from dashboard.data import STORE_DOWN, STORE_NOT_CREATED
 from dashboard.shell import NO_DATA, NO_SESSION
+from dashboard.store import STORE_DOWN, STORE_NOT_CREATED
 from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as, open_page
 
@@ -136,13 +136,13 @@ def test_a_database_error_is_an_error_not_no_data(empty_db, monkeypatch, caplog,
     seed_small_adoption(empty_db, demo=True)
     with empty_db.begin() as conn:  # a table goes away under a signed-in user
         conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_perdue"))
-    with caplog.at_level(logging.ERROR, logger="dashboard.data"):
+    with caplog.at_level(logging.ERROR, logger="dashboard.store"):
         at = app_as(empty_db, monkeypatch, Actor("admin", "admin"), page)
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == [STORE_DOWN]
     assert NO_DATA not in [i.value for i in at.info]
     assert not at.metric and not at.dataframe
-    logged = [r.getMessage() for r in caplog.records if r.name == "dashboard.data"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "dashboard.store"]
     assert logged and all(table in message for message in logged)
 
 

@@ -4,14 +4,16 @@ watches, delivers nor counts anything twice."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from balise.cli import cli
 from balise.models import WatchedMailbox
+from balise.secrets import seal
 from balise.services import activity
 from balise.services.access import SYSTEM
 from balise.services.labels import category_label
@@ -97,3 +99,47 @@ def test_demo_activity_needs_the_running_sandbox(db_with_ara_demo, database_url,
     assert result.stderr == (
         "Erreur : L'opérateur bac à sable ne tourne pas : lancez « balise sandbox --background ».\n"
     )
+
+
+def test_demo_activity_exits_1_when_a_box_fails(db_with_ara_demo, database_url):
+    with running_sandbox() as sandbox:
+        assert _run(database_url, sandbox.directory).exit_code == 0
+        # One watch now holds a password the server does not know: that box fails its poll.
+        address = (
+            db_with_ara_demo.connect().execute(select(WatchedMailbox.address)).scalars().first()
+        )
+        key = (sandbox.directory / "secret.key").read_text().strip()
+        with db_with_ara_demo.begin() as conn:
+            conn.execute(update(WatchedMailbox).where(WatchedMailbox.address == address)
+                         .values(secret_ref=seal("pas-le-bon", key)))  # fmt: skip
+        res = _run(database_url, sandbox.directory)
+    assert res.exit_code == 1, res.output
+    assert res.stderr == (
+        f"Échec {address} : Authentification refusée pour {address} sur "
+        f"127.0.0.1:{sandbox.imap_port} (mode password).\n"
+        f"Journal du Dovecot du bac à sable : {sandbox.log_path}\n"
+    )
+    assert res.stdout.endswith(", 1 en échec.\n")
+
+
+def test_demo_activity_says_what_failed_when_the_sandbox_breaks(db_with_ara_demo, database_url):
+    with running_sandbox() as sandbox:
+        assert _run(database_url, sandbox.directory).exit_code == 0
+        # The sandbox breaks by itself: its Dovecot can no longer read its accounts (it re-reads
+        # a passwd-file at most once a second).
+        time.sleep(1.2)
+        sandbox.users_dir.chmod(0)
+        try:
+            time.sleep(1.2)
+            res = _run(database_url, sandbox.directory)
+        finally:
+            sandbox.users_dir.chmod(0o755)
+    assert res.exit_code == 1, res.output
+    assert res.stderr.startswith("Erreur : Le Dovecot du bac à sable a échoué : doveadm("), (
+        res.stderr
+    )
+    assert res.stderr.endswith(
+        "Error: User lookup failed: Internal error occurred. Refer to server log for more "
+        f"information. Journal : {sandbox.log_path}.\n"
+    ), res.stderr
+    assert "Authentification refusée" not in res.output

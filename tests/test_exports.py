@@ -26,9 +26,11 @@ SHEETS = [
     "Types de BAL",
     "Évolution",
     "Créations-suppressions",
-    "Structures",
+    "Accompagnement",
+    "Activité",
 ]
-PROGRAMME = ["Indicateurs"]  # always; « Usage des BAL suivies » with watched BALs
+# After « Événements » (when the selection has one): the programme, then the long list.
+PROGRAMME = ["Indicateurs", "Structures"]
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
         db_with_small_adoption, "xlsx", str(out), "--department", "38", "--department", "69"
     )
     assert result.exit_code == 0, result.output
-    assert result.output == f"Pack webinaire écrit dans {out} : 8 feuilles, 2 départements.\n"
+    assert result.output == f"Pack webinaire écrit dans {out} : 10 feuilles, 2 départements.\n"
     wb = load_workbook(out)
     assert wb.sheetnames == [*SHEETS, *PROGRAMME]
     cover = {r[0]: r[1] for r in wb["Couverture"].iter_rows(min_row=3, values_only=True)}
@@ -90,13 +92,13 @@ def test_export_xlsx_writes_the_pack(db_with_small_adoption, tmp_path):
 
 
 def test_export_xlsx_counts_the_events_sheet(db_with_small_adoption, tmp_path):
-    # The pack adds « Événements » when the selection has an event: the summary says 9 sheets.
+    # The pack adds « Événements » when the selection has an event: the summary says 11 sheets.
     midi = events.EventInput("Midis du collectif #7", date(2026, 10, 20), "La MSS", ("38",))
     events.create_event(db_with_small_adoption, SYSTEM, midi)
     out = tmp_path / "pack.xlsx"
     result = _export(db_with_small_adoption, "xlsx", str(out), "--department", "38")
     assert result.exit_code == 0, result.output
-    assert result.output == f"Pack webinaire écrit dans {out} : 9 feuilles, 1 département.\n"
+    assert result.output == f"Pack webinaire écrit dans {out} : 11 feuilles, 1 département.\n"
     assert load_workbook(out).sheetnames == [*SHEETS, "Événements", *PROGRAMME]
 
 

@@ -8,12 +8,14 @@ import logging
 import smtplib
 import socket
 import threading
+import time
 
 import pytest
 
 from balise.errors import MailError
 from balise.formatting import THIN
 from balise.mail.connection import ANS_CIPHERS, open_imap, open_smtp
+from sandbox.harness import running_sandbox
 from tests.support.dovecot import AUTH_MODES, account_for, unique_address
 
 pytestmark = pytest.mark.mail
@@ -77,6 +79,27 @@ def test_wrong_password_is_an_auth_refusal(dovecot):
         open_imap(account)
     assert str(e.value) == (
         f"Authentification refusée pour {address} sur {account.where} (mode password)."
+    )
+    assert e.value.step == "auth"
+
+
+def test_a_server_failing_by_itself_is_not_called_a_refusal():
+    # A server of its own (not the session's): its accounts become unreadable to its Dovecot,
+    # which answers « [UNAVAILABLE] Temporary authentication failure » to a right password.
+    with running_sandbox() as server:
+        address = unique_address("panne")
+        account = account_for(server, address, "password", password=server.add_user(address))
+        time.sleep(1.2)  # Dovecot re-reads a passwd-file at most once a second
+        server.users_dir.chmod(0)
+        try:
+            time.sleep(1.2)
+            with pytest.raises(MailError) as e:
+                open_imap(account)
+        finally:
+            server.users_dir.chmod(0o755)
+    assert str(e.value) == (
+        f"Le serveur {account.where} n'a pas pu vérifier l'identifiant {address} (erreur "
+        "interne du serveur : « Temporary authentication failure. ») ; voir son journal."
     )
     assert e.value.step == "auth"
 

@@ -1,5 +1,5 @@
 """The webinar pack's programme sheets read back with openpyxl: « Indicateurs » (and what it
-says when the catalogue is broken) and « Usage des BAL suivies »."""
+says when the catalogue is broken) and the usage of the watched mailboxes (« Activité »)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def _pack(engine, directory):
 
 def test_the_pack_has_the_indicators_and_the_usage_sheets(db_with_programme, tmp_path):
     book = _pack(db_with_programme, write_catalogue(tmp_path))
-    assert book.sheetnames[-2:] == ["Indicateurs", "Usage des BAL suivies"]
+    assert book.sheetnames[-5:] == ["Accompagnement", "Activité", "Événements", "Indicateurs",
+                                    "Structures"]  # fmt: skip
     sheet = book["Indicateurs"]
     assert sheet["A1"].value.startswith(
         "Catalogue 2026.toml (campagne 2026, seuils fixés par l'ARS)"
@@ -37,11 +38,11 @@ def test_the_pack_has_the_indicators_and_the_usage_sheets(db_with_programme, tmp
     assert rows[("BAL ORG ou APP", "38 – Isère")][5:8] == (5, 3, 0.6)
     assert rows[("Département équipé en BAL ORG ou APP", "38 – Isère")][2:] == (
         "≥ 60 %", "11/2026", "38 – Isère", 1, 1, 1.0, 60.0)  # fmt: skip
-    usage = book["Usage des BAL suivies"]
+    usage = book["Activité"]
     assert "35 messages par BAL et par mois" in usage["A1"].value
     header, *lines = list(usage.iter_rows(min_row=3, values_only=True))
     assert header[0] == "Adresse" and header[-1] == "Repère national"
-    assert [(r[0], r[2], r[5], r[6]) for r in lines] == [(WATCHED, "EHPAD", 1, 35)]
+    assert [(r[0], r[2], r[-2], r[-1]) for r in lines] == [(WATCHED, "EHPAD", 1, 35)]
 
 
 def test_a_broken_catalogue_leaves_a_note_and_the_rest_of_the_pack(db_with_programme, tmp_path):

@@ -7,10 +7,10 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from balise.models import Onboarding
+from balise.models import AuditEntry, Onboarding
 from balise.services import events
 from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
@@ -39,7 +39,26 @@ def _by_label(widgets, label: str):
     return next(w for w in widgets if w.label == label)
 
 
+def test_viewing_the_board_writes_nothing(animation_db):
+    """Automatic advances run in ingest, poll and the worker, never on page view: the facts
+    would put E1 and E2 at « BAL créée », but a view leaves every structure where it was."""
+    with animation_db.connect() as conn:
+        before = (conn.scalar(select(func.count()).select_from(Onboarding)),
+                  conn.scalar(select(func.count()).select_from(AuditEntry)))  # fmt: skip
+    at = _open("accompagnement")
+    headers = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert headers[0] == "**À contacter** (3)" and headers[4] == "**BAL créée** (0)"
+    assert not [t for t in at.toast if "avancée" in t.value]
+    with animation_db.connect() as conn:
+        after = (conn.scalar(select(func.count()).select_from(Onboarding)),
+                 conn.scalar(select(func.count()).select_from(AuditEntry)))  # fmt: skip
+    assert after == before
+
+
 def test_accompagnement_board_funnel_and_manual_move(animation_db):
+    from balise.services import onboarding
+
+    onboarding.advance_from_facts(animation_db)  # as ingest, poll and the worker do
     at = _open("accompagnement")
     assert at.title[0].value == "Accompagnement des structures"
     assert any("Sacha Témoin" in c.value and "Noa Gabarit" in c.value for c in at.caption)
@@ -90,7 +109,8 @@ def test_accompagnement_lists_overdue_actions(animation_db):
                 Onboarding.finess_et == "380000001"
             )
         ).one()
-    assert tuple(row) == ("Former l'équipe de nuit", "Sacha Témoin", "bal_creee")
+    # Planning leaves the stage where it was (no advance on page view either).
+    assert tuple(row) == ("Former l'équipe de nuit", "Sacha Témoin", "a_contacter")
 
 
 def test_evenements_create_review_and_compare(animation_db):

@@ -455,7 +455,7 @@ def test_cli_sandbox_provision_test_and_stop(
     result = runner.invoke(cli, ["bal", "test", f"equipe-de-nuit@{DOMAIN}", "--xdm"], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        f"equipe-de-nuit@{DOMAIN} : réussi — Message reçu dans la boîte de réception. (connect "
+        f"equipe-de-nuit@{DOMAIN} : réussi — Message reçu dans la boîte de réception. (connexion "
     )
     result = runner.invoke(cli, ["bal", "list"], env=env)
     assert result.output == f"equipe-de-nuit@{DOMAIN}  ORG  01  Test réussi\n"

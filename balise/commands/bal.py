@@ -12,7 +12,7 @@ import click
 from balise.cli import Context, pass_context
 from balise.command_access import requires
 from balise.errors import BaliseError, ValidationError
-from balise.formatting import fr_seconds
+from balise.formatting import fr_int, fr_seconds
 from balise.referentials.lifecycles import BAL_STATUSES, BalStatus
 from balise.services.access import SYSTEM
 
@@ -87,7 +87,9 @@ def provision(ctx: Context, backend: str | None, domain: str, **fields: str) -> 
 
 @requires("act", objects=("file",))
 @bal.command(name="import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--dry-run", is_flag=True, help="Vérifier seulement, ne rien créer.")
 @backend_option
 @pass_context
@@ -114,7 +116,7 @@ def import_(ctx: Context, file: Path, dry_run: bool, backend: str | None) -> Non
 
 @requires("public")
 @bal.command()
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", metavar="SORTIE", type=click.Path(dir_okay=False, path_type=Path))
 @pass_context
 def template(ctx: Context, out: Path) -> None:
     """Écrire le modèle de classeur d'import."""
@@ -126,7 +128,7 @@ def template(ctx: Context, out: Path) -> None:
 
 @requires("act", departments="department", objects=("address", "recipient"))
 @bal.command()
-@click.argument("address", required=False)
+@click.argument("address", metavar="[ADRESSE]", required=False)
 @click.option("--department", help="Tester toutes les BAL de ce département.")
 @click.option(
     "--to",
@@ -135,7 +137,7 @@ def template(ctx: Context, out: Path) -> None:
 )
 @click.option("--use-case", "case_id", help="Cas d'usage du message (data/use_cases.csv).")
 @click.option("--xdm", is_flag=True, help="Joindre une archive IHE_XDM.ZIP factice.")
-@click.option("--timeout", default=30.0, show_default=True, help="Attente maximale (s).")
+@click.option("--timeout", type=float, default=30, show_default=True, help="Attente maximale (s).")
 @click.option("--concurrency", default=4, show_default=True, help="Tests simultanés (lot).")
 @click.option("--token-env", help="Variable d'environnement contenant le jeton PSC (XOAUTH2).")
 @pass_context
@@ -158,16 +160,19 @@ def test(ctx: Context, address, department, recipient, case_id, xdm, timeout, co
     lines = [_result_line(r) for r in results] or ["Aucune BAL à tester dans ce département."]
     failed = [r for r in results if not r.outcome.arrived]
     if len(results) > 1:
-        lines.append(f"{len(results)} BAL testées, {len(failed)} en échec.")
+        lines.append(f"{fr_int(len(results))} BAL testées, {fr_int(len(failed))} en échec.")
     ctx.echo("\n".join(lines), {"tests": [r.__dict__ for r in results]})
     if failed:  # after every BAL is reported
         click.get_current_context().exit(1)
 
 
 def _result_line(result) -> str:
-    from balise.mail.roundtrip import SEEN_BY
+    from balise.mail.roundtrip import SEEN_BY, STEP_LABELS
 
-    steps = ", ".join(f"{k} {fr_seconds(v, 2)}" for k, v in result.steps.items())
+    steps = ", ".join(
+        f"{STEP_LABELS[step].lower()} {fr_seconds(seconds, 2)}"
+        for step, seconds in result.steps.items()
+    )
     seen = f" ; vu par {SEEN_BY[result.seen_by]}" if result.seen_by else ""
     details = f"{steps}{seen}".removeprefix(" ; ")
     timings = f" ({details})" if details else ""
@@ -196,7 +201,7 @@ def list_(ctx: Context, departments: tuple[str, ...], status: str | None) -> Non
 
 
 def _lifecycle(action_name: str, verb: str):
-    @click.argument("address")
+    @click.argument("address", metavar="ADRESSE")
     @pass_context
     def command(ctx: Context, address: str) -> None:
         from balise.services import provisioning as prov
@@ -220,7 +225,7 @@ requires("act", objects=("address",))(
 
 @requires("act", objects=("address",))
 @bal.command()
-@click.argument("address")
+@click.argument("address", metavar="ADRESSE")
 @pass_context
 def retry(ctx: Context, address: str) -> None:
     """Relancer l'étape en échec : une demande restée en attente ou un test échoué."""
@@ -229,7 +234,8 @@ def retry(ctx: Context, address: str) -> None:
 
     done = bal_tests.retry(_store(ctx), ctx.actor, ctx.settings, address)
     if isinstance(done, prov.ProvisionReport):
-        summary = f"BAL {done.address} : provisionnement relancé (statut : {done.status})."
+        status = prov.STATUSES[done.status].lower()
+        summary = f"BAL {done.address} : provisionnement relancé (statut : {status})."
         if done.secret and not ctx.as_json:
             summary += f"\nMot de passe (affiché une seule fois) : {done.secret}"
         ctx.echo(summary, {"adresse": done.address, "statut": done.status})

@@ -78,17 +78,21 @@ def export() -> None:
 
 @requires("read", departments="departments")
 @export.command("xlsx")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "out", metavar="[SORTIE]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
 @department_option
 @pass_context
-def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
-    """Écrire le pack webinaire OUT.xlsx."""
+def xlsx(ctx: Context, out: Path | None, departments: tuple[str, ...]) -> None:
+    """Écrire le pack webinaire SORTIE.xlsx (par défaut balise-pack-<départements>-<AAAA-MM-JJ>.xlsx
+    dans le dossier courant)."""
     from openpyxl import load_workbook
 
     from balise.services import pack
 
     departments = _selection(ctx, departments)
     data = pack.build_pack(_store(ctx), ctx.actor, departments, ctx.settings.indicators_dir)
+    out = out or Path(pack.file_name(departments))
     _write(out, data)
     # Counted in the workbook itself: the pack adds sheets of its own (e.g. « Événements »).
     sheets = len(load_workbook(io.BytesIO(data), read_only=True).sheetnames)
@@ -104,7 +108,7 @@ def xlsx(ctx: Context, out: Path, departments: tuple[str, ...]) -> None:
 
 @requires("read", departments="departments")
 @export.command("csv")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", metavar="SORTIE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--table", type=click.Choice(PACK_TABLES), default="departements", show_default=True,
     help="Tableau à exporter.",

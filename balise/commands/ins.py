@@ -12,7 +12,7 @@ from balise.referentials.ins import check_ins
 
 @requires("public")
 @click.command("ins")
-@click.argument("number")
+@click.argument("number", metavar="NUMÉRO")
 @pass_context
 def ins(ctx: Context, number: str) -> None:
     """Vérifier un INS (15 caractères) et afficher l'adresse MSSanté du patient."""

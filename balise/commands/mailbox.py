@@ -44,7 +44,7 @@ def mailbox() -> None:
 
 @requires("act", departments="department")
 @mailbox.command()
-@click.argument("address")
+@click.argument("address", metavar="ADRESSE")
 @click.option("--department", required=True, help="Code du département (01, 2A, 974...).")
 @click.option("--host", required=True, help="Serveur IMAP de l'opérateur.")
 @click.option("--port", type=int, help="Port IMAP (143 en STARTTLS, 993 en TLS implicite).")
@@ -137,7 +137,7 @@ def list_(ctx: Context, departments: tuple[str, ...]) -> None:
 
 @requires("act", objects=("address",))
 @mailbox.command()
-@click.argument("address")
+@click.argument("address", metavar="ADRESSE")
 @pass_context
 def remove(ctx: Context, address: str) -> None:
     """Ne plus suivre une boîte (ses comptages sont effacés)."""

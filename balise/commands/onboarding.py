@@ -43,12 +43,13 @@ def advance(ctx: Context, departments: tuple[str, ...]) -> None:
 
 @requires("act", objects=("finess",))
 @onboarding.command("move")
-@click.argument("finess")
-@click.argument("stage", type=click.Choice(list(ONBOARDING_STAGES)))
+@click.argument("finess", metavar="FINESS")
+@click.argument("stage", metavar="ÉTAPE", type=click.Choice(list(ONBOARDING_STAGES)))
 @click.option("--motif", "reason", help="Pourquoi (sans donnée de patient).")
 @pass_context
 def move(ctx: Context, finess: str, stage: str, reason: str | None) -> None:
-    """Mettre la structure FINESS à l'étape STAGE."""
+    """Mettre la structure FINESS à l'ÉTAPE : a_contacter, contacte, sensibilise, bal_demandee,
+    bal_creee, bal_testee ou usage_regulier."""
     from balise.db import engine_for
     from balise.services import onboarding as ob
 

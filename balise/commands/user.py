@@ -59,7 +59,7 @@ def user() -> None:
 
 @requires("admin")
 @user.command()
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True, help="Rôle du compte.")
 @click.option("--department", "departments", multiple=True, help="Département (animateur).")
 @click.option("--name", "display_name", default="", help="Nom affiché.")
@@ -106,7 +106,7 @@ def list_(ctx: Context) -> None:
 
 @requires("admin")
 @user.command()
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 @pass_context
 def disable(ctx: Context, login: str) -> None:
     """Désactiver un compte (il reste dans le journal d'audit)."""
@@ -119,7 +119,7 @@ def disable(ctx: Context, login: str) -> None:
 
 @requires("read", objects=("login",))  # one's own password; anyone's for an administrator
 @user.command()
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 @password_stdin
 @pass_context
 def passwd(ctx: Context, login: str, password_stdin: bool) -> None:
@@ -135,7 +135,7 @@ def passwd(ctx: Context, login: str, password_stdin: bool) -> None:
 
 @requires("admin")
 @user.command()
-@click.argument("login")
+@click.argument("login", metavar="IDENTIFIANT")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True)
 @click.option("--department", "departments", multiple=True)
 @pass_context
@@ -204,7 +204,7 @@ def _filter(since: str | None, action: tuple[str, ...]) -> audit_log.AuditFilter
 
 @requires("read")  # scoped by the service: an animator sees their departments and own lines
 @audit.command(name="export")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", metavar="SORTIE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--since", help="Depuis cette date (AAAA-MM-JJ).")
 @click.option("--action", multiple=True, help="Action (répétable), par ex. bal.provision.")
 @pass_context

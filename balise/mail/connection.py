@@ -22,6 +22,7 @@ resolved from its ``balise.secrets`` reference at call time and never logged.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import time
@@ -197,10 +198,33 @@ def _failure_message(account: MailAccount, step: str, exc: Exception) -> str:
     if step != "auth":
         label = _LABELS.get(step, step)
         return f"Échec à l'étape « {label} » avec {account.where} : {exc}."
+    fault = server_fault(exc)
+    if fault is not None:  # the server could not check: not a refusal of the credentials
+        return (
+            f"Le serveur {account.where} n'a pas pu vérifier l'identifiant {account.username} "
+            f"(erreur interne du serveur : « {fault} ») ; voir son journal."
+        )
     return (
         f"Authentification refusée pour {account.username} sur {account.where} "
         f"(mode {account.auth_mode})."
     )
+
+
+# IMAP response codes of a server that failed by itself (RFC 5530), not of a refusal.
+_IMAP_SERVER_FAULT = re.compile(r"\[(?:UNAVAILABLE|SERVERBUG)\]\s*([^\[\]'\"]*)")
+
+
+def server_fault(exc: Exception) -> str | None:
+    """The server's own words when a login failed on its side (IMAP ``[UNAVAILABLE]`` or
+    ``[SERVERBUG]``, an SMTP 4xx reply: « Temporary authentication failure. »), else None."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        if 400 <= exc.smtp_code < 500:
+            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
+                exc.smtp_error, bytes) else str(exc.smtp_error)  # fmt: skip
+            return text.strip() or str(exc.smtp_code)
+        return None
+    found = _IMAP_SERVER_FAULT.search(str(exc))
+    return found.group(1).strip() if found else None
 
 
 def _check_modes(account: MailAccount) -> None:

@@ -39,6 +39,15 @@ from balise.referentials.lifecycles import RoundTripOutcome
 log = logging.getLogger(__name__)
 
 STEPS = ("connect", "auth", "submit", "visible")
+# What users read for each step and each failed step (RoundTripResult.failed_step): the codes
+# stay in the store, the audit lines and the JSON output (``--json``), for scripts.
+STEP_LABELS = {
+    "connect": "Connexion",
+    "auth": "Authentification",
+    "submit": "Envoi",
+    "visible": "Réception",
+    "imap": "Connexion IMAP",
+}
 # (step, state, seconds): state is "running", "ok" or "failed"; seconds is None while running.
 StepCallback = Callable[[str, str, float | None], None]
 # How the test message was seen (RoundTripResult.seen_by), in French for the pages.

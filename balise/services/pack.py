@@ -5,6 +5,8 @@ audit line records it (selection and format; no figures, no file content)."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,11 +16,19 @@ from sqlalchemy import Engine
 
 from balise.errors import NotFoundError
 from balise.exports import Chart, Sheet, build_workbook
-from balise.formatting import fr_date, paris_time
+from balise.formatting import fr_date, fr_int, iso_day, paris_time
 from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
-from balise.referentials.departments import department_name
+from balise.referentials.departments import department_name, load_departments
 from balise.referentials.lifecycles import PACK_TABLES, DataSource
-from balise.services import adoption, audit, changes, events, snapshots, structures
+from balise.services import (
+    adoption,
+    audit,
+    changes,
+    events,
+    pack_animation,
+    snapshots,
+    structures,
+)
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.labels import COLUMNS, readable
 from balise.services.refusals import refusals_audited
@@ -27,6 +37,7 @@ from balise.spreadsheets import frame_csv
 TITLE = "Adoption de MSSanté dans le médico-social"
 _PCT = COLUMNS["share"]
 _TYPES = [COLUMNS[c] for c in TYPE_COLUMNS]
+CHART_CATEGORIES = 15  # bars a slide can show: the categories with the most ESMS
 
 
 def _as_fraction(df: pd.DataFrame) -> pd.DataFrame:
@@ -39,18 +50,26 @@ def _coverage_sheet(engine, actor, departments, by: str, name: str, chart_title:
     cov = adoption.coverage(engine, actor, departments, by=by)
     mix = adoption.mailbox_mix(engine, actor, departments, by=by)
     df = cov.merge(mix, on=by, how="left").fillna(0)
+    if by == "category_code":  # the categories with the most ESMS first
+        df = df.sort_values(["structures", by], ascending=[False, True], ignore_index=True)
     cols = [by, "structures", "equipped", "share", *TYPE_COLUMNS]
     table = _as_fraction(readable(df, cols))
     formats = dict.fromkeys(table.columns[1:], "int") | {_PCT: "pct"}
     key = table.columns[0]
-    return Sheet(name, table, formats, Chart("bar", chart_title, key, (_PCT,), "Part équipée", key))
+    shown = None
+    if by == "category_code" and len(table) > CHART_CATEGORIES:
+        shown = CHART_CATEGORIES
+        chart_title += f" (les {fr_int(shown)} qui comptent le plus d'ESMS)"
+    chart = Chart("bar", chart_title, key, (_PCT,), "Part équipée", horizontal=True,
+                  max_categories=shown)  # fmt: skip
+    return Sheet(name, table, formats, chart)
 
 
 def _types_sheet(engine, actor, departments) -> Sheet:
     totals = adoption.mailbox_totals(engine, actor, departments)
     df = pd.DataFrame(
         {"Type de BAL": [t.label for t in TYPES], "BAL": [totals[t.code] for t in TYPES]}
-    )
+    ).sort_values("BAL", ascending=False, kind="stable", ignore_index=True)
     chart = Chart("bar", "BAL des ESMS par type", "Type de BAL", ("BAL",), "Nombre de BAL")
     return Sheet("Types de BAL", df, {"BAL": "int"}, chart)
 
@@ -81,7 +100,9 @@ def _changes_sheet(engine, actor, departments) -> Sheet:
         changes.changes(engine, actor, departments, int(before.snapshot_id), int(after.snapshot_id))
     )
     note = f"BAL créées et supprimées entre le {fr_date(before.date)} et le {fr_date(after.date)}"
-    return Sheet("Créations-suppressions", df, dict.fromkeys(df.columns[1:], "int"), note=note)
+    chart = Chart("bar", "BAL créées et supprimées par département", COLUMNS["department"],
+                  (COLUMNS["created"], COLUMNS["removed"]), "BAL", "")  # fmt: skip
+    return Sheet("Créations-suppressions", df, dict.fromkeys(df.columns[1:], "int"), chart, note)
 
 
 def _structures_sheet(engine, actor, departments) -> Sheet:
@@ -158,24 +179,58 @@ def build_pack(
     departments: Iterable[str] | None,
     indicators_dir: Path | None = None,
 ) -> bytes:
-    """The webinar workbook for the selection (built on demand; takes about a second)."""
+    """The webinar workbook for the selection (built on demand; takes about a second): the
+    adoption views, « Accompagnement », « Activité », « Événements » when the selection has
+    events, the programme's « Indicateurs », and the structure list last (the long annex)."""
     departments = _check_export(engine, actor, departments, "pack xlsx")
-    views = list(sheets(engine, actor, departments).values())
-    # The « Événements » sheet (attendance and its effect), only when the selection has events.
-    views += [s for s in (events.pack_sheet(engine, actor, departments),) if s is not None]
-    views += _programme_sheets(engine, actor, departments, indicators_dir)
-    return build_workbook(TITLE, cover_lines(engine, departments, datetime.now(UTC)), views)
+    views = sheets(engine, actor, departments)
+    listing = views.pop("structures")
+    found = [
+        *views.values(),
+        pack_animation.accompaniment_sheet(engine, actor, departments),
+        pack_animation.activity_sheet(engine, actor, departments),
+        events.pack_sheet(engine, actor, departments),
+        _indicator_sheet(engine, actor, departments, indicators_dir),
+        listing,
+    ]
+    cover = cover_lines(engine, departments, datetime.now(UTC))
+    return build_workbook(TITLE, cover, [s for s in found if s is not None])
 
 
-def _programme_sheets(engine, actor, departments, indicators_dir: Path | None) -> list[Sheet]:
-    """The programme's sheets: « Indicateurs » always, « Usage des BAL suivies » when BALs are
-    watched."""
+def _indicator_sheet(engine, actor, departments, indicators_dir: Path | None) -> Sheet:
+    """The programme's « Indicateurs » sheet."""
     from balise.services import indicators, programme_sheets  # they build on this module
 
     directory = indicators_dir or indicators.DEFAULT_DIR
-    found = [programme_sheets.pack_indicator_sheet(engine, actor, departments, directory),
-             programme_sheets.usage_sheet(engine, actor, departments)]  # fmt: skip
-    return [s for s in found if s is not None]
+    return programme_sheets.pack_indicator_sheet(engine, actor, departments, directory)
+
+
+def _selection_words(departments: tuple[str, ...] | None) -> str:
+    """« 38-63 »; a whole region by its name (« auvergne-rhone-alpes »); more than four parts
+    by their count (« 7-departements »); no selection: « france »."""
+    if departments is None:
+        return "france"
+    regions: dict[str, list[str]] = {}
+    for dep in load_departments().values():
+        regions.setdefault(dep.region_code, []).append(dep.code)
+    chosen, parts = set(departments), []
+    for members in sorted(regions.values(), key=min):
+        if len(members) > 1 and set(members) <= chosen:
+            parts.append(load_departments()[members[0]].region_name)
+            chosen -= set(members)
+    parts += sorted(chosen)
+    if len(parts) > 4:
+        return f"{len(departments)}-departements"
+    words = unicodedata.normalize("NFKD", "-".join(parts)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
+
+
+def file_name(departments: Iterable[str] | None, now: datetime | None = None) -> str:
+    """The pack's file name: « balise-pack-38-63-2026-11-30.xlsx », the selection then the day
+    in Paris (``now``, an instant, by default the present one)."""
+    chosen = None if departments is None else tuple(sorted(departments))
+    day = paris_time(now or datetime.now(UTC))
+    return f"balise-pack-{_selection_words(chosen)}-{iso_day(day)}.xlsx"
 
 
 def table_csv(engine: Engine, actor: Actor, departments: Iterable[str] | None, table: str) -> bytes:

@@ -1,5 +1,5 @@
-"""The programme's tables as spreadsheet sheets: « Indicateurs » and « Usage des BAL suivies » in
-the webinar pack, and the workbook of ``balise indicateurs --xlsx`` (indicators plus the ESMS
+"""The programme's tables as spreadsheet sheets: « Indicateurs » in the webinar pack (the usage
+of the watched mailboxes is its « Activité » sheet: ``pack_animation``), and the workbook of ``balise indicateurs --xlsx`` (indicators plus the ESMS
 below each target). Layout only goes through :mod:`balise.exports` (hence the one writer)."""
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from sqlalchemy import Engine
 from balise.exports import Sheet, build_workbook
 from balise.formatting import fr_decimal, fr_int, fr_month, fr_percent
 from balise.referentials.indicator_catalogue import LEVELS, STATUSES, CatalogueError, Indicator
-from balise.services import indicators, pack, usage_peers
+from balise.services import indicators, pack
 from balise.services.access import Actor
 from balise.services.labels import category_label, department_label
 
 INDICATOR_SHEET = "Indicateurs"
-USAGE_SHEET = "Usage des BAL suivies"
 
 
 def threshold_text(ind: Indicator) -> str:
@@ -137,31 +136,3 @@ def indicator_workbook(
     cover = pack.cover_lines(engine, departments, datetime.now(UTC))
     cover.append(("Catalogue", catalogue_note(report)))
     return build_workbook("Indicateurs du programme ESMS numérique", cover, sheets), report
-
-
-def usage_sheet(
-    engine: Engine,
-    actor: Actor,
-    departments: tuple[str, ...] | None,
-    national_file: Path | None = None,
-) -> Sheet | None:
-    """Messages per month of the watched mailboxes beside their peers; None without any."""
-    df = usage_peers.peer_usage(engine, actor, departments, national_file=national_file
-                                or usage_peers.NATIONAL_FILE)  # fmt: skip
-    if df.empty:
-        return None
-    national = usage_peers.national_usage(national_file or usage_peers.NATIONAL_FILE)
-    table = pd.DataFrame({
-        "Adresse": df["address"], "Département": df["department"].map(department_label),
-        "Catégorie": df["category_code"].map(category_label),
-        "Messages par mois (90 jours)": df["messages_per_month"].round(1),
-        "Médiane de la catégorie": df["peer_median"].round(1),
-        "BAL suivies comparées": df["peers"],
-        "Repère national": df["national"].round(0),
-    })  # fmt: skip
-    note = (
-        f"Repère national : {fr_decimal(national.per_mailbox, 0)} messages par BAL et par mois "
-        f"({national.source} : {fr_decimal(national.messages / 1e6, 0)} millions de messages, "
-        f"{fr_decimal(national.mailboxes / 1e3, 0)} milliers de BAL)."
-    )
-    return Sheet(USAGE_SHEET, table, {"BAL suivies comparées": "int"}, note=note)

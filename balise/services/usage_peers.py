@@ -94,3 +94,36 @@ def peer_usage(
     df["national"] = national.per_mailbox
     mine = df if departments is None else df[df["department"].isin(departments)]
     return mine[PEER_COLUMNS].reset_index(drop=True)
+
+
+def months_back(today: date, months: int) -> date:
+    """The first day of the month ``months - 1`` months before ``today``'s (``months`` calendar
+    months, the current one included)."""
+    year, month = divmod(today.year * 12 + today.month - 1 - (months - 1), 12)
+    return date(year, month + 1, 1)
+
+
+def monthly_messages(
+    engine: Engine,
+    actor: Actor,
+    departments: Iterable[str] | None,
+    months: int = 6,
+    today: date | None = None,
+) -> pd.DataFrame:
+    """Messages (sent and received) per calendar month of each watched mailbox of the
+    selection over the last ``months`` months, the current one (partial) included: (address,
+    month, messages), ``month`` its first day; months without a message are absent."""
+    departments = readable_departments(actor, departments)
+    w, d = WatchedMailbox, DailyActivity
+    since = months_back(today or date.today(), months)
+    stmt = (
+        select(w.address, d.day, func.sum(d.messages))
+        .join(w, w.id == d.mailbox_id)
+        .where(in_departments(w.department, departments), d.day >= since)
+        .group_by(w.address, d.day)
+    )
+    days = frame(engine, stmt, ["address", "day", "messages"])
+    days["month"] = [day.replace(day=1) for day in pd.to_datetime(days["day"]).dt.date]
+    by_month = days.groupby(["address", "month"], as_index=False)["messages"].sum()
+    by_month["messages"] = by_month["messages"].astype(int)
+    return by_month[["address", "month", "messages"]]

@@ -7,24 +7,19 @@ from functools import partial
 
 import streamlit as st
 
-from balise.errors import BaliseError
 from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES, FollowUp
-from dashboard import charts, data, tables
+from dashboard import actions, charts, data, tables
 from dashboard.programme_blocks import priorities_block
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Accompagnement des structures")
 st.caption(
     "Les étapes avancent seules d'après les faits (BAL dans l'annuaire ou provisionnée, test "
-    "réussi, messages échangés) et à la main ; une étape n'est jamais reculée automatiquement."
+    "réussi, messages échangés) à chaque import, relève ou passage du service de fond, et à la "
+    "main ; une étape n'est jamais reculée automatiquement."
 )
-try:
-    moved = data.onboarding_advance(data.facts_marker())
-except BaliseError as exc:  # an ingest holds the store: the next visit advances
-    moved = 0
-    st.caption(f"Avancement automatique reporté : {exc}")
 marker = data.animation_marker()
 
 
@@ -99,7 +94,7 @@ def _follow_up(row) -> None:
                              format_func=STAGES.get)  # fmt: skip
         reason = st.text_input("Motif (facultatif)", max_chars=255)
         if st.form_submit_button("Changer d'étape"):
-            _act(lambda: data.onboarding_move(ctx.actor, row.finess_et, stage, reason or None),
+            _act(lambda: actions.onboarding_move(ctx.actor, row.finess_et, stage, reason or None),
                  f"Étape enregistrée : {STAGES[stage]}.")  # fmt: skip
     with st.form("ob_plan"):
         action = st.text_input("Prochaine action", value=_text(row.next_action), max_chars=255)
@@ -113,7 +108,9 @@ def _follow_up(row) -> None:
         notes = st.text_area("Notes (jamais de données de patient)", value=_text(row.notes))
         if st.form_submit_button("Enregistrer le suivi"):
             plan = FollowUp(action, when, notes, who)
-            _act(lambda: data.onboarding_plan(ctx.actor, row.finess_et, plan), "Suivi enregistré.")
+            _act(
+                lambda: actions.onboarding_plan(ctx.actor, row.finess_et, plan), "Suivi enregistré."
+            )
 
 
 _act = partial(act, key="ob_done")
@@ -149,5 +146,3 @@ with follow_tab:
                 },
                 column_config={"Date": tables.instant()},
             )
-if moved:
-    st.toast(f"{moved} structure(s) avancée(s) d'après les faits.")

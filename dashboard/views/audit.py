@@ -7,7 +7,7 @@ import streamlit as st
 
 from balise.errors import BaliseError
 from balise.services.audit_log import LABELS, MAX_ROWS, OUTCOMES, AuditFilter
-from dashboard import data, tables
+from dashboard import actions, data, tables
 from dashboard.shell import current_actor
 
 st.title("Journal d'audit")
@@ -28,7 +28,9 @@ period = left.date_input(
 )  # fmt: skip
 search = right.text_input("Objet contient", key="audit_search", max_chars=255)
 left, middle, right = st.columns(3)
-actions = left.multiselect("Action", choices["actions"], key="audit_actions", placeholder="Toutes")
+picked_actions = left.multiselect(
+    "Action", choices["actions"], key="audit_actions", placeholder="Toutes"
+)
 actors = middle.multiselect("Qui", choices["actors"], key="audit_actors", placeholder="Tous")
 outcomes = right.multiselect(
     "Résultat", list(OUTCOMES), format_func=OUTCOMES.get, key="audit_outcomes", placeholder="Tous"
@@ -36,7 +38,7 @@ outcomes = right.multiselect(
 
 # A range being picked has one date only: filter from it until today.
 start, end = (tuple(period) + (today,))[:2] if period else (None, None)
-flt = AuditFilter(start, end, tuple(actors), tuple(actions), tuple(outcomes), search=search)
+flt = AuditFilter(start, end, tuple(actors), tuple(picked_actions), tuple(outcomes), search=search)
 lines = data.audit_entries(marker, actor, flt)
 
 shown = tables.in_paris(lines, "at").assign(
@@ -58,7 +60,7 @@ st.dataframe(
 
 if st.button("Préparer l'export CSV", key="audit_build_csv"):
     try:
-        st.session_state["audit_csv"] = (flt, data.audit_csv(actor, flt))
+        st.session_state["audit_csv"] = (flt, actions.audit_csv(actor, flt))
     except BaliseError as exc:
         st.error(str(exc))
 ready = st.session_state.get("audit_csv")

@@ -8,7 +8,7 @@ import streamlit as st
 from balise.referentials.departments import load_departments
 from balise.services.access import ROLES
 from balise.services.users import NewUser
-from dashboard import data, tables
+from dashboard import actions, data, tables
 from dashboard.shell import act, current_actor, flash
 
 COLUMNS = {
@@ -47,7 +47,7 @@ with st.form("user_new", clear_on_submit=True):
                              key="new_password")  # fmt: skip
     if st.form_submit_button("Créer le compte", type="primary"):
         new = NewUser(login, role, tuple(assigned), password or None, name)
-        _act(lambda: data.user_add(actor, new), f"Compte {login.strip().lower()} créé.")
+        _act(lambda: actions.user_add(actor, new), f"Compte {login.strip().lower()} créé.")
 
 if not accounts.empty:
     st.subheader("Modifier un compte")
@@ -61,10 +61,10 @@ if not accounts.empty:
         assigned = st.multiselect("Départements (animateur)", departments, default=mine,
                               key=f"edit_departments_{chosen}")  # fmt: skip
         if st.form_submit_button("Enregistrer le rôle"):
-            _act(lambda: data.user_set_role(actor, chosen, role, assigned), "Rôle enregistré.")
+            _act(lambda: actions.user_set_role(actor, chosen, role, assigned), "Rôle enregistré.")
     with st.form("user_password", clear_on_submit=True):
         password = st.text_input("Nouveau mot de passe", type="password", key="edit_password")
         if st.form_submit_button("Changer le mot de passe"):
-            _act(lambda: data.user_set_password(actor, chosen, password), "Mot de passe changé.")
+            _act(lambda: actions.user_set_password(actor, chosen, password), "Mot de passe changé.")
     if st.button("Désactiver ce compte", key="edit_disable"):
-        _act(lambda: data.user_disable(actor, chosen), f"Compte {chosen} désactivé.")
+        _act(lambda: actions.user_disable(actor, chosen), f"Compte {chosen} désactivé.")

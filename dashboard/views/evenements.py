@@ -10,7 +10,7 @@ import streamlit as st
 from balise.formatting import fr_date
 from balise.services.events import KINDS, EventInput
 from balise.services.labels import department_label
-from dashboard import charts, data, tables
+from dashboard import actions, charts, data, tables
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Événements et webinaires")
@@ -30,7 +30,7 @@ with st.expander("Nouvel événement"), st.form("ev_new"):
     replay = st.text_input("Lien du replay", placeholder="https://…")
     if st.form_submit_button("Créer l'événement"):
         ev = EventInput(title, when, theme, tuple(departments), replay)
-        _act(lambda: data.event_create(ctx.actor, ev), f"Événement « {title.strip()} » créé.")
+        _act(lambda: actions.event_create(ctx.actor, ev), f"Événement « {title.strip()} » créé.")
 
 listed = data.events_list(marker, ctx.actor, ctx.departments)
 if listed.empty:
@@ -67,7 +67,7 @@ if upload is not None and st.button("Importer les présences", type="primary"):
     payload, name = upload.getvalue(), upload.name
 
     def _import() -> None:
-        st.session_state["ev_report"] = data.attendance_import(
+        st.session_state["ev_report"] = actions.attendance_import(
             ctx.actor, int(event_id), payload, name
         ).summary()
 
@@ -86,12 +86,12 @@ if not doubtful.empty:
                    f"{line.matched_name}, {line.matched_city} ({line.finess_et})")  # fmt: skip
         if ok.button("Confirmer", key=f"ev_ok_{line.id}"):
             _act(
-                lambda i=line.id: data.attendance_review(ctx.actor, int(i), True),
+                lambda i=line.id: actions.attendance_review(ctx.actor, int(i), True),
                 "Rapprochement confirmé.",
             )
         if no.button("Rejeter", key=f"ev_no_{line.id}"):
             _act(
-                lambda i=line.id: data.attendance_review(ctx.actor, int(i), False),
+                lambda i=line.id: actions.attendance_review(ctx.actor, int(i), False),
                 "Rapprochement rejeté.",
             )
 unmatched = lines[lines["match_kind"] == "none"]
@@ -104,7 +104,7 @@ if not unmatched.empty:
         line_id = st.selectbox("Ligne", list(options), format_func=options.get)
         finess = st.text_input("FINESS de la structure", max_chars=9)
         if st.form_submit_button("Rattacher"):
-            _act(lambda: data.attendance_review(ctx.actor, int(line_id), True, finess),
+            _act(lambda: actions.attendance_review(ctx.actor, int(line_id), True, finess),
                  "Ligne rattachée à la structure.")  # fmt: skip
 if not lines.empty:
     shown = ["raw_name", "commune", "match_kind", "matched_name", "finess_et"]
@@ -127,4 +127,4 @@ else:
     st.plotly_chart(charts.attendance_comparison(comparison, event["date"]), key="ev_compare")
 
 if st.button("Supprimer cet événement", key="ev_delete"):
-    _act(lambda: data.event_delete(ctx.actor, int(event_id)), "Événement supprimé.")
+    _act(lambda: actions.event_delete(ctx.actor, int(event_id)), "Événement supprimé.")

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from balise.errors import BaliseError
-from balise.services.pack import TABLES
-from dashboard import charts, data
+from balise.services.pack import TABLES, file_name
+from dashboard import actions, charts, data
 from dashboard.shell import page_context
 
 TABLE_LABELS = {
@@ -30,14 +30,14 @@ if st.button("Préparer le pack webinaire", type="primary", key="build_pack"):
         with st.spinner("Préparation du classeur…"):
             st.session_state["pack"] = (
                 ctx.departments,
-                data.build_pack(ctx.actor, ctx.departments),
+                actions.build_pack(ctx.actor, ctx.departments),
             )
     except BaliseError as exc:
         st.error(str(exc))
 ready = st.session_state.get("pack")
 if ready and ready[0] == ctx.departments:
     st.download_button(
-        "Télécharger le pack (xlsx)", ready[1], file_name="balise-pack-webinaire.xlsx",
+        "Télécharger le pack (xlsx)", ready[1], file_name=file_name(ready[0]),
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="download_pack",
     )  # fmt: skip
 
@@ -48,7 +48,7 @@ if st.button("Préparer le CSV", key="build_csv"):
         st.session_state["csv"] = (
             ctx.departments,
             table,
-            data.table_csv(ctx.actor, ctx.departments, table),
+            actions.table_csv(ctx.actor, ctx.departments, table),
         )
     except BaliseError as exc:
         st.error(str(exc))

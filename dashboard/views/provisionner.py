@@ -8,7 +8,7 @@ from balise.referentials.bal_rules import FIELD_LABELS, REQUIRED, BalRequest, su
 from balise.referentials.bal_types import BAL_TYPES
 from balise.referentials.lifecycles import BalStatus
 from balise.services.provisioning import STATUSES
-from dashboard import data, tables
+from dashboard import actions, data, store, tables
 from dashboard.operator_servers import operator_servers_form
 from dashboard.shell import current_actor, selection
 
@@ -20,7 +20,7 @@ LIST_COLUMNS = {
 
 st.title("Provisionner des BAL")
 actor = current_actor()
-settings = data.settings()
+settings = store.settings()
 if settings.provision_backend == "dovecot":
     st.caption(
         "Moteur : **serveur Dovecot** : les comptes y sont créés directement. Avec « make run », "
@@ -76,7 +76,7 @@ def _form() -> BalRequest:
 
 with tab_one:
     request = _form()
-    problems = data.bal_check(actor, request)
+    problems = actions.bal_check(actor, request)
     if problems:
         st.markdown("**À corriger avant de provisionner :**")
         for _, message in problems:
@@ -88,7 +88,7 @@ with tab_one:
         )
     if st.button("Provisionner", type="primary", disabled=bool(problems), key="prov_submit"):
         try:
-            report = data.bal_provision(actor, request)
+            report = actions.bal_provision(actor, request)
         except BaliseError as exc:
             st.error(str(exc))
         else:
@@ -112,7 +112,7 @@ with tab_many:
     if uploaded is not None:
         content = uploaded.getvalue()
         try:
-            check = data.bal_import_check(actor, content)
+            check = actions.bal_import_check(actor, content)
         except BaliseError as exc:
             st.error(str(exc))
             st.stop()
@@ -124,7 +124,7 @@ with tab_many:
         (st.error if check.errors else st.info)(check.summary())
         if st.button("Appliquer l'import", disabled=bool(check.errors), key="prov_apply"):
             try:
-                st.success(data.bal_import_apply(actor, content).summary())
+                st.success(actions.bal_import_apply(actor, content).summary())
             except BaliseError as exc:
                 st.error(str(exc))
 
@@ -144,7 +144,7 @@ with tab_list:
             chosen = st.selectbox("BAL demandée à confirmer", waiting, key="prov_confirm_pick")
             if st.button("Confirmer sa création par l'opérateur", key="prov_confirm"):
                 try:
-                    data.bal_confirm(actor, chosen)
+                    actions.bal_confirm(actor, chosen)
                     st.success(f"BAL {chosen} confirmée.")
                 except BaliseError as exc:
                     st.error(str(exc))

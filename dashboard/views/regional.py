@@ -5,7 +5,7 @@ import streamlit as st
 
 from balise.formatting import fr_date, fr_int, fr_percent, fr_points, fr_signed, paris_time
 from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
-from dashboard import charts, data, tables
+from dashboard import actions, charts, data, store, tables
 from dashboard.markdown import plain
 from dashboard.shell import act, flash, page_context
 
@@ -23,7 +23,7 @@ for alert in data.open_ingest_alerts(ctx.actor, ctx.departments).itertuples():
     )
     if st.button("Ignorer cette alerte", key=f"dismiss_alert_{alert.id}"):
         act(
-            lambda alert_id=alert.id: data.dismiss_ingest_alert(ctx.actor, alert_id),
+            lambda alert_id=alert.id: actions.dismiss_ingest_alert(ctx.actor, alert_id),
             f"Alerte n° {alert.id} ignorée (tracé dans le journal d'audit).",
             "ingest_alert_done",
         )
@@ -44,7 +44,7 @@ for col, t in zip(st.columns(len(TYPES)), TYPES, strict=True):
     col.metric(t.plural, fr_int(h["mailboxes"][t.code]))
 
 cov = data.coverage(ctx.marker, ctx.actor, ctx.departments)
-geojson = data.boundaries(data.settings().geojson)
+geojson = data.boundaries(store.settings().geojson)
 if geojson is not None:
     st.plotly_chart(charts.choropleth(geojson, cov), key="map")
 else:

@@ -7,7 +7,7 @@ from balise.errors import BaliseError, PermissionDenied
 from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.structures import StructureFilter
-from dashboard import charts, data, tables
+from dashboard import actions, charts, data, tables
 from dashboard.shell import page_context
 
 ctx = page_context("Structure")
@@ -34,7 +34,7 @@ try:
     ident = data.establishment(ctx.marker, ctx.actor, finess)
 except BaliseError as exc:
     if isinstance(exc, PermissionDenied):  # another department's structure: a refused read
-        data.audit_refusal(ctx.actor, "page.structure", exc)
+        actions.audit_refusal(ctx.actor, "page.structure", exc)
     st.error(str(exc))
     st.stop()
 

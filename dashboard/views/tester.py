@@ -8,7 +8,7 @@ from balise.formatting import fr_seconds
 from balise.mail.roundtrip import SEEN_BY, STEPS
 from balise.referentials.lifecycles import ROUND_TRIP_OUTCOMES, RoundTripOutcome
 from balise.services.bal_tests import TESTABLE
-from dashboard import charts, data, tables
+from dashboard import actions, charts, data, tables
 from dashboard.operator_servers import operator_servers_form
 from dashboard.shell import current_actor, selection
 
@@ -58,7 +58,7 @@ def _run_one(address: str, case_id: str, with_xdm: bool) -> None:
         slots[step].markdown(_step_line(step, state, seconds))
 
     try:
-        result = data.bal_run_test(actor, address, case_id, with_xdm, on_step)
+        result = actions.bal_run_test(actor, address, case_id, with_xdm, on_step)
     except BaliseError as exc:
         st.error(str(exc))
         return
@@ -98,7 +98,7 @@ with tab_run:
         if st.button("Tester toutes les BAL du département", key="test_department_run"):
             with st.spinner("Tests en cours…"):
                 try:
-                    results = data.bal_run_department(actor, department)
+                    results = actions.bal_run_department(actor, department)
                 except BaliseError as exc:
                     st.error(str(exc))
                     results = []
