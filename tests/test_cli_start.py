@@ -130,3 +130,25 @@ def test_pyarrow_still_converts_to_and_from_pandas_after_an_ingest_s_set_up():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # fmt: skip
     assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+
+
+def test_a_directory_ingest_loads_no_finess_module(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        from balise.db import make_engine, upgrade
+        from ingest import jobs
+        engine = make_engine(sys.argv[1])
+        upgrade(engine)
+        report = jobs.ingest(engine, "annuaire", sys.argv[2], None)
+        finess = ("msgspec", "ingest.load.finess", "ingest.sources.finess")
+        print(report.kept, sorted(m for m in finess if m in sys.modules))
+        """
+    )
+    url, extract = f"sqlite:///{tmp_path / 'balise.db'}", str(first_extract(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code, url, extract], capture_output=True,
+                          text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kept, loaded = done.stdout.strip().split(" ", 1)
+    assert int(kept) > 0
+    assert loaded == "[]"
