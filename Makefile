@@ -18,9 +18,9 @@ setup: $(VENV)/.installed
 # The sandbox operator (a local, fictitious Dovecot; package sandbox/, installed with the `dev`
 # extra by `setup`) makes provisioning and tests work out of the box: the dashboard's `dovecot`
 # backend writes into its passwd-files (one per account) and its BAL passwords are sealed with
-# its own key unless BALISE_SECRET_KEY is set. `balise sandbox activity` watches a few demo
-# mailboxes on it, delivers fictitious mail and polls (idempotent: a second `make run` counts
-# nothing twice), so the Activité page has figures.
+# its own key unless BALISE_SECRET_KEY is set. `balise sandbox activity` watches demo mailboxes
+# on it in every department of the region, delivers fictitious mail and polls (idempotent: a
+# second `make run` counts nothing twice), so the Activité page has figures everywhere.
 # The dashboard's port: `make run PORT=8600` when 8501 is taken.
 PORT ?= 8501
 SANDBOX_DIR := $${BALISE_SANDBOX_DIR:-$${BALISE_DATA_DIR:-$(CURDIR)/data}/sandbox}

@@ -122,7 +122,15 @@ def fr_datetime(at: datetime | None, seconds: bool = False) -> str:
     """A stored instant in Paris time: « 25/11/2026 14:05 » (« 14:05:09 » with ``seconds``)."""
     if is_missing(at):
         return MISSING
-    return paris_time(at).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
+    return fr_clock(paris_time(at), seconds)
+
+
+def fr_clock(wall: datetime | None, seconds: bool = False) -> str:
+    """A wall-clock time already in Paris (:func:`paris_time`, :func:`paris_times`) as
+    « 25/11/2026 14:05 »: not moved between zones."""
+    if is_missing(wall):
+        return MISSING
+    return wall.strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
 
 
 def fr_time(at: datetime | None) -> str:

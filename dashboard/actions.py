@@ -15,6 +15,7 @@ Departments = tuple[str, ...]
 
 
 BAL_TEST_TIMEOUT_S = 30.0
+POLL_TIMEOUT_S = 30.0
 
 
 def dismiss_ingest_alert(actor: Actor, alert_id: int) -> None:
@@ -88,6 +89,33 @@ def bal_save_endpoints(actor: Actor, request) -> bool:
     from balise.services import activity
 
     return activity.save_endpoints(engine(), actor, request, settings().secret_key)
+
+
+def mailbox_watch(actor: Actor, request) -> int:
+    """Start watching a mailbox (« Suivre une boîte », page Activité); its id."""
+    from balise.services import activity
+
+    return activity.add_watched(engine(), actor, request, settings().secret_key)
+
+
+def mailbox_poll_now(actor: Actor, address: str, department: str) -> tuple[bool, str]:
+    """Poll one watched mailbox now (« Relever maintenant »): whether it worked, and the French
+    sentence saying what was counted or why it failed. ``ingest.poll`` checks the actor's
+    rights (refusals audited) and records the outcome on the mailbox, as ``balise poll``."""
+    from balise.formatting import fr_count
+    from ingest.poll import run_poll
+    from ingest.worker import advance_after_poll
+
+    report = run_poll(engine(), actor, addresses=[address], workers=1,
+                      timeout=POLL_TIMEOUT_S, secret_key=settings().secret_key)  # fmt: skip
+    if not report.outcomes:
+        return False, f"La boîte {address} n'est plus suivie."
+    outcome = report.outcomes[0]
+    if not outcome.ok:
+        return False, outcome.message or f"Échec de la relève de {address}."
+    advance_after_poll(engine(), report, [department])
+    counted = fr_count(outcome.messages, "nouveau message compté", "nouveaux messages comptés")
+    return True, f"Boîte {address} relevée : {counted}."
 
 
 def local_login(login: str, password: str) -> Actor:

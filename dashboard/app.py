@@ -9,15 +9,15 @@ import streamlit as st
 from balise.errors import PermissionDenied
 from dashboard import actions, store
 from dashboard.auth import account_box, require_actor
-from dashboard.navigation import PAGES
+from dashboard.navigation import pages_for
 from dashboard.shell import current_actor, sidebar
 
 st.set_page_config(page_title="Balise – MSSanté médico-social", page_icon="📬", layout="wide")
 with store.store_errors():  # a database error anywhere: one French error, never « no data yet »
-    require_actor()  # login gate: stops here until someone is signed in; pages read the actor
+    actor = require_actor()  # login gate: stops here until someone is signed in
 
     menu: dict[str, list] = {}
-    for spec in PAGES:
+    for spec in pages_for(actor.role):  # a page a role cannot use is not in its menu
         menu.setdefault(spec.section, []).append(
             st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
         )

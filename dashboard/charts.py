@@ -3,11 +3,8 @@ palette (Okabe-Ito for categories, Cividis for the share), numbers written by ba
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
 
 from balise.formatting import THIN, fr_date, fr_int, fr_percent
 from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
@@ -20,7 +17,7 @@ SHARE_SCALE = "Cividis"
 PERCENT_SUFFIX = f"{THIN}%"  # as balise.formatting.fr_percent writes it
 
 
-def _layout(fig: go.Figure, title: str, x: str = "", y: str = "", height: int = 420) -> go.Figure:
+def layout(fig: go.Figure, title: str, x: str = "", y: str = "", height: int = 420) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0},
         xaxis_title=x,
@@ -42,115 +39,6 @@ def _count_axis(fig: go.Figure) -> None:
         for t in fig.data
     )
     fig.update_yaxes(tickformat=",d", rangemode="tozero", dtick=1 if top <= 8 else None)
-
-
-def _share_hover(df: pd.DataFrame) -> list[str]:
-    return [
-        f"<b>{department_label(r.department)}</b><br>{fr_percent(r.share / 100)} équipés"
-        f"<br>{fr_int(r.equipped)} ESMS sur {fr_int(r.structures)}"
-        for r in df.itertuples()
-    ]
-
-
-def _rings(geometry: dict) -> list[list]:
-    polygons = (
-        geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
-    )
-    return [polygon[0] for polygon in polygons]  # outer rings; holes are rare in departments
-
-
-def _colourbar_trace() -> go.Scatter:
-    """An invisible trace that only carries the colour scale legend."""
-    return go.Scatter(
-        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-        marker={"colorscale": SHARE_SCALE, "cmin": 0, "cmax": 100, "color": [0], "showscale": True,
-                "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": PERCENT_SUFFIX}},
-    )  # fmt: skip
-
-
-def _codes_trace(geojson: dict, rows: dict) -> go.Scatter:
-    """Department codes written at the middle of each department's largest ring."""
-    xs, ys, codes = [], [], []
-    for feature in geojson["features"]:
-        code = feature["properties"]["code"]
-        if code in rows:
-            ring = max(_rings(feature["geometry"]), key=len)
-            xs.append(sum(p[0] for p in ring) / len(ring))
-            ys.append(sum(p[1] for p in ring) / len(ring))
-            codes.append(code)
-    return go.Scatter(
-        x=xs, y=ys, text=codes, mode="text", hoverinfo="skip", showlegend=False,
-        textfont={"color": "white", "size": 12},
-    )  # fmt: skip
-
-
-def choropleth(geojson: dict, df: pd.DataFrame) -> go.Figure:
-    """Equipped share by department on real boundaries (the selected departments only).
-
-    Drawn as filled lon/lat polygons on plain axes rather than a plotly ``geo`` subplot: that
-    one downloads a world map from a CDN in the browser, which offline users do not reach."""
-    rows = {r.department: r for r in df.itertuples()}
-    hover = dict(zip(df["department"], _share_hover(df), strict=True))
-    fig = go.Figure()
-    lats: list[float] = []
-    for feature in geojson["features"]:
-        code = feature["properties"]["code"]
-        if code not in rows:
-            continue
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for ring in _rings(feature["geometry"]):
-            xs += [p[0] for p in ring] + [None]
-            ys += [p[1] for p in ring] + [None]
-        lats += [y for y in ys if y is not None]
-        colour = sample_colorscale(SHARE_SCALE, [min(max(rows[code].share, 0), 100) / 100])[0]
-        fig.add_trace(
-            go.Scatter(
-                x=xs, y=ys, fill="toself", fillcolor=colour, mode="lines", name=code,
-                line={"color": "white", "width": 1}, hoveron="fills", text=hover[code],
-                hoverinfo="text", showlegend=False,
-            )
-        )  # fmt: skip
-    fig.add_trace(_codes_trace(geojson, rows))
-    fig.add_trace(_colourbar_trace())
-    fig.update_xaxes(visible=False)
-    # Equirectangular with the right aspect at this latitude.
-    ratio = 1 / math.cos(math.radians(sum(lats) / len(lats))) if lats else 1
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=ratio)
-    fig.update_layout(plot_bgcolor="white")
-    return _layout(fig, "Part des ESMS équipés d'une BAL MSSanté, par département", height=560)
-
-
-def tile_map(tiles: pd.DataFrame, df: pd.DataFrame) -> go.Figure:
-    """The same figure as a tile-grid cartogram (one square per department) when no boundary
-    file is available: unselected departments stay grey so the region keeps its place."""
-    merged = tiles.merge(df, left_on="code", right_on="department", how="left")
-    grey = merged[merged["share"].isna()]
-    shown = merged[merged["share"].notna()]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=grey["col"], y=-grey["row"], mode="markers+text", text=grey["code"],
-            marker={"symbol": "square", "size": 30, "color": "#E5E5E5"},
-            textfont={"color": "#888888", "size": 10}, hovertext=grey["name"],
-            hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
-        )
-    )  # fmt: skip
-    fig.add_trace(
-        go.Scatter(
-            x=shown["col"], y=-shown["row"], mode="markers+text", text=shown["code"],
-            marker={"symbol": "square", "size": 30, "color": shown["share"], "cmin": 0, "cmax": 100,
-                    "colorscale": SHARE_SCALE, "showscale": True,
-                    "colorbar": {"title": {"text": "Part équipée (%)"}, "ticksuffix": PERCENT_SUFFIX}},
-            textfont={"color": "white", "size": 10},
-            hovertext=_share_hover(shown.assign(department=shown["code"])),
-            hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
-        )
-    )  # fmt: skip
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x")
-    fig.update_layout(plot_bgcolor="white")
-    return _layout(fig, "Part des ESMS équipés par département (carte schématique)", height=560)
 
 
 def publication_gaps(dates: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -188,7 +76,7 @@ def trend_line(df: pd.DataFrame) -> go.Figure:
         )  # fmt: skip
     fig.update_xaxes(tickformat="%d/%m/%Y", tickvals=df["date"] if len(df) <= 12 else None)
     fig.update_yaxes(ticksuffix=PERCENT_SUFFIX, rangemode="tozero")
-    return _layout(
+    return layout(
         fig,
         "Évolution de la part des ESMS équipés",
         "Date de l'extraction de l'annuaire",
@@ -209,7 +97,7 @@ def category_bars(df: pd.DataFrame) -> go.Figure:
         )
     )  # fmt: skip
     fig.update_xaxes(ticksuffix=PERCENT_SUFFIX, range=[0, 100])
-    return _layout(
+    return layout(
         fig,
         "Part des ESMS équipés par catégorie",
         "Part équipée (%)",
@@ -238,7 +126,7 @@ def mix_bars(df: pd.DataFrame, by: str, shares: bool = False) -> go.Figure:
     axis = "Département" if by == "department" else "Catégorie"
     what = "Répartition (%)" if shares else "Nombre de BAL"
     title = f"BAL des ESMS par type et par {axis.lower()}" + (" (en %)" if shares else "")
-    return _layout(fig, title, axis, what)
+    return layout(fig, title, axis, what)
 
 
 def changes_bars(df: pd.DataFrame, by: str) -> go.Figure:
@@ -252,7 +140,7 @@ def changes_bars(df: pd.DataFrame, by: str) -> go.Figure:
     fig.update_layout(barmode="group")
     _count_axis(fig)
     axis = "Département" if by == "department" else "Catégorie"
-    return _layout(fig, f"BAL créées et supprimées par {axis.lower()}", axis, "Nombre de BAL")
+    return layout(fig, f"BAL créées et supprimées par {axis.lower()}", axis, "Nombre de BAL")
 
 
 def history_bars(df: pd.DataFrame) -> go.Figure:
@@ -267,7 +155,7 @@ def history_bars(df: pd.DataFrame) -> go.Figure:
         )  # fmt: skip
     fig.update_layout(barmode="stack")
     _count_axis(fig)
-    return _layout(
+    return layout(
         fig,
         "BAL de la structure à chaque extraction de l'annuaire",
         "Date de l'extraction",
@@ -291,7 +179,7 @@ def status_bars(df: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(barmode="stack")
     _count_axis(fig)
-    return _layout(
+    return layout(
         fig,
         "Structures équipées et non équipées par catégorie",
         "Catégorie",
@@ -315,7 +203,7 @@ def weekly_messages_bars(df: pd.DataFrame) -> go.Figure:
         ))  # fmt: skip
     fig.update_layout(barmode="group")
     _count_axis(fig)
-    return _layout(fig, "Messages par semaine", "Semaine du (lundi)", "Messages")
+    return layout(fig, "Messages par semaine", "Semaine du (lundi)", "Messages")
 
 
 def category_sankey(flows: pd.DataFrame) -> go.Figure:
@@ -344,7 +232,7 @@ def category_sankey(flows: pd.DataFrame) -> go.Figure:
                              "%{customdata}<extra></extra>",
         },
     ))  # fmt: skip
-    return _layout(fig, "Échanges entre catégories de structures (90 derniers jours)", height=460)
+    return layout(fig, "Échanges entre catégories de structures (90 derniers jours)", height=460)
 
 
 # --- BAL round-trip tests (Tester page) ----------------------------------------------------
@@ -355,6 +243,16 @@ OUTCOME_COLOURS = {
     RoundTripOutcome.TIMEOUT: OKABE_ITO[3],
     RoundTripOutcome.FAILED: OKABE_ITO[5],
 }
+
+
+# A time axis's labels as fine as its tick spacing (plotly picks the spacing from the span):
+# four tests within one minute get « 09:34:10 », « 09:34:20 »…, never four « 30/11 09:34 ».
+MINUTE_MS, DAY_MS = 60_000, 86_400_000
+TIME_TICK_FORMATS = [
+    {"dtickrange": [None, MINUTE_MS], "value": "%H:%M:%S"},
+    {"dtickrange": [MINUTE_MS, DAY_MS], "value": "%d/%m %H:%M"},
+    {"dtickrange": [DAY_MS, None], "value": "%d/%m/%Y"},
+]  # fmt: skip
 
 
 def roundtrip_latency(history: pd.DataFrame) -> go.Figure:
@@ -369,12 +267,12 @@ def roundtrip_latency(history: pd.DataFrame) -> go.Figure:
                     x=history.loc[rows, "debut"], y=total[rows], mode="markers", name=outcome.label,
                     marker={"color": OUTCOME_COLOURS[outcome], "size": 9},
                     text=history.loc[rows, "adresse"],
-                    hovertemplate="%{text}<br>%{y:.2f} s<extra></extra>",
+                    hovertemplate="%{text}<br>%{x}<br>%{y:.2f} s<extra></extra>",
                 )
             )  # fmt: skip
     fig.update_yaxes(rangemode="tozero")
-    fig.update_xaxes(tickformat="%d/%m %H:%M")
-    return _layout(fig, "Durée des tests aller-retour", "Date du test", "Secondes", height=360)
+    fig.update_xaxes(tickformatstops=TIME_TICK_FORMATS, hoverformat="%d/%m/%Y %H:%M:%S")
+    return layout(fig, "Durée des tests aller-retour", "Date du test", "Secondes", height=360)
 
 
 def roundtrip_outcomes(counts: pd.DataFrame) -> go.Figure:
@@ -391,7 +289,7 @@ def roundtrip_outcomes(counts: pd.DataFrame) -> go.Figure:
             )  # fmt: skip
     fig.update_layout(barmode="stack")
     fig.update_xaxes(type="category")
-    return _layout(fig, "Résultats des tests par jour", "Jour", "Nombre de tests", height=360)
+    return layout(fig, "Résultats des tests par jour", "Jour", "Nombre de tests", height=360)
 
 
 # --- territorial animation: onboarding funnel, events --------------------------------------
@@ -402,11 +300,11 @@ def onboarding_funnel(df: pd.DataFrame) -> go.Figure:
     kept as given by the service)."""
     totals = df.groupby(["stage", "label"], sort=False)["structures"].sum().reset_index()
     fig = go.Figure(go.Funnel(
-        y=totals["label"], x=totals["structures"], textinfo="value",
-        marker={"color": OKABE_ITO[0]},
-        hovertemplate="%{y} : %{x} structure(s)<extra></extra>",
+        y=totals["label"], x=totals["structures"], text=totals["structures"].map(fr_int),
+        textinfo="text", marker={"color": OKABE_ITO[0]},  # « 1 077 », not plotly's « 1077 »
+        hovertemplate="%{y} : %{text} structure(s)<extra></extra>",
     ))  # fmt: skip
-    return _layout(fig, "Accompagnement : structures par étape", height=400)
+    return layout(fig, "Accompagnement : structures par étape", height=400)
 
 
 EVENT_GROUP_COLOURS = {"Participants": OKABE_ITO[2], "Non participants": OKABE_ITO[1]}
@@ -431,5 +329,5 @@ def attendance_comparison(df: pd.DataFrame, event_date) -> go.Figure:
                        yanchor="bottom")  # fmt: skip
     fig.update_yaxes(range=[0, 100], ticksuffix=PERCENT_SUFFIX)
     fig.update_xaxes(tickformat="%d/%m/%Y")
-    return _layout(fig, "Part des structures équipées : participantes ou non", "Date",
+    return layout(fig, "Part des structures équipées : participantes ou non", "Date",
                    "Part équipée")  # fmt: skip

@@ -96,6 +96,19 @@ def structure_list(
 
 
 @st.cache_data(show_spinner=False)
+def structure_search_labels(marker: int, actor: Actor, departments: Departments) -> dict[str, str]:
+    return structures.search_labels(engine(), actor, departments)
+
+
+@st.cache_data(show_spinner=False)
+def structure_points(marker: int, actor: Actor, departments: Departments, flt: StructureFilter):
+    """The Département page's map: placed ESMS and the count of those without coordinates."""
+    from balise.services import structure_map
+
+    return structure_map.structure_points(engine(), actor, departments, flt)
+
+
+@st.cache_data(show_spinner=False)
 def cities(marker: int, actor: Actor, departments: Departments) -> list[str]:
     return structures.cities(engine(), actor, departments)
 
@@ -172,9 +185,35 @@ def bal_outcome_counts(marker: str, actor: Actor, departments: Departments) -> p
     return bal_tests.outcome_counts(engine(), actor, list(departments))
 
 
-def bal_finess_owner(actor: Actor, finess: str):
+@st.cache_data(show_spinner=False)
+def structure_bals(marker: str, actor: Actor, finess_et: str) -> pd.DataFrame:
+    """A structure's BALs in the directory and provisioned; ``marker``: the data marker and the
+    BAL marker (see ``structure_bals_marker``)."""
     provisioning, _, _ = _bal_services()
-    return provisioning.finess_owner(engine(), actor, finess)
+    return provisioning.structure_bals(engine(), actor, finess_et)
+
+
+def structure_bals_marker() -> str:
+    return f"{data_marker()}|{bal_marker()}"
+
+
+def structure_domain(addresses: list[str]) -> str | None:
+    """The allowed domain a structure already uses, proposed for its next BAL."""
+    provisioning, _, _ = _bal_services()
+    return provisioning.structure_domain(addresses, settings().allowed_domains)
+
+
+def may_act_on_bals(actor: Actor, department: str) -> bool:
+    """Whether ``actor`` may provision and test BALs in ``department`` (no store read): the
+    Structure page offers its « Provisionner une BAL » and « Tester » links only then."""
+    from balise.errors import PermissionDenied
+    from balise.services.access import check_can_act
+
+    try:
+        check_can_act(actor, department, "bal.provision")
+    except PermissionDenied:
+        return False
+    return True
 
 
 def bal_endpoints(actor: Actor, address: str) -> dict | None:
@@ -417,6 +456,20 @@ def organisation_esms(marker: str, actor: Actor, finess_ej: str) -> pd.DataFrame
     from balise.services import organisations as orgs
 
     return orgs.organisation_esms(engine(), actor, finess_ej)
+
+
+@st.cache_data(show_spinner=False)
+def groupings(marker: str, actor: Actor, departments: Departments) -> pd.DataFrame:
+    from balise.services import finess_groups
+
+    return finess_groups.groupings(engine(), actor, departments)
+
+
+@st.cache_data(show_spinner=False)
+def grouping_esms(marker: str, actor: Actor, group_id: str) -> pd.DataFrame:
+    from balise.services import finess_groups
+
+    return finess_groups.grouping_esms(engine(), actor, group_id)
 
 
 @st.cache_data(show_spinner=False)

@@ -1,6 +1,8 @@
 """The dashboard's pages, in menu order: adding a page is adding one line to ``PAGES``.
 
-``path`` is relative to dashboard/app.py; ``section`` groups pages in the sidebar menu."""
+``path`` is relative to dashboard/app.py; ``section`` groups pages in the sidebar menu; ``roles``
+lists the roles the page is shown to (None: everyone). Hiding is for the menu only: the page and
+the services still refuse whoever may not use them."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ class PageSpec:
     icon: str
     section: str
     url_path: str
+    roles: tuple[str, ...] | None = None
 
 
 PAGES: list[PageSpec] = [
@@ -31,7 +34,9 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("views/tester.py", "Tester", ":material/fact_check:", "BAL", "tester"),
     PageSpec("views/audit.py", "Journal d'audit", ":material/policy:", "Contrôle", "audit"),
-    PageSpec("views/comptes.py", "Comptes", ":material/group:", "Contrôle", "comptes"),
+    PageSpec(
+        "views/comptes.py", "Comptes", ":material/group:", "Contrôle", "comptes", roles=("admin",)
+    ),
     PageSpec("views/patient.py", "Écrire au patient", ":material/person:", "BAL", "patient"),
     PageSpec(
         "views/accompagnement.py",
@@ -43,6 +48,11 @@ PAGES: list[PageSpec] = [
     PageSpec("views/evenements.py", "Événements", ":material/event:", "Animation", "evenements"),
     PageSpec("views/programme.py", "Programme", ":material/flag:", "Partager", "programme"),
 ]
+
+
+def pages_for(role: str) -> list[PageSpec]:
+    """The pages of the menu of someone with ``role``."""
+    return [p for p in PAGES if p.roles is None or role in p.roles]
 
 
 def page_path(url_path: str) -> str:

@@ -1,6 +1,6 @@
-"""Blocks the programme adds to existing pages: « Qui appeler d'abord » on the
-Accompagnement page, « Usage comparé » on the Activité page. Widgets only; figures come from
-dashboard/data.py."""
+"""Blocks the programme adds to pages: « Qui appeler d'abord » on the Accompagnement page,
+« Usage comparé » on the Activité page, the organisations' ESMS and the FiNESS+ groupings on the
+Programme page. Widgets only; figures come from dashboard/data.py."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import streamlit as st
 
 from balise.errors import BaliseError, PermissionDenied
 from balise.formatting import fr_decimal, fr_int
+from balise.services.finess_groups import KINDS
 from balise.services.labels import category_label, department_label
 from dashboard import data, tables
 from dashboard.shell import PageContext
@@ -37,7 +38,8 @@ def priorities_block(ctx: PageContext) -> None:
         df.assign(department=df["department"].map(department_label),
                   category_code=df["category_code"].map(category_label)),
         {"rank": "Rang", "score": "Score", "name": "Structure", "city": "Commune",
-         "department": "Département", "category_code": "Catégorie", "reasons": "Pourquoi"},
+         "department": "Département", "category_code": "Catégorie", "ej_name": "Organisme",
+         "reasons": "Pourquoi"},
         column_config={"Score": st.column_config.NumberColumn(format="localized")},
         key="priorities_table",
     )  # fmt: skip
@@ -65,3 +67,46 @@ def peer_usage_block(ctx: PageContext, marker: str) -> None:
          "peers": "BAL comparées", "national": "Repère national"},
         key="peer_usage_table",
     )  # fmt: skip
+
+
+ESMS_HEADINGS = {
+    "finess_et": "FINESS", "name": "Nom", "city": "Commune", "department": "Dép.",
+    "category_code": "Catégorie", "equipped": "Statut", "bals": "BAL",
+}  # fmt: skip
+
+
+def esms_table(esms, headings: dict[str, str], key: str) -> None:
+    """ESMS with their status and BALs (``organisations.esms_with_bals``)."""
+    tables.labelled(
+        esms.assign(category_code=esms["category_code"].map(category_label),
+                    equipped=esms["equipped"].map({True: "Équipé", False: "Non équipé"}),
+                    ej_name=esms["ej_name"].fillna("")),
+        headings, key=key,
+    )  # fmt: skip
+
+
+def groupings_block(ctx: PageContext, marker: str) -> None:
+    """Organisations per FiNESS+ grouping (GHT, GCSMS…): ESMS of the selection, equipped, BALs;
+    and one grouping's ESMS."""
+    st.subheader("Par groupement FiNESS+")
+    groups = data.groupings(marker, ctx.actor, ctx.departments)
+    if groups.empty:
+        st.caption(
+            "Aucun groupement dans la sélection : les groupements (GHT, GCSMS…) viennent d'un "
+            "import national du flux FiNESS+ (`balise ingest finess` sur le fichier JSON, "
+            "sans département)."
+        )
+        return
+    tables.labelled(
+        groups.assign(kind=groups["kind"].map(KINDS), share=groups["share"].round(1)),
+        {"name": "Groupement", "kind": "Type", "departments": "Départements",
+         "organisations": "Organismes", "esms": "ESMS", "equipped": "Équipés",
+         "share": "Part équipée (%)", "mailboxes": "BAL"},
+        key="prog_groups",
+    )  # fmt: skip
+    names = dict(zip(groups["group_id"], groups["name"].fillna(groups["group_id"]), strict=True))
+    chosen = st.selectbox("Voir un groupement", list(names), format_func=names.get, index=None,
+                          placeholder="Choisir un groupement", key="prog_group")  # fmt: skip
+    if chosen:
+        esms = data.grouping_esms(marker, ctx.actor, chosen)
+        esms_table(esms, {**ESMS_HEADINGS, "ej_name": "Organisme"}, key="prog_group_esms")

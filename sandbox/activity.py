@@ -1,6 +1,6 @@
-"""Demo mailbox activity for ``make run`` (``balise sandbox activity``): a few watched mailboxes
-on the sandbox operator, mail put through the server, then the poll, so that the *Activité* page
-has figures.
+"""Demo mailbox activity for ``make run`` (``balise sandbox activity``): watched mailboxes on the
+sandbox operator in every department of the region, mail put through the server, then the poll,
+so that the *Activité* page has figures whichever department an animator looks at.
 
 Everything is fictitious: the watched mailboxes and their counterparts are mailboxes of the demo
 directory (``balise demo``, domains ``*-demo.mssante.fr``), accounts on the local sandbox Dovecot;
@@ -15,6 +15,7 @@ twice. Running ``make run`` twice therefore leaves the counts as they were.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
@@ -48,13 +49,33 @@ class DemoBox:
     exchanges: tuple[tuple[str, str, int], ...]
 
 
-# A few ARA departments; the flows are the seed's use cases (data/use_cases.csv) and one more.
+# A few ARA departments with particular flows: the seed's use cases (data/use_cases.csv) and one
+# more. Every other department gets an ordinary box (``plan_for``).
 PLAN = (
     DemoBox("01", "500", (("in", "620", 3), ("out", "620", 2), ("in", "355", 1), ("out", "355", 2))),
     DemoBox("07", "606", (("out", "354", 3), ("in", "354", 2))),
     DemoBox("26", "500", (("out", "620", 2), ("in", "620", 1), ("out", "606", 1))),
     DemoBox("73", "190", (("out", "223", 2), ("in", "223", 1))),
 )  # fmt: skip
+
+
+def _ordinary_box(department: str, rank: int) -> DemoBox:
+    """An EHPAD exchanging with its pharmacy and the hospital (the seed's use cases; every demo
+    department has these categories), counts varying with ``rank`` so that curves differ."""
+    return DemoBox(department, "500", (
+        ("in", "620", 1 + rank % 3), ("out", "620", 1 + (rank + 1) % 2),
+        ("in", "355", 1 + rank % 2), ("out", "355", 1),
+    ))  # fmt: skip
+
+
+def plan_for(departments: Iterable[str]) -> tuple[DemoBox, ...]:
+    """One box or more in each of ``departments`` (sorted): PLAN's where it names the
+    department, else an ordinary one."""
+    boxes: list[DemoBox] = []
+    for rank, department in enumerate(sorted(departments)):
+        named = [b for b in PLAN if b.department == department]
+        boxes.extend(named or [_ordinary_box(department, rank)])
+    return tuple(boxes)
 
 
 @dataclass

@@ -50,9 +50,11 @@ def sandbox(ctx: Context, background: bool, stop_it: bool) -> None:
 @sandbox.command("activity")
 @pass_context
 def activity(ctx: Context) -> None:
-    """Activité de démonstration sur l'opérateur bac à sable : boîtes suivies, messages, relève."""
+    """Activité de démonstration sur l'opérateur bac à sable : boîtes suivies dans chaque
+    département de la région, messages, relève."""
     from balise.db import engine_for, upgrade
-    from sandbox.activity import run_demo_activity
+    from balise.referentials.departments import region_departments
+    from sandbox.activity import plan_for, run_demo_activity
     from sandbox.server import MailSandbox
 
     directory = operator.sandbox_dir(ctx.settings)
@@ -65,7 +67,7 @@ def activity(ctx: Context) -> None:
     # The BAL passwords are sealed with the key the dashboard uses in ``make run``.
     key = ctx.settings.secret_key or operator.secret_key(directory)
     server = MailSandbox.attach(directory)
-    r = run_demo_activity(engine, server, key)
+    r = run_demo_activity(engine, server, key, plan_for(region_departments(ctx.settings.region)))
     counted = sum(o.messages for o in r.poll.outcomes)
     for o in r.poll.failed if not ctx.as_json else ():
         click.echo(f"Échec {o.address} : {o.message}", err=True)

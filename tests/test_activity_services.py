@@ -84,6 +84,25 @@ def _activity(engine, rows: list[tuple[str, date, str, str, int]]) -> None:
             )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("reference", "refusal"),
+    [
+        ("env:", "Le nom de la variable d'environnement du secret est vide."),
+        ("env:MON-SECRET", "« MON-SECRET » n'est pas un nom de variable d'environnement "
+                           "(lettres, chiffres et _, par exemple BALISE_SECRET_ACCUEIL)."),
+        ("file: ", "Le chemin du fichier secret est vide."),
+        ("vault:x", "La référence du secret doit commencer par env: ou file:."),
+    ],
+)  # fmt: skip
+def test_a_secret_reference_must_name_a_variable_or_a_file(empty_db, reference, refusal):
+    request = activity.WatchRequest("a@b.test", "38", "h.test", 143, secret_ref=reference)
+    with pytest.raises(ValidationError) as bad:
+        activity.add_watched(empty_db, SYSTEM, request, KEY)
+    assert bad.value.problems == [("secret", refusal)]
+    good = activity.WatchRequest("a@b.test", "38", "h.test", 143, secret_ref="env:_BAL_2")
+    activity.add_watched(empty_db, SYSTEM, good, KEY)
+
+
 def test_weeks_start_on_monday(empty_db):
     _activity(empty_db, [
         ("a@ehpad-rose.test", date(2026, 3, 2), "in", PHARMACIE, 1),   # Monday

@@ -151,6 +151,12 @@ def test_structure_sheet_mailboxes_and_history(db_with_small_adoption):
         structures.establishment(engine, SYSTEM, "999999999")
 
 
+def test_history_of_a_structure_before_any_directory_import(db_with_ain_ehpad):
+    # The FINESS imported, the directory not yet: an empty history, not a KeyError.
+    history = structures.establishment_history(db_with_ain_ehpad, SYSTEM, "010001246")
+    assert history.empty and "mailboxes" in history.columns
+
+
 def test_latest_snapshot_of_each_source(db_with_small_adoption):
     df = snapshots.latest_by_source(db_with_small_adoption)
     assert df["source"].tolist() == ["annuaire", "finess"]

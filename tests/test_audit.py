@@ -356,6 +356,13 @@ def test_audit_page_filters_and_exports(empty_db, monkeypatch):
     assert {m.label: m.value for m in at.metric} == {"Lignes": "5", "Refus et échecs": "1"}
     table = at.dataframe[0].value
     assert table["Qui"].tolist() == ["anne", "système", "paul", "paul", "anne"]
+    # Actions in words, departments named, no raw None: « — » where a line has no value.
+    assert table["Action"].tolist() == [
+        "Test de BAL", "Compte créé", "Connexion", "BAL provisionnée", "BAL provisionnée"
+    ]  # fmt: skip
+    assert table["Département"].tolist() == ["38 – Isère", "—", "—", "69 – Rhône", "38 – Isère"]
+    assert table["Détail"].tolist() == ["—"] * 5
+    assert at.multiselect(key="audit_actions").format_func("bal.test") == "Test de BAL"
     at.multiselect(key="audit_actions").set_value(["login"]).run()
     assert at.dataframe[0].value["Objet"].tolist() == ["paul"]
     at.button(key="audit_build_csv").click().run()
@@ -364,6 +371,16 @@ def test_audit_page_filters_and_exports(empty_db, monkeypatch):
     assert at.get("download_button")
     with empty_db.connect() as conn:
         assert conn.scalar(select(func.count()).where(AuditEntry.action == "audit.export")) == 1
+
+
+def test_audit_page_reads_details_as_text(empty_db, monkeypatch):
+    with empty_db.begin() as conn:
+        audit.record(conn, SYSTEM, "ingest.finess", None, detail={"snapshot": 3, "lignes": 1200})
+    at = _page(empty_db, monkeypatch, SYSTEM)
+    table = at.dataframe[0].value
+    assert table.iloc[0][["Action", "Objet", "Détail"]].tolist() == [
+        "Import FINESS", "—", "extraction : 3 · lignes : 1\u202f200"
+    ]  # fmt: skip
 
 
 def test_audit_page_shows_an_animator_only_their_lines(empty_db, monkeypatch):

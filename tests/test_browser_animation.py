@@ -27,6 +27,7 @@ def animation_dashboard(tmp_path_factory):
     engine = make_engine(url)
     upgrade(engine)
     seed_small_adoption(engine)
+    onboarding.advance_from_facts(engine)  # as ingest does: a page view never advances
     onboarding.plan_follow_up(engine, SYSTEM, "690000001", onboarding.FollowUp(
         "Rappeler la direction", date(2026, 1, 5), assigned_to="Noa Gabarit"))  # fmt: skip
     event_id = events.create_event(engine, SYSTEM, MIDI)

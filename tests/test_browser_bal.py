@@ -1,6 +1,7 @@
-"""Browser journey (real Chromium, real Dovecot sandbox): provision a BAL from the Provisionner
-page, test it from the Tester page, see each step green and the result in the history chart.
-Screenshots go to tests/artifacts/."""
+"""Browser journey (real Chromium, real Dovecot sandbox): from a structure's page to the
+Provisionner page with that structure picked, provision a BAL for it, find the structure again by
+typing its name in the Tester page's search box, test its BAL, see each step green and the
+result in the history chart. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from balise.formatting import THIN
 from balise.secrets import new_key
 from tests.support.browser import chromium
 from tests.support.dovecot import unique_address
+from tests.support.finess import AIN_EHPAD, seed_establishment
 from tests.support.streamlit import start_streamlit
 
 pytestmark = [pytest.mark.browser, pytest.mark.mail]
@@ -28,6 +30,7 @@ def dashboard(tmp_path, dovecot):
     url = f"sqlite:///{tmp_path / 'balise.db'}"
     engine = make_engine(url)
     upgrade(engine)
+    seed_establishment(engine)  # EHPAD Les Lilas, BOURG-EN-BRESSE (01)
     engine.dispose()
     env = {
         "BALISE_DATABASE_URL": url,
@@ -68,6 +71,16 @@ def _type(page, label: str, value: str) -> None:
     expect(field).to_have_value(value, timeout=10_000)
 
 
+def _pick_structure(page, typed: str, label: str) -> None:
+    """Type in the « Structure » search box and take the option it narrows to."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Structure").first
+    box.click()
+    page.keyboard.type(typed)
+    page.get_by_role("option", name=label).click()
+    page.wait_for_timeout(300)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+
+
 def test_provision_then_test_then_see_the_result(dashboard, page):
     page.goto(dashboard.url)
     # Navigate once the first page has run: a click during that run makes Streamlit rerun with
@@ -75,24 +88,40 @@ def test_provision_then_test_then_see_the_result(dashboard, page):
     sidebar = page.locator('[data-testid="stSidebar"]')
     expect(sidebar.get_by_text("01 – Ain")).to_be_visible(timeout=30_000)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Provisionner").click()
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Structure").click()
+    _settled(page, "Structure")
+    expect(page.get_by_role("heading", name="EHPAD Les Lilas")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("link", name="Tester ses BAL")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "bal-00-structure.png"), full_page=True)
+    page.get_by_role("link", name="Provisionner une BAL").click()
     _settled(page, "Provisionner des BAL")
+    assert f"finess={AIN_EHPAD}" in page.url
     expect(page.get_by_text("opérateur bac à sable").first).to_be_visible(timeout=30_000)
+    card = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="EHPAD Les Lilas")
+    expect(card.first).to_contain_text(f"FINESS {AIN_EHPAD}", timeout=30_000)
+    expect(card.first).to_contain_text("01 – Ain")
+    # An empty form is not wrong yet: no red box before the first click.
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
     address = unique_address("jeanne", DOMAIN)
     _type(page, "Prénom du titulaire", "Jeanne")
     _type(page, "Nom du titulaire", "Durand")
     _type(page, "RPPS ou ADELI du titulaire", "10003456787")
+    expect(page.get_by_text("a une clé de contrôle RPPS fausse")).to_have_count(0)
+    page.get_by_role("button", name="Provisionner").click()
     expect(page.get_by_text("a une clé de contrôle RPPS fausse")).to_be_visible(timeout=30_000)
     _type(page, "RPPS ou ADELI du titulaire", "10003456786")
     _type(page, "Adresse", address)
     expect(page.get_by_text("La demande respecte les règles")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Provisionner").click()
     page.get_by_text(f"BAL {address} créée.").wait_for(timeout=30_000)
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "bal-01-provisionner.png"), full_page=True)
 
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Tester").click()
     _settled(page, "Tester des BAL")
+    _pick_structure(page, "bourg", f"EHPAD Les Lilas – BOURG-EN-BRESSE – FINESS {AIN_EHPAD}")
+    expect(page.get_by_text(address).first).to_be_visible(timeout=30_000)  # its BAL, listed
     page.get_by_role("button", name="Lancer les tests").click()
     page.get_by_text("Message reçu dans la boîte de réception.").wait_for(timeout=60_000)
     # Each step's line ends green: a check icon, the step, its time.

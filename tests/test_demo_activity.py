@@ -1,6 +1,7 @@
-"""``balise sandbox activity`` on a real sandbox Dovecot, SQLite and PostgreSQL: the Activité figures
-equal what was delivered through the server, and a second run (``make run`` twice) neither
-watches, delivers nor counts anything twice."""
+"""``balise sandbox activity`` on a real sandbox Dovecot, SQLite and PostgreSQL: every department of
+the region gets watched mailboxes with activity, the Activité figures equal what was delivered
+through the server, a second run (``make run`` twice) neither watches, delivers nor counts
+anything twice, and a box the poll cannot read makes the command fail."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ from sqlalchemy import select, update
 
 from balise.cli import cli
 from balise.models import WatchedMailbox
+from balise.referentials.departments import region_departments
 from balise.secrets import seal
 from balise.services import activity
 from balise.services.access import SYSTEM
 from balise.services.labels import category_label
-from sandbox.activity import PLAN
+from sandbox.activity import PLAN, plan_for
 from sandbox.harness import running_sandbox
 from sandbox.ports import free_port
 
 pytestmark = pytest.mark.mail
+
+REGION = region_departments("84")  # the default region (Settings.region)
+REGION_PLAN = plan_for(REGION)
 
 
 @pytest.fixture
@@ -45,7 +50,7 @@ def _planned() -> tuple[int, Counter, Counter]:
     """What the plan delivers: total, messages per (department, direction), per flow."""
     per_dep: Counter = Counter()
     flows: Counter = Counter()
-    for box in PLAN:
+    for box in REGION_PLAN:
         for direction, other, n in box.exchanges:
             per_dep[(box.department, direction)] += n
             ends = (other, box.category) if direction == "in" else (box.category, other)
@@ -64,18 +69,29 @@ def _figures(engine) -> tuple[dict, Counter, Counter, list]:
     return head, per_dep, by_flow, flows.to_dict("records")
 
 
+def test_the_plan_covers_every_department_of_the_region():
+    assert sorted({b.department for b in REGION_PLAN}) == sorted(REGION) and len(REGION) == 12
+    assert set(PLAN) <= set(REGION_PLAN)  # the particular flows are kept
+    assert plan_for(reversed(REGION)) == REGION_PLAN  # deterministic
+
+
 def test_demo_activity_fills_the_activite_figures_once(db_with_ara_demo, database_url):
     total, per_dep, flows = _planned()
     with running_sandbox() as sandbox:
         first = _run(database_url, sandbox.directory)
         assert first.exit_code == 0, first.output
         assert first.stdout == (
-            f"Activité de démonstration : 4 boîtes suivies (4 nouvelles), {total} messages "
+            f"Activité de démonstration : 12 boîtes suivies (12 nouvelles), {total} messages "
             f"déposés, {total} nouveaux messages comptés, 0 en échec.\n"
         )
         head, seen_per_dep, seen_flows, records = _figures(db_with_ara_demo)
-        assert head["watched"] == head["active_mailboxes"] == len(PLAN)
-        assert head["active_structures"] >= len(PLAN)
+        assert head["watched"] == head["active_mailboxes"] == len(REGION_PLAN)
+        assert head["active_structures"] >= len(REGION_PLAN)
+        # Whichever department an animator looks at, its Activité page has figures.
+        for department in REGION:
+            mine = activity.headline(db_with_ara_demo, SYSTEM, [department])
+            assert mine["watched"] >= 1 and mine["active_mailboxes"] == mine["watched"], department
+            assert per_dep[(department, "in")] > 0 and per_dep[(department, "out")] > 0
         assert seen_per_dep == per_dep and seen_flows == flows
         # The seed's use cases label the flows: the DAC asks the SSIAD.
         dac = next(r for r in records if (r["source"], r["target"]) == ("DAC", "SSIAD"))
@@ -87,7 +103,7 @@ def test_demo_activity_fills_the_activite_figures_once(db_with_ara_demo, databas
         again = _run(database_url, sandbox.directory)
         assert again.exit_code == 0, again.output
         assert again.stdout == (
-            "Activité de démonstration : 4 boîtes suivies (0 nouvelle), 0 message déposé, "
+            "Activité de démonstration : 12 boîtes suivies (0 nouvelle), 0 message déposé, "
             "0 nouveau message compté, 0 en échec.\n"
         )
         assert _figures(db_with_ara_demo) == (head, seen_per_dep, seen_flows, records)

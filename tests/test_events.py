@@ -181,6 +181,24 @@ def test_event_crud_validation_and_permissions(small_db):
     assert refused == ["event_create", "event_create", "attendance_import"]
 
 
+def test_an_identical_event_is_refused_in_french(small_db):
+    first = events.create_event(small_db, SYSTEM, MIDI)
+    twin = events.EventInput(" midis du COLLECTIF #7 ", MIDI.date, "", ("69", "38"))
+    with pytest.raises(ValidationError) as err:
+        events.create_event(small_db, SYSTEM, twin)
+    assert str(err.value) == (
+        f"L'événement « midis du COLLECTIF #7 » du 20/10/2026 existe déjà pour ces départements "
+        f"(n° {first}) : modifiez-le plutôt que d'en créer un second."
+    )
+    # Another day or other departments are another event; an update may not make a twin either.
+    other_day = events.create_event(small_db, SYSTEM, events.EventInput(MIDI.title, date(2026, 10, 21), departments=MIDI.departments))  # fmt: skip
+    events.create_event(small_db, SYSTEM, events.EventInput(MIDI.title, MIDI.date, departments=("38",)))  # fmt: skip
+    with pytest.raises(ValidationError, match="existe déjà"):
+        events.update_event(small_db, SYSTEM, other_day, MIDI)
+    events.update_event(small_db, SYSTEM, first, MIDI)  # itself is no twin
+    assert len(events.list_events(small_db, SYSTEM, None)) == 3
+
+
 def test_pack_has_an_events_sheet_only_with_events(small_db):
     book = load_workbook(io.BytesIO(pack.build_pack(small_db, SYSTEM, ["38", "69"])))
     assert "Événements" not in book.sheetnames

@@ -74,6 +74,8 @@ HAND_MADE = re.compile(
 # CSV cell of a float (its full precision, not a rounded display).
 NOT_DISPLAY = {
     ("dashboard/charts.py", "tickformat="),
+    ("dashboard/charts.py", '"dtickrange"'),
+    ("dashboard/charts.py", "hoverformat="),
     ("dashboard/charts.py", "%{x|%d/%m/%Y}"),
     ("balise/spreadsheets.py", 'return str(value).replace(".", ",")'),
 }

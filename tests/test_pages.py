@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from balise.formatting import THIN
 from balise.referentials.bal_types import TYPES
 from balise.services.access import Actor
-from tests.support.adoption_seed import seed_small_adoption
+from tests.support.adoption_seed import seed_coordinates, seed_small_adoption
 from tests.support.apptest import app_as, open_page
 from tests.support.apptest import figure as rendered_figure
 
@@ -101,6 +101,40 @@ def test_department_page_filters_and_opens_a_structure(db_with_small_adoption, m
     at.selectbox(key="dep_pick").set_value("380000001")
     at.button(key="dep_open").click().run()
     assert at.title[0].value == "Structure" and at.header[0].value == "EHPAD Les Tilleuls"
+
+
+def test_department_page_maps_the_placed_esms(db_with_small_adoption, monkeypatch, boundary_file):
+    seed_coordinates(db_with_small_adoption)
+    at = _open(_app(db_with_small_adoption, monkeypatch, str(boundary_file)), "department")
+    shown = rendered_figure(at, 1)
+    assert shown["layout"]["title"]["text"].startswith("Les ESMS sur la carte")
+    outline, *points = shown["data"][:3]  # one trace per status and category (EHPAD only)
+    assert outline["fill"] == "toself" and outline["name"] == "Limites"
+    assert [(t["legendgroup"], t["name"]) for t in points] == [
+        ("equipped", "Équipés (2)"), ("not_equipped", "Non équipés (1)"),
+    ]  # fmt: skip
+    # E2 has no coordinates, E4's are reversed (outside France): counted, not drawn.
+    assert [t["customdata"] for t in points] == [["380000001", "690000002"], ["380000003"]]
+    assert "2 ESMS sans coordonnées ne sont pas placés sur la carte." in [
+        c.value for c in at.caption
+    ]
+    at.selectbox(key="dep_status").set_value("not_equipped").run()  # the list's filters
+    placed = [t for t in rendered_figure(at, 1)["data"] if t.get("customdata")]
+    assert [(t["legendgroup"], t["customdata"]) for t in placed] == [
+        ("not_equipped", ["380000003"])
+    ]
+    assert "1 ESMS sans coordonnées n'est pas placé sur la carte." in [c.value for c in at.caption]
+
+
+def test_department_page_without_coordinates_says_where_they_come_from(
+    db_with_small_adoption, monkeypatch
+):
+    at = _open(_app(db_with_small_adoption, monkeypatch), "department")
+    assert len(at.get("plotly_chart")) == 1  # the status bars only
+    assert "5 ESMS sans coordonnées ne sont pas placés sur la carte." in [
+        c.value for c in at.caption
+    ]
+    assert any("flux FiNESS+" in i.value for i in at.info)
 
 
 def test_bal_types_page_counts_and_shares(db_with_small_adoption, monkeypatch):

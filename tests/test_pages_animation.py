@@ -61,7 +61,13 @@ def test_accompagnement_board_funnel_and_manual_move(animation_db):
     onboarding.advance_from_facts(animation_db)  # as ingest, poll and the worker do
     at = _open("accompagnement")
     assert at.title[0].value == "Accompagnement des structures"
-    assert any("Sacha Témoin" in c.value and "Noa Gabarit" in c.value for c in at.caption)
+    # The referents: one row each in a small table, not one paragraph.
+    referents = next(m.value for m in at.markdown if m.value.startswith("| Département"))
+    rows = referents.splitlines()[2:]
+    assert [r for r in rows if "Sacha Témoin" in r] == [
+        "| 38 – Isère | Sacha Témoin | sacha.temoin@example.org | 01 99 00 01 38 |"
+    ]
+    assert any("Noa Gabarit" in r and r.startswith("| 69 – Rhône") for r in rows)
     funnel = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     assert funnel["type"] == "funnel"
     assert funnel["y"][0] == "À contacter" and funnel["y"][-1] == "Usage régulier"
@@ -70,6 +76,15 @@ def test_accompagnement_board_funnel_and_manual_move(animation_db):
     assert headers[:7] == ["**À contacter** (1)", "**Contacté** (0)", "**Sensibilisé** (0)",
                            "**BAL demandée** (0)", "**BAL créée** (2)", "**BAL testée** (0)",
                            "**Usage régulier** (0)"]  # fmt: skip
+    # Below, one wide table of the department's structures, whole names, stage order first.
+    board = next(d.value for d in at.dataframe if "Étape" in d.value.columns)
+    assert board["Étape"].tolist() == ["À contacter", "BAL créée", "BAL créée"]
+    assert board["Prochaine action"].tolist() == ["—"] * 3  # never « None »
+    at.multiselect(key="ob_stages").set_value(["bal_creee"]).run()
+    board = next(d.value for d in at.dataframe if "Étape" in d.value.columns)
+    assert board["Étape"].tolist() == ["BAL créée", "BAL créée"]
+    at.multiselect(key="ob_stages").set_value(["usage_regulier"]).run()
+    assert "Aucune structure à ces étapes dans ce département." in [c.value for c in at.caption]
     assert at.success[0].value.startswith("Rien à relancer")
     # Follow one structure and move it by hand.
     at.selectbox(key="ob_structure").set_value(E3).run()
@@ -150,3 +165,47 @@ def test_evenements_create_review_and_compare(animation_db):
     assert (
         figure["layout"]["title"]["text"] == "Part des structures équipées : participantes ou non"
     )
+
+
+def test_evenements_refuse_a_twin_and_confirm_a_deletion(animation_db):
+    midi = events.create_event(animation_db, SYSTEM, MIDI)
+    at = _open("evenements")
+    listed = next(d.value for d in at.dataframe if "Replay" in d.value.columns)
+    assert listed["Thème"].tolist() == ["La MSS"] and listed["Départements"].tolist() == ["38, 69"]
+    # The same title, day and departments: the service's French refusal, nothing created.
+    _by_label(at.text_input, "Titre").input(MIDI.title)
+    _by_label(at.date_input, "Date").set_value(MIDI.date)
+    _by_label(at.button, "Créer l'événement").click().run()
+    assert [e.value for e in at.error] == [
+        f"L'événement « {MIDI.title} » du 20/10/2026 existe déjà pour ces départements "
+        f"(n° {midi}) : modifiez-le plutôt que d'en créer un second."
+    ]
+    # Deleting asks first; « Annuler » keeps the event, « Oui » deletes it.
+    at.button(key="ev_delete").click().run()
+    assert at.main.warning[0].value.startswith(
+        f"Supprimer « {MIDI.title} » du 20/10/2026 et ses 0 "
+    )
+    assert len(events.list_events(animation_db, SYSTEM, None)) == 1
+    at.button(key="ev_delete_no").click().run()
+    assert not at.main.warning and len(events.list_events(animation_db, SYSTEM, None)) == 1
+    at.button(key="ev_delete").click().run()
+    at.button(key="ev_delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert "Événement supprimé." in [s.value for s in at.success]
+    assert events.list_events(animation_db, SYSTEM, None).empty
+
+
+def test_follow_up_tab_picks_its_own_department(animation_db):
+    """The « Suivi » tab no longer follows the board tab's department: it has its own picker."""
+    at = _open("accompagnement")
+    at.selectbox(key="ob_dep").set_value("69").run()  # the board shows the Rhône
+    assert at.selectbox(key="ob_follow_dep").value == "38"
+    assert at.selectbox(key="ob_structure").options == [  # by name, as the service orders
+        '=HYPERLINK("http://x") EHPAD Le Chêne – VOIRON (380000003)',
+        "EHPAD Les Tilleuls – GRENOBLE (380000001)",
+        "SSIAD du Grésivaudan – CROLLES (380000002)",
+    ]
+    at.selectbox(key="ob_follow_dep").set_value("69").run()
+    assert at.selectbox(key="ob_structure").options == [
+        "EHPAD Bellecour – LYON (690000002)", "IME Les Cèdres – LYON (690000001)"
+    ]  # fmt: skip

@@ -15,11 +15,14 @@ from balise.formatting import THIN
 from balise.referentials.bal_rules import BalRequest
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
-from balise.services import activity
+from balise.services import activity, audit_log
 from balise.services import provisioning as prov
-from balise.services.access import SYSTEM, Actor
+from balise.services.access import SYSTEM
+from tests.support.adoption_seed import seed_small_adoption
 from tests.support.apptest import app_as, open_page
 from tests.support.dovecot import add_login, add_operator_account, unique_address
+from tests.support.finess import AIN_EHPAD, seed_establishment
+from tests.support.two_departments import ADMIN, ANIM38, MANAGER
 
 DOMAIN = "ehpad-lilas.mssante.fr"
 RPPS = "10003456786"
@@ -49,11 +52,17 @@ def _errors(at: AppTest) -> list[str]:
 
 
 @pytest.mark.mail
-def test_provisionner_validates_live_then_creates_the_bal(bal_env):
+def test_provisionner_validates_from_the_first_submit_then_creates_the_bal(bal_env):
     at = _open("provisionner")
     assert at.title[0].value == "Provisionner des BAL"
     assert "opérateur bac à sable" in at.caption[0].value
-    # Nothing typed yet: every missing field of a PER is named, the button is disabled.
+    # No structure in an empty store: a PER BAL is for a department, « 01 – Ain » the first.
+    assert at.selectbox(key="prov_department").value == "01"
+    assert at.selectbox(key="prov_department").options[0] == "01 – Ain"
+    # Nothing typed yet: nothing is wrong yet either.
+    assert _errors(at) == [] and not at.button(key="prov_submit").disabled
+    at.button(key="prov_submit").click().run()
+    # Submitted empty: every missing field of a PER is named, the button waits for a fix.
     assert _errors(at) == [
         "Le champ « prénom du titulaire » est obligatoire pour une BAL PER.",
         "Le champ « nom du titulaire » est obligatoire pour une BAL PER.",
@@ -185,9 +194,9 @@ def test_request_backend_hands_the_file_then_confirms(request_env):
     assert "demande à l'opérateur" in at.caption[0].value
     assert not at.main.warning  # nothing is missing for this backend (the sidebar may say
     # that no account exists yet: that is the open-mode notice, not a missing piece)
+    at.selectbox(key="prov_structure").set_value(AIN_EHPAD).run()
     at.radio(key="prov_type").set_value("ORG").run()
     for key, value in {
-        "finess": "010001246",
         "service": "Équipe de soins",
         "responsible": "Dr Durand",
         "structure_head": "Paul Martin",
@@ -195,9 +204,8 @@ def test_request_backend_hands_the_file_then_confirms(request_env):
         at.text_input(key=f"prov_{key}").input(value)  # fmt: skip
     at.run()
     assert _errors(at) == []
-    captions = [c.value for c in at.caption]
-    assert "FINESS 010001246 : EHPAD Les Lilas, BOURG-EN-BRESSE, département 01" in captions
-    assert f"Adresse proposée : equipe-de-soins@{DOMAIN}" in captions
+    assert at.markdown[0].value.startswith("**EHPAD Les Lilas**")
+    assert f"Adresse proposée : equipe-de-soins@{DOMAIN}" in [c.value for c in at.caption]
     at.button(key="prov_submit").click().run()
     assert at.success[1].value == f"BAL equipe-de-soins@{DOMAIN} demandée à l'opérateur."
     labels = [b.proto.label for b in at.get("download_button")]
@@ -211,50 +219,6 @@ def test_request_backend_hands_the_file_then_confirms(request_env):
 
 
 ORG_FIELDS = {"service": "Soins", "responsible": "Dr Durand", "structure_head": "Paul Martin"}
-
-
-def _org_form(at: AppTest, finess: str, department: str | None = None) -> AppTest:
-    at.radio(key="prov_type").set_value("ORG").run()
-    if department:
-        at.selectbox(key="prov_department").set_value(department)
-    for key, value in {"finess": finess, **ORG_FIELDS}.items():
-        at.text_input(key=f"prov_{key}").input(value)
-    return at.run()
-
-
-def test_provisionner_refuses_a_finess_of_another_department(request_env, monkeypatch):
-    # An administrator sees whose it is, and that it is not the chosen department's.
-    at = _org_form(_open("provisionner"), "010001246", department="38")
-    assert "FINESS 010001246 : EHPAD Les Lilas, BOURG-EN-BRESSE, département 01" in [
-        c.value for c in at.caption
-    ]
-    assert _errors(at) == [
-        "Le champ « FINESS de la structure » désigne un établissement du département 01, "
-        "pas du département 38."
-    ]
-    assert at.button(key="prov_submit").disabled
-    # An animator of the Isère is told the department only, not the structure's name.
-    anim38 = Actor("anim38", "animator", ("38",))
-    at = _org_form(app_as(request_env, monkeypatch, anim38, page="provisionner"), "010001246")
-    assert at.selectbox(key="prov_department").value == "38"
-    assert "FINESS 010001246 : un établissement du département 01" in [c.value for c in at.caption]
-    assert not any("Lilas" in c.value for c in at.caption)
-    assert at.button(key="prov_submit").disabled
-    # A number absent from the imported FINESS is refused too.
-    at = _org_form(_open("provisionner"), "010002129")
-    assert _errors(at) == [
-        "Le champ « FINESS de la structure » ne correspond à aucun établissement du FINESS "
-        "importé : 010002129 (importez-le avec « balise ingest finess »)."
-    ]
-
-
-def test_provisionner_tells_a_programme_manager_they_do_not_provision(request_env, monkeypatch):
-    manager = Actor("chargee", "manager")
-    at = _org_form(app_as(request_env, monkeypatch, manager, page="provisionner"), "010001246")
-    assert _errors(at) == [
-        "Un chargé de programme consulte et exporte mais n'agit pas sur les BAL."
-    ]
-    assert at.button(key="prov_submit").disabled
 
 
 @pytest.mark.mail
@@ -311,3 +275,175 @@ def test_servers_of_a_bal_at_an_operator_then_its_test(
     at.run()
     history = at.dataframe[0].value
     assert history[["Adresse", "Vu par"]].values.tolist() == [[address, "vérification périodique"]]
+
+
+# --- Structure first: the search box, the structure's card, the Structure page's links ---------
+
+GLYCINES = "380000109"  # a valid key, Isère (38); no BAL yet
+
+
+@pytest.fixture
+def structures_env(empty_db, tmp_path, monkeypatch):
+    """The small adoption store (EHPAD Les Tilleuls 380000001, Isère, three directory BALs) plus
+    two establishments with a valid FINESS key: EHPAD Les Glycines (38) and EHPAD Les Lilas (01);
+    the selection Isère and Rhône; the ``request`` backend."""
+    seed_small_adoption(empty_db)
+    seed_establishment(empty_db, GLYCINES, "38", "EHPAD Les Glycines", "VOIRON")
+    seed_establishment(empty_db)
+    monkeypatch.setenv("BALISE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BALISE_DEPARTMENTS", "38,69")
+    monkeypatch.setenv("BALISE_ALLOWED_DOMAINS", DOMAIN)
+    monkeypatch.setenv("BALISE_PROVISION_BACKEND", "request")
+    return empty_db
+
+
+def _with_finess(at: AppTest, page: str, finess: str) -> AppTest:
+    """``page`` opened from a link carrying ``?finess=`` (the app has run once already)."""
+    at.query_params["finess"] = finess
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_provisionner_finds_a_structure_by_name_and_shows_it(structures_env, monkeypatch):
+    at = app_as(structures_env, monkeypatch, ADMIN, page="provisionner")
+    assert not at.exception, at.exception
+    box = at.selectbox(key="prov_structure")
+    assert box.value is None
+    assert box.placeholder == "Rechercher une structure par nom, commune ou numéro FINESS"
+    # The box filters on its labels (« contains »): name, commune and FINESS are all in them.
+    for typed in ("tilleuls", "grenoble", "380000001"):
+        assert [o for o in box.options if typed in o.lower()] == [
+            "EHPAD Les Tilleuls – GRENOBLE – FINESS 380000001"
+        ]
+    # The Ain is outside the selection (Isère, Rhône): not offered.
+    assert not [o for o in box.options if "Lilas" in o]
+    # An empty form says nothing is wrong yet.
+    assert _errors(at) == [] and not at.success
+    assert not at.button(key="prov_submit").disabled
+    box.set_value("380000001").run()
+    card = at.markdown[0].value
+    assert card.startswith("**EHPAD Les Tilleuls**")
+    for part in ("**FINESS** 380000001", "EHPAD", "**Commune** GRENOBLE", "38 – Isère"):
+        assert part in card
+    bals = at.dataframe[0].value
+    assert bals["Adresse"].tolist() == [
+        "dpi@asso-grenoble.mssante.fr", "accueil@tilleuls.mssante.fr",
+        "jean.martin@medecin.mssante.fr",
+    ]  # fmt: skip
+    assert set(bals["Dans l'annuaire"]) == {"oui"} and set(bals["Provisionnement"]) == {"—"}
+    assert _errors(at) == []
+    assert at.query_params["finess"] == "380000001"  # kept in the page address
+
+
+def test_provisionner_problems_after_the_first_submit_then_the_bal(structures_env, monkeypatch):
+    at = app_as(structures_env, monkeypatch, ADMIN, page="provisionner")
+    at.selectbox(key="prov_structure").set_value(GLYCINES).run()
+    assert "Aucune BAL pour l'instant : ni dans l'annuaire, ni provisionnée." in [
+        c.value for c in at.caption
+    ]
+    at.text_input(key="prov_first_name").input("Hélène")
+    at.text_input(key="prov_last_name").input("Le Bœuf")
+    at.text_input(key="prov_holder_id").input("10003456787").run()
+    assert _errors(at) == []  # typed, not submitted: no verdict yet
+    at.button(key="prov_submit").click().run()
+    assert _errors(at) == [
+        "Le champ « RPPS ou ADELI du titulaire » a une clé de contrôle RPPS fausse."
+    ]
+    assert at.button(key="prov_submit").disabled
+    assert not prov.bals_frame(structures_env, SYSTEM).shape[0]
+    at.text_input(key="prov_holder_id").input(RPPS).run()  # told as it changes from now on
+    assert _errors(at) == []
+    assert f"Adresse proposée : helene.le-boeuf@{DOMAIN}" in [c.value for c in at.caption]
+    at.button(key="prov_submit").click().run()
+    assert not at.exception, at.exception
+    assert at.success[-1].value == f"BAL helene.le-boeuf@{DOMAIN} demandée à l'opérateur."
+    bal = prov.get_bal(structures_env, f"helene.le-boeuf@{DOMAIN}")
+    assert (bal.finess, bal.department) == (GLYCINES, "38")
+    card = at.dataframe[0].value  # the structure's card lists its new BAL at once
+    assert card.values.tolist() == [[f"helene.le-boeuf@{DOMAIN}", "Personnelle", "non",
+                                     "Demandée"]]  # fmt: skip
+
+
+def test_provisionner_proposes_the_domain_the_structure_uses(structures_env, monkeypatch):
+    monkeypatch.setenv("BALISE_ALLOWED_DOMAINS", f"{DOMAIN},tilleuls.mssante.fr")
+    at = app_as(structures_env, monkeypatch, ADMIN, page="provisionner")
+    assert at.selectbox(key="prov_domain").value == DOMAIN
+    at.selectbox(key="prov_structure").set_value("380000001").run()
+    assert at.selectbox(key="prov_domain").value == "tilleuls.mssante.fr"
+    at.radio(key="prov_type").set_value("ORG").run()
+    at.text_input(key="prov_service").input("Infirmerie").run()
+    assert "Adresse proposée : infirmerie@tilleuls.mssante.fr" in [c.value for c in at.caption]
+
+
+def test_provisionner_refuses_a_structure_of_another_department(structures_env, monkeypatch):
+    at = app_as(structures_env, monkeypatch, ANIM38)
+    at = _with_finess(at, "provisionner", AIN_EHPAD)
+    assert _errors(at) == ["Vous n'avez pas accès au département 01."]
+    assert at.selectbox(key="prov_structure").value is None
+    assert not any("Lilas" in m.value for m in at.markdown)
+    refused = audit_log.entries(structures_env, SYSTEM)
+    assert refused[["actor", "action", "outcome"]].values.tolist()[0] == [
+        "anim38", "page.provisionner", "refused",
+    ]  # fmt: skip
+    # An administrator reads it, but it is outside the selection: said, not picked.
+    at = app_as(structures_env, monkeypatch, ADMIN)
+    at = _with_finess(at, "provisionner", AIN_EHPAD)
+    assert at.warning[-1].value == (
+        "EHPAD Les Lilas (FINESS 010001246) est dans le département 01 – Ain, hors de la "
+        "sélection : ajoutez ce département dans la barre latérale pour la choisir."
+    )
+    assert at.selectbox(key="prov_structure").value is None
+
+
+def test_provisionner_tells_a_programme_manager_after_submit(structures_env, monkeypatch):
+    at = app_as(structures_env, monkeypatch, MANAGER, page="provisionner")
+    at.selectbox(key="prov_structure").set_value(GLYCINES).run()
+    at.radio(key="prov_type").set_value("ORG").run()
+    for key, value in ORG_FIELDS.items():
+        at.text_input(key=f"prov_{key}").input(value)
+    at.run()
+    assert _errors(at) == []
+    at.button(key="prov_submit").click().run()
+    assert _errors(at) == [
+        "Un chargé de programme consulte et exporte mais n'agit pas sur les BAL."
+    ]
+
+
+def test_structure_page_links_preselect_the_structure(structures_env, monkeypatch):
+    at = app_as(structures_env, monkeypatch, ANIM38)
+    at = _with_finess(at, "structure", GLYCINES)
+    links = {link.proto.label: link.proto for link in at.get("page_link")}
+    assert set(links) == {"Provisionner une BAL", "Tester ses BAL"}
+    assert links["Provisionner une BAL"].page == "provisionner"
+    assert links["Tester ses BAL"].page == "tester"
+    assert all(link.query_string == f"finess={GLYCINES}" for link in links.values())
+    # Where the links lead: the page opened with the structure picked and shown.
+    for page, key in (("provisionner", "prov_structure"), ("tester", "test_structure")):
+        opened = _with_finess(app_as(structures_env, monkeypatch, ANIM38), page, GLYCINES)
+        assert opened.selectbox(key=key).value == GLYCINES
+        assert opened.markdown[0].value.startswith("**EHPAD Les Glycines**")
+    # A programme manager does not act on BALs: no links.
+    at = _with_finess(app_as(structures_env, monkeypatch, MANAGER), "structure", GLYCINES)
+    assert not at.get("page_link")
+
+
+def test_tester_narrows_to_the_structure_picked(structures_env, monkeypatch):
+    settings = load_settings()
+    glycines = BalRequest("PER", "38", f"marie.curie@{DOMAIN}", "Marie", "Curie", RPPS,
+                          finess=GLYCINES)  # fmt: skip
+    elsewhere = BalRequest("CAB", "38", f"cabinet@{DOMAIN}", practice="Cabinet")
+    for request in (glycines, elsewhere):
+        prov.provision(structures_env, SYSTEM, settings, request)
+        prov.confirm(structures_env, SYSTEM, request.address)
+    at = app_as(structures_env, monkeypatch, ANIM38, page="tester")
+    assert at.multiselect(key="test_pick").options == [f"cabinet@{DOMAIN}",
+                                                       f"marie.curie@{DOMAIN}"]  # fmt: skip
+    assert at.selectbox(key="test_department").options == ["38 – Isère"]
+    at.selectbox(key="test_structure").set_value(GLYCINES).run()
+    assert at.multiselect(key="test_pick").options == [f"marie.curie@{DOMAIN}"]
+    assert at.dataframe[0].value["Provisionnement"].tolist() == ["Créée"]
+    # A structure without any BAL to test links to Provisionner with it picked.
+    at.selectbox(key="test_structure").set_value("380000002").run()
+    assert any("Aucune BAL provisionnée de cette structure" in i.value for i in at.info)
+    assert at.get("page_link")[0].proto.query_string == "finess=380000002"

@@ -18,7 +18,17 @@ from balise.errors import PermissionDenied
 from balise.models import AuditEntry
 from balise.referentials.bal_sheet import HEADER, template_bytes
 from balise.secrets import new_key
-from balise.services import activity, adoption, bal_import, bal_tests, pack, structures, users
+from balise.services import (
+    activity,
+    adoption,
+    bal_import,
+    bal_tests,
+    finess_groups,
+    pack,
+    structure_map,
+    structures,
+    users,
+)
 from balise.services import provisioning as prov
 from balise.services.access import SYSTEM, Actor
 from tests.support.apptest import app_as
@@ -64,6 +74,8 @@ REFUSED_CALLS = {
     "structure mailboxes": lambda db, s: structures.establishment_mailboxes(db, ANIM38, E69),
     "structure history": lambda db, s: structures.establishment_history(db, ANIM38, E69),
     "structure list": lambda db, s: structures.structures(db, ANIM38, ["69"]),
+    "structure map": lambda db, s: structure_map.structure_points(db, ANIM38, ["69"]),
+    "groupings": lambda db, s: finess_groups.groupings(db, ANIM38, ["69"]),
     "adoption figures": lambda db, s: adoption.coverage(db, ANIM38, ["38", "69"]),
     "provision": lambda db, s: prov.provision(db, ANIM38, s, cab(f"neuf@{DOMAIN}", "69")),
     "confirm": lambda db, s: prov.confirm(db, ANIM38, BAL69),
@@ -204,10 +216,12 @@ def test_pages_offer_only_the_animators_department(db_with_two_departments, monk
     assert at.sidebar.multiselect[0].options == ["38 – Isère"]
     _open(at, "provisionner")
     assert not at.exception
-    assert at.selectbox(key="prov_department").options == ["38"]
+    assert at.selectbox(key="prov_department").options == ["38 – Isère"]
+    offered = at.selectbox(key="prov_structure").options  # the Isère's structures only
+    assert sorted(o[-9:] for o in offered) == ["380000001", "380000002", "380000003"]
     _open(at, "tester")
     assert at.multiselect(key="test_pick").options == [BAL38]
-    assert at.selectbox(key="test_department").options == ["38"]
+    assert at.selectbox(key="test_department").options == ["38 – Isère"]
 
 
 def test_structure_page_refuses_another_departments_structure(

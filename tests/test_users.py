@@ -19,7 +19,7 @@ from balise.errors import PermissionDenied, ValidationError
 from balise.models import AuditEntry, User
 from balise.services import users
 from balise.services.access import SYSTEM, Actor
-from tests.support.apptest import app_as, open_page
+from tests.support.apptest import APP, app_as, open_page
 
 PASSWORD = "cheval-batterie-agrafe-correct"
 
@@ -303,10 +303,21 @@ def test_accounts_page_creates_changes_and_disables(empty_db, monkeypatch):
 
 
 def test_accounts_page_is_for_administrators_only(empty_db, monkeypatch):
+    """Not in an animator's or a programme manager's menu; the page itself, run anyway, and the
+    service still refuse."""
     anim = _add_animator(empty_db)
-    at = _accounts_page(empty_db, monkeypatch, anim)
-    assert [i.value for i in at.info] == ["Seul un administrateur gère les comptes."]
-    assert not at.dataframe
+    manager = users.add_user(empty_db, SYSTEM, users.NewUser("chargee", "manager", (), PASSWORD))
+    for actor in (anim, manager):
+        at = app_as(empty_db, monkeypatch, actor)
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page("views/comptes.py")
+    page = AppTest.from_file(str(Path(APP).parent / "views" / "comptes.py"), default_timeout=60)
+    page.session_state["actor"] = anim
+    page.run()
+    assert [i.value for i in page.info] == ["Seul un administrateur gère les comptes."]
+    assert not page.dataframe
+    with pytest.raises(PermissionDenied, match="Seul un administrateur gère les comptes"):
+        users.list_users(empty_db, anim)
 
 
 # ----- the local login form in a real browser ------------------------------------------------

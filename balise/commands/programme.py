@@ -190,8 +190,9 @@ def _priority_lines(df, departments: tuple[str, ...] | None) -> list[str]:
 
 
 def _priority_payload(df) -> dict:
-    cols = ["rank", "finess_et", "name", "city", "department", "category_code", "score",
-            "reasons", "siblings_equipped", "personal_bals", "category_share", "stage"]  # fmt: skip
+    cols = ["rank", "finess_et", "name", "city", "department", "category_code", "finess_ej",
+            "ej_name", "score", "reasons", "siblings_equipped", "personal_bals", "category_share",
+            "stage"]  # fmt: skip
     return {"candidates": df.attrs["candidates"], "maximum": df.attrs["maximum"],
             "priorities": df[cols].to_dict("records")}  # fmt: skip
 

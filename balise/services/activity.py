@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ADDRESS_RE = re.compile(r"^[a-z0-9._%+'-]+@[a-z0-9.-]+\.[a-z]{2,}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ACTIVE_DAYS = 30
 
 
@@ -115,9 +116,24 @@ def _problems(req: WatchRequest) -> list[tuple[str, str]]:
         found.append(
             ("secret", "Un mot de passe ou un jeton (ou sa référence env:/file:) est requis.")
         )
-    if req.secret_ref and req.secret_ref.split(":", 1)[0] not in ("env", "file"):
-        found.append(("secret", "La référence du secret doit commencer par env: ou file:."))
+    if req.secret_ref:
+        found += _reference_problems(req.secret_ref)
     return found
+
+
+def _reference_problems(reference: str) -> list[tuple[str, str]]:
+    """Where a secret lives: ``env:NAME`` (a variable name) or ``file:/path`` (not empty)."""
+    kind, _, value = reference.partition(":")
+    if kind not in ("env", "file"):
+        return [("secret", "La référence du secret doit commencer par env: ou file:.")]
+    if kind == "env" and not value.strip():
+        return [("secret", "Le nom de la variable d'environnement du secret est vide.")]
+    if kind == "env" and not ENV_NAME_RE.match(value):
+        return [("secret", f"« {value} » n'est pas un nom de variable d'environnement "
+                           "(lettres, chiffres et _, par exemple BALISE_SECRET_ACCUEIL).")]  # fmt: skip
+    if kind == "file" and not value.strip():
+        return [("secret", "Le chemin du fichier secret est vide.")]
+    return []
 
 
 def _secret_ref(req: WatchRequest, key: str) -> str | None:

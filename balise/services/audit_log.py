@@ -8,6 +8,7 @@ lines of their departments and their own actions (never other people's sign-ins)
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, or_, select, true
 
 from balise.errors import PermissionDenied, ValidationError
-from balise.formatting import fr_datetime
+from balise.formatting import MISSING, fr_datetime, fr_decimal, fr_int
 from balise.models import AUDIT_NO_DELETE, AuditEntry
 from balise.services import audit, audit_chain
 from balise.services.access import Actor
@@ -32,6 +33,78 @@ LABELS = {
 }  # fmt: skip
 OUTCOMES = {"ok": "Réussi", "refused": "Refusé", "failed": "Échoué"}
 MAX_ROWS = 5000
+
+# Every action the code writes, in words (tests/test_audit_labels.py walks the sources for the
+# codes written literally); ``ingest.*`` and ``page.*`` are families, and a refused command
+# line is named after its command (``action_label`` writes « balise bal test »).
+ACTIONS = {
+    "login": "Connexion", "user.list": "Liste des comptes", "user.add": "Compte créé", "user.role": "Rôle modifié",
+    "user.disable": "Compte désactivé", "user.passwd": "Mot de passe changé",
+    "bal.provision": "BAL provisionnée", "bal.import": "Import de BAL (classeur)",
+    "bal.retry": "Provisionnement relancé", "bal.confirm": "BAL confirmée par l'opérateur",
+    "bal.disable": "BAL désactivée", "bal.activate": "BAL active", "bal.test": "Test de BAL",
+    "poll": "Relève des boîtes suivies", "mailbox.add": "Boîte suivie ajoutée", "mailbox.update": "Boîte suivie modifiée",
+    "mailbox.move": "Boîte suivie déplacée", "mailbox.remove": "Boîte suivie retirée",
+    "ingest.alert_dismiss": "Alerte d'import ignorée", "export": "Export",
+    "audit.export": "Export du journal d'audit", "audit.purge": "Purge du journal d'audit",
+    "audit.verify": "Vérification du journal d'audit",
+    "secret_key.rotate": "Rotation de la clé secrète",
+    "onboarding_auto": "Accompagnement : avancée automatique",
+    "onboarding_move": "Accompagnement : étape changée",
+    "onboarding_plan": "Accompagnement : suivi enregistré",
+    "event_create": "Événement créé", "event_update": "Événement modifié",
+    "event_delete": "Événement supprimé", "attendance_import": "Présences importées",
+    "attendance_review": "Présence vérifiée",
+}  # fmt: skip
+SOURCES = {"annuaire": "annuaire MSSanté", "finess": "FINESS", "finess_plus": "FiNESS+"}
+# Detail keys written in English or as codes; the others are French already.
+DETAIL_KEYS = {"snapshot": "extraction", "host": "serveur", "status": "état",
+               "title": "titre", "a_verifier": "à vérifier", "non_reconnues": "non reconnues"}  # fmt: skip
+IDENTIFIER_KEYS = {"snapshot", "port", "finess", "finess_et"}  # numbers that name, not count
+
+
+def action_label(code: str) -> str:
+    """« Import FINESS » for ``ingest.finess``, « Connexion » for ``login``."""
+    if code in ACTIONS:
+        return ACTIONS[code]
+    family, _, rest = code.partition(".")
+    if family == "ingest" and rest:
+        return f"Import {SOURCES.get(rest, rest)}"
+    if family == "page" and rest:
+        return f"Lecture de la page « {rest} »"
+    return f"Commande « balise {code.replace('.', ' ')} »"
+
+
+def detail_text(detail: str | None) -> str:
+    """A line's detail (JSON) as one readable line: « extraction n° 5 · départements : 01, 03 »;
+    text that is no JSON object is shown as it is."""
+    if not detail:
+        return MISSING
+    try:
+        values = json.loads(detail)
+    except ValueError:
+        return detail
+    if not isinstance(values, dict):
+        return detail
+    return " · ".join(
+        f"{DETAIL_KEYS.get(k, k).replace('_', ' ')} : "
+        f"{v if k in IDENTIFIER_KEYS else _value_text(v)}"
+        for k, v in values.items()
+    )
+
+
+def _value_text(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value) or MISSING
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_value_text(v)}" for k, v in value.items()) or MISSING
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, int):
+        return fr_int(value)
+    if isinstance(value, float):
+        return fr_decimal(value, None)
+    return MISSING if value is None else str(value)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from balise.models import (
     BalTest,
     DailyActivity,
     Establishment,
+    LegalEntity,
     Mailbox,
     OnboardingHistory,
     ProvisionedBal,
@@ -38,7 +39,8 @@ from balise.services.onboarding import _structure_addresses
 from balise.services.snapshots import data_date
 
 FACT_COLUMNS = ["org_app", "mailboxes", "dematerialised", "tested", "messages", "stage"]
-ESMS_COLUMNS = ["finess_et", "finess_ej", "name", "city", "department", "category_code"]
+ESMS_COLUMNS = ["finess_et", "finess_ej", "ej_name", "name", "city", "department",
+                "category_code"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,11 @@ def esms_facts(
     end = datetime.combine(period.end, datetime.min.time())
     scope = esms_in(departments, period.end)
     e = Establishment
-    base = frame(engine, select(e.finess_et, e.finess_ej, e.name, e.city, e.department,
-                                e.category_code).where(*scope).order_by(e.department, e.name),
-                 ESMS_COLUMNS)  # fmt: skip
+    # The organisation's raison sociale: FiNESS+ only (empty from the legacy file).
+    base = frame(engine, select(e.finess_et, e.finess_ej, LegalEntity.name, e.name, e.city,
+                                e.department, e.category_code)
+                 .outerjoin(LegalEntity, LegalEntity.finess_ej == e.finess_ej)
+                 .where(*scope).order_by(e.department, e.name), ESMS_COLUMNS)  # fmt: skip
     snapshot = snapshot_before(engine, end)
     parts = [
         _mailbox_counts(engine, scope, snapshot),

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
 from balise.exports import Chart, Sheet
+from balise.formatting import fr_date
 from balise.models import Attendance, Establishment, Event
 from balise.referentials.attendance_sheet import read_attendance
 from balise.referentials.departments import load_departments
@@ -81,6 +82,26 @@ def _check(
         raise
 
 
+def _refuse_duplicate(conn: Connection, values: dict, other_than: int | None = None) -> None:
+    """One event per title (case aside), day and departments: a second click on « Créer »
+    must not count the same webinar twice."""
+    same = conn.scalar(
+        select(Event.id).where(
+            func.lower(Event.title) == values["title"].lower(),
+            Event.date == values["date"],
+            Event.departments == values["departments"],
+            Event.id != (other_than or -1),
+        )
+    )
+    if same is not None:
+        where = "pour ces départements" if values["departments"] else "pour la région"
+        message = (
+            f"L'événement « {values['title']} » du {fr_date(values['date'])} existe déjà {where} "
+            f"(n° {same}) : modifiez-le plutôt que d'en créer un second."
+        )
+        raise ValidationError(message, [("title", message)])
+
+
 def _event(conn: Connection, event_id: int):
     row = conn.execute(select(Event.__table__).where(Event.id == event_id)).first()
     if row is None:
@@ -92,6 +113,7 @@ def create_event(engine: Engine, actor: Actor, ev: EventInput) -> int:
     values = _values(ev)
     with engine.connect() as conn:
         _check(conn, actor, _departments(values["departments"]), "event_create", values["title"])
+        _refuse_duplicate(conn, values)
         event_id = conn.execute(insert(Event).values(**values).returning(Event.id)).scalar_one()
         audit.record(
             conn, actor, "event_create", f"événement {event_id}", detail={"titre": values["title"]}
@@ -108,6 +130,7 @@ def update_event(engine: Engine, actor: Actor, event_id: int, ev: EventInput) ->
             sorted(set(_departments(old.departments)) | set(_departments(values["departments"])))
         )
         _check(conn, actor, both, "event_update", f"événement {event_id}")
+        _refuse_duplicate(conn, values, other_than=event_id)
         conn.execute(update(Event).where(Event.id == event_id).values(**values))
         audit.record(
             conn, actor, "event_update", f"événement {event_id}", detail={"titre": values["title"]}

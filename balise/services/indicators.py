@@ -165,11 +165,14 @@ def _table_rows(ind: Indicator, period: Period, esms: pd.DataFrame, unit: pd.Ser
 def misses(report: IndicatorReport, indicator_id: str, department: str) -> pd.DataFrame:
     """The ESMS of ``department`` that miss the indicator's target: on their own at the ESMS
     and department levels; at the organisme level, those of organisations missing it which
-    themselves miss it too. Columns: finess_et, finess_ej, name, city, category_code, value."""
+    themselves miss it too. Columns: finess_et, finess_ej, ej_name (the organisation's raison
+    sociale, empty when FINESS gives none), name, city, category_code, value."""
     ind = next(i for i in report.catalogue.indicators if i.id == indicator_id)
     df = report.esms[report.esms["department"] == department]
     missing = ~df[f"{ind.id}:own"]
     if ind.level == "organisme":
         missing &= ~df[f"{ind.id}:ok"]
-    out = df.loc[missing, ["finess_et", "finess_ej", "name", "city", "category_code", ind.id]]
+    out = df.loc[missing, ["finess_et", "finess_ej", "ej_name", "name", "city", "category_code",
+                           ind.id]]  # fmt: skip
+    out = out.assign(ej_name=out["ej_name"].fillna(""))
     return out.rename(columns={ind.id: "value"}).reset_index(drop=True)

@@ -3,8 +3,10 @@ funding and projects go. Per EJ (within the departments the actor reads): its ES
 are equipped, its BALs; and the « organismes à fort levier »: many ESMS, few equipped, one
 equipped sibling already (thresholds in ``data/priorites.toml``, section [levier]).
 
-The legacy FINESS file gives no name for the legal entity: an EJ is shown by its number and the
-names of its ESMS. "Equipped" is ``balise.services.links``.
+The organisation's name (``ej_name``, its raison sociale) comes from the FiNESS+ flow's legal
+entities (``legal_entities``); the legacy FINESS file gives none, and the name is then empty
+(the EJ number and the names of its ESMS still say which it is). "Equipped" is
+``balise.services.links``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, case, func, select
 
 from balise.errors import NotFoundError
-from balise.models import Establishment, Mailbox
+from balise.models import Establishment, LegalEntity, Mailbox
 from balise.referentials.bal_types import TYPE_COLUMNS
 from balise.referentials.lifecycles import LinkKind
 from balise.referentials.priority_weights import DEFAULT_FILE, load_weights
@@ -25,7 +27,7 @@ from balise.services.adoption import frame, type_counts
 from balise.services.esms_facts import esms_in
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 
-ORGANISATION_COLUMNS = ["finess_ej", "department", "esms", "equipped", "share", "esms_names",
+ORGANISATION_COLUMNS = ["finess_ej", "ej_name", "department", "esms", "equipped", "share", "esms_names",
                         *TYPE_COLUMNS, "mailboxes"]  # fmt: skip
 
 
@@ -38,9 +40,10 @@ def organisations(engine: Engine, actor: Actor, departments: Iterable[str] | Non
     equipped = func.sum(case((is_equipped(), 1), else_=0))
     counts = frame(
         engine,
-        select(e.finess_ej, e.department, func.count(), equipped).where(*scope)
-        .group_by(e.finess_ej, e.department),
-        ["finess_ej", "department", "esms", "equipped"],
+        select(e.finess_ej, LegalEntity.name, e.department, func.count(), equipped)
+        .outerjoin(LegalEntity, LegalEntity.finess_ej == e.finess_ej).where(*scope)
+        .group_by(e.finess_ej, LegalEntity.name, e.department),
+        ["finess_ej", "ej_name", "department", "esms", "equipped"],
     )  # fmt: skip
     mix = frame(
         engine,
@@ -95,16 +98,26 @@ def organisation_esms(engine: Engine, actor: Actor, finess_ej: str) -> pd.DataFr
     """The ESMS of one EJ that the actor may read: identity, equipped, and their current BALs
     (addresses with type, « EJ » when the BAL names the legal entity)."""
     departments = readable_departments(actor, None)
+    df = esms_with_bals(engine, (*esms_in(departments), Establishment.finess_ej == finess_ej))
+    if df.empty:
+        raise NotFoundError(f"Aucun ESMS lisible pour l'organisme gestionnaire FINESS {finess_ej}.")
+    return df
+
+
+def esms_with_bals(engine: Engine, scope: tuple) -> pd.DataFrame:
+    """The ESMS of ``scope`` (conditions on ``establishments``): identity, their organisation
+    (``finess_ej``, ``ej_name``), equipped, and ``bals``: their current BALs, « TYPE adresse »
+    joined by « ; », « (EJ) » after a BAL that names the legal entity."""
     e = Establishment
-    scope = (*esms_in(departments), e.finess_ej == finess_ej)
     base = frame(
         engine,
-        select(e.finess_et, e.name, e.city, e.department, e.category_code,
-               case((is_equipped(), True), else_=False)).where(*scope).order_by(e.name),
-        ["finess_et", "name", "city", "department", "category_code", "equipped"],
+        select(e.finess_et, e.name, e.city, e.department, e.category_code, e.finess_ej,
+               LegalEntity.name, case((is_equipped(), True), else_=False))
+        .outerjoin(LegalEntity, LegalEntity.finess_ej == e.finess_ej)
+        .where(*scope).order_by(e.name, e.finess_et),
+        ["finess_et", "name", "city", "department", "category_code", "finess_ej", "ej_name",
+         "equipped"],
     )  # fmt: skip
-    if base.empty:
-        raise NotFoundError(f"Aucun ESMS lisible pour l'organisme gestionnaire FINESS {finess_ej}.")
     m = Mailbox
     boxes = frame(
         engine,
@@ -120,3 +133,25 @@ def organisation_esms(engine: Engine, actor: Actor, finess_ej: str) -> pd.DataFr
     df["bals"] = df["bals"].fillna("")
     df["equipped"] = df["equipped"].astype(bool)
     return df
+
+
+def legal_entity_names(engine: Engine, finess_ejs: Iterable[str]) -> dict[str, str]:
+    """The raison sociale of each of ``finess_ejs`` that the FiNESS+ flow named (public data:
+    no permission needed beyond the caller's own read)."""
+    wanted = sorted({ej for ej in finess_ejs if isinstance(ej, str) and ej})
+    names: dict[str, str] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            part = wanted[i : i + 500]
+            stmt = select(LegalEntity.finess_ej, LegalEntity.name)
+            names.update(
+                tuple(r) for r in conn.execute(stmt.where(LegalEntity.finess_ej.in_(part)))
+            )
+    return names
+
+
+def organisation_label(finess_ej: str, ej_name: str | None) -> str:
+    """« ASSOCIATION LES TILLEULS (EJ 010000388) », or the number alone when FINESS gives no
+    name (the legacy file)."""
+    name = ej_name.strip() if isinstance(ej_name, str) else ""
+    return f"{name} (EJ {finess_ej})" if name else f"EJ {finess_ej}"

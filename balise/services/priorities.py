@@ -20,6 +20,7 @@ from balise.referentials.lifecycles import OnboardingStage
 from balise.referentials.priority_weights import DEFAULT_FILE, PriorityWeights, load_weights
 from balise.services.access import Actor, readable_departments
 from balise.services.onboarding import RANK, STAGES
+from balise.services.organisations import legal_entity_names
 from balise.services.outreach_signals import Moment, signals
 
 ENGAGED_STAGE = OnboardingStage.SENSIBILISE  # this stage or a later one counts as engaged
@@ -76,7 +77,9 @@ def _days_ago(days: int) -> str:
 
 def _siblings(row) -> str:
     n = int(row.siblings_equipped)
-    return f"{n} ESMS du même organisme {'sont équipés' if n > 1 else 'est équipé'}"
+    name = getattr(row, "ej_name", None)
+    named = f" ({name})" if isinstance(name, str) and name else ""
+    return f"{n} ESMS du même organisme{named} {'sont équipés' if n > 1 else 'est équipé'}"
 
 
 def _personal(row) -> str:
@@ -117,7 +120,10 @@ def priorities(
     candidates = len(df)
     if top is not None:
         df = df.head(top)
-    df = with_reasons(df, weights, moment.at)
+    names = legal_entity_names(engine, df["finess_ej"])
+    df = with_reasons(
+        df.assign(ej_name=[names.get(ej, "") for ej in df["finess_ej"]]), weights, moment.at
+    )
     df.insert(0, "rank", range(1, len(df) + 1))
     df.attrs.update(candidates=candidates, maximum=weights.maximum, weights=weights.file_name)
     return df

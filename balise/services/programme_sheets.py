@@ -115,7 +115,8 @@ def misses_table(report: indicators.IndicatorReport) -> pd.DataFrame:
     value = df["value"].map(lambda v: "non" if v is False else v)
     return pd.DataFrame({
         "Indicateur": df["indicator"], "Département": df["department"].map(department_label),
-        "FINESS": df["finess_et"], "Organisme (EJ)": df["finess_ej"], "Nom": df["name"],
+        "FINESS": df["finess_et"], "Organisme": df["ej_name"], "FINESS EJ": df["finess_ej"],
+        "Nom": df["name"],
         "Commune": df["city"], "Catégorie": df["category_code"].map(category_label),
         "Valeur": value.map(lambda v: round(v, 1) if isinstance(v, float) else v),
     })  # fmt: skip

@@ -13,7 +13,7 @@ same BAL twice creates nothing twice (the second run reports ``created=False``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from balise.models import BalTest, Establishment, Mailbox, ProvisionedBal, Watch
 from balise.referentials.bal_rules import (
     BalRequest,
     address_taken_problem,
+    domain_allowed,
     normalised,
     validate,
 )
@@ -36,6 +37,7 @@ from balise.secrets import seal
 from balise.services import audit, keyring
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.refusals import refusals_audited
+from balise.services.structures import establishment_mailboxes
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +92,6 @@ class FinessOwner:
     departments: tuple[str, ...]
     legal_entity: bool = False
 
-    def label(self) -> str:
-        codes = ", ".join(self.departments)
-        if not self.name:  # another department's, for an animator: which department only
-            kind = "une entité juridique" if self.legal_entity else "un établissement"
-            return f"{kind} du département {codes}"
-        if self.legal_entity:
-            return (
-                f"entité juridique gestionnaire de {self.name}, {self.city}, département(s) {codes}"
-            )
-        return f"{self.name}, {self.city}, département {codes}"
-
 
 def _finess_owners(conn: Connection, numbers: list[str]) -> dict[str, FinessOwner]:
     """The owners of ``numbers`` in the imported FINESS (ET first, else EJ)."""
@@ -124,17 +115,6 @@ def _finess_owners(conn: Connection, numbers: list[str]) -> dict[str, FinessOwne
             ej, FinessOwner(ej, members[0].name, members[0].city or "", departments, True)
         )
     return owners
-
-
-def finess_owner(engine: Engine, actor: Actor, finess: str) -> FinessOwner | None:
-    """Whose FINESS ``finess`` is (None: not in the imported FINESS), to show while it is typed.
-    An owner in a department the actor does not read comes back without name or city."""
-    number = normalised(BalRequest(finess=finess.strip())).finess
-    with engine.connect() as conn:
-        owner = _finess_owners(conn, [number]).get(number)
-    if owner is None or actor.sees_all or set(owner.departments) & set(actor.departments):
-        return owner
-    return replace(owner, name="", city="")
 
 
 def _finess_problem(request: BalRequest, owner: FinessOwner | None) -> tuple[str, str] | None:
@@ -471,6 +451,36 @@ def status_counts(
             conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys())
         )
     return frame.sort_values(["departement", "statut"]).reset_index(drop=True)
+
+
+STRUCTURE_BAL_COLUMNS = ["adresse", "type", "annuaire", "statut"]
+
+
+def structure_bals(engine: Engine, actor: Actor, finess_et: str) -> pd.DataFrame:
+    """One structure's BALs, one line per address: those the current directory links to it
+    (``annuaire`` True) and those provisioned with its FINESS (``statut``: their status, None
+    for a directory-only BAL). NotFoundError / PermissionDenied as for its identity."""
+    directory = establishment_mailboxes(engine, actor, finess_et)
+    query = select(ProvisionedBal.address, ProvisionedBal.bal_type, ProvisionedBal.status).where(
+        ProvisionedBal.finess == finess_et
+    )
+    with engine.connect() as conn:
+        provisioned = conn.execute(query).all()
+    lines = {r.address: [r.address, r.bal_type, True, None] for r in directory.itertuples()}
+    for address, bal_type, status in provisioned:
+        lines.setdefault(address, [address, bal_type, False, None])[3] = status
+    out = pd.DataFrame(list(lines.values()), columns=STRUCTURE_BAL_COLUMNS)
+    return out.sort_values(["type", "adresse"]).reset_index(drop=True)
+
+
+def structure_domain(addresses: list[str], allowed: tuple[str, ...]) -> str | None:
+    """The allowed domain a structure's BALs already use, first in ``addresses``: the domain
+    proposed for its next BAL (operators give one domain per structure)."""
+    for address in addresses:
+        domain = address.rpartition("@")[2].strip().lower()
+        if domain and domain_allowed(domain, allowed):
+            return domain
+    return None
 
 
 def change_marker(engine: Engine) -> str:

@@ -7,10 +7,11 @@ from functools import partial
 
 import streamlit as st
 
-from balise.formatting import fr_int
+from balise.formatting import MISSING, fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES, FollowUp
 from dashboard import actions, charts, data, tables
+from dashboard.markdown import plain
 from dashboard.programme_blocks import priorities_block
 from dashboard.shell import act, flash, page_context
 
@@ -23,16 +24,23 @@ st.caption(
 marker = data.animation_marker()
 
 
-def _referents_line(departments: tuple[str, ...]) -> None:
+def _referents(departments: tuple[str, ...]) -> None:
+    """One line per department and referent, in a small table (open for a few departments)."""
     refs = data.referents(departments)
     if refs.empty:
         st.caption("Aucun animateur référent enregistré pour ces départements.")
         return
-    people = [f"{r.department} : {r.name} ({r.email}, {r.phone})" for r in refs.itertuples()]
-    st.caption("Animateurs référents — " + " · ".join(people))
+    rows = [
+        f"| {plain(department_label(r.department))} | {plain(r.name)} | {plain(r.email)} | "
+        f"{plain(r.phone) if isinstance(r.phone, str) else MISSING} |"
+        for r in refs.itertuples()
+    ]
+    header = "| Département | Animateur | E-mail | Téléphone |\n|---|---|---|---|\n"
+    with st.expander(f"Animateurs référents ({fr_int(len(refs))})", expanded=len(departments) <= 3):
+        st.markdown(header + "\n".join(rows))
 
 
-_referents_line(ctx.departments)
+_referents(ctx.departments)
 funnel = data.onboarding_funnel(marker, ctx.actor, ctx.departments)
 if not funnel.empty:
     st.plotly_chart(charts.onboarding_funnel(funnel), key="onboarding_funnel")
@@ -43,21 +51,34 @@ board_tab, late_tab, call_tab, follow_tab = st.tabs(
 with call_tab:  # the programme's « Qui appeler d'abord »
     priorities_block(ctx)
 
+BOARD = {"name": "Structure", "city": "Commune", "category_code": "Catégorie", "stage": "Étape",
+         "next_action": "Prochaine action", "next_action_on": "Pour le",
+         "assigned_to": "Suivie par"}  # fmt: skip
+
 with board_tab:
     department = st.selectbox(
-        "Département", ctx.departments, format_func=department_label, key="ob_dep"
+        "Département",
+        ctx.departments,
+        format_func=department_label,
+        key="ob_dep",
+        placeholder="Choisir…",
     )
     board = data.onboarding_board(marker, ctx.actor, department)
-    columns = st.columns(len(STAGES))
-    for column, (stage, label) in zip(columns, STAGES.items(), strict=True):
-        part = board[board["stage"] == stage]
-        column.markdown(f"**{label}** ({fr_int(len(part))})")
-        column.dataframe(
-            part[["name"]].rename(columns={"name": "Structure"}),
-            hide_index=True,
-            height=320,
-            key=f"ob_col_{stage}",
-        )
+    for column, (stage, label) in zip(st.columns(len(STAGES)), STAGES.items(), strict=True):
+        column.markdown(f"**{label}** ({fr_int((board['stage'] == stage).sum())})")
+    # One wide table rather than a narrow one per stage: names are read whole.
+    stages = st.multiselect("Étapes affichées", list(STAGES), format_func=STAGES.get,
+                            key="ob_stages", placeholder="Toutes les étapes", select_all=False)  # fmt: skip
+    part = board[board["stage"].isin(stages)] if stages else board
+    part = part.assign(order=part["stage"].map(list(STAGES).index)).sort_values(
+        ["order", "name"], kind="stable"
+    )
+    tables.labelled(
+        part.assign(stage=part["stage"].map(STAGES),
+                    category_code=part["category_code"].map(category_label)),
+        BOARD, empty="Aucune structure à ces étapes dans ce département.", key="ob_board",
+        column_config={"Structure": st.column_config.TextColumn(width="large")},
+    )  # fmt: skip
 
 with late_tab:
     late = data.onboarding_overdue(marker, ctx.actor, ctx.departments)
@@ -86,12 +107,12 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _follow_up(row) -> None:
+def _follow_up(row, department: str) -> None:
     """Forms for one structure: move it, plan the next action."""
     names = ["", *data.referents((department,))["name"].tolist()]
     with st.form("ob_move"):
         stage = st.selectbox("Nouvelle étape", list(STAGES), index=list(STAGES).index(row.stage),
-                             format_func=STAGES.get)  # fmt: skip
+                             format_func=STAGES.get, placeholder="Choisir…")  # fmt: skip
         reason = st.text_input("Motif (facultatif)", max_chars=255)
         if st.form_submit_button("Changer d'étape"):
             _act(lambda: actions.onboarding_move(ctx.actor, row.finess_et, stage, reason or None),
@@ -104,7 +125,9 @@ def _follow_up(row) -> None:
             format="DD/MM/YYYY",
         )
         assigned = row.assigned_to if row.assigned_to in names else ""
-        who = st.selectbox("Suivie par", names, index=names.index(assigned))
+        who = st.selectbox("Suivie par", names, index=names.index(assigned),
+                           format_func=lambda n: n or "Personne",
+                           placeholder="Choisir…")  # fmt: skip
         notes = st.text_area("Notes (jamais de données de patient)", value=_text(row.notes))
         if st.form_submit_button("Enregistrer le suivi"):
             plan = FollowUp(action, when, notes, who)
@@ -118,16 +141,24 @@ _act = partial(act, key="ob_done")
 
 with follow_tab:
     flash("ob_done")
-    options = board["finess_et"].tolist()
-    labels = dict(zip(board["finess_et"], board["name"], strict=True))
-    chosen = st.selectbox("Structure", options, format_func=lambda f: f"{labels[f]} ({f})",
-                          key="ob_structure", index=None, placeholder="Choisir une structure")  # fmt: skip
+    # Its own department: the follow-up never depends on a choice made in another tab.
+    follow_department = st.selectbox(
+        "Département",
+        ctx.departments,
+        format_func=department_label,
+        key="ob_follow_dep",
+        placeholder="Choisir…",
+    )
+    followed = data.onboarding_board(marker, ctx.actor, follow_department)
+    labels = {r.finess_et: f"{r.name} – {r.city} ({r.finess_et})" for r in followed.itertuples()}
+    chosen = st.selectbox("Structure", list(labels), format_func=labels.get, key="ob_structure",
+                          index=None, placeholder="Choisir une structure (nom, commune, FINESS)")  # fmt: skip
     if chosen:
-        row = next(board[board["finess_et"] == chosen].itertuples())
+        row = next(followed[followed["finess_et"] == chosen].itertuples())
         st.markdown(
             f"Étape actuelle : **{STAGES[row.stage]}** · {category_label(row.category_code)}"
         )
-        _follow_up(row)
+        _follow_up(row, follow_department)
         history = data.onboarding_history(marker, ctx.actor, chosen)
         if not history.empty:
             tables.labelled(

@@ -2,25 +2,40 @@
 the exchanges between categories of structures and the use cases they match, who to call, and
 the last poll of each box."""
 
+from functools import partial
+
 import streamlit as st
 
 from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
-from dashboard import charts, data, tables
+from dashboard import actions, charts, data, tables
+from dashboard.operator_servers import watch_mailbox_form, watchable
 from dashboard.programme_blocks import peer_usage_block
-from dashboard.shell import page_context
+from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Activité")
 st.caption(
     "Relevé des boîtes suivies par `balise poll` : dates, tailles et domaines des "
     "correspondants seulement, jamais l'objet ni le contenu des messages."
 )
+flash("watch_done")
+if polled := st.session_state.pop("poll_now_report", None):
+    worked, sentence = polled
+    (st.success if worked else st.error)(sentence)
 marker = data.activity_marker()
 head = data.activity_headline(marker, ctx.actor, ctx.departments)
+
+
+def _pick_for_poll(address: str) -> None:
+    st.session_state["poll_pick"] = address  # « Relever maintenant » below offers the new box
+
+
+with st.expander("Suivre une boîte", expanded=not head["watched"]):
+    watch_mailbox_form(ctx.actor, ctx.departments, key="watch", then=_pick_for_poll)
 if not head["watched"]:
     st.info(
-        "Aucune boîte suivie dans ces départements : ajoutez-en avec `balise mailbox add`, "
-        "puis lancez `balise poll` (ou `balise worker`)."
+        "Aucune boîte suivie dans ces départements : ajoutez-en une ci-dessus (« Suivre une "
+        "boîte ») ou avec `balise mailbox add`, puis lancez `balise poll` (ou `balise worker`)."
     )
     st.stop()
 
@@ -92,5 +107,20 @@ tables.labelled(
         "Dernier message": tables.day(),
     },
 )
+
+
+def _poll_now(address: str) -> None:
+    department = status.loc[status["address"] == address, "department"].iloc[0]
+    st.session_state["poll_now_report"] = actions.mailbox_poll_now(ctx.actor, address, department)
+
+
+pollable = status[status["department"].isin(watchable(ctx.actor, ctx.departments))]
+if not pollable.empty:
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    picked = left.selectbox(
+        "Boîte à relever", pollable["address"], key="poll_pick", placeholder="Choisir…"
+    )
+    if right.button("Relever maintenant", key="poll_now"):
+        act(partial(_poll_now, picked), "", key="watch_done")
 
 peer_usage_block(ctx, marker)  # the programme's « Usage comparé »

@@ -6,7 +6,16 @@ from datetime import date, timedelta
 import streamlit as st
 
 from balise.errors import BaliseError
-from balise.services.audit_log import LABELS, MAX_ROWS, OUTCOMES, AuditFilter
+from balise.formatting import fr_int, is_missing
+from balise.services.audit_log import (
+    LABELS,
+    MAX_ROWS,
+    OUTCOMES,
+    AuditFilter,
+    action_label,
+    detail_text,
+)
+from balise.services.labels import department_label
 from dashboard import actions, data, tables
 from dashboard.shell import current_actor
 
@@ -29,12 +38,16 @@ period = left.date_input(
 search = right.text_input("Objet contient", key="audit_search", max_chars=255)
 left, middle, right = st.columns(3)
 picked_actions = left.multiselect(
-    "Action", choices["actions"], key="audit_actions", placeholder="Toutes"
+    "Action", choices["actions"], format_func=action_label, key="audit_actions",
+    placeholder="Toutes", select_all=False,
+)  # fmt: skip
+actors = middle.multiselect(
+    "Qui", choices["actors"], key="audit_actors", placeholder="Tous", select_all=False
 )
-actors = middle.multiselect("Qui", choices["actors"], key="audit_actors", placeholder="Tous")
 outcomes = right.multiselect(
-    "Résultat", list(OUTCOMES), format_func=OUTCOMES.get, key="audit_outcomes", placeholder="Tous"
-)
+    "Résultat", list(OUTCOMES), format_func=OUTCOMES.get, key="audit_outcomes",
+    placeholder="Tous", select_all=False,
+)  # fmt: skip
 
 # A range being picked has one date only: filter from it until today.
 start, end = (tuple(period) + (today,))[:2] if period else (None, None)
@@ -42,19 +55,24 @@ flt = AuditFilter(start, end, tuple(actors), tuple(picked_actions), tuple(outcom
 lines = data.audit_entries(marker, actor, flt)
 
 shown = tables.in_paris(lines, "at").assign(
+    action=lines["action"].map(action_label),
     outcome=lines["outcome"].map(lambda o: OUTCOMES.get(o, o)),
-    department=lines["department"].fillna("—"),
-    detail=lines["detail"].fillna(""),
+    department=lines["department"].map(lambda d: None if is_missing(d) else department_label(d)),
+    detail=lines["detail"].map(detail_text),
 )
 a, b = st.columns(2)
-a.metric("Lignes", len(lines))
-b.metric("Refus et échecs", int((lines["outcome"] != "ok").sum()))
+a.metric("Lignes", fr_int(len(lines)))
+b.metric("Refus et échecs", fr_int(int((lines["outcome"] != "ok").sum())))
 if len(lines) >= MAX_ROWS:
-    st.info(f"Seules les {MAX_ROWS} lignes les plus récentes sont affichées : affinez les filtres.")
-st.dataframe(
-    shown.rename(columns=LABELS),
-    hide_index=True,
-    width="stretch",
+    st.info(
+        f"Seules les {fr_int(MAX_ROWS)} lignes les plus récentes sont affichées : affinez les "
+        "filtres."
+    )
+tables.labelled(
+    shown,
+    LABELS,
+    empty="Aucune ligne du journal pour ces filtres.",
+    caption=False,
     column_config={LABELS["at"]: tables.instant(seconds=True)},
 )
 

@@ -17,10 +17,20 @@ labels = {int(r.snapshot_id): f"Extraction du {fr_date(r.date)}" for r in snaps.
 ids = list(labels)
 c1, c2 = st.columns(2)
 before = c1.selectbox(
-    "Depuis", ids, index=len(ids) - 2, format_func=labels.get, key="changes_before"
+    "Depuis",
+    ids,
+    index=len(ids) - 2,
+    format_func=labels.get,
+    key="changes_before",
+    placeholder="Choisir…",
 )
 after = c2.selectbox(
-    "Jusqu'à", ids, index=len(ids) - 1, format_func=labels.get, key="changes_after"
+    "Jusqu'à",
+    ids,
+    index=len(ids) - 1,
+    format_func=labels.get,
+    key="changes_after",
+    placeholder="Choisir…",
 )
 if before >= after:
     st.warning("Choisissez une extraction de départ antérieure à celle d'arrivée.")

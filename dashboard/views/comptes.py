@@ -7,6 +7,7 @@ import streamlit as st
 
 from balise.referentials.departments import load_departments
 from balise.services.access import ROLES
+from balise.services.labels import department_label
 from balise.services.users import NewUser
 from dashboard import actions, data, tables
 from dashboard.shell import act, current_actor, flash
@@ -16,6 +17,7 @@ COLUMNS = {
     "disabled": "Désactivé", "locked_until": "Verrouillé jusqu'à", "local": "Mot de passe local",
     "created_at": "Créé le",
 }  # fmt: skip
+PICK_DEPARTMENTS = "Choisir un ou plusieurs départements"
 
 st.title("Comptes")
 actor = current_actor()
@@ -27,8 +29,8 @@ accounts = data.users_frame(actor)
 shown = tables.in_paris(accounts, "locked_until", "created_at").assign(
     role=accounts["role"].map(lambda r: ROLES.get(r, r))
 )
-st.dataframe(
-    shown.rename(columns=COLUMNS), hide_index=True, width="stretch",
+tables.labelled(
+    shown, COLUMNS, empty="Aucun compte : créez le premier ci-dessous.", caption=False,
     column_config={COLUMNS["locked_until"]: tables.instant(), COLUMNS["created_at"]: tables.instant()},
 )  # fmt: skip
 departments = list(load_departments())
@@ -41,8 +43,12 @@ st.subheader("Nouveau compte")
 with st.form("user_new", clear_on_submit=True):
     login = st.text_input("Identifiant (ou e-mail pour OIDC)", max_chars=255, key="new_login")
     name = st.text_input("Nom affiché", max_chars=255, key="new_name")
-    role = st.selectbox("Rôle", list(ROLES), format_func=ROLES.get, key="new_role")
-    assigned = st.multiselect("Départements (animateur)", departments, key="new_departments")
+    role = st.selectbox(
+        "Rôle", list(ROLES), format_func=ROLES.get, key="new_role", placeholder="Choisir…"
+    )
+    assigned = st.multiselect("Départements (animateur)", departments, key="new_departments",
+                              format_func=department_label, placeholder=PICK_DEPARTMENTS,
+                              select_all=False)  # fmt: skip
     password = st.text_input("Mot de passe (vide : connexion OIDC seulement)", type="password",
                              key="new_password")  # fmt: skip
     if st.form_submit_button("Créer le compte", type="primary"):
@@ -51,15 +57,19 @@ with st.form("user_new", clear_on_submit=True):
 
 if not accounts.empty:
     st.subheader("Modifier un compte")
-    chosen = st.selectbox("Compte", accounts["login"].tolist(), key="edit_login")
+    chosen = st.selectbox(
+        "Compte", accounts["login"].tolist(), key="edit_login", placeholder="Choisir…"
+    )
     current = accounts.set_index("login").loc[chosen]
     with st.form("user_edit"):
         # Keys carry the account, so that picking another one shows its own values.
         role = st.selectbox("Rôle", list(ROLES), index=list(ROLES).index(current["role"]),
-                            format_func=ROLES.get, key=f"edit_role_{chosen}")  # fmt: skip
+                            format_func=ROLES.get, key=f"edit_role_{chosen}",
+                            placeholder="Choisir…")  # fmt: skip
         mine = [d for d in (current["departments"] or "").split(",") if d]
         assigned = st.multiselect("Départements (animateur)", departments, default=mine,
-                              key=f"edit_departments_{chosen}")  # fmt: skip
+                                  key=f"edit_departments_{chosen}", format_func=department_label,
+                                  placeholder=PICK_DEPARTMENTS, select_all=False)  # fmt: skip
         if st.form_submit_button("Enregistrer le rôle"):
             _act(lambda: actions.user_set_role(actor, chosen, role, assigned), "Rôle enregistré.")
     with st.form("user_password", clear_on_submit=True):

@@ -6,7 +6,7 @@ import streamlit as st
 from balise.formatting import fr_int, fr_percent
 from balise.services.labels import category_label
 from balise.services.structures import STRUCTURE_COLUMNS, StructureFilter
-from dashboard import charts, data, tables
+from dashboard import charts, data, maps, store, tables
 from dashboard.navigation import page_path
 from dashboard.shell import page_context
 
@@ -23,15 +23,23 @@ cats = data.coverage(ctx.marker, ctx.actor, ctx.departments, by="category_code")
 ].tolist()
 f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
 chosen_cats = f1.multiselect(
-    "Catégorie", cats, format_func=category_label, key="dep_categories", placeholder="Toutes"
+    "Catégorie",
+    cats,
+    format_func=category_label,
+    key="dep_categories",
+    placeholder="Toutes",
+    select_all=False,
 )
 chosen_cities = f2.multiselect(
     "Commune",
     data.cities(ctx.marker, ctx.actor, ctx.departments),
     key="dep_cities",
     placeholder="Toutes",
+    select_all=False,
 )
-status = f3.selectbox("Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status")
+status = f3.selectbox(
+    "Statut", list(STATUSES), format_func=STATUSES.get, key="dep_status", placeholder="Choisir…"
+)
 search = f4.text_input("Recherche (nom ou FINESS)", key="dep_search")
 flt = StructureFilter(tuple(chosen_cats), tuple(chosen_cities), status, search)
 df = data.structure_list(ctx.marker, ctx.actor, ctx.departments, flt)
@@ -57,11 +65,35 @@ def _open(finess: str) -> None:
     st.switch_page(page_path("structure"))
 
 
+def _structure_map() -> None:
+    """The listed ESMS where FINESS places them; a click on a point opens its sheet."""
+    placed = data.structure_points(ctx.marker, ctx.actor, ctx.departments, flt)
+    if placed.unplaced:
+        n = fr_int(placed.unplaced)
+        st.caption(f"{n} ESMS sans coordonnées ne sont pas placés sur la carte."
+                   if placed.unplaced > 1 else "1 ESMS sans coordonnées n'est pas placé sur la carte.")  # fmt: skip
+    if placed.points.empty:
+        st.info("Aucun ESMS de cette liste n'a de coordonnées : le flux FiNESS+ les donne "
+                "(`balise ingest finess` sur un fichier JSON), le fichier FINESS historique non.")  # fmt: skip
+        return
+    geojson = data.boundaries(store.settings().geojson)
+    figure = maps.structure_map(placed.points, geojson, ctx.departments)
+    clicked = st.plotly_chart(figure, key="structures_map", on_select="rerun",
+                              selection_mode="points")  # fmt: skip
+    if finess := maps.clicked_finess(clicked.selection if clicked else None):
+        _open(finess)
+
+
 if event and event.selection.rows:
     _open(df.iloc[event.selection.rows[0]]["finess_et"])
+_structure_map()
 labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in df.itertuples()}
 pick = st.selectbox(
-    "Ouvrir la fiche d'une structure", list(labels), format_func=labels.get, key="dep_pick"
+    "Ouvrir la fiche d'une structure",
+    list(labels),
+    format_func=labels.get,
+    key="dep_pick",
+    placeholder="Choisir…",
 )
 if st.button("Ouvrir la fiche", key="dep_open"):
     _open(pick)

@@ -7,7 +7,7 @@ from functools import partial
 
 import streamlit as st
 
-from balise.formatting import fr_date
+from balise.formatting import fr_count, fr_date
 from balise.services.events import KINDS, EventInput
 from balise.services.labels import department_label
 from dashboard import actions, charts, data, tables
@@ -26,7 +26,8 @@ with st.expander("Nouvel événement"), st.form("ev_new"):
     when = st.date_input("Date", value=date.today(), format="DD/MM/YYYY")
     theme = st.text_input("Thème", max_chars=255)
     departments = st.multiselect("Départements", ctx.departments, default=list(ctx.departments),
-                          format_func=department_label)  # fmt: skip
+                                 format_func=department_label, select_all=False,
+                                 placeholder="Aucun : événement régional")  # fmt: skip
     replay = st.text_input("Lien du replay", placeholder="https://…")
     if st.form_submit_button("Créer l'événement"):
         ev = EventInput(title, when, theme, tuple(departments), replay)
@@ -38,7 +39,10 @@ if listed.empty:
     st.stop()
 
 tables.labelled(
-    listed.assign(date=listed["date"].map(fr_date)),
+    listed.assign(
+        date=listed["date"].map(fr_date),
+        departments=listed["departments"].map(lambda d: ", ".join(d.split(",")) if d else "Région"),
+    ),
     {
         "date": "Date",
         "title": "Événement",
@@ -49,18 +53,27 @@ tables.labelled(
         "to_review": "À vérifier",
         "replay_url": "Replay",
     },
-    column_config={"Replay": st.column_config.LinkColumn(display_text="Revoir")},
+    # The link shows its site (« youtube.com »); an event without replay reads « — ».
+    column_config={
+        "Replay": st.column_config.LinkColumn(display_text=r"https?://(?:www\.)?([^/]+)")
+    },
 )
 
 titles = dict(
     zip(listed["id"], listed["title"] + " (" + listed["date"].map(fr_date) + ")", strict=True)
 )
-event_id = st.selectbox("Événement", list(titles), format_func=titles.get, key="ev_pick")
+event_id = st.selectbox(
+    "Événement", list(titles), format_func=titles.get, key="ev_pick", placeholder="Choisir…"
+)
 event = listed[listed["id"] == event_id].iloc[0]
 
 st.subheader("Présences")
-upload = st.file_uploader("Feuille de présence (xlsx ou csv : colonnes FINESS, Structure, Commune)",
-                          type=["xlsx", "csv"], key="ev_upload")  # fmt: skip
+upload = st.file_uploader(
+    "Feuille de présence (xlsx ou csv : colonnes FINESS, Structure, Commune)",
+    type=["xlsx", "csv"], key="ev_upload",
+    help="Déposez le fichier dans le cadre, ou cliquez sur « Upload » (Streamlit écrit ce bouton "
+    "en anglais) pour le choisir ; 200 Mo au plus.",
+)  # fmt: skip
 st.caption("Seules les colonnes de la structure sont lues ; les noms et adresses des participants "
            "ne sont pas conservés. L'import remplace la liste précédente.")  # fmt: skip
 if upload is not None and st.button("Importer les présences", type="primary"):
@@ -101,7 +114,9 @@ if not unmatched.empty:
         st.form("ev_assign"),
     ):
         options = dict(zip(unmatched["id"], unmatched["raw_name"], strict=True))
-        line_id = st.selectbox("Ligne", list(options), format_func=options.get)
+        line_id = st.selectbox(
+            "Ligne", list(options), format_func=options.get, placeholder="Choisir…"
+        )
         finess = st.text_input("FINESS de la structure", max_chars=9)
         if st.form_submit_button("Rattacher"):
             _act(lambda: actions.attendance_review(ctx.actor, int(line_id), True, finess),
@@ -126,5 +141,21 @@ if comparison.empty or (comparison["group"] == "Participants").sum() == 0:
 else:
     st.plotly_chart(charts.attendance_comparison(comparison, event["date"]), key="ev_compare")
 
-if st.button("Supprimer cet événement", key="ev_delete"):
-    _act(lambda: actions.event_delete(ctx.actor, int(event_id)), "Événement supprimé.")
+CONFIRM_KEY = "ev_delete_asked"
+if st.session_state.get(CONFIRM_KEY) != event_id:
+    if st.button("Supprimer cet événement", key="ev_delete"):
+        st.session_state[CONFIRM_KEY] = event_id
+        st.rerun()
+else:
+    st.warning(
+        f"Supprimer « {event['title']} » du {fr_date(event['date'])} et ses "
+        f"{fr_count(len(lines), 'ligne de présence', 'lignes de présence')} ? "
+        "Cette suppression ne s'annule pas."
+    )
+    yes, no = st.columns(2)
+    if yes.button("Oui, supprimer l'événement", type="primary", key="ev_delete_yes"):
+        st.session_state.pop(CONFIRM_KEY)
+        _act(lambda: actions.event_delete(ctx.actor, int(event_id)), "Événement supprimé.")
+    if no.button("Annuler", key="ev_delete_no"):
+        st.session_state.pop(CONFIRM_KEY)
+        st.rerun()

@@ -42,7 +42,9 @@ if ready and ready[0] == ctx.departments:
     )  # fmt: skip
 
 st.subheader("Un tableau en CSV")
-table = st.selectbox("Tableau", TABLES, format_func=TABLE_LABELS.get, key="csv_table")
+table = st.selectbox(
+    "Tableau", TABLES, format_func=TABLE_LABELS.get, key="csv_table", placeholder="Choisir…"
+)
 if st.button("Préparer le CSV", key="build_csv"):
     try:
         st.session_state["csv"] = (

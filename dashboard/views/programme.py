@@ -1,6 +1,7 @@
 """Programme: what the ESMS numérique programme reports. The indicators of the campaign's
 catalogue (data/indicateurs/AAAA.toml) per department, with the ESMS below each target; the
-organismes gestionnaires (EJ), their ESMS and BALs, and those « à fort levier »."""
+organismes gestionnaires (EJ, named by their raison sociale when FiNESS+ gives it), their ESMS
+and BALs, those « à fort levier », and the FiNESS+ groupings."""
 
 from datetime import date
 
@@ -9,8 +10,10 @@ import streamlit as st
 from balise.errors import BaliseError, PermissionDenied
 from balise.formatting import fr_int, fr_month
 from balise.services.labels import category_label, department_label
+from balise.services.organisations import organisation_label
 from balise.services.programme_sheets import catalogue_note, indicator_matrix, value_text
 from dashboard import data, tables
+from dashboard.programme_blocks import ESMS_HEADINGS, esms_table, groupings_block
 from dashboard.shell import page_context
 
 ctx = page_context("Programme ESMS numérique")
@@ -28,9 +31,11 @@ if not years:
     st.stop()
 left, right = st.columns(2)
 month = left.selectbox("Mois de référence", _months(data.default_month()),
-                       format_func=fr_month, key="prog_month")  # fmt: skip
+                       format_func=fr_month, key="prog_month",
+                       placeholder="Choisir…")  # fmt: skip
 year = right.selectbox("Campagne", years[::-1], key="prog_year",
-                       index=years[::-1].index(month.year) if month.year in years else 0)  # fmt: skip
+                       index=years[::-1].index(month.year) if month.year in years else 0,
+                       placeholder="Choisir…")  # fmt: skip
 try:
     report = data.indicator_report(marker, ctx.actor, ctx.departments, year, month)
 except PermissionDenied:
@@ -55,9 +60,9 @@ with indicators_tab:
     by_id = {i.id: i for i in report.catalogue.indicators}
     c1, c2 = st.columns(2)
     chosen = c1.selectbox("Indicateur", list(by_id), format_func=lambda i: by_id[i].label,
-                          key="prog_indicator")  # fmt: skip
+                          key="prog_indicator", placeholder="Choisir…")  # fmt: skip
     department = c2.selectbox("Département", ctx.departments, format_func=department_label,
-                              key="prog_department")  # fmt: skip
+                              key="prog_department", placeholder="Choisir…")  # fmt: skip
     missing = data.indicator_misses(report, chosen, department)
     ind = by_id[chosen]
     if missing.empty:
@@ -71,7 +76,8 @@ with indicators_tab:
         tables.labelled(
             shown,
             {"finess_et": "FINESS", "name": "Nom", "city": "Commune",
-             "category_code": "Catégorie", "finess_ej": "Organisme (EJ)", "value": "Valeur"},
+             "category_code": "Catégorie", "ej_name": "Organisme", "finess_ej": "FINESS EJ",
+             "value": "Valeur"},
         )  # fmt: skip
 
 with organisations_tab:
@@ -80,9 +86,9 @@ with organisations_tab:
         "dans l'organisme (réglages dans `data/priorites.toml`, section `[levier]`)."
     )
     orgs_headings = {
-        "finess_ej": "Organisme (EJ)", "department": "Département", "esms_names": "Ses ESMS",
-        "esms": "ESMS", "equipped": "Équipés", "share": "Part équipée (%)",
-        "mailboxes": "BAL",
+        "ej_name": "Organisme", "finess_ej": "FINESS EJ", "department": "Département",
+        "esms_names": "Ses ESMS", "esms": "ESMS", "equipped": "Équipés",
+        "share": "Part équipée (%)", "mailboxes": "BAL",
     }  # fmt: skip
     lever = data.high_leverage(marker, ctx.actor, ctx.departments)
     if lever.empty:
@@ -90,23 +96,21 @@ with organisations_tab:
     else:
         tables.labelled(
             lever.assign(department=lever["department"].map(department_label),
-                         share=lever["share"].round(1)),
+                         share=lever["share"].round(1), ej_name=lever["ej_name"].fillna("")),
             orgs_headings | {"to_equip": "À équiper"}, key="prog_lever",
         )  # fmt: skip
     orgs = data.organisations(marker, ctx.actor, ctx.departments)
     st.subheader(f"Tous les organismes ({fr_int(len(orgs))})")
     tables.labelled(
         orgs.assign(department=orgs["department"].map(department_label),
-                    share=orgs["share"].round(1)),
+                    share=orgs["share"].round(1), ej_name=orgs["ej_name"].fillna("")),
         orgs_headings, key="prog_orgs",
     )  # fmt: skip
-    ej = st.selectbox("Voir un organisme", sorted(orgs["finess_ej"].unique()), index=None,
-                      placeholder="Choisir un numéro FINESS EJ", key="prog_ej")  # fmt: skip
+    labels = {r.finess_ej: organisation_label(r.finess_ej, r.ej_name)
+              for r in orgs.sort_values("finess_ej").itertuples()}  # fmt: skip
+    ej = st.selectbox("Voir un organisme", list(labels), format_func=labels.get, index=None,
+                      placeholder="Choisir un organisme", key="prog_ej")  # fmt: skip
     if ej:
         esms = data.organisation_esms(marker, ctx.actor, ej)
-        tables.labelled(
-            esms.assign(category_code=esms["category_code"].map(category_label),
-                        equipped=esms["equipped"].map({True: "Équipé", False: "Non équipé"})),
-            {"finess_et": "FINESS", "name": "Nom", "city": "Commune", "department": "Dép.",
-             "category_code": "Catégorie", "equipped": "Statut", "bals": "BAL"},
-        )  # fmt: skip
+        esms_table(esms, ESMS_HEADINGS, key="prog_ej_esms")
+    groupings_block(ctx, marker)

@@ -9,6 +9,7 @@ from balise.services.labels import category_label, department_label
 from balise.services.structures import StructureFilter
 from dashboard import actions, charts, data, tables
 from dashboard.shell import page_context
+from dashboard.structure_picker import link_with_structure
 
 ctx = page_context("Structure")
 if "finess" in st.query_params:
@@ -26,7 +27,7 @@ if not labels:
 options = list(labels)
 finess = st.selectbox(
     "Structure", options, index=options.index(current) if current in options else 0,
-    format_func=labels.get, key="structure_pick",
+    format_func=labels.get, key="structure_pick", placeholder="Choisir…",
 )  # fmt: skip
 st.session_state["structure"] = finess
 
@@ -45,6 +46,12 @@ st.markdown(
     f"**Catégorie** {category_label(ident['category_code'])} ({ident['category_label'] or ident['category_code']})  \n"
     f"**Adresse** {address or '—'} · **Département** {department_label(ident['department'])}"
 )
+if data.may_act_on_bals(ctx.actor, ident["department"]):
+    provision, test, _ = st.columns([1, 1, 3])
+    with provision:
+        link_with_structure("provisionner", "Provisionner une BAL", ":material/person_add:", finess)
+    with test:
+        link_with_structure("tester", "Tester ses BAL", ":material/fact_check:", finess)
 refs = data.referents((ident["department"],))
 if not refs.empty:
     people = " · ".join(

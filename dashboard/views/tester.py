@@ -1,4 +1,5 @@
-"""Tester: pick BALs, run their round trip and watch each step turn green or red as it happens;
+"""Tester: pick a structure by name, commune or FINESS (its identity and BALs shown) or test any
+BAL of the selection; run the round trips and watch each step turn green or red as it happens;
 test a whole department; history of latency and outcomes."""
 
 import streamlit as st
@@ -8,9 +9,11 @@ from balise.formatting import fr_seconds
 from balise.mail.roundtrip import SEEN_BY, STEPS
 from balise.referentials.lifecycles import ROUND_TRIP_OUTCOMES, RoundTripOutcome
 from balise.services.bal_tests import TESTABLE
+from balise.services.labels import department_label
 from dashboard import actions, charts, data, tables
 from dashboard.operator_servers import operator_servers_form
 from dashboard.shell import current_actor, selection
+from dashboard.structure_picker import link_with_structure, pick_structure, show_structure
 
 STEP_LABELS = {"connect": "Connexion", "auth": "Authentification", "submit": "Envoi",
                "visible": "Réception"}  # fmt: skip
@@ -39,7 +42,6 @@ if not departments:
     st.stop()
 marker = data.bal_marker()
 bals = data.bal_list(marker, actor, departments)
-testable = bals.loc[bals["statut"].isin(TESTABLE), "adresse"].tolist() if not bals.empty else []
 
 
 def _step_line(step: str, state: str, seconds: float | None) -> str:
@@ -68,25 +70,66 @@ def _run_one(address: str, case_id: str, with_xdm: bool) -> None:
     show(result.message)
 
 
-tab_run, tab_history = st.tabs(["Lancer des tests", "Historique"])
-with tab_run:
-    if not testable:
+def _testable(structure: dict | None) -> list[str]:
+    """The BALs that can be tested: the picked structure's, else the whole selection's."""
+    if bals.empty:
+        return []
+    ready = bals["statut"].isin(TESTABLE)
+    if structure is not None:
+        ready &= bals["finess"] == structure["finess_et"]
+    return bals.loc[ready, "adresse"].tolist()
+
+
+def _nothing_to_test(structure: dict | None) -> None:
+    if structure is None:
         st.info(
             "Aucune BAL à tester dans cette sélection : provisionnez-en une (page Provisionner) "
             "ou confirmez une BAL demandée."
         )
+        return
+    st.info(
+        "Aucune BAL provisionnée de cette structure n'est prête pour un test : provisionnez-en "
+        "une ou confirmez une BAL demandée."
+    )
+    link_with_structure(
+        "provisionner", "Provisionner une BAL", ":material/person_add:", structure["finess_et"]
+    )
+
+
+tab_run, tab_history = st.tabs(["Lancer des tests", "Historique"])
+with tab_run:
+    structure = pick_structure(actor, departments, key="test_structure", page="tester")
+    if structure is not None:
+        show_structure(actor, structure)
+    testable = _testable(structure)
+    if not testable:
+        _nothing_to_test(structure)
     else:
-        picked = st.multiselect("BAL à tester", testable, default=testable[:1], key="test_pick")
+        picked = st.multiselect(
+            "BAL à tester",
+            testable,
+            default=testable[:1],
+            key="test_pick",
+            placeholder="Choisir…",
+            select_all=False,
+        )
         cases = data.bal_use_cases()
         case_id = st.selectbox(
-            "Cas d'usage du message", list(cases), format_func=cases.get, key="test_case"
+            "Cas d'usage du message",
+            list(cases),
+            format_func=cases.get,
+            key="test_case",
+            placeholder="Choisir…",
         )
         with_xdm = st.checkbox("Joindre une archive IHE_XDM.ZIP factice", key="test_xdm")
         at_operator = bals.loc[bals["moteur"] == "request"]
         if not at_operator.empty:
             with st.expander("Serveurs de l'opérateur d'une BAL"):
                 chosen = st.selectbox(
-                    "BAL", at_operator["adresse"].tolist(), key="test_servers_pick"
+                    "BAL",
+                    at_operator["adresse"].tolist(),
+                    key="test_servers_pick",
+                    placeholder="Choisir…",
                 )
                 where = at_operator.set_index("adresse").loc[chosen, "departement"]
                 operator_servers_form(actor, chosen, where, key="test_servers")
@@ -94,7 +137,13 @@ with tab_run:
             for address in picked:
                 _run_one(address, case_id, with_xdm)
         st.divider()
-        department = st.selectbox("Département", departments, key="test_department")
+        department = st.selectbox(
+            "Département",
+            departments,
+            format_func=department_label,
+            key="test_department",
+            placeholder="Choisir…",
+        )
         if st.button("Tester toutes les BAL du département", key="test_department_run"):
             with st.spinner("Tests en cours…"):
                 try:
@@ -121,6 +170,7 @@ with tab_history:
         st.plotly_chart(charts.roundtrip_outcomes(counts), key="test_outcomes")
         shown = history.assign(
             resultat=history["resultat"].map(ROUND_TRIP_OUTCOMES),
+            departement=history["departement"].map(department_label),
             etape_en_echec=history["etape_en_echec"].fillna("—"),
             dossier=history["dossier"].fillna("—"),
             vu_par=history["vu_par"].map(SEEN_BY).fillna("—"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 
 from balise.models import AdoptionStat, Establishment, Mailbox, Snapshot
 
@@ -105,3 +105,25 @@ def seed_small_adoption(engine: Engine, demo: bool = False) -> None:
         conn.execute(insert(Establishment), establishments)
         conn.execute(insert(Mailbox), mailboxes)
         conn.execute(insert(AdoptionStat), stats)
+
+
+# finess_et -> (latitude, longitude) for the map (FiNESS+ coordinates): E2 has none; E4's are
+# reversed (latitude 4.84: outside France, never drawn); the pharmacy is no ESMS.
+COORDINATES = {
+    "380000001": (45.1885, 5.7245),  # Grenoble
+    "380000003": (45.3640, 5.5900),  # Voiron
+    "690000001": (4.8357, 45.7640),  # Lyon, latitude and longitude reversed
+    "690000002": (45.7578, 4.8320),  # Lyon
+    "690000009": (45.7600, 4.8400),
+    "750000001": (48.8867, 2.3431),  # Paris
+}
+
+
+def seed_coordinates(engine: Engine) -> None:
+    """Give the small store's establishments the points of ``COORDINATES``."""
+    with engine.begin() as conn:
+        for finess, (lat, lon) in COORDINATES.items():
+            conn.execute(
+                update(Establishment).where(Establishment.finess_et == finess)
+                .values(latitude=lat, longitude=lon)
+            )  # fmt: skip

@@ -55,3 +55,45 @@ def flow(*eges: dict, schema: bool = False, gcc=None, gco=None, **top) -> bytes:
            "pmej": [{key: info, "adresse": [], "ege": list(eges), "etatObjet": "A"}],
            "gcc": gcc if gcc is not None else [], "gco": gco if gco is not None else []}  # fmt: skip
     return json.dumps(doc, indent=2, ensure_ascii=False).encode()
+
+
+# Two organisations and two groupings (``grouped_flow``): the association of the Ain (EJ, pm 77:
+# IME + EHPAD in 01) and the Vercors foundation (EJ_VERCORS, pm 88: two ESMS in 38). The GHT
+# (gcc:7) holds the association by its legal entity, the IME once more by itself, and one
+# foundation ESMS by itself; the GCSMS (gco:501) holds the foundation by its legal entity and
+# the IME by itself.
+EHPAD_AIN, EJ_VERCORS, VERCORS_1, VERCORS_2 = "010780948", "380000109", "380780015", "380780023"
+
+
+def _ege(number: str, ege_id: str, category: str, commune: str = "", postcode: str = "") -> dict:
+    item = ege_file(number, categorieentiteGeographiqueExercice=category)
+    item["informationsGeneralesEGE"].update(egeId=ege_id, nomEgeCourt=f"ESMS {number}")
+    if commune:
+        item["adresse"][0].update(cogCommune=commune, codePostal=postcode)
+    return item
+
+
+def grouped_flow() -> bytes:
+    """The FiNESS+ flow of the two organisations and their two groupings (national)."""
+    vercors = {
+        "informationsGeneralesPMEJ": {"numFinessPm": EJ_VERCORS, "pmSmsseId": "88",
+                                      "denominationPm": "FONDATION DU VERCORS"},
+        "adresse": [], "etatObjet": "A",
+        "ege": [_ege(VERCORS_1, "901", "500", "38185", "38000"),
+                _ege(VERCORS_2, "902", "354", "38185", "38000")],
+    }  # fmt: skip
+    gcc = [
+        {
+            "gccId": "7",
+            "nomGcc": "GHT DÉMO",
+            "typeGcc": "001",
+            "pmejDuGcc": [{"pmSmsseId": "77", "typeRoleEntiteGroupe": "S"}],
+            "egeDuGCC": [{"egeId": "844"}, {"egeId": "901", "typeRoleEntiteGroupe": "M"}],
+        }
+    ]
+    gco = [{"pmSmsseId": "501", "typeGCO": "GCSMS", "nomGco": "GCSMS DU VERCORS",
+            "pmejDuGco": [{"pmSmsseId": "88", "typeRoleEntiteGroupe": "M"}],
+            "egeDuGco": [{"egeId": "844"}]}]  # fmt: skip
+    doc = json.loads(flow(ege_file(), _ege(EHPAD_AIN, "845", "500"), gcc=gcc, gco=gco))
+    doc["pmej"].append(vercors)
+    return json.dumps(doc, ensure_ascii=False).encode()

@@ -1,0 +1,56 @@
+"""Real-browser click on the Département page's map: Chromium clicks the drawn point of an ESMS
+and lands on that structure's sheet (what AppTest cannot do: it sends no plotly selection)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from balise.db import make_engine, upgrade
+from tests.support.adoption_seed import seed_coordinates, seed_small_adoption
+from tests.support.boundaries import write_boundary_file
+from tests.support.browser import chromium
+from tests.test_browser import ARTIFACTS, settle, shoot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def dashboard_with_points(tmp_path_factory):
+    """The small store with coordinates, the Rhône selected: one placed ESMS (EHPAD Bellecour),
+    the IME's reversed coordinates left off the map."""
+    from tests.support.streamlit import start_streamlit
+
+    tmp = tmp_path_factory.mktemp("browser_map")
+    url = f"sqlite:///{tmp / 'balise.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_small_adoption(engine, demo=True)
+    seed_coordinates(engine)
+    engine.dispose()
+    geojson = write_boundary_file(tmp / "departements.geojson")
+    env = {"BALISE_DATABASE_URL": url, "BALISE_DEPARTMENTS": "69", "BALISE_GEOJSON": str(geojson)}
+    server = start_streamlit(env, tmp)
+    yield server
+    server.stop()
+
+
+def test_clicking_a_point_of_the_map_opens_its_structure(dashboard_with_points):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 2200}, locale="fr-FR")
+        page.goto(f"{dashboard_with_points.url}/departement")
+        settle(page, "Département")
+        expect(
+            page.get_by_text("1 ESMS sans coordonnées n'est pas placé sur la carte.")
+        ).to_be_visible()
+        chart = page.locator(".js-plotly-plot").nth(1)
+        point = chart.locator(".scatterlayer .trace .points path.point")
+        expect(point).to_have_count(1, timeout=30_000)
+        point.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        chart.screenshot(path=str(ARTIFACTS / "07-carte-departement.png"))
+        box = point.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_url("**/structure", timeout=30_000)
+        expect(page.get_by_role("heading", name="EHPAD Bellecour")).to_be_visible(timeout=30_000)
+        shoot(page, "08-clic-carte-structure")
