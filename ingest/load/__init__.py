@@ -16,6 +16,7 @@ The modules, one job each:
 - ``directory``: the directory's rows as mailbox versions, diffed against the current ones;
 - ``finess``: the establishments of the selected departments replaced by the file's;
 - ``finess_plus``: legal entities, inactive establishments and groupings of a FiNESS+ flow;
+- ``points``: where the establishments lie, when the file gives it apart (the etalab CSV);
 - ``finess_links``: which FINESS number a mailbox's structure id matches (bulk and SQL);
 - ``adoption``: the adoption figures frozen at a snapshot;
 - ``bulk``: what a bulk load does around its inserts (indexes, planner statistics).

@@ -1,7 +1,8 @@
 """The FINESS ingest: the establishments of the selected departments replaced by the file's
-(with what a FiNESS+ flow adds, ``finess_plus``), the current mailboxes relinked to them and the
-latest directory snapshot's adoption figures recomputed, in the caller's transaction. What the
-replacement would close in each department is counted for the deletion gate."""
+(with what a FiNESS+ flow adds, ``finess_plus``, and the etalab CSV's points, ``points``), the
+current mailboxes relinked to them and the latest directory snapshot's adoption figures
+recomputed, in the caller's transaction. What the replacement would close in each department
+is counted for the deletion gate."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, text
 from balise.models import Establishment
 from balise.referentials.categories import medico_social_codes
 from balise.services.snapshots import covered_departments
-from ingest.load import finess_plus
+from ingest.load import finess_plus, points
 from ingest.load.adoption import freeze_adoption
 from ingest.load.bulk import indexes_dropped, on_commit_drop, refresh_statistics
 from ingest.load.finess_links import relink_mailboxes
@@ -46,7 +47,7 @@ ESTABLISHMENT_COLUMNS = [
     ("siret", "VARCHAR(14)"),
     ("opened_on", "DATE"),
     ("luhn_ok", "BOOLEAN"),
-    ("latitude", "FLOAT"),  # FiNESS+ only (empty from the etalab CSV)
+    ("latitude", "FLOAT"),  # FiNESS+ (the etalab CSV's points are set after: ``points``)
     ("longitude", "FLOAT"),
     ("ege_id", "VARCHAR(20)"),
 ]
@@ -59,13 +60,15 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
     """Replace the establishments of the selected departments with the file's (and, from a
     FiNESS+ file, its legal entities, inactive establishments and groupings)."""
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
-    extras = finess_plus.Extras()
-    new = _new_establishments(result, finess_plus.collect(chunks, extras))
+    extras, found = finess_plus.Extras(), points.Points()
+    tapped = points.collect(finess_plus.collect(chunks, extras), found)
+    new = _new_establishments(result, tapped)
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
         with indexes_dropped(conn, Establishment.__table__):
             result.created = insert_batches(conn, "establishments", new)
     else:
         _replace_establishments(conn, result, meta.departments, new)
+    points.write_points(conn, found)
     finess_plus.write_extras(conn, extras, result.snapshot_id, meta.departments)
     refresh_statistics(conn, "establishments")
     relink_mailboxes(conn)
@@ -108,6 +111,7 @@ def _replace_establishments(
     """Stage the file's establishments, count what goes per department, then swap: the
     selected departments' rows and the file's numbers out, the staged rows in."""
     _stage(conn, new)
+    points.keep_earlier_points(conn)
     scope, params = scope_sql(departments, "e.department")
     closing = Counter(
         dict(

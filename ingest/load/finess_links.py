@@ -81,8 +81,8 @@ def finess_numbers(conn: Connection) -> FinessNumbers:
     return FinessNumbers(et.scalar() or "", ej.scalar() or "")
 
 
-# "ET first, else EJ": which FINESS number a structure id matches (``FinessNumbers`` applies the same
-# rule in bulk, for the first ingest).
+# "ET first, else EJ": which FINESS number a structure id matches (``FinessNumbers`` applies the
+# same rule in bulk, for the first ingest).
 _LINK_KIND = (
     "CASE WHEN {t}.structure_id IS NULL THEN NULL "
     "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_et = {t}.structure_id) "
