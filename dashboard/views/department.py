@@ -73,8 +73,9 @@ def _structure_map() -> None:
         st.caption(f"{n} ESMS sans coordonnées ne sont pas placés sur la carte."
                    if placed.unplaced > 1 else "1 ESMS sans coordonnées n'est pas placé sur la carte.")  # fmt: skip
     if placed.points.empty:
-        st.info("Aucun ESMS de cette liste n'a de coordonnées : le flux FiNESS+ les donne "
-                "(`balise ingest finess` sur un fichier JSON), le fichier FINESS historique non.")  # fmt: skip
+        st.info("Aucun ESMS de cette liste n'a de coordonnées : elles viennent du fichier FINESS "
+                "(lignes de géolocalisation en Lambert-93, ou flux FiNESS+) ; les territoires "
+                "d'outre-mer ne sont pas encore placés.")  # fmt: skip
         return
     geojson = data.boundaries(store.settings().geojson)
     figure = maps.structure_map(placed.points, geojson, ctx.departments)
