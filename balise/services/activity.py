@@ -52,8 +52,9 @@ from balise.services.access import (
 )
 from balise.services.labels import category_label
 from balise.services.links import links_to_establishment
-from balise.services.queries import frame, in_departments, rows
+from balise.services.queries import frame, in_departments
 from balise.services.refusals import refusals_audited
+from balise.services.watch_list import watched_rows, with_submission
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,16 +221,6 @@ def save_endpoints(engine: Engine, actor: Actor, req: WatchRequest, secret_key: 
     return False
 
 
-def _with_submission(found: dict) -> dict:
-    """Rows written before the submission columns existed get the derived endpoint."""
-    found["smtp_host"], found["smtp_port"], found["smtp_tls_mode"] = submission_endpoint(
-        found["imap_host"], found["tls_mode"], found["smtp_host"], found["smtp_port"],
-        found["smtp_tls_mode"],
-    )  # fmt: skip
-    found["username"] = found["username"] or found["address"]
-    return found
-
-
 def endpoints(engine: Engine, actor: Actor, address: str) -> dict | None:
     """How a watched mailbox is reached (no secret: only its description), or None."""
     w = WatchedMailbox
@@ -243,7 +234,7 @@ def endpoints(engine: Engine, actor: Actor, address: str) -> dict | None:
     if row is None:
         return None
     readable_departments(actor, [row["department"]])
-    found = _with_submission(dict(row))
+    found = with_submission(dict(row))
     found["secret"] = describe(found.pop("secret_ref"))
     found["client_key"] = (found.pop("client_key_ref") or "").removeprefix("file:") or None
     return found
@@ -324,28 +315,6 @@ def remove_watched(engine: Engine, actor: Actor, address: str) -> None:
         conn.execute(delete(DailyActivity).where(DailyActivity.mailbox_id == row.id))
         conn.execute(delete(WatchedMailbox).where(WatchedMailbox.id == row.id))
         audit.record(conn, actor, "mailbox.remove", address, department=row.department)
-
-
-def watched_rows(
-    engine: Engine, actor: Actor, departments: Iterable[str] | None = None
-) -> list[dict]:
-    """The watched mailboxes and their last poll, secrets described, never shown (plain rows:
-    ``balise mailbox list`` prints them without loading pandas)."""
-    departments = readable_departments(actor, departments)
-    w = WatchedMailbox
-    stmt = (
-        select(
-            w.address, w.department, w.imap_host, w.imap_port, w.tls_mode, w.smtp_host,
-            w.smtp_port, w.smtp_tls_mode, w.username, w.auth_mode, w.secret_ref, w.last_poll_at,
-            w.last_poll_ok, w.last_poll_message, w.last_activity_at,
-        )
-        .where(in_departments(w.department, departments))
-        .order_by(w.department, w.address)
-    )  # fmt: skip
-    found = [_with_submission(r) for r in rows(engine, stmt)]
-    for r in found:
-        r["secret"] = describe(r.pop("secret_ref"))
-    return found
 
 
 def watched(engine: Engine, actor: Actor, departments: Iterable[str] | None = None) -> pd.DataFrame:

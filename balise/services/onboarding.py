@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import (
     Column,
     Connection,
@@ -65,6 +65,9 @@ from balise.services import audit
 from balise.services.access import SYSTEM, Actor, check_can_act, readable_departments
 from balise.services.links import is_equipped, links_to_establishment, valid_at
 from balise.services.queries import frame, in_departments
+
+if TYPE_CHECKING:  # pandas loads with the pages' reads, not with an ingest's advance
+    import pandas as pd
 
 STAGES = ONBOARDING_STAGES  # code -> French label, in order
 RANK = {code: i for i, code in enumerate(STAGES)}
@@ -397,6 +400,8 @@ def funnel(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> p
         .with_only_columns(Establishment.department, _stage, func.count())
         .group_by(Establishment.department, _stage)
     )
+    import pandas as pd
+
     counts = frame(engine, stmt, ["department", "stage", "structures"])
     found = sorted(set(counts["department"]))
     grid = pd.MultiIndex.from_product([found, list(STAGES)], names=["department", "stage"])

@@ -1,5 +1,5 @@
 """What the pure readers yield. Readers take bytes or binary file objects and yield these; they
-import neither SQLAlchemy nor Streamlit. The writer (``ingest/load.py``) consumes them: rows one
+import neither SQLAlchemy nor Streamlit. The writer (``ingest/load/``) consumes them: rows one
 by one (:class:`DirectoryRow`, :class:`EstablishmentRow`, :class:`Rejected`), or by
 :class:`Chunk` (the same rows as Arrow columns, the bulk path)."""
 

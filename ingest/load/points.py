@@ -2,7 +2,7 @@
 
 The etalab CSV gives its points after every establishment line (``geolocalisation`` section), so
 they come in chunks of their own (``Chunk.points``): :func:`collect` keeps them on the way to
-``load.load_finess`` and :func:`write_points` sets them once the establishments are written. A
+``ingest.load.finess`` and :func:`write_points` sets them once the establishments are written. A
 file that gives no point for an establishment keeps the one an earlier ingest stored
 (:func:`keep_earlier_points`): a CSV without geolocalisation lines after a FiNESS+ JSON does not
 empty the map. Plain SQL that runs the same on SQLite and PostgreSQL.
