@@ -25,7 +25,6 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from balise.errors import IngestBusyError
 from balise.formatting import fr_seconds
@@ -113,6 +112,13 @@ def make_engine(url: str, lock_wait_s: float | None = None) -> Engine:
     return engine
 
 
+def close_engines() -> None:
+    """Close the pooled connections of every engine made here (the command line's exit,
+    ``balise.launcher``); an engine stays usable (it reconnects on demand)."""
+    for engine in list(_LOCK_WAIT.keys()):
+        engine.dispose()
+
+
 def _pg_ms(seconds: float) -> int:
     """PostgreSQL's lock_timeout in ms; 0 there means "wait forever", so never below 1."""
     return max(int(seconds * 1000), 1)
@@ -131,15 +137,21 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the latest Alembic revision. A store already there is recognised by
-    one tiny query, without loading Alembic (a fifth of a second that every command paid)."""
-    if _stored_revision(engine) == head_revision():
+    one tiny query, without loading Alembic (a fifth of a second that every command paid); a
+    new, empty store is created from the models and stamped, without Alembic either."""
+    head = head_revision()
+    stored = _stored_revision(engine)
+    if stored == head:
         return
+    if stored is None and head is not None and _create_new(engine, head):
+        return
+    migrate(engine)
+
+
+def migrate(engine: Engine) -> None:
+    """Run the Alembic migrations up to the head revision."""
     from alembic import command
     from alembic.config import Config
 
@@ -150,6 +162,33 @@ def upgrade(engine: Engine) -> None:
     with engine.connect() as conn, conn.begin():
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def _create_new(engine: Engine, head: str) -> bool:
+    """A store without any table: the models' tables (``create_all``, with the audit log's
+    append-only triggers) and the head revision stamped in Alembic's own table, in one
+    transaction; what ``migrate`` would build (``make schema`` generates the first revision
+    from the models, and tests/test_store.py compares both ways). Alembic's import and run
+    cost the first command of a new store about 0.3 s. False when the store has tables (an
+    older store, or another command that just created it): then Alembic decides."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
+
+    from balise.models import Base
+
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, a concurrent first command waits
+        if inspect(conn).get_table_names():
+            return False
+        Base.metadata.create_all(conn)
+        # Alembic's own definition of its table.
+        version = Table(
+            "alembic_version",
+            MetaData(),
+            Column("version_num", String(32), nullable=False),
+            PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+        )
+        version.create(conn)
+        conn.execute(version.insert().values(version_num=head))
+    return True
 
 
 _REVISION_LINE = re.compile(r"^(down_)?revision(?:: [\w| ]+)? = [\"']([^\"']+)[\"']", re.M)

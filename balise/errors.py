@@ -66,7 +66,7 @@ class TamperingDetected(BaliseError):
 class DropRefused(BaliseError):
     """Raised when an ingest would close too many of a department's current mailboxes or
     establishments (the deletion gate, ``ingest.gate``); nothing is written. ``drops``: the
-    departments over the threshold (``ingest.load.Drop``)."""
+    departments over the threshold (``ingest.load.snapshots.Drop``)."""
 
     def __init__(self, message: str, source: str, drops: list, file_name: str = ""):
         super().__init__(message)

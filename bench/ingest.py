@@ -52,11 +52,14 @@ TARGET_RATIO, TARGET_PEAK_MB = 0.25, 250
 
 @dataclass
 class Run:
-    """One child process: wall time seen from here, its peak RSS, what it printed."""
+    """One child process: wall time seen from here, its peak RSS, what it printed, its CPU
+    time (user + system: what it costs when the machine is busy and the wall time also counts
+    the wait for a core)."""
 
     wall: float
     peak_mb: float
     out: dict
+    cpu: float = 0.0
 
 
 def run_process(argv: list[str], env: dict[str, str] | None = None) -> Run:
@@ -73,7 +76,8 @@ def run_process(argv: list[str], env: dict[str, str] | None = None) -> Run:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{stderr}")
     lines = stdout.strip().splitlines()
-    return Run(wall, usage.ru_maxrss / 1024, json.loads(lines[-1]) if lines else {})
+    out = json.loads(lines[-1]) if lines else {}
+    return Run(wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime)
 
 
 def run_step(step: str, *args: str) -> Run:
@@ -254,16 +258,16 @@ def main() -> None:
 # --------------------------------------------------------------------------- the report
 
 
-def _line(label: str, wall: float, job: float | None, peak: float | None) -> str:
+def _line(label: str, wall: float, job: float | None, peak: float | None, cpu: float) -> str:
     job_s = f"{job:8.2f}" if job is not None else f"{'':8}"
     peak_s = f"{peak:9.0f}" if peak is not None else f"{'':9}"
-    return f"{label:52} {wall:8.2f} {job_s} {peak_s}"
+    return f"{label:52} {wall:8.2f} {job_s} {peak_s} {cpu:8.2f}"
 
 
 def report(runs: dict[str, Run], floor: float) -> None:
     print(f"peak RSS of this parent process (floor of the SQLite memory figures): {floor:.0f} MB; "
           f"{own_peak_mb():.0f} MB for the PostgreSQL ones")  # fmt: skip
-    print(f"{'whole process':52} {'wall s':>8} {'job s':>8} {'peak MB':>9}")
+    print(f"{'whole process':52} {'wall s':>8} {'job s':>8} {'peak MB':>9} {'cpu s':>8}")
     labels = {
         "a finess": "(a)  balise ingest finess --all (fresh SQLite)",
         "a annuaire": "(a)  then balise ingest annuaire --all",
@@ -281,16 +285,19 @@ def report(runs: dict[str, Run], floor: float) -> None:
     for key, label in labels.items():
         if key in runs:
             r = runs[key]
-            print(_line(label, r.wall, r.out.get("duration_s"), r.peak_mb))
+            print(_line(label, r.wall, r.out.get("duration_s"), r.peak_mb, r.cpu))
     pairs = {"a": ("a finess", "a annuaire"), "a'": ("a' annuaire", "a' finess"),
              "e": ("e finess", "e annuaire")}  # fmt: skip
     totals = {k: sum(runs[p].wall for p in v) for k, v in pairs.items() if v[0] in runs}
     jobs = {k: sum(runs[p].out["duration_s"] for p in v) for k, v in pairs.items() if v[0] in runs}
+    cpus = {k: sum(runs[p].cpu for p in v) for k, v in pairs.items() if v[0] in runs}
     for k in totals:
-        print(_line(f"({k}) both commands", totals[k], jobs[k], None))
+        print(_line(f"({k}) both commands", totals[k], jobs[k], None, cpus[k]))
     d = runs["d annuaire"].out
     print(f"(d) diff: {d['created']} created, {d['removed']} removed, {d['changed']} changed")
     checks(runs, totals, jobs)
+    a_cpu, a2_cpu = cpus["a"] / runs["b"].cpu, cpus["a'"] / runs["b"].cpu
+    print(f"for the record, in CPU time: (a) / (b) {a_cpu:.2f}, (a') / (b) {a2_cpu:.2f}")
 
 
 def checks(runs: dict[str, Run], totals: dict[str, float], jobs: dict[str, float]) -> None:

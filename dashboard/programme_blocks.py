@@ -36,7 +36,9 @@ def priorities_block(ctx: PageContext) -> None:
     )
     tables.labelled(
         df.assign(department=df["department"].map(department_label),
-                  category_code=df["category_code"].map(category_label)),
+                  category_code=df["category_code"].map(category_label),
+                  ej_name=[name or (f"EJ {ej}" if ej else "—")  # the legacy file names none
+                           for ej, name in zip(df["finess_ej"], df["ej_name"], strict=True)]),
         {"rank": "Rang", "score": "Score", "name": "Structure", "city": "Commune",
          "department": "Département", "category_code": "Catégorie", "ej_name": "Organisme",
          "reasons": "Pourquoi"},

@@ -12,17 +12,15 @@ from sqlalchemy.exc import OperationalError
 from balise.db import busy_message, is_lock_timeout
 from balise.errors import BaliseError
 from balise.formatting import fr_date
-from balise.referentials.departments import load_departments, resolve_selection
 from balise.referentials.lifecycles import DataSource
 from balise.services.access import Actor
 from dashboard import data, store
+from dashboard import selection as department_selection
 
 NO_SESSION = (
     "Aucun utilisateur n'est connecté pour cette page : ouvrez le tableau de bord par son "
     "adresse d'accueil pour vous connecter."
 )
-SELECTION_KEY = "departments"
-WIDGET_KEY = "_departments_widget"
 NO_DATA = (
     "Aucune donnée n'a encore été importée. Lancez `balise demo` pour des données de "
     "démonstration, ou `balise ingest annuaire SOURCE` puis `balise ingest finess SOURCE`."
@@ -46,47 +44,14 @@ def current_actor() -> Actor:
     return actor
 
 
-def _default_selection() -> list[str]:
-    """The configured region, narrowed to what the actor may read (an animator's own
-    departments when the region holds none of them)."""
-    s = store.settings()
-    wanted = resolve_selection(default_region=s.region, default_departments=s.departments)
-    actor = current_actor()
-    if actor.sees_all:
-        return list(wanted or ())
-    return [d for d in wanted or () if d in actor.departments] or list(actor.departments)
-
-
 def selection() -> tuple[str, ...]:
-    if SELECTION_KEY not in st.session_state:
-        st.session_state[SELECTION_KEY] = _default_selection()
-    return tuple(st.session_state[SELECTION_KEY])
-
-
-def _keep_selection() -> None:
-    # An empty selection shows nothing anywhere: fall back to the default one. It also happens
-    # without the user: a click made while the first run is still drawing reruns with the
-    # widgets seen so far, and the department list arrives empty.
-    st.session_state[SELECTION_KEY] = list(st.session_state[WIDGET_KEY]) or _default_selection()
+    """The departments the pages show (see dashboard/selection.py)."""
+    return department_selection.current(current_actor())
 
 
 def sidebar() -> None:
-    """The department multiselect, its value kept under ``departments`` across pages."""
-    actor = current_actor()
-    options = list(actor.departments) if not actor.sees_all else list(load_departments())
-    # The permanent value lives under ``departments``; the widget's own key is dropped by
-    # Streamlit whenever a run does not draw it, so it is re-seeded from the permanent one.
-    if not st.session_state.get(WIDGET_KEY):
-        st.session_state[WIDGET_KEY] = list(selection())
-    st.sidebar.multiselect(
-        "Départements",
-        options,
-        key=WIDGET_KEY,
-        on_change=_keep_selection,
-        format_func=lambda c: f"{c} – {load_departments()[c].name}",
-        help="La sélection s'applique à toutes les pages.",
-        placeholder="Choisir des départements",
-    )
+    """The department selection (kept across pages and in the page address), the data dates."""
+    department_selection.picker(current_actor())
     _data_dates()
 
 

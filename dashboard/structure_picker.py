@@ -31,7 +31,7 @@ def _keep_in_address(key: str) -> None:
         del st.query_params[QUERY_KEY]
 
 
-def _outside(actor: Actor, finess: str, page: str) -> None:
+def explain_outside(actor: Actor, finess: str, page: str) -> None:
     """Why the structure of the address is not offered: another department's (refused and
     audited), unknown, or outside the sidebar selection."""
     try:
@@ -60,7 +60,7 @@ def pick_structure(
     if wanted in choices:
         st.session_state[key] = wanted
     elif wanted:
-        _outside(actor, wanted, page)
+        explain_outside(actor, wanted, page)
 
     def changed() -> None:
         _keep_in_address(key)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from balise.errors import DropRefused
 from balise.formatting import THIN, fr_decimal, fr_int, fr_percent
-from ingest.load import Drop
+from ingest.load.snapshots import Drop
 
 MIN_DROP = 20
 _WHAT = {"annuaire": ("BAL", "BAL"), "finess": ("établissement", "établissements")}

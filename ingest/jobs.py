@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-import pyarrow as pa
 from sqlalchemy import Engine, select
 
 from balise.db import write_transaction
@@ -30,26 +29,12 @@ from balise.referentials.lifecycles import DATA_SOURCES, DataSource
 from balise.services import audit, ingest_alerts
 from balise.services.access import SYSTEM, Actor
 from balise.services.onboarding import advance_in
-from ingest import archive, gate, load
-from ingest.sources import annuaire, finess
+from ingest import archive, arrow_setup, gate  # noqa: F401 (arrow_setup: first, on import)
+from ingest.load import snapshots
 from ingest.sources.files import DownloadLimits, fetch_source, open_rows
 from ingest.sources.rows import ReadStats
 
 log = logging.getLogger(__name__)
-
-
-def _lean_allocators() -> None:
-    """Allocators for ingests, which run threads (Arrow's parsers, the read-ahead thread).
-    Arrow: jemalloc gives freed blocks back where mimalloc (Arrow's default) keeps per-thread
-    caches (about 60 MB less peak memory on the national files, at the same speed). glibc's
-    malloc is set in ``ingest/__init__.py``, before any thread starts."""
-    try:
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except NotImplementedError:  # an Arrow build without jemalloc
-        pa.set_memory_pool(pa.system_memory_pool())
-
-
-_lean_allocators()
 
 
 @dataclass
@@ -62,7 +47,7 @@ class IngestReport:
     kept: int = 0
     duplicates: int = 0
     out_of_scope: int = 0
-    rejects: load.RejectLog | None = None
+    rejects: snapshots.RejectLog | None = None
     created: int = 0
     removed: int = 0
     changed: int = 0
@@ -72,7 +57,7 @@ class IngestReport:
     archived: str | None = None
     archive_error: str | None = None
     # Drops over the gate's threshold that --accept-drop let through, alerts it settled.
-    accepted_drops: list[load.Drop] = field(default_factory=list)
+    accepted_drops: list[snapshots.Drop] = field(default_factory=list)
     settled_alerts: list[int] = field(default_factory=list)
     onboarding_moved: int = 0
     # An « already ingested » file whose audit line (and onboarding advance) was missing.
@@ -127,9 +112,9 @@ def ingest(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
         local = fetch_source(source, Path(workdir), ca_bundle=ca_bundle, limits=limits)
-        meta = load.SnapshotMeta(kind, local.file_name, local.sha256, departments, is_demo)
+        meta = snapshots.SnapshotMeta(kind, local.file_name, local.sha256, departments, is_demo)
         with write_transaction(engine, "ingest", wait_s=lock_wait_s, bulk=True) as conn:
-            same = load.find_same_snapshot(conn, meta)
+            same = snapshots.find_same_snapshot(conn, meta)
             if same is not None:
                 return _already_ingested(conn, kind, local.file_name, same, departments, policy)
             if on_size:
@@ -137,9 +122,11 @@ def ingest(
             stats = ReadStats()
             with open_rows(local) as raw:
                 stream = CountingReader(raw, progress) if progress else raw
-                result = _WRITERS[kind](conn, meta, _read(kind, stream, departments, stats))
+                result = _load(conn, meta, stream, stats)
             if kind == DataSource.ANNUAIRE and stats.generated_at is None:
-                stats.generated_at = annuaire.parse_generated_at(local.file_name)
+                from ingest.sources.annuaire import parse_generated_at
+
+                stats.generated_at = parse_generated_at(local.file_name)
             stats.generated_at = stats.generated_at or generated_at
             if result.kept == 0:
                 raise SourceError(_nothing_kept(kind, stats, result))
@@ -147,7 +134,7 @@ def ingest(
                 kind, local.file_name, result.drops, policy.max_drop_pct, policy.accept_drop
             )
             duration = time.perf_counter() - started
-            load.close_snapshot(conn, result, stats, duration)
+            snapshots.close_snapshot(conn, result, stats, duration)
             report = IngestReport(
                 kind, local.file_name, result.snapshot_id, False, stats.lines, result.kept,
                 result.duplicates, stats.out_of_scope, result.rejects, result.created,
@@ -218,11 +205,19 @@ def _archive(
         return None, MSG_NOT_ARCHIVED.format(folder=archive_dir, reason=exc.strerror or exc)
 
 
-def _read(kind: str, stream, departments: tuple[str, ...] | None, stats: ReadStats):
-    read = (
-        annuaire.read_extract_chunks if kind == DataSource.ANNUAIRE else finess.read_finess_chunks
-    )
-    return read(stream, departments, stats)
+def _load(conn, meta: snapshots.SnapshotMeta, stream, stats: ReadStats) -> snapshots.LoadResult:
+    """Read ``stream`` with the reader of the snapshot's source, write it with its writer. Each
+    source's modules load for its own imports only (a directory import skips the FINESS and
+    FiNESS+ readers and writers: msgspec, the geography, the R397 nomenclature...)."""
+    if meta.source == DataSource.ANNUAIRE:
+        from ingest.load.directory import load_directory
+        from ingest.sources.annuaire import read_extract_chunks
+
+        return load_directory(conn, meta, read_extract_chunks(stream, meta.departments, stats))
+    from ingest.load.finess import load_finess
+    from ingest.sources.finess import read_finess_chunks
+
+    return load_finess(conn, meta, read_finess_chunks(stream, meta.departments, stats))
 
 
 class CountingReader:
@@ -251,10 +246,7 @@ class CountingReader:
         return getattr(self._raw, name)
 
 
-_WRITERS = {DataSource.ANNUAIRE: load.load_directory, DataSource.FINESS: load.load_finess}
-
-
-def _nothing_kept(kind: str, stats: ReadStats, result: load.LoadResult) -> str:
+def _nothing_kept(kind: str, stats: ReadStats, result: snapshots.LoadResult) -> str:
     """Why an ingest that kept no row is refused (the store is left unchanged)."""
     if stats.lines == 0:
         return f"Le fichier {DATA_SOURCES[kind]} ne contient aucune ligne de données."

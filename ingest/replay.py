@@ -24,7 +24,8 @@ from balise.errors import BaliseError, SourceError
 from balise.formatting import fr_date
 from balise.models import Snapshot
 from balise.referentials.lifecycles import DATA_SOURCES
-from ingest import archive, jobs, load
+from ingest import archive, jobs
+from ingest.load.snapshots import scope_label
 from ingest.sources.files import DownloadLimits
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _replay_one(
 def _store_position(engine: Engine, archived: archive.Archived, departments):
     """(the snapshot that already holds this file for this selection, or None; the date of the
     newest snapshot of its source, or None)."""
-    scope = load.scope_label(departments)
+    scope = scope_label(departments)
     with engine.connect() as conn:
         same = conn.scalar(
             select(Snapshot.id).where(

@@ -156,7 +156,7 @@ def test_clicking_a_row_of_the_department_table_opens_its_structure(dashboard, p
     box = grid.bounding_box()
     # The row-selection marker of the first data row (header and rows are ~35 px high).
     page.mouse.click(box["x"] + 21, box["y"] + 53)
-    page.wait_for_url("**/structure", timeout=30_000)
+    page.wait_for_url("**/structure?departements=*", timeout=30_000)  # the selection follows
     # The structure's own sheet, not the page's empty state: its mailbox count is shown.
     expect(
         page.locator('[data-testid="stMetric"]').filter(has_text="BAL MSSanté rattachées")

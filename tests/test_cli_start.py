@@ -11,11 +11,17 @@ import subprocess
 import sys
 import textwrap
 
+from sqlalchemy import text
+
 from balise.db import make_engine, upgrade
+from balise.models import WatchedMailbox
+from balise.services.watch_list import WATCHED
+from tests.test_ingest import finess_file, first_extract
 
 HEAVY = ("pandas", "numpy", "pyarrow", "adbc_driver_sqlite", "streamlit", "procrastinate",
-         "openpyxl", "plotly", "alembic", "imapclient", "aiosmtpd", "sqlalchemy", "cryptography")  # fmt: skip
-# What reading the store costs (``mailbox list``): the ORM and the models, nothing more.
+         "openpyxl", "plotly", "alembic", "imapclient", "aiosmtpd", "sqlalchemy", "cryptography",
+         "sqlalchemy.orm", "balise.models")  # fmt: skip
+# What reading the store costs (``mailbox list``): SQLAlchemy Core, neither the ORM nor the models.
 STORE = ("sqlalchemy",)
 
 _PROBE = textwrap.dedent(
@@ -51,7 +57,8 @@ _PROBE = textwrap.dedent(
 def _first_loads(tmp_path, runs: list[list[str]]) -> dict[str, str]:
     """Which heavy module each step loaded first, in one fresh interpreter."""
     code = _PROBE.format(heavy=HEAVY, runs=runs)
-    env = {**os.environ, "BALISE_DATABASE_URL": f"sqlite:///{tmp_path / 'balise.db'}"}
+    env = {**os.environ, "BALISE_DATABASE_URL": f"sqlite:///{tmp_path / 'balise.db'}",
+           "BALISE_ARCHIVE_DIR": ""}  # fmt: skip
     env.pop("BALISE_USER", None)
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
@@ -80,3 +87,68 @@ def test_the_probe_names_the_step_that_loads_a_heavy_library(tmp_path):
     first = _first_loads(tmp_path, [["demo", "--no-ingest", "--out", str(tmp_path / "d")],
                                     ["export", "csv", str(out)]])  # fmt: skip
     assert first.get("pandas", "").startswith("balise ")
+
+
+def test_the_core_handle_of_the_watch_list_names_columns_of_the_model():
+    # watch_list reads watched_mailboxes without the models: its handle must not drift from them.
+    model = WatchedMailbox.__table__
+    assert WATCHED.name == model.name
+    for col in WATCHED.c:
+        assert col.name in model.c, col.name
+        assert isinstance(model.c[col.name].type, type(col.type)), col.name
+
+
+def test_an_ingest_loads_neither_pandas_nor_alembic(tmp_path):
+    # A new store (created from the models), then a FINESS and a directory import: Arrow and
+    # SQLAlchemy do the work; pandas (which pyarrow would import on its first array) and
+    # Alembic (the new store) cost each command a few tenths of a second for nothing.
+    runs = [["ingest", "finess", str(finess_file(tmp_path)), "--all"],
+            ["ingest", "annuaire", str(first_extract(tmp_path)), "--all"]]  # fmt: skip
+    first = _first_loads(tmp_path, runs)
+    with make_engine(f"sqlite:///{tmp_path / 'balise.db'}").connect() as conn:
+        sources = conn.execute(text("SELECT source FROM snapshots ORDER BY id")).scalars().all()
+    assert sources == ["finess", "annuaire"]  # both imports ran in the probe
+    assert first["pyarrow"] == "balise " + " ".join(runs[0])
+    assert "pandas" not in first
+    assert "alembic" not in first
+
+
+def test_pyarrow_still_converts_to_and_from_pandas_after_an_ingest_s_set_up():
+    code = textwrap.dedent(
+        """
+        import sys
+        import ingest.jobs
+        import pyarrow as pa
+        pa.array([1, None]); pa.array(["a"], pa.string())
+        assert "pandas" not in sys.modules
+        frame = pa.table({"n": [1, None]}).to_pandas()
+        assert frame["n"].isna().tolist() == [False, True]
+        assert pa.Table.from_pandas(frame).column("n").null_count == 1
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+
+
+def test_a_directory_ingest_loads_no_finess_module(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        from balise.db import make_engine, upgrade
+        from ingest import jobs
+        engine = make_engine(sys.argv[1])
+        upgrade(engine)
+        report = jobs.ingest(engine, "annuaire", sys.argv[2], None)
+        finess = ("msgspec", "ingest.load.finess", "ingest.sources.finess")
+        print(report.kept, sorted(m for m in finess if m in sys.modules))
+        """
+    )
+    url, extract = f"sqlite:///{tmp_path / 'balise.db'}", str(first_extract(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code, url, extract], capture_output=True,
+                          text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kept, loaded = done.stdout.strip().split(" ", 1)
+    assert int(kept) > 0
+    assert loaded == "[]"

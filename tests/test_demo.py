@@ -18,9 +18,15 @@ import pytest
 from sqlalchemy import text
 from stdnum import luhn
 
-from balise.referentials.departments import department_from_postcode, region_departments
+from balise.referentials.departments import (
+    department_from_postcode,
+    load_departments,
+    region_departments,
+)
+from balise.referentials.territories import box_of_department
 from ingest import jobs
 from ingest.demo import BAD_LINES_PER_EXTRACT, WRONG_KEY_FINESS, changed_copy, write_demo
+from ingest.demo.tables import DEPARTMENT_CENTRES
 from ingest.sources.annuaire import (
     REASON_ADDRESS,
     REASON_FIELDS,
@@ -28,7 +34,7 @@ from ingest.sources.annuaire import (
     read_extract,
 )
 from ingest.sources.finess import read_finess, read_finess_chunks
-from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected, flatten
+from ingest.sources.rows import EstablishmentPoint, EstablishmentRow, ReadStats, Rejected, flatten
 
 # The 31 header texts exactly as published (domain/annuaire-mssante.md), written out again here
 # rather than imported, so that a change in the generator cannot silently change the expectation.
@@ -237,6 +243,25 @@ def test_finess_metadata_line_encoding_and_sections(regional_demo):
     assert set(sections[first_geo:]) == {"geolocalisation"} and len(sections) - first_geo >= 20
 
 
+def test_every_metropolitan_department_has_a_centre_inside_its_territory():
+    metropolitan = {code for code in load_departments() if len(code) == 2}
+    assert set(DEPARTMENT_CENTRES) == metropolitan
+    assert all(box_of_department(d).holds(*DEPARTMENT_CENTRES[d]) for d in metropolitan)
+
+
+def test_finess_geolocalisation_lines_place_each_establishment_near_its_prefecture(
+    regional_demo,
+):
+    with open(regional_demo.finess, "rb") as fh:
+        read = list(read_finess(fh, None))
+    rows = {r.finess_et: r for r in read if isinstance(r, EstablishmentRow)}
+    points = [r for r in read if isinstance(r, EstablishmentPoint)]
+    assert len(points) == len(rows) > 3000  # the region has no overseas department
+    for p in points:
+        lat, lon = DEPARTMENT_CENTRES[rows[p.finess_et].department]
+        assert abs(p.latitude - lat) <= 0.16 and abs(p.longitude - lon) <= 0.22
+
+
 def test_finess_structureet_lines_follow_the_etalab_layout(regional_demo):
     text = regional_demo.finess.read_bytes().decode("cp1252")
     raw_lines = [line for line in text.split("\n") if line.startswith("structureet;")]
@@ -338,7 +363,11 @@ def test_national_mode_scaled_down(national_demo):
     with open(files.finess, "rb") as fh:
         establishments_read = list(read_finess(fh, None))
     assert not [r for r in establishments_read if isinstance(r, Rejected)]
-    assert sum(not r.luhn_ok for r in establishments_read) == WRONG_KEY_FINESS
+    kept = [r for r in establishments_read if isinstance(r, EstablishmentRow)]
+    assert sum(not r.luhn_ok for r in kept) == WRONG_KEY_FINESS
+    # Every metropolitan establishment is placed (in its territory); overseas ones are not.
+    placed = {r.finess_et for r in establishments_read if isinstance(r, EstablishmentPoint)}
+    assert placed == {r.finess_et for r in kept if len(r.department) == 2}
     assert {"971", "977", "978", "986"} <= {
         r.department for r in rows if not isinstance(r, Rejected)
     }
@@ -355,7 +384,8 @@ def test_national_flow_says_what_the_csv_says(national_demo):
     plus what only it carries (inactive ones apart, legal entities, groupings, points)."""
     stats = ReadStats()
     with open(national_demo.finess, "rb") as fh:
-        csv_rows = {r.finess_et: r for r in read_finess(fh, None)}
+        read = read_finess(fh, None)
+        csv_rows = {r.finess_et: r for r in read if isinstance(r, EstablishmentRow)}
     with open(national_demo.finess_json, "rb") as fh:
         chunks = list(read_finess_chunks(fh, None, stats))
     json_rows = [r for r in flatten(chunks, EstablishmentRow) if not isinstance(r, Rejected)]
@@ -415,8 +445,9 @@ def test_directory_reader_rejects_exactly_the_injected_lines(regional_demo):
 def test_finess_reader_accepts_both_variants(regional_demo):
     stats = ReadStats()
     with open(regional_demo.finess, "rb") as fh:
-        rows = list(read_finess(fh, sorted(ARA), stats))
-    assert not [r for r in rows if isinstance(r, Rejected)]
+        read = list(read_finess(fh, sorted(ARA), stats))
+    assert not [r for r in read if isinstance(r, Rejected)]
+    rows = [r for r in read if isinstance(r, EstablishmentRow)]
     assert len(rows) == len(establishments(regional_demo.finess))
     assert stats.encoding == "cp1252" and stats.generated_at.date().isoformat() == "2026-10-15"
     assert sum(not r.luhn_ok for r in rows) == WRONG_KEY_FINESS

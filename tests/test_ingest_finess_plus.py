@@ -82,15 +82,51 @@ def test_group_mates_follow_legal_entities_and_establishments(empty_db, tmp_path
     assert group_mates(empty_db, animator, IME).empty  # the mate is in a department not theirs
 
 
+def _etalab_file(tmp_path, *extra: str):
+    """An etalab CSV of two establishments of the Ain (the flow's IME and another), then
+    ``extra`` lines (geolocalisation)."""
+    csv = tmp_path / "etalab-cs1100507-stock-20260801-0400.csv"
+    lines = [
+        ["structureet", number, EJ, "IME", "", "", "", "", "", "", "", "", "108", "01", "AIN",
+         "01270 COLIGNY", "", "", "183", "IME", "", "", "", "", "", "", "", "", "", "", "", ""]
+        for number in (IME, "010780955")
+    ]  # fmt: skip
+    text = "\n".join(["finess;etalab;112;2026-08-01", *map(";".join, lines), *extra])
+    csv.write_text(text + "\n", encoding="utf-8")
+    return csv
+
+
+def _points(engine) -> dict:
+    e = Establishment.__table__.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(e.finess_et, e.latitude, e.longitude)).all()
+    return {n: (lat, lon) for n, lat, lon in rows}
+
+
 def test_csv_afterwards_keeps_what_only_the_flow_carries(empty_db, tmp_path):
     jobs.ingest(empty_db, "finess", str(_flow_file(tmp_path)), None)
-    csv = tmp_path / "etalab-cs1100502-stock-20260801-0400.csv"
-    line = ["structureet", IME, EJ, "IME", "", "", "", "", "", "", "", "", "108", "01", "AIN",
-            "01270 COLIGNY", "", "", "183", "IME", "", "", "", "", "", "", "", "", "", "", "", ""]  # fmt: skip
-    csv.write_text("finess;etalab;112;2026-08-01\n" + ";".join(line) + "\n", encoding="utf-8")
-    jobs.ingest(empty_db, "finess", str(csv), ("01",))
+    jobs.ingest(empty_db, "finess", str(_etalab_file(tmp_path)), ("01",))
     assert (_count(empty_db, LegalEntity), _count(empty_db, InactiveEstablishment)) == (1, 1)
     assert _count(empty_db, FinessGroup) == 1
+    # No geolocalisation line: the flow's point stays, the new establishment has none.
+    assert _points(empty_db)[IME] == (46.383, 5.345)
+    assert _points(empty_db)["010780955"] == (None, None)
+
+
+def test_csv_geolocalisation_lines_place_establishments_inside_their_territory(empty_db, tmp_path):
+    source = "1,ATLASANTE,96,BAN,EPSG:2154 RGF93 / Lambert-93 (Métropole)"
+    csv = _etalab_file(
+        tmp_path,
+        f"geolocalisation;{IME};870262.2;6571540.8;{source};2026-05-04",
+        f"geolocalisation;010780955;1200000.0;5900000.0;{source};2026-05-04",  # at sea
+    )
+    jobs.ingest(empty_db, "finess", str(csv), None)
+    points = _points(empty_db)
+    assert (round(points[IME][0], 5), round(points[IME][1], 5)) == (46.22229, 5.20918)
+    assert points["010780955"] == (None, None)
+    # A FiNESS+ flow afterwards replaces the point with its own.
+    jobs.ingest(empty_db, "finess", str(_flow_file(tmp_path)), None)
+    assert _points(empty_db)[IME] == (46.383, 5.345)
 
 
 def test_selected_departments_replace_only_their_inactive_establishments(empty_db, tmp_path):

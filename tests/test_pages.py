@@ -4,9 +4,11 @@ the figures shown. The app runs through its real entry point (st.navigation) and
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
+from balise.cli import cli
 from balise.formatting import THIN
 from balise.referentials.bal_types import TYPES
 from balise.services.access import Actor
@@ -124,6 +126,21 @@ def test_department_page_maps_the_placed_esms(db_with_small_adoption, monkeypatc
         ("not_equipped", ["380000003"])
     ]
     assert "1 ESMS sans coordonnées n'est pas placé sur la carte." in [c.value for c in at.caption]
+
+
+def test_department_page_maps_the_demo_esms(
+    empty_db, database_url, tmp_path, monkeypatch, boundary_file
+):
+    """The demo ingests the FINESS CSV only: its geolocalisation lines place the ESMS."""
+    demo = ["--database-url", database_url, "demo", "--out", str(tmp_path / "demo")]
+    result = CliRunner().invoke(cli, demo)
+    assert result.exit_code == 0, result.output
+    at = _open(_app(empty_db, monkeypatch, str(boundary_file)), "department")
+    shown = rendered_figure(at, 1)
+    assert shown["layout"]["title"]["text"].startswith("Les ESMS sur la carte")
+    placed = [t for t in shown["data"] if t.get("customdata")]
+    assert sum(len(t["customdata"]) for t in placed) > 50
+    assert not any("sans coordonnées" in c.value for c in at.caption)
 
 
 def test_department_page_without_coordinates_says_where_they_come_from(

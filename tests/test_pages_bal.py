@@ -417,7 +417,8 @@ def test_structure_page_links_preselect_the_structure(structures_env, monkeypatc
     assert set(links) == {"Provisionner une BAL", "Tester ses BAL"}
     assert links["Provisionner une BAL"].page == "provisionner"
     assert links["Tester ses BAL"].page == "tester"
-    assert all(link.query_string == f"finess={GLYCINES}" for link in links.values())
+    # The links carry the sidebar selection too (dashboard/selection.py).
+    assert all(link.query_string == f"departements=38&finess={GLYCINES}" for link in links.values())
     # Where the links lead: the page opened with the structure picked and shown.
     for page, key in (("provisionner", "prov_structure"), ("tester", "test_structure")):
         opened = _with_finess(app_as(structures_env, monkeypatch, ANIM38), page, GLYCINES)
@@ -446,4 +447,4 @@ def test_tester_narrows_to_the_structure_picked(structures_env, monkeypatch):
     # A structure without any BAL to test links to Provisionner with it picked.
     at.selectbox(key="test_structure").set_value("380000002").run()
     assert any("Aucune BAL provisionnée de cette structure" in i.value for i in at.info)
-    assert at.get("page_link")[0].proto.query_string == "finess=380000002"
+    assert at.get("page_link")[0].proto.query_string == "departements=38&finess=380000002"

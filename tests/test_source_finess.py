@@ -17,12 +17,13 @@ from ingest.sources.finess import (
     REASON_DEPARTMENT,
     REASON_FIELDS,
     REASON_FINESS,
+    REASON_GEO,
     REASON_JSON,
     etalab_commune_code,
     luhn_ok,
     read_finess,
 )
-from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected
+from ingest.sources.rows import EstablishmentPoint, EstablishmentRow, ReadStats, Rejected
 
 # The 32 fields of a structureet line, in order (domain/finess.md).
 FIELDS = [
@@ -231,20 +232,57 @@ def test_missing_department_and_category_are_rejected():
     assert rows == [Rejected(2, REASON_DEPARTMENT), Rejected(3, REASON_CATEGORY)]
 
 
-def test_geolocalisation_and_other_sections_are_ignored():
+LAMBERT_SOURCE = "1,ATLASANTE,96,BAN,EPSG:2154 RGF93 / Lambert-93 (Métropole)"
+
+
+def test_geolocalisation_lines_place_the_establishments_the_file_keeps():
     stats = ReadStats()
     rows = read_all(
         etalab(
             et(),
-            "geolocalisation;010780930;870000.1;6570000.2;"
+            et(nofinesset="2A0000016", departement="2A", ligneacheminement="20000 AJACCIO"),
+            et(nofinesset="9A0000018", departement="9A", ligneacheminement="97139 LES ABYMES"),
+            "autre;section;inconnue",
+            f"geolocalisation;010780930;870262.2;6571540.8;{LAMBERT_SOURCE};2026-05-04",
+            "geolocalisation;010780955;870262.2;6571540.8;x;2026-05-04",  # no such ET: skipped
+            "geolocalisation;2A0000016;1200000.0;5900000.0;"  # in the sea off Corsica
             "1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93;2026-05-04",
-            "geolocalisation;010780955;870000.1;6570000.2;x;2026-05-04",
+            "geolocalisation;9A0000018;657242.9;1795384.4;"
+            "2,ATLASANTE,96,BAN,EPSG:5490 RGAF09/UTM Zone 20N (Antilles);2026-05-04",
+            "geolocalisation;010780930;8 70262;6571540.8;x;2026-05-04",  # malformed X
+            "geolocalisation;010780930;870262.2",  # too short
         ),
         stats=stats,
     )
-    assert len(rows) == 1
-    assert stats.lines == 1
-    assert stats.notes == ["Section « geolocalisation » ignorée : 2 lignes."]
+    points = [r for r in rows if isinstance(r, EstablishmentPoint)]
+    # Control value of a public reader of the real file (pyproj, 5 decimals): 46.22229, 5.20918.
+    assert [(p.line, p.finess_et, round(p.latitude, 5), round(p.longitude, 5)) for p in points] == [
+        (6, "010780930", 46.22229, 5.20918)
+    ]
+    assert [r for r in rows if isinstance(r, Rejected)] == [
+        Rejected(10, REASON_GEO),
+        Rejected(11, REASON_GEO),
+    ]
+    assert stats.lines == 3
+    assert stats.notes == [
+        "Section « autre » ignorée : 1 lignes.",
+        "Coordonnées converties depuis Lambert-93 : 1.",
+        "Coordonnées hors du territoire, ignorées : 1.",
+        "Coordonnées dans une projection d'outre-mer, non converties : 1.",
+    ]
+
+
+def test_geolocalisation_of_an_establishment_outside_the_selection_is_skipped():
+    stats = ReadStats()
+    rows = read_all(
+        etalab(
+            et(departement="75", ligneacheminement="75001 PARIS"),
+            f"geolocalisation;010780930;652000.0;6862000.0;{LAMBERT_SOURCE};2026-05-04",
+        ),
+        departments={"01"},
+        stats=stats,
+    )
+    assert rows == [] and stats.out_of_scope == 1 and stats.notes == []
 
 
 def test_departments_outside_the_selection_are_counted_not_yielded():

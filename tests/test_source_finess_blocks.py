@@ -15,6 +15,7 @@ from ingest.demo import write_demo
 from ingest.sources import finess
 from ingest.sources.finess import read_finess
 from ingest.sources.finess_columns import luhn_column
+from ingest.sources.finess_geoloc import Places
 from ingest.sources.finess_values import luhn_ok
 from ingest.sources.rows import ReadStats
 from tests.support.spy import spy
@@ -66,8 +67,10 @@ def read_by_lines(data: bytes, departments=None) -> tuple[list, ReadStats]:
     fh = io.BytesIO(data)
     fh.readline()  # the metadata line
     scope = frozenset(departments) if departments is not None else None
-    rows = list(finess._etalab_rows(fh, 1, scope, stats, ignored))
+    places = Places()
+    rows = list(finess._etalab_rows(fh, 1, scope, stats, ignored, places))
     stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
+    stats.notes.extend(places.geo.notes())
     return rows, stats
 
 
@@ -163,3 +166,22 @@ def test_the_demo_file_reads_the_same_both_ways(tmp_path, arrow_blocks):
     files = write_demo(tmp_path / "demo")
     rows = assert_same(files.finess.read_bytes())
     assert len(rows) > 1000 and arrow_blocks
+
+
+def test_geolocalisation_lines_read_the_same_both_ways(small_blocks, monkeypatch):
+    """Clean blocks of geolocalisation lines go through Arrow, the others (a malformed line, the
+    block where the sections meet) through the line reader: same points, same rejections."""
+    geo_blocks = spy(monkeypatch, finess, "block_points")
+    rng = random.Random(21)
+    numbers = [with_key(f"0107{i:04d}") for i in range(1200)]
+    lines = [et(nofinesset=n) for n in numbers]
+    for n in numbers:
+        x, y = rng.uniform(830_000, 940_000), rng.uniform(6_520_000, 6_600_000)  # the Ain
+        source = rng.choice(["1,ATLASANTE,100,IGN,BD_ADRESSE,V2.2,LAMBERT_93", "", "UTM_N20"])
+        lines.append(f"geolocalisation;{n};{x:.1f};{y:.1f};{source};2026-05-04")
+    lines[1500] = lines[1500].replace(";6", ";x6", 1)  # a malformed Y
+    lines[1800] = "geolocalisation;010700001;900000.0;5000000.0;LAMBERT_93;2026-05-04"  # at sea
+    rows = assert_same(etalab_bytes(lines))
+    points = [r for r in rows if type(r).__name__ == "EstablishmentPoint"]
+    assert 700 < len(points) < 900 and len(geo_blocks) > 3
+    assert [r for r in rows if hasattr(r, "reason")] == [finess.Rejected(1502, finess.REASON_GEO)]

@@ -9,7 +9,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from ingest import jobs, load
+from ingest import jobs
+from ingest.load import directory
 from ingest.staging import read_ahead
 from tests.support.store_dump import rows_by_table
 from tests.test_ingest import ARA, finess_file, first_extract, second_extract
@@ -78,7 +79,7 @@ def test_a_failed_ingest_leaves_no_scratch_file_and_no_trace(
     def fail(*args, **kwargs):  # after the rows were staged and copied
         raise RuntimeError("panne simulée")
 
-    monkeypatch.setattr(load, "freeze_adoption", fail)
+    monkeypatch.setattr(directory, "freeze_adoption", fail)
     with pytest.raises(RuntimeError, match="panne simulée"):
         jobs.ingest(empty_db, "annuaire", str(first_extract(tmp_path)), ARA)
     assert list(private_tmp.iterdir()) == []

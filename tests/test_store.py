@@ -10,17 +10,61 @@ from alembic.migration import MigrationContext
 from sqlalchemy import String, func, insert, inspect, select, text
 from sqlalchemy.exc import StatementError
 
-from balise.db import make_engine, write_transaction
+from balise.db import make_engine, migrate, upgrade, write_transaction
 from balise.errors import IngestBusyError
 from balise.models import Base, Snapshot
 from balise.referentials.lifecycles import DataSource
 
 
-def test_migrations_create_exactly_the_models(empty_db):
-    with empty_db.connect() as conn:
+def test_migrations_create_exactly_the_models(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)  # Alembic, from an empty database
+    with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert "mailboxes" in inspect(empty_db).get_table_names()
+    assert "mailboxes" in inspect(engine).get_table_names()
+
+
+def test_a_new_store_is_created_as_the_migrations_would_create_it(
+    database_url, second_database_url
+):
+    created, migrated = make_engine(database_url), make_engine(second_database_url)
+    upgrade(created)  # no table yet: from the models, stamped, without Alembic
+    migrate(migrated)
+    assert schema_of(created) == schema_of(migrated)
+    assert "audit_log_no_update" in schema_of(created)["triggers"]
+    migrate(created)  # Alembic finds it at its head: nothing to do
+    assert schema_of(created) == schema_of(migrated)
+
+
+def schema_of(engine) -> dict:
+    """Tables (columns, keys, indexes, constraints), triggers and the stamped revision."""
+    found = inspect(engine)
+    tables = {
+        name: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in found.get_columns(name)],
+            found.get_pk_constraint(name)["constrained_columns"],
+            sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in found.get_indexes(name)
+            ),
+            sorted(tuple(u["column_names"]) for u in found.get_unique_constraints(name)),
+            sorted(
+                (f["referred_table"], tuple(f["constrained_columns"]))
+                for f in found.get_foreign_keys(name)
+            ),
+        )  # fmt: skip
+        for name in found.get_table_names()
+    }
+    triggers = (
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT DISTINCT trigger_name FROM information_schema.triggers"
+    )
+    with engine.connect() as conn:
+        names = sorted(conn.execute(text(triggers)).scalars())
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    return {"tables": tables, "triggers": names, "revision": revision}
 
 
 def test_second_writer_is_refused_while_first_holds_the_lock(empty_db, database_url):

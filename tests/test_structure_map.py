@@ -12,7 +12,7 @@ from balise.referentials.territories import load_boxes
 from balise.services.access import SYSTEM, Actor
 from balise.services.structure_map import structure_points
 from balise.services.structures import StructureFilter
-from dashboard.charts import clicked_finess, structure_map
+from dashboard.maps import clicked_finess, structure_map
 from tests.support.adoption_seed import seed_coordinates, seed_small_adoption
 from tests.support.boundaries import boundary_collection
 

@@ -116,9 +116,9 @@ def _endpoints_line(found) -> str:
 @pass_context
 def list_(ctx: Context, departments: tuple[str, ...]) -> None:
     """Lister les boîtes suivies et leur dernière relève."""
-    from balise.services import watched_mailboxes
+    from balise.services.watch_list import watched_rows  # Core only: no ORM to load
 
-    found = watched_mailboxes.watched_rows(_store(ctx), ctx.actor, departments or None)
+    found = watched_rows(_store(ctx), ctx.actor, departments or None)
     if ctx.as_json:
         ctx.echo("", {"mailboxes": found})
         return

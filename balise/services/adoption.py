@@ -99,7 +99,7 @@ def mailbox_totals(
 def _department_points(engine: Engine, departments: tuple[str, ...] | None) -> pd.DataFrame:
     """ESMS and equipped ESMS of each department at each directory snapshot, read from the
     frozen ``adoption_stats``: every snapshot holds every department the directory had covered
-    by then, a department outside the import with its last imported state (see ``ingest.load``
+    by then, a department outside the import with its last imported state (see ``ingest.load.adoption``
     ``freeze_adoption``)."""
     when = func.coalesce(Snapshot.generated_at, Snapshot.ingested_at)
     stmt = (

@@ -10,12 +10,16 @@ latest import at or before S. A department no import had covered yet at S has no
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, func, select
 
 from balise.models import Snapshot
 from balise.referentials.lifecycles import DataSource
 from balise.services.queries import frame
+
+if TYPE_CHECKING:  # pandas loads with the pages' reads, not with an ingest
+    import pandas as pd
 
 EVERY_DEPARTMENT = "*"
 
@@ -33,6 +37,8 @@ def latest_by_source(engine: Engine) -> pd.DataFrame:
         .where(Snapshot.id.in_(latest))
         .order_by(Snapshot.source)
     )
+    import pandas as pd
+
     df = frame(engine, stmt, ["source", "snapshot_id", "date", "file_name", "is_demo"])
     df["date"] = pd.to_datetime(df["date"])
     df["is_demo"] = df["is_demo"].astype(bool)
@@ -49,6 +55,8 @@ def directory_snapshots(engine: Engine) -> pd.DataFrame:
         .where(Snapshot.source == DataSource.ANNUAIRE)
         .order_by(Snapshot.id)
     )
+    import pandas as pd
+
     df = frame(engine, stmt, ["snapshot_id", "date", "departments"])
     df["date"] = pd.to_datetime(df["date"])
     return last_of_each_day(df)

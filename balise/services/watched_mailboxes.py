@@ -5,8 +5,9 @@ Actions check the actor's rights and write one audit line in the same transactio
 stored as ``balise.secrets`` references: a secret typed by the user is sealed with the Fernet key
 (``enc:``), or the user names where it lives (``env:VAR``, ``file:/path``). The client key of an
 applicative mailbox is a file path (TLS libraries load keys from files), kept as ``file:/path``.
-:func:`poll_scope` says which departments' mailboxes an actor may poll. What the mailboxes
-exchanged is read by ``balise.services.activity``.
+:func:`poll_scope` says which departments' mailboxes an actor may poll. The plain rows of the
+list are read by ``balise.services.watch_list`` (Core only, for ``balise mailbox list``); what the
+mailboxes exchanged, by ``balise.services.activity``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from balise.services.access import (
     check_can_act,
     readable_departments,
 )
-from balise.services.queries import in_departments, rows
 from balise.services.refusals import refusals_audited
+from balise.services.watch_list import watched_rows, with_submission
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -197,16 +198,6 @@ def save_endpoints(engine: Engine, actor: Actor, req: WatchRequest, secret_key: 
     return False
 
 
-def _with_submission(found: dict) -> dict:
-    """Rows written before the submission columns existed get the derived endpoint."""
-    found["smtp_host"], found["smtp_port"], found["smtp_tls_mode"] = submission_endpoint(
-        found["imap_host"], found["tls_mode"], found["smtp_host"], found["smtp_port"],
-        found["smtp_tls_mode"],
-    )  # fmt: skip
-    found["username"] = found["username"] or found["address"]
-    return found
-
-
 def endpoints(engine: Engine, actor: Actor, address: str) -> dict | None:
     """How a watched mailbox is reached (no secret: only its description), or None."""
     w = WatchedMailbox
@@ -220,7 +211,7 @@ def endpoints(engine: Engine, actor: Actor, address: str) -> dict | None:
     if row is None:
         return None
     readable_departments(actor, [row["department"]])
-    found = _with_submission(dict(row))
+    found = with_submission(dict(row))
     found["secret"] = describe(found.pop("secret_ref"))
     found["client_key"] = (found.pop("client_key_ref") or "").removeprefix("file:") or None
     return found
@@ -301,28 +292,6 @@ def remove_watched(engine: Engine, actor: Actor, address: str) -> None:
         conn.execute(delete(DailyActivity).where(DailyActivity.mailbox_id == row.id))
         conn.execute(delete(WatchedMailbox).where(WatchedMailbox.id == row.id))
         audit.record(conn, actor, "mailbox.remove", address, department=row.department)
-
-
-def watched_rows(
-    engine: Engine, actor: Actor, departments: Iterable[str] | None = None
-) -> list[dict]:
-    """The watched mailboxes and their last poll, secrets described, never shown (plain rows:
-    ``balise mailbox list`` prints them without loading pandas)."""
-    departments = readable_departments(actor, departments)
-    w = WatchedMailbox
-    stmt = (
-        select(
-            w.address, w.department, w.imap_host, w.imap_port, w.tls_mode, w.smtp_host,
-            w.smtp_port, w.smtp_tls_mode, w.username, w.auth_mode, w.secret_ref, w.last_poll_at,
-            w.last_poll_ok, w.last_poll_message, w.last_activity_at,
-        )
-        .where(in_departments(w.department, departments))
-        .order_by(w.department, w.address)
-    )  # fmt: skip
-    found = [_with_submission(r) for r in rows(engine, stmt)]
-    for r in found:
-        r["secret"] = describe(r.pop("secret_ref"))
-    return found
 
 
 def watched(engine: Engine, actor: Actor, departments: Iterable[str] | None = None) -> pd.DataFrame:

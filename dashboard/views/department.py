@@ -6,7 +6,7 @@ import streamlit as st
 from balise.formatting import fr_int, fr_percent
 from balise.services.labels import category_label
 from balise.services.structures import STRUCTURE_COLUMNS, StructureFilter
-from dashboard import charts, data, store, tables
+from dashboard import charts, data, maps, store, tables
 from dashboard.navigation import page_path
 from dashboard.shell import page_context
 
@@ -73,14 +73,15 @@ def _structure_map() -> None:
         st.caption(f"{n} ESMS sans coordonnées ne sont pas placés sur la carte."
                    if placed.unplaced > 1 else "1 ESMS sans coordonnées n'est pas placé sur la carte.")  # fmt: skip
     if placed.points.empty:
-        st.info("Aucun ESMS de cette liste n'a de coordonnées : le flux FiNESS+ les donne "
-                "(`balise ingest finess` sur un fichier JSON), le fichier FINESS historique non.")  # fmt: skip
+        st.info("Aucun ESMS de cette liste n'a de coordonnées : elles viennent du fichier FINESS "
+                "(lignes de géolocalisation en Lambert-93, ou flux FiNESS+) ; les territoires "
+                "d'outre-mer ne sont pas encore placés.")  # fmt: skip
         return
     geojson = data.boundaries(store.settings().geojson)
-    figure = charts.structure_map(placed.points, geojson, ctx.departments)
+    figure = maps.structure_map(placed.points, geojson, ctx.departments)
     clicked = st.plotly_chart(figure, key="structures_map", on_select="rerun",
                               selection_mode="points")  # fmt: skip
-    if finess := charts.clicked_finess(clicked.selection if clicked else None):
+    if finess := maps.clicked_finess(clicked.selection if clicked else None):
         _open(finess)
 
 

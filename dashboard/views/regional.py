@@ -5,7 +5,7 @@ import streamlit as st
 
 from balise.formatting import fr_date, fr_int, fr_percent, fr_points, fr_signed, paris_time
 from balise.referentials.bal_types import TYPE_COLUMNS, TYPES
-from dashboard import actions, charts, data, store, tables
+from dashboard import actions, charts, data, maps, store, tables
 from dashboard.markdown import plain
 from dashboard.shell import act, flash, page_context
 
@@ -46,9 +46,9 @@ for col, t in zip(st.columns(len(TYPES)), TYPES, strict=True):
 cov = data.coverage(ctx.marker, ctx.actor, ctx.departments)
 geojson = data.boundaries(store.settings().geojson)
 if geojson is not None:
-    st.plotly_chart(charts.choropleth(geojson, cov), key="map")
+    st.plotly_chart(maps.choropleth(geojson, cov), key="map")
 else:
-    st.plotly_chart(charts.tile_map(data.tile_grid(), cov), key="map")
+    st.plotly_chart(maps.tile_map(data.tile_grid(), cov), key="map")
     st.caption(
         "Carte schématique : aucun fichier de contours (réglage BALISE_GEOJSON) n'est disponible."
     )

@@ -9,7 +9,7 @@ from balise.services.labels import category_label, department_label
 from balise.services.structures import StructureFilter
 from dashboard import actions, charts, data, tables
 from dashboard.shell import page_context
-from dashboard.structure_picker import link_with_structure
+from dashboard.structure_picker import explain_outside, link_with_structure
 
 ctx = page_context("Structure")
 if "finess" in st.query_params:
@@ -17,8 +17,10 @@ if "finess" in st.query_params:
 listing = data.structure_list(ctx.marker, ctx.actor, ctx.departments, StructureFilter())
 labels = {r.finess_et: f"{r.name} ({r.finess_et})" for r in listing.itertuples()}
 current = st.session_state.get("structure")
-if current and current not in labels:
-    labels = {current: current, **labels}
+if current and current not in labels:  # outside the selection: said why, then not kept
+    explain_outside(ctx.actor, current, "structure")
+    current = st.session_state["structure"] = None
+    st.query_params.pop("finess", None)
 if not labels:
     st.info(
         "Aucun ESMS dans cette sélection : importez le fichier FINESS (`balise ingest finess SOURCE`)."

@@ -1,6 +1,7 @@
 """Writer of the demo FINESS file in the data.gouv "etalab" CSV shape: cp1252, ``;``, the
 metadata line, ``structureet`` lines (CSV quoting where needed, the empty trailing ``numuai``, a
-few ``JJ/MM/AAAA`` dates), then a few ``geolocalisation`` lines."""
+few ``JJ/MM/AAAA`` dates), then a ``geolocalisation`` line in Lambert-93 for every metropolitan
+establishment, placed around its department's prefecture."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ from pathlib import Path
 from balise.referentials.categories import load_categories
 from ingest.demo.tables import (
     AGGREGATES,
+    DEPARTMENT_CENTRES,
     EXTRA_LABELS,
     FINESS_DATE,
     FINESS_VERSION,
     GEO_SOURCE,
     HOSPITALS,
+    SMALL_DEPARTMENTS,
+    SMALL_SPREAD_DEGREES,
+    SPREAD_DEGREES,
 )
 from ingest.demo.world import Structure, World, ascii_upper, fake_date, fake_phone
+from ingest.sources.finess_geo import wgs84_to_lambert93
 
 # --------------------------------------------------------------------------- FINESS files
 
@@ -75,19 +81,26 @@ def _finess_row(s: Structure, rng: random.Random, old_dates: bool) -> list[str]:
     ]  # fmt: skip
 
 
-def _geo_row(s: Structure, rng: random.Random) -> list[str]:
-    """Lambert-93 coordinates (metropolitan France only; overseas uses other projections)."""
-    x, y = rng.uniform(150_000, 1_200_000), rng.uniform(6_100_000, 7_050_000)
+def _geo_row(s: Structure) -> list[str] | None:
+    """Lambert-93 coordinates around the department's prefecture, drawn from the FINESS number
+    (not from the world's generator: the other demo files stay as they were); None overseas."""
+    centre = DEPARTMENT_CENTRES.get(s.place.dep.code)
+    if centre is None:
+        return None
+    rng = random.Random(s.et)
+    spread = SMALL_SPREAD_DEGREES if s.place.dep.code in SMALL_DEPARTMENTS else SPREAD_DEGREES
+    lat = centre[0] + rng.uniform(-spread, spread)
+    lon = centre[1] + rng.uniform(-spread, spread) * 1.4  # a degree of longitude is shorter
+    x, y = wgs84_to_lambert93(lat, lon)
     return ["geolocalisation", s.et, f"{x:.1f}", f"{y:.1f}", GEO_SOURCE, fake_date(rng, 2024, 2026)]
 
 
 def write_finess(world: World, path: Path) -> None:
-    """cp1252, ``;``, the metadata line, structureet lines, then a few geolocalisation lines."""
+    """cp1252, ``;``, the metadata line, structureet lines, then the geolocalisation lines."""
     rng, rows = world.rng, world.structures
     every = max(1, len(rows) // max(3, len(rows) // 300))  # ~1 line in 300 with JJ/MM/AAAA
     with open(path, "w", encoding="cp1252", newline="") as fh:
         fh.write(f"finess;etalab;{FINESS_VERSION};{FINESS_DATE}\n")
         writer = csv.writer(fh, delimiter=";", lineterminator="\n")
         writer.writerows(_finess_row(s, rng, i % every == every // 2) for i, s in enumerate(rows))
-        metro = [s for s in rows if len(s.place.dep.code) == 2]
-        writer.writerows(_geo_row(s, rng) for s in metro[:: max(1, len(metro) // 40)])
+        writer.writerows(row for s in rows if (row := _geo_row(s)) is not None)

@@ -23,6 +23,14 @@ import pyarrow as pa
 from balise.errors import SourceError
 from ingest.sources.columns import blocks, has_blank_or_lone_cr, line_count, parse_block, parts
 from ingest.sources.finess_columns import WANTED, Lookups, normalise_etalab
+from ingest.sources.finess_geoloc import (
+    GEO_FIELDS,
+    GEO_WANTED,
+    SECTION,
+    Places,
+    block_points,
+    line_point,
+)
 from ingest.sources.finess_plus import (  # noqa: F401 (messages and rules: public here)
     MSG_BAD_JSON,
     MSG_NOT_FINESS_JSON,
@@ -34,6 +42,7 @@ from ingest.sources.finess_values import (  # noqa: F401 (REASON_*, luhn_ok...: 
     REASON_DEPARTMENT,
     REASON_FIELDS,
     REASON_FINESS,
+    REASON_GEO,
     REASON_JSON,
     REASONS,
     STRUCTUREET_FIELDS,
@@ -51,6 +60,7 @@ from ingest.sources.gzip_stream import Prefixed, gunzip_if_compressed
 from ingest.sources.rows import (
     ESTABLISHMENT_SCHEMA,
     Chunk,
+    EstablishmentPoint,
     EstablishmentRow,
     ReadStats,
     Rejected,
@@ -173,33 +183,44 @@ def _etalab_chunks(
     fh: BinaryIO, consumed: int, scope: frozenset[str] | None, stats: ReadStats
 ) -> Iterator[Chunk]:
     ignored: dict[str, int] = {}
-    lookups = Lookups()
+    lookups, places = Lookups(), Places()
     lineno = consumed  # lines read so far
     pending = (
         part for block in blocks(fh, BLOCK_BYTES) for part in parts(block, _clean_parser(stats))
     )
     for part in pending:
-        if part.table is not None:
+        if part.table is not None and part.data.startswith(b"geolocalisation;"):
+            points, rejected = block_points(part.table, lineno + 1, places)
+            yield Chunk(chunk_of([], ESTABLISHMENT_SCHEMA).rows, rejected, points)
+        elif part.table is not None:
             stats.lines += part.lines
             rows, rejected, out = normalise_etalab(part.table, lineno + 1, scope, lookups)
             stats.out_of_scope += out
+            places.remember(*(rows.column(c).to_pylist() for c in ("finess_et", "department")))
             yield Chunk(rows, rejected)
         elif _record_spans_lines(part.data):
             # A quoted field holds a line break: the line reader takes everything from here.
             lines = (line for p in chain([part], pending) for line in io.BytesIO(p.data))
-            yield from _in_chunks(_etalab_rows(lines, lineno, scope, stats, ignored))
+            yield from _in_chunks(_etalab_rows(lines, lineno, scope, stats, ignored, places))
             break
         else:
-            rows = _etalab_rows(io.BytesIO(part.data), lineno, scope, stats, ignored)
+            rows = _etalab_rows(io.BytesIO(part.data), lineno, scope, stats, ignored, places)
             yield chunk_of(rows, ESTABLISHMENT_SCHEMA)
         lineno += part.lines
     stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
+    stats.notes.extend(places.geo.notes())
 
 
 def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
     def parse(block: bytes) -> pa.Table | None:
         """Arrow's parse of ``block`` if the line reader would read it the same way."""
-        if b'"' in block or has_blank_or_lone_cr(block) or not _only_structureet(block):
+        if b'"' in block or has_blank_or_lone_cr(block):
+            return None
+        if _only_section(block, b"structureet;"):
+            width, wanted = STRUCTUREET_FIELDS, WANTED
+        elif _only_section(block, b"geolocalisation;"):
+            width, wanted = GEO_FIELDS, GEO_WANTED
+        else:
             return None
         if stats.encoding == "utf-8":
             try:
@@ -208,15 +229,13 @@ def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
                 return None  # the line reader finds the line and switches to cp1252
         else:
             block = block.decode("cp1252", errors="replace").encode("utf-8")
-        return parse_block(block, STRUCTUREET_FIELDS, WANTED, ";")
+        return parse_block(block, width, wanted, ";")
 
     return parse
 
 
-def _only_structureet(block: bytes) -> bool:
-    return block.startswith(b"structureet;") and (
-        block.count(b"\nstructureet;") == line_count(block) - 1
-    )
+def _only_section(block: bytes, section: bytes) -> bool:
+    return block.startswith(section) and block.count(b"\n" + section) == line_count(block) - 1
 
 
 def _record_spans_lines(block: bytes) -> bool:
@@ -246,9 +265,11 @@ def _etalab_rows(
     scope: frozenset[str] | None,
     stats: ReadStats,
     ignored: dict[str, int],
-) -> Iterator[EstablishmentRow | Rejected]:
-    """The line reader: ``consumed`` lines of the file come before ``lines``; lines of other
-    sections are counted in ``ignored``."""
+    places: Places,
+) -> Iterator[EstablishmentRow | Rejected | EstablishmentPoint]:
+    """The line reader: ``consumed`` lines of the file come before ``lines``; geolocalisation
+    lines give points of the establishments kept (``places``), lines of other sections are
+    counted in ``ignored``."""
     reader = csv.reader(
         _decoded_lines(lines, stats), delimiter=";", quotechar='"', doublequote=True
     )
@@ -259,13 +280,18 @@ def _etalab_rows(
             if not fields:
                 continue
             section = fields[0].strip().lower()
-            if section != "structureet":
+            if section == SECTION:
+                found = line_point(fields, line, places)
+            elif section == "structureet":
+                stats.lines += 1
+                found = _structureet_row(fields, line, scope, stats)
+                if type(found) is EstablishmentRow:
+                    places.remember([found.finess_et], [found.department])
+            else:
                 ignored[section] = ignored.get(section, 0) + 1
                 continue
-            stats.lines += 1
-            row = _structureet_row(fields, line, scope, stats)
-            if row is not None:
-                yield row
+            if found is not None:
+                yield found
     except csv.Error:
         raise SourceError(MSG_BAD_CSV.format(line=consumed + last + 1)) from None
 

@@ -15,6 +15,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from balise.referentials.territories import box_of_department
 
 # Lambert-93 (EPSG:2154) on the GRS80 ellipsoid: IGN's constants for the conic projection.
@@ -29,6 +31,8 @@ FIXED_SWAP = "inversées puis corrigées"
 FROM_LAMBERT = "converties depuis Lambert-93"
 OUT_OF_BOUNDS = "hors du territoire, ignorées"
 MISSING = "absentes"
+# The etalab CSV's geolocalisation lines: other systems than Lambert-93 are left unplaced.
+OTHER_SYSTEM = "dans une projection d'outre-mer, non converties"
 
 
 @dataclass
@@ -38,7 +42,7 @@ class GeoStats:
     counts: Counter = field(default_factory=Counter)
 
     def notes(self) -> list[str]:
-        order = (FROM_LAMBERT, FIXED_SWAP, OUT_OF_BOUNDS, MISSING)
+        order = (FROM_LAMBERT, FIXED_SWAP, OUT_OF_BOUNDS, OTHER_SYSTEM, MISSING)
         return [f"Coordonnées {what} : {self.counts[what]}." for what in order if self.counts[what]]
 
 
@@ -54,6 +58,20 @@ def lambert93_to_wgs84(x: float, y: float) -> tuple[float, float]:
         s = _E * math.sin(lat)
         lat = 2 * math.atan(((1 + s) / (1 - s)) ** (_E / 2) * math.exp(iso)) - math.pi / 2
     return math.degrees(lat), math.degrees(lon)
+
+
+def lambert93_to_wgs84_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lambert93_to_wgs84` on arrays of metres (the etalab CSV's geolocalisation lines,
+    a hundred thousand at once): (latitudes, longitudes) in degrees."""
+    dx, dy = x - _XS, y - _YS
+    gamma = np.arctan2(dx, -dy)
+    lon = _LON0 + gamma / _N
+    iso = -np.log(np.hypot(dx, dy) / _C) / _N
+    lat = 2 * np.arctan(np.exp(iso)) - math.pi / 2
+    for _ in range(10):
+        s = _E * np.sin(lat)
+        lat = 2 * np.arctan(((1 + s) / (1 - s)) ** (_E / 2) * np.exp(iso)) - math.pi / 2
+    return np.degrees(lat), np.degrees(lon)
 
 
 def wgs84_to_lambert93(lat: float, lon: float) -> tuple[float, float]:

@@ -13,7 +13,7 @@ Real files beat published schemas: the file says ``informationsGeneralesPMEJ``, 
 makes ``gco``/``gcc`` objects where the file has arrays. Both spellings are read.
 
 Pure: a binary file object in, :class:`PlusChunk` out (the rows of ``rows.Chunk`` plus legal
-entities, inactive establishments and groupings, which ``ingest/load_finess_plus`` writes).
+entities, inactive establishments and groupings, which ``ingest.load.finess_plus`` writes).
 """
 
 from __future__ import annotations

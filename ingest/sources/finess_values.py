@@ -17,7 +17,10 @@ REASON_FINESS = "numéro FINESS invalide"
 REASON_DEPARTMENT = "département introuvable"
 REASON_CATEGORY = "catégorie absente"
 REASON_JSON = "établissement JSON mal formé"
-REASONS = (REASON_FIELDS, REASON_FINESS, REASON_DEPARTMENT, REASON_CATEGORY, REASON_JSON)
+REASON_GEO = "ligne de géolocalisation mal formée"
+REASONS = (
+    REASON_FIELDS, REASON_FINESS, REASON_DEPARTMENT, REASON_CATEGORY, REASON_JSON, REASON_GEO,
+)  # fmt: skip
 
 STRUCTUREET_FIELDS = 32  # section name + 31 fields, the last (numuai) usually empty
 

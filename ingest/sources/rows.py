@@ -1,5 +1,5 @@
 """What the pure readers yield. Readers take bytes or binary file objects and yield these; they
-import neither SQLAlchemy nor Streamlit. The writer (``ingest/load.py``) consumes them: rows one
+import neither SQLAlchemy nor Streamlit. The writer (``ingest/load/``) consumes them: rows one
 by one (:class:`DirectoryRow`, :class:`EstablishmentRow`, :class:`Rejected`), or by
 :class:`Chunk` (the same rows as Arrow columns, the bulk path)."""
 
@@ -62,6 +62,16 @@ class EstablishmentRow(NamedTuple):
     ege_id: str | None = None
 
 
+class EstablishmentPoint(NamedTuple):
+    """Where an establishment of the file lies (an etalab ``geolocalisation`` line, which comes
+    after every ``structureet`` line): a WGS 84 point already checked against the territory."""
+
+    line: int
+    finess_et: str
+    latitude: float
+    longitude: float
+
+
 @dataclass
 class ReadStats:
     """Filled in by a reader while it reads (pass one in; read it after the loop).
@@ -105,21 +115,26 @@ class Chunk:
 
     rows: pa.RecordBatch
     rejected: list[Rejected]
+    points: list[EstablishmentPoint] = field(default_factory=list)  # etalab geolocalisation
 
 
 def chunk_of(items: Iterable, schema: pa.Schema) -> Chunk:
-    """Rows and Rejected from a line reader, as one chunk."""
+    """Rows, Rejected and EstablishmentPoint from a line reader, as one chunk."""
     rows: list[tuple] = []
     rejected: list[Rejected] = []
+    points: list[EstablishmentPoint] = []
     for item in items:
-        (rejected if type(item) is Rejected else rows).append(item)
+        kind = type(item)
+        (rejected if kind is Rejected else points if kind is EstablishmentPoint else rows).append(
+            item
+        )
     columns = list(zip(*rows, strict=True)) or [()] * len(schema)
     arrays = [pa.array(values, f.type) for values, f in zip(columns, schema, strict=True)]
-    return Chunk(pa.RecordBatch.from_arrays(arrays, schema=schema), rejected)
+    return Chunk(pa.RecordBatch.from_arrays(arrays, schema=schema), rejected, points)
 
 
 def flatten(chunks: Iterable[Chunk], row_type: type) -> Iterator:
-    """The rows and Rejected of ``chunks`` one by one, in line order."""
+    """The rows, Rejected and EstablishmentPoint of ``chunks`` one by one, in line order."""
     for chunk in chunks:
         rows = map(row_type._make, zip(*chunk.rows.to_pydict().values(), strict=True))
-        yield from heapq.merge(rows, chunk.rejected, key=lambda item: item.line)
+        yield from heapq.merge(rows, chunk.rejected, chunk.points, key=lambda item: item.line)

@@ -16,12 +16,16 @@ from balise.services.access import Actor
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
-def open_page(page: str | None = None, **state) -> AppTest:
-    """The dashboard (its store from the environment), caches emptied, with ``state`` in its
-    session, run once; then on ``views/<page>.py`` if given."""
+def open_page(
+    page: str | None = None, *, query_params: dict[str, str] | None = None, **state
+) -> AppTest:
+    """The dashboard (its store from the environment), caches emptied, opened at an address
+    with ``query_params`` and with ``state`` in its session, run once; then on
+    ``views/<page>.py`` if given."""
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query_params or {})
     for key, value in state.items():
         at.session_state[key] = value
     at.run()
@@ -30,10 +34,18 @@ def open_page(page: str | None = None, **state) -> AppTest:
     return at
 
 
-def app_as(engine: Engine, monkeypatch, actor: Actor, page: str | None = None, **state) -> AppTest:
+def app_as(
+    engine: Engine,
+    monkeypatch,
+    actor: Actor,
+    page: str | None = None,
+    *,
+    query_params: dict[str, str] | None = None,
+    **state,
+) -> AppTest:
     """:func:`open_page` on the store of ``engine``, signed in as ``actor``."""
     monkeypatch.setenv("BALISE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    return open_page(page, actor=actor, **state)
+    return open_page(page, query_params=query_params, actor=actor, **state)
 
 
 def figure(at: AppTest, index: int = 0) -> dict:

@@ -1,6 +1,6 @@
 """Writer of what the FiNESS+ flow adds to the establishments: legal entities, inactive
 establishments (kept apart) and groupings. The establishments themselves go through
-``load.load_finess`` like the etalab CSV's; this module only taps the chunks on their way
+``ingest.load.finess`` like the etalab CSV's; this module only taps the chunks on their way
 there (:func:`collect`) and writes the rest once they are all read (:func:`write_extras`), in
 the same transaction. An etalab CSV carries none of this: then nothing here is touched.
 """

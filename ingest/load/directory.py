@@ -1,0 +1,178 @@
+"""The directory ingest: the file's rows as new mailbox versions, diffed set-wise against the
+current ones (in the caller's transaction). Removed and changed versions close, created and
+changed ones open, linked to FINESS (``finess_links``); then the adoption figures of the snapshot
+are frozen (``adoption``). An import of some departments only closes versions of those
+departments: the others keep their current versions, hence their last imported state. What an
+import would close in each department is counted for the deletion gate (``ingest.gate``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Connection, bindparam, text
+
+from balise.models import Mailbox
+from balise.services.snapshots import covered_departments
+from ingest.load.adoption import freeze_adoption
+from ingest.load.bulk import indexes_dropped, on_commit_drop, refresh_statistics
+from ingest.load.finess_links import FinessNumbers, finess_numbers
+from ingest.load.snapshots import LoadResult, SnapshotMeta, count_drops, open_snapshot, scope_sql
+from ingest.sources.rows import Chunk
+from ingest.staging import index_stage, insert_batches_finding_repeats, stage_batches
+
+MAILBOX_COLUMNS = [
+    ("address", "VARCHAR(255)"),
+    ("bal_type", "VARCHAR(3)"),
+    ("department", "VARCHAR(3)"),
+    ("structure_id_type", "VARCHAR(2)"),
+    ("structure_id", "VARCHAR(20)"),
+    ("service", "VARCHAR(255)"),
+    ("profession_code", "VARCHAR(8)"),
+    ("structure_name", "VARCHAR(255)"),
+    ("postcode", "VARCHAR(10)"),
+    ("dematerialisation", "VARCHAR(1)"),
+]
+# Attributes whose change makes a new version (everything the file says about a mailbox).
+VERSIONED = [c for c, _ in MAILBOX_COLUMNS if c != "address"]
+# A new version as staged or inserted: the file's columns, then what the writer derives.
+VERSION_COLUMNS = [c for c, _ in MAILBOX_COLUMNS] + ["link_kind", "first_seen", "valid_from"]
+
+
+def load_directory(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -> LoadResult:
+    """Version the directory rows as snapshot ``meta`` (inside the caller's transaction)."""
+    result = LoadResult(snapshot_id=open_snapshot(conn, meta))
+    versions = _new_versions(result, chunks, finess_numbers(conn))
+    has_current = conn.exec_driver_sql(
+        "SELECT 1 FROM mailboxes WHERE valid_to IS NULL LIMIT 1"
+    ).first()
+    if has_current:
+        stage = _stage(conn, result, versions)
+        _close_removed(conn, result, meta.departments, stage)
+        _open_new_and_changed(conn, result, stage)
+    else:
+        _insert_first(conn, result, versions)
+    refresh_statistics(conn, "mailboxes")
+    freeze_adoption(conn, result.snapshot_id, covered_departments(conn, result.snapshot_id))
+    return result
+
+
+def _insert_first(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> None:
+    """Nothing to diff against: every row is a new version, written straight into
+    ``mailboxes`` whose indexes are built once at the end (maintaining them row by row costs
+    about three times as much). Ids follow the file's order, so the first line of a repeated
+    address is the one with the smallest id."""
+    with indexes_dropped(conn, Mailbox.__table__):
+        batches = (b.drop_columns("line") for b in versions)
+        written, repeats = insert_batches_finding_repeats(conn, "mailboxes", batches, "address")
+    dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True, among=repeats)
+    result.kept = written - dropped
+    result.created = result.kept
+
+
+def _new_versions(
+    result: LoadResult, chunks: Iterable[Chunk], numbers: FinessNumbers
+) -> Iterator[pa.RecordBatch]:
+    """Every accepted row as a new version (``line`` + ``VERSION_COLUMNS``), linked to FINESS
+    (``numbers``); rejected rows go to the reject log. Repeated addresses are removed once written
+    (``_drop_repeats``): a set of 536k addresses here would cost more memory than the rest."""
+    for chunk in chunks:
+        for rejected in chunk.rejected:
+            result.rejects.add(rejected)
+        rows = chunk.rows
+        result.offered += rows.num_rows
+        repeat = pa.array(np.full(rows.num_rows, result.snapshot_id, dtype=np.int64))
+        arrays = [rows.column("line")] + [rows.column(c) for c, _ in MAILBOX_COLUMNS]
+        arrays += [numbers.link_kinds(rows.column("structure_id")), repeat, repeat]
+        yield pa.RecordBatch.from_arrays(arrays, names=["line", *VERSION_COLUMNS])
+
+
+def _drop_repeats(
+    conn: Connection,
+    table: str,
+    order: str,
+    current_only: bool = False,
+    among: Future | None = None,
+) -> int:
+    """Delete the later rows of each address repeated in ``table`` (current versions only, with
+    ``current_only``), keeping the smallest ``order``; returns how many went. ``among``: the
+    repeated addresses, when already found (else SQL groups the addresses on their index)."""
+    where = "{t}.valid_to IS NULL AND " if current_only else ""
+    mine, other = where.format(t=table), where.format(t="o")
+    if among is None:
+        repeated = (
+            f"(SELECT address FROM {table} WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1)"
+        )
+        params: dict = {}
+    else:
+        addresses = among.result()
+        if not addresses:
+            return 0
+        repeated, params = ":addresses", {"addresses": addresses}  # expanding: renders (...)
+    sql = text(
+        f"DELETE FROM {table} WHERE {mine}address IN {repeated} AND {order} > "
+        f"(SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
+    )
+    if among is not None:
+        sql = sql.bindparams(bindparam("addresses", expanding=True))
+    return conn.execute(sql, params).rowcount
+
+
+def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> str:
+    """The new file's versions staged, indexed on the address, one per address; returns the
+    stage's table name."""
+    types = {"line": "INTEGER"} | dict(MAILBOX_COLUMNS) | {
+        "link_kind": "VARCHAR(2)", "first_seen": "INTEGER", "valid_from": "INTEGER",
+    }  # fmt: skip
+    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_diff")
+    stage = stage_batches(conn, "stage_mailboxes", versions, types)
+    index_stage(conn, stage, "address")
+    result.kept = stage.rows - _drop_repeats(conn, stage.table, "line")
+    return stage.table
+
+
+def _close_removed(
+    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None, stage: str
+) -> None:
+    """Close the current versions of the selected departments that the staged file (table
+    ``stage``) no longer has, counting them per department for the gate."""
+    scope, params = scope_sql(departments, "m.department")
+    closed = conn.execute(
+        text(
+            "UPDATE mailboxes SET valid_to = :s WHERE id IN (SELECT m.id FROM mailboxes m "
+            f"WHERE m.valid_to IS NULL AND {scope} AND NOT EXISTS "
+            f"(SELECT 1 FROM {stage} st WHERE st.address = m.address)) RETURNING department"
+        ),
+        {"s": result.snapshot_id, **params},
+    ).scalars()
+    closing = Counter(closed)
+    result.removed = closing.total()
+    result.drops = count_drops(conn, "mailboxes", "valid_to IS NULL", closing, after=True)
+
+
+def _open_new_and_changed(conn: Connection, result: LoadResult, stage: str) -> None:
+    """Close the changed versions and open the new and changed ones, set-wise: one pass over
+    the staged rows keeps the new and the changed ones, with their old version."""
+    differs = " OR ".join(f"m.{c} IS DISTINCT FROM st.{c}" for c in VERSIONED)
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE stage_diff{on_commit_drop(conn)} AS SELECT st.*, m.id AS old_id, "
+        f"m.first_seen AS old_first_seen FROM {stage} st LEFT JOIN mailboxes m "
+        f"ON m.address = st.address AND m.valid_to IS NULL WHERE m.id IS NULL OR {differs}"
+    )
+    result.changed = conn.execute(
+        text(
+            "UPDATE mailboxes SET valid_to = :s WHERE id IN "
+            "(SELECT old_id FROM stage_diff WHERE old_id IS NOT NULL)"
+        ),
+        {"s": result.snapshot_id},
+    ).rowcount
+    cols = ", ".join(VERSION_COLUMNS[:-2])
+    inserted = conn.exec_driver_sql(
+        f"INSERT INTO mailboxes ({cols}, first_seen, valid_from) "
+        f"SELECT {cols}, coalesce(old_first_seen, first_seen), valid_from FROM stage_diff"
+    ).rowcount
+    result.created = inserted - result.changed
