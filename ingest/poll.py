@@ -14,16 +14,17 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from balise.clock import utc_now
 from balise.config import load_settings
 from balise.errors import BaliseError
 from balise.formatting import fr_count, fr_int, fr_seconds
 from balise.services import keyring
 from balise.services.access import Actor
-from balise.services.activity import domain_categories, poll_scope
+from balise.services.counterparts import domain_categories
+from balise.services.watched_mailboxes import poll_scope
 from ingest.activity_store import (
     Target,
     load_targets,
@@ -71,10 +72,6 @@ class PollReport:
         )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _read(
     target: Target,
     timeout: float,
@@ -119,7 +116,7 @@ def run_poll(
         # A missing or wrong key is one configuration error, not a failure of every mailbox.
         keyring.require_key(engine, secret_key or load_settings().secret_key)
     # The lease outlives the poll's own deadline: a crashed poll frees its mailboxes later.
-    leased = take_leases(engine, [t.id for t in targets], _now(), 2 * timeout + 60)
+    leased = take_leases(engine, [t.id for t in targets], utc_now(), 2 * timeout + 60)
     with engine.connect() as conn:
         categories = domain_categories(conn)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
@@ -130,7 +127,7 @@ def run_poll(
         }
         outcomes, quiet = _collect(engine, targets, futures, categories, on_result)
     # Mailboxes with nothing new: one statement for all of them rather than a transaction each.
-    save_unchanged(engine, [t.id for t, _ in quiet], _now())
+    save_unchanged(engine, [t.id for t, _ in quiet], utc_now())
     for _target, outcome in quiet:
         outcomes.append(outcome)
         if on_result:
@@ -180,7 +177,7 @@ def _collect(
 def _flush(engine: Engine, pending: list, categories: dict[str, str], emit) -> None:
     if not pending:
         return
-    counted = save_successes(engine, [(t, r) for t, r, _s in pending], categories, _now())
+    counted = save_successes(engine, [(t, r) for t, r, _s in pending], categories, utc_now())
     for (target, read, seconds), n in zip(pending, counted, strict=True):
         problems = " ".join(read.problems) or None
         emit(Outcome(target.address, not problems, messages=n, message=problems, seconds=seconds))
@@ -194,12 +191,12 @@ def _wait(
     try:
         read, seconds = future.result()
     except BaliseError as exc:
-        save_failure(engine, target, str(exc), _now())
+        save_failure(engine, target, str(exc), utc_now())
         log.info("poll %s failed: %s", target.address, exc)
         return Outcome(target.address, False, message=str(exc)), None, 0.0
     except Exception as exc:  # a bug or an unexpected server answer: keep the others going
         log.exception("poll %s: unexpected error", target.address)
         message = f"Erreur inattendue pendant la relève ({type(exc).__name__})."
-        save_failure(engine, target, message, _now())
+        save_failure(engine, target, message, utc_now())
         return Outcome(target.address, False, message=message), None, 0.0
     return None, read, seconds

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from balise.clock import utc_now
 from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError
 from balise.referentials.lifecycles import DATA_SOURCES
@@ -66,7 +67,7 @@ def refresh(
     if not url:
         label, setting = DATA_SOURCES[kind], f"BALISE_{kind.upper()}_URL"
         raise ConfigurationError(MSG_NO_URL.format(label=label, setting=setting, source=kind))
-    checked_at = sources.now_utc()
+    checked_at = utc_now()
     try:
         with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
             checked = remote.check(url, Path(workdir), _known(engine, kind, url), ca_bundle, limits)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pandas as pd
 from sqlalchemy import update
 
+from balise.clock import utc_now
 from balise.formatting import fr_datetime
 from balise.models import Snapshot
 from balise.services import sources
@@ -36,7 +37,7 @@ def _regional(engine, monkeypatch):
 
 def test_the_regional_view_shows_the_sources_problems(empty_db, monkeypatch):
     seed_small_adoption(empty_db, demo=True)
-    fresh = sources.now_utc() - timedelta(hours=1)
+    fresh = utc_now() - timedelta(hours=1)
     with empty_db.begin() as conn:  # both sources changed an hour ago: nothing stale
         conn.execute(update(Snapshot).values(ingested_at=fresh))
     at = _regional(empty_db, monkeypatch)
@@ -45,7 +46,7 @@ def test_the_regional_view_shows_the_sources_problems(empty_db, monkeypatch):
         w.value for w in at.warning
     ]
 
-    checked = sources.now_utc()
+    checked = utc_now()
     sources.record_check(empty_db, "annuaire", "https://mon_miroir.test/r/annuaire",
                          checked_at=checked, outcome="failed", message=REFUSED)  # fmt: skip
     at = _regional(empty_db, monkeypatch)

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from balise.cli import cli
+from balise.clock import utc_now
 from balise.config import DEFAULT_ANNUAIRE_URL, DEFAULT_FINESS_URL, load_settings
 from balise.errors import ConfigurationError
 from balise.formatting import MISSING, THIN, fr_date, fr_datetime
@@ -313,7 +314,7 @@ def test_balise_sources_exits_1_for_a_stale_source(env, empty_db, https_server, 
     assert run(env, "sources").exit_code == 0
     assert run(env, "ingest", "annuaire").stdout == UNCHANGED_304  # the server: still the same
     # Five days on: the same answer every day, nothing new since.
-    long_ago = sources.now_utc() - timedelta(days=5, hours=1)
+    long_ago = utc_now() - timedelta(days=5, hours=1)
     with empty_db.begin() as conn:
         conn.execute(update(SourceCheck).values(changed_at=long_ago))
         conn.execute(update(Snapshot).values(ingested_at=long_ago))

@@ -24,11 +24,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from balise.clock import utc_now
 from balise.errors import MailError
 from balise.formatting import fr_seconds
 from balise.mail.connection import MailAccount, MailStepError, open_imap, open_smtp
@@ -269,9 +270,7 @@ def run_round_trip(
     case = case or use_case(None)
     recipient = recipient or imap_account.email
     test_id = uuid.uuid4().hex
-    result = RoundTripResult(
-        test_id, smtp_account.email, recipient, case.id, datetime.now(UTC).replace(tzinfo=None)
-    )
+    result = RoundTripResult(test_id, smtp_account.email, recipient, case.id, utc_now())
     criteria = ["HEADER", TEST_ID_HEADER, test_id]
     try:
         watches = _open_watches(imap_account, criteria, check_every, prefer_idle)

@@ -2,9 +2,7 @@
 weekly messages, flows between categories, silent mailboxes, last polls) and its cache key.
 
 The mailboxes themselves (watch, change, remove, list) live in ``balise.services.watched_mailboxes``,
-the counterpart categories in ``balise.services.counterparts``. ``domain_categories`` and
-``poll_scope`` are re-exported here only because ``ingest/poll.py`` still imports them from this
-module; import them from their homes.
+the counterpart categories in ``balise.services.counterparts``.
 """
 
 from __future__ import annotations
@@ -19,12 +17,10 @@ from sqlalchemy import Date, Engine, Integer, String, cast, distinct, func, lite
 from balise.models import DailyActivity, Establishment, Mailbox, WatchedMailbox
 from balise.referentials.use_cases import flow_use_cases
 from balise.services.access import Actor, readable_departments
-from balise.services.counterparts import domain_categories as domain_categories
 from balise.services.counterparts import own_categories
 from balise.services.labels import category_label
 from balise.services.links import links_to_establishment
 from balise.services.queries import frame, in_departments
-from balise.services.watched_mailboxes import poll_scope as poll_scope
 from balise.services.watched_mailboxes import watched
 
 if TYPE_CHECKING:

@@ -20,10 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, text, update
 
+from balise.clock import utc_now
 from balise.models import AuditChain, AuditEntry
 
 GENESIS = "0" * 64
@@ -72,7 +73,7 @@ def append(conn: Connection, line: Line, at: datetime | None = None) -> int:
     """Append ``line`` after the current head, inside the caller's transaction; its id."""
     head = lock(conn)
     # Stamped once the lock is held, so that times follow ids (the purge relies on it).
-    at = at or datetime.now(UTC).replace(tzinfo=None)
+    at = at or utc_now()
     row_hash = line_hash(head.head_hash, at, line)
     new_id = conn.execute(
         insert(AuditEntry).values(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, or_, select, true
 
+from balise.clock import utc_now
 from balise.errors import PermissionDenied, ValidationError
 from balise.formatting import MISSING, fr_datetime, fr_decimal, fr_int
 from balise.models import AUDIT_NO_DELETE, AuditEntry
@@ -219,7 +220,7 @@ def purge(engine: Engine, actor: Actor, retention_days: int, now: datetime | Non
         raise ValidationError(
             "Le champ « conservation » doit valoir au moins 30 jours pour le journal d'audit."
         )
-    cutoff = (now or datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=retention_days)
+    cutoff = (now or utc_now()) - timedelta(days=retention_days)
     with engine.begin() as conn:
         state = audit_chain.lock(conn)
         anchor_id, anchor_hash, deleted = _delete_expired(conn, cutoff, state)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select, update
 
+from balise.clock import utc_now
 from balise.errors import ValidationError
 from balise.models import ProvisionedBal, WatchedMailbox
 from balise.referentials.lifecycles import BalStatus
 from balise.services import audit
 from balise.services.access import Actor, readable_departments
-from balise.services.provisioning import STATUSES, _now, authorise_bal, get_bal
+from balise.services.provisioning import STATUSES, authorise_bal, get_bal
 
 _TRANSITIONS = {
     "bal.confirm": ({BalStatus.REQUESTED}, BalStatus.PROVISIONED),
@@ -38,7 +39,7 @@ def _transition(engine: Engine, actor: Actor, address: str, action: str) -> str:
         conn.execute(
             update(ProvisionedBal)
             .where(ProvisionedBal.id == bal.id)
-            .values(status=target, updated_at=_now())
+            .values(status=target, updated_at=utc_now())
         )
         audit.record(conn, actor, action, bal.address, "ok", bal.department,
                      {"avant": bal.status, "après": target})  # fmt: skip

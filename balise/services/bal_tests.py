@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
+from balise.clock import utc_now
 from balise.config import Settings
 from balise.errors import BaliseError, ConfigurationError, PermissionDenied, ValidationError
 from balise.mail.connection import MailAccount
@@ -31,7 +32,6 @@ from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.provisioning import (
     STATUSES,
     ProvisionReport,
-    _now,
     authorise_bal,
     get_bal,
     retry_provision,
@@ -145,7 +145,7 @@ def _record(engine: Engine, actor: Actor, bal: ProvisionedBal, result: RoundTrip
         conn.execute(
             update(ProvisionedBal)
             .where(ProvisionedBal.id == bal.id)
-            .values(status=status, updated_at=_now())
+            .values(status=status, updated_at=utc_now())
         )
         detail = {"résultat": result.outcome, "étape": result.failed_step, "test": result.test_id}
         outcome = "ok" if RoundTripOutcome(result.outcome).arrived else "failed"
@@ -229,7 +229,7 @@ def run_department_tests(
 def _untestable(engine: Engine, actor: Actor, address: str, exc: BaliseError) -> RoundTripResult:
     """The failed result of a BAL whose test could not start. A refusal is already audited and
     is no test; any other cause is recorded as a test that failed at the connection step."""
-    result = RoundTripResult(uuid.uuid4().hex, address, address, "", _now(),
+    result = RoundTripResult(uuid.uuid4().hex, address, address, "", utc_now(),
                              RoundTripOutcome.FAILED, "connect", str(exc))  # fmt: skip
     if not isinstance(exc, PermissionDenied):
         _record(engine, actor, get_bal(engine, address), result)

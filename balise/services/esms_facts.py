@@ -35,7 +35,7 @@ from balise.referentials.lifecycles import DataSource, OnboardingStage, RoundTri
 from balise.services.access import Actor, readable_departments
 from balise.services.adoption import frame, in_departments
 from balise.services.links import links_to_establishment, valid_at
-from balise.services.onboarding import _structure_addresses
+from balise.services.onboarding import structure_addresses
 from balise.services.snapshots import data_date
 
 FACT_COLUMNS = ["org_app", "mailboxes", "dematerialised", "tested", "messages", "stage"]
@@ -210,7 +210,7 @@ def _tested(engine: Engine, scope: list, period: Period) -> pd.DataFrame:
 def _messages(engine: Engine, period: Period) -> pd.DataFrame:
     """Messages sent and received during the period on the watched mailboxes of each structure
     (its current directory mailboxes and the BALs provisioned for it)."""
-    owned = _structure_addresses(select(WatchedMailbox.address)).subquery()
+    owned = structure_addresses(select(WatchedMailbox.address)).subquery()
     w, d = WatchedMailbox, DailyActivity
     stmt = (
         select(owned.c.finess_et, func.sum(d.messages))

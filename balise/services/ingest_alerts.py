@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from balise.clock import utc_now
 from balise.errors import NotFoundError, ValidationError
 from balise.models import IngestAlert
 from balise.services import audit
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 COLUMNS = ["id", "created_at", "source", "file_name", "departments", "message"]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def record(conn: Connection, actor: Actor, source: str, file_name: str, refusal) -> int:
     """Store the refusal ``refusal`` (a ``DropRefused``) of ``file_name`` as an open alert, with
     its audit line; returns the alert's id."""
@@ -40,7 +36,7 @@ def record(conn: Connection, actor: Actor, source: str, file_name: str, refusal)
     alert_id = conn.execute(
         insert(IngestAlert)
         .values(
-            created_at=_now(), source=source, file_name=file_name, departments=departments,
+            created_at=utc_now(), source=source, file_name=file_name, departments=departments,
             detail=json.dumps(drops), message=str(refusal),
         )
         .returning(IngestAlert.id)
@@ -92,7 +88,7 @@ def accept_open(
         conn.execute(
             update(IngestAlert)
             .where(IngestAlert.id.in_(covered))
-            .values(decision="accepted", decided_at=_now(), decided_by=actor.login)
+            .values(decision="accepted", decided_at=utc_now(), decided_by=actor.login)
         )
     return covered
 
@@ -111,7 +107,7 @@ def dismiss(engine: Engine, actor: Actor, alert_id: int, reason: str = "") -> No
         closed = conn.execute(
             update(IngestAlert)
             .where(IngestAlert.id == alert_id, IngestAlert.decision.is_(None))
-            .values(decision="dismissed", decided_at=_now(), decided_by=actor.login)
+            .values(decision="dismissed", decided_at=utc_now(), decided_by=actor.login)
         ).rowcount
         if not closed:
             raise ValidationError(f"L'alerte n° {alert_id} est déjà close.")

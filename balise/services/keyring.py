@@ -14,12 +14,12 @@ Stored secrets live in the columns whose name ends with ``_ref`` (``enc:`` refer
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from balise.clock import utc_now
 from balise.errors import ConfigurationError, PermissionDenied, ValidationError
 from balise.models import Base, Keyring
 from balise.secrets import MISSING_KEY
@@ -81,7 +81,7 @@ def stored_fingerprint(conn: Connection) -> str | None:
 
 
 def _record_fingerprint(conn: Connection, fp: str) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     if stored_fingerprint(conn) is None:
         conn.execute(insert(Keyring).values(name=SECRET_KEY, fingerprint=fp, since=now))
     else:

@@ -15,7 +15,7 @@ A structure without an ``onboarding`` row is « à contacter ». Facts, weakest 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import (
     Column,
@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select, Subquery
 
+from balise.clock import utc_now
 from balise.db import write_transaction
 from balise.models import (
     BalTest,
@@ -81,14 +82,10 @@ _MOVES = Table(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 # ----- facts ----------------------------------------------------------------------------------
 
 
-def _structure_addresses(among: Select) -> Select:
+def structure_addresses(among: Select) -> Select:
     """(address, finess_et) of the mailboxes among the addresses ``among`` selects that belong
     to an ESMS: current directory mailboxes linked to it (ET or EJ) and BALs the project
     provisioned for it. Starting from the few addresses with a fact keeps this an index lookup,
@@ -113,7 +110,7 @@ def _facts(today: date) -> list[tuple[str, str, Select]]:
     tested_addresses = union(
         select(BalTest.recipient).where(passed), select(BalTest.sender).where(passed)
     )
-    tested = select(_structure_addresses(tested_addresses).subquery().c.finess_et)
+    tested = select(structure_addresses(tested_addresses).subquery().c.finess_et)
     recent = DailyActivity.day >= today - timedelta(days=ACTIVE_DAYS)
     active_mailboxes = (
         select(WatchedMailbox.address, func.sum(DailyActivity.messages).label("messages"))
@@ -122,7 +119,7 @@ def _facts(today: date) -> list[tuple[str, str, Select]]:
         .group_by(WatchedMailbox.address)
         .subquery()
     )
-    owned = _structure_addresses(select(active_mailboxes.c.address)).subquery()
+    owned = structure_addresses(select(active_mailboxes.c.address)).subquery()
     active = (
         select(owned.c.finess_et)
         .join(active_mailboxes, active_mailboxes.c.address == owned.c.address)
@@ -163,7 +160,7 @@ def _strongest_facts(today: date) -> Subquery:
     )
 
 
-def _esms_with_stage(departments: tuple[str, ...] | None) -> Select:
+def esms_with_stage(departments: tuple[str, ...] | None) -> Select:
     return (
         select(Establishment)
         .outerjoin(Onboarding, Onboarding.finess_et == Establishment.finess_et)
@@ -176,7 +173,7 @@ def _moves_up(departments: tuple[str, ...] | None, today: date) -> Select:
     """(finess_et, department, current, stage, reason) of each ESMS whose facts prove a stage
     above its current one."""
     esms = (
-        _esms_with_stage(departments)
+        esms_with_stage(departments)
         .with_only_columns(
             Establishment.finess_et, Establishment.department, Onboarding.stage.label("current")
         )
@@ -220,7 +217,7 @@ def advance_in(
         )
     )
     moved = conn.execute(select(func.count()).select_from(_MOVES)).scalar_one()
-    now = literal(_now(), DateTime)
+    now = literal(utc_now(), DateTime)
     conn.execute(insert(OnboardingHistory).from_select(
         ["finess_et", "from_stage", "to_stage", "source", "reason", "actor", "at"],
         select(moves.finess_et, func.coalesce(moves.current, FIRST.value), moves.stage,

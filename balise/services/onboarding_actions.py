@@ -11,11 +11,12 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+from balise.clock import utc_now
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
 from balise.models import Establishment, Onboarding, OnboardingHistory
 from balise.services import audit
 from balise.services.access import Actor, check_can_act
-from balise.services.onboarding import FIRST, STAGES, _now
+from balise.services.onboarding import FIRST, STAGES
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def _set_stages(conn: Connection, moves: list[Move], source: str, actor: Actor) 
     (the first national ingest moves some 20,000 structures)."""
     if not moves:
         return
-    now = _now()
+    now = utc_now()
     new = [m for m in moves if m.current is None]
     if new:
         conn.execute(insert(Onboarding), [
@@ -106,7 +107,7 @@ def plan_follow_up(engine: Engine, actor: Actor, finess: str, follow_up: FollowU
               for k, v in follow_up.__dict__.items()}  # fmt: skip
     with engine.connect() as conn:
         department, current = _authorised(conn, actor, finess, "onboarding_plan")
-        now = _now()
+        now = utc_now()
         if current is None:
             conn.execute(
                 insert(Onboarding).values(

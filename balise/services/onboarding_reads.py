@@ -16,7 +16,7 @@ from balise.formatting import fr_date, paris_time
 from balise.models import AuditEntry, Establishment, Onboarding, OnboardingHistory
 from balise.referentials.lifecycles import OnboardingStage
 from balise.services.access import Actor, readable_departments
-from balise.services.onboarding import FIRST, STAGES, _esms_with_stage
+from balise.services.onboarding import FIRST, STAGES, esms_with_stage
 from balise.services.queries import frame, in_departments
 
 SILENT_DAYS = 30  # equipped this long without regular use: « à relancer »
@@ -31,7 +31,7 @@ def board(engine: Engine, actor: Actor, department: str) -> pd.DataFrame:
     columns = ["finess_et", "name", "city", "category_code", "stage", "stage_since",
                "next_action", "next_action_on", "notes", "assigned_to"]  # fmt: skip
     stmt = (
-        _esms_with_stage((department,))
+        esms_with_stage((department,))
         .with_only_columns(
             Establishment.finess_et, Establishment.name, Establishment.city,
             Establishment.category_code, _stage, Onboarding.stage_since, Onboarding.next_action,
@@ -46,7 +46,7 @@ def funnel(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> p
     """(department, stage, label, structures) for every stage, zeros included."""
     departments = readable_departments(actor, departments)
     stmt = (
-        _esms_with_stage(departments)
+        esms_with_stage(departments)
         .with_only_columns(Establishment.department, _stage, func.count())
         .group_by(Establishment.department, _stage)
     )

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine, and_, case, func, select, union_all
 
+from balise.clock import utc_now
 from balise.models import Attendance, AuditEntry, Establishment, Event, Mailbox, OnboardingHistory
 from balise.referentials.lifecycles import OnboardingStage
 from balise.services.adoption import frame, in_departments
@@ -39,7 +40,7 @@ class Moment:
 
     @classmethod
     def now(cls) -> Moment:
-        return cls(None, datetime.now(UTC).replace(tzinfo=None))
+        return cls(None, utc_now())
 
 
 def signals(

@@ -13,12 +13,13 @@ statuses move in ``balise.services.bal_lifecycle``; the pages' reads are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
+from balise.clock import utc_now
 from balise.config import Settings
 from balise.errors import ConfigurationError, NotFoundError, ValidationError
 from balise.mail.provision import Backend, backend_for
@@ -34,10 +35,6 @@ from balise.services.refusals import refusals_audited
 STATUSES = BAL_STATUSES  # code -> French label
 # Which BAL types sign in with a client certificate by default (ANS: applicative mailboxes).
 DEFAULT_AUTH = {"APP": "external"}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -132,7 +129,7 @@ def _apply(
     reports: dict[str, ProvisionReport],
 ) -> None:
     """Rows, backend and audit in one transaction; on any failure the backend rolls back."""
-    now = _now()
+    now = utc_now()
     try:
         with engine.begin() as conn:
             conn.execute(insert(ProvisionedBal), [_row(r, backend.name, now) for r in fresh])
@@ -198,7 +195,7 @@ def retry_provision(
     if backend.name == "dovecot":
         keyring.require_key(engine, settings.secret_key)
     outcomes, files = backend.provision([request])
-    values: dict = {"status": outcomes[0].status, "updated_at": _now()}
+    values: dict = {"status": outcomes[0].status, "updated_at": utc_now()}
     if outcomes[0].secret:
         values["secret_ref"] = seal(outcomes[0].secret, settings.secret_key)
     with engine.begin() as conn:

@@ -15,10 +15,11 @@ the source (an import by hand counts). This module also writes ``source_checks``
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Row, func, insert, select, update
 
+from balise.clock import utc_now
 from balise.config import Settings
 from balise.formatting import fr_date, fr_datetime, fr_int
 from balise.models import Snapshot, SourceCheck
@@ -45,17 +46,12 @@ class SourceHealth:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
 
 
-def now_utc() -> datetime:
-    """The store's clock: naive UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 # ----- reading --------------------------------------------------------------------------------
 
 
 def health(engine: Engine, settings: Settings, now: datetime | None = None) -> list[SourceHealth]:
     """Every source, in a fixed order (directory, FINESS), with its problems at ``now``."""
-    now = now or now_utc()
+    now = now or utc_now()
     with engine.connect() as conn:
         checks = {c.source: c for c in conn.execute(select(SourceCheck.__table__))}
         latest = _latest_snapshots(conn)

@@ -21,11 +21,12 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from balise.clock import utc_now
 from balise.errors import NotFoundError, PermissionDenied, ValidationError
 from balise.formatting import fr_time
 from balise.models import User
@@ -46,10 +47,6 @@ PASSWORD_MIN_LENGTH = 12
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
 _LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._@+-]{1,254}$")
 WRONG_CREDENTIALS = "Identifiant ou mot de passe incorrect."
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # ----- password hashing ---------------------------------------------------------------------
@@ -151,7 +148,7 @@ def add_user(engine: Engine, actor: Actor, new: NewUser) -> Actor:
         conn.execute(
             insert(User).values(
                 login=login, display_name=new.display_name.strip(), role=role,
-                departments=",".join(departments), created_at=_now(),
+                departments=",".join(departments), created_at=utc_now(),
                 password_hash=hash_password(new.password) if new.password else None,
             )
         )  # fmt: skip
@@ -257,7 +254,7 @@ def actor_for(engine: Engine, login: str) -> Actor:
 
 def authenticate(engine: Engine, login: str, password: str, now: datetime | None = None) -> Actor:
     """Check a local sign-in; one audit line ``login`` whatever the outcome."""
-    now = now or _now()
+    now = now or utc_now()
     login = (login or "").strip().lower()[:255]
     with engine.begin() as conn:
         user = _find(conn, login)

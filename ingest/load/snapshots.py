@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 
+from balise.clock import utc_now
 from balise.models import Snapshot
 from balise.referentials.lifecycles import DataSource
 from ingest.sources.rows import ReadStats, Rejected
@@ -107,7 +107,7 @@ def find_same_snapshot(conn: Connection, meta: SnapshotMeta) -> int | None:
 
 
 def open_snapshot(conn: Connection, meta: SnapshotMeta) -> int:
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     return conn.execute(
         insert(Snapshot)
         .values(
