@@ -10,7 +10,7 @@ from balise.errors import BaliseError, PermissionDenied
 from balise.formatting import fr_decimal, fr_int
 from balise.services.finess_groups import KINDS
 from balise.services.labels import category_label, department_label
-from dashboard import data, tables
+from dashboard import animation_data, tables
 from dashboard.shell import PageContext
 
 TOP = 30
@@ -19,7 +19,9 @@ TOP = 30
 def priorities_block(ctx: PageContext) -> None:
     """The non-equipped ESMS of the selection, best first, with their reasons in words."""
     try:
-        df = data.outreach_priorities(data.programme_marker(), ctx.actor, ctx.departments, TOP)
+        df = animation_data.outreach_priorities(
+            animation_data.programme_marker(), ctx.actor, ctx.departments, TOP
+        )
     except PermissionDenied:
         raise  # dashboard/app.py shows and audits refused reads
     except BaliseError as exc:  # an unreadable weights file
@@ -50,10 +52,10 @@ def priorities_block(ctx: PageContext) -> None:
 def peer_usage_block(ctx: PageContext, marker: str) -> None:
     """Messages per month of each watched BAL beside the median of its category and the
     national order of magnitude."""
-    df = data.peer_usage(marker, ctx.actor, ctx.departments)
+    df = animation_data.peer_usage(marker, ctx.actor, ctx.departments)
     if df.empty:
         return
-    national = data.national_usage()
+    national = animation_data.national_usage()
     st.subheader("Usage comparé (messages par mois, 90 derniers jours)")
     st.caption(
         f"Médiane des BAL suivies de la même catégorie, et repère national : environ "
@@ -91,7 +93,7 @@ def groupings_block(ctx: PageContext, marker: str) -> None:
     """Organisations per FiNESS+ grouping (GHT, GCSMS…): ESMS of the selection, equipped, BALs;
     and one grouping's ESMS."""
     st.subheader("Par groupement FiNESS+")
-    groups = data.groupings(marker, ctx.actor, ctx.departments)
+    groups = animation_data.groupings(marker, ctx.actor, ctx.departments)
     if groups.empty:
         st.caption(
             "Aucun groupement dans la sélection : les groupements (GHT, GCSMS…) viennent d'un "
@@ -110,5 +112,5 @@ def groupings_block(ctx: PageContext, marker: str) -> None:
     chosen = st.selectbox("Voir un groupement", list(names), format_func=names.get, index=None,
                           placeholder="Choisir un groupement", key="prog_group")  # fmt: skip
     if chosen:
-        esms = data.grouping_esms(marker, ctx.actor, chosen)
+        esms = animation_data.grouping_esms(marker, ctx.actor, chosen)
         esms_table(esms, {**ESMS_HEADINGS, "ej_name": "Organisme"}, key="prog_group_esms")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from dashboard import actions, data
+from dashboard import actions, animation_data, data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,9 @@ def test_no_action_is_cached():
 
 
 def test_reads_and_actions_do_not_share_a_name():
-    assert set(_functions(actions)) & set(_functions(data)) == set()
+    reads = set(_functions(data)) | set(_functions(animation_data))
+    assert set(_functions(actions)) & reads == set()
+    assert set(_functions(data)) & set(_functions(animation_data)) == set()
 
 
 def test_no_page_calls_an_action_at_top_level():

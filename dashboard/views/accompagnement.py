@@ -11,7 +11,7 @@ from balise.formatting import MISSING, fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES
 from balise.services.onboarding_actions import FollowUp
-from dashboard import actions, charts, data, tables
+from dashboard import actions, animation_data, charts, tables
 from dashboard.markdown import plain
 from dashboard.programme_blocks import priorities_block
 from dashboard.shell import act, flash, page_context
@@ -22,12 +22,12 @@ st.caption(
     "réussi, messages échangés) à chaque import, relève ou passage du service de fond, et à la "
     "main ; une étape n'est jamais reculée automatiquement."
 )
-marker = data.animation_marker()
+marker = animation_data.animation_marker()
 
 
 def _referents(departments: tuple[str, ...]) -> None:
     """One line per department and referent, in a small table (open for a few departments)."""
-    refs = data.referents(departments)
+    refs = animation_data.referents(departments)
     if refs.empty:
         st.caption("Aucun animateur référent enregistré pour ces départements.")
         return
@@ -42,7 +42,7 @@ def _referents(departments: tuple[str, ...]) -> None:
 
 
 _referents(ctx.departments)
-funnel = data.onboarding_funnel(marker, ctx.actor, ctx.departments)
+funnel = animation_data.onboarding_funnel(marker, ctx.actor, ctx.departments)
 if not funnel.empty:
     st.plotly_chart(charts.onboarding_funnel(funnel), key="onboarding_funnel")
 
@@ -64,7 +64,7 @@ with board_tab:
         key="ob_dep",
         placeholder="Choisir…",
     )
-    board = data.onboarding_board(marker, ctx.actor, department)
+    board = animation_data.onboarding_board(marker, ctx.actor, department)
     for column, (stage, label) in zip(st.columns(len(STAGES)), STAGES.items(), strict=True):
         column.markdown(f"**{label}** ({fr_int((board['stage'] == stage).sum())})")
     # One wide table rather than a narrow one per stage: names are read whole.
@@ -82,7 +82,7 @@ with board_tab:
     )  # fmt: skip
 
 with late_tab:
-    late = data.onboarding_overdue(marker, ctx.actor, ctx.departments)
+    late = animation_data.onboarding_overdue(marker, ctx.actor, ctx.departments)
     if late.empty:
         st.success("Rien à relancer : aucune action en retard, aucune structure équipée muette.")
     else:
@@ -110,7 +110,7 @@ def _text(value) -> str:
 
 def _follow_up(row, department: str) -> None:
     """Forms for one structure: move it, plan the next action."""
-    names = ["", *data.referents((department,))["name"].tolist()]
+    names = ["", *animation_data.referents((department,))["name"].tolist()]
     with st.form("ob_move"):
         stage = st.selectbox("Nouvelle étape", list(STAGES), index=list(STAGES).index(row.stage),
                              format_func=STAGES.get, placeholder="Choisir…")  # fmt: skip
@@ -150,7 +150,7 @@ with follow_tab:
         key="ob_follow_dep",
         placeholder="Choisir…",
     )
-    followed = data.onboarding_board(marker, ctx.actor, follow_department)
+    followed = animation_data.onboarding_board(marker, ctx.actor, follow_department)
     labels = {r.finess_et: f"{r.name} – {r.city} ({r.finess_et})" for r in followed.itertuples()}
     chosen = st.selectbox("Structure", list(labels), format_func=labels.get, key="ob_structure",
                           index=None, placeholder="Choisir une structure (nom, commune, FINESS)")  # fmt: skip
@@ -160,7 +160,7 @@ with follow_tab:
             f"Étape actuelle : **{STAGES[row.stage]}** · {category_label(row.category_code)}"
         )
         _follow_up(row, follow_department)
-        history = data.onboarding_history(marker, ctx.actor, chosen)
+        history = animation_data.onboarding_history(marker, ctx.actor, chosen)
         if not history.empty:
             tables.labelled(
                 tables.in_paris(history, "at").assign(

@@ -10,11 +10,11 @@ import streamlit as st
 from balise.formatting import fr_count, fr_date
 from balise.services.events import KINDS, EventInput
 from balise.services.labels import department_label
-from dashboard import actions, charts, data, tables
+from dashboard import actions, animation_data, charts, tables
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Événements et webinaires")
-marker = data.animation_marker()
+marker = animation_data.animation_marker()
 flash("ev_done")
 
 
@@ -33,7 +33,7 @@ with st.expander("Nouvel événement"), st.form("ev_new"):
         ev = EventInput(title, when, theme, tuple(departments), replay)
         _act(lambda: actions.event_create(ctx.actor, ev), f"Événement « {title.strip()} » créé.")
 
-listed = data.events_list(marker, ctx.actor, ctx.departments)
+listed = animation_data.events_list(marker, ctx.actor, ctx.departments)
 if listed.empty:
     st.info("Aucun événement dans ces départements : créez-en un ci-dessus.")
     st.stop()
@@ -88,7 +88,7 @@ if upload is not None and st.button("Importer les présences", type="primary"):
 if report := st.session_state.pop("ev_report", None):
     st.info(report)
 
-lines = data.event_attendance(marker, ctx.actor, int(event_id))
+lines = animation_data.event_attendance(marker, ctx.actor, int(event_id))
 doubtful = lines[(lines["match_kind"] == "fuzzy") & ~lines["reviewed"].astype(bool)]
 if not doubtful.empty:
     st.markdown(f"**{len(doubtful)} rapprochement(s) à vérifier**")
@@ -135,7 +135,7 @@ if not lines.empty:
         },
     )
 
-comparison = data.event_comparison(marker, ctx.actor, int(event_id))
+comparison = animation_data.event_comparison(marker, ctx.actor, int(event_id))
 if comparison.empty or (comparison["group"] == "Participants").sum() == 0:
     st.info("La comparaison apparaît quand au moins une structure participante est reconnue.")
 else:

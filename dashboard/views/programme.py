@@ -12,12 +12,12 @@ from balise.formatting import fr_int, fr_month
 from balise.services.labels import category_label, department_label
 from balise.services.organisations import organisation_label
 from balise.services.programme_sheets import catalogue_note, indicator_matrix, value_text
-from dashboard import data, tables
+from dashboard import animation_data, tables
 from dashboard.programme_blocks import ESMS_HEADINGS, esms_table, groupings_block
 from dashboard.shell import page_context
 
 ctx = page_context("Programme ESMS numérique")
-marker = data.programme_marker()
+marker = animation_data.programme_marker()
 
 
 def _months(last: date, n: int = 12) -> list[date]:
@@ -25,19 +25,19 @@ def _months(last: date, n: int = 12) -> list[date]:
     return [date((index - i) // 12, (index - i) % 12 + 1, 1) for i in range(n)]
 
 
-years = data.catalogue_years()
+years = animation_data.catalogue_years()
 if not years:
     st.error("Aucun catalogue d'indicateurs : ajoutez un fichier AAAA.toml dans data/indicateurs/.")
     st.stop()
 left, right = st.columns(2)
-month = left.selectbox("Mois de référence", _months(data.default_month()),
+month = left.selectbox("Mois de référence", _months(animation_data.default_month()),
                        format_func=fr_month, key="prog_month",
                        placeholder="Choisir…")  # fmt: skip
 year = right.selectbox("Campagne", years[::-1], key="prog_year",
                        index=years[::-1].index(month.year) if month.year in years else 0,
                        placeholder="Choisir…")  # fmt: skip
 try:
-    report = data.indicator_report(marker, ctx.actor, ctx.departments, year, month)
+    report = animation_data.indicator_report(marker, ctx.actor, ctx.departments, year, month)
 except PermissionDenied:
     raise  # dashboard/app.py shows and audits refused reads
 except BaliseError as exc:  # an unreadable catalogue
@@ -63,7 +63,7 @@ with indicators_tab:
                           key="prog_indicator", placeholder="Choisir…")  # fmt: skip
     department = c2.selectbox("Département", ctx.departments, format_func=department_label,
                               key="prog_department", placeholder="Choisir…")  # fmt: skip
-    missing = data.indicator_misses(report, chosen, department)
+    missing = animation_data.indicator_misses(report, chosen, department)
     ind = by_id[chosen]
     if missing.empty:
         st.success("Aucun ESMS sous l'objectif pour cet indicateur dans ce département.")
@@ -90,7 +90,7 @@ with organisations_tab:
         "esms_names": "Ses ESMS", "esms": "ESMS", "equipped": "Équipés",
         "share": "Part équipée (%)", "mailboxes": "BAL",
     }  # fmt: skip
-    lever = data.high_leverage(marker, ctx.actor, ctx.departments)
+    lever = animation_data.high_leverage(marker, ctx.actor, ctx.departments)
     if lever.empty:
         st.info("Aucun organisme à fort levier dans la sélection.")
     else:
@@ -99,7 +99,7 @@ with organisations_tab:
                          share=lever["share"].round(1), ej_name=lever["ej_name"].fillna("")),
             orgs_headings | {"to_equip": "À équiper"}, key="prog_lever",
         )  # fmt: skip
-    orgs = data.organisations(marker, ctx.actor, ctx.departments)
+    orgs = animation_data.organisations(marker, ctx.actor, ctx.departments)
     st.subheader(f"Tous les organismes ({fr_int(len(orgs))})")
     tables.labelled(
         orgs.assign(department=orgs["department"].map(department_label),
@@ -111,6 +111,6 @@ with organisations_tab:
     ej = st.selectbox("Voir un organisme", list(labels), format_func=labels.get, index=None,
                       placeholder="Choisir un organisme", key="prog_ej")  # fmt: skip
     if ej:
-        esms = data.organisation_esms(marker, ctx.actor, ej)
+        esms = animation_data.organisation_esms(marker, ctx.actor, ej)
         esms_table(esms, ESMS_HEADINGS, key="prog_ej_esms")
     groupings_block(ctx, marker)

@@ -7,7 +7,7 @@ from balise.errors import BaliseError, PermissionDenied
 from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.structures import StructureFilter
-from dashboard import actions, charts, data, tables
+from dashboard import actions, animation_data, charts, data, tables
 from dashboard.shell import page_context
 from dashboard.structure_picker import explain_outside, link_with_structure
 
@@ -54,7 +54,7 @@ if data.may_act_on_bals(ctx.actor, ident["department"]):
         link_with_structure("provisionner", "Provisionner une BAL", ":material/person_add:", finess)
     with test:
         link_with_structure("tester", "Tester ses BAL", ":material/fact_check:", finess)
-refs = data.referents((ident["department"],))
+refs = animation_data.referents((ident["department"],))
 if not refs.empty:
     people = " · ".join(
         f"{r.name} ({r.email}, {r.phone or 'pas de téléphone'})" for r in refs.itertuples()
