@@ -131,10 +131,23 @@ def lock_wait(engine: Engine | Connection) -> float:
     return _LOCK_WAIT.get(engine, 60.0)
 
 
-@cache
+_ENGINES: dict[str, Engine] = {}
+
+
 def engine_for(url: str) -> Engine:
     """One engine per URL per process (engines hold the connection pool)."""
-    return make_engine(url)
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = make_engine(url)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine ``engine_for`` made, and forget them. A
+    process that moves from database to database (the tests: one per test) would otherwise
+    keep idle connections to each until the server refuses new clients."""
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()
 
 
 def upgrade(engine: Engine) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
-from balise.db import make_engine, upgrade
+from balise.db import dispose_engines, make_engine, upgrade
 from sandbox.postgres import PostgresServer, start_postgres
 from tests.support.boundaries import write_boundary_file
 
@@ -60,6 +60,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def boundary_file(tmp_path) -> Path:
     """A small generated boundary file for the Auvergne-Rhône-Alpes departments."""
     return write_boundary_file(tmp_path / "departements.geojson")
+
+
+@pytest.fixture(autouse=True)
+def _pooled_connections_closed() -> Iterator[None]:
+    """Each test's database gets its own engine (``engine_for``, in the CLI and the pages run
+    in-process): close their pools after the test, so PostgreSQL never runs out of clients."""
+    yield
+    dispose_engines()
 
 
 @pytest.fixture(scope="session")
