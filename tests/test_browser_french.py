@@ -40,7 +40,8 @@ ENGLISH = re.compile(
     r"Choose an option|Choose options|Select all|Select \d+ matches|No results|Show this message"
     r"|Drag and drop|per file|\bUpload\b|\bBrowse files\b|\bempty\b|\bNone\b|\bnan\b|\bNaN\b"
     r"|\bNaT\b|\bTrue\b|\bFalse\b|yyyy|\bAdd:"
-    r"|\b\d{4}-\d{2}-\d{2}\b",  # an ISO date
+    r"|\b\d{4}-\d{2}-\d{2}\b"  # an ISO date
+    r"|(?<![\d.])\d+\.\d+(?![\d.])",  # a decimal point (« 0.0163 »), not an IP address
     re.IGNORECASE,
 )
 
