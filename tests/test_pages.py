@@ -85,10 +85,10 @@ def test_selection_is_kept_across_pages(db_with_small_adoption, monkeypatch):
 
 def test_department_page_filters_and_opens_a_structure(db_with_small_adoption, monkeypatch):
     at = _open(_app(db_with_small_adoption, monkeypatch), "department")
-    referents = next(c.value for c in at.caption if c.value.startswith("Animateurs référents"))
+    referents = next(m.value for m in at.markdown if m.value.startswith("| Département |"))
     # data/animateurs.csv: the referent of 38, and the one of 07 and 26 (a region-wide selection).
-    assert "38 : Sacha Témoin (sacha.temoin@example.org, 01 99 00 01 38)" in referents
-    assert "26 : Alex Modèle" in referents
+    assert "| 38 – Isère | Sacha Témoin | sacha.temoin@example.org | 01 99 00 01 38 |" in referents
+    assert "| 26 – Drôme | Alex Modèle |" in referents
     assert _metrics(at) == {
         "Structures affichées": "5",
         "Équipées": "3",

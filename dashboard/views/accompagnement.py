@@ -7,13 +7,13 @@ from functools import partial
 
 import streamlit as st
 
-from balise.formatting import MISSING, fr_int
+from balise.formatting import fr_int
 from balise.services.labels import category_label, department_label
 from balise.services.onboarding import STAGES
 from balise.services.onboarding_actions import FollowUp
 from dashboard import actions, animation_data, charts, tables
-from dashboard.markdown import plain
 from dashboard.programme_blocks import priorities_block
+from dashboard.referents import referents_block
 from dashboard.shell import act, flash, page_context
 
 ctx = page_context("Accompagnement des structures")
@@ -25,23 +25,7 @@ st.caption(
 marker = animation_data.animation_marker()
 
 
-def _referents(departments: tuple[str, ...]) -> None:
-    """One line per department and referent, in a small table (open for a few departments)."""
-    refs = animation_data.referents(departments)
-    if refs.empty:
-        st.caption("Aucun animateur référent enregistré pour ces départements.")
-        return
-    rows = [
-        f"| {plain(department_label(r.department))} | {plain(r.name)} | {plain(r.email)} | "
-        f"{plain(r.phone) if isinstance(r.phone, str) else MISSING} |"
-        for r in refs.itertuples()
-    ]
-    header = "| Département | Animateur | E-mail | Téléphone |\n|---|---|---|---|\n"
-    with st.expander(f"Animateurs référents ({fr_int(len(refs))})", expanded=len(departments) <= 3):
-        st.markdown(header + "\n".join(rows))
-
-
-_referents(ctx.departments)
+referents_block(ctx.departments)
 funnel = animation_data.onboarding_funnel(marker, ctx.actor, ctx.departments)
 if not funnel.empty:
     st.plotly_chart(charts.onboarding_funnel(funnel), key="onboarding_funnel")

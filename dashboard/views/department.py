@@ -6,18 +6,15 @@ import streamlit as st
 from balise.formatting import fr_int, fr_percent
 from balise.services.labels import category_label
 from balise.services.structures import STRUCTURE_COLUMNS, StructureFilter
-from dashboard import animation_data, charts, data, maps, store, tables
+from dashboard import charts, data, maps, store, tables
 from dashboard.navigation import page_path
+from dashboard.referents import referents_block
 from dashboard.shell import page_context
 
 STATUSES = {"": "Tous", "equipped": "Équipés", "not_equipped": "Non équipés"}
 
 ctx = page_context("Département")
-refs = animation_data.referents(ctx.departments)
-if not refs.empty:
-    people = " · ".join(f"{r.department} : {r.name} ({r.email}, {r.phone or 'pas de téléphone'})"
-                        for r in refs.itertuples())  # fmt: skip
-    st.caption(f"Animateurs référents — {people}")
+referents_block(ctx.departments)
 cats = data.coverage(ctx.marker, ctx.actor, ctx.departments, by="category_code")[
     "category_code"
 ].tolist()
