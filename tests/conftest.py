@@ -70,6 +70,26 @@ def _pooled_connections_closed() -> Iterator[None]:
     dispose_engines()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, once per module of browser journeys."""
+    from tests.support.browser import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh French page (its own context: cookies, downloads) in that browser."""
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 2000}, locale="fr-FR", accept_downloads=True
+    )
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     server = start_postgres()

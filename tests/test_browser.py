@@ -6,68 +6,24 @@ shows its chart. Screenshots go to tests/artifacts/ (kept out of git) for a huma
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from balise.db import make_engine, upgrade
-from tests.support.adoption_seed import seed_small_adoption
-from tests.support.boundaries import VERTICES, write_boundary_file
-from tests.support.browser import chromium
-from tests.support.streamlit import start_streamlit
+from tests.support.boundaries import VERTICES
+from tests.support.browser import ARTIFACTS, settle, shoot, small_adoption_dashboard
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
     """The app on a seeded demo SQLite store; the default selection is the Rhône only."""
-    tmp = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{tmp / 'balise.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    seed_small_adoption(engine, demo=True)
-    engine.dispose()
-    geojson = write_boundary_file(tmp / "departements.geojson")
-    env = {"BALISE_DATABASE_URL": url, "BALISE_DEPARTMENTS": "69", "BALISE_GEOJSON": str(geojson)}
-    server = start_streamlit(env, tmp)
+    server = small_adoption_dashboard(tmp_path_factory.mktemp("browser"))
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 2000}, locale="fr-FR", accept_downloads=True
-    )
-    pg = context.new_page()
-    yield pg
-    context.close()
-
-
-def settle(page, heading: str, chart: bool = True) -> None:
-    """Wait for the page's title, its chart, and the end of the script run."""
-    page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
-    if chart:
-        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
-    page.wait_for_timeout(300)  # plotly's transition
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def metric(page, label: str) -> str:

@@ -13,8 +13,8 @@ from balise.db import make_engine, upgrade
 from balise.services import events, onboarding, onboarding_actions
 from balise.services.access import SYSTEM
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.browser import settle, shoot
 from tests.support.streamlit import start_streamlit
-from tests.test_browser import browser, page, settle, shoot  # noqa: F401 (fixtures)
 from tests.test_events import MIDI, SHEET_CSV
 
 pytestmark = pytest.mark.browser
@@ -39,12 +39,12 @@ def animation_dashboard(tmp_path_factory):
     server.stop()
 
 
-def open_page(page, base: str, url_path: str, heading: str, chart: bool = True) -> None:  # noqa: F811
+def open_page(page, base: str, url_path: str, heading: str, chart: bool = True) -> None:
     page.goto(f"{base}/{url_path}")
     settle(page, heading, chart=chart)
 
 
-def test_animation_journey(animation_dashboard, page):  # noqa: F811 (pytest fixture)
+def test_animation_journey(animation_dashboard, page):
     page.goto(animation_dashboard.url)
     settle(page, "Vue régionale", chart=False)
 

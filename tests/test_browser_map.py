@@ -6,11 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from balise.db import make_engine, upgrade
-from tests.support.adoption_seed import seed_coordinates, seed_small_adoption
-from tests.support.boundaries import write_boundary_file
-from tests.support.browser import chromium
-from tests.test_browser import ARTIFACTS, settle, shoot
+from tests.support.adoption_seed import seed_coordinates
+from tests.support.browser import ARTIFACTS, chromium, settle, shoot, small_adoption_dashboard
 
 pytestmark = pytest.mark.browser
 
@@ -19,18 +16,7 @@ pytestmark = pytest.mark.browser
 def dashboard_with_points(tmp_path_factory):
     """The small store with coordinates, the Rhône selected: one placed ESMS (EHPAD Bellecour),
     the IME's reversed coordinates left off the map."""
-    from tests.support.streamlit import start_streamlit
-
-    tmp = tmp_path_factory.mktemp("browser_map")
-    url = f"sqlite:///{tmp / 'balise.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    seed_small_adoption(engine, demo=True)
-    seed_coordinates(engine)
-    engine.dispose()
-    geojson = write_boundary_file(tmp / "departements.geojson")
-    env = {"BALISE_DATABASE_URL": url, "BALISE_DEPARTMENTS": "69", "BALISE_GEOJSON": str(geojson)}
-    server = start_streamlit(env, tmp)
+    server = small_adoption_dashboard(tmp_path_factory.mktemp("browser_map"), seed_coordinates)
     yield server
     server.stop()
 

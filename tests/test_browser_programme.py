@@ -7,10 +7,10 @@ import pytest
 from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
+from tests.support.browser import settle, shoot
 from tests.support.programme_catalogue import write_catalogue
 from tests.support.programme_seed import seed_programme
 from tests.support.streamlit import start_streamlit
-from tests.test_browser import browser, page, settle, shoot  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def _grid(pg, text: str):
     return grid.first
 
 
-def test_programme_journey(programme_dashboard, page):  # noqa: F811 (pytest fixture)
+def test_programme_journey(programme_dashboard, page):
     page.goto(f"{programme_dashboard.url}/programme")
     settle(page, "Programme ESMS numérique", chart=False)
     table = _grid(page, "Organismes équipés en BAL ORG ou APP")

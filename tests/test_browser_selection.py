@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from balise.db import make_engine, upgrade
 from tests.support.adoption_seed import seed_small_adoption
+from tests.support.browser import shoot
 from tests.support.streamlit import start_streamlit
-from tests.test_browser import browser, page, shoot  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def _chips(pg) -> list[str]:
     return [c.get_attribute("aria-label") for c in chips.all()]
 
 
-def test_the_selection_survives_page_switches_and_a_reload(dashboard, page):  # noqa: F811
+def test_the_selection_survives_page_switches_and_a_reload(dashboard, page):
     page.goto(dashboard.url)
     _settled(page, "Vue régionale", "ESMS suivis", "5")
     expect(page).to_have_url(re.compile(r"\?departements=38%2C69$"), timeout=30_000)
