@@ -272,6 +272,12 @@ def roundtrip_latency(history: pd.DataFrame) -> go.Figure:
             )  # fmt: skip
     fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(tickformatstops=TIME_TICK_FORMATS, hoverformat="%d/%m/%Y %H:%M:%S")
+    first, last = history["debut"].min(), history["debut"].max()
+    if last - first < pd.Timedelta(seconds=5):
+        # One test (or a burst): plotly would spread ticks over milliseconds, all reading the
+        # same second. Ten minutes around it give whole-minute ticks.
+        middle = first + (last - first) / 2
+        fig.update_xaxes(range=[middle - pd.Timedelta(minutes=5), middle + pd.Timedelta(minutes=5)])
     return layout(fig, "Durée des tests aller-retour", "Date du test", "Secondes", height=360)
 
 

@@ -55,3 +55,12 @@ def test_test_history_ticks_are_distinct_and_french(page, tmp_path, step, shape)
     assert len(labels) >= 2
     assert len(set(labels)) == len(labels), labels
     assert all(pd.Series(labels).str.match(shape)), labels
+
+
+def test_a_single_test_gets_whole_minute_ticks(page, tmp_path):
+    """One test alone once showed four « 11:17:03 » (plotly spread its ticks over milliseconds)."""
+    fig = charts.roundtrip_latency(_history(datetime(2026, 11, 30, 11, 17, 3), timedelta(0), n=1))
+    labels = _tick_labels(page, fig, tmp_path / "latence.html")
+    assert len(labels) >= 2
+    assert len(set(labels)) == len(labels), labels
+    assert all(pd.Series(labels).str.match(r"^\d{2}/\d{2} \d{2}:\d{2}$")), labels

@@ -175,7 +175,10 @@ with tab_history:
             dossier=history["dossier"].fillna("—"),
             vu_par=history["vu_par"].map(SEEN_BY).fillna("—"),
         )
-        st.dataframe(
-            shown.rename(columns=HISTORY_COLUMNS), hide_index=True,
+        # Step times the French way (« 0,016 »), never « 0.0163 »; a step not reached reads « — ».
+        steps = ["connexion_s", "authentification_s", "envoi_s", "reception_s"]
+        tables.labelled(
+            shown.assign(**{s: shown[s].astype(float).round(3) for s in steps}),
+            {c: h for c, h in HISTORY_COLUMNS.items() if c in shown.columns},
             column_config={HISTORY_COLUMNS["debut"]: tables.instant(seconds=True)},
-        )  # fmt: skip
+        )
