@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -76,11 +76,16 @@ def insert_batches(conn: Connection, table: str, batches: Iterator[pa.RecordBatc
     ).rowcount
 
 
-def copy_batches(conn: Connection, table: Table, batches: Iterator[pa.RecordBatch]) -> int:
+def copy_batches(
+    conn: Connection,
+    table: Table,
+    batches: Iterator[pa.RecordBatch],
+    numbered: Callable[[pa.RecordBatch], None] | None = None,
+) -> int:
     """:func:`insert_batches` into the model table ``table`` whose primary key is one integer
     ``id``: the batches hold the other columns (any subset), each row gets a new id, in the
-    batches' order (SQLite: from the largest + 1; PostgreSQL: the table's sequence). Returns
-    the count.
+    batches' order (SQLite: from the largest + 1, each batch then shown to ``numbered`` with
+    its ids, in the writer's thread; PostgreSQL: the table's sequence). Returns the count.
 
     On SQLite the scratch table is made with ``table``'s own definition (read from the store)
     and the rows are numbered there, so that the copy is SQLite's transfer of whole records
@@ -97,8 +102,8 @@ def copy_batches(conn: Connection, table: Table, batches: Iterator[pa.RecordBatc
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
     ).scalar_one()
     last = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
-    numbered = _numbered(_chain(first, batches), last + 1)
-    alias = _attach_scratch(conn, next(numbered), numbered, (table.name, sql))
+    rows = _numbered(_chain(first, batches), last + 1, numbered)
+    alias = _attach_scratch(conn, next(rows), rows, (table.name, sql))
     return conn.exec_driver_sql(transfer_sql(table.name, alias)).rowcount
 
 
@@ -108,12 +113,19 @@ def transfer_sql(table: str, alias: str) -> str:
     return f"INSERT INTO {table} SELECT * FROM {alias}.{table}"
 
 
-def _numbered(batches: Iterator[pa.RecordBatch], start: int) -> Iterator[pa.RecordBatch]:
+def _numbered(
+    batches: Iterator[pa.RecordBatch],
+    start: int,
+    numbered: Callable[[pa.RecordBatch], None] | None,
+) -> Iterator[pa.RecordBatch]:
     """``batches`` with a first column ``id``: ``start``, ``start + 1``... in their order."""
     for batch in batches:
         ids = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
         start += batch.num_rows
-        yield pa.RecordBatch.from_arrays([ids, *batch.columns], ["id", *batch.schema.names])
+        batch = pa.RecordBatch.from_arrays([ids, *batch.columns], ["id", *batch.schema.names])
+        if numbered is not None:
+            numbered(batch)
+        yield batch
 
 
 @dataclass

@@ -20,6 +20,7 @@ from balise.services.snapshots import covered_departments
 from ingest.load.adoption import freeze_adoption
 from ingest.load.bulk import indexes_dropped, on_commit_drop, refresh_statistics
 from ingest.load.finess_links import FinessNumbers, finess_numbers
+from ingest.load.repeats import RepeatFinder
 from ingest.load.snapshots import LoadResult, SnapshotMeta, count_drops, open_snapshot, scope_sql
 from ingest.sources.rows import Chunk
 from ingest.staging import Stage, copy_batches, index_stage, indexed_by, stage_batches
@@ -65,9 +66,14 @@ def _insert_first(conn: Connection, result: LoadResult, versions: Iterator[pa.Re
     ``mailboxes`` whose indexes are built once at the end (maintaining them row by row costs
     about three times as much). Ids follow the file's order, so the first line of a repeated
     address is the one with the smallest id."""
+    repeats = RepeatFinder("address")
     with indexes_dropped(conn, Mailbox.__table__):
-        written = copy_batches(conn, Mailbox.__table__, (b.drop_columns("line") for b in versions))
-    dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True)
+        batches = (b.drop_columns("line") for b in versions)
+        written = copy_batches(conn, Mailbox.__table__, batches, repeats.see)
+    if repeats.rows == written:  # every row seen (SQLite): only its candidates are checked
+        dropped = _drop_repeated_ids(conn, repeats.candidates)
+    else:
+        dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True)
     result.kept = written - dropped
     result.created = result.kept
 
@@ -77,7 +83,7 @@ def _new_versions(
 ) -> Iterator[pa.RecordBatch]:
     """Every accepted row as a new version (``line`` + ``VERSION_COLUMNS``), linked to FINESS
     (``numbers``); rejected rows go to the reject log. Repeated addresses are removed once written
-    (``_drop_repeats``): a set of 536k addresses here would cost more memory than the rest."""
+    (``_drop_repeats``, ``_drop_repeated_ids``)."""
     for chunk in chunks:
         for rejected in chunk.rejected:
             result.rejects.add(rejected)
@@ -100,6 +106,23 @@ def _drop_repeats(conn: Connection, table: str, order: str, current_only: bool =
         f"DELETE FROM {table} WHERE {mine}address IN ({repeated}) AND {order} > "
         f"(SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
     ).rowcount
+
+
+def _drop_repeated_ids(conn: Connection, ids: list[int]) -> int:
+    """Delete the current versions among ``ids`` whose address an earlier current version has
+    (``_drop_repeats`` restricted to candidates); returns how many went."""
+    dropped = 0
+    for at in range(0, len(ids), _IDS_PER_STATEMENT):
+        part = ",".join(map(str, ids[at : at + _IDS_PER_STATEMENT]))  # integers only
+        dropped += conn.exec_driver_sql(
+            f"DELETE FROM mailboxes WHERE id IN ({part}) AND valid_to IS NULL AND id > "
+            "(SELECT min(o.id) FROM mailboxes o WHERE o.valid_to IS NULL "
+            "AND o.address = mailboxes.address)"
+        ).rowcount
+    return dropped
+
+
+_IDS_PER_STATEMENT = 10_000
 
 
 def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> Stage:
