@@ -17,6 +17,9 @@ _BASE = 0x100000001B3  # odd, so invertible modulo 2**64
 _INVERSE = pow(_BASE, -1, 1 << 64)
 
 
+_SLICE = 2048  # rows hashed at once
+
+
 class RepeatFinder:
     """Ids (column ``id``) of the rows whose ``key`` (a string column) another row also has,
     among the batches :meth:`see` is shown: a superset of the repeated rows (the first row of
@@ -30,7 +33,9 @@ class RepeatFinder:
         self._ids: list[np.ndarray] = []
 
     def see(self, batch: pa.RecordBatch) -> None:
-        self._hashes.append(string_hashes(batch.column(self.key)))
+        keys = batch.column(self.key)
+        for at in range(0, len(keys), _SLICE):  # slices: small tables of powers
+            self._hashes.append(string_hashes(keys.slice(at, _SLICE)))
         self._ids.append(batch.column("id").to_numpy())
         self.rows += batch.num_rows
 
