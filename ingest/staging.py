@@ -138,15 +138,21 @@ class Stage:
 
 
 def stage_batches(
-    conn: Connection, name: str, batches: Iterator[pa.RecordBatch], types: dict[str, str]
+    conn: Connection,
+    name: str,
+    batches: Iterator[pa.RecordBatch],
+    types: dict[str, str],
+    seen: Callable[[pa.RecordBatch], None] | None = None,
 ) -> Stage:
     """``batches`` (columns ``types``: name -> SQL type) where SQL can read them: on SQLite the
-    attached scratch table itself (no copy), on PostgreSQL the temporary table ``name``."""
+    attached scratch table itself (no copy; its rowids number the rows from 1, in order, each
+    batch shown to ``seen`` in the writer's thread), on PostgreSQL the temporary table
+    ``name``."""
     batches = read_ahead(batches)
     first = next(batches, None)
     sqlite = conn.dialect.name == "sqlite"
     if sqlite and first is not None:
-        counted = _Counted(_chain(first, batches))
+        counted = _Counted(_chain(first, batches), seen)
         alias = _attach_scratch(conn, next(counted), counted)
         return Stage(f"{alias}.batches", counted.rows, alias)
     cols = ", ".join(f"{c} {t}" for c, t in types.items())
@@ -173,10 +179,14 @@ def indexed_by(stage: Stage, column: str) -> str:
 
 
 class _Counted:
-    """An iterator of batches that counts their rows."""
+    """An iterator of batches that counts their rows (and shows each to ``seen``)."""
 
-    def __init__(self, batches: Iterator[pa.RecordBatch]):
-        self._batches, self.rows = batches, 0
+    def __init__(
+        self,
+        batches: Iterator[pa.RecordBatch],
+        seen: Callable[[pa.RecordBatch], None] | None = None,
+    ):
+        self._batches, self._seen, self.rows = batches, seen, 0
 
     def __iter__(self) -> _Counted:
         return self
@@ -184,6 +194,8 @@ class _Counted:
     def __next__(self) -> pa.RecordBatch:
         batch = next(self._batches)
         self.rows += batch.num_rows
+        if self._seen is not None:
+            self._seen(batch)
         return batch
 
 

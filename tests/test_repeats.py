@@ -18,6 +18,7 @@ from ingest.load.repeats import RepeatFinder, string_hashes
 from tests.support.extracts import directory_line, write_directory
 
 NAME = "Extraction_Correspondance_MSSante_202610010312.txt"
+ACCEPT = jobs.Policy(accept_drop=True)  # the second file drops some addresses
 
 
 def test_equal_strings_hash_alike_wherever_they_sit_and_different_ones_apart():
@@ -63,21 +64,25 @@ def test_any_candidates_keep_exactly_the_first_line_of_each_address(
 ):
     """Hashes that collide all the time (the length of the address) make many candidates that
     repeat nothing: SQL still deletes only the later lines of the repeated addresses, a few
-    candidates per statement."""
+    candidates per statement; in a first import and in a diff against it (the stage)."""
     monkeypatch.setattr(repeats, "string_hashes", _lengths)
     monkeypatch.setattr(directory, "_IDS_PER_STATEMENT", 7)
-    rng = random.Random(4)
-    addresses = [f"bal{rng.randrange(150)}@ehpad.mssante.fr" for _ in range(300)]
-    lines = [directory_line("ORG", a.upper() if i % 2 else a, service=f"S{i}")
-             for i, a in enumerate(addresses)]  # fmt: skip
-    report = jobs.ingest(empty_db, "annuaire", str(write_directory(tmp_path / NAME, lines)), None)
-    first_service = {}
-    for i, a in enumerate(addresses):
-        first_service.setdefault(a, f"S{i}")
-    with empty_db.connect() as conn:
-        rows = conn.execute(select(Mailbox.address, Mailbox.service)).all()
-    assert dict(rows) == first_service and len(rows) == len(first_service)
-    assert (report.kept, report.duplicates) == (len(first_service), 300 - len(first_service))
+    for seed, name in ((4, NAME), (5, NAME.replace("2026", "2027"))):
+        rng = random.Random(seed)
+        addresses = [f"bal{rng.randrange(150)}@ehpad.mssante.fr" for _ in range(300)]
+        lines = [directory_line("ORG", a.upper() if i % 2 else a, service=f"S{i}")
+                 for i, a in enumerate(addresses)]  # fmt: skip
+        extract = write_directory(tmp_path / name, lines)
+        report = jobs.ingest(empty_db, "annuaire", str(extract), None, policy=ACCEPT)
+        first_service: dict[str, str] = {}
+        for i, a in enumerate(addresses):
+            first_service.setdefault(a, f"S{i}")
+        with empty_db.connect() as conn:
+            rows = conn.execute(
+                select(Mailbox.address, Mailbox.service).where(Mailbox.valid_to.is_(None))
+            ).all()
+        assert dict(rows) == first_service and len(rows) == len(first_service)
+        assert (report.kept, report.duplicates) == (len(first_service), 300 - len(first_service))
 
 
 @pytest.mark.parametrize("size", [1, 2, 50])

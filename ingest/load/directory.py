@@ -70,10 +70,8 @@ def _insert_first(conn: Connection, result: LoadResult, versions: Iterator[pa.Re
     with indexes_dropped(conn, Mailbox.__table__):
         batches = (b.drop_columns("line") for b in versions)
         written = copy_batches(conn, Mailbox.__table__, batches, repeats.see)
-    if repeats.rows == written:  # every row seen (SQLite): only its candidates are checked
-        dropped = _drop_repeated_ids(conn, repeats.candidates)
-    else:
-        dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True)
+    among = ("id", repeats.candidates) if repeats.rows == written else None  # all seen: SQLite
+    dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True, among=among)
     result.kept = written - dropped
     result.created = result.kept
 
@@ -95,29 +93,36 @@ def _new_versions(
         yield pa.RecordBatch.from_arrays(arrays, names=["line", *VERSION_COLUMNS])
 
 
-def _drop_repeats(conn: Connection, table: str, order: str, current_only: bool = False) -> int:
+def _drop_repeats(
+    conn: Connection,
+    table: str,
+    order: str,
+    current_only: bool = False,
+    among: tuple[str, list[int]] | None = None,
+) -> int:
     """Delete the later rows of each address repeated in ``table`` (current versions only, with
-    ``current_only``), keeping the smallest ``order``; returns how many went. SQL groups the
-    addresses on their index, in one pass (0.1 s for the national directory)."""
+    ``current_only``), keeping the smallest ``order``; returns how many went. ``among``: a
+    column of integers and its values for the rows that may repeat an address (candidates of a
+    ``RepeatFinder``, a superset of the repeats): only those rows are checked. Else SQL groups
+    the addresses on their index, in one pass (0.12 s for the national directory)."""
     where = "{t}.valid_to IS NULL AND " if current_only else ""
     mine, other = where.format(t=table), where.format(t="o")
-    repeated = f"SELECT address FROM {table} WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1"
-    return conn.exec_driver_sql(
-        f"DELETE FROM {table} WHERE {mine}address IN ({repeated}) AND {order} > "
-        f"(SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
-    ).rowcount
-
-
-def _drop_repeated_ids(conn: Connection, ids: list[int]) -> int:
-    """Delete the current versions among ``ids`` whose address an earlier current version has
-    (``_drop_repeats`` restricted to candidates); returns how many went."""
+    later = (
+        f"{order} > (SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
+    )
+    if among is None:
+        repeated = (
+            f"SELECT address FROM {table} WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1"
+        )
+        return conn.exec_driver_sql(
+            f"DELETE FROM {table} WHERE {mine}address IN ({repeated}) AND {later}"
+        ).rowcount
+    column, values = among
     dropped = 0
-    for at in range(0, len(ids), _IDS_PER_STATEMENT):
-        part = ",".join(map(str, ids[at : at + _IDS_PER_STATEMENT]))  # integers only
+    for at in range(0, len(values), _IDS_PER_STATEMENT):
+        part = ",".join(str(int(v)) for v in values[at : at + _IDS_PER_STATEMENT])
         dropped += conn.exec_driver_sql(
-            f"DELETE FROM mailboxes WHERE id IN ({part}) AND valid_to IS NULL AND id > "
-            "(SELECT min(o.id) FROM mailboxes o WHERE o.valid_to IS NULL "
-            "AND o.address = mailboxes.address)"
+            f"DELETE FROM {table} WHERE {mine}{column} IN ({part}) AND {later}"
         ).rowcount
     return dropped
 
@@ -132,9 +137,11 @@ def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBat
     }  # fmt: skip
     for name in ("stage_diff", "stage_current"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    stage = stage_batches(conn, "stage_mailboxes", versions, types)
+    repeats = RepeatFinder("address", ids=None)  # positions: the scratch table's rowids
+    stage = stage_batches(conn, "stage_mailboxes", versions, types, repeats.see)
     index_stage(conn, stage, "address")
-    result.kept = stage.rows - _drop_repeats(conn, stage.table, "line")
+    among = ("rowid", repeats.candidates) if stage.scratch else None
+    result.kept = stage.rows - _drop_repeats(conn, stage.table, "line", among=among)
     return stage
 
 

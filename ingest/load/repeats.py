@@ -21,13 +21,14 @@ _SLICE = 2048  # rows hashed at once
 
 
 class RepeatFinder:
-    """Ids (column ``id``) of the rows whose ``key`` (a string column) another row also has,
-    among the batches :meth:`see` is shown: a superset of the repeated rows (the first row of
-    each key included). Each batch costs a hash of its keys; the candidates, one sort of all
-    the hashes (8 bytes a row, 16 with the ids: 9 MB for the national directory)."""
+    """Ids of the rows whose ``key`` (a string column) another row also has, among the batches
+    :meth:`see` is shown: a superset of the repeated rows (the first row of each key included).
+    Ids: column ``ids`` of the batches, or (None) the rows' positions, from 1. Each batch costs
+    a hash of its keys; the candidates, one sort of all the hashes (8 bytes a row, 16 with the
+    ids: 9 MB for the national directory)."""
 
-    def __init__(self, key: str):
-        self.key = key
+    def __init__(self, key: str, ids: str | None = "id"):
+        self.key, self.ids = key, ids
         self.rows = 0  # rows seen
         self._hashes: list[np.ndarray] = []
         self._ids: list[np.ndarray] = []
@@ -36,7 +37,10 @@ class RepeatFinder:
         keys = batch.column(self.key)
         for at in range(0, len(keys), _SLICE):  # slices: small tables of powers
             self._hashes.append(string_hashes(keys.slice(at, _SLICE)))
-        self._ids.append(batch.column("id").to_numpy())
+        if self.ids is None:
+            self._ids.append(np.arange(self.rows + 1, self.rows + 1 + batch.num_rows))
+        else:
+            self._ids.append(batch.column(self.ids).to_numpy())
         self.rows += batch.num_rows
 
     @property
