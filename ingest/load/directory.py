@@ -81,7 +81,7 @@ def _new_versions(
 ) -> Iterator[pa.RecordBatch]:
     """Every accepted row as a new version (``line`` + ``VERSION_COLUMNS``), linked to FINESS
     (``numbers``); rejected rows go to the reject log. Repeated addresses are removed once written
-    (``_drop_repeats``, ``_drop_repeated_ids``)."""
+    (``_drop_repeats``)."""
     for chunk in chunks:
         for rejected in chunk.rejected:
             result.rejects.add(rejected)
