@@ -232,7 +232,8 @@ def _chunks(
     lineno = 1  # the header
     for block in blocks(fh, BLOCK_BYTES):
         for part in parts(block, lambda data: _parse_clean(data, width, wanted)):
-            lines = part.lines  # counted once
+            # A parsed part has one row per line (``parse_block`` checked it): no second count.
+            lines = part.lines if part.table is None else part.table.num_rows
             if part.table is None:
                 yield _exact_chunk(part.data, lineno, positions, width, scope, stats)
             else:
