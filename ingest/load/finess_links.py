@@ -11,28 +11,29 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from balise.referentials.lifecycles import LinkKind
+from ingest.sources.finess_keys import finess_keys, keys_of_chars, member
 
 
 class FinessNumbers:
     """The FINESS numbers a structure id can match: establishments (ET) and legal entities (EJ).
-    Kept as sorted integers (4 bits per character of ``[0-9][0-9AB][0-9]{7}``): looking a batch's
-    ids up is a binary search in C, and 100k numbers weigh 1 MB (a dict of them, 20 MB)."""
+    Kept as sorted integers (``finess_keys``): looking a batch's ids up is a binary search in C,
+    and 100k numbers weigh 1 MB (a dict of them, 20 MB)."""
 
     def __init__(self, et: str, ej: str):
         """``et`` and ``ej``: the numbers concatenated (9 characters each)."""
-        self.et = np.sort(_finess_keys(_nine_bytes(et)))
-        self.ej = np.sort(_finess_keys(_nine_bytes(ej)))
+        self.et = np.sort(keys_of_chars(_nine_bytes(et)))
+        self.ej = np.sort(keys_of_chars(_nine_bytes(ej)))
 
     def link_kinds(self, structure_ids: pa.Array) -> pa.Array:
         """``LinkKind`` code or null for each id: the rule of ``_LINK_KIND`` below, in bulk."""
         ids = pc.dictionary_encode(structure_ids)
         distinct = ids.dictionary
         finess = pc.match_substring_regex(distinct, "^[0-9][0-9AB][0-9]{7}$")
-        keys = _finess_keys(_nine_bytes_of(distinct.filter(finess)))
+        keys = finess_keys(distinct.filter(finess))
         codes = np.zeros(len(distinct), dtype=np.int8)  # 0: no link, 1: ET, 2: EJ
         where = np.flatnonzero(finess.to_numpy(zero_copy_only=False))
-        codes[where[_member(self.ej, keys)]] = 2
-        codes[where[_member(self.et, keys)]] = 1  # ET first
+        codes[where[member(self.ej, keys)]] = 2
+        codes[where[member(self.et, keys)]] = 1  # ET first
         return _LINK_NAMES.take(pa.array(codes).take(ids.indices))
 
 
@@ -41,32 +42,6 @@ _LINK_NAMES = pa.array([None, LinkKind.ET.value, LinkKind.EJ.value], pa.string()
 
 def _nine_bytes(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, 9)
-
-
-def _nine_bytes_of(values: pa.Array) -> np.ndarray:
-    """An array of 9-byte ASCII strings as a (n, 9) byte matrix viewing its data buffer."""
-    if not len(values):
-        return np.empty((0, 9), dtype=np.uint8)
-    start = np.frombuffer(values.buffers()[1], dtype=np.int32, count=1, offset=values.offset * 4)
-    data = np.frombuffer(
-        values.buffers()[2], dtype=np.uint8, count=len(values) * 9, offset=int(start[0])
-    )
-    return data.reshape(-1, 9)
-
-
-def _finess_keys(chars: np.ndarray) -> np.ndarray:
-    """One integer per FINESS number: 4 bits per character, "0".."9" -> 0..9, "A"/"B" -> 10/11."""
-    digits = np.where(chars >= ord("A"), chars - (ord("A") - 10), chars - ord("0")).astype(
-        np.uint64
-    )
-    return (digits << (4 * np.arange(8, -1, -1, dtype=np.uint64))).sum(axis=1, dtype=np.uint64)
-
-
-def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    if not len(sorted_keys):
-        return np.zeros(len(keys), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[at] == keys
 
 
 def finess_numbers(conn: Connection) -> FinessNumbers:

@@ -191,12 +191,12 @@ def _etalab_chunks(
     for part in pending:
         if part.table is not None and part.data.startswith(b"geolocalisation;"):
             points, rejected = block_points(part.table, lineno + 1, places)
-            yield Chunk(chunk_of([], ESTABLISHMENT_SCHEMA).rows, rejected, points)
+            yield Chunk(_NO_ROWS, rejected, point_columns=points)
         elif part.table is not None:
             stats.lines += part.lines
             rows, rejected, out = normalise_etalab(part.table, lineno + 1, scope, lookups)
             stats.out_of_scope += out
-            places.remember(*(rows.column(c).to_pylist() for c in ("finess_et", "department")))
+            places.remember_columns(rows.column("finess_et"), rows.column("department"))
             yield Chunk(rows, rejected)
         elif _record_spans_lines(part.data):
             # A quoted field holds a line break: the line reader takes everything from here.
@@ -209,6 +209,9 @@ def _etalab_chunks(
         lineno += part.lines
     stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
     stats.notes.extend(places.geo.notes())
+
+
+_NO_ROWS = pa.RecordBatch.from_pylist([], schema=ESTABLISHMENT_SCHEMA)  # a chunk of points
 
 
 def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
