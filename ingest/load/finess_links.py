@@ -5,6 +5,9 @@ establishments changed (``relink_mailboxes``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,7 +62,9 @@ def finess_numbers(conn: Connection) -> FinessNumbers:
 # "ET first, else EJ": which FINESS number a structure id matches (``FinessNumbers`` applies the
 # same rule in bulk, for the first ingest).
 _LINK_KIND = (
-    "CASE WHEN {t}.structure_id IS NULL THEN NULL "
+    # Only a 9-character id can be a FINESS number: the others (RPPS, SIRET: half the national
+    # directory) are settled without looking establishments up.
+    "CASE WHEN {t}.structure_id IS NULL OR length({t}.structure_id) <> 9 THEN NULL "
     "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_et = {t}.structure_id) "
     f"THEN '{LinkKind.ET}' "
     "WHEN EXISTS (SELECT 1 FROM establishments e WHERE e.finess_ej = {t}.structure_id) "
@@ -69,9 +74,33 @@ _LINK_KIND = (
 
 
 def relink_mailboxes(conn: Connection) -> int:
-    """Recompute ``link_kind`` of current versions after the establishments changed."""
+    """Recompute ``link_kind`` of current versions after the establishments changed; returns
+    how many changed. One pass over the current versions, each looked up at most twice by
+    index (a temporary table of the distinct ids' kinds and an UPDATE ... FROM it measured
+    slower on SQLite: the cost is in reading and rewriting the rows, not in the look-ups)."""
     kind = _LINK_KIND.format(t="mailboxes")
-    return conn.exec_driver_sql(
-        f"UPDATE mailboxes SET link_kind = {kind} WHERE valid_to IS NULL "
-        f"AND link_kind IS DISTINCT FROM ({kind})"
-    ).rowcount
+    with _page_cache(conn, _RELINK_CACHE_KIB):
+        return conn.exec_driver_sql(
+            f"UPDATE mailboxes SET link_kind = {kind} WHERE valid_to IS NULL "
+            f"AND link_kind IS DISTINCT FROM ({kind})"
+        ).rowcount
+
+
+# SQLite's page cache while the relink rewrites rows spread over the whole table: with the default
+# 2 MB, dirty pages spill to the journal mid-statement (CPU 0.68 s -> 0.47 s when 231k of the
+# national directory's rows change).
+_RELINK_CACHE_KIB = 16_000
+
+
+@contextmanager
+def _page_cache(conn: Connection, kib: int) -> Iterator[None]:
+    """SQLite: a page cache of ``kib`` KiB for the block (the connection's own after)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{kib}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
