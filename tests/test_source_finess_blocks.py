@@ -169,8 +169,8 @@ def test_the_demo_file_reads_the_same_both_ways(tmp_path, arrow_blocks):
 
 
 def test_geolocalisation_lines_read_the_same_both_ways(small_blocks, monkeypatch):
-    """Clean blocks of geolocalisation lines go through Arrow, the others (a malformed line, the
-    block where the sections meet) through the line reader: same points, same rejections."""
+    """Clean blocks of geolocalisation lines go through Arrow, the others (a malformed line)
+    through the line reader: same points, same rejections."""
     geo_blocks = spy(monkeypatch, finess, "block_points")
     rng = random.Random(21)
     numbers = [with_key(f"0107{i:04d}") for i in range(1200)]
@@ -185,3 +185,16 @@ def test_geolocalisation_lines_read_the_same_both_ways(small_blocks, monkeypatch
     points = [r for r in rows if type(r).__name__ == "EstablishmentPoint"]
     assert 700 < len(points) < 900 and len(geo_blocks) > 3
     assert [r for r in rows if hasattr(r, "reason")] == [finess.Rejected(1502, finess.REASON_GEO)]
+
+
+def test_where_the_sections_meet_arrow_reads_both_sides(small_blocks, monkeypatch):
+    """A block holding the last structureet lines and the first geolocalisation lines is cut
+    where they meet: a clean file goes through Arrow alone, as the line reader reads it."""
+    numbers = [with_key(f"0107{i:04d}") for i in range(300)]
+    lines = [et(nofinesset=n) for n in numbers]
+    lines += [f"geolocalisation;{n};{880000 + i}.5;6550000.0;LAMBERT_93;2026-05-04" for i, n in enumerate(numbers)]  # fmt: skip
+    data = etalab_bytes(lines)
+    rows = assert_same(data)
+    assert len([r for r in rows if type(r).__name__ == "EstablishmentPoint"]) == 300
+    by_lines = spy(monkeypatch, finess, "_etalab_rows")
+    assert len(list(read_finess(io.BytesIO(data)))) == 600 and by_lines == []

@@ -186,14 +186,18 @@ def _etalab_chunks(
     lookups, places = Lookups(), Places()
     lineno = consumed  # lines read so far
     pending = (
-        part for block in blocks(fh, BLOCK_BYTES) for part in parts(block, _clean_parser(stats))
+        part
+        for block in blocks(fh, BLOCK_BYTES)
+        for section in _by_section(block)
+        for part in parts(section, _clean_parser(stats))
     )
     for part in pending:
-        if part.table is not None and part.data.startswith(b"geolocalisation;"):
+        count = part.lines
+        if part.table is not None and part.data.startswith(_GEOLOCALISATION):
             points, rejected = block_points(part.table, lineno + 1, places)
             yield Chunk(_NO_ROWS, rejected, point_columns=points)
         elif part.table is not None:
-            stats.lines += part.lines
+            stats.lines += count
             rows, rejected, out = normalise_etalab(part.table, lineno + 1, scope, lookups)
             stats.out_of_scope += out
             places.remember_columns(rows.column("finess_et"), rows.column("department"))
@@ -206,7 +210,7 @@ def _etalab_chunks(
         else:
             rows = _etalab_rows(io.BytesIO(part.data), lineno, scope, stats, ignored, places)
             yield chunk_of(rows, ESTABLISHMENT_SCHEMA)
-        lineno += part.lines
+        lineno += count
     stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
     stats.notes.extend(places.geo.notes())
 
@@ -219,9 +223,10 @@ def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
         """Arrow's parse of ``block`` if the line reader would read it the same way."""
         if b'"' in block or has_blank_or_lone_cr(block):
             return None
-        if _only_section(block, b"structureet;"):
+        lines = line_count(block)
+        if _only_section(block, _STRUCTUREET, lines):
             width, wanted = STRUCTUREET_FIELDS, WANTED
-        elif _only_section(block, b"geolocalisation;"):
+        elif _only_section(block, _GEOLOCALISATION, lines):
             width, wanted = GEO_FIELDS, GEO_WANTED
         else:
             return None
@@ -237,8 +242,20 @@ def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
     return parse
 
 
-def _only_section(block: bytes, section: bytes) -> bool:
-    return block.startswith(section) and block.count(b"\n" + section) == line_count(block) - 1
+def _only_section(block: bytes, section: bytes, lines: int) -> bool:
+    return block.startswith(section) and block.count(b"\n" + section) == lines - 1
+
+
+_STRUCTUREET, _GEOLOCALISATION = b"structureet;", b"geolocalisation;"
+
+
+def _by_section(block: bytes) -> Iterator[bytes]:
+    """``block`` cut where its structureet lines give way to the geolocalisation lines, so
+    that both sides can be clean blocks (else the line reader reads the lines around it)."""
+    cut = block.find(b"\n" + _GEOLOCALISATION) + 1 if block.startswith(_STRUCTUREET) else 0
+    if cut:
+        yield block[:cut]
+    yield block[cut:]
 
 
 def _record_spans_lines(block: bytes) -> bool:
