@@ -143,6 +143,27 @@ def test_quotes_sections_blank_lines_and_bad_counts_go_to_the_line_reader(
     assert len(arrow_blocks) > 5
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "structureet",  # the section's name without its delimiter
+        "STRUCTUREET;" + ";" * 31,  # another case: another section for both readers
+        "geolocalisation;010780930;870000.1;6570000.2;LAMBERT_93;2026-01-01",  # in the middle
+        "\r",  # a lone CR as a line
+        " structureet;" + ";" * 31,
+    ],
+)
+def test_a_line_of_another_section_among_structureet_lines_goes_to_the_line_reader(
+    small_blocks, arrow_blocks, odd
+):
+    rng = random.Random(11)
+    lines = [line(rng) for _ in range(600)]
+    lines[300] = odd
+    lines[-1] = "struct"  # a short last line, no line end after it
+    assert_same(etalab_bytes(lines).rstrip(b"\n"))
+    assert len(arrow_blocks) > 3
+
+
 def test_a_quoted_line_break_sends_the_rest_to_the_line_reader(small_blocks, arrow_blocks):
     rng = random.Random(13)
     lines = [line(rng) for _ in range(1200)]

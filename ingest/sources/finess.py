@@ -18,10 +18,18 @@ from functools import partial
 from itertools import chain, islice
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 
 from balise.errors import SourceError
-from ingest.sources.columns import blocks, has_blank_or_lone_cr, line_count, parse_block, parts
+from ingest.sources.columns import (
+    blocks,
+    has_blank_or_lone_cr,
+    parse_block,
+    parse_block_as,
+    parts,
+)
+from ingest.sources.cp1252 import cp1252_to_utf8
 from ingest.sources.finess_columns import WANTED, Lookups, normalise_etalab
 from ingest.sources.finess_geoloc import (
     GEO_FIELDS,
@@ -192,7 +200,7 @@ def _etalab_chunks(
         for part in parts(section, _clean_parser(stats))
     )
     for part in pending:
-        count = part.lines
+        count = part.lines if part.table is None else part.table.num_rows
         if part.table is not None and part.data.startswith(_GEOLOCALISATION):
             points, rejected = block_points(part.table, lineno + 1, places)
             yield Chunk(_NO_ROWS, rejected, point_columns=points)
@@ -221,32 +229,48 @@ _NO_ROWS = pa.RecordBatch.from_pylist([], schema=ESTABLISHMENT_SCHEMA)  # a chun
 def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
     def parse(block: bytes) -> pa.Table | None:
         """Arrow's parse of ``block`` if the line reader would read it the same way."""
-        if b'"' in block or has_blank_or_lone_cr(block):
+        section = None if b'"' in block else _single_section(block)
+        if section is None:
             return None
-        lines = line_count(block)
-        if _only_section(block, _STRUCTUREET, lines):
-            width, wanted = STRUCTUREET_FIELDS, WANTED
-        elif _only_section(block, _GEOLOCALISATION, lines):
-            width, wanted = GEO_FIELDS, GEO_WANTED
-        else:
-            return None
-        if stats.encoding == "utf-8":
+        width, wanted = _SECTIONS[section]
+        if stats.encoding != "utf-8":  # cut as bytes, then the columns kept transcoded
+            table = parse_block_as(block, width, wanted, ";", pa.binary())
+            return None if table is None else _from_cp1252(table)
+        if not block.isascii():
             try:
                 block.decode("utf-8")
             except UnicodeDecodeError:
                 return None  # the line reader finds the line and switches to cp1252
-        else:
-            block = block.decode("cp1252", errors="replace").encode("utf-8")
         return parse_block(block, width, wanted, ";")
 
     return parse
 
 
-def _only_section(block: bytes, section: bytes, lines: int) -> bool:
-    return block.startswith(section) and block.count(b"\n" + section) == lines - 1
+def _from_cp1252(table: pa.Table) -> pa.Table:
+    columns = [cp1252_to_utf8(c.combine_chunks()) for c in table.columns]
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 _STRUCTUREET, _GEOLOCALISATION = b"structureet;", b"geolocalisation;"
+_SECTIONS = {_STRUCTUREET: (STRUCTUREET_FIELDS, WANTED), _GEOLOCALISATION: (GEO_FIELDS, GEO_WANTED)}
+
+
+def _single_section(block: bytes) -> bytes | None:
+    """The section every line of ``block`` starts with, if it is one Arrow reads; None also
+    for a blank line or a lone CR (Arrow would not number the lines as the line reader does).
+    The line starts are found with numpy: byte searches over the block cost more."""
+    if b"\r" in block and has_blank_or_lone_cr(block):
+        return None
+    section = next((s for s in _SECTIONS if block.startswith(s)), None)
+    if section is None:
+        return None
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts = np.flatnonzero(data == ord("\n")) + 1
+    starts = starts[starts < len(data)]  # a line begins after each line end but the last
+    if len(starts) and starts[-1] + len(section) > len(data):
+        return None
+    heads = data[starts[:, np.newaxis] + np.arange(len(section))]
+    return section if (heads == np.frombuffer(section, dtype=np.uint8)).all() else None
 
 
 def _by_section(block: bytes) -> Iterator[bytes]:
