@@ -197,6 +197,26 @@ def test_a_cp1252_file_switches_at_its_first_non_utf8_line(small_blocks, arrow_b
     assert len(arrow_blocks) > 5
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_cp1252_blocks_are_cut_as_bytes_and_a_bad_line_still_goes_to_the_line_reader(
+    small_blocks, arrow_blocks, monkeypatch
+):
+    """After the switch, Arrow cuts raw cp1252 bytes and only the columns kept are transcoded;
+    a line with too few fields sends its lines to the line reader before Arrow sees them
+    (Arrow's report of a bad row decodes it as UTF-8, and would fail on cp1252 bytes)."""
+    as_bytes = spy(monkeypatch, finess, "parse_block_as")
+    rng = random.Random(19)
+    lines = [line(rng) for _ in range(1500)]
+    lines[10] = et(rs="FOYER ÉLÉONORE", libcategetab="Établissement € \x81")
+    lines[900] = "structureet;trop;court;é"
+    lines += [
+        "geolocalisation;010780930;870000.1;6570000.2;EPSG:2154 Lambert-93 (Métropole);2026-01-01"
+    ] * 30
+    rows = assert_same(etalab_bytes(lines, "cp1252").replace(b"?", b"\x81"))
+    assert finess.REASON_FIELDS in {getattr(r, "reason", None) for r in rows}
+    assert len(arrow_blocks) > 5 and sum(t is not None for t in as_bytes) > 5
+
+
 def test_the_demo_file_reads_the_same_both_ways(tmp_path, arrow_blocks):
     files = write_demo(tmp_path / "demo")
     rows = assert_same(files.finess.read_bytes())

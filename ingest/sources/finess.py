@@ -229,11 +229,17 @@ _NO_ROWS = pa.RecordBatch.from_pylist([], schema=ESTABLISHMENT_SCHEMA)  # a chun
 def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
     def parse(block: bytes) -> pa.Table | None:
         """Arrow's parse of ``block`` if the line reader would read it the same way."""
-        section = None if b'"' in block else _single_section(block)
+        if b'"' in block or (b"\r" in block and has_blank_or_lone_cr(block)):
+            return None
+        data = np.frombuffer(block, dtype=np.uint8)
+        starts = _line_starts(data)
+        section = _single_section(data, starts)
         if section is None:
             return None
         width, wanted = _SECTIONS[section]
         if stats.encoding != "utf-8":  # cut as bytes, then the columns kept transcoded
+            if not _fields_everywhere(data, starts, width):
+                return None  # (Arrow would decode a bad row as UTF-8 to report it)
             table = parse_block_as(block, width, wanted, ";", pa.binary())
             return None if table is None else _from_cp1252(table)
         if not block.isascii():
@@ -255,22 +261,26 @@ _STRUCTUREET, _GEOLOCALISATION = b"structureet;", b"geolocalisation;"
 _SECTIONS = {_STRUCTUREET: (STRUCTUREET_FIELDS, WANTED), _GEOLOCALISATION: (GEO_FIELDS, GEO_WANTED)}
 
 
-def _single_section(block: bytes) -> bytes | None:
-    """The section every line of ``block`` starts with, if it is one Arrow reads; None also
-    for a blank line or a lone CR (Arrow would not number the lines as the line reader does).
-    The line starts are found with numpy: byte searches over the block cost more."""
-    if b"\r" in block and has_blank_or_lone_cr(block):
-        return None
-    section = next((s for s in _SECTIONS if block.startswith(s)), None)
-    if section is None:
-        return None
-    data = np.frombuffer(block, dtype=np.uint8)
+def _line_starts(data: np.ndarray) -> np.ndarray:
+    """Where each line of a block begins (numpy: byte searches over the block cost more)."""
     starts = np.flatnonzero(data == ord("\n")) + 1
-    starts = starts[starts < len(data)]  # a line begins after each line end but the last
-    if len(starts) and starts[-1] + len(section) > len(data):
+    return np.concatenate([[0], starts[starts < len(data)]])
+
+
+def _single_section(data: np.ndarray, starts: np.ndarray) -> bytes | None:
+    """The section every line starts with, if it is one Arrow reads; None also when a line is
+    blank (Arrow would not number the lines as the line reader does)."""
+    section = next((s for s in _SECTIONS if data[: len(s)].tobytes() == s), None)
+    if section is None or starts[-1] + len(section) > len(data):
         return None
     heads = data[starts[:, np.newaxis] + np.arange(len(section))]
     return section if (heads == np.frombuffer(section, dtype=np.uint8)).all() else None
+
+
+def _fields_everywhere(data: np.ndarray, starts: np.ndarray, width: int) -> bool:
+    """Whether every line has ``width`` fields (no quoting: ``width - 1`` delimiters)."""
+    delimiters = (data == ord(";")).view(np.uint8)
+    return bool((np.add.reduceat(delimiters, starts, dtype=np.int32) == width - 1).all())
 
 
 def _by_section(block: bytes) -> Iterator[bytes]:
