@@ -238,8 +238,6 @@ def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
             return None
         width, wanted = _SECTIONS[section]
         if stats.encoding != "utf-8":  # cut as bytes, then the columns kept transcoded
-            if not _fields_everywhere(data, starts, width):
-                return None  # (Arrow would decode a bad row as UTF-8 to report it)
             table = parse_block_as(block, width, wanted, ";", pa.binary())
             return None if table is None else _from_cp1252(table)
         if not block.isascii():
@@ -275,12 +273,6 @@ def _single_section(data: np.ndarray, starts: np.ndarray) -> bytes | None:
         return None
     heads = data[starts[:, np.newaxis] + np.arange(len(section))]
     return section if (heads == np.frombuffer(section, dtype=np.uint8)).all() else None
-
-
-def _fields_everywhere(data: np.ndarray, starts: np.ndarray, width: int) -> bool:
-    """Whether every line has ``width`` fields (no quoting: ``width - 1`` delimiters)."""
-    delimiters = (data == ord(";")).view(np.uint8)
-    return bool((np.add.reduceat(delimiters, starts, dtype=np.int32) == width - 1).all())
 
 
 def _by_section(block: bytes) -> Iterator[bytes]:
