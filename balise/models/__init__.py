@@ -26,38 +26,18 @@ from balise.models.tables import metadata
 __all__ = ["AUDIT_APPEND_ONLY", "AUDIT_NO_DELETE", "MAPPED", "coded", "metadata"]
 
 # The names ``balise.models.orm`` gives, each loaded on first use (PEP 562 module __getattr__).
-MAPPED = frozenset(
-    {
-        "Base",
-        "Snapshot",
-        "SourceCheck",
-        "Mailbox",
-        "Establishment",
-        "LegalEntity",
-        "InactiveEstablishment",
-        "FinessGroup",
-        "FinessGroupMember",
-        "AdoptionStat",
-        "IngestAlert",
-        "WatchedMailbox",
-        "FolderState",
-        "DailyActivity",
-        "ProvisionedBal",
-        "BalTest",
-        "User",
-        "AuditEntry",
-        "AuditChain",
-        "Keyring",
-        "Onboarding",
-        "OnboardingHistory",
-        "Animator",
-        "Event",
-        "Attendance",
-    }
-)
+MAPPED = frozenset({
+    "Base", "Snapshot", "SourceCheck", "Mailbox", "Establishment", "LegalEntity",
+    "InactiveEstablishment", "FinessGroup", "FinessGroupMember", "AdoptionStat",
+    "IngestAlert", "WatchedMailbox", "FolderState", "DailyActivity", "ProvisionedBal",
+    "BalTest", "User", "AuditEntry", "AuditChain", "Keyring", "Onboarding",
+    "OnboardingHistory", "Animator", "Event", "Attendance",
+})  # fmt: skip
 
 
 def __getattr__(name: str) -> type:
+    """``from balise.models import Snapshot``: the class, from ``balise.models.orm``, imported
+    here and not above so that importing the tables alone never loads the ORM."""
     if name not in MAPPED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module("balise.models.orm"), name)
