@@ -202,12 +202,12 @@ def _create_new(engine: Engine, head: str) -> bool:
     older store, or another command that just created it): then Alembic decides."""
     from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
 
-    from balise.models import Base
+    from balise.models.tables import metadata
 
     with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, a concurrent first command waits
         if inspect(conn).get_table_names():
             return False
-        Base.metadata.create_all(conn)
+        metadata.create_all(conn)
         # Alembic's own definition of its table.
         version = Table(
             "alembic_version",

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from balise.db import write_transaction
 from balise.errors import SourceError
 from balise.formatting import fr_count
-from balise.models import AuditEntry
+from balise.models.tables import audit_log
 from balise.referentials.lifecycles import DATA_SOURCES, DataSource
 from balise.services import audit, ingest_alerts
 from balise.services.access import SYSTEM, Actor
@@ -155,11 +155,11 @@ def _already_ingested(
     advance, so that a re-run completes what is missing."""
     report = IngestReport(kind, file_name, snapshot_id, already_ingested=True)
     audited = conn.execute(
-        select(AuditEntry.id)
+        select(audit_log.c.id)
         .where(
-            AuditEntry.action == f"ingest.{kind}",
-            AuditEntry.outcome == "ok",
-            AuditEntry.detail.like(f'{{"snapshot": {snapshot_id},%'),
+            audit_log.c.action == f"ingest.{kind}",
+            audit_log.c.outcome == "ok",
+            audit_log.c.detail.like(f'{{"snapshot": {snapshot_id},%'),
         )
         .limit(1)
     ).first()

@@ -25,7 +25,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, text, update
 
 from balise.clock import utc_now
-from balise.models import AuditChain, AuditEntry
+from balise.models.tables import audit_chain, audit_log
 
 GENESIS = "0" * 64
 CHAIN_ID = 1
@@ -76,15 +76,15 @@ def append(conn: Connection, line: Line, at: datetime | None = None) -> int:
     at = at or utc_now()
     row_hash = line_hash(head.head_hash, at, line)
     new_id = conn.execute(
-        insert(AuditEntry).values(
+        insert(audit_log).values(
             at=at, actor=line.actor, action=line.action, object=line.object,
             department=line.department, outcome=line.outcome, detail=line.detail,
             prev_hash=head.head_hash, row_hash=row_hash,
         )
     ).inserted_primary_key[0]  # fmt: skip
     conn.execute(
-        update(AuditChain)
-        .where(AuditChain.id == CHAIN_ID)
+        update(audit_chain)
+        .where(audit_chain.c.id == CHAIN_ID)
         .values(head_id=new_id, head_hash=row_hash)
     )
     return new_id
@@ -93,8 +93,8 @@ def append(conn: Connection, line: Line, at: datetime | None = None) -> int:
 def set_anchor(conn: Connection, anchor_id: int, anchor_hash: str) -> None:
     """After a purge (chain locked by the caller): the oldest kept line now follows this one."""
     conn.execute(
-        update(AuditChain)
-        .where(AuditChain.id == CHAIN_ID)
+        update(audit_chain)
+        .where(audit_chain.c.id == CHAIN_ID)
         .values(anchor_id=anchor_id, anchor_hash=anchor_hash)
     )
 
@@ -180,10 +180,10 @@ def _ending_problem(walk: _Walk, state) -> tuple[str, int] | None:
 def verify(conn: Connection) -> ChainReport:
     """Walk every line in id order, from the anchor to the head (one consistent snapshot:
     the caller reads in one transaction, REPEATABLE READ on PostgreSQL)."""
-    state = conn.execute(select(AuditChain).where(AuditChain.id == CHAIN_ID)).first()
+    state = conn.execute(select(audit_chain).where(audit_chain.c.id == CHAIN_ID)).first()
     walk = _Walk(state.anchor_id, state.anchor_hash) if state else _Walk(0, GENESIS)
     rows = conn.execution_options(yield_per=2000).execute(
-        select(AuditEntry).order_by(AuditEntry.id)
+        select(audit_log).order_by(audit_log.c.id)
     )
     for row in rows:
         problem = _link_problem(walk, row)

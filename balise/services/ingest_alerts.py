@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from balise.clock import utc_now
 from balise.errors import NotFoundError, ValidationError
-from balise.models import IngestAlert
+from balise.models.tables import ingest_alerts
 from balise.services import audit
 from balise.services.access import Actor, check_can_act, readable_departments
 from balise.services.queries import frame
@@ -34,12 +34,12 @@ def record(conn: Connection, actor: Actor, source: str, file_name: str, refusal)
     ]
     departments = ",".join(d["department"] for d in drops)
     alert_id = conn.execute(
-        insert(IngestAlert)
+        insert(ingest_alerts)
         .values(
             created_at=utc_now(), source=source, file_name=file_name, departments=departments,
             detail=json.dumps(drops), message=str(refusal),
         )
-        .returning(IngestAlert.id)
+        .returning(ingest_alerts.c.id)
     ).scalar_one()  # fmt: skip
     audit.record(conn, actor, f"ingest.{source}", file_name, "refused",
                  detail={"alerte": alert_id, "suppressions": drops})  # fmt: skip
@@ -49,8 +49,8 @@ def record(conn: Connection, actor: Actor, source: str, file_name: str, refusal)
 def open_alerts(engine: Engine, actor: Actor, departments: Iterable[str] | None) -> pd.DataFrame:
     """Undecided alerts touching the selection (None: all departments), oldest first."""
     departments = readable_departments(actor, departments)
-    stmt = select(*(getattr(IngestAlert, c) for c in COLUMNS)).where(IngestAlert.decision.is_(None))
-    df = frame(engine, stmt.order_by(IngestAlert.id), COLUMNS)
+    stmt = select(*(ingest_alerts.c[c] for c in COLUMNS)).where(ingest_alerts.c.decision.is_(None))
+    df = frame(engine, stmt.order_by(ingest_alerts.c.id), COLUMNS)
     if departments is not None:
         touches = df["departments"].map(lambda d: bool(set(d.split(",")) & set(departments)))
         df = df[touches].reset_index(drop=True)
@@ -61,10 +61,10 @@ def is_open_for(engine: Engine, source: str, file_name: str) -> int | None:
     """The open alert already raised for this file of ``source``, if any."""
     with engine.connect() as conn:
         return conn.scalar(
-            select(IngestAlert.id).where(
-                IngestAlert.source == source,
-                IngestAlert.file_name == file_name,
-                IngestAlert.decision.is_(None),
+            select(ingest_alerts.c.id).where(
+                ingest_alerts.c.source == source,
+                ingest_alerts.c.file_name == file_name,
+                ingest_alerts.c.decision.is_(None),
             )
         )
 
@@ -75,8 +75,8 @@ def accept_open(
     """Close, as accepted, the open alerts of ``source`` whose departments the import (with
     ``--accept-drop``) covers; returns their ids (the import's audit line names them)."""
     rows = conn.execute(
-        select(IngestAlert.id, IngestAlert.departments).where(
-            IngestAlert.source == source, IngestAlert.decision.is_(None)
+        select(ingest_alerts.c.id, ingest_alerts.c.departments).where(
+            ingest_alerts.c.source == source, ingest_alerts.c.decision.is_(None)
         )
     ).all()
     covered = [
@@ -86,8 +86,8 @@ def accept_open(
     ]
     if covered:
         conn.execute(
-            update(IngestAlert)
-            .where(IngestAlert.id.in_(covered))
+            update(ingest_alerts)
+            .where(ingest_alerts.c.id.in_(covered))
             .values(decision="accepted", decided_at=utc_now(), decided_by=actor.login)
         )
     return covered
@@ -97,7 +97,7 @@ def dismiss(engine: Engine, actor: Actor, alert_id: int, reason: str = "") -> No
     """Close an open alert without importing (the file was checked and left aside). Only someone
     allowed to import every department it names may; audited, a refusal too."""
     with engine.connect() as conn:
-        alert = conn.execute(select(IngestAlert).where(IngestAlert.id == alert_id)).first()
+        alert = conn.execute(select(ingest_alerts).where(ingest_alerts.c.id == alert_id)).first()
     if alert is None:
         raise NotFoundError(f"Aucune alerte d'import n° {alert_id}.")
     with refusals_audited(engine, actor, "ingest.alert_dismiss", alert.file_name):
@@ -105,8 +105,8 @@ def dismiss(engine: Engine, actor: Actor, alert_id: int, reason: str = "") -> No
             check_can_act(actor, department, "import")
     with engine.begin() as conn:
         closed = conn.execute(
-            update(IngestAlert)
-            .where(IngestAlert.id == alert_id, IngestAlert.decision.is_(None))
+            update(ingest_alerts)
+            .where(ingest_alerts.c.id == alert_id, ingest_alerts.c.decision.is_(None))
             .values(decision="dismissed", decided_at=utc_now(), decided_by=actor.login)
         ).rowcount
         if not closed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from balise.models import Establishment, Mailbox
+from balise.models.tables import establishments, mailboxes
 from balise.referentials.lifecycles import LinkKind
 
 
@@ -20,21 +20,27 @@ def valid_at(snapshot_id: int | None) -> ColumnElement[bool]:
 
     Snapshot ids grow with time, and each version is valid on [valid_from, valid_to)."""
     if snapshot_id is None:
-        return Mailbox.valid_to.is_(None)
+        return mailboxes.c.valid_to.is_(None)
     return and_(
-        Mailbox.valid_from <= snapshot_id,
-        or_(Mailbox.valid_to.is_(None), Mailbox.valid_to > snapshot_id),
+        mailboxes.c.valid_from <= snapshot_id,
+        or_(mailboxes.c.valid_to.is_(None), mailboxes.c.valid_to > snapshot_id),
     )
 
 
 def links_to_establishment() -> ColumnElement[bool]:
-    """A mailbox row that links to the ``Establishment`` row of the enclosing query."""
+    """A mailbox row that links to the ``establishments`` row of the enclosing query."""
     return or_(
-        and_(Mailbox.link_kind == LinkKind.ET, Mailbox.structure_id == Establishment.finess_et),
-        and_(Mailbox.link_kind == LinkKind.EJ, Mailbox.structure_id == Establishment.finess_ej),
+        and_(
+            mailboxes.c.link_kind == LinkKind.ET,
+            mailboxes.c.structure_id == establishments.c.finess_et,
+        ),
+        and_(
+            mailboxes.c.link_kind == LinkKind.EJ,
+            mailboxes.c.structure_id == establishments.c.finess_ej,
+        ),
     )
 
 
 def is_equipped(snapshot_id: int | None = None) -> ColumnElement[bool]:
     """EXISTS clause: the establishment of the enclosing query is equipped at ``snapshot_id``."""
-    return exists(select(Mailbox.id).where(links_to_establishment(), valid_at(snapshot_id)))
+    return exists(select(mailboxes.c.id).where(links_to_establishment(), valid_at(snapshot_id)))

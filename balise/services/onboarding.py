@@ -39,15 +39,15 @@ from sqlalchemy.sql import Select, Subquery
 
 from balise.clock import utc_now
 from balise.db import write_transaction
-from balise.models import (
-    BalTest,
-    DailyActivity,
-    Establishment,
-    Mailbox,
-    Onboarding,
-    OnboardingHistory,
-    ProvisionedBal,
-    WatchedMailbox,
+from balise.models.tables import (
+    bal_tests,
+    daily_activity,
+    establishments,
+    mailboxes,
+    onboarding,
+    onboarding_history,
+    provisioned_bals,
+    watched_mailboxes,
 )
 from balise.referentials.lifecycles import (
     ONBOARDING_STAGES,
@@ -90,11 +90,11 @@ def structure_addresses(among: Select) -> Select:
     to an ESMS: current directory mailboxes linked to it (ET or EJ) and BALs the project
     provisioned for it. Starting from the few addresses with a fact keeps this an index lookup,
     not a pass over the 500k directory mailboxes."""
-    directory = select(Mailbox.address, Establishment.finess_et).where(
-        Mailbox.address.in_(among), valid_at(None), links_to_establishment()
+    directory = select(mailboxes.c.address, establishments.c.finess_et).where(
+        mailboxes.c.address.in_(among), valid_at(None), links_to_establishment()
     )
-    provisioned = select(ProvisionedBal.address, ProvisionedBal.finess).where(
-        ProvisionedBal.address.in_(among), ProvisionedBal.finess.is_not(None)
+    provisioned = select(provisioned_bals.c.address, provisioned_bals.c.finess).where(
+        provisioned_bals.c.address.in_(among), provisioned_bals.c.finess.is_not(None)
     )
     return union(directory, provisioned)
 
@@ -102,21 +102,21 @@ def structure_addresses(among: Select) -> Select:
 def _facts(today: date) -> list[tuple[str, str, Select]]:
     """(stage, reason, SELECT finess_et) for each kind of fact."""
     S = OnboardingStage
-    esms = Establishment.is_medico_social.is_(True)
-    bal = select(ProvisionedBal.finess).join(
-        Establishment, Establishment.finess_et == ProvisionedBal.finess
+    esms = establishments.c.is_medico_social.is_(True)
+    bal = select(provisioned_bals.c.finess).join(
+        establishments, establishments.c.finess_et == provisioned_bals.c.finess
     )
-    passed = BalTest.outcome == RoundTripOutcome.PASSED
+    passed = bal_tests.c.outcome == RoundTripOutcome.PASSED
     tested_addresses = union(
-        select(BalTest.recipient).where(passed), select(BalTest.sender).where(passed)
+        select(bal_tests.c.recipient).where(passed), select(bal_tests.c.sender).where(passed)
     )
     tested = select(structure_addresses(tested_addresses).subquery().c.finess_et)
-    recent = DailyActivity.day >= today - timedelta(days=ACTIVE_DAYS)
+    recent = daily_activity.c.day >= today - timedelta(days=ACTIVE_DAYS)
     active_mailboxes = (
-        select(WatchedMailbox.address, func.sum(DailyActivity.messages).label("messages"))
-        .join(DailyActivity, DailyActivity.mailbox_id == WatchedMailbox.id)
+        select(watched_mailboxes.c.address, func.sum(daily_activity.c.messages).label("messages"))
+        .join(daily_activity, daily_activity.c.mailbox_id == watched_mailboxes.c.id)
         .where(recent)
-        .group_by(WatchedMailbox.address)
+        .group_by(watched_mailboxes.c.address)
         .subquery()
     )
     owned = structure_addresses(select(active_mailboxes.c.address)).subquery()
@@ -127,9 +127,9 @@ def _facts(today: date) -> list[tuple[str, str, Select]]:
         .having(func.sum(active_mailboxes.c.messages) > 0)
     )
     return [
-        (S.BAL_DEMANDEE, "BAL demandée à l'opérateur", bal.where(ProvisionedBal.status == BalStatus.REQUESTED, esms)),
-        (S.BAL_CREEE, "BAL provisionnée", bal.where(ProvisionedBal.status.in_(CREATED_STATUSES), esms)),
-        (S.BAL_CREEE, "BAL dans l'annuaire MSSanté", select(Establishment.finess_et).where(esms, is_equipped())),
+        (S.BAL_DEMANDEE, "BAL demandée à l'opérateur", bal.where(provisioned_bals.c.status == BalStatus.REQUESTED, esms)),
+        (S.BAL_CREEE, "BAL provisionnée", bal.where(provisioned_bals.c.status.in_(CREATED_STATUSES), esms)),
+        (S.BAL_CREEE, "BAL dans l'annuaire MSSanté", select(establishments.c.finess_et).where(esms, is_equipped())),
         (S.BAL_TESTEE, "Test d'envoi et de réception réussi", tested),
         (S.USAGE_REGULIER, f"Messages échangés dans les {ACTIVE_DAYS} derniers jours", active),
     ]  # fmt: skip
@@ -162,10 +162,10 @@ def _strongest_facts(today: date) -> Subquery:
 
 def esms_with_stage(departments: tuple[str, ...] | None) -> Select:
     return (
-        select(Establishment)
-        .outerjoin(Onboarding, Onboarding.finess_et == Establishment.finess_et)
-        .where(Establishment.is_medico_social.is_(True))
-        .where(in_departments(Establishment.department, departments))
+        select(establishments)
+        .outerjoin(onboarding, onboarding.c.finess_et == establishments.c.finess_et)
+        .where(establishments.c.is_medico_social.is_(True))
+        .where(in_departments(establishments.c.department, departments))
     )
 
 
@@ -175,7 +175,9 @@ def _moves_up(departments: tuple[str, ...] | None, today: date) -> Select:
     esms = (
         esms_with_stage(departments)
         .with_only_columns(
-            Establishment.finess_et, Establishment.department, Onboarding.stage.label("current")
+            establishments.c.finess_et,
+            establishments.c.department,
+            onboarding.c.stage.label("current"),
         )
         .subquery()
     )
@@ -218,23 +220,23 @@ def advance_in(
     )
     moved = conn.execute(select(func.count()).select_from(_MOVES)).scalar_one()
     now = literal(utc_now(), DateTime)
-    conn.execute(insert(OnboardingHistory).from_select(
+    conn.execute(insert(onboarding_history).from_select(
         ["finess_et", "from_stage", "to_stage", "source", "reason", "actor", "at"],
         select(moves.finess_et, func.coalesce(moves.current, FIRST.value), moves.stage,
                literal("auto"), moves.reason, literal(SYSTEM.login), now),
     ))  # fmt: skip
     conn.execute(
-        update(Onboarding)
-        .where(Onboarding.finess_et.in_(select(moves.finess_et)))
+        update(onboarding)
+        .where(onboarding.c.finess_et.in_(select(moves.finess_et)))
         .values(
             stage=select(moves.stage)
-            .where(moves.finess_et == Onboarding.finess_et)
+            .where(moves.finess_et == onboarding.c.finess_et)
             .scalar_subquery(),
             stage_since=now,
             updated_at=now,
         )
     )
-    conn.execute(insert(Onboarding).from_select(
+    conn.execute(insert(onboarding).from_select(
         ["finess_et", "department", "stage", "stage_since", "updated_at"],
         select(moves.finess_et, moves.department, moves.stage, now, now)
         .where(moves.current.is_(None)),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, func, select
 
-from balise.models import Snapshot
+from balise.models.tables import snapshots
 from balise.referentials.lifecycles import DataSource
 from balise.services.queries import frame
 
@@ -26,16 +26,22 @@ EVERY_DEPARTMENT = "*"
 
 def data_date():
     """The date a snapshot describes: the producer's generation time, else the ingest time."""
-    return func.coalesce(Snapshot.generated_at, Snapshot.ingested_at)
+    return func.coalesce(snapshots.c.generated_at, snapshots.c.ingested_at)
 
 
 def latest_by_source(engine: Engine) -> pd.DataFrame:
     """One row per source with its latest snapshot: id, date, file name, demo flag."""
-    latest = select(func.max(Snapshot.id)).group_by(Snapshot.source).scalar_subquery()
+    latest = select(func.max(snapshots.c.id)).group_by(snapshots.c.source).scalar_subquery()
     stmt = (
-        select(Snapshot.source, Snapshot.id, data_date(), Snapshot.file_name, Snapshot.is_demo)
-        .where(Snapshot.id.in_(latest))
-        .order_by(Snapshot.source)
+        select(
+            snapshots.c.source,
+            snapshots.c.id,
+            data_date(),
+            snapshots.c.file_name,
+            snapshots.c.is_demo,
+        )
+        .where(snapshots.c.id.in_(latest))
+        .order_by(snapshots.c.source)
     )
     import pandas as pd
 
@@ -51,9 +57,9 @@ def directory_snapshots(engine: Engine) -> pd.DataFrame:
     departments of one extract one by one, adds no day: the day's last import carries every
     department's latest state."""
     stmt = (
-        select(Snapshot.id, data_date(), Snapshot.departments)
-        .where(Snapshot.source == DataSource.ANNUAIRE)
-        .order_by(Snapshot.id)
+        select(snapshots.c.id, data_date(), snapshots.c.departments)
+        .where(snapshots.c.source == DataSource.ANNUAIRE)
+        .order_by(snapshots.c.id)
     )
     import pandas as pd
 
@@ -73,9 +79,9 @@ def covered_departments(conn: Connection, upto: int) -> tuple[str, ...] | None:
     """The departments some directory import up to snapshot ``upto`` covered (None: every
     department, once an import covered them all)."""
     rows = conn.scalars(
-        select(Snapshot.departments)
+        select(snapshots.c.departments)
         .distinct()
-        .where(Snapshot.source == DataSource.ANNUAIRE, Snapshot.id <= upto)
+        .where(snapshots.c.source == DataSource.ANNUAIRE, snapshots.c.id <= upto)
     ).all()
     if EVERY_DEPARTMENT in rows:
         return None
@@ -100,4 +106,4 @@ def data_version(engine: Engine) -> int:
     """The newest snapshot id (0 when empty): dashboard caches key on it, so that a new ingest
     shows at the next rerun without clearing anything by hand."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.coalesce(func.max(Snapshot.id), 0))).scalar_one())
+        return int(conn.execute(select(func.coalesce(func.max(snapshots.c.id), 0))).scalar_one())

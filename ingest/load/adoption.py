@@ -1,5 +1,5 @@
 """The adoption figures frozen at a snapshot: per department and médico-social category, the
-establishments, the equipped ones and the linked mailboxes of each BAL type (``AdoptionStat``).
+establishments, the equipped ones and the linked mailboxes of each BAL type (``adoption_stats``).
 Written after each directory ingest, rewritten for the latest directory snapshot after a FINESS
 ingest changed the establishments."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, literal, select
 
-from balise.models import AdoptionStat, Establishment, Mailbox
+from balise.models.tables import adoption_stats, establishments, mailboxes
 from balise.referentials.bal_types import BAL_TYPES, TYPE_COLUMNS
 from balise.services.links import links_to_establishment, valid_at
 
@@ -29,8 +29,8 @@ def freeze_adoption(
     snapshot are recomputed (after a FINESS ingest changed the establishments).
     """
     if replace:
-        conn.execute(delete(AdoptionStat).where(AdoptionStat.snapshot_id == snapshot_id))
-    e, m = Establishment, Mailbox
+        conn.execute(delete(adoption_stats).where(adoption_stats.c.snapshot_id == snapshot_id))
+    e, m = establishments.c, mailboxes.c
     in_scope = [e.is_medico_social] + ([e.department.in_(departments)] if departments else [])
     rows = (
         select(
@@ -41,10 +41,10 @@ def freeze_adoption(
             func.count(distinct(case((m.id.is_not(None), e.finess_et)))),
             *(func.count(distinct(case((m.bal_type == t, m.id)))) for t in BAL_TYPES),
         )
-        .outerjoin(m, and_(links_to_establishment(), valid_at(snapshot_id)))
+        .outerjoin(mailboxes, and_(links_to_establishment(), valid_at(snapshot_id)))
         .where(*in_scope)
         .group_by(e.department, e.category_code)
     )
     columns = ["snapshot_id", "department", "category_code", "structures", "equipped"]
     columns += TYPE_COLUMNS
-    conn.execute(insert(AdoptionStat).from_select(columns, rows))
+    conn.execute(insert(adoption_stats).from_select(columns, rows))

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy import Connection, text
 
-from balise.models import Mailbox
+from balise.models.tables import mailboxes
 from balise.services.snapshots import covered_departments
 from ingest.load.adoption import freeze_adoption
 from ingest.load.bulk import indexes_dropped, on_commit_drop, refresh_statistics
@@ -67,9 +67,9 @@ def _insert_first(conn: Connection, result: LoadResult, versions: Iterator[pa.Re
     about three times as much). Ids follow the file's order, so the first line of a repeated
     address is the one with the smallest id."""
     repeats = RepeatFinder("address")
-    with indexes_dropped(conn, Mailbox.__table__):
+    with indexes_dropped(conn, mailboxes):
         batches = (b.drop_columns("line") for b in versions)
-        written = copy_batches(conn, Mailbox.__table__, batches, repeats.see)
+        written = copy_batches(conn, mailboxes, batches, repeats.see)
     among = ("id", repeats.candidates) if repeats.rows == written else None  # all seen: SQLite
     dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True, among=among)
     result.kept = written - dropped

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, text
 
-from balise.models import Establishment
+from balise.models.tables import establishments
 from balise.referentials.categories import medico_social_codes
 from balise.services.snapshots import covered_departments
 from ingest.load import finess_plus, points
@@ -71,7 +71,7 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
         ESTABLISHMENT_ROW, staged.table, points.stage_points(conn, found)
     )
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
-        with indexes_dropped(conn, Establishment.__table__):
+        with indexes_dropped(conn, establishments):
             result.created = _insert(conn, "establishments", rows)
     else:
         _replace_establishments(conn, result, meta.departments, rows)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from balise.clock import utc_now
-from balise.models import Snapshot
+from balise.models.tables import snapshots
 from balise.referentials.lifecycles import DataSource
 from ingest.sources.rows import ReadStats, Rejected
 
@@ -98,10 +98,10 @@ def scope_sql(departments: tuple[str, ...] | None, column: str) -> tuple[str, di
 def find_same_snapshot(conn: Connection, meta: SnapshotMeta) -> int | None:
     """The snapshot that already ingested this exact file for this selection, if any."""
     return conn.execute(
-        select(Snapshot.id).where(
-            Snapshot.source == meta.source,
-            Snapshot.sha256 == meta.sha256,
-            Snapshot.departments == scope_label(meta.departments),
+        select(snapshots.c.id).where(
+            snapshots.c.source == meta.source,
+            snapshots.c.sha256 == meta.sha256,
+            snapshots.c.departments == scope_label(meta.departments),
         )
     ).scalar()
 
@@ -109,7 +109,7 @@ def find_same_snapshot(conn: Connection, meta: SnapshotMeta) -> int | None:
 def open_snapshot(conn: Connection, meta: SnapshotMeta) -> int:
     now = utc_now()
     return conn.execute(
-        insert(Snapshot)
+        insert(snapshots)
         .values(
             source=meta.source,
             file_name=meta.file_name,
@@ -118,14 +118,14 @@ def open_snapshot(conn: Connection, meta: SnapshotMeta) -> int:
             departments=scope_label(meta.departments),
             is_demo=meta.is_demo,
         )
-        .returning(Snapshot.id)
+        .returning(snapshots.c.id)
     ).scalar_one()
 
 
 def close_snapshot(conn: Connection, result: LoadResult, stats: ReadStats, duration: float) -> None:
     conn.execute(
-        update(Snapshot)
-        .where(Snapshot.id == result.snapshot_id)
+        update(snapshots)
+        .where(snapshots.c.id == result.snapshot_id)
         .values(
             generated_at=stats.generated_at,
             encoding=stats.encoding,
@@ -144,9 +144,9 @@ def close_snapshot(conn: Connection, result: LoadResult, stats: ReadStats, durat
 
 def latest_directory_snapshot(conn: Connection) -> int | None:
     return conn.execute(
-        select(Snapshot.id)
-        .where(Snapshot.source == DataSource.ANNUAIRE)
-        .order_by(Snapshot.id.desc())
+        select(snapshots.c.id)
+        .where(snapshots.c.source == DataSource.ANNUAIRE)
+        .order_by(snapshots.c.id.desc())
         .limit(1)
     ).scalar()
 
