@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from balise.errors import BaliseError, SourceError
 from balise.formatting import fr_date
-from balise.models import Snapshot
+from balise.models.tables import snapshots
 from balise.referentials.lifecycles import DATA_SOURCES
 from ingest import archive, jobs
 from ingest.load.snapshots import scope_label
@@ -117,16 +117,16 @@ def _store_position(engine: Engine, archived: archive.Archived, departments):
     scope = scope_label(departments)
     with engine.connect() as conn:
         same = conn.scalar(
-            select(Snapshot.id).where(
-                Snapshot.source == archived.source,
-                Snapshot.departments == scope,
-                Snapshot.sha256.startswith(archived.sha8, autoescape=True),
+            select(snapshots.c.id).where(
+                snapshots.c.source == archived.source,
+                snapshots.c.departments == scope,
+                snapshots.c.sha256.startswith(archived.sha8, autoescape=True),
             )
         )
         newest = conn.scalar(
-            select(func.coalesce(Snapshot.generated_at, Snapshot.ingested_at))
-            .where(Snapshot.source == archived.source)
-            .order_by(Snapshot.id.desc())
+            select(func.coalesce(snapshots.c.generated_at, snapshots.c.ingested_at))
+            .where(snapshots.c.source == archived.source)
+            .order_by(snapshots.c.id.desc())
             .limit(1)
         )
     return same, newest

@@ -11,11 +11,15 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from sqlalchemy import text
 
+from balise.cli import cli
 from balise.db import make_engine, upgrade
 from balise.models import WatchedMailbox
 from balise.services.watch_list import WATCHED
+from tests.support.command_tree import walk
+from tests.support.finess_plus import grouped_flow
 from tests.test_ingest import finess_file, first_extract
 
 HEAVY = ("pandas", "numpy", "pyarrow", "adbc_driver_sqlite", "streamlit", "procrastinate",
@@ -170,3 +174,58 @@ def test_a_directory_ingest_loads_no_finess_module(tmp_path):
     kept, loaded = done.stdout.strip().split(" ", 1)
     assert int(kept) > 0
     assert loaded == "[]"
+
+
+# ----- an import never loads the ORM -----------------------------------------------------------
+
+# The command as installed runs it (balise.launcher, which runs the atexit handlers, then leaves
+# by os._exit): whether the ORM was imported is read once the whole command is done.
+_ORM_PROBE = textwrap.dedent(
+    """
+    import atexit, sys
+    atexit.register(lambda: print("ORM loaded:", "sqlalchemy.orm" in sys.modules))
+    from balise.launcher import main
+    main()
+    """
+)
+
+
+def _flow(tmp_path):
+    path = tmp_path / "finess-structures-journalier-20261101.json"
+    path.write_bytes(grouped_flow())
+    return path
+
+
+# Each import command with a small file of every kind it reads.
+IMPORT_FILES = {"annuaire": [first_extract], "finess": [finess_file, _flow]}
+# Commands whose import still loads the ORM, and why: the test fails when one stops doing so,
+# so that it leaves this set and stays ORM-free from then on.
+STILL_ORM = {"finess": "ingest/load/finess_plus.py imports its tables' ORM classes"}
+
+
+def test_every_import_command_has_files_to_import_in_the_orm_check():
+    imports = {path[1] for path, command in walk(cli)
+               if path[0] == "ingest" and "source" in {p.name for p in command.params}}  # fmt: skip
+    assert imports == set(IMPORT_FILES) == {"annuaire", "finess"}
+
+
+@pytest.mark.parametrize(
+    ("command", "make_file"),
+    [(command, make) for command, makers in IMPORT_FILES.items() for make in makers],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_an_import_command_never_loads_the_orm(database_url, tmp_path, command, make_file):
+    # The ORM and its classes cost every command about 0.1 s of start-up: an import reads and
+    # writes the tables with Core statements, from a brand-new store (created, not migrated).
+    env = {**os.environ, "BALISE_DATABASE_URL": database_url, "BALISE_ARCHIVE_DIR": "",
+           "BALISE_DATA_DIR": str(tmp_path)}  # fmt: skip
+    env.pop("BALISE_USER", None)
+    argv = ["--json", "ingest", command, str(make_file(tmp_path)), "--all"]
+    done = subprocess.run(
+        [sys.executable, "-c", _ORM_PROBE, *argv], capture_output=True, text=True, env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report, probe = done.stdout.strip().rsplit("\n", 1)
+    assert json.loads(report)["kept"] > 0
+    assert probe == f"ORM loaded: {command in STILL_ORM}", STILL_ORM.get(command)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, Row, func, insert, select, update
 from balise.clock import utc_now
 from balise.config import Settings
 from balise.formatting import fr_date, fr_datetime, fr_int
-from balise.models import Snapshot, SourceCheck
+from balise.models.tables import snapshots, source_checks
 from balise.referentials.lifecycles import DataSource
 
 OUTCOMES = {"imported": "nouveau fichier importé", "unchanged": "inchangé", "failed": "échec"}
@@ -53,7 +53,7 @@ def health(engine: Engine, settings: Settings, now: datetime | None = None) -> l
     """Every source, in a fixed order (directory, FINESS), with its problems at ``now``."""
     now = now or utc_now()
     with engine.connect() as conn:
-        checks = {c.source: c for c in conn.execute(select(SourceCheck.__table__))}
+        checks = {c.source: c for c in conn.execute(select(source_checks))}
         latest = _latest_snapshots(conn)
     return [
         _health(source, settings, checks.get(source), latest.get(source), now)
@@ -68,11 +68,11 @@ def problems(engine: Engine, settings: Settings, now: datetime | None = None) ->
 
 def _latest_snapshots(conn) -> dict[str, tuple]:
     """source -> (id, ingested_at, generated_at, data date) of its latest snapshot."""
-    newest = select(func.max(Snapshot.id)).group_by(Snapshot.source).scalar_subquery()
+    newest = select(func.max(snapshots.c.id)).group_by(snapshots.c.source).scalar_subquery()
     rows = conn.execute(
-        select(Snapshot.source, Snapshot.id, Snapshot.ingested_at, Snapshot.generated_at).where(
-            Snapshot.id.in_(newest)
-        )
+        select(
+            snapshots.c.source, snapshots.c.id, snapshots.c.ingested_at, snapshots.c.generated_at
+        ).where(snapshots.c.id.in_(newest))
     ).all()
     return {
         s: (i, ingested, generated, generated or ingested) for s, i, ingested, generated in rows
@@ -126,25 +126,25 @@ def _problems(h: SourceHealth, settings: Settings, now: datetime) -> tuple[str, 
 def last_check(engine: Engine, source: str) -> Row | None:
     """The ``source_checks`` row of ``source`` (columns as attributes), or None."""
     with engine.connect() as conn:
-        table = SourceCheck.__table__
-        return conn.execute(select(table).where(table.c.source == source)).first()
+        stmt = select(source_checks).where(source_checks.c.source == source)
+        return conn.execute(stmt).first()
 
 
 def record_check(engine: Engine, source: str, url: str, **values) -> None:
     """Write what one attempt learnt about ``source`` (only the given columns change)."""
     values = {"url": url, **values}
     with engine.begin() as conn:
-        where = SourceCheck.source == source
-        if conn.execute(select(SourceCheck.source).where(where)).first():
-            conn.execute(update(SourceCheck).where(where).values(**values))
+        where = source_checks.c.source == source
+        if conn.execute(select(source_checks.c.source).where(where)).first():
+            conn.execute(update(source_checks).where(where).values(**values))
         else:
-            conn.execute(insert(SourceCheck).values(source=source, **values))
+            conn.execute(insert(source_checks).values(source=source, **values))
 
 
 def snapshot_date(engine: Engine, snapshot_id: int) -> datetime | None:
     """The date a snapshot's file carries (None when it carries none)."""
     with engine.connect() as conn:
-        return conn.scalar(select(Snapshot.generated_at).where(Snapshot.id == snapshot_id))
+        return conn.scalar(select(snapshots.c.generated_at).where(snapshots.c.id == snapshot_id))
 
 
 def outcome_label(outcome: str | None) -> str:
