@@ -111,7 +111,7 @@ def normalise_etalab(
         department,
         category,
         strip_or_null(col(Col.LIBCATEG)),
-        exact(col(Col.SIRET), _siret, siret_or_none),
+        sirets(col(Col.SIRET)),
         lookup(col(Col.DATEOUV), lookups.dates, parse_date, pa.date32()),
         luhn_column(finess),
     ]
@@ -145,15 +145,25 @@ def _acheminement(values: pa.Array, cache: dict) -> tuple[pa.Array, pa.Array]:
 
 
 def _street_line(table: pa.Table) -> pa.Array:
-    """``street_line`` in bulk: the non-empty parts joined by spaces, the place name added when
-    there is neither a way type nor a way."""
+    number, complement, way_type, way, place = (
+        column(table, i) for i in (Col.NUMVOIE, Col.COMPVOIE, Col.TYPVOIE, Col.VOIE, Col.LIEUDIT)
+    )
+    return street_lines(number, complement, way_type, way, place)
+
+
+def street_lines(
+    number: pa.Array, complement: pa.Array, way_type: pa.Array, way: pa.Array, place: pa.Array
+) -> pa.Array:
+    """``street_line`` in bulk (the FiNESS+ reader's too): the non-empty parts joined by spaces,
+    the place name added when there is neither a way type nor a way."""
     number, complement, way_type, way = (
-        strip_or_null(column(table, i)) for i in (Col.NUMVOIE, Col.COMPVOIE, Col.TYPVOIE, Col.VOIE)
+        strip_or_null(v) for v in (number, complement, way_type, way)
     )
     line = _join(number, complement, way_type, way)
-    place = strip_or_null(column(table, Col.LIEUDIT))
     no_street = pc.and_(pc.is_null(way_type), pc.is_null(way))
-    return null_if_empty(pc.if_else(no_street, _join(null_if_empty(line), place), line))
+    return null_if_empty(
+        pc.if_else(no_street, _join(null_if_empty(line), strip_or_null(place)), line)
+    )
 
 
 def _join(*parts: pa.Array) -> pa.Array:
@@ -164,6 +174,11 @@ def _join(*parts: pa.Array) -> pa.Array:
         both = pc.binary_join_element_wise(pc.fill_null(out, ""), pc.fill_null(part, ""), " ")
         out = pc.if_else(pc.is_null(out), part, pc.if_else(pc.is_null(part), out, both))
     return out
+
+
+def sirets(values: pa.Array) -> pa.Array:
+    """``siret_or_none`` in bulk (the FiNESS+ reader's too)."""
+    return exact(values, _siret, siret_or_none)
 
 
 def _siret(values: pa.Array) -> pa.Array:

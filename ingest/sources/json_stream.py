@@ -150,7 +150,7 @@ class _Scanner:
         """Count the newlines from ``self.mark`` to document ``offset`` (in ``buf``): line
         numbers cost one pass over the document, whatever the number of batches."""
         low, high = self.mark - self.base, offset - self.base
-        newlines = self.buf.count(b"\n", low, high)
+        newlines = _newlines(self.buf, low, high)
         if newlines:
             self.lines += newlines
             self.line_start = self.base + self.buf.rfind(b"\n", low, high) + 1
@@ -213,15 +213,14 @@ class _Scanner:
         """Batches cut at guessed item ends and proven by the decoder; returns False when a guess
         failed (then the exact scan takes over for the rest of the document)."""
         while (cut := self._guess(self.start + FAST_MIN_BYTES)) is not None:
-            raw = self.buf[self.start : cut]
-            body = raw.lstrip(_SPACE + b",")
-            data = b"[" + body + b"]"
+            body = _skip_space(self.buf, self.start, b",")
+            data = b"".join((b"[", memoryview(self.buf)[body:cut], b"]"))  # one copy
             try:
                 decoded = self.decode(data)
             except Unproven:
                 self.decode = None  # a guess went wrong once: scan exactly from here on
                 return False
-            first = self.base + self.start + len(raw) - len(body)
+            first = self.base + body
             line, column = self._line_column(first)
             yield Batch(self.key, data, first, line, column, decoded)
             self.start = self.resume = cut
@@ -420,6 +419,20 @@ def _item_end_before(buf: bytes, marker_at: int) -> int | None:
         return None
     i = _skip_space_back(buf, i - 1)
     return i + 1 if i >= 0 and buf[i] == ord("}") else None
+
+
+def _newlines(buf: bytes, low: int, high: int) -> int:
+    """``buf.count(b"\\n", low, high)``, at numpy's speed (bytes.count goes a byte at a time:
+    a fifth of the cutting time of a national file)."""
+    if high - low < 4096:
+        return buf.count(b"\n", low, high)
+    return int(np.count_nonzero(np.frombuffer(buf, np.uint8, high - low, low) == ord("\n")))
+
+
+def _skip_space(buf: bytes, i: int, also: bytes = b"") -> int:
+    while i < len(buf) and (buf[i] in _SPACE or buf[i] in also):
+        i += 1
+    return i
 
 
 def _skip_space_back(buf: bytes, i: int) -> int:
