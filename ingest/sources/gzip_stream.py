@@ -21,7 +21,7 @@ MAX_INFLATED_BYTES = 2048 << 20
 CHUNK = 1 << 20  # compressed bytes read at once
 # Inflated bytes per call: the thread takes the GIL back between calls (waiting up to the
 # interpreter's switch interval while the reader parses), so a call should outlast that wait.
-PIECE = 8 << 20
+PIECE = 4 << 20
 
 MSG_GZIP_BROKEN = "Le fichier compressé (gzip) est corrompu ou tronqué."
 MSG_GZIP_TOO_BIG = (
