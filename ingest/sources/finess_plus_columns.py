@@ -45,6 +45,7 @@ from ingest.sources.rows import ESTABLISHMENT_SCHEMA, ReadStats, Rejected
 _FINESS = "^[0-9][0-9AB][0-9]{7}$"
 _DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"  # what Arrow and Python's float() read alike
 _NULL = pa.scalar(None, STRING)
+_JOURNEY = pa.struct([("postcode", STRING), ("city", STRING)])  # of a ligneAcheminement
 _TODAY = pa.scalar(date.today(), pa.date32())  # one reading, one "today"
 
 # What a legal entity and an inactive establishment are, as Arrow columns.
@@ -197,16 +198,14 @@ def _rows(chosen: np.ndarray, first: int, fields: Fields, arrays: list, state: F
     index = pa.array(chosen)
     finess, ej, name, department, category, labels, cog = (c.take(index) for c in arrays)
     f = {key: column.take(index) for key, column in fields.ege.items()}
-    journey = f["ligneAcheminement"]
-    city_postcode = lookup(journey, state.cache("postcodes"), lambda v: split_acheminement(v)[0])
+    journey = lookup(f["ligneAcheminement"], state.cache("journeys"), split_acheminement, _JOURNEY)
     latitude, longitude = _points(chosen, fields, department, state)
     arrays = [
         pa.array(chosen + first, pa.int64()), finess, null_if_empty(ej), name,
         null_if_empty(f["nomEgeLong"]),
         street_lines(f["numeroVoie"], f["complementNumeroVoie"], f["typeVoie"],
                      f["libelleVoie"], f["lieuDit"]),
-        _either(f["codePostal"], city_postcode),
-        lookup(journey, state.cache("cities"), lambda v: split_acheminement(v)[1]),
+        _either(f["codePostal"], journey.field("postcode")), journey.field("city"),
         pc.if_else(pc.equal(pc.utf8_length(cog), 5), cog, _NULL), department, category, labels,
         sirets(_either(f["siret"], f["siretEge"])), _dates(f["dateOuverture"], state),
         luhn_column(finess), pa.array(latitude, pa.float64()), pa.array(longitude, pa.float64()),
@@ -219,25 +218,30 @@ def _points(chosen: np.ndarray, fields: Fields, department: pa.Array, state: Fil
     """(latitudes, longitudes) of the establishments ``chosen``, checked: the degrees written
     as plain decimals in bulk, any other shape by ``checked_point`` itself."""
     index = pa.array(chosen)
-    coordinates = {key: column.take(index) for key, column in fields.coordinates.items()}
-    lat, lon = coordinates["directionLatitude"], coordinates["directionLongitude"]
-    bulk = pc.and_(pc.match_substring_regex(strip(lat), _DECIMAL),
-                   pc.match_substring_regex(strip(lon), _DECIMAL))  # fmt: skip
-    raw = [fields.raw_coordinates[i] for i in chosen.tolist()]
-    bulk = _mask(bulk) & np.array([r is None for r in raw], bool)
-    departments = department.to_pylist()
-    some = np.flatnonzero(bulk)
+    written = {key: column.take(index) for key, column in fields.coordinates.items()}
+    lat, lon = strip(written["directionLatitude"]), strip(written["directionLongitude"])
+    bulk = _mask(pc.match_substring_regex(lat, _DECIMAL)) & _mask(
+        pc.match_substring_regex(lon, _DECIMAL)
+    )
+    raw = fields.raw_coordinates
+    if any(r is not None for r in raw):  # a batch had coordinates that are not all strings
+        raw = [raw[i] for i in chosen.tolist()]
+        bulk &= np.array([r is None for r in raw], bool)
+    some = pa.array(np.flatnonzero(bulk))
     latitude, longitude = checked_degrees(
-        pc.cast(strip(lat.take(pa.array(some))), pa.float64()).to_numpy(zero_copy_only=False),
-        pc.cast(strip(lon.take(pa.array(some))), pa.float64()).to_numpy(zero_copy_only=False),
-        [departments[i] for i in some.tolist()], state.geo,
+        pc.cast(lat.take(some), pa.float64()).to_numpy(zero_copy_only=False),
+        pc.cast(lon.take(some), pa.float64()).to_numpy(zero_copy_only=False),
+        department.take(some).to_pylist(), state.geo,
     )  # fmt: skip
+    if len(some) == len(chosen):
+        return latitude, longitude
     lats, lons = [None] * len(chosen), [None] * len(chosen)
-    for i, la, lo in zip(some.tolist(), latitude, longitude, strict=True):
+    for i, la, lo in zip(some.to_pylist(), latitude, longitude, strict=True):
         lats[i], lons[i] = la, lo
-    written = {k: v.to_pylist() for k, v in coordinates.items()} if len(some) < len(chosen) else {}
+    values = {k: v.to_pylist() for k, v in written.items()}
+    departments = department.to_pylist()
     for i in np.flatnonzero(~bulk).tolist():
-        value = raw[i] if raw[i] is not None else {k: v[i] for k, v in written.items()}
+        value = raw[i] if raw[i] is not None else {k: v[i] for k, v in values.items()}
         if isinstance(value, Coordinates):
             value = msgspec.structs.asdict(value)
         point = checked_point(value, departments[i], state.geo)
