@@ -49,7 +49,7 @@ lint:
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Regenerate the initial migration from balise/models.py (until the first release).
+# Regenerate the initial migration from the tables of balise/models/ (until the first release).
 schema:
 	$(PY) -m balise.migrations.make_initial
 	$(VENV)/bin/ruff format balise/migrations/versions

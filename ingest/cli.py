@@ -51,7 +51,7 @@ def _run_ingest(
     accept_drop=False,
 ):
     from ingest import jobs
-    from ingest.sources.files import DownloadLimits
+    from ingest.sources.download import DownloadLimits
 
     settings = ctx.settings
     engine, actor, selection = prepare(ctx, kind, (departments, region, all_departments))

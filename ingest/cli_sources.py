@@ -30,7 +30,7 @@ def run_refresh(
     from balise.services import audit
     from ingest import jobs
     from ingest.refresh import refresh
-    from ingest.sources.files import DownloadLimits
+    from ingest.sources.download import DownloadLimits
 
     settings = ctx.settings
     engine, actor, selection = prepare(ctx, kind, picked)
@@ -55,7 +55,7 @@ def run_replay(
     Each import commits with its audit line (naming the archived file) and onboarding advance."""
     from ingest import jobs
     from ingest.replay import replay
-    from ingest.sources.files import DownloadLimits
+    from ingest.sources.download import DownloadLimits
 
     folder = ctx.settings.resolved_archive_dir()
     if folder is None:

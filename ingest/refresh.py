@@ -24,7 +24,7 @@ from balise.referentials.lifecycles import DATA_SOURCES
 from balise.services import sources
 from ingest import jobs
 from ingest.sources import remote
-from ingest.sources.files import DownloadLimits
+from ingest.sources.download import DownloadLimits
 
 log = logging.getLogger(__name__)
 

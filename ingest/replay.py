@@ -26,7 +26,7 @@ from balise.models import Snapshot
 from balise.referentials.lifecycles import DATA_SOURCES
 from ingest import archive, jobs
 from ingest.load.snapshots import scope_label
-from ingest.sources.files import DownloadLimits
+from ingest.sources.download import DownloadLimits
 
 log = logging.getLogger(__name__)
 

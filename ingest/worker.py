@@ -112,7 +112,7 @@ def refresh_source(rt: Runtime, kind: str) -> str:
     deletion gate refuses leaves an alert for the Vue régionale (one per file) instead."""
     from ingest import jobs
     from ingest.refresh import refresh
-    from ingest.sources.files import DownloadLimits
+    from ingest.sources.download import DownloadLimits
 
     s = rt.settings
     if not s.source_url(kind):

@@ -98,6 +98,24 @@ def test_the_core_handle_of_the_watch_list_names_columns_of_the_model():
         assert isinstance(model.c[col.name].type, type(col.type)), col.name
 
 
+def test_the_tables_load_without_the_orm_and_the_classes_with_it():
+    # An import or a poll could read and write through balise.models.tables alone (Core):
+    # the ORM and its declarative classes cost every command about 0.1 s more.
+    code = textwrap.dedent(
+        """
+        import sys
+        from balise.models import AUDIT_APPEND_ONLY, coded, metadata
+        from balise.models.tables import mailboxes, watched_mailboxes
+        print(len(metadata.tables), "sqlalchemy.orm" in sys.modules, end=" ")
+        from balise.models import Mailbox
+        print(Mailbox.__table__ is mailboxes, "sqlalchemy.orm" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "24 False True True\n"), done.stderr
+
+
 def test_an_ingest_loads_neither_pandas_nor_alembic(tmp_path):
     # A new store (created from the models), then a FINESS and a directory import: Arrow and
     # SQLAlchemy do the work; pandas (which pyarrow would import on its first array) and

@@ -19,7 +19,8 @@ from balise.config import load_settings
 from balise.db import make_engine
 from balise.errors import ConfigurationError, SourceError
 from balise.formatting import fr_int
-from ingest.sources.files import DownloadLimits, fetch_source
+from ingest.sources.download import DownloadLimits
+from ingest.sources.files import fetch_source
 from ingest.worker import Runtime, refresh_source
 from tests.support.extracts import directory_line, write_directory
 from tests.support.https import HttpsServer, Reply

@@ -26,7 +26,7 @@ from balise.services import provisioning as prov
 from balise.services.access import SYSTEM
 from balise.services.watched_mailboxes import WatchRequest, add_watched
 from ingest.poll import run_poll
-from ingest.sources.files import _tls_context
+from ingest.sources.https import tls_context
 from tests.support.activity import raw_message
 from tests.support.dovecot import TEST_SECRET_KEY, unique_address
 from tests.support.store_dump import all_text
@@ -134,7 +134,7 @@ FORBIDDEN = (
 
 @pytest.mark.parametrize(
     "make_context",
-    [lambda: ssl_context(), lambda: ssl_context(ans_ciphers=True), lambda: _tls_context(None)],
+    [lambda: ssl_context(), lambda: ssl_context(ans_ciphers=True), lambda: tls_context(None)],
     ids=["mail", "mail-ans-ciphers", "downloads"],
 )
 def test_tls_contexts_verify_certificates_and_refuse_below_tls_1_2(make_context):

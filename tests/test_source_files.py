@@ -14,13 +14,8 @@ import pytest
 
 from balise.errors import ConfigurationError, SourceError
 from ingest.sources.annuaire import read_extract
-from ingest.sources.files import (
-    DownloadLimits,
-    LocalSource,
-    fetch_source,
-    head_generated_at,
-    open_rows,
-)
+from ingest.sources.download import DownloadLimits, head_generated_at
+from ingest.sources.files import LocalSource, fetch_source, open_rows
 from tests.support.https import HttpsServer, Reply
 from tests.support.zips import corrupt_middle, deflated, make_zip, raw_zip, zip_bomb
 

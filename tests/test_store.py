@@ -1,5 +1,5 @@
-"""The store: migrations match the models on both backends; coded columns hold their vocabularies;
-the write lock refuses clearly."""
+"""The store: migrations match the models on both backends; every table has its mapped class;
+coded columns hold their vocabularies; the write lock refuses clearly."""
 
 import threading
 from datetime import datetime
@@ -10,9 +10,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import String, func, insert, inspect, select, text
 from sqlalchemy.exc import StatementError
 
+from balise import models
 from balise.db import make_engine, migrate, upgrade, write_transaction
 from balise.errors import IngestBusyError
-from balise.models import Base, Snapshot
+from balise.models import Base, Snapshot, orm, tables
 from balise.referentials.lifecycles import DataSource
 
 
@@ -65,6 +66,19 @@ def schema_of(engine) -> dict:
         names = sorted(conn.execute(text(triggers)).scalars())
         revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     return {"tables": tables, "triggers": names, "revision": revision}
+
+
+def test_every_table_is_mapped_by_one_class_that_balise_models_gives():
+    mapped = {name: getattr(models, name) for name in models.MAPPED - {"Base"}}
+    assert sorted(cls.__table__.name for cls in mapped.values()) == sorted(tables.metadata.tables)
+    assert all(
+        cls.__table__ is tables.metadata.tables[cls.__tablename__] for cls in mapped.values()
+    )
+    assert Base.metadata is tables.metadata is models.metadata
+    in_orm = {n for n, v in vars(orm).items() if isinstance(v, type) and issubclass(v, Base)}
+    assert in_orm == models.MAPPED  # a class added to balise.models.orm is named in MAPPED too
+    with pytest.raises(ImportError, match="Snapshots"):
+        from balise.models import Snapshots  # noqa: F401
 
 
 def test_second_writer_is_refused_while_first_holds_the_lock(empty_db, database_url):

@@ -1,7 +1,7 @@
 """The coded values the models store, as enums with their French labels: the steps BALs and
 structures go through, and the vocabularies of the rows that move them (which file a snapshot
 came from, how a mailbox is linked to its structure, how a round-trip test ended). Plain values
-(no database, no pandas): the models type their columns with them (``balise.models.coded``), and
+(no database, no pandas): the models type their columns with them (``balise.models.schema.coded``), and
 the services, the command line's choices and the pages compare and label with them. A ``StrEnum``
 member equals its code, so stored strings compare as they are."""
 

@@ -2,7 +2,7 @@
 
 A conditional GET (RFC 9110: ``If-None-Match`` with the last ``ETag``, ``If-Modified-Since`` with
 the last ``Last-Modified``) costs nothing when the file is unchanged: the server answers ``304``.
-A ``200`` is downloaded whole or nothing (:func:`ingest.sources.files.download`: TLS verified,
+A ``200`` is downloaded whole or nothing (:func:`ingest.sources.download.download`: TLS verified,
 redirects followed to https only, deadline, size cap and ``Content-Length`` check on the final
 response); a file whose sha256 is the last one's is unchanged too. A server that gives no
 validator but announces a dated file name (the ANS web service: ``Content-Disposition``) is asked
@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from balise.errors import SourceError
-from ingest.sources.files import DownloadLimits, Received, download, head_generated_at
+from ingest.sources.download import DownloadLimits, Received, download, head_generated_at
 
 log = logging.getLogger(__name__)
 
