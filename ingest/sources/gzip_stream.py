@@ -19,9 +19,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 # hundred MB inflated.
 MAX_INFLATED_BYTES = 2048 << 20
 CHUNK = 1 << 20  # compressed bytes read at once
-# Inflated bytes per call: the thread takes the GIL back between calls (waiting up to the
-# interpreter's switch interval while the reader parses), so a call should outlast that wait.
-PIECE = 4 << 20
+# Inflated bytes per call: 1 MB stays in the processor's cache (ISA-L took 60 % more CPU with
+# 4 MB pieces, out of 1 MB of input); the thread still runs ahead of the reader.
+PIECE = 1 << 20
 
 MSG_GZIP_BROKEN = "Le fichier compressé (gzip) est corrompu ou tronqué."
 MSG_GZIP_TOO_BIG = (
