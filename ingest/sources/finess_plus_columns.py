@@ -29,7 +29,7 @@ from balise.referentials.categories_r397 import load_r397
 from balise.referentials.departments import department_from_postcode, load_departments
 from ingest.sources.columns import STRING, exact, lookup, lookup_many, null_if_empty, strip
 from ingest.sources.finess_columns import luhn_column, sirets, street_lines
-from ingest.sources.finess_geo import GeoStats, checked_degrees, checked_point
+from ingest.sources.finess_geo import MISSING, GeoStats, checked_degrees, checked_point
 from ingest.sources.finess_plus_gather import Fields
 from ingest.sources.finess_plus_records import Coordinates
 from ingest.sources.finess_values import (
@@ -216,17 +216,22 @@ def _rows(chosen: np.ndarray, first: int, fields: Fields, arrays: list, state: F
 
 def _points(chosen: np.ndarray, fields: Fields, department: pa.Array, state: FileState):
     """(latitudes, longitudes) of the establishments ``chosen``, checked: the degrees written
-    as plain decimals in bulk, any other shape by ``checked_point`` itself."""
+    as plain decimals in bulk, no coordinates at all counted as missing, any other shape by
+    ``checked_point`` itself."""
     index = pa.array(chosen)
     written = {key: column.take(index) for key, column in fields.coordinates.items()}
     lat, lon = strip(written["directionLatitude"]), strip(written["directionLongitude"])
     bulk = _mask(pc.match_substring_regex(lat, _DECIMAL)) & _mask(
         pc.match_substring_regex(lon, _DECIMAL)
     )
+    absent = np.logical_and.reduce([_mask(pc.is_null(c)) for c in written.values()])
     raw = fields.raw_coordinates
     if any(r is not None for r in raw):  # a batch had coordinates that are not all strings
         raw = [raw[i] for i in chosen.tolist()]
-        bulk &= np.array([r is None for r in raw], bool)
+        written_only = np.array([r is None for r in raw], bool)
+        bulk &= written_only
+        absent &= written_only
+    state.geo.counts[MISSING] += int(np.count_nonzero(absent))  # checked_point's verdict
     some = pa.array(np.flatnonzero(bulk))
     latitude, longitude = checked_degrees(
         pc.cast(lat.take(some), pa.float64()).to_numpy(zero_copy_only=False),
@@ -240,7 +245,7 @@ def _points(chosen: np.ndarray, fields: Fields, department: pa.Array, state: Fil
         lats[i], lons[i] = la, lo
     values = {k: v.to_pylist() for k, v in written.items()}
     departments = department.to_pylist()
-    for i in np.flatnonzero(~bulk).tolist():
+    for i in np.flatnonzero(~bulk & ~absent).tolist():
         value = raw[i] if raw[i] is not None else {k: v[i] for k, v in values.items()}
         if isinstance(value, Coordinates):
             value = msgspec.structs.asdict(value)
