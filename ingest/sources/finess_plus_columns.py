@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 
 import msgspec
 import numpy as np
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 
 from balise.referentials.categories_r397 import load_r397
 from balise.referentials.departments import department_from_postcode, load_departments
-from ingest.sources.columns import STRING, exact, lookup, lookup_many, null_if_empty, strip
+from ingest.sources.columns import STRING, exact, lookup, null_if_empty, strip
 from ingest.sources.finess_columns import luhn_column, sirets, street_lines
 from ingest.sources.finess_geo import MISSING, GeoStats, checked_degrees, checked_point
 from ingest.sources.finess_plus_gather import Fields
@@ -126,8 +127,32 @@ def department_from_cog(cog: str) -> str | None:
     return code if code in load_departments() else None
 
 
-def _department(cog: str, postcode: str) -> str:
-    return department_from_cog(cog) or department_from_postcode(postcode) or ""
+def _departments(cog: pa.Array, postcode: pa.Array, state: FileState) -> pa.Array:
+    """``department_from_cog(cog) or department_from_postcode(postcode) or ""`` in bulk: the
+    commune code's in Arrow (ASCII codes; the rule itself for the others), the postcode's for
+    the few without one, once per distinct postcode."""
+    from_cog = exact(cog, _from_cog, lambda v: department_from_cog(v) or "")
+    missing = pc.equal(from_cog, "")
+    if not pc.any(missing).as_py():
+        return from_cog
+    by_postcode = lookup(postcode.filter(missing), state.cache("postcodes"),
+                         lambda v: department_from_postcode(v) or "")  # fmt: skip
+    return pc.replace_with_mask(from_cog, missing, by_postcode)
+
+
+def _from_cog(cog: pa.Array) -> pa.Array:
+    """:func:`department_from_cog` of ASCII codes, "" for none."""
+    three = pc.or_(pc.starts_with(cog, "97"), pc.starts_with(cog, "98"))
+    prefix = pc.if_else(
+        three, pc.utf8_slice_codeunits(cog, 0, 3), pc.utf8_slice_codeunits(cog, 0, 2)
+    )
+    known = pc.and_(pc.equal(pc.utf8_length(cog), 5), pc.is_in(prefix, _department_codes()))
+    return pc.if_else(known, prefix, "")
+
+
+@cache
+def _department_codes() -> pa.Array:
+    return pa.array(sorted(load_departments()), STRING)
 
 
 def _label(category: str) -> str | None:
@@ -156,7 +181,7 @@ def normalise(fields: Fields, state: FileState) -> Normalised:
     state.stats.lines += len(malformed)
     finess, valid = _finess(f["numFinessEge"])
     cog = _upper(f["cogCommune"])
-    department = lookup_many([cog, f["codePostal"]], state.cache("departments"), _department)
+    department = _departments(cog, f["codePostal"], state)
     category = _either(
         f["categorieentiteGeographiqueExercice"], f["categorieEntiteGeographiqueExercice"]
     )
