@@ -108,8 +108,17 @@ def establishment(ege: dict, ej: str, position: int, scope, out: dict, geo: GeoS
     name = text(info.get("nomEgeCourt")) or text(info.get("nomEgeLong")) or finess
     if not active(ege.get("etatObjet"), info.get("dateFermeture")):
         closed = parse_date(text(info.get("dateFermeture")))
-        out["inactive"].append((finess, ej or None, name, department, category, closed,
-                                code(info.get("egeId")) or None))  # fmt: skip
+        out["inactive"].append(
+            (
+                finess,
+                ej or None,
+                name,
+                department,
+                category,
+                closed,
+                code(info.get("egeId")) or None,
+            )
+        )
         return True
     coordinates = address.get("coordonneesGeographique")
     if isinstance(coordinates, dict):  # the fields read, as the typed record keeps them
@@ -121,15 +130,26 @@ def establishment(ege: dict, ej: str, position: int, scope, out: dict, geo: GeoS
     street = street_line(code(address.get(parts[0])), *(text(address.get(p)) for p in parts[1:]))
     out["rows"].append(
         EstablishmentRow(
-            position, finess, ej or None, name, text(info.get("nomEgeLong")) or None, street,
-            code(address.get("codePostal")) or postcode, city, cog if len(cog) == 5 else None,
-            department, category, known.label if known else None,
+            position,
+            finess,
+            ej or None,
+            name,
+            text(info.get("nomEgeLong")) or None,
+            street,
+            code(address.get("codePostal")) or postcode,
+            city,
+            cog if len(cog) == 5 else None,
+            department,
+            category,
+            known.label if known else None,
             siret_or_none(code(info.get("siret")) or code(ege.get("siret"))),
-            parse_date(text(info.get("dateOuverture"))), luhn_ok(finess),
-            point[0] if point else None, point[1] if point else None,
+            parse_date(text(info.get("dateOuverture"))),
+            luhn_ok(finess),
+            point[0] if point else None,
+            point[1] if point else None,
             code(info.get("egeId")) or None,
         )
-    )  # fmt: skip
+    )
     return True
 
 
@@ -153,10 +173,16 @@ def legal_entity(info: dict, ej: str, pmej: dict) -> tuple:
 SPACES = " \t\u00a0\u2003\u3000"
 printable = st.characters(blacklist_categories=("Cc", "Cs"))  # no control character
 odd = st.one_of(
-    st.none(), st.integers(-5, 10**15), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
-    st.builds(lambda c: {"code": c}, st.one_of(st.text(printable, max_size=4), st.integers(0, 999))),
-    st.lists(st.integers(), max_size=2), st.text(printable, max_size=6),
-)  # fmt: skip
+    st.none(),
+    st.integers(-5, 10**15),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.builds(
+        lambda c: {"code": c}, st.one_of(st.text(printable, max_size=4), st.integers(0, 999))
+    ),
+    st.lists(st.integers(), max_size=2),
+    st.text(printable, max_size=6),
+)
 
 
 def padded(values: st.SearchStrategy) -> st.SearchStrategy:
@@ -164,79 +190,163 @@ def padded(values: st.SearchStrategy) -> st.SearchStrategy:
     else than a string altogether."""
     pad = st.text(alphabet=SPACES, min_size=1, max_size=2)
     return st.sampled_from(["plain"] * 6 + ["padded"] * 2 + ["odd"]).flatmap(
-        lambda how: values if how == "plain" else odd if how == "odd" else
-        st.tuples(pad, values, pad).map("".join)
-    )  # fmt: skip
+        lambda how: (
+            values
+            if how == "plain"
+            else odd
+            if how == "odd"
+            else st.tuples(pad, values, pad).map("".join)
+        )
+    )
 
 
 finess_numbers = st.sampled_from(
-    ["010780930", "010000388", "2A0000012", "2b0000038", "970400049", "980600027", "380780015",
-     "010780931", "010780948", "380780023"] * 3 + ["12345", "０10780930", "", "9A0000012"]
-)  # fmt: skip
-communes = st.sampled_from(["01108", "2A004", "2b033", "97411", "98613", "38185"] * 2
-                           + ["99999", "", "1108", "０1108"])  # fmt: skip
-postcodes = st.sampled_from(["01270", "20000", "20200", "97133", "97411", "38000", "00000", "",
-                             "1234", "٣٨٠٠٠"])  # fmt: skip
-dates = st.sampled_from(["", "", "", "1980-01-01", "14/09/2006", "2999-01-01", "2024-02-30",
-                         "2024-10-30 00:00:00", "bientôt"])  # fmt: skip
+    [
+        "010780930",
+        "010000388",
+        "2A0000012",
+        "2b0000038",
+        "970400049",
+        "980600027",
+        "380780015",
+        "010780931",
+        "010780948",
+        "380780023",
+    ]
+    * 3
+    + ["12345", "０10780930", "", "9A0000012"]
+)
+communes = st.sampled_from(
+    ["01108", "2A004", "2b033", "97411", "98613", "38185"] * 2 + ["99999", "", "1108", "０1108"]
+)
+postcodes = st.sampled_from(
+    ["01270", "20000", "20200", "97133", "97411", "38000", "00000", "", "1234", "٣٨٠٠٠"]
+)
+dates = st.sampled_from(
+    [
+        "",
+        "",
+        "",
+        "1980-01-01",
+        "14/09/2006",
+        "2999-01-01",
+        "2024-02-30",
+        "2024-10-30 00:00:00",
+        "bientôt",
+    ]
+)
 categories = st.sampled_from(["183", "500", "354", "999", "", "1 8 3"])
 degrees = st.one_of(
-    st.floats(-90, 90).map(lambda v: f"{v:.6f}"), st.sampled_from(["46,383", " 5.345 ", "1e2"]),
-    st.floats(-90, 90), st.integers(-90, 90), st.just(""), st.just(None),
-)  # fmt: skip
+    st.floats(-90, 90).map(lambda v: f"{v:.6f}"),
+    st.sampled_from(["46,383", " 5.345 ", "1e2"]),
+    st.floats(-90, 90),
+    st.integers(-90, 90),
+    st.just(""),
+    st.just(None),
+)
 lambert = st.one_of(st.floats(100_000, 7_200_000).map(lambda v: f"{v:.2f}"), st.just(None))
-coordinates = st.sampled_from(["any", "any", "good", "good", "odd"]).flatmap(lambda how: st.one_of(
-    st.fixed_dictionaries({
-        "directionLatitude": degrees, "directionLongitude": degrees,
-        "coordonneeX": lambert, "coordonneeY": lambert, "scoreBAN": st.just("0.8"),
-    }),
-    st.fixed_dictionaries({"directionLatitude": st.sampled_from(["46.383", "45.76", "-21.1"]),
-                           "directionLongitude": st.sampled_from(["5.345", "4.84", "55.5"])}),
-    odd,
-) if how == "any" else odd if how == "odd" else st.builds(
-    lambda lat, lon, swap: {"directionLatitude": lon if swap else lat,
-                            "directionLongitude": lat if swap else lon},
-    st.floats(42, 51).map(lambda v: f"{v:.6f}"), st.floats(-5, 8).map(lambda v: f"{v:.7f}"),
-    st.booleans(),
-))  # fmt: skip
+coordinates = st.sampled_from(["any", "any", "good", "good", "odd"]).flatmap(
+    lambda how: (
+        st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "directionLatitude": degrees,
+                    "directionLongitude": degrees,
+                    "coordonneeX": lambert,
+                    "coordonneeY": lambert,
+                    "scoreBAN": st.just("0.8"),
+                }
+            ),
+            st.fixed_dictionaries(
+                {
+                    "directionLatitude": st.sampled_from(["46.383", "45.76", "-21.1"]),
+                    "directionLongitude": st.sampled_from(["5.345", "4.84", "55.5"]),
+                }
+            ),
+            odd,
+        )
+        if how == "any"
+        else odd
+        if how == "odd"
+        else st.builds(
+            lambda lat, lon, swap: {
+                "directionLatitude": lon if swap else lat,
+                "directionLongitude": lat if swap else lon,
+            },
+            st.floats(42, 51).map(lambda v: f"{v:.6f}"),
+            st.floats(-5, 8).map(lambda v: f"{v:.7f}"),
+            st.booleans(),
+        )
+    )
+)
 words = st.text(alphabet="ABCÉ 0123456789-'\u00a0", max_size=12)
-address = st.fixed_dictionaries({
-    "numeroVoie": padded(st.sampled_from(["34", "12", ""])), "complementNumeroVoie": padded(words),
-    "typeVoie": padded(st.sampled_from(["R", "AV", ""])), "libelleVoie": padded(words),
-    "lieuDit": padded(words), "cogCommune": padded(communes), "codePostal": padded(postcodes),
-    "ligneAcheminement": padded(st.sampled_from(["01270 COLIGNY", "COLIGNY", "38000 GRENOBLE CEDEX 9",
-                                                 "", "2A000 AJACCIO"])),
-    "coordonneesGeographique": coordinates,
-})  # fmt: skip
-ege = st.fixed_dictionaries({
-    "informationsGeneralesEGE": st.fixed_dictionaries({
-        "egeId": padded(st.sampled_from(["844", "901", ""])), "numFinessEge": padded(finess_numbers),
-        "nomEgeCourt": padded(words), "nomEgeLong": padded(words),
-        "siret": padded(st.sampled_from(["26010009400010", "2601 0009 4000 10", "١٢٣٤٥٦٧٨٩٠١٢٣٤", ""])),
-        "dateOuverture": padded(dates), "dateFermeture": padded(dates),
-    }),
-    "categorieentiteGeographiqueExercice": padded(categories),
-    "categorieEntiteGeographiqueExercice": st.one_of(st.none(), st.builds(lambda c: {"code": c}, categories)),
-    "etatObjet": padded(st.sampled_from(["A", "A", "A", "I", "a", ""])),
-    "siret": padded(st.sampled_from(["26010009400010", ""])),
-    "adresse": st.sampled_from(["listed"] * 5 + ["empty", "none"]).flatmap(
-        lambda how: st.lists(address, min_size=1, max_size=2) if how == "listed"
-        else st.just([] if how == "empty" else None)),
-})  # fmt: skip
-pm_info = st.fixed_dictionaries({
-    "numFinessPm": padded(finess_numbers), "pmSmsseId": padded(st.sampled_from(["77", ""])),
-    "pm_smsseId": padded(st.sampled_from(["78", ""])),
-    "siren": padded(st.sampled_from(["260100094", "26010009", "٢٦٠١٠٠٠٩٤", ""])),
-    "statutJuridique": padded(st.sampled_from(["60", ""])), "denominationPm": padded(words),
-    "denominationLonguePmSmsse": padded(words), "dateFermeture": padded(dates),
-    "etatObjet": padded(st.sampled_from(["A", "I", ""])),
-})  # fmt: skip
+address = st.fixed_dictionaries(
+    {
+        "numeroVoie": padded(st.sampled_from(["34", "12", ""])),
+        "complementNumeroVoie": padded(words),
+        "typeVoie": padded(st.sampled_from(["R", "AV", ""])),
+        "libelleVoie": padded(words),
+        "lieuDit": padded(words),
+        "cogCommune": padded(communes),
+        "codePostal": padded(postcodes),
+        "ligneAcheminement": padded(
+            st.sampled_from(
+                ["01270 COLIGNY", "COLIGNY", "38000 GRENOBLE CEDEX 9", "", "2A000 AJACCIO"]
+            )
+        ),
+        "coordonneesGeographique": coordinates,
+    }
+)
+ege = st.fixed_dictionaries(
+    {
+        "informationsGeneralesEGE": st.fixed_dictionaries(
+            {
+                "egeId": padded(st.sampled_from(["844", "901", ""])),
+                "numFinessEge": padded(finess_numbers),
+                "nomEgeCourt": padded(words),
+                "nomEgeLong": padded(words),
+                "siret": padded(
+                    st.sampled_from(["26010009400010", "2601 0009 4000 10", "١٢٣٤٥٦٧٨٩٠١٢٣٤", ""])
+                ),
+                "dateOuverture": padded(dates),
+                "dateFermeture": padded(dates),
+            }
+        ),
+        "categorieentiteGeographiqueExercice": padded(categories),
+        "categorieEntiteGeographiqueExercice": st.one_of(
+            st.none(), st.builds(lambda c: {"code": c}, categories)
+        ),
+        "etatObjet": padded(st.sampled_from(["A", "A", "A", "I", "a", ""])),
+        "siret": padded(st.sampled_from(["26010009400010", ""])),
+        "adresse": st.sampled_from(["listed"] * 5 + ["empty", "none"]).flatmap(
+            lambda how: (
+                st.lists(address, min_size=1, max_size=2)
+                if how == "listed"
+                else st.just([] if how == "empty" else None)
+            )
+        ),
+    }
+)
+pm_info = st.fixed_dictionaries(
+    {
+        "numFinessPm": padded(finess_numbers),
+        "pmSmsseId": padded(st.sampled_from(["77", ""])),
+        "pm_smsseId": padded(st.sampled_from(["78", ""])),
+        "siren": padded(st.sampled_from(["260100094", "26010009", "٢٦٠١٠٠٠٩٤", ""])),
+        "statutJuridique": padded(st.sampled_from(["60", ""])),
+        "denominationPm": padded(words),
+        "denominationLonguePmSmsse": padded(words),
+        "dateFermeture": padded(dates),
+        "etatObjet": padded(st.sampled_from(["A", "I", ""])),
+    }
+)
 pmej = st.builds(
     lambda key, info, state, eges: {key: info, "etatObjet": state, "ege": eges},
     st.sampled_from(["informationsGeneralesPMEJ", "informationsGeneralesPmej"]),
-    st.one_of(pm_info, st.none()), padded(st.sampled_from(["A", "I", ""])),
+    st.one_of(pm_info, st.none()),
+    padded(st.sampled_from(["A", "I", ""])),
     st.lists(ege, max_size=4),
-)  # fmt: skip
+)
 scopes = st.one_of(st.none(), st.sampled_from([{"01"}, {"2A", "974"}, {"38", "986", "01"}]))
 
 
@@ -257,8 +367,15 @@ def read(doc: dict, scope: set[str] | None) -> dict:
     }
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-          HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])  # fmt: skip
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(
     items=st.lists(pmej, min_size=1, max_size=4), scope=scopes, group=st.sampled_from([1, 3, 8192])
 )
@@ -273,5 +390,6 @@ def test_column_reader_gives_what_the_rules_give_record_by_record(monkeypatch, i
     assert got["geo"] == want["geo"]
     assert got["lines"] == sum(len(p["ege"]) for p in items)
     listed = ", ".join(f"{c} ({n})" for c, n in sorted(want["unknown"].items()))
-    assert got["unknown"] == ([f"Catégories inconnues de la nomenclature TRE-R397 : {listed}."]
-                              if want["unknown"] else [])  # fmt: skip
+    assert got["unknown"] == (
+        [f"Catégories inconnues de la nomenclature TRE-R397 : {listed}."] if want["unknown"] else []
+    )

@@ -250,9 +250,9 @@ def _points(chosen: np.ndarray, fields: Fields, department: pa.Array, state: Fil
         pc.match_substring_regex(lon, _DECIMAL)
     )
     absent = np.logical_and.reduce([_mask(pc.is_null(c)) for c in written.values()])
-    raw = fields.raw_coordinates
-    if any(r is not None for r in raw):  # a batch had coordinates that are not all strings
-        raw = [raw[i] for i in chosen.tolist()]
+    raw = [None] * len(chosen)
+    if fields.raw_coordinates is not None:  # a batch had coordinates that are not all strings
+        raw = [fields.raw_coordinates[i] for i in chosen.tolist()]
         written_only = np.array([r is None for r in raw], bool)
         bulk &= written_only
         absent &= written_only

@@ -108,7 +108,9 @@ class Fields:
 
     ege: dict[str, pa.Array]  # INFO, ADDRESS and EGE fields, stripped
     coordinates: dict[str, pa.Array]  # COORDINATES fields as written (null: not a string)
-    raw_coordinates: list  # per establishment: its coordinates when not all strings, else None
+    # Per establishment: its coordinates when a batch had some that are not all strings, else
+    # None; None for the whole group when every batch had strings only (the rule).
+    raw_coordinates: list | None
     malformed: np.ndarray  # per establishment: not an object, or not as typed
     owners: np.ndarray  # per establishment: the index of its legal entity
     pm: dict[str, pa.Array]  # PM fields, stripped
@@ -121,6 +123,7 @@ class Gathered:
 
     pmejs: int = 0
     eges: int = 0
+    raw: bool = False  # a batch had coordinates that are not all strings
     parts: dict[str, list] = field(default_factory=dict)
 
     def _put(self, kind: str, values: Any) -> None:
@@ -147,6 +150,7 @@ class Gathered:
             self._put(kind, pc.replace_substring(column, "\x00", "\ufffd") if nul else column)
         point_values = COORDINATES.values(coordinates)
         self._put("raw", [None] * len(eges) if point_values is not None else points)
+        self.raw = self.raw or point_values is None
         self._put("coordinates", point_values if point_values is not None else
                   pa.nulls(4 * len(eges), STRING))  # fmt: skip
         self._put("malformed", [e is None for e in eges])
@@ -157,19 +161,26 @@ class Gathered:
 
     def fields(self) -> Fields:
         """The values gathered, as columns; the gatherer starts again empty."""
-        parts, self.parts, self.pmejs, self.eges = self.parts, {}, 0, 0
+        parts, raw = self.parts, self.raw
+        self.parts, self.pmejs, self.eges, self.raw = {}, 0, 0, False
 
         def flat(kind: str) -> list:
             return list(chain.from_iterable(parts.get(kind, [])))
 
+        ege = {
+            **INFO.columns(parts.get("info", [])),
+            **ADDRESS.columns(parts.get("address", [])),
+            **EGE.columns(parts.get("ege", [])),
+        }
         return Fields(
-            ege={**INFO.columns(parts.get("info", [])), **ADDRESS.columns(parts.get("address", [])),
-                 **EGE.columns(parts.get("ege", []))},
+            ege=ege,
             coordinates=COORDINATES.columns(parts.get("coordinates", []), stripped=False),
-            raw_coordinates=flat("raw"), malformed=np.array(flat("malformed"), bool),
-            owners=np.array(flat("owners"), np.int64), pm=PM.columns(parts.get("pm", [])),
+            raw_coordinates=flat("raw") if raw else None,
+            malformed=np.array(flat("malformed"), bool),
+            owners=np.array(flat("owners"), np.int64),
+            pm=PM.columns(parts.get("pm", [])),
             has_info=np.array(flat("has_info"), bool),
-        )  # fmt: skip
+        )
 
 
 def _info(pmej: Any) -> PmInfo | None:
