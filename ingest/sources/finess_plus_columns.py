@@ -176,28 +176,9 @@ def normalise(fields: Fields, state: FileState) -> Normalised:
     """The establishments of ``fields`` (in file order), ranked from ``state.position + 1``,
     and their legal entities."""
     first, f = state.position + 1, fields.ege
-    malformed = fields.malformed
-    state.position += len(malformed)
-    state.stats.lines += len(malformed)
-    finess, valid = _finess(f["numFinessEge"])
-    cog = _upper(f["cogCommune"])
-    department = _departments(cog, f["codePostal"], state)
-    category = _either(
-        f["categorieentiteGeographiqueExercice"], f["categorieEntiteGeographiqueExercice"]
-    )
-    valid &= ~malformed
-    found = valid & _mask(pc.not_equal(department, ""))
-    in_scope = found
-    if state.scope is not None:
-        in_scope = found & _mask(pc.is_in(department, pa.array(sorted(state.scope), STRING)))
-    kept = in_scope & _mask(pc.not_equal(category, ""))
-    state.stats.out_of_scope += int(np.count_nonzero(found & ~in_scope))
-    rejected = [Rejected(p, REASON_JSON) for p in _positions(malformed, first)]
-    rejected += [Rejected(p, REASON_FINESS) for p in _positions(~malformed & ~valid, first)]
-    rejected += [Rejected(p, REASON_DEPARTMENT) for p in _positions(valid & ~found, first)]
-    rejected += [Rejected(p, REASON_CATEGORY) for p in _positions(in_scope & ~kept, first)]
-    rejected.sort()
-
+    state.position += len(fields.malformed)
+    state.stats.lines += len(fields.malformed)
+    finess, cog, department, category, kept, rejected = _checked(fields, first, state)
     labels = lookup(category, state.cache("labels"), _label)
     unknown = pa.array(kept & _mask(pc.is_null(labels)), pa.bool_())
     state.unknown_categories.update(category.filter(unknown).to_pylist())
@@ -216,6 +197,30 @@ def normalise(fields: Fields, state: FileState) -> Normalised:
     per_pmej = np.bincount(fields.owners[kept], minlength=len(fields.has_info))
     chosen_pm = per_pmej > 0 if state.scope is not None else None
     return Normalised(rows, rejected, inactive, legal_entities(fields, numbers, chosen_pm, state))
+
+
+def _checked(fields: Fields, first: int, state: FileState) -> tuple:
+    """The checks, in their order: (FINESS number, commune code, department, category, which
+    establishments are kept, the rejected ones in rank order)."""
+    f, malformed = fields.ege, fields.malformed
+    finess, valid = _finess(f["numFinessEge"])
+    cog = _upper(f["cogCommune"])
+    department = _departments(cog, f["codePostal"], state)
+    category = _either(
+        f["categorieentiteGeographiqueExercice"], f["categorieEntiteGeographiqueExercice"]
+    )
+    valid &= ~malformed
+    found = valid & _mask(pc.not_equal(department, ""))
+    in_scope = found
+    if state.scope is not None:
+        in_scope = found & _mask(pc.is_in(department, pa.array(sorted(state.scope), STRING)))
+    kept = in_scope & _mask(pc.not_equal(category, ""))
+    state.stats.out_of_scope += int(np.count_nonzero(found & ~in_scope))
+    rejected = [Rejected(p, REASON_JSON) for p in _positions(malformed, first)]
+    rejected += [Rejected(p, REASON_FINESS) for p in _positions(~malformed & ~valid, first)]
+    rejected += [Rejected(p, REASON_DEPARTMENT) for p in _positions(valid & ~found, first)]
+    rejected += [Rejected(p, REASON_CATEGORY) for p in _positions(in_scope & ~kept, first)]
+    return finess, cog, department, category, kept, sorted(rejected)
 
 
 def _rows(chosen: np.ndarray, first: int, fields: Fields, arrays: list, state: FileState):
@@ -268,15 +273,25 @@ def _points(chosen: np.ndarray, fields: Fields, department: pa.Array, state: Fil
     lats, lons = [None] * len(chosen), [None] * len(chosen)
     for i, la, lo in zip(some.to_pylist(), latitude, longitude, strict=True):
         lats[i], lons[i] = la, lo
+    others = np.flatnonzero(~bulk & ~absent).tolist()
+    for i, point in zip(others, _one_by_one(others, written, raw, department, state), strict=True):
+        lats[i], lons[i] = point if point else (None, None)
+    return lats, lons
+
+
+def _one_by_one(index: list[int], written: dict, raw: list, department: pa.Array,
+                state: FileState) -> list:  # fmt: skip
+    """``checked_point`` of the coordinates at ``index``: as the record held them (``raw``),
+    else as written (strings)."""
     values = {k: v.to_pylist() for k, v in written.items()}
     departments = department.to_pylist()
-    for i in np.flatnonzero(~bulk & ~absent).tolist():
+    points = []
+    for i in index:
         value = raw[i] if raw[i] is not None else {k: v[i] for k, v in values.items()}
         if isinstance(value, Coordinates):
             value = msgspec.structs.asdict(value)
-        point = checked_point(value, departments[i], state.geo)
-        lats[i], lons[i] = point if point else (None, None)
-    return lats, lons
+        points.append(checked_point(value, departments[i], state.geo))
+    return points
 
 
 # --- legal entities -------------------------------------------------------------------------------
