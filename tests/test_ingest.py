@@ -315,3 +315,97 @@ def test_progress_reports_every_byte_read(empty_db, tmp_path):
     extract = first_extract(tmp_path)
     jobs.ingest(empty_db, "annuaire", str(extract), ARA, progress=seen.append)
     assert sum(seen) == extract.stat().st_size
+
+
+def _links(engine: Engine) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Mailbox.address, Mailbox.link_kind).where(Mailbox.valid_to.is_(None))
+        )
+        return dict(rows.all())
+
+
+def test_finess_after_the_directory_relinks_each_kind_that_changes(empty_db, tmp_path):
+    """Directory first (nothing to link to), then FINESS: NULL becomes ET or EJ; a later FINESS
+    file turns an EJ into an ET (ET first) and another into nothing, and leaves the rest."""
+    extract = write_directory(
+        tmp_path / NAME_1,
+        [
+            directory_line("ORG", "secretariat@ehpad-a.mssante.fr", "1" + A),
+            directory_line("APP", "dpi@saa-c.mssante.fr", EJ_Y),
+            directory_line("ORG", "siege@z.mssante.fr", EJ_Z),
+            directory_line("PER", "jean.fictif@medecin.mssante.fr", "312345678900014", structure_type="3"),
+            directory_line("CAB", "cabinet@cab.mssante.fr", "", "01000", "01"),
+        ],
+    )  # fmt: skip
+    jobs.ingest(empty_db, "annuaire", str(extract), ARA)
+    assert set(_links(empty_db).values()) == {None}
+    jobs.ingest(empty_db, "finess", str(finess_file(tmp_path)), ARA)
+    assert _links(empty_db) == {
+        "secretariat@ehpad-a.mssante.fr": "ET",
+        "dpi@saa-c.mssante.fr": "EJ",
+        "siege@z.mssante.fr": "EJ",
+        "jean.fictif@medecin.mssante.fr": None,
+        "cabinet@cab.mssante.fr": None,
+    }
+    later = write_finess(
+        tmp_path / "etalab-cs1100502-stock-20261201-0400.csv",
+        [
+            finess_line(A, EJ_X, "500"),
+            finess_line(B, EJ_X, "354"),
+            finess_line(C, EJ_W, "460"),  # EJ_Y is nobody's legal entity any more...
+            finess_line(D, EJ_W, "620"),  # ... nor EJ_Z
+            finess_line(E, EJ_W, "500", department="01", postcode="01000"),
+            finess_line(EJ_Y, EJ_W, "500"),  # ... but EJ_Y is now an establishment's number
+        ],
+        date="2026-12-01",
+    )
+    jobs.ingest(empty_db, "finess", str(later), ARA)
+    assert _links(empty_db) == {
+        "secretariat@ehpad-a.mssante.fr": "ET",
+        "dpi@saa-c.mssante.fr": "ET",
+        "siege@z.mssante.fr": None,
+        "jean.fictif@medecin.mssante.fr": None,
+        "cabinet@cab.mssante.fr": None,
+    }
+
+
+def _points(engine: Engine) -> dict[str, tuple]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Establishment.finess_et, Establishment.latitude, Establishment.longitude)
+        )
+        return {
+            n: (round(lat, 4), round(lon, 4)) if lat is not None else None for n, lat, lon in rows
+        }
+
+
+def _geoloc(number: str, x: float, y: float) -> str:
+    return f"geolocalisation;{number};{x};{y};1,ATLASANTE,96,BAN,EPSG:2154 RGF93 / Lambert-93;2026-05-04"
+
+
+def test_csv_points_go_in_with_the_establishments_and_a_missing_one_keeps_the_earlier(
+    empty_db, tmp_path
+):
+    """The first import inserts establishments and points together; a later file replaces the
+    points it gives and keeps the stored point of an establishment it gives none for."""
+    lines = [finess_line(A, EJ_X, "500"), finess_line(B, EJ_X, "354"), finess_line(C, EJ_Y, "460")]
+    first = write_finess(
+        tmp_path / "etalab-cs1100502-stock-20261101-0400.csv",
+        [*lines, _geoloc(A, 913000.0, 6458000.0), _geoloc(B, 915000.0, 6460000.0)],
+    )
+    jobs.ingest(empty_db, "finess", str(first), ARA)
+    placed = _points(empty_db)
+    assert placed[A] == (45.1884, 5.7127) and placed[B] == (45.2058, 5.7391)  # Grenoble
+    assert placed[C] is None
+    later = write_finess(
+        tmp_path / "etalab-cs1100502-stock-20261201-0400.csv",
+        [*lines, _geoloc(B, 900000.0, 6450000.0), _geoloc(C, 880000.0, 6480000.0)],
+        date="2026-12-01",
+    )
+    jobs.ingest(empty_db, "finess", str(later), ARA)
+    assert _points(empty_db) == {
+        A: placed[A],  # no point in this file: the earlier one stays
+        B: (45.1203, 5.544),
+        C: (45.3958, 5.3009),
+    }

@@ -224,7 +224,10 @@ def test_the_seeds_are_read_by_the_arrow_block_path(monkeypatch, kind):
     """The fuzzing starts from files the fast path takes: a mutation then sends some blocks to
     the line reader, and the halving leaves the rest to Arrow."""
     parsed = spy(monkeypatch, annuaire if kind == "annuaire" else finess, "parse_block")
+    if kind == "finess":  # a cp1252 FINESS file is cut as bytes, its columns transcoded after
+        as_bytes = spy(monkeypatch, finess, "parse_block_as")
     rows = read_all(kind, io.BytesIO(seeds()[kind].data), None)
+    parsed += as_bytes if kind == "finess" else []
     assert any(table is not None and table.num_rows > 50 for table in parsed)
     assert sum(isinstance(r, ROW_TYPES[kind]) for r in rows) > 200
 

@@ -34,7 +34,21 @@ ACHEMINEMENTS = [
 ]
 WAYS = [("12", "", "R", "DES LILAS"), ("", "B", "", ""), ("", "", "", ""), (" 3 ", "", "", "PLACE")]
 PLACES = ["", "LIEU-DIT LES PRES", " BP 12 "]
-DATES = ["1980-01-01", "01/02/2003", "2024-10-30 00:00:00", "", "31/02/2020", "n/a"]
+DATES = [
+    "1980-01-01",
+    "01/02/2003",
+    "2024-10-30 00:00:00",
+    "",
+    "31/02/2020",
+    "n/a",
+    "2020-02-31",
+    " 2024-02-29 ",
+    "2023-02-29",
+    "0000-01-01",
+    "0001-01-01",
+    "2024-W01-1",
+    "２０２４-01-01",
+]
 SIRETS = ["26010007800039", "260 100 078 00039", "123", "", "２６０１０００７８０００３９"]
 TEXT = ["", "  ", "EHPAD LES LILAS", "\u00a0FOYER ÉLÉONORE\u2003", "SAINT-ŒUVRE"]
 
@@ -143,6 +157,27 @@ def test_quotes_sections_blank_lines_and_bad_counts_go_to_the_line_reader(
     assert len(arrow_blocks) > 5
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "structureet",  # the section's name without its delimiter
+        "STRUCTUREET;" + ";" * 31,  # another case: another section for both readers
+        "geolocalisation;010780930;870000.1;6570000.2;LAMBERT_93;2026-01-01",  # in the middle
+        "\r",  # a lone CR as a line
+        " structureet;" + ";" * 31,
+    ],
+)
+def test_a_line_of_another_section_among_structureet_lines_goes_to_the_line_reader(
+    small_blocks, arrow_blocks, odd
+):
+    rng = random.Random(11)
+    lines = [line(rng) for _ in range(600)]
+    lines[300] = odd
+    lines[-1] = "struct"  # a short last line, no line end after it
+    assert_same(etalab_bytes(lines).rstrip(b"\n"))
+    assert len(arrow_blocks) > 3
+
+
 def test_a_quoted_line_break_sends_the_rest_to_the_line_reader(small_blocks, arrow_blocks):
     rng = random.Random(13)
     lines = [line(rng) for _ in range(1200)]
@@ -162,6 +197,26 @@ def test_a_cp1252_file_switches_at_its_first_non_utf8_line(small_blocks, arrow_b
     assert len(arrow_blocks) > 5
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_cp1252_blocks_are_cut_as_bytes_and_a_bad_line_still_goes_to_the_line_reader(
+    small_blocks, arrow_blocks, monkeypatch
+):
+    """After the switch, Arrow cuts raw cp1252 bytes and only the columns kept are transcoded;
+    a line with too few fields sends its lines to the line reader, silently (pyarrow's report of
+    a bad row decodes it as UTF-8: on cp1252 bytes, an error it could only print)."""
+    as_bytes = spy(monkeypatch, finess, "parse_block_as")
+    rng = random.Random(19)
+    lines = [line(rng) for _ in range(1500)]
+    lines[10] = et(rs="FOYER ÉLÉONORE", libcategetab="Établissement € \x81")
+    lines[900] = "structureet;trop;court;é"
+    lines += [
+        "geolocalisation;010780930;870000.1;6570000.2;EPSG:2154 Lambert-93 (Métropole);2026-01-01"
+    ] * 30
+    rows = assert_same(etalab_bytes(lines, "cp1252").replace(b"?", b"\x81"))
+    assert finess.REASON_FIELDS in {getattr(r, "reason", None) for r in rows}
+    assert len(arrow_blocks) > 5 and sum(t is not None for t in as_bytes) > 5
+
+
 def test_the_demo_file_reads_the_same_both_ways(tmp_path, arrow_blocks):
     files = write_demo(tmp_path / "demo")
     rows = assert_same(files.finess.read_bytes())
@@ -169,8 +224,8 @@ def test_the_demo_file_reads_the_same_both_ways(tmp_path, arrow_blocks):
 
 
 def test_geolocalisation_lines_read_the_same_both_ways(small_blocks, monkeypatch):
-    """Clean blocks of geolocalisation lines go through Arrow, the others (a malformed line, the
-    block where the sections meet) through the line reader: same points, same rejections."""
+    """Clean blocks of geolocalisation lines go through Arrow, the others (a malformed line)
+    through the line reader: same points, same rejections."""
     geo_blocks = spy(monkeypatch, finess, "block_points")
     rng = random.Random(21)
     numbers = [with_key(f"0107{i:04d}") for i in range(1200)]
@@ -185,3 +240,16 @@ def test_geolocalisation_lines_read_the_same_both_ways(small_blocks, monkeypatch
     points = [r for r in rows if type(r).__name__ == "EstablishmentPoint"]
     assert 700 < len(points) < 900 and len(geo_blocks) > 3
     assert [r for r in rows if hasattr(r, "reason")] == [finess.Rejected(1502, finess.REASON_GEO)]
+
+
+def test_where_the_sections_meet_arrow_reads_both_sides(small_blocks, monkeypatch):
+    """A block holding the last structureet lines and the first geolocalisation lines is cut
+    where they meet: a clean file goes through Arrow alone, as the line reader reads it."""
+    numbers = [with_key(f"0107{i:04d}") for i in range(300)]
+    lines = [et(nofinesset=n) for n in numbers]
+    lines += [f"geolocalisation;{n};{880000 + i}.5;6550000.0;LAMBERT_93;2026-05-04" for i, n in enumerate(numbers)]  # fmt: skip
+    data = etalab_bytes(lines)
+    rows = assert_same(data)
+    assert len([r for r in rows if type(r).__name__ == "EstablishmentPoint"]) == 300
+    by_lines = spy(monkeypatch, finess, "_etalab_rows")
+    assert len(list(read_finess(io.BytesIO(data)))) == 600 and by_lines == []

@@ -29,8 +29,9 @@ from ingest.load.snapshots import (
     open_snapshot,
     scope_sql,
 )
+from ingest.sources.finess_keys import FirstSeen
 from ingest.sources.rows import Chunk
-from ingest.staging import insert_batches
+from ingest.staging import stage_batches
 
 ESTABLISHMENT_COLUMNS = [
     ("finess_et", "VARCHAR(9)"),
@@ -47,13 +48,15 @@ ESTABLISHMENT_COLUMNS = [
     ("siret", "VARCHAR(14)"),
     ("opened_on", "DATE"),
     ("luhn_ok", "BOOLEAN"),
-    ("latitude", "FLOAT"),  # FiNESS+ (the etalab CSV's points are set after: ``points``)
+    ("latitude", "FLOAT"),  # FiNESS+ (the etalab CSV's points are joined in: ``points``)
     ("longitude", "FLOAT"),
     ("ege_id", "VARCHAR(20)"),
 ]
 # An establishment as staged or inserted: the file's columns, then what the writer derives.
 ESTABLISHMENT_ROW = [c for c, _ in ESTABLISHMENT_COLUMNS] + ["is_medico_social", "snapshot_id"]
+ROW_TYPES = dict(ESTABLISHMENT_COLUMNS) | {"is_medico_social": "BOOLEAN", "snapshot_id": "INTEGER"}
 STAGE = "stage_establishments"
+FILE_STAGE = "stage_file_establishments"  # the file's rows as read (PostgreSQL; SQLite: scratch)
 
 
 def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -> LoadResult:
@@ -62,13 +65,16 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
     result = LoadResult(snapshot_id=open_snapshot(conn, meta))
     extras, found = finess_plus.Extras(), points.Points()
     tapped = points.collect(finess_plus.collect(chunks, extras), found)
-    new = _new_establishments(result, tapped)
+    staged = stage_batches(conn, FILE_STAGE, _new_establishments(result, tapped), ROW_TYPES)
+    # The whole file is read: its points go in with the establishments.
+    rows = points.select_with_points(
+        ESTABLISHMENT_ROW, staged.table, points.stage_points(conn, found)
+    )
     if conn.exec_driver_sql("SELECT 1 FROM establishments LIMIT 1").first() is None:
         with indexes_dropped(conn, Establishment.__table__):
-            result.created = insert_batches(conn, "establishments", new)
+            result.created = _insert(conn, "establishments", rows)
     else:
-        _replace_establishments(conn, result, meta.departments, new)
-    points.write_points(conn, found)
+        _replace_establishments(conn, result, meta.departments, rows)
     finess_plus.write_extras(conn, extras, result.snapshot_id, meta.departments)
     refresh_statistics(conn, "establishments")
     relink_mailboxes(conn)
@@ -78,20 +84,24 @@ def load_finess(conn: Connection, meta: SnapshotMeta, chunks: Iterable[Chunk]) -
     return result
 
 
+def _insert(conn: Connection, table: str, rows: str) -> int:
+    return conn.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(ESTABLISHMENT_ROW)}) {rows}"
+    ).rowcount
+
+
 def _new_establishments(result: LoadResult, chunks: Iterable[Chunk]) -> Iterator[pa.RecordBatch]:
     """The first line of each FINESS number (``ESTABLISHMENT_ROW``), flagged médico-social or
     not; rejected rows go to the reject log. ``result.kept`` ends as the number of distinct
-    numbers (about 100k nationally: a set of them is small)."""
+    numbers."""
     medico_social = pa.array(sorted(medico_social_codes()), pa.string())
-    seen: set[str] = set()
+    seen = FirstSeen()
     for chunk in chunks:
         for rejected in chunk.rejected:
             result.rejects.add(rejected)
         rows = chunk.rows
         result.offered += rows.num_rows
-        # set.add() returns None: "n in seen or seen.add(n)" is true for repeats only.
-        first = [not (n in seen or seen.add(n)) for n in rows.column("finess_et").to_pylist()]
-        rows = rows.filter(pa.array(first, pa.bool_()))
+        rows = rows.filter(pa.array(seen.first(rows.column("finess_et"))))
         arrays = [rows.column(c) for c, _ in ESTABLISHMENT_COLUMNS]
         # Dates as ISO text: what SQLAlchemy's Date reads back on SQLite, and COPY accepts.
         arrays[ESTABLISHMENT_ROW.index("opened_on")] = pc.cast(
@@ -102,15 +112,16 @@ def _new_establishments(result: LoadResult, chunks: Iterable[Chunk]) -> Iterator
             pa.array(np.full(rows.num_rows, result.snapshot_id, dtype=np.int64)),
         ]
         yield pa.RecordBatch.from_arrays(arrays, names=ESTABLISHMENT_ROW)
-    result.kept = len(seen)
+    result.kept = len(seen.keys)
 
 
 def _replace_establishments(
-    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None, new: Iterator
+    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None, rows: str
 ) -> None:
-    """Stage the file's establishments, count what goes per department, then swap: the
-    selected departments' rows and the file's numbers out, the staged rows in."""
-    _stage(conn, new)
+    """Stage the file's establishments (``rows``: a SELECT of them), count what goes per
+    department, then swap: the selected departments' rows and the file's numbers out, the
+    staged rows in."""
+    _stage(conn, rows)
     points.keep_earlier_points(conn)
     scope, params = scope_sql(departments, "e.department")
     closing = Counter(
@@ -142,11 +153,10 @@ def _replace_establishments(
     conn.exec_driver_sql(f"INSERT INTO establishments ({names}) SELECT {names} FROM {STAGE}")
 
 
-def _stage(conn: Connection, new: Iterator[pa.RecordBatch]) -> None:
+def _stage(conn: Connection, rows: str) -> None:
     """The file's establishments in a temporary table indexed on their number."""
-    types = dict(ESTABLISHMENT_COLUMNS) | {"is_medico_social": "BOOLEAN", "snapshot_id": "INTEGER"}
-    cols = ", ".join(f"{c} {types[c]}" for c in ESTABLISHMENT_ROW)
+    cols = ", ".join(f"{c} {t}" for c, t in ROW_TYPES.items())
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE {STAGE} ({cols}){on_commit_drop(conn)}")
-    insert_batches(conn, STAGE, new)
+    _insert(conn, STAGE, rows)
     conn.exec_driver_sql(f"CREATE INDEX ix_{STAGE} ON {STAGE} (finess_et)")

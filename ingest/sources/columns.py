@@ -99,9 +99,20 @@ def parse_block(block: bytes, width: int, wanted: list[int], delimiter: str) -> 
     """Columns ``wanted`` (named ``c<i>``) of a UTF-8 ``block`` without quoting, or None unless
     every line has exactly ``width`` fields. A block holding a NUL byte goes to the line reader,
     which says what it makes of it (no database stores text with NUL: PostgreSQL refuses it)."""
+    return parse_block_as(block, width, wanted, delimiter, STRING)
+
+
+def parse_block_as(
+    block: bytes, width: int, wanted: list[int], delimiter: str, type_: pa.DataType
+) -> pa.Table | None:
+    """:func:`parse_block` with the columns read as ``type_``: ``pa.binary()`` for the bytes of
+    a one-byte encoding whose delimiters are ASCII (cp1252), not checked as UTF-8. Bytes get no
+    bad-row handler (pyarrow decodes the row it hands one as UTF-8, an error it can only print):
+    a bad row fails the parse, with the same answer."""
     if b"\x00" in block:
         return None
     invalid: list[object] = []
+    report = (lambda row: invalid.append(row) or "skip") if type_ == STRING else None
     names = [f"c{i}" for i in range(width)]
     try:
         table = pcsv.read_csv(
@@ -109,11 +120,11 @@ def parse_block(block: bytes, width: int, wanted: list[int], delimiter: str) -> 
             read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 20),
             parse_options=pcsv.ParseOptions(
                 delimiter=delimiter, quote_char=False, escape_char=False,
-                invalid_row_handler=lambda row: invalid.append(row) or "skip",
+                invalid_row_handler=report,
             ),
             convert_options=pcsv.ConvertOptions(
                 include_columns=[names[i] for i in wanted],
-                column_types={names[i]: STRING for i in wanted},
+                column_types={names[i]: type_ for i in wanted},
                 strings_can_be_null=False,
             ),
         )  # fmt: skip

@@ -18,10 +18,18 @@ from functools import partial
 from itertools import chain, islice
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 
 from balise.errors import SourceError
-from ingest.sources.columns import blocks, has_blank_or_lone_cr, line_count, parse_block, parts
+from ingest.sources.columns import (
+    blocks,
+    has_blank_or_lone_cr,
+    parse_block,
+    parse_block_as,
+    parts,
+)
+from ingest.sources.cp1252 import cp1252_to_utf8
 from ingest.sources.finess_columns import WANTED, Lookups, normalise_etalab
 from ingest.sources.finess_geoloc import (
     GEO_FIELDS,
@@ -186,17 +194,21 @@ def _etalab_chunks(
     lookups, places = Lookups(), Places()
     lineno = consumed  # lines read so far
     pending = (
-        part for block in blocks(fh, BLOCK_BYTES) for part in parts(block, _clean_parser(stats))
+        part
+        for block in blocks(fh, BLOCK_BYTES)
+        for section in _by_section(block)
+        for part in parts(section, _clean_parser(stats))
     )
     for part in pending:
-        if part.table is not None and part.data.startswith(b"geolocalisation;"):
+        count = part.lines if part.table is None else part.table.num_rows
+        if part.table is not None and part.data.startswith(_GEOLOCALISATION):
             points, rejected = block_points(part.table, lineno + 1, places)
-            yield Chunk(chunk_of([], ESTABLISHMENT_SCHEMA).rows, rejected, points)
+            yield Chunk(_NO_ROWS, rejected, point_columns=points)
         elif part.table is not None:
-            stats.lines += part.lines
+            stats.lines += count
             rows, rejected, out = normalise_etalab(part.table, lineno + 1, scope, lookups)
             stats.out_of_scope += out
-            places.remember(*(rows.column(c).to_pylist() for c in ("finess_et", "department")))
+            places.remember_columns(rows.column("finess_et"), rows.column("department"))
             yield Chunk(rows, rejected)
         elif _record_spans_lines(part.data):
             # A quoted field holds a line break: the line reader takes everything from here.
@@ -206,36 +218,70 @@ def _etalab_chunks(
         else:
             rows = _etalab_rows(io.BytesIO(part.data), lineno, scope, stats, ignored, places)
             yield chunk_of(rows, ESTABLISHMENT_SCHEMA)
-        lineno += part.lines
+        lineno += count
     stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
     stats.notes.extend(places.geo.notes())
+
+
+_NO_ROWS = pa.RecordBatch.from_pylist([], schema=ESTABLISHMENT_SCHEMA)  # a chunk of points
 
 
 def _clean_parser(stats: ReadStats) -> Callable[[bytes], pa.Table | None]:
     def parse(block: bytes) -> pa.Table | None:
         """Arrow's parse of ``block`` if the line reader would read it the same way."""
-        if b'"' in block or has_blank_or_lone_cr(block):
+        if b'"' in block or (b"\r" in block and has_blank_or_lone_cr(block)):
             return None
-        if _only_section(block, b"structureet;"):
-            width, wanted = STRUCTUREET_FIELDS, WANTED
-        elif _only_section(block, b"geolocalisation;"):
-            width, wanted = GEO_FIELDS, GEO_WANTED
-        else:
+        data = np.frombuffer(block, dtype=np.uint8)
+        starts = _line_starts(data)
+        section = _single_section(data, starts)
+        if section is None:
             return None
-        if stats.encoding == "utf-8":
+        width, wanted = _SECTIONS[section]
+        if stats.encoding != "utf-8":  # cut as bytes, then the columns kept transcoded
+            table = parse_block_as(block, width, wanted, ";", pa.binary())
+            return None if table is None else _from_cp1252(table)
+        if not block.isascii():
             try:
                 block.decode("utf-8")
             except UnicodeDecodeError:
                 return None  # the line reader finds the line and switches to cp1252
-        else:
-            block = block.decode("cp1252", errors="replace").encode("utf-8")
         return parse_block(block, width, wanted, ";")
 
     return parse
 
 
-def _only_section(block: bytes, section: bytes) -> bool:
-    return block.startswith(section) and block.count(b"\n" + section) == line_count(block) - 1
+def _from_cp1252(table: pa.Table) -> pa.Table:
+    columns = [cp1252_to_utf8(c.combine_chunks()) for c in table.columns]
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+_STRUCTUREET, _GEOLOCALISATION = b"structureet;", b"geolocalisation;"
+_SECTIONS = {_STRUCTUREET: (STRUCTUREET_FIELDS, WANTED), _GEOLOCALISATION: (GEO_FIELDS, GEO_WANTED)}
+
+
+def _line_starts(data: np.ndarray) -> np.ndarray:
+    """Where each line of a block begins (numpy: byte searches over the block cost more)."""
+    starts = np.flatnonzero(data == ord("\n")) + 1
+    return np.concatenate([[0], starts[starts < len(data)]])
+
+
+def _single_section(data: np.ndarray, starts: np.ndarray) -> bytes | None:
+    """The section every line starts with, if it is one Arrow reads; None also when a line is
+    blank (Arrow would not number the lines as the line reader does)."""
+    section = next((s for s in _SECTIONS if data[: len(s)].tobytes() == s), None)
+    if section is None or starts[-1] + len(section) > len(data):
+        return None
+    heads = data[starts[:, np.newaxis] + np.arange(len(section))]
+    return section if (heads == np.frombuffer(section, dtype=np.uint8)).all() else None
+
+
+def _by_section(block: bytes) -> Iterator[bytes]:
+    """``block`` cut where its structureet lines give way to the geolocalisation lines, so
+    that both sides can be clean blocks (else the line reader reads the lines around it)."""
+    cut = block.find(b"\n" + _GEOLOCALISATION) + 1 if block.startswith(_STRUCTUREET) else 0
+    if cut:
+        yield block[:cut]
+    yield block[cut:]
 
 
 def _record_spans_lines(block: bytes) -> bool:

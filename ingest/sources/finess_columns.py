@@ -112,7 +112,7 @@ def normalise_etalab(
         category,
         strip_or_null(col(Col.LIBCATEG)),
         sirets(col(Col.SIRET)),
-        lookup(col(Col.DATEOUV), lookups.dates, parse_date, pa.date32()),
+        dates(col(Col.DATEOUV), lookups.dates),
         luhn_column(finess),
     ]
     # The FiNESS+ fields (coordinates, technical id) are empty in the etalab CSV.
@@ -179,6 +179,27 @@ def _join(*parts: pa.Array) -> pa.Array:
 def sirets(values: pa.Array) -> pa.Array:
     """``siret_or_none`` in bulk (the FiNESS+ reader's too)."""
     return exact(values, _siret, siret_or_none)
+
+
+def dates(values: pa.Array, cache: dict) -> pa.Array:
+    """``parse_date`` of each value (the FiNESS+ reader's too): ISO dates in bulk, the other
+    forms by ``parse_date`` once per distinct value (dates are too many distinct values for that
+    alone). A date is kept only
+    if it reads back the same (Arrow's strptime turns 31 February into 2 March) and its year is
+    not 0 (Python has none)."""
+    text = pc.utf8_slice_codeunits(strip(values), 0, 10)
+    iso = pc.match_substring_regex(text, "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True).cast(pa.date32())
+    real = pc.and_(
+        pc.equal(pc.cast(parsed, pa.string()), text), pc.invert(pc.starts_with(text, "0000"))
+    )
+    out = pc.if_else(pc.fill_null(pc.and_(iso, real), False), parsed, None)
+    other = pc.invert(iso)
+    if not pc.any(other).as_py():
+        return out
+    return pc.replace_with_mask(
+        out, other, lookup(values.filter(other), cache, parse_date, pa.date32())
+    )
 
 
 def _siret(values: pa.Array) -> pa.Array:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from balise.referentials.territories import box_of_department
-from ingest.sources.columns import column, exact, strip
+from ingest.sources.columns import column, exact, lookup, strip
 from ingest.sources.finess_geo import (
     FROM_LAMBERT,
     OTHER_SYSTEM,
@@ -36,8 +36,9 @@ from ingest.sources.finess_geo import (
     GeoStats,
     lambert93_to_wgs84_arrays,
 )
+from ingest.sources.finess_keys import finess_key, finess_keys, positions
 from ingest.sources.finess_values import REASON_GEO, is_finess_number
-from ingest.sources.rows import EstablishmentPoint, Rejected
+from ingest.sources.rows import POINT_SCHEMA, EstablishmentPoint, Rejected
 
 SECTION = "geolocalisation"
 GEO_FIELDS = 6  # section name + 5 fields
@@ -63,11 +64,12 @@ class Places:
     """What the geolocalisation lines need from the structureet lines before them: the
     department of each establishment kept (first line of a number), and the counts.
 
-    Held as sorted integer arrays (the FINESS number read in base 36, so 2A/2B fit; the
-    department as an index into ``_codes``), not a dict of 100 000 strings: a national file
-    must stay under the ingest's 250 MB peak."""
+    Held as sorted integer arrays (``finess_keys``; the department as an index into
+    ``_codes``), not a dict of 100 000 strings: a national file must stay under the ingest's
+    250 MB peak."""
 
     geo: GeoStats = field(default_factory=GeoStats)
+    systems: dict[str, bool] = field(default_factory=dict)  # sourcecoordet -> is_lambert93
     _codes: dict[str, int] = field(default_factory=dict)
     _keys: list[np.ndarray] = field(default_factory=list)
     _deps: list[np.ndarray] = field(default_factory=list)
@@ -75,34 +77,60 @@ class Places:
     _table: tuple[np.ndarray, np.ndarray] | None = None
 
     def remember(self, finess: list[str], departments: list[str]) -> None:
+        """The line reader's form of :meth:`remember_columns`."""
         keys, deps = self._pending
-        keys += [int(number, 36) for number in finess]
+        keys += [finess_key(number) for number in finess]
         deps += [self._codes.setdefault(d, len(self._codes)) for d in departments]
         if len(keys) >= _FLUSH:
             self._flush()
 
+    def remember_columns(self, finess: pa.Array, departments: pa.Array) -> None:
+        """Establishments kept by a block (valid numbers, their departments), in line order."""
+        self._flush()  # lines read before come first
+        encoded = pc.dictionary_encode(departments)
+        codes = [
+            self._codes.setdefault(d, len(self._codes)) for d in encoded.dictionary.to_pylist()
+        ]
+        self._keys.append(finess_keys(finess))
+        self._deps.append(np.array(codes, dtype=np.int16)[encoded.indices.to_numpy()])
+        self._table = None
+
     def departments_of(self, finess: list[str]) -> list[str | None]:
         """The department of each number, None for an establishment the file did not keep."""
-        uniq, deps = self._lookup_table()
-        if not len(uniq) or not finess:
-            return [None] * len(finess)
-        asked = np.array([int(number, 36) for number in finess], dtype=np.int64)
-        at = np.minimum(np.searchsorted(uniq, asked), len(uniq) - 1)
+        codes = self.department_codes(np.array([finess_key(n) for n in finess], dtype=np.uint64))
         names = list(self._codes)
-        return [names[d] if hit else None
-                for hit, d in zip((uniq[at] == asked).tolist(), deps[at].tolist(), strict=True)]  # fmt: skip
+        return [names[c] if c >= 0 else None for c in codes.tolist()]
+
+    def department_codes(self, keys: np.ndarray) -> np.ndarray:
+        """The department (index into ``_codes``) of each number's key, -1 where the file did not
+        keep the establishment."""
+        uniq, deps = self._lookup_table()
+        at, found = positions(uniq, keys)
+        return np.where(found, deps[at] if len(deps) else -1, -1)
+
+    def inside(self, codes: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Whether each point lies in the box of its department's territory (a department
+        without a box holds every point), as ``Box.holds`` says."""
+        boxes = [box_of_department(name) for name in self._codes]
+        bounds = np.array(
+            [(b.lat_min, b.lat_max, b.lon_min, b.lon_max) if b else _ANYWHERE for b in boxes]
+        ).reshape(-1, 4)[codes]
+        return (
+            (bounds[:, 0] <= lat) & (lat <= bounds[:, 1])
+            & (bounds[:, 2] <= lon) & (lon <= bounds[:, 3])
+        )  # fmt: skip
 
     def _flush(self) -> None:
         keys, deps = self._pending
         if keys:
-            self._keys.append(np.array(keys, dtype=np.int64))
+            self._keys.append(np.array(keys, dtype=np.uint64))
             self._deps.append(np.array(deps, dtype=np.int16))
             self._pending, self._table = ([], []), None
 
     def _lookup_table(self) -> tuple[np.ndarray, np.ndarray]:
         self._flush()
         if self._table is None:
-            keys = np.concatenate(self._keys) if self._keys else np.zeros(0, np.int64)
+            keys = np.concatenate(self._keys) if self._keys else np.zeros(0, np.uint64)
             deps = np.concatenate(self._deps) if self._deps else np.zeros(0, np.int16)
             uniq, first = np.unique(keys, return_index=True)  # first line of a number wins
             self._keys, self._deps = [uniq], [deps[first]]
@@ -111,6 +139,7 @@ class Places:
 
 
 _FLUSH = 65_536
+_ANYWHERE = (-np.inf, np.inf, -np.inf, np.inf)
 
 
 def is_lambert93(source: str) -> bool:
@@ -142,9 +171,11 @@ def line_point(
 
 def block_points(
     table: pa.Table, first_line: int, places: Places
-) -> tuple[list[EstablishmentPoint], list[Rejected]]:
-    """The Arrow path: points and rejected lines of a clean block of geolocalisation lines."""
-    lines = np.arange(first_line, first_line + table.num_rows)
+) -> tuple[pa.RecordBatch, list[Rejected]]:
+    """The Arrow path: points (``POINT_SCHEMA``) and rejected lines of a clean block of
+    geolocalisation lines, column-wise (numpy, no object per point): what the line reader's
+    :func:`checked_points` gives line by line."""
+    lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
     finess = exact(
         column(table, GeoCol.ET),
         lambda v: pc.ascii_upper(strip(v)),
@@ -154,18 +185,32 @@ def block_points(
     ok = pc.and_(
         pc.match_substring_regex(finess, _FINESS),
         pc.and_(pc.match_substring_regex(x, _METRES), pc.match_substring_regex(y, _METRES)),
-    ).to_numpy(zero_copy_only=False)
-    rejected = [Rejected(int(n), REASON_GEO) for n in lines[~ok]]
-    mask = pa.array(ok)
-    rows = zip(
-        lines[ok].tolist(),
-        finess.filter(mask).to_pylist(),
-        pc.cast(x.filter(mask), pa.float64()).to_pylist(),
-        pc.cast(y.filter(mask), pa.float64()).to_pylist(),
-        column(table, GeoCol.SOURCE).filter(mask).to_pylist(),
-        strict=True,
     )
-    return checked_points(list(rows), places), rejected
+    well_formed = ok.to_numpy(zero_copy_only=False)
+    rejected = [Rejected(int(n), REASON_GEO) for n in lines[~well_formed]]
+    finess, x, y, source = (v.filter(ok) for v in (finess, x, y, column(table, GeoCol.SOURCE)))
+    codes = places.department_codes(finess_keys(finess))
+    known = codes >= 0
+    lambert = lookup(source, places.systems, is_lambert93, pa.bool_())
+    lambert = known & lambert.to_numpy(zero_copy_only=False)
+    places.geo.counts[OTHER_SYSTEM] += int(known.sum() - lambert.sum())
+    metres = [pc.cast(v, pa.float64()).to_numpy()[lambert] for v in (x, y)]
+    kept, lat, lon = _placed(places, codes[lambert], *metres)
+    kept = np.flatnonzero(lambert)[kept]
+    columns = [pa.array(lines[well_formed][kept]), finess.take(kept), pa.array(lat), pa.array(lon)]
+    return pa.RecordBatch.from_arrays(columns, schema=POINT_SCHEMA), rejected
+
+
+def _placed(
+    places: Places, codes: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lambert-93 points converted, rounded and checked against their territory (counted):
+    which ones are inside, and their latitudes and longitudes."""
+    lat, lon = (np.round(v, 6) for v in lambert93_to_wgs84_arrays(x, y))
+    inside = places.inside(codes, lat, lon)
+    places.geo.counts[FROM_LAMBERT] += int(inside.sum())
+    places.geo.counts[OUT_OF_BOUNDS] += int(len(inside) - inside.sum())
+    return np.flatnonzero(inside), lat[inside], lon[inside]
 
 
 def checked_points(

@@ -106,6 +106,9 @@ ESTABLISHMENT_SCHEMA = _schema(
         "longitude": pa.float64(),
     },
 )
+POINT_SCHEMA = _schema(
+    EstablishmentPoint, {"line": pa.int64(), "latitude": pa.float64(), "longitude": pa.float64()}
+)
 
 
 @dataclass
@@ -116,6 +119,8 @@ class Chunk:
     rows: pa.RecordBatch
     rejected: list[Rejected]
     points: list[EstablishmentPoint] = field(default_factory=list)  # etalab geolocalisation
+    # The same from the bulk path: a record batch of ``POINT_SCHEMA`` (no object per point).
+    point_columns: pa.RecordBatch | None = None
 
 
 def chunk_of(items: Iterable, schema: pa.Schema) -> Chunk:
@@ -137,4 +142,13 @@ def flatten(chunks: Iterable[Chunk], row_type: type) -> Iterator:
     """The rows, Rejected and EstablishmentPoint of ``chunks`` one by one, in line order."""
     for chunk in chunks:
         rows = map(row_type._make, zip(*chunk.rows.to_pydict().values(), strict=True))
-        yield from heapq.merge(rows, chunk.rejected, chunk.points, key=lambda item: item.line)
+        points = points_of(chunk)
+        yield from heapq.merge(rows, chunk.rejected, chunk.points, points, key=lambda i: i.line)
+
+
+def points_of(chunk: Chunk) -> list[EstablishmentPoint]:
+    """``chunk.point_columns`` as :class:`EstablishmentPoint` tuples (for row-by-row readers)."""
+    if chunk.point_columns is None:
+        return []
+    columns = chunk.point_columns.to_pydict().values()
+    return list(map(EstablishmentPoint._make, zip(*columns, strict=True)))
