@@ -2,8 +2,8 @@
 ``finess_plus_gather``), normalised column by column. Every rule is the one of ``finess_values``
 (the specification, shared with the etalab CSV): strings are stripped exactly as ``str.strip``
 does, bulk functions run on ASCII values and the Python rule on the others (``columns.exact``),
-rules with more to them (departments, postcode and city, dates, labels) run once per distinct
-value (``columns.lookup``), coordinates are checked by ``finess_geo``. A test compares the
+rules with more to them (postcode and city, labels, dates not in ISO form) run once per
+distinct value (``columns.lookup``), coordinates are checked by ``finess_geo``. A test compares the
 result with the rules applied record by record.
 
 Checks run in this order, the first failing one giving the reason of a rejected establishment:
@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from balise.referentials.categories_r397 import load_r397
 from balise.referentials.departments import department_from_postcode, load_departments
 from ingest.sources.columns import STRING, exact, lookup, null_if_empty, strip
-from ingest.sources.finess_columns import luhn_column, sirets, street_lines
+from ingest.sources.finess_columns import dates, luhn_column, sirets, street_lines
 from ingest.sources.finess_geo import MISSING, GeoStats, checked_degrees, checked_point
 from ingest.sources.finess_plus_gather import Fields
 from ingest.sources.finess_plus_records import Coordinates
@@ -38,7 +38,6 @@ from ingest.sources.finess_values import (
     REASON_DEPARTMENT,
     REASON_FINESS,
     REASON_JSON,
-    parse_date,
     split_acheminement,
 )
 from ingest.sources.rows import ESTABLISHMENT_SCHEMA, ReadStats, Rejected
@@ -109,7 +108,7 @@ def _finess(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 
 def _dates(values: pa.Array, state: FileState) -> pa.Array:
-    return lookup(values, state.cache("dates"), parse_date, pa.date32())
+    return dates(values, state.cache("dates"))
 
 
 def _active(states: pa.Array, closings: pa.Array) -> pa.Array:
