@@ -148,3 +148,17 @@ def test_the_demo_extract_reads_the_same_both_ways(tmp_path, arrow_blocks):
     data = files.annuaire[-1].read_bytes()
     rows = assert_same(data)
     assert len(rows) > 10_000 and any(parsed(arrow_blocks))
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_blank_lines_alone_send_their_block_to_the_line_reader(small_blocks, arrow_blocks, eol):
+    """No CR out of place, every byte UTF-8: Arrow's skipping of blank lines is what betrays
+    them (first, last, doubled, in the middle of a block)."""
+    rng = random.Random(19)
+    lines = [line(rng) for _ in range(2000)]
+    for at in (0, 700, 701, 1200):
+        lines[at] = ""
+    data = (eol.join([HEADER] + lines) + eol + eol).encode()
+    rows = assert_same(data)
+    assert len(rows) == 1996
+    assert parsed(arrow_blocks).count(True) > parsed(arrow_blocks).count(False) > 0

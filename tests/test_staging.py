@@ -6,12 +6,17 @@ import tempfile
 import threading
 import time
 
+import pyarrow as pa
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 
+from balise.db import ATTACHED_KEY, write_transaction
+from balise.models import Mailbox
 from ingest import jobs
 from ingest.load import directory
-from ingest.staging import read_ahead
+from ingest.load.bulk import indexes_dropped
+from ingest.load.snapshots import SnapshotMeta, open_snapshot
+from ingest.staging import copy_batches, read_ahead, transfer_sql
 from tests.support.store_dump import rows_by_table
 from tests.test_ingest import ARA, finess_file, first_extract, second_extract
 
@@ -88,3 +93,28 @@ def test_a_failed_ingest_leaves_no_scratch_file_and_no_trace(
         with empty_db.connect() as conn:
             names = [row[1] for row in conn.execute(text("PRAGMA database_list"))]
         assert set(names) <= {"main", "temp"}  # no scratch file still attached
+
+
+def test_copied_rows_get_new_ids_in_order_and_sqlite_copies_whole_records(empty_db):
+    mailbox = {"bal_type": "ORG", "department": "38"}
+    with write_transaction(empty_db, "ingest", bulk=True) as conn:
+        snapshot = open_snapshot(conn, SnapshotMeta("annuaire", "f.txt", "0" * 64, None))
+        versions = {"first_seen": snapshot, "valid_from": snapshot}
+        conn.execute(insert(Mailbox).values(address="deja@x.fr", **mailbox, **versions))
+        batches = [
+            pa.RecordBatch.from_pylist([{"address": a, **mailbox, **versions} for a in addresses])
+            for addresses in (["b@x.fr", "a@x.fr"], ["c@x.fr"])
+        ]
+        with indexes_dropped(conn, Mailbox.__table__):
+            assert copy_batches(conn, Mailbox.__table__, iter(batches)) == 3
+            if conn.dialect.name == "sqlite":
+                alias = conn.info[ATTACHED_KEY][-1][0]
+                plan = conn.exec_driver_sql(f"EXPLAIN {transfer_sql('mailboxes', alias)}")
+                opcodes = {row[1] for row in plan}
+                assert "RowData" in opcodes and "Column" not in opcodes  # nothing decoded
+    with empty_db.connect() as conn:
+        rows = conn.execute(select(Mailbox.address, Mailbox.id).order_by(Mailbox.id)).all()
+    first = rows[0][1]
+    assert [tuple(r) for r in rows] == [
+        ("deja@x.fr", first), ("b@x.fr", first + 1), ("a@x.fr", first + 2), ("c@x.fr", first + 3)
+    ]  # fmt: skip

@@ -1,6 +1,7 @@
 """The store: migrations match the models on both backends; every table has its mapped class;
 coded columns hold their vocabularies; the write lock refuses clearly."""
 
+import sqlite3
 import threading
 from datetime import datetime
 
@@ -8,12 +9,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import String, func, insert, inspect, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from balise import models
-from balise.db import make_engine, migrate, upgrade, write_transaction
+from balise.db import NEW_STORE_PAGE_SIZE, make_engine, migrate, upgrade, write_transaction
 from balise.errors import IngestBusyError
-from balise.models import Base, Snapshot, orm, tables
+from balise.models import Base, Mailbox, Snapshot, orm, tables
 from balise.referentials.lifecycles import DataSource
 
 
@@ -124,3 +125,49 @@ def test_coded_columns_store_plain_codes_and_read_back_their_vocabulary(empty_db
     refused = pytest.raises(StatementError, match="'fichier' is not among the defined enum values")
     with refused, empty_db.begin() as conn:
         conn.execute(insert(Snapshot).values(source="fichier", **row))
+
+
+def _orphan_mailbox() -> dict:
+    """A mailbox version citing a snapshot that does not exist."""
+    return {"address": "orpheline@x.mssante.fr", "bal_type": "ORG", "department": "69",
+            "first_seen": 999, "valid_from": 999}  # fmt: skip
+
+
+def test_foreign_keys_are_checked_everywhere_but_inside_a_bulk_transaction(empty_db):
+    """An ingest's bulk transaction skips the checks on SQLite (its rows cite the snapshot it
+    opened); every other write, and the same pooled connection afterwards, checks them."""
+    refused = pytest.raises(IntegrityError, match="(?i)foreign key")
+    with refused, write_transaction(empty_db, "ingest") as conn:
+        conn.execute(insert(Mailbox).values(**_orphan_mailbox()))
+    with refused, empty_db.begin() as conn:
+        conn.execute(insert(Mailbox).values(**_orphan_mailbox()))
+    if empty_db.dialect.name == "sqlite":
+        with pytest.raises(RuntimeError), write_transaction(empty_db, "ingest", bulk=True) as conn:
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 0
+            conn.execute(insert(Mailbox).values(**_orphan_mailbox()))  # not checked: no error
+            raise RuntimeError("rolled back")
+        with empty_db.connect() as conn:  # the pooled connection the bulk transaction used
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    with refused, write_transaction(empty_db, "ingest") as conn:
+        conn.execute(insert(Mailbox).values(**_orphan_mailbox()))
+    with empty_db.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Mailbox)) == 0
+
+
+def test_a_new_sqlite_store_gets_big_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    new = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    upgrade(new)
+    old_path = tmp_path / "old.db"
+    with sqlite3.connect(old_path) as db:  # a store made before: SQLite's default page size
+        db.execute("CREATE TABLE t (x)")
+    old = make_engine(f"sqlite:///{old_path}")
+    upgrade(old)
+    try:
+        sizes = []
+        for engine in (new, old):
+            with engine.connect() as conn:
+                sizes.append(conn.execute(text("PRAGMA page_size")).scalar())
+        assert sizes == [NEW_STORE_PAGE_SIZE, 4096]
+    finally:
+        new.dispose()
+        old.dispose()

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
 from balise.models import Mailbox
 from balise.services.snapshots import covered_departments
 from ingest.load.adoption import freeze_adoption
 from ingest.load.bulk import indexes_dropped, on_commit_drop, refresh_statistics
 from ingest.load.finess_links import FinessNumbers, finess_numbers
+from ingest.load.repeats import RepeatFinder
 from ingest.load.snapshots import LoadResult, SnapshotMeta, count_drops, open_snapshot, scope_sql
 from ingest.sources.rows import Chunk
-from ingest.staging import index_stage, insert_batches_finding_repeats, stage_batches
+from ingest.staging import Stage, copy_batches, index_stage, indexed_by, stage_batches
 
 MAILBOX_COLUMNS = [
     ("address", "VARCHAR(255)"),
@@ -66,10 +66,12 @@ def _insert_first(conn: Connection, result: LoadResult, versions: Iterator[pa.Re
     ``mailboxes`` whose indexes are built once at the end (maintaining them row by row costs
     about three times as much). Ids follow the file's order, so the first line of a repeated
     address is the one with the smallest id."""
+    repeats = RepeatFinder("address")
     with indexes_dropped(conn, Mailbox.__table__):
         batches = (b.drop_columns("line") for b in versions)
-        written, repeats = insert_batches_finding_repeats(conn, "mailboxes", batches, "address")
-    dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True, among=repeats)
+        written = copy_batches(conn, Mailbox.__table__, batches, repeats.see)
+    among = ("id", repeats.candidates) if repeats.rows == written else None  # all seen: SQLite
+    dropped = _drop_repeats(conn, "mailboxes", "id", current_only=True, among=among)
     result.kept = written - dropped
     result.created = result.kept
 
@@ -79,7 +81,7 @@ def _new_versions(
 ) -> Iterator[pa.RecordBatch]:
     """Every accepted row as a new version (``line`` + ``VERSION_COLUMNS``), linked to FINESS
     (``numbers``); rejected rows go to the reject log. Repeated addresses are removed once written
-    (``_drop_repeats``): a set of 536k addresses here would cost more memory than the rest."""
+    (``_drop_repeats``)."""
     for chunk in chunks:
         for rejected in chunk.rejected:
             result.rejects.add(rejected)
@@ -96,47 +98,55 @@ def _drop_repeats(
     table: str,
     order: str,
     current_only: bool = False,
-    among: Future | None = None,
+    among: tuple[str, list[int]] | None = None,
 ) -> int:
     """Delete the later rows of each address repeated in ``table`` (current versions only, with
-    ``current_only``), keeping the smallest ``order``; returns how many went. ``among``: the
-    repeated addresses, when already found (else SQL groups the addresses on their index)."""
+    ``current_only``), keeping the smallest ``order``; returns how many went. ``among``: a
+    column of integers and its values for the rows that may repeat an address (candidates of a
+    ``RepeatFinder``, a superset of the repeats): only those rows are checked. Else SQL groups
+    the addresses on their index, in one pass (0.12 s for the national directory)."""
     where = "{t}.valid_to IS NULL AND " if current_only else ""
     mine, other = where.format(t=table), where.format(t="o")
+    later = (
+        f"{order} > (SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
+    )
     if among is None:
         repeated = (
-            f"(SELECT address FROM {table} WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1)"
+            f"SELECT address FROM {table} WHERE {mine}1 = 1 GROUP BY address HAVING count(*) > 1"
         )
-        params: dict = {}
-    else:
-        addresses = among.result()
-        if not addresses:
-            return 0
-        repeated, params = ":addresses", {"addresses": addresses}  # expanding: renders (...)
-    sql = text(
-        f"DELETE FROM {table} WHERE {mine}address IN {repeated} AND {order} > "
-        f"(SELECT min(o.{order}) FROM {table} o WHERE {other}o.address = {table}.address)"
-    )
-    if among is not None:
-        sql = sql.bindparams(bindparam("addresses", expanding=True))
-    return conn.execute(sql, params).rowcount
+        return conn.exec_driver_sql(
+            f"DELETE FROM {table} WHERE {mine}address IN ({repeated}) AND {later}"
+        ).rowcount
+    column, values = among
+    dropped = 0
+    for at in range(0, len(values), _IDS_PER_STATEMENT):
+        part = ",".join(str(int(v)) for v in values[at : at + _IDS_PER_STATEMENT])
+        dropped += conn.exec_driver_sql(
+            f"DELETE FROM {table} WHERE {mine}{column} IN ({part}) AND {later}"
+        ).rowcount
+    return dropped
 
 
-def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> str:
-    """The new file's versions staged, indexed on the address, one per address; returns the
-    stage's table name."""
+_IDS_PER_STATEMENT = 10_000
+
+
+def _stage(conn: Connection, result: LoadResult, versions: Iterator[pa.RecordBatch]) -> Stage:
+    """The new file's versions staged, indexed on the address, one per address."""
     types = {"line": "INTEGER"} | dict(MAILBOX_COLUMNS) | {
         "link_kind": "VARCHAR(2)", "first_seen": "INTEGER", "valid_from": "INTEGER",
     }  # fmt: skip
-    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_diff")
-    stage = stage_batches(conn, "stage_mailboxes", versions, types)
+    for name in ("stage_diff", "stage_current"):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    repeats = RepeatFinder("address", ids=None)  # positions: the scratch table's rowids
+    stage = stage_batches(conn, "stage_mailboxes", versions, types, repeats.see)
     index_stage(conn, stage, "address")
-    result.kept = stage.rows - _drop_repeats(conn, stage.table, "line")
-    return stage.table
+    among = ("rowid", repeats.candidates) if stage.scratch else None
+    result.kept = stage.rows - _drop_repeats(conn, stage.table, "line", among=among)
+    return stage
 
 
 def _close_removed(
-    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None, stage: str
+    conn: Connection, result: LoadResult, departments: tuple[str, ...] | None, stage: Stage
 ) -> None:
     """Close the current versions of the selected departments that the staged file (table
     ``stage``) no longer has, counting them per department for the gate."""
@@ -145,7 +155,7 @@ def _close_removed(
         text(
             "UPDATE mailboxes SET valid_to = :s WHERE id IN (SELECT m.id FROM mailboxes m "
             f"WHERE m.valid_to IS NULL AND {scope} AND NOT EXISTS "
-            f"(SELECT 1 FROM {stage} st WHERE st.address = m.address)) RETURNING department"
+            f"(SELECT 1 FROM {stage.table} st WHERE st.address = m.address)) RETURNING department"
         ),
         {"s": result.snapshot_id, **params},
     ).scalars()
@@ -154,14 +164,14 @@ def _close_removed(
     result.drops = count_drops(conn, "mailboxes", "valid_to IS NULL", closing, after=True)
 
 
-def _open_new_and_changed(conn: Connection, result: LoadResult, stage: str) -> None:
+def _open_new_and_changed(conn: Connection, result: LoadResult, stage: Stage) -> None:
     """Close the changed versions and open the new and changed ones, set-wise: one pass over
     the staged rows keeps the new and the changed ones, with their old version."""
     differs = " OR ".join(f"m.{c} IS DISTINCT FROM st.{c}" for c in VERSIONED)
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE stage_diff{on_commit_drop(conn)} AS SELECT st.*, m.id AS old_id, "
-        f"m.first_seen AS old_first_seen FROM {stage} st LEFT JOIN mailboxes m "
-        f"ON m.address = st.address AND m.valid_to IS NULL WHERE m.id IS NULL OR {differs}"
+        f"m.first_seen AS old_first_seen FROM {_with_current_versions(conn, stage)} "
+        f"WHERE m.id IS NULL OR {differs}"
     )
     result.changed = conn.execute(
         text(
@@ -176,3 +186,28 @@ def _open_new_and_changed(conn: Connection, result: LoadResult, stage: str) -> N
         f"SELECT {cols}, coalesce(old_first_seen, first_seen), valid_from FROM stage_diff"
     ).rowcount
     result.created = inserted - result.changed
+
+
+def _with_current_versions(conn: Connection, stage: Stage) -> str:
+    """The staged rows ``st`` and their current version ``m`` (if any), as a FROM clause.
+
+    SQLite (a scratch stage) looks the addresses up in address order first, both indexes read
+    in step, and keeps each staged row's current version in a table in the stage's order; the
+    rows are then compared in that order, which is also about the order of their current
+    versions (both follow the file). Looking each staged row's address up in file order
+    reads the address index at random: three times as long on the national directory
+    (1.5 s, more with 16 KB pages). PostgreSQL's hash join needs no help."""
+    if conn.dialect.name != "sqlite" or stage.scratch is None:
+        return (
+            f"{stage.table} st LEFT JOIN mailboxes m "
+            "ON m.address = st.address AND m.valid_to IS NULL"
+        )
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE stage_current AS SELECT st.rowid AS staged, m.id AS current "
+        f"FROM {stage.table} AS st {indexed_by(stage, 'address')} LEFT JOIN mailboxes m "
+        "ON m.address = st.address AND m.valid_to IS NULL ORDER BY st.rowid"
+    )
+    return (
+        f"stage_current c JOIN {stage.table} st ON st.rowid = c.staged "
+        "LEFT JOIN mailboxes m ON m.id = c.current"
+    )

@@ -38,7 +38,7 @@ from ingest.sources.annuaire_values import (  # noqa: F401 (REASON_* and REASONS
     normalise_dematerialisation,
     normalise_structure_id,
 )
-from ingest.sources.columns import blocks, has_blank_or_lone_cr, parse_block, parts
+from ingest.sources.columns import blocks, has_lone_cr, is_utf8, parse_block, parts
 from ingest.sources.rows import (
     DIRECTORY_SCHEMA,
     Chunk,
@@ -232,24 +232,23 @@ def _chunks(
     lineno = 1  # the header
     for block in blocks(fh, BLOCK_BYTES):
         for part in parts(block, lambda data: _parse_clean(data, width, wanted)):
+            # A parsed part has one row per line (``parse_block`` checked it): no second count.
+            lines = part.lines if part.table is None else part.table.num_rows
             if part.table is None:
                 yield _exact_chunk(part.data, lineno, positions, width, scope, stats)
             else:
-                stats.lines += part.lines
+                stats.lines += lines
                 rows, rejected, out = normalise_block(part.table, lineno + 1, at, scope, lookups)
                 stats.out_of_scope += out
                 yield Chunk(rows, rejected)
-            lineno += part.lines
+            lineno += lines
 
 
 def _parse_clean(block: bytes, width: int, wanted: list[int]) -> pa.Table | None:
     """The ``wanted`` columns of ``block`` parsed by Arrow, or None when the block holds anything
-    Arrow would not number like the line reader (then the line reader takes the block)."""
-    if has_blank_or_lone_cr(block):
-        return None
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError:
+    Arrow would not number like the line reader, or a byte that is not UTF-8 in any column
+    (then the line reader takes the block). Blank lines: see ``has_lone_cr``."""
+    if has_lone_cr(block) or not is_utf8(block):
         return None
     return parse_block(block, width, wanted, "|")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from functools import reduce
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +36,6 @@ from ingest.sources.columns import (
     exact,
     lines_where,
     lookup,
-    lookup_many,
     null_if_empty,
     strip,
     strip_or_null,
@@ -55,7 +53,8 @@ _ASCII_ADDRESS = f"^{_P}+@{_Q}{_P}*\\.{_P}*{_Q}$"
 class Lookups:
     """Per-file caches of the per-value normalisations (distinct values are few)."""
 
-    departments: dict[tuple[str, str], str] = field(default_factory=dict)
+    department_cells: dict[str, str] = field(default_factory=dict)
+    postcodes: dict[str, str] = field(default_factory=dict)
     bal_types: dict[str, str] = field(default_factory=dict)
     dematerialisation: dict[str, str | None] = field(default_factory=dict)
 
@@ -88,9 +87,7 @@ def normalise_block(
     selection, BAL type, address."""
     lines = pa.array(np.arange(first_line, first_line + table.num_rows, dtype=np.int64))
     postcode = strip(column(table, at.postcode))
-    department = lookup_many(
-        [column(table, at.department), postcode], lookups.departments, _department
-    )
+    department = _departments(column(table, at.department), postcode, lookups)
     found = pc.not_equal(department, "")
     kept = (
         found
@@ -100,8 +97,9 @@ def normalise_block(
     out_of_scope = pc.sum(pc.and_not(found, kept)).as_py() or 0
     rejected = _lines(lines, pc.invert(found), REASON_DEPARTMENT)
 
-    table = table.filter(kept)
-    lines, department, postcode = (a.filter(kept) for a in (lines, department, postcode))
+    if not pc.all(kept).as_py():  # most blocks keep every row: nothing to copy
+        table = table.filter(kept)
+        lines, department, postcode = (a.filter(kept) for a in (lines, department, postcode))
 
     def col(i: int | None) -> pa.Array:
         return column(table, i)
@@ -127,13 +125,32 @@ def normalise_block(
         null_if_empty(postcode),
         lookup(col(at.dematerialisation), lookups.dematerialisation, normalise_dematerialisation),
     ]
-    batch = pa.RecordBatch.from_arrays([a.filter(ok) for a in arrays], schema=DIRECTORY_SCHEMA)
+    if not pc.all(ok).as_py():
+        arrays = [a.filter(ok) for a in arrays]
+    batch = pa.RecordBatch.from_arrays(arrays, schema=DIRECTORY_SCHEMA)
     rejected.sort()
     return batch, rejected, out_of_scope
 
 
-def _department(raw: str, postcode: str) -> str:
-    return normalise_department(raw, postcode) or ""
+def _departments(cells: pa.Array, postcode: pa.Array, lookups: Lookups) -> pa.Array:
+    """``normalise_department(cell, postcode) or ""`` for each row, in two lookups of few
+    distinct values each: that function returns what the cell names when it names a
+    department, whatever the postcode, else what the postcode says (as it does with an
+    empty cell); so the postcode is looked up only where the cell names none."""
+    named = lookup(cells, lookups.department_cells, _department_named)
+    unnamed = pc.equal(named, "")
+    if not pc.any(unnamed).as_py():
+        return named
+    by_postcode = lookup(postcode.filter(unnamed), lookups.postcodes, _department_of_postcode)
+    return pc.replace_with_mask(named, unnamed, by_postcode)
+
+
+def _department_named(cell: str) -> str:
+    return normalise_department(cell, "") or ""
+
+
+def _department_of_postcode(postcode: str) -> str:
+    return normalise_department("", postcode) or ""
 
 
 def _bal_type(raw: str) -> str:
@@ -148,13 +165,15 @@ def _is_ascii_address(values: pa.Array) -> pa.Array:
     return pc.match_substring_regex(values, _ASCII_ADDRESS)
 
 
+# The type prefixes, and the length of an id that starts with one of them and is prefixed.
+_PREFIXES = pa.array(list(ID_LENGTHS), pa.string())
+_PREFIXED_LENGTHS = pa.array([n + 1 for n in ID_LENGTHS.values()], pa.int32())
+
+
 def _structure_id(values: pa.Array) -> pa.Array:
     sid = pc.ascii_upper(pc.replace_substring(values, " ", ""))
-    first, length = pc.utf8_slice_codeunits(sid, 0, 1), pc.utf8_length(sid)
-    prefixed = reduce(
-        pc.or_,
-        (pc.and_(pc.equal(first, k), pc.equal(length, n + 1)) for k, n in ID_LENGTHS.items()),
-    )
+    prefix = pc.index_in(pc.utf8_slice_codeunits(sid, 0, 1), value_set=_PREFIXES)
+    prefixed = pc.fill_null(pc.equal(pc.utf8_length(sid), _PREFIXED_LENGTHS.take(prefix)), False)
     return null_if_empty(pc.if_else(prefixed, pc.utf8_slice_codeunits(sid, 1), sid))
 
 

@@ -95,6 +95,27 @@ def has_blank_or_lone_cr(block: bytes) -> bool:
     return b"\n\n" in block or block.startswith((b"\n", b"\r\n"))
 
 
+def has_lone_cr(block: bytes) -> bool:
+    """A CR not before LF: Arrow would end a line there, a Python line loop would not. (Blank
+    lines need no search when Arrow parses the block: it skips them, so the block's rows fall
+    short of its lines and :func:`parse_block` gives None.)"""
+    return b"\r" in block and block.count(b"\r") != block.count(b"\r\n")
+
+
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data.decode("utf-8")`` succeeds (tests/test_source_columns.py compares them),
+    checked by Arrow without building the string: four times as fast."""
+    if data.isascii():
+        return True
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def parse_block(block: bytes, width: int, wanted: list[int], delimiter: str) -> pa.Table | None:
     """Columns ``wanted`` (named ``c<i>``) of a UTF-8 ``block`` without quoting, or None unless
     every line has exactly ``width`` fields. A block holding a NUL byte goes to the line reader,
