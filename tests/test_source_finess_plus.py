@@ -313,3 +313,15 @@ def with_key(body: str) -> str:
     from stdnum import luhn
 
     return body + luhn.calc_check_digit(body)
+
+
+def test_a_nul_character_never_reaches_the_store():
+    """``\\u0000`` in a JSON string reads as U+FFFD, as a NUL byte in the CSV (PostgreSQL keeps
+    no NUL in text): in an establishment's name, a legal entity's and a grouping's."""
+    gcc = [{"gccId": "12", "nomGcc": "GHT\u0000AIN", "pmejDuGcc": []}]
+    data = flow(ege_file(), gcc=gcc).replace(b"IME LES TILLEULS", b"IME\\u0000TILLEULS")
+    data = data.replace(b"ASSOCIATION LES TILLEULS", b"ASSOCIATION\\u0000TILLEULS")
+    rows, chunks = read(data)
+    assert [r.name for r in rows] == ["IME\ufffdTILLEULS"]
+    assert [le[4] for c in chunks for le in c.legal_entities] == ["ASSOCIATION\ufffdTILLEULS"]
+    assert [g[3] for c in chunks for g in c.groups] == ["GHT\ufffdAIN"]

@@ -18,18 +18,10 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, delete, select
 
 from balise.models import FinessGroup, FinessGroupMember, InactiveEstablishment, LegalEntity
-from ingest.sources.finess_plus import (
-    GROUP_FIELDS,
-    INACTIVE_FIELDS,
-    LEGAL_ENTITY_FIELDS,
-    MEMBER_FIELDS,
-    PlusChunk,
-)
+from ingest.sources.finess_plus import INACTIVE_SCHEMA, LEGAL_ENTITY_SCHEMA, PlusChunk
+from ingest.sources.finess_plus_groups import GROUP_FIELDS, MEMBER_FIELDS
 from ingest.sources.rows import Chunk
 from ingest.staging import insert_batches, insert_rows
-
-_LEGAL_TYPES = [pa.string()] * 6 + [pa.bool_(), pa.date32()]
-_INACTIVE_TYPES = [pa.string()] * 5 + [pa.date32(), pa.string()]
 
 
 class _Spill:
@@ -37,20 +29,20 @@ class _Spill:
     written to the store: a national file's legal entities and inactive establishments (~20 MB
     as Arrow) stay out of memory while the establishments are read and written."""
 
-    def __init__(self, names: tuple[str, ...], types: list[pa.DataType]):
-        self.schema = pa.schema(list(zip(names, types, strict=True)))
+    def __init__(self, schema: pa.Schema):
+        self.schema = schema
         self._file = None
         self._writer = None
         self._closed = False
 
-    def write(self, rows: list[tuple]) -> None:
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
         if self._writer is None:
             # Lives across calls (closed by close()); anonymous: gone with its descriptor.
             self._file = tempfile.TemporaryFile(prefix="balise-finess-plus-")  # noqa: SIM115
             self._writer = pa.ipc.new_stream(self._file, self.schema)
-        columns = zip(*rows, strict=True)
-        arrays = [pa.array(v, f.type) for v, f in zip(columns, self.schema, strict=True)]
-        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self._writer.write_batch(batch)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         if self._writer is None:
@@ -68,35 +60,21 @@ class _Spill:
 
 @dataclass
 class Extras:
-    """What the chunks of one FiNESS+ file carried besides establishment rows. Legal entities
-    and inactive establishments wait in small lists and are spilled by FLUSH_ROWS (an Arrow
-    batch per chunk of the flow, a hundred rows, would cost tens of MB in allocation overhead)."""
-
-    FLUSH_ROWS = 10_000
+    """What the chunks of one FiNESS+ file carried besides establishment rows: the legal
+    entities and inactive establishments spilled as they come, the groupings in lists."""
 
     seen: bool = False
-    legal: _Spill = field(default_factory=lambda: _Spill(LEGAL_ENTITY_FIELDS, _LEGAL_TYPES))
-    inactive: _Spill = field(default_factory=lambda: _Spill(INACTIVE_FIELDS, _INACTIVE_TYPES))
+    legal: _Spill = field(default_factory=lambda: _Spill(LEGAL_ENTITY_SCHEMA))
+    inactive: _Spill = field(default_factory=lambda: _Spill(INACTIVE_SCHEMA))
     groups: list[tuple] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
-    _legal_rows: list[tuple] = field(default_factory=list)
-    _inactive_rows: list[tuple] = field(default_factory=list)
 
     def add(self, chunk: PlusChunk) -> None:
         self.seen = True
-        self._legal_rows += chunk.legal_entities
-        self._inactive_rows += chunk.inactive
+        self.legal.write(chunk.legal_batch)
+        self.inactive.write(chunk.inactive_batch)
         self.groups.extend(chunk.groups)
         self.members.extend(chunk.members)
-        self.flush(self.FLUSH_ROWS)
-
-    def flush(self, at_least: int = 1) -> None:
-        if len(self._legal_rows) >= at_least:
-            self.legal.write(self._legal_rows)
-            self._legal_rows = []
-        if len(self._inactive_rows) >= at_least:
-            self.inactive.write(self._inactive_rows)
-            self._inactive_rows = []
 
     def close(self) -> None:
         self.legal.close()
@@ -119,7 +97,6 @@ def write_extras(
     if not extras.seen:
         return
     try:
-        extras.flush()
         if conn.execute(select(LegalEntity.finess_ej).limit(1)).first():
             for batch in _unique(extras.legal, "finess_ej"):
                 part = bindparam("n", batch.column("finess_ej").to_pylist(), expanding=True)

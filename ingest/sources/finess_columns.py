@@ -111,8 +111,8 @@ def normalise_etalab(
         department,
         category,
         strip_or_null(col(Col.LIBCATEG)),
-        exact(col(Col.SIRET), _siret, siret_or_none),
-        _dates(col(Col.DATEOUV), lookups.dates),
+        sirets(col(Col.SIRET)),
+        dates(col(Col.DATEOUV), lookups.dates),
         luhn_column(finess),
     ]
     # The FiNESS+ fields (coordinates, technical id) are empty in the etalab CSV.
@@ -145,15 +145,25 @@ def _acheminement(values: pa.Array, cache: dict) -> tuple[pa.Array, pa.Array]:
 
 
 def _street_line(table: pa.Table) -> pa.Array:
-    """``street_line`` in bulk: the non-empty parts joined by spaces, the place name added when
-    there is neither a way type nor a way."""
+    number, complement, way_type, way, place = (
+        column(table, i) for i in (Col.NUMVOIE, Col.COMPVOIE, Col.TYPVOIE, Col.VOIE, Col.LIEUDIT)
+    )
+    return street_lines(number, complement, way_type, way, place)
+
+
+def street_lines(
+    number: pa.Array, complement: pa.Array, way_type: pa.Array, way: pa.Array, place: pa.Array
+) -> pa.Array:
+    """``street_line`` in bulk (the FiNESS+ reader's too): the non-empty parts joined by spaces,
+    the place name added when there is neither a way type nor a way."""
     number, complement, way_type, way = (
-        strip_or_null(column(table, i)) for i in (Col.NUMVOIE, Col.COMPVOIE, Col.TYPVOIE, Col.VOIE)
+        strip_or_null(v) for v in (number, complement, way_type, way)
     )
     line = _join(number, complement, way_type, way)
-    place = strip_or_null(column(table, Col.LIEUDIT))
     no_street = pc.and_(pc.is_null(way_type), pc.is_null(way))
-    return null_if_empty(pc.if_else(no_street, _join(null_if_empty(line), place), line))
+    return null_if_empty(
+        pc.if_else(no_street, _join(null_if_empty(line), strip_or_null(place)), line)
+    )
 
 
 def _join(*parts: pa.Array) -> pa.Array:
@@ -166,9 +176,15 @@ def _join(*parts: pa.Array) -> pa.Array:
     return out
 
 
-def _dates(values: pa.Array, cache: dict) -> pa.Array:
-    """``parse_date`` of each value: ISO dates in bulk, the other forms by ``parse_date`` once
-    per distinct value (dates are too many distinct values for that alone). A date is kept only
+def sirets(values: pa.Array) -> pa.Array:
+    """``siret_or_none`` in bulk (the FiNESS+ reader's too)."""
+    return exact(values, _siret, siret_or_none)
+
+
+def dates(values: pa.Array, cache: dict) -> pa.Array:
+    """``parse_date`` of each value (the FiNESS+ reader's too): ISO dates in bulk, the other
+    forms by ``parse_date`` once per distinct value (dates are too many distinct values for that
+    alone). A date is kept only
     if it reads back the same (Arrow's strptime turns 31 February into 2 March) and its year is
     not 0 (Python has none)."""
     text = pc.utf8_slice_codeunits(strip(values), 0, 10)

@@ -132,3 +132,37 @@ def checked_point(coords: object, department: str, stats: GeoStats) -> tuple[flo
         return round(lon, 6), round(lat, 6)
     stats.counts[OUT_OF_BOUNDS] += 1
     return None
+
+
+def checked_degrees(
+    lat: np.ndarray, lon: np.ndarray, departments: list[str], stats: GeoStats
+) -> tuple[list[float | None], list[float | None]]:
+    """:func:`checked_point` in bulk for points whose ``directionLatitude`` and
+    ``directionLongitude`` are both numbers (the common case, a hundred thousand per national
+    file): their latitudes and longitudes, None where the point is dropped. Same boxes, same
+    order of tests, same rounding, same counts."""
+    codes: dict[str, int] = {}
+    index = np.array([codes.setdefault(d, len(codes)) for d in departments], np.int64)
+    boxes = [box_of_department(code) for code in codes]
+    limits = np.array(
+        [(b.lat_min, b.lat_max, b.lon_min, b.lon_max) if b else _ANYWHERE for b in boxes],
+        np.float64,
+    ).reshape(-1, 4)[index]
+    lat_min, lat_max, lon_min, lon_max = limits.T
+
+    def holds(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (lat_min <= a) & (a <= lat_max) & (lon_min <= b) & (b <= lon_max)
+
+    inside = holds(lat, lon)
+    swapped = ~inside & holds(lon, lat)
+    stats.counts[FIXED_SWAP] += int(np.count_nonzero(swapped))
+    stats.counts[OUT_OF_BOUNDS] += int(np.count_nonzero(~inside & ~swapped))
+    lat, lon = np.where(swapped, lon, lat), np.where(swapped, lat, lon)
+    kept = (inside | swapped).tolist()
+    return (
+        [round(v, 6) if k else None for v, k in zip(lat.tolist(), kept, strict=True)],
+        [round(v, 6) if k else None for v, k in zip(lon.tolist(), kept, strict=True)],
+    )
+
+
+_ANYWHERE = (-math.inf, math.inf, -math.inf, math.inf)  # a department without a box

@@ -5,9 +5,10 @@ fill memory or hours ("zip bomb"). Pure: a binary file object in, a binary file 
 from __future__ import annotations
 
 import io
-import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
+
+from isal import isal_zlib  # ISA-L's inflate: about three times zlib's speed, same API
 
 from balise.errors import SourceError
 from ingest.sources.ahead import read_ahead
@@ -17,7 +18,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 # MB), so that a gzip bomb cannot fill the disk. The national FiNESS+ structures file is a few
 # hundred MB inflated.
 MAX_INFLATED_BYTES = 2048 << 20
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # compressed bytes read at once
+# Inflated bytes per call: 1 MB stays in the processor's cache (ISA-L took 60 % more CPU with
+# 4 MB pieces, out of 1 MB of input); the thread still runs ahead of the reader.
+PIECE = 1 << 20
 
 MSG_GZIP_BROKEN = "Le fichier compressé (gzip) est corrompu ou tronqué."
 MSG_GZIP_TOO_BIG = (
@@ -40,6 +44,8 @@ class Prefixed(io.RawIOBase):
             n = min(len(buffer), len(self._head))
             buffer[:n], self._head = self._head[:n], self._head[n:]
             return n
+        if hasattr(self._fh, "readinto"):  # straight into the caller's buffer: no copy
+            return self._fh.readinto(buffer)
         data = self._fh.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -53,7 +59,7 @@ class GunzipStream(io.RawIOBase):
         self._fh = fh
         self._limit = limit
         self._inflated = 0
-        self._zlib = zlib.decompressobj(wbits=31)
+        self._zlib = isal_zlib.decompressobj(wbits=31)
         self._ended = False
         # Inflated one thread ahead (zlib releases the GIL), a few megabytes at most.
         self._pieces = read_ahead(self._inflated_pieces(), depth=2)
@@ -78,7 +84,7 @@ class GunzipStream(io.RawIOBase):
 
     def _inflated_pieces(self) -> Iterator[bytes]:
         while not self._ended:
-            if data := self._inflate_more(CHUNK):
+            if data := self._inflate_more(PIECE):
                 yield data
 
     def _inflate_more(self, size: int) -> bytes:
@@ -89,13 +95,13 @@ class GunzipStream(io.RawIOBase):
             self._ended = True
             return b""
         try:
-            data = self._zlib.decompress(source, max(size, CHUNK))
-        except zlib.error:
+            data = self._zlib.decompress(source, size)
+        except isal_zlib.error:
             raise SourceError(MSG_GZIP_BROKEN) from None
         if self._zlib.eof:  # a member ended: another may follow (trailing zeros do not count)
             more = self._zlib.unused_data or self._fh.read(CHUNK)
             if more.strip(b"\x00"):
-                self._zlib = zlib.decompressobj(wbits=31)
+                self._zlib = isal_zlib.decompressobj(wbits=31)
                 self._fh = Prefixed(more, self._fh)
             else:
                 self._ended = True
