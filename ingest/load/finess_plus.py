@@ -17,7 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, delete, select
 
-from balise.models import FinessGroup, FinessGroupMember, InactiveEstablishment, LegalEntity
+from balise.models.tables import (
+    finess_group_members,
+    finess_groups,
+    inactive_establishments,
+    legal_entities,
+)
 from ingest.sources.finess_plus import INACTIVE_SCHEMA, LEGAL_ENTITY_SCHEMA, PlusChunk
 from ingest.sources.finess_plus_groups import GROUP_FIELDS, MEMBER_FIELDS
 from ingest.sources.rows import Chunk
@@ -97,17 +102,17 @@ def write_extras(
     if not extras.seen:
         return
     try:
-        if conn.execute(select(LegalEntity.finess_ej).limit(1)).first():
+        if conn.execute(select(legal_entities.c.finess_ej).limit(1)).first():
             for batch in _unique(extras.legal, "finess_ej"):
                 part = bindparam("n", batch.column("finess_ej").to_pylist(), expanding=True)
-                conn.execute(delete(LegalEntity).where(LegalEntity.finess_ej.in_(part)))
-        _insert(conn, LegalEntity.__tablename__, _unique(extras.legal, "finess_ej"), snapshot_id)
-        scope = delete(InactiveEstablishment)
+                conn.execute(delete(legal_entities).where(legal_entities.c.finess_ej.in_(part)))
+        _insert(conn, legal_entities.name, _unique(extras.legal, "finess_ej"), snapshot_id)
+        scope = delete(inactive_establishments)
         if departments is not None:
-            scope = scope.where(InactiveEstablishment.department.in_(departments))
+            scope = scope.where(inactive_establishments.c.department.in_(departments))
         conn.execute(scope)
         inactive = _unique(extras.inactive, "finess_et")
-        _insert(conn, InactiveEstablishment.__tablename__, inactive, snapshot_id)
+        _insert(conn, inactive_establishments.name, inactive, snapshot_id)
         if departments is None:  # groupings span departments: only a national file replaces them
             _replace_groupings(conn, extras, snapshot_id)
     finally:
@@ -149,12 +154,12 @@ def _insert(conn: Connection, table: str, batches: Iterator[pa.RecordBatch], sna
 
 
 def _replace_groupings(conn: Connection, extras: Extras, snapshot_id: int) -> None:
-    conn.execute(delete(FinessGroupMember))
-    conn.execute(delete(FinessGroup))
+    conn.execute(delete(finess_group_members))
+    conn.execute(delete(finess_groups))
     groups = {g[0]: g for g in extras.groups}  # a repeated id keeps its first occurrence
     if groups:
         rows = ((*g, snapshot_id) for g in sorted(groups.values(), key=lambda g: g[0]))
-        insert_rows(conn, FinessGroup.__tablename__, [*GROUP_FIELDS, "snapshot_id"], rows)
+        insert_rows(conn, finess_groups.name, [*GROUP_FIELDS, "snapshot_id"], rows)
     members = [m for m in extras.members if m[0] in groups]
     if members:
-        insert_rows(conn, FinessGroupMember.__tablename__, list(MEMBER_FIELDS), members)
+        insert_rows(conn, finess_group_members.name, list(MEMBER_FIELDS), members)
