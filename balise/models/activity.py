@@ -52,16 +52,21 @@ watched_mailboxes = Table(
 )
 
 
-# Where the last good poll of one folder stopped (IMAP UIDVALIDITY + highest UID seen).
-folder_states = Table(
-    "folder_states",
-    metadata,
-    Column(
+def _watched_mailbox_key() -> Column:
+    """First part of the key of a watched mailbox's own rows; they go with the mailbox."""
+    return Column(
         "mailbox_id",
         Integer,
         ForeignKey("watched_mailboxes.id", ondelete="CASCADE"),
         primary_key=True,
-    ),
+    )
+
+
+# Where the last good poll of one folder stopped (IMAP UIDVALIDITY + highest UID seen).
+folder_states = Table(
+    "folder_states",
+    metadata,
+    _watched_mailbox_key(),
     Column("folder", String(255), primary_key=True),
     Column("direction", String(3), nullable=False),  # "in" | "out"
     # IMAP UIDVALIDITY and UIDs are unsigned 32-bit: too big for a signed INTEGER.
@@ -76,12 +81,7 @@ folder_states = Table(
 daily_activity = Table(
     "daily_activity",
     metadata,
-    Column(
-        "mailbox_id",
-        Integer,
-        ForeignKey("watched_mailboxes.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _watched_mailbox_key(),
     Column("day", Date, primary_key=True),
     Column("direction", String(3), primary_key=True),
     # FINESS category code of the counterpart, "" when the domain resolves to no structure.
