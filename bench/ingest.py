@@ -17,7 +17,10 @@ included, its peak memory read from the kernel's accounting of that child (``os.
   (f) `balise ingest finess --all` of the FiNESS+ flow of the same establishments (the national
       demo's ``finess-structures-journalier-*.json.gz``: ~175,000 establishments under ~110,000
       legal entities with their events, contacts and roles, ~770 MB once inflated), fresh SQLite,
-      and (f') the same flow inflated beforehand (plain ``.json``).
+      and (f') the same flow inflated beforehand (plain ``.json``);
+  (g) the floor of any reader of that flow: a Python script that only inflates it and checks its
+      JSON syntax (the stream cut into batches of legal entities, each decoded by msgspec into
+      objects with no field: every byte parsed, no value kept, nothing written).
 and prints the ratios against the targets: whole commands (a) and (a') ≤ 0.25 × (b) (and the
 same ratio to (b'), which no import writing the same rows reaches on this machine); peak memory
 ≤ 250 MB for every command; (a) ≤ 2 × (c); (d) ≤ (a); (f) and (f') ≤ 1.5 × the CSV's FINESS
@@ -164,6 +167,28 @@ def step_floor(db_path: str, finess: str, annuaire: str) -> None:
     print(json.dumps({"duration_s": time.perf_counter() - t0}))
 
 
+def step_plus_floor(source: str) -> None:
+    import msgspec
+
+    from ingest.sources.finess_plus import _FIRST_KEYS
+    from ingest.sources.gzip_stream import gunzip_if_compressed
+    from ingest.sources.json_stream import Batch, members
+
+    class Item(msgspec.Struct):  # no field: msgspec skips every value, builds an empty object
+        pass
+
+    t0 = time.perf_counter()
+    decoder = msgspec.json.Decoder(list[Item])
+    items = 0
+    with open(source, "rb") as raw:
+        fast = (_FIRST_KEYS, decoder.decode)  # the fast cut, proven by this decoder
+        for event in members(gunzip_if_compressed(raw), {"pmej"}, {"gco", "gcc"}, fast=fast):
+            if isinstance(event, Batch):
+                decoded = event.decoded
+                items += len(decoded if isinstance(decoded, list) else decoder.decode(event.data))
+    print(json.dumps({"duration_s": time.perf_counter() - t0, "items": items}))
+
+
 def step_gunzip(source: str, target: str) -> None:
     import gzip
     import shutil
@@ -178,6 +203,7 @@ STEPS = {
     "naive": step_naive,
     "floor": step_floor,
     "gunzip": step_gunzip,
+    "plus_floor": step_plus_floor,
 }
 
 # --------------------------------------------------------------------------- the measures
@@ -197,13 +223,15 @@ def both_orders(work: Path, files: dict) -> dict[str, Run]:
 
 
 def finess_plus(work: Path, files: dict) -> dict[str, Run]:
-    """(f) the FiNESS+ flow as published (gzip) and (f') inflated, each into a fresh SQLite."""
+    """(f) the FiNESS+ flow as published (gzip) and (f') inflated, each into a fresh SQLite;
+    (g) the floor of reading the published flow."""
     packed = Path(files["finess_plus"])
     plain = work / packed.name.removesuffix(".gz")
     run_step("gunzip", str(packed), str(plain))
     return {
         "f finess": balise_ingest(f"sqlite:///{work / 'f.db'}", "finess", packed, work),
         "f' finess": balise_ingest(f"sqlite:///{work / 'f2.db'}", "finess", plain, work),
+        "g": run_step("plus_floor", str(packed)),
     }
 
 
@@ -281,6 +309,7 @@ def report(runs: dict[str, Run], floor: float) -> None:
         "b": "(b)  naive: read_csv + to_sql (SQLAlchemy engine)",
         "b'": "(b') naive: read_csv + to_sql (bare sqlite3)",
         "c": "(c)  floor: executemany into SQLite",
+        "g": "(g)  FiNESS+ floor: inflate + JSON syntax only",
     }
     for key, label in labels.items():
         if key in runs:
@@ -317,6 +346,10 @@ def checks(runs: dict[str, Run], totals: dict[str, float], jobs: dict[str, float
     for label, value, target in rows:
         verdict = "OK" if value <= target else "MISSED"
         print(f"{label:34} {value:8.2f}  target <= {target:<6} {verdict}")
+    if "g" in runs:
+        g_ratio = runs["g"].wall / runs["a finess"].wall
+        print(f"for the record, (g) / (a) finess command {g_ratio:.2f}: what reading the flow costs "
+              "before any value is kept or written")  # fmt: skip
     job_a, job_a2 = jobs["a"] / b, jobs["a'"] / b
     print(f"for the record, the import jobs alone (in-process: no start, no imports, no advance): "
           f"(a) / (b) {job_a:.2f}, (a') / (b) {job_a2:.2f}")  # fmt: skip
