@@ -409,3 +409,26 @@ def test_csv_points_go_in_with_the_establishments_and_a_missing_one_keeps_the_ea
         B: (45.1203, 5.544),
         C: (45.3958, 5.3009),
     }
+
+
+def test_a_national_finess_reimport_replaces_every_establishment(empty_db, tmp_path):
+    """Without a selection the file replaces the whole table (SQLite empties it at once): what it
+    no longer gives is removed, what it gives again takes the new values, the rest is created."""
+    jobs.ingest(empty_db, "finess", str(finess_file(tmp_path)), None)
+    later = write_finess(
+        tmp_path / "etalab-cs1100502-stock-20261201-0400.csv",
+        [
+            finess_line(A, EJ_X, "500", name="NOUVEAU NOM"),
+            finess_line(B, EJ_X, "354"),
+            finess_line(E, EJ_W, "500", department="01", postcode="01000"),
+            finess_line(EJ_Y, EJ_W, "500"),
+        ],
+    )
+    report = jobs.ingest(empty_db, "finess", str(later), None)
+    assert (report.created, report.removed) == (1, 2)
+    with empty_db.connect() as conn:
+        rows = dict(conn.execute(select(Establishment.finess_et, Establishment.name)).all())
+        snapshots = set(conn.scalars(select(Establishment.snapshot_id)))
+    assert rows == {A: "NOUVEAU NOM", B: "STRUCTURE FICTIVE", E: "STRUCTURE FICTIVE",
+                    EJ_Y: "STRUCTURE FICTIVE"}  # fmt: skip
+    assert snapshots == {report.snapshot_id}

@@ -142,13 +142,16 @@ def _replace_establishments(
         f"SELECT count(*) FROM {STAGE} st WHERE NOT EXISTS "
         "(SELECT 1 FROM establishments e WHERE e.finess_et = st.finess_et)"
     ).scalar_one()
-    conn.execute(
-        text(
-            f"DELETE FROM establishments WHERE finess_et IN (SELECT e.finess_et FROM "
-            f"establishments e WHERE {scope}) OR finess_et IN (SELECT finess_et FROM {STAGE})"
-        ),
-        params,
-    )
+    if departments is None:  # every row goes: SQLite then drops whole pages (six times faster)
+        conn.exec_driver_sql("DELETE FROM establishments")
+    else:
+        conn.execute(
+            text(
+                f"DELETE FROM establishments WHERE finess_et IN (SELECT e.finess_et FROM "
+                f"establishments e WHERE {scope}) OR finess_et IN (SELECT finess_et FROM {STAGE})"
+            ),
+            params,
+        )
     names = ", ".join(ESTABLISHMENT_ROW)
     conn.exec_driver_sql(f"INSERT INTO establishments ({names}) SELECT {names} FROM {STAGE}")
 

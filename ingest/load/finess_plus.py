@@ -15,7 +15,7 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, delete, select
 
 from balise.models.tables import (
     finess_group_members,
@@ -26,7 +26,7 @@ from balise.models.tables import (
 from ingest.sources.finess_plus import INACTIVE_SCHEMA, LEGAL_ENTITY_SCHEMA, PlusChunk
 from ingest.sources.finess_plus_groups import GROUP_FIELDS, MEMBER_FIELDS
 from ingest.sources.rows import Chunk
-from ingest.staging import insert_batches, insert_rows
+from ingest.staging import insert_batches, insert_rows, stage_batches
 
 
 class _Spill:
@@ -103,9 +103,7 @@ def write_extras(
         return
     try:
         if conn.execute(select(legal_entities.c.finess_ej).limit(1)).first():
-            for batch in _unique(extras.legal, "finess_ej"):
-                part = bindparam("n", batch.column("finess_ej").to_pylist(), expanding=True)
-                conn.execute(delete(legal_entities).where(legal_entities.c.finess_ej.in_(part)))
+            _delete_legal_entities_of(conn, extras.legal)
         _insert(conn, legal_entities.name, _unique(extras.legal, "finess_ej"), snapshot_id)
         scope = delete(inactive_establishments)
         if departments is not None:
@@ -117,6 +115,18 @@ def write_extras(
             _replace_groupings(conn, extras, snapshot_id)
     finally:
         extras.close()
+
+
+def _delete_legal_entities_of(conn: Connection, legal: _Spill) -> None:
+    """The stored legal entities that the file gives again go (it replaces them): their numbers
+    staged, then one DELETE (a national file's 100,000 numbers as bound parameters, a few
+    thousand per statement, took half a second)."""
+    numbers = (pa.RecordBatch.from_arrays([b.column("finess_ej")], ["finess_ej"])
+               for b in legal.batches())  # fmt: skip
+    staged = stage_batches(conn, "stage_legal_numbers", numbers, {"finess_ej": "VARCHAR(9)"})
+    conn.exec_driver_sql(
+        f"DELETE FROM legal_entities WHERE finess_ej IN (SELECT finess_ej FROM {staged.table})"
+    )
 
 
 def _unique(spill: _Spill, key: str) -> Iterator[pa.RecordBatch]:
