@@ -170,7 +170,7 @@ def step_floor(db_path: str, finess: str, annuaire: str) -> None:
 def step_plus_floor(source: str) -> None:
     import msgspec
 
-    from ingest.sources.finess_plus import _FIRST_KEYS
+    # Only the cutter and the inflater: not the reader's modules (Arrow, the referentials).
     from ingest.sources.gzip_stream import gunzip_if_compressed
     from ingest.sources.json_stream import Batch, members
 
@@ -181,7 +181,8 @@ def step_plus_floor(source: str) -> None:
     decoder = msgspec.json.Decoder(list[Item])
     items = 0
     with open(source, "rb") as raw:
-        fast = (_FIRST_KEYS, decoder.decode)  # the fast cut, proven by this decoder
+        markers = (b'"informationsGeneralesPMEJ"', b'"informationsGeneralesPmej"')
+        fast = (markers, decoder.decode)  # the reader's fast cut, proven by this decoder
         for event in members(gunzip_if_compressed(raw), {"pmej"}, {"gco", "gcc"}, fast=fast):
             if isinstance(event, Batch):
                 decoded = event.decoded
