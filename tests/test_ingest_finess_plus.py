@@ -20,7 +20,7 @@ from balise.models import (
 from balise.services.access import SYSTEM, Actor
 from balise.services.finess_groups import group_mates
 from ingest import jobs
-from tests.support.finess_plus import EJ, IME, ege_file, flow
+from tests.support.finess_plus import EJ, EJ_VERCORS, IME, ege_file, flow, grouped_flow
 
 OTHER_EJ_IME = "380780080"
 
@@ -135,3 +135,27 @@ def test_selected_departments_replace_only_their_inactive_establishments(empty_d
     jobs.ingest(empty_db, "finess", str(again), ("38",))
     assert _count(empty_db, InactiveEstablishment) == 1  # department 01's, untouched
     assert _count(empty_db, FinessGroup) == 1  # groupings: replaced by national files only
+
+
+def _legal_entities(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(LegalEntity.finess_ej, LegalEntity.name)).all())
+
+
+def test_a_national_flow_replaces_every_legal_entity(empty_db, tmp_path):
+    """A national flow lists every legal entity, as it lists every establishment: one it no
+    longer gives is gone; a flow for some departments replaces only the entities it gives."""
+    first = tmp_path / "finess-structures-journalier-20260701.json"
+    first.write_bytes(grouped_flow())
+    jobs.ingest(empty_db, "finess", str(first), None)
+    assert set(_legal_entities(empty_db)) == {EJ, EJ_VERCORS}
+    doc = json.loads(grouped_flow())
+    doc["pmej"][1]["informationsGeneralesPMEJ"]["denominationPm"] = "FONDATION RENOMMÉE"
+    del doc["pmej"][0]  # the association of the Ain is no longer in the file
+    later = tmp_path / "finess-structures-journalier-20260702.json"
+    later.write_bytes(json.dumps(doc).encode())
+    jobs.ingest(empty_db, "finess", str(later), ("38",))
+    assert _legal_entities(empty_db) == {EJ: "ASSOCIATION LES TILLEULS",
+                                         EJ_VERCORS: "FONDATION RENOMMÉE"}  # fmt: skip
+    jobs.ingest(empty_db, "finess", str(later), None)
+    assert _legal_entities(empty_db) == {EJ_VERCORS: "FONDATION RENOMMÉE"}

@@ -97,12 +97,15 @@ def collect(chunks: Iterable[Chunk], extras: Extras) -> Iterator[Chunk]:
 def write_extras(
     conn: Connection, extras: Extras, snapshot_id: int, departments: tuple[str, ...] | None
 ) -> None:
-    """Replace the legal entities of the file, the inactive establishments of the selected
-    departments and (on a national ingest) the groupings."""
+    """Replace the legal entities (all of them on a national ingest: the file lists every one,
+    like the establishments; else those the file gives again), the inactive establishments of
+    the selected departments and (on a national ingest) the groupings."""
     if not extras.seen:
         return
     try:
-        if conn.execute(select(legal_entities.c.finess_ej).limit(1)).first():
+        if departments is None:  # one statement, whole pages dropped (0.29 s -> 0.01 s)
+            conn.execute(delete(legal_entities))
+        elif conn.execute(select(legal_entities.c.finess_ej).limit(1)).first():
             _delete_legal_entities_of(conn, extras.legal)
         _insert(conn, legal_entities.name, _unique(extras.legal, "finess_ej"), snapshot_id)
         scope = delete(inactive_establishments)
