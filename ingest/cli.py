@@ -151,9 +151,10 @@ def summary(r: jobs.IngestReport) -> str:
         )
     if r.settled_alerts:
         accepted += f" Alerte(s) n° {', '.join(map(str, r.settled_alerts))} close(s)."
+    noticed = "".join(f" {note}" for note in r.notes)
     return (
         f"{head} : {', '.join(parts)} ; {diff} ; instantané n° {r.snapshot_id} "
-        f"en {fr_seconds(r.duration_s)}.{accepted}"
+        f"en {fr_seconds(r.duration_s)}.{accepted}{noticed}"
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from balise.db import write_transaction
 from balise.errors import SourceError
-from balise.formatting import fr_count
+from balise.formatting import fr_count, fr_int
 from balise.models.tables import audit_log
 from balise.referentials.lifecycles import DATA_SOURCES, DataSource
 from balise.services import audit, ingest_alerts
@@ -62,6 +62,9 @@ class IngestReport:
     onboarding_moved: int = 0
     # An « already ingested » file whose audit line (and onboarding advance) was missing.
     completed: bool = False
+    # What the reader and the writer noticed (unknown categories, repaired coordinates, wrong
+    # Luhn keys, establishments set apart...): one French sentence each, told in the summary.
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k not in ("rejects", "accepted_drops")}
@@ -139,6 +142,7 @@ def ingest(
                 kind, local.file_name, result.snapshot_id, False, stats.lines, result.kept,
                 result.duplicates, stats.out_of_scope, result.rejects, result.created,
                 result.removed, result.changed, stats.encoding, duration, accepted_drops=accepted,
+                notes=_notes(stats, result),
             )  # fmt: skip
             _settle(conn, report, departments, policy)
         kept = _archive(None if is_demo else archive_dir, kind, local, stats.generated_at)
@@ -244,6 +248,19 @@ class CountingReader:
 
     def __getattr__(self, name):
         return getattr(self._raw, name)
+
+
+def _notes(stats: ReadStats, result: snapshots.LoadResult) -> list[str]:
+    """The reader's notes, then the writer's: numbers kept with a wrong Luhn key."""
+    notes = list(stats.notes)
+    if result.wrong_keys:
+        examples = ", ".join(result.wrong_key_examples)
+        more = "…" if result.wrong_keys > len(result.wrong_key_examples) else ""
+        notes.append(
+            "Numéros FINESS dont la clé de Luhn est fausse (gardés) : "
+            f"{fr_int(result.wrong_keys)} ({examples}{more})."
+        )
+    return notes
 
 
 def _nothing_kept(kind: str, stats: ReadStats, result: snapshots.LoadResult) -> str:

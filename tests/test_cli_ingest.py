@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from balise.cli import cli
 from tests.support.extracts import directory_line, finess_line, write_directory, write_finess
+from tests.support.finess_plus import ege_file, flow
 from tests.test_ingest import EJ_X, A, first_extract
 
 NNBSP = "\u202f"
@@ -54,6 +55,37 @@ def test_json_output_for_scripts(database_url, tmp_path):
         "nombre de colonnes incorrect": 1,
         "type de BAL inconnu": 1,
     }
+
+
+def test_the_summary_tells_what_the_reader_noticed(database_url, tmp_path):
+    """Unknown category codes, wrong Luhn keys, establishments set apart and repaired
+    coordinates are told to whoever imports (and in the JSON), not only counted by the reader."""
+    reversed_point = dict(
+        ege_file()["adresse"][0],
+        coordonneesGeographique={"directionLatitude": "5.345", "directionLongitude": "46.383"},
+    )
+    flow_file = tmp_path / "finess-structures-journalier-20261015.json"
+    flow_file.write_bytes(
+        flow(
+            ege_file(adresse=[reversed_point]),
+            ege_file("010780931"),  # its Luhn key is wrong: kept, reported
+            ege_file("010780955", categorieentiteGeographiqueExercice="999"),
+            ege_file("010780948", etatObjet="I"),
+        )
+    )
+    result = run(database_url, "ingest", "finess", str(flow_file), "--departments", "01")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("FINESS « finess-structures-journalier-20261015.json » : ")
+    notes = [
+        "Établissements fermés ou inactifs mis à part : 1.",
+        "Catégories inconnues de la nomenclature TRE-R397 : 999 (1).",
+        "Coordonnées inversées puis corrigées : 1.",
+        "Numéros FINESS dont la clé de Luhn est fausse (gardés) : 1 (010780931).",
+    ]
+    assert result.output.endswith(" " + " ".join(notes) + "\n")
+    flow_file.write_bytes(flow(ege_file("010780931")))
+    again = json.loads(run(database_url, "--json", "ingest", "finess", str(flow_file)).output)
+    assert again["notes"] == [notes[-1]]
 
 
 def test_errors_print_erreur_and_exit_1(database_url, tmp_path):

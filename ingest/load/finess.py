@@ -102,6 +102,7 @@ def _new_establishments(result: LoadResult, chunks: Iterable[Chunk]) -> Iterator
         rows = chunk.rows
         result.offered += rows.num_rows
         rows = rows.filter(pa.array(seen.first(rows.column("finess_et"))))
+        _note_wrong_keys(result, rows)
         arrays = [rows.column(c) for c, _ in ESTABLISHMENT_COLUMNS]
         # Dates as ISO text: what SQLAlchemy's Date reads back on SQLite, and COPY accepts.
         arrays[ESTABLISHMENT_ROW.index("opened_on")] = pc.cast(
@@ -113,6 +114,14 @@ def _new_establishments(result: LoadResult, chunks: Iterable[Chunk]) -> Iterator
         ]
         yield pa.RecordBatch.from_arrays(arrays, names=ESTABLISHMENT_ROW)
     result.kept = len(seen.keys)
+
+
+def _note_wrong_keys(result: LoadResult, rows: pa.RecordBatch) -> None:
+    """Count the kept numbers whose Luhn key is wrong, keep the first three as examples."""
+    wrong = rows.column("finess_et").filter(pc.invert(rows.column("luhn_ok")))
+    room = max(0, 3 - len(result.wrong_key_examples))
+    result.wrong_key_examples += wrong.slice(0, room).to_pylist()
+    result.wrong_keys += len(wrong)
 
 
 def _replace_establishments(

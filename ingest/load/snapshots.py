@@ -74,6 +74,9 @@ class LoadResult:
     changed: int = 0
     rejects: RejectLog = field(default_factory=RejectLog)
     drops: list[Drop] = field(default_factory=list)  # departments where something closes
+    # FINESS numbers kept with a wrong Luhn key: how many, the first few (for the summary).
+    wrong_keys: int = 0
+    wrong_key_examples: list[str] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
