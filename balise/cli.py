@@ -82,6 +82,20 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
+def _json_everywhere(ctx: click.Context, _param, value: bool) -> bool:
+    """``balise indicateurs --json`` means ``balise --json indicateurs``: set while parsing, so
+    that refusals of the permission check are JSON too."""
+    if value:
+        root = ctx.find_root()
+        root.params["as_json"] = True
+        root.obj.as_json = True
+    return value
+
+
+json_option = click.option("--json", is_flag=True, expose_value=False, callback=_json_everywhere,
+                           help="Sortie JSON (comme « balise --json … »).")  # fmt: skip
+
+
 class BaliseGroup(click.Group):
     """A group that loads plugged-in commands and turns BaliseError into ``Erreur : ...``."""
 

@@ -333,6 +333,14 @@ def test_balise_sources_exits_1_for_a_stale_source(env, empty_db, https_server, 
     assert run({**env, "BALISE_SOURCE_STALE_DAYS": "6"}, "sources").exit_code == 0
 
 
+def test_balise_sources_json_as_the_readme_writes_it(env, empty_db):
+    """``balise sources --json`` (the README's spelling) is ``balise --json sources``."""
+    after, before = run(env, "sources", "--json"), run(env, "--json", "sources")
+    assert (after.exit_code, after.stderr) == (1, "")  # never imported: a problem
+    assert after.stdout == before.stdout
+    assert json.loads(after.stdout)["problems"][0].startswith("Annuaire MSSanté : jamais importé")
+
+
 def test_staleness_is_counted_from_the_last_change(empty_db, https_server):
     settings = replace(load_settings(), annuaire_url=https_server.url(STABLE), finess_url="")
     changed = datetime(2026, 7, 29, 3, 0)  # the last file before the 10-day gap of 2026

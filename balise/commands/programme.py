@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from balise.cli import Context, pass_context
+from balise.cli import Context, json_option, pass_context
 from balise.command_access import requires
 from balise.commands.export import _store, _write
 from balise.errors import NotFoundError
@@ -26,20 +26,6 @@ department_option = click.option(
     help="Département à inclure (répétable) ; par défaut la région configurée (ses "
          "départements accessibles à l'utilisateur).",
 )  # fmt: skip
-
-
-def _json_everywhere(ctx: click.Context, _param, value: bool) -> bool:
-    """``balise indicateurs --json`` means ``balise --json indicateurs``: set while parsing, so
-    that refusals of the permission check are JSON too."""
-    if value:
-        root = ctx.find_root()
-        root.params["as_json"] = True
-        root.obj.as_json = True
-    return value
-
-
-json_option = click.option("--json", is_flag=True, expose_value=False, callback=_json_everywhere,
-                           help="Sortie JSON (comme « balise --json … »).")  # fmt: skip
 
 
 def _selection(ctx: Context, codes: tuple[str, ...]) -> tuple[str, ...] | None:

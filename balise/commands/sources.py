@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from balise.cli import Context, pass_context
+from balise.cli import Context, json_option, pass_context
 from balise.command_access import requires
 from balise.formatting import fr_date, fr_datetime
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 @requires("read")
 @click.command("sources")
+@json_option
 @pass_context
 def sources(ctx: Context) -> None:
     """État des sources (annuaire, FINESS) : adresse, dernière vérification, dernier changement,
