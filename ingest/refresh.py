@@ -70,7 +70,8 @@ def refresh(
     checked_at = utc_now()
     try:
         with tempfile.TemporaryDirectory(prefix="balise-ingest-") as workdir:
-            checked = remote.check(url, Path(workdir), _known(engine, kind, url), ca_bundle, limits)
+            known = _known(engine, kind, url, departments)
+            checked = remote.check(url, Path(workdir), known, ca_bundle, limits)
             report = None
             if checked.changed:
                 report = jobs.ingest(
@@ -87,10 +88,14 @@ def refresh(
     return _record(engine, kind, url, checked_at, checked, report)
 
 
-def _known(engine: Engine, kind: str, url: str) -> remote.Known:
-    """What the last good check learnt; its validators only if it asked the same URL."""
+def _known(
+    engine: Engine, kind: str, url: str, departments: tuple[str, ...] | None
+) -> remote.Known:
+    """What the last good check learnt; its validators only if it asked the same URL. Nothing
+    when its snapshot left out some of ``departments`` (or is gone): an unchanged file does
+    not hold their rows in the store, so it is downloaded and imported for them."""
     last = sources.last_check(engine, kind)
-    if last is None:
+    if last is None or not sources.snapshot_covers(engine, last.snapshot_id, departments):
         return remote.Known()
     if last.url != url:
         return remote.Known(sha256=last.sha256)

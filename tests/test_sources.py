@@ -177,6 +177,21 @@ def test_the_default_source_is_fetched_once_then_asked_conditionally(
     ]  # fmt: skip
 
 
+def test_a_department_the_last_import_left_out_is_not_told_unchanged(
+    env, empty_db, https_server, tmp_path
+):
+    """The server's 304 says the file did not change, not that its rows for a department the
+    last import left out are in the store: those are downloaded and imported."""
+    publish(https_server, first_extract(tmp_path).read_bytes(), STAMP_1)
+    assert run(env, "ingest", "annuaire", "--departments", "01").exit_code == 0
+    other = run(env, "ingest", "annuaire", "--departments", "38")
+    assert other.exit_code == 0, other.output
+    assert re.search(r" : 8 lignes lues, .* instantané n° 2 en ", other.stdout), other.stdout
+    assert https_server.headers[-1].get("If-None-Match") is None
+    assert [s.id for s in snapshots(empty_db)] == [1, 2]
+    assert run(env, "ingest", "annuaire", "--departments", "38").stdout == UNCHANGED_304
+
+
 def test_a_server_with_last_modified_only_is_asked_if_modified_since(
     env, empty_db, https_server, tmp_path
 ):

@@ -141,6 +141,21 @@ def record_check(engine: Engine, source: str, url: str, **values) -> None:
             conn.execute(insert(source_checks).values(source=source, **values))
 
 
+def snapshot_covers(
+    engine: Engine, snapshot_id: int | None, departments: tuple[str, ...] | None
+) -> bool:
+    """Whether the snapshot exists and imported every one of ``departments`` (None = all)."""
+    if snapshot_id is None:
+        return False
+    with engine.connect() as conn:
+        scope = conn.scalar(select(snapshots.c.departments).where(snapshots.c.id == snapshot_id))
+    if scope == "*":
+        return True
+    return (
+        scope is not None and departments is not None and set(departments) <= set(scope.split(","))
+    )
+
+
 def snapshot_date(engine: Engine, snapshot_id: int) -> datetime | None:
     """The date a snapshot's file carries (None when it carries none)."""
     with engine.connect() as conn:
