@@ -448,9 +448,11 @@ def test_the_finess_plus_flow_by_default_compressed_then_not_modified(
     env, empty_db, https_server, tmp_path, second_database_url
 ):
     """The « FINESS Structures » daily flow as data.gouv.fr serves it: a stable address, a
-    redirect to the dated gzip file; imported, dated by its JSON, archived, replayed alike."""
+    redirect to the dated gzip file, whose point has latitude and longitude swapped; imported
+    with the point put back (and said so), dated by its JSON, archived, replayed alike."""
     import gzip
 
+    from balise.models import Establishment
     from tests.support.finess_plus import ege_file, flow
 
     name = "finess-structures-journalier-20260701.json.gz"
@@ -458,11 +460,20 @@ def test_the_finess_plus_flow_by_default_compressed_then_not_modified(
     https_server.files["/r/finess"] = Reply(
         status=302, headers={"Location": https_server.url(static)}
     )
-    https_server.files[static] = Reply(gzip.compress(flow(ege_file())), headers={"ETag": '"j1"'})
+    swapped = dict(
+        ege_file()["adresse"][0],
+        coordonneesGeographique={"directionLatitude": "5.345", "directionLongitude": "46.383"},
+    )
+    body = gzip.compress(flow(ege_file(adresse=[swapped])))
+    https_server.files[static] = Reply(body, headers={"ETag": '"j1"'})
     env = {**env, "BALISE_FINESS_URL": https_server.url("/r/finess")}
     result = run(env, "ingest", "finess")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"FINESS « {name} » : ")
+    assert result.stdout.endswith(" Coordonnées inversées puis corrigées : 1.\n")
+    with empty_db.connect() as conn:
+        placed = conn.execute(select(Establishment.latitude, Establishment.longitude)).all()
+    assert placed == [(46.383, 5.345)]  # in the Ain, not in the Gulf of Guinea
     generated = datetime(2026, 7, 1, 4, 0, 0, 123456)  # the flow's generatedAt
     assert snapshots(empty_db) == [(1, name, generated)]
     assert check_row(empty_db, "finess").file_date == generated
