@@ -95,6 +95,27 @@ def test_lambert93_origin_and_round_trip():
     assert lambert93_to_wgs84(*wgs84_to_lambert93(43.3, -1.2)) == pytest.approx((43.3, -1.2))
 
 
+@pytest.mark.parametrize(
+    "commune, postcode, department",
+    [
+        ("2A004", "20000", "2A"),
+        ("2b033", "20200", "2B"),
+        ("97411", "97400", "974"),
+        ("97608", "97600", "976"),
+        ("98613", "98600", "986"),
+        ("01108", "38000", "01"),  # cogCommune first, whatever the postcode says
+        ("", "20200", "2B"),  # no cogCommune: the postcode (Corsica by its range)
+        ("", "97133", "977"),  # Saint-Barthélemy, not the Guadeloupe of 971
+    ],
+)
+def test_the_department_comes_from_cog_commune_else_the_postcode(commune, postcode, department):
+    """An Ain number (IME) everywhere: the department is the address's, not the number's."""
+    item = ege_file(IME)
+    item["adresse"][0].update(cogCommune=commune, codePostal=postcode)
+    rows, _ = read(flow(item))
+    assert [(r.department, r.commune_code) for r in rows] == [(department, commune.upper() or None)]
+
+
 def test_unknown_category_is_reported_and_kept():
     stats = ReadStats()
     rows, _ = read(flow(ege_file(categorieentiteGeographiqueExercice="999")), stats=stats)
