@@ -110,8 +110,11 @@ def _record(engine, kind, url, checked_at, checked: remote.Checked, report) -> R
         log.info("refresh %s: unchanged (%s)", kind, checked.how)
         return RefreshReport(kind, url, "unchanged", checked.how)
     how = f"déjà importé (instantané n° {report.snapshot_id})" if report.already_ingested else ""
+    last = sources.last_check(engine, kind)
+    if not (report.already_ingested and last and last.sha256 == checked.received.sha256):
+        values["changed_at"] = checked_at  # the last check's file again is no change
     sources.record_check(
-        engine, kind, url, outcome="imported", message=how or None, changed_at=checked_at,
+        engine, kind, url, outcome="imported", message=how or None,
         sha256=checked.received.sha256, snapshot_id=report.snapshot_id,
         file_date=sources.snapshot_date(engine, report.snapshot_id) or checked.file_date, **values,
     )  # fmt: skip

@@ -190,6 +190,14 @@ def test_a_department_the_last_import_left_out_is_not_told_unchanged(
     assert https_server.headers[-1].get("If-None-Match") is None
     assert [s.id for s in snapshots(empty_db)] == [1, 2]
     assert run(env, "ingest", "annuaire", "--departments", "38").stdout == UNCHANGED_304
+    # Back to 01: downloaded again (the last snapshot is 38's), already imported, and the same
+    # file as the last check's: not a change of the source (staleness is not reset by it).
+    changed_at = check_row(empty_db).changed_at
+    back = run(env, "ingest", "annuaire", "--departments", "01")
+    assert back.stdout == (
+        f"Annuaire MSSanté « {DATA_NAME} » : déjà importé (instantané n° 1), rien à faire.\n"
+    )
+    assert (check_row(empty_db).changed_at, check_row(empty_db).snapshot_id) == (changed_at, 1)
 
 
 def test_a_server_with_last_modified_only_is_asked_if_modified_since(
