@@ -23,6 +23,7 @@ from ingest.sources.finess import (
     luhn_ok,
     read_finess,
 )
+from ingest.sources.finess_geo import FROM_LAMBERT, MISSING, GeoStats
 from ingest.sources.rows import EstablishmentPoint, EstablishmentRow, ReadStats, Rejected
 
 # The 32 fields of a structureet line, in order (domain/finess.md).
@@ -265,7 +266,7 @@ def test_geolocalisation_lines_place_the_establishments_the_file_keeps():
     ]
     assert stats.lines == 3
     assert stats.notes == [
-        "Section « autre » ignorée : 1 lignes.",
+        "Section « autre » ignorée : 1 ligne.",
         "Coordonnées converties depuis Lambert-93 : 1.",
         "Coordonnées hors du territoire, ignorées : 1.",
         "Coordonnées dans une projection d'outre-mer, non converties : 1.",
@@ -493,3 +494,12 @@ def test_commune_code_rules():
     assert etalab_commune_code("9D", "974", "411") == "97411"
     assert etalab_commune_code("01", "01", "") is None
     assert etalab_commune_code("01", "01", "5") is None
+
+
+def test_the_coordinates_notes_count_in_french():
+    geo = GeoStats()
+    geo.counts.update({FROM_LAMBERT: 100_567, MISSING: 1})
+    assert geo.notes() == [
+        "Coordonnées converties depuis Lambert-93 : 100\u202f567.",
+        "Coordonnées absentes : 1.",
+    ]

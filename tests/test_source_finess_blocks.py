@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from stdnum import luhn
 
+from balise.formatting import fr_count
 from ingest.demo import write_demo
 from ingest.sources import finess
 from ingest.sources.finess import read_finess
@@ -83,7 +84,9 @@ def read_by_lines(data: bytes, departments=None) -> tuple[list, ReadStats]:
     scope = frozenset(departments) if departments is not None else None
     places = Places()
     rows = list(finess._etalab_rows(fh, 1, scope, stats, ignored, places))
-    stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
+    stats.notes.extend(
+        f"Section « {s} » ignorée : {fr_count(n, 'ligne', 'lignes')}." for s, n in ignored.items()
+    )
     stats.notes.extend(places.geo.notes())
     return rows, stats
 

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from balise.errors import SourceError
+from balise.formatting import fr_count
 from ingest.sources.columns import (
     blocks,
     has_blank_or_lone_cr,
@@ -219,7 +220,9 @@ def _etalab_chunks(
             rows = _etalab_rows(io.BytesIO(part.data), lineno, scope, stats, ignored, places)
             yield chunk_of(rows, ESTABLISHMENT_SCHEMA)
         lineno += count
-    stats.notes.extend(f"Section « {s} » ignorée : {n} lignes." for s, n in ignored.items())
+    stats.notes.extend(
+        f"Section « {s} » ignorée : {fr_count(n, 'ligne', 'lignes')}." for s, n in ignored.items()
+    )
     stats.notes.extend(places.geo.notes())
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from balise.formatting import fr_int
 from balise.referentials.territories import box_of_department
 
 # Lambert-93 (EPSG:2154) on the GRS80 ellipsoid: IGN's constants for the conic projection.
@@ -43,7 +44,8 @@ class GeoStats:
 
     def notes(self) -> list[str]:
         order = (FROM_LAMBERT, FIXED_SWAP, OUT_OF_BOUNDS, OTHER_SYSTEM, MISSING)
-        return [f"Coordonnées {what} : {self.counts[what]}." for what in order if self.counts[what]]
+        counts = self.counts
+        return [f"Coordonnées {what} : {fr_int(counts[what])}." for what in order if counts[what]]
 
 
 def lambert93_to_wgs84(x: float, y: float) -> tuple[float, float]:
