@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def command(source: Path, db: Path, data_dir: Path) -> dict[str, float]:
     argv = [sys.executable, "-c", BOOT, "--database-url", f"sqlite:///{db}", "--json",
             "ingest", "finess", str(source), "--all"]  # fmt: skip
     env = {**os.environ, "BALISE_ARCHIVE_DIR": "", "BALISE_DATA_DIR": str(data_dir)}
-    started = time.time()
+    started, cpu = time.time(), _children_cpu()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
     ended = time.time()
     if done.returncode != 0:
@@ -72,15 +73,23 @@ def command(source: Path, db: Path, data_dir: Path) -> dict[str, float]:
         "start": reading["from"] - started,
         "read": reading["to"] - reading["from"],
         "after": ended - reading["to"],
+        "cpu": _children_cpu() - cpu,
     }
 
 
 def floor(flow: Path) -> dict[str, float]:
     """(g) of ``bench/ingest.py``: its whole process and its job (inflate and parse)."""
     argv = [sys.executable, str(ROOT / "bench" / "ingest.py"), "--step", "plus_floor", str(flow)]
-    started = time.time()
+    started, cpu = time.time(), _children_cpu()
     done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
-    return {"wall": time.time() - started, "job": json.loads(done.stdout)["duration_s"]}
+    return {"wall": time.time() - started, "job": json.loads(done.stdout)["duration_s"],
+            "cpu": _children_cpu() - cpu}  # fmt: skip
+
+
+def _children_cpu() -> float:
+    """User + system time of the children reaped so far (each run adds its own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def national_files(work: Path) -> tuple[Path, Path]:
@@ -106,10 +115,11 @@ def measure(csv: Path, flow: Path, work: Path, rounds: int) -> dict[str, dict[st
 
 def report(med: dict[str, dict[str, float]]) -> None:
     a, f, g = med["a"], med["f"], med["g"]
-    print(f"medians, s       {'wall':>6} {'start':>6} {'read':>6} {'after':>6}")
+    print(f"medians, s       {'wall':>6} {'start':>6} {'read':>6} {'after':>6} {'cpu':>6}")
     for label, m in (("(a) CSV", a), ("(f) FiNESS+", f)):
-        print(f"{label:16} {m['wall']:6.2f} {m['start']:6.2f} {m['read']:6.2f} {m['after']:6.2f}")
-    print(f"{'(g) floor':16} {g['wall']:6.2f}   job {g['job']:.2f}")
+        parts = (m[k] for k in ("wall", "start", "read", "after", "cpu"))
+        print(f"{label:16}" + "".join(f" {v:6.2f}" for v in parts))
+    print(f"{'(g) floor':16} {g['wall']:6.2f}    job {g['job']:6.2f}        {g['cpu']:6.2f}")
     allowed = TARGET * a["wall"]
     own = allowed - f["start"] - f["after"]
     free_extras = allowed - f["start"] - a["after"]
