@@ -395,6 +395,19 @@ def test_an_import_by_hand_counts_as_a_change(env, empty_db, tmp_path):
     assert "  dernier instantané : n° 1 du 01/10/2026\n" in result.stdout
 
 
+def test_the_file_date_is_the_latest_snapshot_s(env, empty_db, https_server, tmp_path):
+    """A file imported by hand after the last check: its date is the one shown, beside it."""
+    publish(https_server, first_extract(tmp_path).read_bytes(), "20261020-031500")
+    assert run(env, "ingest", "annuaire").exit_code == 0  # dated 20/10/2026 by its address
+    assert run(env, "ingest", "annuaire", str(second_extract(tmp_path))).exit_code == 0
+    result = run(env, "sources")
+    shown = result.stdout.splitlines()[3:5]
+    assert shown == [
+        f"  date du fichier : {fr_datetime(datetime(2026, 11, 1, 3, 12))}",
+        "  dernier instantané : n° 2 du 01/11/2026",
+    ]
+
+
 # --- the worker: a conditional request every day ----------------------------------------------
 
 

@@ -92,11 +92,19 @@ def _health(
         outcome=check.outcome if check else None,
         message=check.message if check else None,
         changed_at=max(changes) if changes else None,
-        file_date=(check.file_date if check else None) or generated_at,
+        file_date=_file_date(check, snapshot_id, generated_at),
         snapshot_id=snapshot_id,
         snapshot_date=snapshot_date,
     )
     return SourceHealth(**{**asdict(found), "problems": _problems(found, settings, now)})
+
+
+def _file_date(check: Row | None, snapshot_id: int | None, generated_at: datetime | None):
+    """The date the latest snapshot's file carries: the last check's when it brought that
+    snapshot, else the snapshot's own (a file imported by hand since)."""
+    if check is not None and check.file_date and check.snapshot_id == snapshot_id:
+        return check.file_date
+    return generated_at
 
 
 def _problems(h: SourceHealth, settings: Settings, now: datetime) -> tuple[str, ...]:
