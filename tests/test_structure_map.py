@@ -77,6 +77,8 @@ def test_the_figure_carries_each_point_finess_and_a_click_opens_it(db_with_place
     figure = structure_map(points, boundary_collection(), ("38", "69"))
     outline = figure.data[0]
     assert outline.fill == "toself" and outline.hoverinfo == "skip"
+    # Plain x/y traces: no geo subplot (a world map from a CDN), no tile server (mapbox/map).
+    assert {t.type for t in figure.data} == {"scatter"}
     traces = _status_traces(figure)
     assert [list(t.customdata) for t in traces["equipped"]] == [["380000001", "690000002"]]
     assert [list(t.customdata) for t in traces["not_equipped"]] == [["380000003"]]
