@@ -82,6 +82,36 @@ def test_group_mates_follow_legal_entities_and_establishments(empty_db, tmp_path
     assert group_mates(empty_db, animator, IME).empty  # the mate is in a department not theirs
 
 
+def _group_ids(engine) -> dict[str, int]:
+    """Each stored grouping with its number of members."""
+    g, m = FinessGroup.__table__.c, FinessGroupMember.__table__.c
+    with engine.connect() as conn:
+        ids = conn.execute(select(g.group_id)).scalars().all()
+        members = conn.execute(select(m.group_id)).scalars().all()
+    return {i: members.count(i) for i in ids}
+
+
+def test_a_flow_without_a_grouping_list_keeps_the_groupings_of_that_kind(empty_db, tmp_path):
+    first = _flow_file(tmp_path)
+    jobs.ingest(empty_db, "finess", str(first), None)
+    later = json.loads(gzip.decompress(first.read_bytes()))
+    del later["gcc"]  # a flow that does not carry the list says nothing of those groupings
+    later["gco"] = [{"pmSmsseId": "88", "typeGCO": "GCSMS", "nomGco": "GCSMS DÉMO",
+                     "pmejDuGco": [{"pmSmsseId": "77", "typeRoleEntiteGroupe": "M"}]}]  # fmt: skip
+    path = tmp_path / "finess-structures-journalier-20260702.json"
+    path.write_text(json.dumps(later, ensure_ascii=False), encoding="utf-8")
+    report = jobs.ingest(empty_db, "finess", str(path), None)
+    assert _group_ids(empty_db) == {"gcc:7": 2, "gco:88": 1}
+    assert report.notes[-1] == (
+        "Le flux ne donne pas la liste « gcc » : les groupements de ce type déjà importés sont "
+        "gardés."
+    )
+    later["gcc"], later["gco"] = [], []  # a list given empty: the file says there is none
+    path.write_text(json.dumps(later, ensure_ascii=False), encoding="utf-8")
+    jobs.ingest(empty_db, "finess", str(path), None)
+    assert _group_ids(empty_db) == {}
+
+
 def _etalab_file(tmp_path, *extra: str):
     """An etalab CSV of two establishments of the Ain (the flow's IME and another), then
     ``extra`` lines (geolocalisation)."""

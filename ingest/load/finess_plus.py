@@ -73,6 +73,7 @@ class Extras:
     inactive: _Spill = field(default_factory=lambda: _Spill(INACTIVE_SCHEMA))
     groups: list[tuple] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
+    groupings_given: set[str] = field(default_factory=set)
 
     def add(self, chunk: PlusChunk) -> None:
         self.seen = True
@@ -80,6 +81,7 @@ class Extras:
         self.inactive.write(chunk.inactive_batch)
         self.groups.extend(chunk.groups)
         self.members.extend(chunk.members)
+        self.groupings_given |= chunk.groupings_given
 
     def close(self) -> None:
         self.legal.close()
@@ -167,8 +169,14 @@ def _insert(conn: Connection, table: str, batches: Iterator[pa.RecordBatch], sna
 
 
 def _replace_groupings(conn: Connection, extras: Extras, snapshot_id: int) -> None:
-    conn.execute(delete(finess_group_members))
-    conn.execute(delete(finess_groups))
+    """The groupings of the kinds the file carries (``gcc``, ``gco``) replaced by its own; a
+    kind it does not carry at all is kept (a flow without the list says nothing of them)."""
+    kinds = sorted(extras.groupings_given)
+    if not kinds:
+        return
+    replaced = select(finess_groups.c.group_id).where(finess_groups.c.kind.in_(kinds))
+    conn.execute(delete(finess_group_members).where(finess_group_members.c.group_id.in_(replaced)))
+    conn.execute(delete(finess_groups).where(finess_groups.c.kind.in_(kinds)))
     groups = {g[0]: g for g in extras.groups}  # a repeated id keeps its first occurrence
     if groups:
         rows = ((*g, snapshot_id) for g in sorted(groups.values(), key=lambda g: g[0]))

@@ -31,6 +31,7 @@ import msgspec
 import pyarrow as pa
 
 from balise.errors import SourceError
+from balise.formatting import fr_int
 from ingest.sources import finess_plus_records as records
 from ingest.sources.finess_plus_columns import (  # noqa: F401 (department_from_cog: public here)
     INACTIVE_SCHEMA,
@@ -47,6 +48,7 @@ from ingest.sources.rows import ESTABLISHMENT_SCHEMA, Chunk, ReadStats
 MSG_BAD_JSON = (
     "Ce fichier JSON est illisible (ligne {line}, colonne {col}) : ce n'est pas un flux FiNESS+."
 )
+MSG_NO_GROUPINGS = "Le flux ne donne pas la liste « {kind} » : les groupements de ce type déjà importés sont gardés."
 MSG_NOT_FINESS_JSON = "Ce fichier JSON n'est pas un flux FiNESS+ : la liste « pmej » est absente."
 
 # Establishments normalised at once: enough for Arrow's calls to cost little per row, few
@@ -69,6 +71,7 @@ class PlusChunk(Chunk):
     inactive_batch: pa.RecordBatch = field(default_factory=lambda: _empty(INACTIVE_SCHEMA))
     groups: list[tuple] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
+    groupings_given: frozenset[str] = frozenset()  # "gcc", "gco": the kinds the file carries
 
     @property
     def legal_entities(self) -> list[tuple]:
@@ -199,13 +202,18 @@ class _Reader:
         state = self.state
         notes = state.stats.notes
         if state.inactive:
-            notes.append(f"Établissements fermés ou inactifs mis à part : {state.inactive}.")
+            notes.append(
+                f"Établissements fermés ou inactifs mis à part : {fr_int(state.inactive)}."
+            )
         if state.unknown_categories:
             listed = ", ".join(
-                f"{code} ({n})" for code, n in sorted(state.unknown_categories.items())
+                f"{code} ({fr_int(n)})" for code, n in sorted(state.unknown_categories.items())
             )
             notes.append(f"Catégories inconnues de la nomenclature TRE-R397 : {listed}.")
         notes.extend(state.geo.notes())
         groupings = self.groupings_read
+        notes.extend(MSG_NO_GROUPINGS.format(kind=kind)
+                     for kind in ("gcc", "gco") if kind not in groupings.given)  # fmt: skip
         return PlusChunk(_empty(ESTABLISHMENT_SCHEMA), [], groups=groupings.groups,
-                         members=groupings.members)  # fmt: skip
+                         members=groupings.members,
+                         groupings_given=frozenset(groupings.given))  # fmt: skip

@@ -27,13 +27,16 @@ def text_of(value: Any) -> str:
 
 @dataclass
 class Groupings:
-    """The groupings read so far and their members."""
+    """The groupings read so far and their members; ``given``: the kinds the file carries (a
+    kind it does not carry at all says nothing of the groupings of that kind: they are kept)."""
 
     groups: list[tuple] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
+    given: set[str] = field(default_factory=set)
 
     def add(self, kind: str, decoded: Any) -> None:
         """Member ``kind`` ("gcc" or "gco") of the root object, decoded."""
+        self.given.add(kind)
         for group in decoded if isinstance(decoded, list) else [decoded]:
             if isinstance(group, dict):
                 self._group(kind, group)
