@@ -139,6 +139,16 @@ def test_inactive_establishments_are_kept_apart():
     assert "Établissements fermés ou inactifs mis à part : 2." in stats.notes
 
 
+def test_the_notes_count_in_french():
+    closed = [ege_file(f"01078{n:04d}", etatObjet="I") for n in range(1200)]
+    unknown = [ege_file(f"01079{n:04d}", categorieentiteGeographiqueExercice="999")
+               for n in range(1001)]  # fmt: skip
+    stats = ReadStats()
+    read(flow(*closed, *unknown), stats=stats)
+    assert "Établissements fermés ou inactifs mis à part : 1\u202f200." in stats.notes
+    assert "Catégories inconnues de la nomenclature TRE-R397 : 999 (1\u202f001)." in stats.notes
+
+
 def test_bad_records_are_counted_with_their_position():
     no_category = ege_file("010780948")
     del no_category["categorieentiteGeographiqueExercice"]
