@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from balise.referentials.bal_types import BAL_TYPES, TYPES
 from balise.referentials.categories import load_categories
+from balise.referentials.categories_r397 import category_label_r397
 from balise.referentials.departments import department_name
 from balise.referentials.lifecycles import LINK_KINDS
 
@@ -47,11 +48,15 @@ def department_label(code: str) -> str:
 
 
 def category_label(code: str) -> str:
-    """« EHPAD », or the code when the category is not in the reference list."""
+    """« EHPAD » (a followed category's short name), else the label of the FINESS nomenclature
+    TRE-R397 (« Résidences autonomie », a partner's « Centre Hospitalier (C.H.) »), else the code
+    (one the nomenclature does not know: the import reported it)."""
     if not code:
         return NO_CATEGORY_LABEL
     cat = load_categories().get(code)
-    return cat.short if cat else code
+    if cat is not None:
+        return cat.short
+    return category_label_r397(code) or code
 
 
 def bal_type_label(code: str) -> str:
