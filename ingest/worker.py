@@ -4,7 +4,9 @@ Jobs: the poll of each department that has watched mailboxes (every ``poll_every
 the directory / FINESS refresh (daily) from their configured URLs (data.gouv.fr by default). The
 refresh is a conditional request (ETag / Last-Modified; a HEAD for a server that only announces a
 dated file name): an unchanged file is neither downloaded nor imported again (``ingest.refresh``),
-and every attempt is recorded for ``balise sources``.
+and every attempt is recorded for ``balise sources``. A refresh that fails (server down, cut
+download, unreadable file) is tried again every hour (``REFRESH_RETRY_S``), up to five times on
+PostgreSQL, until the next day's run on SQLite.
 
 - PostgreSQL: jobs go through procrastinate (a Postgres-backed task queue). A periodic task
   defers one poll job per department with ``lock="poll:<dept>"`` (procrastinate never runs two
@@ -46,6 +48,10 @@ from ingest.imap_reader import SessionPool
 from ingest.poll import PollReport, run_poll
 
 log = logging.getLogger(__name__)
+# A failed refresh is tried again an hour later (a daily source should not wait for tomorrow
+# because of a morning's network failure); on PostgreSQL at most this many more times.
+REFRESH_RETRY_S = 3600.0
+REFRESH_RETRIES = 5
 
 
 @dataclass
@@ -165,16 +171,19 @@ def run_loop(
     refresh_every_s: float,
     stop: threading.Event,
     tick_s: float = 1.0,
+    refresh_retry_s: float = REFRESH_RETRY_S,
 ) -> None:
-    """Run due jobs until ``stop`` is set; each department keeps its own next due time."""
+    """Run due jobs until ``stop`` is set; each department keeps its own next due time (a
+    source whose refresh failed comes back after ``refresh_retry_s`` instead)."""
     due: dict[str, float] = {}
     with single_worker_lock(rt.engine):
         while not stop.is_set():
             now = time.monotonic()
             for kind in (DataSource.FINESS, DataSource.ANNUAIRE):
                 if due.get(kind, 0.0) <= now:
-                    due[kind] = now + refresh_every_s
-                    _guarded(lambda kind=kind: refresh_source(rt, kind))
+                    done = _guarded(lambda kind=kind: refresh_source(rt, kind))
+                    wait = refresh_every_s if done else min(refresh_retry_s, refresh_every_s)
+                    due[kind] = now + wait
             for dep in departments_to_poll(rt.engine):
                 if due.get(f"poll:{dep}", 0.0) <= time.monotonic():
                     due[f"poll:{dep}"] = time.monotonic() + poll_every_s
@@ -183,14 +192,18 @@ def run_loop(
     rt.sessions.close()
 
 
-def _guarded(job) -> None:
-    """A failing job is logged and the loop goes on (the poll records failures itself)."""
+def _guarded(job) -> bool:
+    """Whether ``job`` ran through; a failing job is logged and the loop goes on (the poll and
+    the refresh record their failures themselves)."""
     try:
         job()
     except BaliseError as exc:
         log.warning("worker job failed: %s", exc)
     except Exception:
         log.exception("worker job crashed")
+    else:
+        return True
+    return False
 
 
 # ----- PostgreSQL: procrastinate --------------------------------------------------------------
@@ -222,7 +235,9 @@ def make_app(
         if report.failed:
             log.info("worker: %d mailbox(es) failed in %s", len(report.failed), department)
 
-    @app.task(name="balise.refresh_source", lock="refresh")
+    retry = procrastinate.RetryStrategy(max_attempts=REFRESH_RETRIES, wait=int(REFRESH_RETRY_S))
+
+    @app.task(name="balise.refresh_source", lock="refresh", retry=retry)
     def refresh_task(kind: str) -> None:
         log.info("refresh %s: %s", kind, refresh_source(rt, kind))
 

@@ -449,6 +449,35 @@ def test_the_worker_refreshes_with_a_conditional_request(sqlite_store, https_ser
     assert check_row(sqlite_store).outcome == "unchanged"
 
 
+def test_the_worker_tries_a_failed_refresh_again_within_the_day(
+    sqlite_store, https_server, tmp_path
+):
+    """A refresh that fails (503 this morning) comes back after the retry delay (shortened from
+    an hour to 0.2 s), not the next day (the refresh period stays a day here)."""
+    static = publish(https_server, first_extract(tmp_path).read_bytes(), STAMP_1)
+    https_server.files[static] = Reply(b"maintenance", status=503)
+    settings = replace(load_settings(departments="01,38"), annuaire_url=https_server.url(STABLE),
+                       finess_url="", ca_bundle=https_server.ca_bundle)  # fmt: skip
+    stop = threading.Event()
+    loop = threading.Thread(target=run_loop, args=(Runtime(sqlite_store, settings), 3600.0,
+                            24 * 3600.0, stop, 0.05), kwargs={"refresh_retry_s": 0.2})  # fmt: skip
+    loop.start()
+    try:
+        deadline = time.monotonic() + 15
+        while https_server.requests.count(("GET", static)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert check_row(sqlite_store).outcome == "failed"
+        publish(https_server, first_extract(tmp_path).read_bytes(), STAMP_1)  # back up
+        while check_row(sqlite_store).outcome == "failed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(10)
+    assert check_row(sqlite_store).outcome == "imported"
+    with sqlite_store.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Snapshot)) == 1
+
+
 def test_the_ca_bundle_adds_to_the_system_store_and_vouches_for_no_one_else(
     env, https_server, tmp_path
 ):

@@ -17,6 +17,7 @@ from balise.db import make_engine, upgrade
 from balise.errors import ConfigurationError
 from balise.models import WatchedMailbox
 from ingest.worker import (
+    REFRESH_RETRY_S,
     Runtime,
     count_jobs,
     ensure_queue_schema,
@@ -124,6 +125,30 @@ def test_periodic_scheduler_defers_one_job_per_department(pg_engine, dovecot):
         assert app.defer_polls() == 2
         assert app.defer_polls() == 0  # queueing lock: no pile-up while they wait
     assert count_jobs(pg_engine, "todo") == 2
+
+
+@pytest.mark.postgres
+def test_a_failed_source_refresh_is_tried_again_an_hour_later(pg_engine):
+    """The source is down (nothing listens on its port): the job fails and comes back in an
+    hour (``REFRESH_RETRY_S``), not with tomorrow's schedule."""
+    settings = load_settings(secret_key=TEST_SECRET_KEY, departments="38", finess_url="",
+                             annuaire_url="https://127.0.0.1:1/annuaire")  # fmt: skip
+    app = make_app(Runtime(settings=settings, engine=pg_engine, timeout=5.0), periodic=False)
+    ensure_queue_schema(app, pg_engine)
+
+    async def one_attempt() -> None:
+        async with app.open_async():
+            await app.tasks["balise.refresh_source"].defer_async(kind="annuaire")
+            await app.run_worker_async(wait=False, install_signal_handlers=False,
+                                       listen_notify=False)  # fmt: skip
+
+    asyncio.run(one_attempt())
+    with pg_engine.connect() as conn:
+        status, attempts, wait_s = conn.execute(text(
+            "SELECT status, attempts, extract(epoch FROM scheduled_at - now()) FROM procrastinate_jobs"
+        )).one()  # fmt: skip
+    assert (status, attempts) == ("todo", 1)
+    assert REFRESH_RETRY_S - 120 < float(wait_s) <= REFRESH_RETRY_S
 
 
 @pytest.fixture
