@@ -5,8 +5,8 @@ the directory / FINESS refresh (daily) from their configured URLs (data.gouv.fr 
 refresh is a conditional request (ETag / Last-Modified; a HEAD for a server that only announces a
 dated file name): an unchanged file is neither downloaded nor imported again (``ingest.refresh``),
 and every attempt is recorded for ``balise sources``. A refresh that fails (server down, cut
-download, unreadable file) is tried again every hour (``REFRESH_RETRY_S``), up to five times on
-PostgreSQL, until the next day's run on SQLite.
+download, unreadable file) is tried again every hour (``REFRESH_RETRY_S``): up to five times on
+PostgreSQL, until it succeeds on SQLite.
 
 - PostgreSQL: jobs go through procrastinate (a Postgres-backed task queue). A periodic task
   defers one poll job per department with ``lock="poll:<dept>"`` (procrastinate never runs two
