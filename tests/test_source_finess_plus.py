@@ -17,7 +17,15 @@ from ingest.sources.finess import read_finess_chunks
 from ingest.sources.finess_geo import lambert93_to_wgs84, wgs84_to_lambert93
 from ingest.sources.finess_plus import PlusChunk
 from ingest.sources.finess_values import REASON_CATEGORY, REASON_FINESS, REASON_JSON
-from ingest.sources.json_stream import Batch, JsonError, NotAnObject, Scalar, Value, members
+from ingest.sources.json_stream import (
+    Batch,
+    EmptyItems,
+    JsonError,
+    NotAnObject,
+    Scalar,
+    Value,
+    members,
+)
 from ingest.sources.rows import EstablishmentRow, ReadStats, Rejected, flatten
 from tests.support.finess_plus import EJ, IME, ege_file, ege_schema, flow
 
@@ -211,6 +219,16 @@ def test_foreign_json_is_refused(data, message):
     assert str(err.value).startswith(message)
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["json", "json.gz"])
+def test_a_flow_without_any_legal_entity_is_refused_as_empty(packed):
+    data = b'{"generatedAt": "2026-07-01T04:00:00Z", "pmej": [ ], "gcc": [], "gco": []}'
+    with pytest.raises(SourceError) as err:
+        read_finess_chunks(io.BytesIO(gzip.compress(data) if packed else data))
+    assert str(err.value) == (
+        "Ce flux FiNESS+ ne contient aucune entité juridique : la liste « pmej » est vide."
+    )
+
+
 def test_broken_json_inside_an_item_is_refused_with_its_place():
     data = flow(ege_file()).replace(b'"nomEgeLong"', b'"nomEgeLong" "oops"', 1)
     where = data.index(b'"oops"')  # a colon was expected here
@@ -235,9 +253,11 @@ def test_selection_counts_out_of_scope_and_keeps_only_their_legal_entities():
 
 
 def _cut(data: bytes, block: int) -> dict:
-    out: dict = {"items": [], "values": {}, "scalars": {}}
+    out: dict = {"items": [], "values": {}, "scalars": {}, "empty": []}
     for event in members(io.BytesIO(data), {"pmej"}, {"gco", "gcc"}, block=block):
-        if isinstance(event, Batch):
+        if isinstance(event, EmptyItems):
+            out["empty"].append(event.key)
+        elif isinstance(event, Batch):
             out["items"] += json.loads(event.data)
         elif isinstance(event, Value):
             out["values"][event.key] = json.loads(event.data)
@@ -267,6 +287,14 @@ def test_cutter_gives_back_every_item_whatever_the_block_size():
             assert out["items"] == items
             assert out["values"] == {"gcc": doc["gcc"], "gco": doc["gco"]}
             assert out["scalars"] == {"v": "1", "generatedAt": "2026", "n": 12, "t": True}
+            assert out["empty"] == []
+
+
+def test_cutter_tells_an_items_array_that_holds_nothing():
+    for data in (b'{"pmej": [], "gcc": []}', b'{"generatedAt": "2026",\n "pmej": [\n  \n]}'):
+        for block in (1, 2, 5, 4096):
+            out = _cut(data, block)
+            assert (out["items"], out["empty"]) == ([], ["pmej"])
 
 
 @pytest.mark.parametrize(
@@ -332,6 +360,7 @@ def test_fast_cut_guesses_are_proven_and_a_wrong_one_falls_back_to_the_scan(monk
     for batch in json_stream.members(
         io.BytesIO(data), {"pmej"}, (), block=512, fast=((b'"informationsGeneralesPMEJ"',), decode)
     ):
+        assert not isinstance(batch, EmptyItems)
         if isinstance(batch, Batch):
             numbers_in = [p["ege"][0]["informationsGeneralesEGE"]["numFinessEge"]
                           for p in json.loads(batch.data)]  # fmt: skip

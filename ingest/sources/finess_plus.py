@@ -42,13 +42,23 @@ from ingest.sources.finess_plus_columns import (  # noqa: F401 (department_from_
 )
 from ingest.sources.finess_plus_gather import Gathered
 from ingest.sources.finess_plus_groups import Groupings
-from ingest.sources.json_stream import Batch, JsonError, NotAnObject, Scalar, Value, members
+from ingest.sources.json_stream import (
+    Batch,
+    EmptyItems,
+    Event,
+    JsonError,
+    NotAnObject,
+    Scalar,
+    Value,
+    members,
+)
 from ingest.sources.rows import ESTABLISHMENT_SCHEMA, Chunk, ReadStats
 
 MSG_BAD_JSON = (
     "Ce fichier JSON est illisible (ligne {line}, colonne {col}) : ce n'est pas un flux FiNESS+."
 )
 MSG_NO_GROUPINGS = "Le flux ne donne pas la liste « {kind} » : les groupements de ce type déjà importés sont gardés."
+MSG_EMPTY_FLOW = "Ce flux FiNESS+ ne contient aucune entité juridique : la liste « pmej » est vide."
 MSG_NOT_FINESS_JSON = "Ce fichier JSON n'est pas un flux FiNESS+ : la liste « pmej » est absente."
 
 # Establishments normalised at once: enough for Arrow's calls to cost little per row, few
@@ -112,11 +122,12 @@ def read_finess_plus_chunks(
         if isinstance(event, Batch):
             break
     if not any(isinstance(e, Batch) for e in head):
-        raise SourceError(MSG_NOT_FINESS_JSON)
+        empty = any(isinstance(e, EmptyItems) for e in head)
+        raise SourceError(MSG_EMPTY_FLOW if empty else MSG_NOT_FINESS_JSON)
     return _chunks(reader, chain(head, events))
 
 
-def _checked(events: Iterator, lines_before: int) -> Iterator[Batch | Value | Scalar]:
+def _checked(events: Iterator, lines_before: int) -> Iterator[Event]:
     """``events`` with the cutter's errors as French SourceErrors."""
     try:
         yield from events
@@ -127,7 +138,7 @@ def _checked(events: Iterator, lines_before: int) -> Iterator[Batch | Value | Sc
         raise SourceError(MSG_NOT_FINESS_JSON) from None
 
 
-def _chunks(reader: _Reader, events: Iterable[Batch | Value | Scalar]) -> Iterator[PlusChunk]:
+def _chunks(reader: _Reader, events: Iterable[Event]) -> Iterator[PlusChunk]:
     for event in events:
         if isinstance(event, Batch):
             if reader.add(event) >= GROUP_ROWS:

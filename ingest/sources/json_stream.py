@@ -90,11 +90,21 @@ class Value:
 
 
 @dataclass
+class EmptyItems:
+    """An array member named in ``item_keys`` that holds no item (``"pmej": []``)."""
+
+    key: str
+
+
+@dataclass
 class Scalar:
     """A string, number, boolean or null member of the root object (raw JSON text)."""
 
     key: str
     data: bytes
+
+
+Event = Batch | Value | Scalar | EmptyItems
 
 
 def members(
@@ -103,7 +113,7 @@ def members(
     value_keys: Collection[str],
     block: int = BLOCK_BYTES,
     fast: tuple[Collection[bytes], Callable[[bytes], object]] | None = None,
-) -> Iterator[Batch | Value | Scalar]:
+) -> Iterator[Event]:
     """The root object's members in document order: arrays named in ``item_keys`` as batches of
     items, members named in ``value_keys`` whole, scalars; other containers skipped unread.
 
@@ -143,6 +153,7 @@ class _Scanner:
         self.key = ""
         self.mode = ""  # "items" | "value" | "skip" inside a level-2 container
         self.start = 0  # buf position of the batch's or the value's first byte
+        self.items_from = 0  # document offset after the ``[`` of the current items array
 
     # --- bookkeeping ------------------------------------------------------------------------
 
@@ -182,7 +193,7 @@ class _Scanner:
 
     # --- scanning ---------------------------------------------------------------------------
 
-    def feed(self, data: bytes) -> Iterator[Batch | Value | Scalar]:
+    def feed(self, data: bytes) -> Iterator[Event]:
         self.buf += data
         if self._between_items():
             proven = yield from self._fast_cuts()
@@ -192,7 +203,7 @@ class _Scanner:
         yield from self._scan()
         self._trim()
 
-    def _scan(self) -> Iterator[Batch | Value | Scalar]:
+    def _scan(self) -> Iterator[Event]:
         """The exact scan of ``buf[resume:]``; when it ends inside the items of a fast-cut array,
         the state is put back to the last item end (known: between items) for the next cut."""
         self.last_end = None
@@ -286,7 +297,7 @@ class _Scanner:
             else:
                 yield from self._close(pos, kind, depth)
 
-    def _open(self, pos: int, kind: int, depth: int) -> Iterator[Batch | Value | Scalar]:
+    def _open(self, pos: int, kind: int, depth: int) -> Iterator[Event]:
         if depth == 1:
             self._check_root_start(pos, kind)
             self.openers, self.segment = [kind], pos + 1
@@ -294,7 +305,7 @@ class _Scanner:
             self.openers.append(kind)
             yield from self._member_starts(pos, kind)
 
-    def _close(self, pos: int, kind: int, depth: int) -> Iterator[Batch | Value | Scalar]:
+    def _close(self, pos: int, kind: int, depth: int) -> Iterator[Event]:
         if depth == 2 and self.mode == "items":
             self.last_end = pos + 1
             if pos + 1 - self.start >= BATCH_BYTES:
@@ -330,15 +341,18 @@ class _Scanner:
             if kind != ord("["):
                 raise NotAnObject()
             self.mode, self.start = "items", pos + 1
+            self.items_from = self.base + self.start  # still there at the end: no item
         elif self.key in self.value_keys:
             self.mode, self.start = "value", pos
         else:
             self.mode = "skip"
 
-    def _member_ends(self, pos: int) -> Iterator[Batch | Value]:
+    def _member_ends(self, pos: int) -> Iterator[Batch | Value | EmptyItems]:
         if self.mode == "items":
             if self.buf[self.start : pos].strip(SPACE + b","):
                 yield self._batch(pos)
+            elif self.base + self.start == self.items_from:
+                yield EmptyItems(self.key)
         elif self.mode == "value":
             yield Value(self.key, self.buf[self.start : pos + 1])
         self.mode, self.segment = "", pos + 1
@@ -381,7 +395,7 @@ class _Scanner:
             raise self.error(f"membre « {self.key} » trop long", len(self.buf))
         self._drop(max(0, keep))
 
-    def close(self) -> Iterator[Batch | Value | Scalar]:
+    def close(self) -> Iterator[Event]:
         if self.resume < len(self.buf):  # bytes left unscanned after the last fast cut
             yield from self._scan()
             self._trim()
